@@ -1,0 +1,63 @@
+"""Shared fixtures. Tests that need a real Redis use REDIS_URL when set, else an embedded server
+started here, so the suite passes on a machine with no Redis at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from worker.embedded_redis import EmbeddedRedis
+
+_embedded: EmbeddedRedis | None = None
+
+INSTANCE_ID = "6b1e6a2c-0000-4000-8000-00000000a001"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Settle REDIS_URL before any test module imports the Celery app (it refuses to start without)."""
+    global _embedded
+    if not os.environ.get("REDIS_URL"):
+        _embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="wrw-redis-")), persistent=False)
+        os.environ["REDIS_URL"] = _embedded.start()
+    os.environ.setdefault("WIX_APP_ID", "11111111-2222-3333-4444-555555555555")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _embedded is not None:
+        _embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def private_key():  # type: ignore[no-untyped-def]
+    """A throwaway RSA key standing in for the Wix app's key pair."""
+    from worker.wix.webhook_signing import new_private_key
+
+    return new_private_key()
+
+
+@pytest.fixture(scope="session")
+def public_key_pem(private_key) -> str:  # type: ignore[no-untyped-def]
+    from worker.wix.webhook_signing import public_pem
+
+    return public_pem(private_key)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def real_redis(redis_url: str) -> Iterator[object]:
+    """The real Redis, emptied before and after the test."""
+    from worker.redis_client import sync_client
+
+    client = sync_client(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

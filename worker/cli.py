@@ -1,0 +1,157 @@
+"""`python -m worker`: run the service and operate it (events, dead letters)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from worker.settings import SettingsError, get_settings
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _store() -> Any:
+    from worker.redis_client import require_redis_url, sync_client
+
+    return sync_client(require_redis_url(get_settings()))
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    """Start web, worker, beat and Flower with honcho; start an embedded Redis if REDIS_URL is unset."""
+    from worker.embedded_redis import EmbeddedRedis
+
+    settings = get_settings()
+    settings.check_for_production()
+    env = dict(os.environ)
+    embedded = None
+    if not settings.redis_url:
+        embedded = EmbeddedRedis(Path("var/redis"), port=int(env.get("EMBEDDED_REDIS_PORT", "6399")))
+        env["REDIS_URL"] = embedded.start()
+        print(
+            f"REDIS_URL is not set: started an embedded Redis at {env['REDIS_URL']} "
+            f"(data in {embedded.data_dir}/, AOF on)",
+            flush=True,
+        )
+    honcho = subprocess.Popen(
+        [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(settings.port)], env=env
+    )
+    try:
+        return honcho.wait()
+    except KeyboardInterrupt:
+        honcho.send_signal(signal.SIGINT)
+        return honcho.wait()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def cmd_web(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from worker.log_config import configure_logging
+    from worker.web.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.is_production)
+    app = create_app(settings)
+    uvicorn.run(app, host="0.0.0.0", port=int(os.environ.get("PORT", settings.port)), log_config=None)
+    return 0
+
+
+def cmd_flower(_: argparse.Namespace) -> int:
+    settings = get_settings()
+    auth = settings.flower_basic_auth.get_secret_value() if settings.flower_basic_auth else ""
+    if not auth:
+        if settings.is_production:
+            raise SettingsError("FLOWER_BASIC_AUTH is not set (required when WORKER_ENV=production)")
+        auth = "admin:admin"
+        print("FLOWER_BASIC_AUTH is not set: Flower uses admin:admin (development only)", flush=True)
+    # Flower reads the credentials from its environment, so they never appear in `ps`.
+    env = dict(os.environ, FLOWER_BASIC_AUTH=auth)
+    command = ["celery", "-A", "worker", "flower", f"--port={settings.flower_port}"]
+    os.execvpe(command[0], command, env)
+    return 0  # not reached
+
+
+def cmd_events_show(args: argparse.Namespace) -> int:
+    from worker.journal import EventJournal
+
+    journal = EventJournal(_store(), get_settings().event_journal_ttl_seconds)
+    record = journal.get(args.instance, args.event_id) if args.instance else journal.find(args.event_id)
+    if record is None:
+        print(f"no record of event {args.event_id}", file=sys.stderr)
+        return 1
+    _print_json(record)
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from worker.dead_letters import DeadLetters
+
+    dead_letters = DeadLetters(_store())
+    if args.action == "list":
+        _print_json(dead_letters.list())
+        return 0
+    if args.action == "purge":
+        print(f"purged {dead_letters.purge()} dead letters")
+        return 0
+    # replay
+    from worker.celery_app import app
+
+    if args.all:
+        entries = dead_letters.list()
+    elif args.id:
+        entry = dead_letters.get(args.id)
+        if entry is None:
+            print(f"no dead letter {args.id}", file=sys.stderr)
+            return 1
+        entries = [entry]
+    else:
+        print("dlq replay needs an ID or --all", file=sys.stderr)
+        return 2
+    for entry in entries:
+        # Send first, then remove: a crash in between replays twice, which idempotent tasks absorb.
+        app.send_task(entry["task"], args=entry["args"], kwargs=entry["kwargs"], queue=entry.get("queue"))
+        dead_letters.remove(entry["id"])
+        print(f"replayed {entry['id']} ({entry['task']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run everything (what `make run` does)").set_defaults(func=cmd_run)
+    commands.add_parser("web", help="run the web receiver").set_defaults(func=cmd_web)
+    commands.add_parser("flower", help="run Flower behind basic auth").set_defaults(func=cmd_flower)
+
+    events = commands.add_parser("events", help="the event journal").add_subparsers(
+        dest="action", required=True
+    )
+    show = events.add_parser("show", help="what became of a webhook event")
+    show.add_argument("event_id")
+    show.add_argument("--instance", help="the instance id (faster; otherwise every instance is searched)")
+    show.set_defaults(func=cmd_events_show)
+
+    dlq = commands.add_parser("dlq", help="the dead-letter queue")
+    dlq.add_argument("action", choices=["list", "replay", "purge"])
+    dlq.add_argument("id", nargs="?", help="the entry to replay")
+    dlq.add_argument("--all", action="store_true", help="replay every entry")
+    dlq.set_defaults(func=cmd_dlq)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,43 @@
+"""Sentry, when SENTRY_DSN is set: FastAPI and Celery integrations, no PII, no request bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.fastapi import FastApiIntegration
+from sentry_sdk.integrations.starlette import StarletteIntegration
+
+from worker.settings import Settings
+
+_SECRET_HEADERS = {"authorization", "cookie", "x-wix-signature", "proxy-authorization"}
+
+
+def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
+    """Drop what could carry a token: request bodies (a webhook body *is* a JWT) and auth headers."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        request.pop("data", None)
+        request.pop("cookies", None)
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            for name in list(headers):
+                if name.lower() in _SECRET_HEADERS:
+                    headers[name] = "[Filtered]"
+    return event
+
+
+def init_sentry(settings: Settings, **options: Any) -> bool:
+    if settings.sentry_dsn is None:
+        return False
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.worker_env,
+        send_default_pii=False,
+        max_request_body_size="never",
+        integrations=[StarletteIntegration(), FastApiIntegration(), CeleryIntegration()],
+        before_send=scrub_event,  # type: ignore[arg-type]
+        **options,
+    )
+    return True

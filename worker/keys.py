@@ -1,0 +1,18 @@
+"""Every Redis key the service writes, in one place. All begin with `wrw:` (Wix rewards worker)."""
+
+from __future__ import annotations
+
+QUEUES = ("events", "rewards", "bulk", "periodic")
+DEAD_LETTERS = "wrw:dlq"
+TASK_OUTCOMES = "wrw:metrics:tasks"
+
+
+def event_record(instance_id: str, event_id: str) -> str:
+    """The journal record of one webhook event; its existence is also the event's seen-mark."""
+    return f"wrw:journal:{instance_id}:{event_id}"
+
+
+def event_record_pattern(event_id: str) -> str:
+    """A SCAN pattern that finds an event's record in any instance (operator look-ups)."""
+    escaped = event_id.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[")
+    return f"wrw:journal:*:{escaped}"
