@@ -79,9 +79,13 @@ class TestAccepted:
     def test_the_same_event_twice_is_queued_once(self, client, fake_store, private_key) -> None:
         """A redelivery (even re-signed) answers duplicate and queues nothing more."""
         payload = wix_samples.checkout_completed()
-        first = post(client, sign_webhook(private_key, "wix.ecom.v1.checkout_completed", INSTANCE_ID, payload))
+        first = post(
+            client, sign_webhook(private_key, "wix.ecom.v1.checkout_completed", INSTANCE_ID, payload)
+        )
         # Wix may re-sign a redelivery: a different token carrying the same event id.
-        resigned = sign_webhook(private_key, "wix.ecom.v1.checkout_completed", INSTANCE_ID, payload, lifetime=900)
+        resigned = sign_webhook(
+            private_key, "wix.ecom.v1.checkout_completed", INSTANCE_ID, payload, lifetime=900
+        )
         again = post(client, resigned)
         assert first.json() == {"status": "queued"}
         assert again.status_code == 200
@@ -117,7 +121,9 @@ class TestRefused:
     def test_a_foreign_signature_is_401(self, client, fake_store) -> None:
         """A token signed by another key: 401, nothing queued, nothing journaled."""
         payload = wix_samples.order_approved()
-        response = post(client, sign_webhook(new_private_key(), "wix.ecom.v1.order_approved", INSTANCE_ID, payload))
+        response = post(
+            client, sign_webhook(new_private_key(), "wix.ecom.v1.order_approved", INSTANCE_ID, payload)
+        )
         assert response.status_code == 401
         assert response.json()["error"]["details"] == {"reason": "bad_signature"}
         assert fake_store.keys("*") == []
@@ -131,12 +137,22 @@ class TestRefused:
             {"data": json.dumps({"instanceId": "i", "data": "{}"})},
             {"data": json.dumps({"eventType": "wix.ecom.v1.order_approved", "data": "{}"})},
             {"data": json.dumps({"eventType": "wix.ecom.v1.order_approved", "instanceId": "i"})},
-            {"data": json.dumps({"eventType": "wix.ecom.v1.order_approved", "instanceId": "i", "data": "{]"})},
-            {"data": json.dumps({"eventType": "wix.ecom.v1.order_approved", "instanceId": "i", "data": "{}"})},
+            {
+                "data": json.dumps(
+                    {"eventType": "wix.ecom.v1.order_approved", "instanceId": "i", "data": "{]"}
+                )
+            },
+            {
+                "data": json.dumps(
+                    {"eventType": "wix.ecom.v1.order_approved", "instanceId": "i", "data": "{}"}
+                )
+            },
             {"data": json.dumps({"eventType": "wix.ecom.v1.order_approved", "instanceId": "i", "data": 5})},
         ],
     )
-    def test_an_authentic_token_not_in_wix_shape_is_400(self, client, fake_store, private_key, claims) -> None:
+    def test_an_authentic_token_not_in_wix_shape_is_400(
+        self, client, fake_store, private_key, claims
+    ) -> None:
         """Signed by the right key but not a Wix envelope: 400 saying what is wrong."""
         import jwt
 
@@ -161,7 +177,9 @@ class TestRefused:
         )
         assert response.status_code == 413
 
-    def test_redis_down_is_503_and_nothing_is_marked_seen(self, client, fake_server, fake_store, private_key) -> None:
+    def test_redis_down_is_503_and_nothing_is_marked_seen(
+        self, client, fake_server, fake_store, private_key
+    ) -> None:
         """If the queue cannot take the event, 503 so Wix delivers again; later it is accepted."""
         payload = wix_samples.order_approved()
         token = sign_webhook(private_key, "wix.ecom.v1.order_approved", INSTANCE_ID, payload)
@@ -175,8 +193,12 @@ class TestRefused:
 
     def test_no_public_key_configured_is_503(self, fake_async, fake_store, private_key) -> None:
         """Without the app's key nothing can be verified: 503, so Wix keeps the event."""
-        client = TestClient(create_app(Settings(redis_url="redis://unused"), async_redis=fake_async, store=fake_store))
-        token = sign_webhook(private_key, "wix.ecom.v1.order_approved", INSTANCE_ID, wix_samples.order_approved())
+        client = TestClient(
+            create_app(Settings(redis_url="redis://unused"), async_redis=fake_async, store=fake_store)
+        )
+        token = sign_webhook(
+            private_key, "wix.ecom.v1.order_approved", INSTANCE_ID, wix_samples.order_approved()
+        )
         response = post(client, token)
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "not_configured"

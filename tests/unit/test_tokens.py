@@ -50,7 +50,9 @@ class TestVerify:
 
     def test_a_token_just_expired_within_the_leeway_is_accepted(self, verifier, private_key) -> None:
         """Clocks drift: 30 s past `exp` is still inside the 60 s leeway."""
-        token = sign_webhook(private_key, "t", "i", {"id": "e"}, issued_at=int(time.time()) - 330, lifetime=300)
+        token = sign_webhook(
+            private_key, "t", "i", {"id": "e"}, issued_at=int(time.time()) - 330, lifetime=300
+        )
         assert verifier.verify(token)["data"]
 
     def test_a_token_issued_in_the_future_is_refused(self, verifier, private_key) -> None:
@@ -127,7 +129,9 @@ class TestKeyFormats:
         token = sign_webhook(private_key, "t", "i", {"id": "e"})
         assert TokenVerifier(load_public_key(encoded)).verify(token)
 
-    @pytest.mark.parametrize("text", ["", "hello", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"])
+    @pytest.mark.parametrize(
+        "text", ["", "hello", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"]
+    )
     def test_garbage_is_a_clear_error(self, text: str) -> None:
         """Something that is not a key says so."""
         with pytest.raises(KeyFormatError):

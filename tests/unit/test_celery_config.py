@@ -1,0 +1,83 @@
+"""Celery's configuration keeps at-least-once delivery without running a task twice by accident."""
+
+from __future__ import annotations
+
+import pytest
+
+import celeryconfig
+from worker.celery_app import WorkerTask, app
+from worker.retry_policy import retry_policy
+
+
+class TestVisibilityTimeoutInvariant:
+    def test_the_longest_retry_wait_plus_the_longest_run_fits_in_the_visibility_timeout(self) -> None:
+        """A retry's countdown is held unacknowledged: countdown + time limit must end before Redis
+        hands the task to another worker (celery #2481, #4400)."""
+        timeout = app.conf.broker_transport_options["visibility_timeout"]
+        assert WorkerTask.retry_backoff_max + app.conf.task_time_limit < timeout
+
+    def test_every_place_celery_reads_the_timeout_agrees(self) -> None:
+        """Broker and result backend options carry the same visibility timeout."""
+        timeout = app.conf.broker_transport_options["visibility_timeout"]
+        assert app.conf.result_backend_transport_options["visibility_timeout"] == timeout
+        assert celeryconfig.visibility_timeout == timeout
+
+    @pytest.mark.parametrize("timeout", [10, 30, 60, 600, 3600, 43200, 86400])
+    def test_the_derived_policy_holds_for_any_timeout(self, timeout: int) -> None:
+        """Whatever timeout an operator sets, the derived limits leave room."""
+        policy = retry_policy(timeout)
+        assert policy.backoff_max + policy.time_limit < timeout
+        assert policy.soft_time_limit < policy.time_limit
+
+    def test_the_backoff_schedule_grows_and_is_capped(self) -> None:
+        """Exponential backoff with jitter, capped by retry_backoff_max."""
+        from celery.utils.time import get_exponential_backoff_interval
+
+        waits = [
+            get_exponential_backoff_interval(
+                factor=WorkerTask.retry_backoff,
+                retries=n,
+                maximum=WorkerTask.retry_backoff_max,
+                full_jitter=False,
+            )
+            for n in range(WorkerTask.max_retries)
+        ]
+        assert waits == sorted(waits)
+        assert waits[0] >= 2
+        assert max(waits) <= WorkerTask.retry_backoff_max
+        assert WorkerTask.retry_jitter is True
+
+
+class TestDelivery:
+    def test_acks_late_and_reject_on_worker_lost(self) -> None:
+        """A task is acknowledged after it ran; a task whose process died goes back to the queue."""
+        assert app.conf.task_acks_late is True
+        assert app.conf.task_reject_on_worker_lost is True
+        assert app.conf.worker_prefetch_multiplier == 1
+
+    def test_json_only(self) -> None:
+        """No pickle anywhere."""
+        assert app.conf.accept_content == ["json"]
+        assert app.conf.task_serializer == "json"
+        assert app.conf.result_serializer == "json"
+
+    def test_routes(self) -> None:
+        """Tasks go to the queue their namespace names."""
+        router = app.amqp.router
+        for name, queue in [
+            ("events.process_wix_event", "events"),
+            ("rewards.fulfil", "rewards"),
+            ("bulk.bootstrap", "bulk"),
+            ("periodic.sweep", "periodic"),
+        ]:
+            assert router.route({}, name)["queue"].name == queue
+
+    def test_results_are_ignored(self) -> None:
+        """Nothing waits on results, so none are stored."""
+        assert app.conf.task_ignore_result is True
+
+    def test_the_event_task_is_registered_under_its_namespaced_name(self) -> None:
+        """The receiver enqueues by name; the worker must know that name."""
+        import tasks.events  # noqa: F401  (registers the task)
+
+        assert "events.process_wix_event" in app.tasks
