@@ -14,8 +14,13 @@ _policy = retry_policy(_settings.celery_visibility_timeout)
 
 broker_url = _settings.redis_url
 broker_connection_retry_on_startup = True
-# Every place Celery reads the visibility timeout gets the same value.
-broker_transport_options = {"visibility_timeout": _policy.visibility_timeout}
+# Every place Celery reads the visibility timeout gets the same value. Tasks of a worker killed outright
+# come back once the timeout has passed, found by a sweep every `unacked_restore_interval` seconds.
+broker_transport_options = {
+    "visibility_timeout": _policy.visibility_timeout,
+    "unacked_restore_interval": _policy.restore_interval,
+    "unacked_restore_throttle": 1,
+}
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
 

@@ -22,6 +22,7 @@ class RetryPolicy:
     time_limit: int
     soft_time_limit: int
     backoff_max: int
+    restore_interval: int
     max_retries: int = MAX_RETRIES
 
 
@@ -32,4 +33,5 @@ def retry_policy(visibility_timeout: int) -> RetryPolicy:
         time_limit=time_limit,
         soft_time_limit=max(1, time_limit - max(1, time_limit // 10)),
         backoff_max=max(1, min(LONGEST_BACKOFF, visibility_timeout // 4)),
+        restore_interval=max(1, min(10, visibility_timeout // 10)),
     )

@@ -1,0 +1,163 @@
+"""Real processes: the web app under uvicorn on a loopback port, a Celery worker, real Redis.
+
+Every wait is bounded; every process started here is killed at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from worker.embedded_redis import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "integration-admin-token"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Process:
+    """A child process in its own process group, its output collected for failure reports."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.output: list[str] = []
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._collector = threading.Thread(target=self._collect, daemon=True)
+        self._collector.start()
+
+    def _collect(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.output.append(line)
+
+    def saw(self, text: str) -> bool:
+        return any(text in line for line in list(self.output))
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole group: the process and every child it started."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        self._collector.join(5)
+        if self.popen.stdout is not None:
+            self.popen.stdout.close()
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill_group()
+                return
+        self._close()
+
+    def tail(self) -> str:
+        return "".join(self.output[-40:])
+
+
+def service_env(redis_url: str, public_key_pem: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        REDIS_URL=redis_url,
+        WIX_PUBLIC_KEY=public_key_pem,
+        WIX_APP_ID="11111111-2222-3333-4444-555555555555",
+        ADMIN_TOKEN=ADMIN_TOKEN,
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def start_web(env: dict[str, str]) -> tuple[Process, str]:
+    port = free_port()
+    process = Process([sys.executable, "-m", "worker", "web"], {**env, "PORT": str(port)})
+    base_url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"the web process exited:\n{process.tail()}")
+        try:
+            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, 20, "the web process to answer /healthz")
+    return process, base_url
+
+
+def start_worker(env: dict[str, str], *extra: str) -> Process:
+    process = Process(
+        [
+            sys.executable, "-m", "celery", "-A", "worker", "worker",
+            "--queues=events,rewards,bulk,periodic", "--loglevel=INFO", "--concurrency=1",
+            "--without-gossip", "--without-mingle", "--include=tests.integration.support_tasks",
+            *extra,
+        ],
+        env,
+    )  # fmt: skip
+
+    def ready() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"the worker exited:\n{process.tail()}")
+        return process.saw("ready.")
+
+    wait_for(ready, 30, "the Celery worker to be ready")
+    return process
+
+
+@pytest.fixture(scope="module")
+def module_redis_url() -> str:
+    from worker.redis_client import sync_client
+
+    url = os.environ["REDIS_URL"]
+    client = sync_client(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture(scope="module")
+def web(module_redis_url: str, public_key_pem: str) -> Iterator[str]:
+    process, base_url = start_web(service_env(module_redis_url, public_key_pem))
+    yield base_url
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def celery_worker(module_redis_url: str, public_key_pem: str) -> Iterator[Process]:
+    process = start_worker(service_env(module_redis_url, public_key_pem))
+    yield process
+    process.stop()
