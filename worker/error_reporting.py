@@ -29,13 +29,22 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
 
 
 def init_sentry(settings: Settings, **options: Any) -> bool:
+    """Set Sentry up once per process (the web app and the Celery app both ask)."""
     if settings.sentry_dsn is None:
         return False
+    if sentry_sdk.get_client().is_active():
+        return True
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.worker_env,
-        send_default_pii=False,
-        max_request_body_size="never",
+        # No user details, no request bodies (a webhook body is a JWT), no frame locals (they may
+        # hold a token), no queue message contents.
+        data_collection={
+            "user_info": False,
+            "http_bodies": [],
+            "stack_frame_variables": False,
+            "queues": False,
+        },
         integrations=[StarletteIntegration(), FastApiIntegration(), CeleryIntegration()],
         before_send=scrub_event,  # type: ignore[arg-type]
         **options,
