@@ -30,24 +30,34 @@ def cmd_run(_: argparse.Namespace) -> int:
 
     settings = get_settings()
     settings.check_for_production()
-    env = dict(os.environ)
+    # The Procfile's commands (celery, python) come from this environment, activated or not.
+    env = dict(
+        os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     embedded = None
     if not settings.redis_url:
-        embedded = EmbeddedRedis(Path("var/redis"), port=int(env.get("EMBEDDED_REDIS_PORT", "6399")))
+        embedded = EmbeddedRedis(
+            Path(env.get("EMBEDDED_REDIS_DIR", "var/redis")), port=settings.embedded_redis_port
+        )
         env["REDIS_URL"] = embedded.start()
         print(
             f"REDIS_URL is not set: started an embedded Redis at {env['REDIS_URL']} "
             f"(data in {embedded.data_dir}/, AOF on)",
             flush=True,
         )
+
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     honcho = subprocess.Popen(
         [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(settings.port)], env=env
     )
     try:
         return honcho.wait()
     except KeyboardInterrupt:
-        honcho.send_signal(signal.SIGINT)
-        return honcho.wait()
+        honcho.send_signal(signal.SIGTERM)
+        return honcho.wait(30)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -76,8 +86,8 @@ def cmd_flower(_: argparse.Namespace) -> int:
         print("FLOWER_BASIC_AUTH is not set: Flower uses admin:admin (development only)", flush=True)
     # Flower reads the credentials from its environment, so they never appear in `ps`.
     env = dict(os.environ, FLOWER_BASIC_AUTH=auth)
-    command = ["celery", "-A", "worker", "flower", f"--port={settings.flower_port}"]
-    os.execvpe(command[0], command, env)
+    command = [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={settings.flower_port}"]
+    os.execve(command[0], command, env)
     return 0  # not reached
 
 

@@ -18,7 +18,10 @@ event_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("event
 task_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
 
 _CONTEXT = (("instance_id", instance_id_var), ("event_id", event_id_var), ("task_id", task_id_var))
-_STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+_STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "color_message",
+}
 
 
 def bind(**values: str | None) -> None:

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     widget_token_secret: SecretStr | None = None
     port: int = 8000
     flower_port: int = 5555
+    embedded_redis_port: int = 6399  # `make run` without REDIS_URL
     sentry_dsn: SecretStr | None = None
     log_level: str = "INFO"
     flower_basic_auth: SecretStr | None = None
