@@ -30,6 +30,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 
     settings = get_settings()
     settings.check_for_production()
+    Path("var").mkdir(exist_ok=True)  # beat keeps its schedule there
     # The Procfile's commands (celery, python) come from this environment, activated or not.
     env = dict(
         os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])

@@ -52,6 +52,8 @@ def test_run_starts_everything_and_stops_cleanly(public_key_pem, private_key) ->
         assert httpx.post(f"{base}/webhooks/wix", content=token, timeout=5).json() == {"status": "queued"}
 
         def processed() -> bool:
+            if launcher.popen.poll() is not None:
+                raise AssertionError(f"the launcher stopped:\n{launcher.tail()}")
             response = httpx.get(
                 f"{base}/admin/v1/instances/{INSTANCE_ID}/events/{payload['id']}",
                 headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
