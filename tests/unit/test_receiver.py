@@ -76,6 +76,24 @@ class TestAccepted:
         assert record["eventType"] == "wix.ecom.v1.order_approved"
         assert fake_store.ttl(keys.event_record(INSTANCE_ID, payload["id"])) > 7 * 24 * 3600
 
+    def test_the_admin_api_shows_a_queued_event(self, client, private_key) -> None:
+        """Before any worker ran, the operator already sees the event as queued."""
+        payload = wix_samples.order_approved()
+        post(client, sign_webhook(private_key, "wix.ecom.v1.order_approved", INSTANCE_ID, payload))
+        path = f"/admin/v1/instances/{INSTANCE_ID}/events/{payload['id']}"
+        assert client.get(path, headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert (
+            client.get(
+                f"/admin/v1/instances/other-instance/events/{payload['id']}",
+                headers={"authorization": "Bearer admin-secret"},
+            ).status_code
+            == 404
+        )
+        record = client.get(path, headers={"authorization": "Bearer admin-secret"}).json()
+        assert record["status"] == "queued"
+        assert record["eventId"] == payload["id"]
+        assert record["instanceId"] == INSTANCE_ID
+
     def test_the_same_event_twice_is_queued_once(self, client, fake_store, private_key) -> None:
         """A redelivery (even re-signed) answers duplicate and queues nothing more."""
         payload = wix_samples.checkout_completed()
