@@ -4,6 +4,7 @@ workers (they are other processes) and read back by `/metrics` at scrape time.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -22,7 +23,15 @@ def event_type_label(event_type: str | None) -> str:
 
 
 class ReceiverMetrics:
+    def count(self, event_type: str, outcome: str) -> None:
+        """Count one webhook; the labelled child is looked up once per pair (this is the hot path)."""
+        child = self._children.get((event_type, outcome))
+        if child is None:
+            child = self._children[(event_type, outcome)] = self.webhooks.labels(event_type, outcome)
+        child.inc()
+
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._children: dict[tuple[str, str], Any] = {}
         self.webhooks = Counter(
             "wix_webhooks",
             "Webhooks received, by event type and outcome",

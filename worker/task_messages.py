@@ -19,6 +19,52 @@ _ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
+def _template() -> str:
+    """The message with every per-message value left as a %-placeholder, serialized once."""
+    message = {
+        "body": "@BODY@",
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {
+            "lang": "py",
+            "task": "@TASK@",
+            "id": "@ID@",
+            "shadow": None,
+            "eta": None,
+            "expires": None,
+            "group": None,
+            "group_index": None,
+            "retries": 0,
+            "timelimit": [None, None],  # the worker applies its configured task_time_limit
+            "root_id": "@ID@",
+            "parent_id": None,
+            "argsrepr": "()",
+            "kwargsrepr": "@KWARGSREPR@",
+            "origin": _ORIGIN,
+            "ignore_result": True,
+            "replaced_task_nesting": 0,
+            "stamped_headers": None,
+            "stamps": {},
+        },
+        "properties": {
+            "correlation_id": "@ID@",
+            "reply_to": "",
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": "@QUEUE@"},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": "@TAG@",
+        },
+    }
+    text = json.dumps(message, separators=(",", ":")).replace("%", "%%")
+    for name in ("BODY", "TASK", "ID", "KWARGSREPR", "QUEUE", "TAG"):
+        text = text.replace(f'"@{name}@"', f"%({name})s")
+    return text
+
+
+_TEMPLATE = _template()
+
+
 def build_task_message(
     task_name: str,
     kwargs: dict[str, Any],
@@ -30,39 +76,13 @@ def build_task_message(
     """The task id and the JSON text to LPUSH onto `queue` for `task_name(**kwargs)`."""
     task_id = task_id or str(uuid.uuid4())
     body = json.dumps([[], kwargs, _EMBED], separators=(",", ":"))
-    message = {
-        "body": base64.b64encode(body.encode("utf-8")).decode("ascii"),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {
-            "lang": "py",
-            "task": task_name,
-            "id": task_id,
-            "shadow": None,
-            "eta": None,
-            "expires": None,
-            "group": None,
-            "group_index": None,
-            "retries": 0,
-            "timelimit": [None, None],
-            "root_id": task_id,
-            "parent_id": None,
-            "argsrepr": "()",
-            "kwargsrepr": kwargsrepr if kwargsrepr is not None else repr(kwargs),
-            "origin": _ORIGIN,
-            "ignore_result": True,
-            "replaced_task_nesting": 0,
-            "stamped_headers": None,
-            "stamps": {},
-        },
-        "properties": {
-            "correlation_id": task_id,
-            "reply_to": "",
-            "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": queue},
-            "priority": 0,
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-        },
+    quote = json.dumps
+    message = _TEMPLATE % {
+        "BODY": '"' + base64.b64encode(body.encode("utf-8")).decode("ascii") + '"',
+        "TASK": quote(task_name),
+        "ID": quote(task_id),
+        "KWARGSREPR": quote(kwargsrepr if kwargsrepr is not None else repr(kwargs)),
+        "QUEUE": quote(queue),
+        "TAG": quote(str(uuid.uuid4())),
     }
-    return task_id, json.dumps(message, separators=(",", ":"))
+    return task_id, message

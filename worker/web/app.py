@@ -71,6 +71,7 @@ def create_app(
         max_bytes=settings.webhook_max_bytes,
     )
     install_error_handlers(app)
+    app.add_middleware(receiver.WebhookFastPath)
     app.include_router(receiver.router)
     app.include_router(admin.router)
     app.include_router(ops.router)

@@ -7,6 +7,8 @@ queued, and a redelivery is recognised however old it is, for as long as the rec
 
 from __future__ import annotations
 
+import json
+
 import redis.asyncio
 
 from worker import keys
@@ -17,20 +19,23 @@ from worker.wix.envelope import WebhookEnvelope
 TASK_NAME = "events.process_wix_event"
 QUEUE = "events"
 
+# KEYS: the journal record, the queue. ARGV: the task message, the record's fields as JSON. Two
+# arguments rather than one per field: redis-py packs each argument separately, on the request path.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('LPUSH', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'status', 'queued', 'instanceId', ARGV[3], 'eventId', ARGV[4],
-           'eventType', ARGV[5], 'taskId', ARGV[6], 'receivedAt', ARGV[7], 'updatedAt', ARGV[7])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+local r = cjson.decode(ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
+           'eventType', r.eventType, 'taskId', r.taskId,
+           'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt)
+redis.call('EXPIRE', KEYS[1], %d)
 return 1
 """
 
 
 class EventQueue:
     def __init__(self, client: redis.asyncio.Redis, record_ttl_seconds: int) -> None:
-        self._script = client.register_script(_ENQUEUE)
-        self._ttl = record_ttl_seconds
+        self._script = client.register_script(_ENQUEUE % record_ttl_seconds)
 
     async def enqueue(self, envelope: WebhookEnvelope) -> str:
         """`queued`, or `duplicate` when the event id was seen before. Redis errors propagate."""
@@ -50,16 +55,15 @@ class EventQueue:
                 }
             ),
         )
+        record = {
+            "instanceId": envelope.instance_id,
+            "eventId": envelope.event_id,
+            "eventType": envelope.event_type,
+            "taskId": task_id,
+            "receivedAt": received_at,
+        }
         added = await self._script(
             keys=[keys.event_record(envelope.instance_id, envelope.event_id), QUEUE],
-            args=[
-                message,
-                self._ttl,
-                envelope.instance_id,
-                envelope.event_id,
-                envelope.event_type,
-                task_id,
-                received_at,
-            ],
+            args=[message, json.dumps(record, separators=(",", ":"))],
         )
         return "queued" if added == 1 else "duplicate"
