@@ -15,6 +15,8 @@ import socket
 import uuid
 from typing import Any
 
+import orjson
+
 _ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
@@ -75,10 +77,10 @@ def build_task_message(
 ) -> tuple[str, str]:
     """The task id and the JSON text to LPUSH onto `queue` for `task_name(**kwargs)`."""
     task_id = task_id or str(uuid.uuid4())
-    body = json.dumps([[], kwargs, _EMBED], separators=(",", ":"))
+    body = orjson.dumps([[], kwargs, _EMBED])
     quote = json.dumps
     message = _TEMPLATE % {
-        "BODY": '"' + base64.b64encode(body.encode("utf-8")).decode("ascii") + '"',
+        "BODY": '"' + base64.b64encode(body).decode("ascii") + '"',
         "TASK": quote(task_name),
         "ID": quote(task_id),
         "KWARGSREPR": quote(kwargsrepr if kwargsrepr is not None else repr(kwargs)),

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 # Envelope event types the worker turns into normalized events (DESIGN.md "Normalized events").
 HANDLED_EVENT_TYPES = frozenset(
     {
@@ -67,8 +69,8 @@ def _as_json_text(value: Any, name: str) -> str:
 
 def _object(text: str, name: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = orjson.loads(text)  # a third of json.loads's time, on the request path
+    except orjson.JSONDecodeError:
         raise EnvelopeError(f"{name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise EnvelopeError(f"{name} must be a JSON object")
