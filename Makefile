@@ -27,6 +27,8 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "make bench: installing wrk (Debian's package)"; \
+		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) bench/webhooks.py
 
 clean:
