@@ -114,3 +114,24 @@ class TestOthers:
         """Anything else is ignored with its type named."""
         with pytest.raises(EventIgnored, match="order_updated"):
             run("wix.ecom.v1.order_updated", {"id": "e"})
+
+
+class TestSpellings:
+    def test_current_entity_as_json_string(self) -> None:
+        """`currentEntityAsJson` as a JSON string reads like `currentEntity`."""
+        import json as _json
+
+        payload = wix_samples.program_updated(status="PAUSED")
+        payload["updatedEvent"] = {
+            "currentEntityAsJson": _json.dumps(payload["updatedEvent"]["currentEntity"])
+        }
+        assert run("wix.loyalty.v1.program_updated", payload).program.status == "PAUSED"
+
+    def test_created_entity_as_json(self) -> None:
+        """`createdEvent.entityAsJson` (an object in some examples) is read too."""
+        payload = wix_samples.fulfillments_updated()
+        payload["createdEvent"] = {"entityAsJson": payload.pop("updatedEvent")["currentEntity"]}
+        assert (
+            run("wix.ecom.v1.fulfillments_updated", payload).order.id
+            == "1241d17c-82e1-4a6d-9fae-bd6d2a8073e5"
+        )

@@ -84,3 +84,25 @@ class TestDeadLetterQueue:
         assert [entry["id"] for entry in dead_letters.list()] == ["a", "b"]
         assert dead_letters.purge() == 2
         assert dead_letters.list() == []
+
+
+class TestReplayAll:
+    def test_replay_all_sends_every_entry_to_its_queue_then_removes_it(self, fake_store, monkeypatch) -> None:
+        """`python -m worker dlq replay --all` re-sends each parked task as it was, and empties the queue."""
+        from worker import cli
+        from worker.celery_app import app
+
+        dead_letters = DeadLetters(fake_store)
+        for task_id, queue in (("a", "events"), ("b", "rewards")):
+            dead_letters.park(
+                task_id=task_id, task_name=f"t.{task_id}", args=[1], kwargs={"k": task_id},
+                queue=queue, error="e", retries=8,
+            )  # fmt: skip
+        sent: list[tuple[str, object, object, object]] = []
+        monkeypatch.setattr(cli, "_store", lambda: fake_store)
+        monkeypatch.setattr(
+            app, "send_task", lambda name, args, kwargs, queue: sent.append((name, args, kwargs, queue))
+        )
+        assert cli.main(["dlq", "replay", "--all"]) == 0
+        assert sent == [("t.a", [1], {"k": "a"}, "events"), ("t.b", [1], {"k": "b"}, "rewards")]
+        assert dead_letters.list() == []
