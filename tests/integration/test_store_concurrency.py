@@ -45,7 +45,7 @@ def test_parallel_writers_lose_nothing(real_redis, redis_url) -> None:
             env=env,
             stdout=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(4)
     ]
     fresh = [json.loads(writer.communicate(timeout=120)[0])["fresh"] for writer in writers]
