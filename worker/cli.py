@@ -136,6 +136,33 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_program_apply(args: argparse.Namespace) -> int:
+    from worker.engine.program import ProgramInvalid
+    from worker.progress_store import ProgressStore
+    from worker.web.admin import apply_program
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        applied = apply_program(ProgressStore(_store()), args.instance, text)
+    except ProgramInvalid as exc:
+        for problem in exc.problems:
+            print(f"{problem['path']}: {problem['message']}", file=sys.stderr)
+        return 1
+    print(f"program version {applied['version']} applied to instance {args.instance}")
+    return 0
+
+
+def cmd_api_key_create(args: argparse.Namespace) -> int:
+    from worker.api_keys import create_api_key
+
+    print(create_api_key(_store(), args.instance))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("event_id")
     show.add_argument("--instance", help="the instance id (faster; otherwise every instance is searched)")
     show.set_defaults(func=cmd_events_show)
+
+    program = commands.add_parser("program", help="the instance's program").add_subparsers(
+        dest="action", required=True
+    )
+    apply = program.add_parser("apply", help="validate a YAML or JSON program and make it the instance's")
+    apply.add_argument("file")
+    apply.add_argument("--instance", required=True)
+    apply.set_defaults(func=cmd_program_apply)
+
+    api_key = commands.add_parser("api-key", help="instance API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = api_key.add_parser("create", help="create a key (printed once; only its hash is stored)")
+    create.add_argument("--instance", required=True)
+    create.set_defaults(func=cmd_api_key_create)
 
     dlq = commands.add_parser("dlq", help="the dead-letter queue")
     dlq.add_argument("action", choices=["list", "replay", "purge"])

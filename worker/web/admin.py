@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Annotated, Any
 
 import redis
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from worker.api_keys import create_api_key
+from worker.engine.program import ProgramInvalid, load_document, parse_program
 from worker.journal import EventJournal
+from worker.progress_store import ProgressStore
 from worker.web.errors import ApiError
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
@@ -57,3 +61,70 @@ async def show_event(instance_id: str, event_id: str, request: Request, _: Admin
     if record is None:
         raise ApiError(404, "not_found", f"no event {event_id} in instance {instance_id}")
     return record
+
+
+_PROGRAM_BODY = {
+    "required": True,
+    "content": {
+        "application/yaml": {
+            "schema": {"type": "string"},
+            "example": "timezone: Europe/Berlin\nstreaks: []\n",
+        },
+        "application/json": {
+            "schema": {"type": "object"},
+            "example": {"timezone": "Europe/Berlin", "streaks": []},
+        },
+    },
+}
+
+
+def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str, Any]:
+    """Validate a YAML or JSON program and replace the instance's program with it (shared with the CLI)."""
+    document = load_document(text)
+    parse_program(document)
+    safe = json.loads(json.dumps(document, default=str))  # YAML dates become ISO text
+    version = store.save_program(instance_id, safe)
+    return {"instanceId": instance_id, "version": version, "program": safe}
+
+
+@router.put(
+    "/instances/{instance_id}/program",
+    summary="Replace the instance's program (YAML or JSON)",
+    description="The whole document is validated; every problem is answered at once with its path.",
+    openapi_extra={"requestBody": _PROGRAM_BODY},
+    responses={422: {"description": "`error.details` lists each problem as {path, message}"}},
+)
+async def put_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > 1024 * 1024:
+        raise ApiError(413, "too_large", "the program exceeds 1 MiB")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_request", "the program must be UTF-8 text") from None
+    try:
+        return await run_in_threadpool(
+            apply_program, ProgressStore(request.app.state.store), instance_id, text
+        )
+    except ProgramInvalid as exc:
+        raise ApiError(422, "invalid_program", "the program has problems", exc.problems) from None
+    except redis.RedisError:
+        raise ApiError(503, "unavailable", "Redis is unavailable") from None
+
+
+@router.get("/instances/{instance_id}/program", summary="The instance's program")
+def get_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
+    stored = ProgressStore(request.app.state.store).program_document(instance_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"instance {instance_id} has no program")
+    version, document = stored
+    return {"instanceId": instance_id, "version": version, "program": document}
+
+
+@router.post(
+    "/instances/{instance_id}/api-keys",
+    status_code=201,
+    summary="Create an API key for the instance (shown once; only its hash is stored)",
+)
+def post_api_key(instance_id: str, request: Request, _: Admin) -> dict[str, str]:
+    return {"instanceId": instance_id, "apiKey": create_api_key(request.app.state.store, instance_id)}

@@ -16,7 +16,7 @@ from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.redis_client import async_client, require_redis_url, sync_client
 from worker.redis_health import describe_durability_problems
 from worker.settings import Settings, get_settings
-from worker.web import admin, ops, receiver
+from worker.web import admin, ops, receiver, records, wix_actions
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.wix.tokens import TokenVerifier, load_public_key
@@ -74,5 +74,7 @@ def create_app(
     app.add_middleware(receiver.WebhookFastPath)
     app.include_router(receiver.router)
     app.include_router(admin.router)
+    app.include_router(records.router)
+    app.include_router(wix_actions.router)
     app.include_router(ops.router)
     return app
