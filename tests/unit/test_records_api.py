@@ -259,9 +259,16 @@ class TestProgramChanges:
         client.post("/schema/challenge_log/record", json=challenge_log("order-1"), headers=key)
         changed = json.loads(json.dumps(BASE_PROGRAM))
         changed["challenges"][0]["completionTargetValue"] = 1000
-        changed["challenges"][0]["milestones"] = [{"id": "grand", "name": "Grand", "milestoneTargetValue": 600}]
-        assert client.put("/admin/v1/instances/inst-1/program", json=changed, headers=ADMIN).json()["version"] == 2
-        answer = client.post("/schema/challenge_log/record", json=challenge_log("order-2"), headers=key).json()
+        changed["challenges"][0]["milestones"] = [
+            {"id": "grand", "name": "Grand", "milestoneTargetValue": 600}
+        ]
+        assert (
+            client.put("/admin/v1/instances/inst-1/program", json=changed, headers=ADMIN).json()["version"]
+            == 2
+        )
+        answer = client.post(
+            "/schema/challenge_log/record", json=challenge_log("order-2"), headers=key
+        ).json()
         assert answer["challengeProgress"]["currentProgressValue"] == "600"
         assert answer["challengeProgress"]["completionTargetValue"] == "1000"
         assert answer["achievedMilestone"]["id"] == "grand"
