@@ -31,6 +31,7 @@ bench: $(STAMP)
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) bench/webhooks.py
 	$(PY) bench/store.py
+	$(PY) bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
