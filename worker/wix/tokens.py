@@ -87,8 +87,10 @@ def _reason_for(exc: jwt.PyJWTError) -> str:
         return "bad_signature"
     if isinstance(exc, jwt.InvalidAlgorithmError):
         return "bad_algorithm"
-    if isinstance(exc, (jwt.InvalidAudienceError, jwt.InvalidIssuerError)):
+    if isinstance(exc, jwt.InvalidAudienceError):
         return "wrong_audience"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "wrong_issuer"
     if isinstance(exc, jwt.MissingRequiredClaimError):
         return "missing_claim"
     return "malformed"
