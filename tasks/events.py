@@ -40,12 +40,16 @@ def process_wix_event(
     identity: str | None = None,
     received_at: str | None = None,
 ) -> str:
+    """Normalize the event and feed the program's rules into the engine (worker.event_processing)."""
+    settings = get_settings()
     return process_event(
         _journal(),
+        redis_store(),
         event_type=event_type,
         instance_id=instance_id,
         event_id=event_id,
         data=data,
-        our_app_id=get_settings().wix_app_id,
+        our_app_id=settings.wix_app_id,
+        claim_ttl_seconds=settings.event_journal_ttl_seconds,
         received_at=received_at,
     )

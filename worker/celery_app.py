@@ -18,6 +18,7 @@ from worker import log_config
 from worker.dead_letters import DeadLetters
 from worker.error_reporting import init_sentry
 from worker.metrics import count_task_outcome
+from worker.progress_store import Contention
 from worker.redis_client import require_redis_url, sync_client
 from worker.retry_policy import retry_policy
 from worker.settings import SettingsError, get_settings
@@ -36,6 +37,7 @@ _policy = retry_policy(_settings.celery_visibility_timeout)
 
 # Errors that may pass if we try again later.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    Contention,  # other writers kept changing one member's progress: try again later
     redis.ConnectionError,
     redis.TimeoutError,
     ConnectionError,

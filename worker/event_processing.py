@@ -1,27 +1,50 @@
-"""What the worker does with one webhook event: normalize it and record the outcome in the journal."""
+"""What the worker does with one webhook event: normalize it, apply the instance's program rules through
+the engine, and record the outcome in the journal.
+
+Safe to run again at any point. A settled event is left alone. A run that stopped after recording some
+of its logs and before settling records them again: the store answers each as a duplicate of itself, and
+a claim (the id of the event that first produced a uniqueIdentifier) tells "my own earlier attempt" from
+"another webhook about the same order", so the journal ends as if the first run had finished.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
+import redis
+
+from worker import keys
+from worker.activity import record_activity
+from worker.engine.logs import LogRejected
+from worker.engine.program import ProgramInvalid, Rule
+from worker.event_rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.journal import EventJournal
-from worker.wix.events import EventIgnored, InvalidEvent, normalize
+from worker.progress_store import NoProgram, ProgressStore
+from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize
 
 logger = logging.getLogger(__name__)
+
+NO_PROGRAM = "the instance has no program yet: no rules applied"
 
 
 def process_event(
     journal: EventJournal,
+    client: redis.Redis,
     *,
     event_type: str,
     instance_id: str,
     event_id: str,
     data: str,
     our_app_id: str | None,
+    claim_ttl_seconds: int,
     received_at: str | None = None,
+    now: datetime | None = None,
 ) -> str:
-    """Normalize the event and settle its journal record; an event already settled is left alone."""
+    """Normalize the event, apply the rules and settle its journal record; an event already settled is
+    left alone. Redis errors propagate (the task retries); what the domain refuses is recorded."""
     if journal.is_settled(instance_id, event_id):
         logger.info("event already settled; nothing to do")
         return "already_settled"
@@ -45,8 +68,108 @@ def process_event(
         journal.settle(instance_id, event_id, "failed", event_type=event_type, error=str(exc))
         logger.warning("event payload is not usable", extra={"error": str(exc)})
         return "failed"
+    normalized = event.model_dump(mode="json")
+    reason: str | None = None
+    try:
+        entries = apply_rules(
+            ProgressStore(client),
+            client,
+            event,
+            now=now or datetime.now(UTC),
+            claim_ttl_seconds=claim_ttl_seconds,
+        )
+    except NoProgram:
+        entries, reason = [], NO_PROGRAM
+    except ProgramInvalid as exc:
+        error = f"the instance's stored program is not valid: {exc}"
+        journal.settle(
+            instance_id, event_id, "failed", event_type=event_type, normalized=normalized, error=error
+        )
+        logger.warning("the stored program is not valid", extra={"error": str(exc)})
+        return "failed"
     journal.settle(
-        instance_id, event_id, "processed", event_type=event_type, normalized=event.model_dump(mode="json")
+        instance_id,
+        event_id,
+        "processed",
+        event_type=event_type,
+        normalized=normalized,
+        reason=reason,
+        logs=entries,
     )
-    logger.info("event processed", extra={"event": event.name})
+    logger.info("event processed", extra={"event": event.name, "logs": len(entries), "reason": reason})
     return "processed"
+
+
+def apply_rules(
+    store: ProgressStore,
+    client: redis.Redis,
+    event: NormalizedEvent,
+    *,
+    now: datetime,
+    claim_ttl_seconds: int,
+) -> list[dict[str, Any]]:
+    """Record the logs the instance's rules make of the event; one journal entry per matching rule.
+    NoProgram when the instance has none."""
+    program = store.program(event.instanceId)
+    entries: list[dict[str, Any]] = []
+    for planned in plan_logs(event, program):
+        if isinstance(planned, SkippedRule):
+            entries.append({**_describe(planned.index, planned.rule), "reason": planned.reason})
+        else:
+            entries.append(_record(store, client, event, planned, now, claim_ttl_seconds))
+    return entries
+
+
+def _describe(index: int, rule: Rule) -> dict[str, Any]:
+    kind, item_id = rule_target(rule)
+    return {"rule": index, "on": rule.on, kind: item_id, "activityId": rule.activityId}
+
+
+def _record(
+    store: ProgressStore,
+    client: redis.Redis,
+    event: NormalizedEvent,
+    planned: PlannedLog,
+    now: datetime,
+    claim_ttl_seconds: int,
+) -> dict[str, Any]:
+    request = planned.request
+    entry = {
+        **_describe(planned.index, planned.rule),
+        "uniqueIdentifier": request.unique_identifier,
+        "activityValue": str(request.activity_value),
+    }
+    claim = keys.uid_source(event.instanceId, request.unique_identifier)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(claim, event.eventId, nx=True, ex=claim_ttl_seconds)
+        pipe.get(claim)
+        _, first_claimant = pipe.execute()
+    try:
+        outcome = record_activity(store, event.instanceId, request, now)
+    except LogRejected as exc:
+        return {**entry, "reason": str(exc)}
+    if not outcome.duplicate:
+        # Whoever applies the log owns it, even if an earlier claimant stopped before recording it.
+        client.set(claim, event.eventId, ex=claim_ttl_seconds)
+    elif first_claimant != event.eventId:
+        by = f"event {first_claimant}" if first_claimant else "an earlier log"
+        return {
+            **entry,
+            "applied": False,
+            "duplicate": True,
+            "achievedMilestones": [],
+            "rewardLogIds": [],
+            "reason": f"already counted by {by}",
+        }
+    # Applied now, or by this event's own earlier attempt: the (original) answer is this event's result.
+    answer = outcome.answer
+    result = {
+        **entry,
+        "applied": bool(answer.get("applied")),
+        "duplicate": False,
+        "achievedMilestones": [milestone["id"] for milestone in answer.get("achievedMilestones") or []],
+        "rewardLogIds": [reward["id"] for reward in answer.get("achievedMilestoneRewardLogs") or []],
+    }
+    if answer.get("reason"):
+        result["reason"] = answer["reason"]
+    return result

@@ -53,6 +53,7 @@ class EventJournal:
         normalized: dict[str, Any] | None = None,
         reason: str | None = None,
         error: str | None = None,
+        logs: list[dict[str, Any]] | None = None,
     ) -> None:
         key = keys.event_record(instance_id, event_id)
         fields: dict[str, str] = {
@@ -64,6 +65,8 @@ class EventJournal:
         }
         if normalized is not None:
             fields["normalized"] = json.dumps(normalized, separators=(",", ":"))
+        if logs is not None:
+            fields["logs"] = json.dumps(logs, separators=(",", ":"))
         if reason is not None:
             fields["reason"] = reason
         if error is not None:
@@ -77,6 +80,7 @@ class EventJournal:
 
 def _decode(raw: dict[str, str]) -> dict[str, Any]:
     record: dict[str, Any] = dict(raw)
-    if "normalized" in record:
-        record["normalized"] = json.loads(record["normalized"])
+    for field in ("normalized", "logs"):
+        if field in record:
+            record[field] = json.loads(record[field])
     return record

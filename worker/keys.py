@@ -16,3 +16,8 @@ def event_record_pattern(event_id: str) -> str:
     """A SCAN pattern that finds an event's record in any instance (operator look-ups)."""
     escaped = event_id.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[")
     return f"wrw:journal:*:{escaped}"
+
+
+def uid_source(instance_id: str, unique_identifier: str) -> str:
+    """Which webhook event first produced a log's identifier (so a re-run reports its own logs)."""
+    return f"wrw:uid-source:{instance_id}:{unique_identifier}"

@@ -48,6 +48,8 @@ class TestLogs:
         log_config.bind(instance_id=INSTANCE_ID, event_id=payload["id"], task_id="task-1")
         process_event(
             EventJournal(fake_store, 60),
+            fake_store,
+            claim_ttl_seconds=60,
             event_type="wix.ecom.v1.order_approved",
             instance_id=INSTANCE_ID,
             event_id=payload["id"],

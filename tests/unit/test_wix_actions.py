@@ -168,9 +168,7 @@ class TestAuthentication:
             pytest.param(
                 lambda k, pem, d: sign(k, d, aud="another-app"), "wrong_audience", id="wrong-audience"
             ),
-            pytest.param(
-                lambda k, pem, d: sign(k, d, iss="evil.example"), "wrong_issuer", id="wrong-issuer"
-            ),
+            pytest.param(lambda k, pem, d: sign(k, d, iss="evil.example"), "wrong_issuer", id="wrong-issuer"),
             pytest.param(lambda k, pem, d: sign(k, d, lifetime=-3600), "expired", id="expired"),
             pytest.param(lambda k, pem, d: sign(new_private_key(), d), "bad_signature", id="foreign-key"),
             pytest.param(
