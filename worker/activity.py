@@ -11,7 +11,7 @@ from typing import Any, Literal
 import redis
 
 from worker.engine.logs import LogRejected, accept_log
-from worker.progress_store import NoProgram, Outcome, ProgressStore, reward_key
+from worker.progress_store import NoProgram, Outcome, ProgressStore
 
 Kind = Literal["streak", "challenge"]
 
@@ -90,7 +90,9 @@ def issue_reward(
         raise LogRejected("couponCode must be 1 to 100 characters")
     if expiry_at <= issued_at:
         raise LogRejected("rewardExpiryAt must be after rewardIssuedAt")
-    key = reward_key(instance_id, reward_log_id)
+    key = ProgressStore(client).reward_log_key(instance_id, reward_log_id)
+    if key is None:
+        raise NotFound(f"no reward log {reward_log_id}")
     with client.pipeline() as pipe:
         while True:
             try:

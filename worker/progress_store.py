@@ -1,10 +1,14 @@
 """The Redis store of programs, progress and reward logs: it applies the engine's results atomically.
 
-A member's state for one streak or challenge is one JSON value under the member's hash tag
-(`{instanceId:contactId}`). Recording a log WATCHes that value and the log's unique-identifier key,
-lets the engine compute the outcome, then writes state, the identifier's original answer and any new
-reward logs in one MULTI; if another worker changed either key first, it starts again. So two workers
-logging for one member at once never lose an update, and a duplicate changes nothing.
+Everything one log touches lives under the member's hash tag (`{instanceId:contactId}`): the state for
+one streak or challenge (one JSON value), the log's unique-identifier key holding its original answer,
+the reward logs and the member's list of them. Recording a log WATCHes the state and the identifier,
+lets the engine compute the outcome, then writes all of it in one MULTI; if another worker changed
+either key first, it starts again. So two workers logging for one member at once never lose an update,
+a duplicate changes nothing, and the layout is ready for Redis Cluster (one slot per member).
+
+Reward logs are found by id through a per-instance index (id -> contact), written after the MULTI and
+again by every duplicate of the same log, so a crash in between is mended by the client's retry.
 """
 
 from __future__ import annotations
@@ -40,12 +44,16 @@ def state_key(instance_id: str, contact_id: str, kind: Kind, item_id: str) -> st
     return f"{_member(instance_id, contact_id)}:{kind}:{item_id}"
 
 
-def log_key(instance_id: str, unique_identifier: str) -> str:
-    return f"wrw:uid:{instance_id}:{unique_identifier}"
+def log_key(instance_id: str, contact_id: str, unique_identifier: str) -> str:
+    return f"{_member(instance_id, contact_id)}:uid:{unique_identifier}"
 
 
-def reward_key(instance_id: str, reward_log_id: str) -> str:
-    return f"wrw:reward:{instance_id}:{reward_log_id}"
+def reward_key(instance_id: str, contact_id: str, reward_log_id: str) -> str:
+    return f"{_member(instance_id, contact_id)}:reward:{reward_log_id}"
+
+
+def reward_index_key(instance_id: str) -> str:
+    return f"wrw:reward-index:{instance_id}"
 
 
 def member_rewards_key(instance_id: str, contact_id: str) -> str:
@@ -133,14 +141,19 @@ class ProgressStore:
         LogRejected from the engine propagates with nothing written."""
         kind: Kind = "streak" if isinstance(item, Streak) else "challenge"
         member_key = state_key(instance_id, log.contactId, kind, item.id)
-        uid_key = log_key(instance_id, log.uniqueIdentifier)
+        uid_key = log_key(instance_id, log.contactId, log.uniqueIdentifier)
         with self._redis.pipeline() as pipe:
             for _ in range(MAX_ATTEMPTS):
                 try:
                     pipe.watch(member_key, uid_key)  # type: ignore[no-untyped-call]
                     original = pipe.get(uid_key)
                     if original:
-                        return Outcome(json.loads(original), duplicate=True, reward_logs=[])  # type: ignore[arg-type]
+                        answer = json.loads(original)  # type: ignore[arg-type]
+                        pipe.reset()
+                        self._index_rewards(
+                            instance_id, log.contactId, answer.get("achievedMilestoneRewardLogs")
+                        )
+                        return Outcome(answer, duplicate=True, reward_logs=[])
                     raw_state = pipe.get(member_key)
                     state = _load_state(raw_state)  # type: ignore[arg-type]
                     late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
@@ -154,12 +167,15 @@ class ProgressStore:
                     pipe.set(member_key, _dump_state(state, late))
                     pipe.set(uid_key, json.dumps(recorded.answer, default=str))
                     for reward_log in recorded.reward_logs:
-                        pipe.set(reward_key(instance_id, reward_log["id"]), json.dumps(reward_log))
+                        pipe.set(
+                            reward_key(instance_id, log.contactId, reward_log["id"]), json.dumps(reward_log)
+                        )
                         pipe.zadd(
                             member_rewards_key(instance_id, log.contactId),
                             {reward_log["id"]: now.timestamp()},
                         )
                     pipe.execute()
+                    self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
                     return Outcome(recorded.answer, duplicate=False, reward_logs=recorded.reward_logs)
                 except redis.WatchError:
                     continue
@@ -183,11 +199,25 @@ class ProgressStore:
 
     # reward logs --------------------------------------------------------------------------------
 
+    def _index_rewards(
+        self, instance_id: str, contact_id: str, reward_logs: list[dict[str, Any]] | None
+    ) -> None:
+        if reward_logs:
+            self._redis.hset(
+                reward_index_key(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
+            )
+
+    def reward_log_key(self, instance_id: str, reward_log_id: str) -> str | None:
+        """The key of a reward log of this instance, or None when the instance has no such log."""
+        contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
+        return reward_key(instance_id, contact_id, reward_log_id) if isinstance(contact_id, str) else None
+
     def reward_log(self, instance_id: str, reward_log_id: str) -> dict[str, Any] | None:
-        raw = self._redis.get(reward_key(instance_id, reward_log_id))
+        key = self.reward_log_key(instance_id, reward_log_id)
+        raw = self._redis.get(key) if key else None
         return json.loads(raw) if raw else None  # type: ignore[arg-type]
 
     def member_reward_logs(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
-        ids = self._redis.zrange(member_rewards_key(instance_id, contact_id), 0, -1)
-        logs = [self.reward_log(instance_id, reward_id) for reward_id in ids]  # type: ignore[union-attr]
-        return [log for log in logs if log is not None]
+        ids: list[str] = self._redis.zrange(member_rewards_key(instance_id, contact_id), 0, -1)  # type: ignore[assignment]
+        raws = [self._redis.get(reward_key(instance_id, contact_id, reward_id)) for reward_id in ids]
+        return [json.loads(raw) for raw in raws if raw]  # type: ignore[arg-type]

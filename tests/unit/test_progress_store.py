@@ -56,8 +56,8 @@ class TestRecord:
         assert again.answer == first.answer
         assert fake_store.get("wrw:{inst-1:c1}:challenge:spend-500") == before
 
-    def test_an_identifier_is_unique_across_the_instance(self, store) -> None:
-        """A uniqueIdentifier used for one item is a duplicate for another item too."""
+    def test_an_identifier_is_unique_across_the_members_items(self, store) -> None:
+        """A uniqueIdentifier used for one of the member's items is a duplicate for another item too."""
         record(store, "spend-500", "order-1", value=300)
         assert record(store, "weekly-shopper", "order-1").duplicate
 
@@ -83,3 +83,21 @@ class TestRecord:
         assert late.answer["applied"] is False
         state = store.member_state("inst-1", "c1", "challenge", "spend-500")
         assert [log.uniqueIdentifier for log in state.logs] == ["recent"]
+
+
+class TestOneSlotPerMember:
+    def test_every_key_a_log_writes_shares_the_members_hash_tag(self, store, fake_store) -> None:
+        """State, identifier and reward log all live in the member's slot; only the id index is outside."""
+        record(store, "spend-500", "order-1", value=300)
+        written = {key for key in fake_store.keys("*") if not key.startswith("wrw:program:")}
+        outside = {key for key in written if not key.startswith("wrw:{inst-1:c1}:")}
+        assert outside == {"wrw:reward-index:inst-1"}
+
+    def test_a_lost_index_entry_is_mended_by_the_retry(self, store, fake_store) -> None:
+        """If the process died after the MULTI, the client's retry (a duplicate) indexes the reward log."""
+        outcome = record(store, "spend-500", "order-1", value=300)
+        reward_id = outcome.answer["achievedMilestoneRewardLog"]["id"]
+        fake_store.delete("wrw:reward-index:inst-1")
+        assert store.reward_log("inst-1", reward_id) is None
+        assert record(store, "spend-500", "order-1", value=300).duplicate
+        assert store.reward_log("inst-1", reward_id)["milestoneId"] == "half"
