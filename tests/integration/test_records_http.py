@@ -119,3 +119,17 @@ class TestOverHttp:
         base, _ = api
         shown = httpx.get(f"{base}/admin/v1/instances/inst-http/program", headers=ADMIN, timeout=5).json()
         assert shown["program"]["challenges"][0]["id"] == "spend-500"
+
+
+def test_another_instances_key_sees_nothing(api, module_redis_url) -> None:
+    """A key of another instance gets 404 for this instance's reward log, over HTTP."""
+    base, key = api
+    first = httpx.post(
+        f"{base}/schema/challenge_log/record", json=log("http-iso", "300"), headers=key, timeout=5
+    )
+    reward_id = first.json()["achievedMilestoneRewardLog"]["id"]
+    other = cli(module_redis_url, "api-key", "create", "--instance", "inst-other").stdout.strip()
+    response = httpx.get(
+        f"{base}/schema/reward_log/{reward_id}", headers={"authorization": f"Bearer {other}"}, timeout=5
+    )
+    assert response.status_code == 404

@@ -92,8 +92,38 @@ class RewardLogPatch(BaseModel):
     rewardExpiryAt: str
 
 
+_ANSWER_EXAMPLE = {
+    "log": {"challengeId": "spend-500", **_LOG_EXAMPLE, "activityValue": "260"},
+    "applied": True,
+    "challengeProgress": {
+        "challengeId": "spend-500",
+        "periodKey": "2026-11-01",
+        "status": "in_progress",
+        "currentProgressValue": "260",
+        "completionTargetValue": "500",
+        "challengeCompletedAt": None,
+        "challengeFailedAt": None,
+    },
+    "taskProgress": {"periodKey": "2026-11-01", "value": "260", "target": "500", "complete": False},
+    "achievedMilestone": {"id": "half", "name": "Halfway", "milestoneTargetValue": "250"},
+    "achievedMilestoneRewardLog": {
+        "id": "rl_3f1c0a9e5b7d2c4e6a8b0d1f",
+        "linkedSchemaSlug": "challenge",
+        "linkedSchemaRecordId": "spend-500",
+        "milestoneId": "half",
+        "periodKey": "2026-11-01",
+        "reward": {"type": "manual"},
+        "status": "pending",
+        "couponCode": None,
+    },
+    "nextMilestone": {"id": "full", "name": "Done", "milestoneTargetValue": "500"},
+}
+
 _RECORD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    201: {"description": "The log was recorded: the log, progress, taskProgress, milestones and reward logs"},
+    201: {
+        "description": "The log was recorded: the log, progress, taskProgress, milestones and reward logs",
+        "content": {"application/json": {"example": _ANSWER_EXAMPLE}},
+    },
     409: {"description": "Duplicate uniqueIdentifier: `error.details` is the original answer"},
     422: {"description": "The domain refuses the log; the message says why"},
 }
