@@ -9,6 +9,7 @@ import redis
 
 from worker.celery_app import WorkerTask, app, redis_store
 from worker.event_processing import process_event
+from worker.follow_ups import CeleryFollowUps
 from worker.journal import EventJournal
 from worker.settings import get_settings
 
@@ -52,4 +53,5 @@ def process_wix_event(
         our_app_id=settings.wix_app_id,
         claim_ttl_seconds=settings.event_journal_ttl_seconds,
         received_at=received_at,
+        follow_ups=CeleryFollowUps(),
     )

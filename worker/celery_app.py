@@ -76,9 +76,8 @@ class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         logger.error("task failed for good and was parked", extra={"task": self.name})
 
 
-app = Celery("worker", task_cls=WorkerTask)
+app = Celery("worker", task_cls=WorkerTask, include=["tasks.events", "tasks.rewards"])
 app.config_from_object("celeryconfig")
-app.autodiscover_tasks(["tasks"], related_name="events")
 init_sentry(_settings)
 
 

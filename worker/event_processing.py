@@ -21,6 +21,7 @@ from worker.activity import record_activity
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.event_rules import PlannedLog, SkippedRule, plan_logs, rule_target
+from worker.follow_ups import FollowUps, fulfil_new_rewards
 from worker.journal import EventJournal
 from worker.progress_store import NoProgram, ProgressStore
 from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize
@@ -42,6 +43,7 @@ def process_event(
     claim_ttl_seconds: int,
     received_at: str | None = None,
     now: datetime | None = None,
+    follow_ups: FollowUps | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
     left alone. Redis errors propagate (the task retries); what the domain refuses is recorded."""
@@ -87,6 +89,15 @@ def process_event(
         )
         logger.warning("the stored program is not valid", extra={"error": str(exc)})
         return "failed"
+    if follow_ups is not None:
+        # Before settling: a crash in between sends them again on the re-run (fulfilment is idempotent).
+        store = ProgressStore(client)
+        reward_logs = [
+            store.reward_log(instance_id, reward_id)
+            for entry in entries
+            for reward_id in entry.get("rewardLogIds", [])
+        ]
+        fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
     journal.settle(
         instance_id,
         event_id,

@@ -10,6 +10,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.follow_ups import RecordedFollowUps
 from worker.settings import Settings
 from worker.web.app import create_app
 
@@ -21,7 +22,9 @@ def client(fake_async, fake_store, public_key_pem) -> TestClient:
     settings = Settings(
         redis_url="redis://unused", wix_public_key=public_key_pem, admin_token="admin-secret", _env_file=None
     )  # type: ignore[call-arg]
-    client = TestClient(create_app(settings, async_redis=fake_async, store=fake_store))
+    client = TestClient(
+        create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps())
+    )
     assert (
         client.put("/admin/v1/instances/inst-1/program", json=BASE_PROGRAM, headers=ADMIN).status_code == 200
     )
@@ -272,3 +275,36 @@ class TestProgramChanges:
         assert answer["challengeProgress"]["currentProgressValue"] == "600"
         assert answer["challengeProgress"]["completionTargetValue"] == "1000"
         assert answer["achievedMilestone"]["id"] == "grand"
+
+
+class TestFollowUps:
+    def test_a_coupon_reward_is_sent_for_fulfilment_and_a_manual_one_is_not(
+        self, fake_async, fake_store, public_key_pem
+    ) -> None:
+        """Two weeks of a streak earn a coupon reward: its fulfilment is sent; the manual halfway is not."""
+        follow_ups = RecordedFollowUps()
+        settings = Settings(
+            redis_url="redis://unused",
+            wix_public_key=public_key_pem,
+            admin_token="admin-secret",
+            _env_file=None,
+        )  # type: ignore[call-arg]
+        client = TestClient(
+            create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=follow_ups)
+        )
+        client.put("/admin/v1/instances/inst-1/program", json=BASE_PROGRAM, headers=ADMIN)
+        key = api_key(client)
+        halfway = client.post("/schema/challenge_log/record", json=challenge_log("o-1"), headers=key).json()
+        assert halfway["achievedMilestoneRewardLog"]["reward"]["type"] == "manual"
+        assert follow_ups.sent == []
+        for uid, days in (("w-1", 7), ("w-2", 0)):
+            log = {
+                **challenge_log(uid, "1"),
+                "streakId": "weekly-shopper",
+                "activityAt": now_iso(timedelta(days=-days)),
+            }
+            del log["challengeId"]
+            answer = client.post("/schema/streak_log/record", json=log, headers=key).json()
+        coupon_log = answer["achievedMilestoneRewardLog"]
+        assert coupon_log["reward"]["type"] == "coupon"
+        assert follow_ups.sent == [("inst-1", coupon_log["id"])]

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.embedded_redis import free_port
+from worker.follow_ups import RecordedFollowUps
 from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -130,7 +131,14 @@ def settings_for(public_key_pem: str | None, app_id: str | None = APP_ID) -> Set
 @pytest.fixture
 def client(public_key_pem, fake_async, fake_store) -> TestClient:
     ProgressStore(fake_store).save_program(INSTANCE, PROGRAM)
-    return TestClient(create_app(settings_for(public_key_pem), async_redis=fake_async, store=fake_store))
+    return TestClient(
+        create_app(
+            settings_for(public_key_pem),
+            async_redis=fake_async,
+            store=fake_store,
+            follow_ups=RecordedFollowUps(),
+        )
+    )
 
 
 @pytest.fixture
@@ -220,7 +228,12 @@ class TestConfiguration:
     ) -> None:
         """No WIX_APP_ID: 503 not_configured, naming it, rather than accepting any audience."""
         client = TestClient(
-            create_app(settings_for(public_key_pem, None), async_redis=fake_async, store=fake_store)
+            create_app(
+                settings_for(public_key_pem, None),
+                async_redis=fake_async,
+                store=fake_store,
+                follow_ups=RecordedFollowUps(),
+            )
         )
         response = post(client, sign(private_key, invocation("execute-challenge", challenge_params())))
         assert response.status_code == 503
@@ -231,7 +244,11 @@ class TestConfiguration:
         self, fake_async, fake_store, private_key
     ) -> None:
         """No WIX_PUBLIC_KEY: 503 not_configured."""
-        client = TestClient(create_app(settings_for(None), async_redis=fake_async, store=fake_store))
+        client = TestClient(
+            create_app(
+                settings_for(None), async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps()
+            )
+        )
         response = post(client, sign(private_key, invocation("execute-challenge", challenge_params())))
         assert response.status_code == 503
         assert error(response)["code"] == "not_configured"
@@ -495,7 +512,14 @@ class TestRedisUnavailable:
     def test_an_action_while_redis_is_down_is_503(self, public_key_pem, fake_async, private_key) -> None:
         """When the store cannot be reached the answer is 503 unavailable, never a 500."""
         down = redis.Redis(port=free_port(), socket_connect_timeout=0.2, decode_responses=True)
-        client = TestClient(create_app(settings_for(public_key_pem), async_redis=fake_async, store=down))
+        client = TestClient(
+            create_app(
+                settings_for(public_key_pem),
+                async_redis=fake_async,
+                store=down,
+                follow_ups=RecordedFollowUps(),
+            )
+        )
         response = post(client, sign(private_key, invocation("execute-challenge", challenge_params())))
         assert response.status_code == 503
         assert error(response)["code"] == "unavailable"

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from worker.error_reporting import init_sentry
+from worker.follow_ups import CeleryFollowUps, FollowUps
 from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.redis_client import async_client, require_redis_url, sync_client
 from worker.redis_health import describe_durability_problems
@@ -29,6 +30,7 @@ def create_app(
     *,
     async_redis: redis.asyncio.Redis | None = None,
     store: redis.Redis | None = None,
+    follow_ups: FollowUps | None = None,
 ) -> FastAPI:
     """Build the app; settings are checked here, so a misconfiguration stops start-up."""
     settings = settings or get_settings()
@@ -63,6 +65,7 @@ def create_app(
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store
+    app.state.follow_ups = follow_ups or CeleryFollowUps()
     app.state.registry = registry
     app.state.receiver = receiver.ReceiverState(
         verifier=verifier,

@@ -31,6 +31,7 @@ from worker.activity import (
     record_activity,
 )
 from worker.engine.logs import LogRejected
+from worker.follow_ups import FollowUps, fulfil_new_rewards
 from worker.progress_store import Contention, ProgressStore
 from worker.settings import Settings
 from worker.web.errors import ApiError
@@ -206,8 +207,12 @@ def _plain(value: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def execute(client: redis.Redis, instance_id: str, activity: ActivityRequest) -> dict[str, Any]:
+def execute(
+    client: redis.Redis, instance_id: str, activity: ActivityRequest, follow_ups: FollowUps
+) -> dict[str, Any]:
     outcome = record_activity(ProgressStore(client), instance_id, activity, datetime.now(UTC))
+    if not outcome.duplicate:
+        fulfil_new_rewards(follow_ups, instance_id, outcome.reward_logs)
     return {**_plain(outcome.answer), "duplicate": outcome.duplicate}
 
 
@@ -246,11 +251,11 @@ def _verify(request: Request, body: bytes) -> dict[str, Any]:
     return claims
 
 
-def _action(invocation: Invocation) -> Callable[[redis.Redis], dict[str, Any]]:
+def _action(invocation: Invocation, follow_ups: FollowUps) -> Callable[[redis.Redis], dict[str, Any]]:
     """The work the invocation asks for, its parameters checked (400, or 422 for a bad time)."""
     if invocation.action_key in EXECUTE_ACTIONS:
         activity = activity_request(invocation)
-        return lambda client: execute(client, invocation.instance_id, activity)
+        return lambda client: execute(client, invocation.instance_id, activity, follow_ups)
     update = reward_update(invocation)
     return lambda client: update_reward_log(client, invocation.instance_id, update)
 
@@ -482,7 +487,7 @@ async def invoke_action(request: Request) -> JSONResponse:
     invocation = parse_invocation(_verify(request, body))
     log_config.bind(instance_id=invocation.instance_id)
     try:
-        action = _action(invocation)
+        action = _action(invocation, request.app.state.follow_ups)
         result = await run_in_threadpool(action, request.app.state.store)
         logger.info(
             "wix action performed",

@@ -1,0 +1,60 @@
+"""What a recorded log sets in motion: fulfilling the reward logs it created (queue `rewards`).
+
+The web app and the event task hand new reward logs to a `FollowUps`; the Celery one sends a
+`rewards.fulfil_reward` task by name for each coupon or points reward (manual ones wait for a person).
+A reward log whose task could not be sent stays `pending`, where the catch-up job finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+FULFIL_TASK = "rewards.fulfil_reward"
+
+
+def needs_fulfilment(reward_log: dict[str, Any]) -> bool:
+    reward = reward_log.get("reward") or {}
+    return reward.get("type") in ("coupon", "points")
+
+
+class FollowUps(Protocol):
+    def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None: ...
+
+
+class CeleryFollowUps:
+    def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
+        from worker.celery_app import app
+
+        for reward_log_id in reward_log_ids:
+            app.send_task(
+                FULFIL_TASK,
+                kwargs={"instance_id": instance_id, "reward_log_id": reward_log_id},
+                queue="rewards",
+            )
+
+
+class RecordedFollowUps:
+    """Keeps what would have been sent (tests, and the web app's unit tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
+        self.sent.extend((instance_id, reward_log_id) for reward_log_id in reward_log_ids)
+
+
+def fulfil_new_rewards(
+    follow_ups: FollowUps, instance_id: str, reward_logs: Iterable[dict[str, Any]]
+) -> None:
+    """Send fulfilment for the coupon and points rewards among `reward_logs`; never fails the caller."""
+    ids = [reward_log["id"] for reward_log in reward_logs if needs_fulfilment(reward_log)]
+    if not ids:
+        return
+    try:
+        follow_ups.fulfil(instance_id, ids)
+    except Exception:  # the log is recorded; the catch-up job will find the pending reward
+        logger.exception("could not send reward fulfilment", extra={"reward_log_ids": ids})
