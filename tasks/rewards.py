@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from worker.celery_app import WorkerTask, app, redis_store
+from worker.reward_fulfilment import earn_points as earn
 from worker.reward_fulfilment import fulfil_reward as fulfil
 from worker.reward_fulfilment import mark_reward
 from worker.settings import get_settings
@@ -42,5 +43,22 @@ def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> 
         return fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
     except WixTransientError as exc:
         # Wix's Retry-After when it gave one, never past the cap the visibility timeout allows.
+        delay = min(exc.suggested_delay(self.request.retries), self.retry_backoff_max)
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@app.task(name="rewards.earn_points", bind=True)
+def earn_points(
+    self: WorkerTask,
+    *,
+    instance_id: str,
+    contact_id: str,
+    points: int,
+    idempotency_key: str,
+    description: str,
+) -> None:
+    try:
+        earn(wix_client(), instance_id, contact_id, points, idempotency_key, description)
+    except WixTransientError as exc:
         delay = min(exc.suggested_delay(self.request.retries), self.retry_backoff_max)
         raise self.retry(exc=exc, countdown=delay) from exc

@@ -9,6 +9,7 @@ a claim (the id of the event that first produced a uniqueIdentifier) tells "my o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from worker.engine.program import ProgramInvalid, Rule
 from worker.event_rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.follow_ups import FollowUps, fulfil_new_rewards
 from worker.journal import EventJournal
+from worker.points_rules import points_to_earn
 from worker.progress_store import NoProgram, ProgressStore
 from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize
 
@@ -98,6 +100,8 @@ def process_event(
             for reward_id in entry.get("rewardLogIds", [])
         ]
         fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
+        with contextlib.suppress(NoProgram, ProgramInvalid):
+            follow_ups.earn(instance_id, points_to_earn(event, store.program(instance_id)))
     journal.settle(
         instance_id,
         event_id,

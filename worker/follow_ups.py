@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Any, Protocol
+
+from worker.points_rules import PointsEarn
 
 logger = logging.getLogger(__name__)
 
 FULFIL_TASK = "rewards.fulfil_reward"
+EARN_TASK = "rewards.earn_points"
 
 
 def needs_fulfilment(reward_log: dict[str, Any]) -> bool:
@@ -23,6 +27,8 @@ def needs_fulfilment(reward_log: dict[str, Any]) -> bool:
 
 class FollowUps(Protocol):
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None: ...
+
+    def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None: ...
 
 
 class CeleryFollowUps:
@@ -36,15 +42,25 @@ class CeleryFollowUps:
                 queue="rewards",
             )
 
+    def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None:
+        from worker.celery_app import app
+
+        for earn in earns:
+            app.send_task(EARN_TASK, kwargs={"instance_id": instance_id, **asdict(earn)}, queue="rewards")
+
 
 class RecordedFollowUps:
     """Keeps what would have been sent (tests, and the web app's unit tests)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.earns: list[tuple[str, PointsEarn]] = []
 
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
         self.sent.extend((instance_id, reward_log_id) for reward_log_id in reward_log_ids)
+
+    def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None:
+        self.earns.extend((instance_id, earn) for earn in earns)
 
 
 def fulfil_new_rewards(

@@ -111,10 +111,8 @@ def _fulfil_coupon(
     return "issued"
 
 
-def _fulfil_points(
-    wix: WixClient, client: redis.Redis, instance_id: str, reward_log: dict[str, Any], now: datetime
-) -> str:
-    contact_id = reward_log["contactId"]
+def loyalty_account_id(wix: WixClient, instance_id: str, contact_id: str) -> str:
+    """The contact's loyalty account, created when the contact has none."""
     account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
     if account is None:
         try:
@@ -125,9 +123,24 @@ def _fulfil_points(
             account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
             if account is None:
                 raise
+    return str(account["id"])
+
+
+def earn_points(
+    wix: WixClient, instance_id: str, contact_id: str, points: int, idempotency_key: str, description: str
+) -> None:
+    """Earn points on the contact's account; Wix's idempotency key makes a repeat earn nothing."""
+    wix.earn_points(
+        instance_id, loyalty_account_id(wix, instance_id, contact_id), points, description, idempotency_key
+    )
+
+
+def _fulfil_points(
+    wix: WixClient, client: redis.Redis, instance_id: str, reward_log: dict[str, Any], now: datetime
+) -> str:
     wix.earn_points(
         instance_id,
-        account["id"],
+        loyalty_account_id(wix, instance_id, reward_log["contactId"]),
         int(reward_log["reward"]["points"]),
         f"Reward: {reward_log.get('milestoneName') or reward_log['milestoneId']}",
         reward_log["id"],
