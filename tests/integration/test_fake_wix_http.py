@@ -1,0 +1,269 @@
+"""The fake Wix as a real process (`python -m worker.wix.fake`), spoken to over HTTP, and its
+`send-webhook` command posting signed events to a receiver: a tiny local server, then our own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.integration.conftest import ROOT, Process, service_env, start_web, wait_for
+from worker.embedded_redis import free_port
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+APP_SECRET = "integration-fake-secret"
+INSTANCE = "6b1e6a2c-0000-4000-8000-00000000f101"
+CONTACT = "24de6f0b-60ce-4faa-9138-2e39f1415615"
+
+
+@dataclass
+class FakeWixProcess:
+    process: Process
+    base_url: str
+    private_key: Path
+    public_key: Path
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = httpx.request(method, f"{self.base_url}/_fake/{path}", timeout=5, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+
+@pytest.fixture(scope="module")
+def fake_wix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWixProcess]:
+    keys = tmp_path_factory.mktemp("fake-wix")
+    port = free_port()
+    process = Process(
+        [
+            sys.executable, "-m", "worker.wix.fake", "--port", str(port),
+            "--app-id", APP_ID, "--app-secret", APP_SECRET,
+            "--private-key", str(keys / "private.pem"), "--public-key-out", str(keys / "public.pem"),
+        ],
+        {**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"the fake Wix exited:\n{process.tail()}")
+        try:
+            return httpx.get(f"{base_url}/_fake/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, 20, "the fake Wix to answer /_fake/health")
+        yield FakeWixProcess(process, base_url, keys / "private.pem", keys / "public.pem")
+    finally:
+        process.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh(fake_wix: FakeWixProcess) -> None:
+    fake_wix.control("POST", "reset")
+
+
+def app_headers(fake_wix: FakeWixProcess) -> dict[str, str]:
+    answer = httpx.post(
+        f"{fake_wix.base_url}/oauth2/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": APP_ID,
+            "client_secret": APP_SECRET,
+            "instance_id": INSTANCE,
+        },
+        timeout=5,
+    )
+    assert answer.status_code == 200
+    return {"Authorization": answer.json()["access_token"]}
+
+
+def send_webhook(fake_wix: FakeWixProcess, to: str, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable, "-m", "worker.wix.fake", "send-webhook", "--to", to,
+            "--instance", INSTANCE, "--private-key", str(fake_wix.private_key), *options,
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+class TestTheProcess:
+    def test_it_says_where_it_listens_and_writes_its_public_key(self, fake_wix: FakeWixProcess) -> None:
+        """The start-up lines name the address and the public key file, which holds the served key."""
+        assert fake_wix.process.saw(f"listening on {fake_wix.base_url}")
+        assert fake_wix.process.saw(f"public key: {fake_wix.public_key}")
+        served = httpx.get(f"{fake_wix.base_url}/_fake/public-key", timeout=5).text
+        assert fake_wix.public_key.read_text() == served
+        assert served.startswith("-----BEGIN PUBLIC KEY-----")
+
+    def test_a_reward_round_trip_over_http(self, fake_wix: FakeWixProcess) -> None:
+        """Token, account, earn twice with one key, coupon, report: each recorded once, every answer id'd."""
+        headers = app_headers(fake_wix)
+        with httpx.Client(base_url=fake_wix.base_url, headers=headers, timeout=5) as wix:
+            account = wix.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT}).json()["account"]
+            earn = {"amount": 50, "description": "streak", "appId": APP_ID, "idempotencyKey": "reward-log-1"}
+            first = wix.post(f"/loyalty-accounts/v1/accounts/{account['id']}/earn-points", json=earn)
+            second = wix.post(f"/loyalty-accounts/v1/accounts/{account['id']}/earn-points", json=earn)
+            spec = {
+                "name": "Streak reward", "code": "RL-1", "startTime": 1714521600000,
+                "usageLimit": 1, "scope": {"namespace": "stores"}, "percentOffRate": 10,
+            }  # fmt: skip
+            coupon = wix.post("/stores/v2/coupons", json={"specification": spec})
+            duplicate = wix.post("/stores/v2/coupons", json={"specification": spec})
+            report = {"triggerKey": "reward_issued", "payload": {}, "idempotency": {"key": "reward-log-1"}}
+            reported = [wix.post("/automations/v1/events/report", json=report) for _ in range(2)]
+        assert first.json() == second.json()
+        assert first.json()["account"]["points"]["balance"] == 50
+        assert coupon.status_code == 200 and duplicate.status_code == 409
+        assert duplicate.json()["details"]["applicationError"]["code"] == "ALREADY_EXISTS"
+        assert all(answer.headers.get("x-wix-request-id") for answer in (first, coupon, duplicate, *reported))
+        recorded = fake_wix.control("GET", f"instances/{INSTANCE}")
+        assert len(recorded["transactions"]) == 1
+        assert [c["specification"]["code"] for c in recorded["coupons"]] == ["RL-1"]
+        assert len(recorded["triggerReports"]) == 1
+        counts = fake_wix.control("GET", "calls")["counts"]
+        assert counts["POST /loyalty-accounts/v1/accounts/{account_id}/earn-points"] == 2
+
+    def test_an_injected_429_arrives_with_retry_after(self, fake_wix: FakeWixProcess) -> None:
+        """Over the wire, an injected 429 carries Retry-After and Wix's error body; the next call passes."""
+        headers = app_headers(fake_wix)
+        fake_wix.control("POST", "faults", json={"status": 429, "count": 1, "retryAfter": 2})
+        throttled = httpx.get(f"{fake_wix.base_url}/loyalty-programs/v1/program", headers=headers, timeout=5)
+        passed = httpx.get(f"{fake_wix.base_url}/loyalty-programs/v1/program", headers=headers, timeout=5)
+        assert (throttled.status_code, throttled.headers["retry-after"]) == (429, "2")
+        assert throttled.json()["details"]["applicationError"]["code"] == "RESOURCE_EXHAUSTED"
+        assert passed.status_code == 200
+
+    def test_a_timed_out_earn_was_still_done_once(self, fake_wix: FakeWixProcess) -> None:
+        """A client that gives up on a slow earn finds on retry that it was earned, and only once."""
+        headers = app_headers(fake_wix)
+        with httpx.Client(base_url=fake_wix.base_url, headers=headers, timeout=5) as wix:
+            account = wix.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT}).json()["account"]
+            path = f"/loyalty-accounts/v1/accounts/{account['id']}/earn-points"
+            fake_wix.control(
+                "POST", "faults", json={"delaySeconds": 1.5, "when": "after", "pathPrefix": path}
+            )
+            earn = {"amount": 5, "appId": APP_ID, "idempotencyKey": "checkout-1"}
+            with pytest.raises(httpx.ReadTimeout):
+                wix.post(path, json=earn, timeout=0.3)
+            retried = wix.post(path, json=earn)
+        assert retried.json()["account"]["points"]["balance"] == 5
+        assert len(fake_wix.control("GET", f"instances/{INSTANCE}/transactions")["transactions"]) == 1
+
+    def test_revoked_tokens_are_refused_over_http(self, fake_wix: FakeWixProcess) -> None:
+        """After the revoke switch the token is a 401, as a client refreshing on 401 needs."""
+        headers = app_headers(fake_wix)
+        fake_wix.control("POST", "tokens/revoke", json={})
+        answer = httpx.get(f"{fake_wix.base_url}/loyalty-programs/v1/program", headers=headers, timeout=5)
+        assert answer.status_code == 401
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.received.append((dict(self.headers.items()), body))
+        answer = b'{"status":"queued"}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A tiny HTTP server that answers 200 and keeps what it was sent."""
+    received: list[tuple[dict[str, str], bytes]] = []
+    handler = type("Recorder", (_Recorder,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/webhooks/wix", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+class TestSendWebhook:
+    def test_it_posts_a_jwt_signed_with_the_fakes_key(
+        self, fake_wix: FakeWixProcess, recorder: tuple[str, list[tuple[dict[str, str], bytes]]]
+    ) -> None:
+        """The body is an RS256 JWT, verifiable with the published key, nesting Wix's envelope."""
+        url, received = recorder
+        result = send_webhook(
+            fake_wix, url, "--type", "wix.ecom.v1.order_payment_status_updated",
+            "--order-id", "order-7", "--contact-id", CONTACT, "--total", "12.50", "--event-id", "event-7",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("200")
+        headers, body = received[0]
+        assert headers["content-type"] == "text/plain"
+        claims = jwt.decode(body, fake_wix.public_key.read_text(), algorithms=["RS256"])
+        envelope = json.loads(claims["data"])
+        assert (envelope["eventType"], envelope["instanceId"]) == (
+            "wix.ecom.v1.order_payment_status_updated",
+            INSTANCE,
+        )
+        payload = json.loads(envelope["data"])
+        assert payload["id"] == "event-7"
+        order = payload["actionEvent"]["body"]["order"]
+        assert (order["id"], order["paymentStatus"], order["priceSummary"]["total"]["amount"]) == (
+            "order-7",
+            "PAID",
+            "12.50",
+        )
+        assert order["buyerInfo"]["contactId"] == CONTACT
+
+    def test_our_receiver_queues_it_once(self, fake_wix: FakeWixProcess, module_redis_url: str) -> None:
+        """`python -m worker web` verifying with the fake's public key answers 200 queued, then duplicate."""
+        web, base_url = start_web(service_env(module_redis_url, fake_wix.public_key.read_text()))
+        try:
+            options = (
+                "--type",
+                "wix.ecom.v1.fulfillments_updated",
+                "--order-id",
+                "order-8",
+                "--event-id",
+                "ev-8",
+            )
+            first = send_webhook(
+                fake_wix, f"{base_url}/webhooks/wix", *options, "--seed-fake", fake_wix.base_url
+            )
+            again = send_webhook(fake_wix, f"{base_url}/webhooks/wix", *options)
+        finally:
+            web.stop()
+        assert (first.returncode, first.stdout.strip()) == (0, '200 {"status":"queued"}'), first.stderr
+        assert again.stdout.strip() == '200 {"status":"duplicate"}'
+        orders = fake_wix.control("GET", f"instances/{INSTANCE}/orders")["orders"]
+        assert [(order["id"], order["fulfillmentStatus"]) for order in orders] == [("order-8", "FULFILLED")]
+
+    def test_a_missing_key_file_is_a_clear_error(self, fake_wix: FakeWixProcess, tmp_path: Path) -> None:
+        """Without the private key file the command explains and exits 2."""
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "worker.wix.fake", "send-webhook", "--to", "http://127.0.0.1:9/",
+                "--type", "AppInstalled", "--instance", INSTANCE, "--private-key", str(tmp_path / "none.pem"),
+            ],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert "no private key" in result.stderr
