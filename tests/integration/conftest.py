@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,51 @@ def celery_worker(module_redis_url: str, public_key_pem: str) -> Iterator[Proces
     process = start_worker(service_env(module_redis_url, public_key_pem))
     yield process
     process.stop()
+
+
+# --- the local fake of Wix (worker.wix.fake), as a real process -------------------------------------
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+APP_SECRET = "integration-fake-secret"
+
+
+@dataclass
+class FakeWixProcess:
+    process: Process
+    base_url: str
+    private_key: Path
+    public_key: Path
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = httpx.request(method, f"{self.base_url}/_fake/{path}", timeout=5, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+
+@pytest.fixture(scope="module")
+def fake_wix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWixProcess]:
+    keys = tmp_path_factory.mktemp("fake-wix")
+    port = free_port()
+    process = Process(
+        [
+            sys.executable, "-m", "worker.wix.fake", "--port", str(port),
+            "--app-id", APP_ID, "--app-secret", APP_SECRET,
+            "--private-key", str(keys / "private.pem"), "--public-key-out", str(keys / "public.pem"),
+        ],
+        {**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"the fake Wix exited:\n{process.tail()}")
+        try:
+            return httpx.get(f"{base_url}/_fake/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, 20, "the fake Wix to answer /_fake/health")
+        yield FakeWixProcess(process, base_url, keys / "private.pem", keys / "public.pem")
+    finally:
+        process.stop()

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,55 +16,18 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.conftest import ROOT, Process, service_env, start_web, wait_for
+from tests.integration.conftest import (
+    APP_ID,
+    APP_SECRET,
+    ROOT,
+    FakeWixProcess,
+    service_env,
+    start_web,
+)
 from worker.embedded_redis import free_port
 
-APP_ID = "11111111-2222-3333-4444-555555555555"
-APP_SECRET = "integration-fake-secret"
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000f101"
 CONTACT = "24de6f0b-60ce-4faa-9138-2e39f1415615"
-
-
-@dataclass
-class FakeWixProcess:
-    process: Process
-    base_url: str
-    private_key: Path
-    public_key: Path
-
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = httpx.request(method, f"{self.base_url}/_fake/{path}", timeout=5, **kwargs)
-        answer.raise_for_status()
-        return answer.json()
-
-
-@pytest.fixture(scope="module")
-def fake_wix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWixProcess]:
-    keys = tmp_path_factory.mktemp("fake-wix")
-    port = free_port()
-    process = Process(
-        [
-            sys.executable, "-m", "worker.wix.fake", "--port", str(port),
-            "--app-id", APP_ID, "--app-secret", APP_SECRET,
-            "--private-key", str(keys / "private.pem"), "--public-key-out", str(keys / "public.pem"),
-        ],
-        {**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.popen.poll() is not None:
-            pytest.fail(f"the fake Wix exited:\n{process.tail()}")
-        try:
-            return httpx.get(f"{base_url}/_fake/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, 20, "the fake Wix to answer /_fake/health")
-        yield FakeWixProcess(process, base_url, keys / "private.pem", keys / "public.pem")
-    finally:
-        process.stop()
 
 
 @pytest.fixture(autouse=True)
