@@ -1,0 +1,180 @@
+"""Rewards made real, all over real HTTP: a paid order → milestone → coupon or points in the fake Wix,
+exactly once through 429s, 500s and a worker killed mid-fulfilment."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import wix_samples
+from tests.integration.conftest import (
+    APP_ID,
+    APP_SECRET,
+    FakeWixProcess,
+    service_env,
+    start_web,
+    start_worker,
+    wait_for,
+)
+from worker.progress_store import ProgressStore
+from worker.reward_fulfilment import coupon_code
+from worker.wix.webhook_signing import sign_webhook
+
+INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"
+
+PROGRAM: dict[str, Any] = {
+    "timezone": "UTC",
+    "challenges": [
+        {
+            "id": "spend-50",
+            "name": "Spend $50",
+            "status": "live",
+            "activityIds": ["order_paid"],
+            "aggregationMethod": "sum",
+            "aggregationPeriod": "monthly",
+            "completionTargetValue": 100,
+            "milestones": [
+                {
+                    "id": "fifty",
+                    "name": "Fifty spent",
+                    "milestoneTargetValue": 50,
+                    "reward": {
+                        "type": "coupon",
+                        "coupon": {"name": "10% off", "percentOffRate": 10},
+                        "validDays": 14,
+                    },
+                },
+                {
+                    "id": "hundred",
+                    "name": "A hundred",
+                    "milestoneTargetValue": 100,
+                    "reward": {"type": "points", "points": 25},
+                },
+            ],
+        }
+    ],
+    "rules": [
+        {"on": "order_paid", "challenge": "spend-50", "activityId": "order_paid", "value": "order.total"}
+    ],
+    "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}],
+}
+
+
+@pytest.fixture
+def stack(fake_wix: FakeWixProcess, real_redis, redis_url):  # type: ignore[no-untyped-def]
+    """Receiver and one worker pointed at the fake Wix, the program applied."""
+    fake_wix.control("POST", "reset")
+    ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
+    env = service_env(
+        redis_url,
+        fake_wix.public_key.read_text(),
+        WIX_APP_ID=APP_ID,
+        WIX_APP_SECRET=APP_SECRET,
+        WIX_API_BASE=fake_wix.base_url,
+        CELERY_VISIBILITY_TIMEOUT="20",
+    )
+    web, base = start_web(env)
+    worker = start_worker(env)
+    yield base, env, worker
+    worker.stop()
+    web.stop()
+
+
+def paid_order(fake_wix: FakeWixProcess, total: str, contact: str) -> str:
+    payload = wix_samples.payment_status_updated(event_id=str(uuid.uuid4()))
+    payload["eventTime"] = datetime.now(UTC).isoformat()
+    order = payload["actionEvent"]["body"]["order"]
+    order["id"] = str(uuid.uuid4())
+    order["buyerInfo"]["contactId"] = contact
+    order["priceSummary"]["total"]["amount"] = total
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+    return sign_webhook(key, "wix.ecom.v1.order_payment_status_updated", INSTANCE, payload)  # type: ignore[arg-type]
+
+
+def collection(fake_wix: FakeWixProcess, name: str) -> list[dict[str, Any]]:
+    return list(fake_wix.control("GET", f"instances/{INSTANCE}/{name}")[name])
+
+
+class TestCouponRewards:
+    def test_one_coupon_through_429s_and_500s(self, fake_wix, stack, real_redis) -> None:
+        """Wix throttles three times and fails twice: the coupon is created once and the log issued."""
+        base, _, _ = stack
+        fake_wix.control(
+            "POST",
+            "faults",
+            json={"count": 3, "status": 429, "retryAfter": 1, "pathPrefix": "/stores/v2/coupons"},
+        )
+        fake_wix.control(
+            "POST", "faults", json={"count": 2, "status": 500, "pathPrefix": "/stores/v2/coupons"}
+        )
+        contact = f"contact-{uuid.uuid4()}"
+        assert (
+            httpx.post(
+                f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5
+            ).status_code
+            == 200
+        )
+
+        store = ProgressStore(real_redis)
+        wait_for(lambda: store.member_reward_logs(INSTANCE, contact), 30, "the milestone's reward log")
+        [reward_log] = store.member_reward_logs(INSTANCE, contact)
+        issued = wait_for(
+            lambda: store.reward_log(INSTANCE, reward_log["id"])["status"] == "issued",
+            60,
+            "the coupon to be issued",
+        )
+        assert issued
+        coupons = collection(fake_wix, "coupons")
+        assert [c["specification"]["code"] for c in coupons] == [coupon_code(reward_log["id"])]
+        assert store.reward_log(INSTANCE, reward_log["id"])["couponCode"] == coupon_code(reward_log["id"])
+
+    def test_a_worker_killed_mid_fulfilment_still_yields_one_coupon(
+        self, fake_wix, stack, real_redis, redis_url
+    ) -> None:
+        """Wix creates the coupon but answers slowly; the worker is SIGKILLed; the next one finishes."""
+        base, env, worker = stack
+        fake_wix.control(
+            "POST",
+            "faults",
+            json={"count": 1, "delaySeconds": 4, "when": "after", "pathPrefix": "/stores/v2/coupons"},
+        )
+        contact = f"contact-{uuid.uuid4()}"
+        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "55.00", contact), timeout=5)
+        wait_for(lambda: collection(fake_wix, "coupons"), 30, "Wix to have created the coupon")
+        worker.kill_group()
+        replacement = start_worker(env)
+        try:
+            store = ProgressStore(real_redis)
+            [reward_log] = store.member_reward_logs(INSTANCE, contact)
+            wait_for(
+                lambda: store.reward_log(INSTANCE, reward_log["id"])["status"] == "issued",
+                90,
+                "the replacement worker to issue the coupon",
+            )
+            assert len(collection(fake_wix, "coupons")) == 1
+        finally:
+            replacement.stop()
+
+
+class TestPointsRewards:
+    def test_points_earned_once_on_a_new_account(self, fake_wix, stack, real_redis) -> None:
+        """A hundred spent earns 25 points once, on an account created for the contact."""
+        base, _, _ = stack
+        contact = f"contact-{uuid.uuid4()}"
+        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "120.00", contact), timeout=5)
+        store = ProgressStore(real_redis)
+
+        def all_issued() -> bool:
+            logs = store.member_reward_logs(INSTANCE, contact)
+            return len(logs) == 2 and all(log["status"] == "issued" for log in logs)
+
+        wait_for(all_issued, 60, "both rewards to be issued")
+        accounts = [a for a in collection(fake_wix, "accounts") if a["contactId"] == contact]
+        assert len(accounts) == 1
+        assert accounts[0]["points"]["balance"] == 25
