@@ -12,6 +12,7 @@ from worker.event_processing import process_event
 from worker.follow_ups import CeleryFollowUps
 from worker.journal import EventJournal
 from worker.settings import get_settings
+from worker.wix_access import wix_client
 
 
 class EventTask(WorkerTask):
@@ -54,4 +55,5 @@ def process_wix_event(
         claim_ttl_seconds=settings.event_journal_ttl_seconds,
         received_at=received_at,
         follow_ups=CeleryFollowUps(),
+        order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
     )

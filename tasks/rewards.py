@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import redis
 
 from worker.celery_app import WorkerTask, app, redis_store
+from worker.follow_ups import CeleryFollowUps
 from worker.reward_fulfilment import earn_points as earn
 from worker.reward_fulfilment import fulfil_reward as fulfil
 from worker.reward_fulfilment import mark_reward
-from worker.settings import get_settings
-from worker.wix.client import WixClient, WixTransientError
+from worker.triggers import REWARD_ISSUED
+from worker.triggers import report_trigger as report
+from worker.wix.client import WixTransientError
+from worker.wix_access import wix_client
 
 
-@lru_cache
-def wix_client() -> WixClient:
-    """One client per worker process, made after the fork."""
-    return WixClient.from_settings(get_settings(), redis_store())
+def _retry_later(task: WorkerTask, exc: WixTransientError) -> BaseException:
+    """Celery's retry, after Wix's Retry-After when it gave one, never past the cap the visibility
+    timeout allows (see worker.retry_policy)."""
+    delay = min(exc.suggested_delay(task.request.retries), task.retry_backoff_max)
+    retry: BaseException = task.retry(exc=exc, countdown=delay)
+    return retry
 
 
 class RewardTask(WorkerTask):
@@ -40,11 +44,12 @@ class RewardTask(WorkerTask):
 @app.task(name="rewards.fulfil_reward", base=RewardTask, bind=True)
 def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> str:
     try:
-        return fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
+        status = fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
     except WixTransientError as exc:
-        # Wix's Retry-After when it gave one, never past the cap the visibility timeout allows.
-        delay = min(exc.suggested_delay(self.request.retries), self.retry_backoff_max)
-        raise self.retry(exc=exc, countdown=delay) from exc
+        raise _retry_later(self, exc) from exc
+    if status == "issued":
+        CeleryFollowUps().report(instance_id, REWARD_ISSUED, [reward_log_id])
+    return status
 
 
 @app.task(name="rewards.earn_points", bind=True)
@@ -60,5 +65,12 @@ def earn_points(
     try:
         earn(wix_client(), instance_id, contact_id, points, idempotency_key, description)
     except WixTransientError as exc:
-        delay = min(exc.suggested_delay(self.request.retries), self.retry_backoff_max)
-        raise self.retry(exc=exc, countdown=delay) from exc
+        raise _retry_later(self, exc) from exc
+
+
+@app.task(name="rewards.report_trigger", bind=True)
+def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, reward_log_id: str) -> None:
+    try:
+        report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id)
+    except WixTransientError as exc:
+        raise _retry_later(self, exc) from exc

@@ -22,6 +22,7 @@ from worker.progress_store import Contention
 from worker.redis_client import require_redis_url, sync_client
 from worker.retry_policy import retry_policy
 from worker.settings import SettingsError, get_settings
+from worker.wix.client import WixTransientError
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ _policy = retry_policy(_settings.celery_visibility_timeout)
 # Errors that may pass if we try again later.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     Contention,  # other writers kept changing one member's progress: try again later
+    WixTransientError,  # 429, 5xx, timeouts (tasks that call Wix retry these themselves, after Retry-After)
     redis.ConnectionError,
     redis.TimeoutError,
     ConnectionError,

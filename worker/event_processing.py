@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from worker.follow_ups import FollowUps, fulfil_new_rewards
 from worker.journal import EventJournal
 from worker.points_rules import points_to_earn
 from worker.progress_store import NoProgram, ProgressStore
-from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize
+from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize, resolve_fulfilment
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def process_event(
     received_at: str | None = None,
     now: datetime | None = None,
     follow_ups: FollowUps | None = None,
+    order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
     left alone. Redis errors propagate (the task retries); what the domain refuses is recorded."""
@@ -64,6 +66,8 @@ def process_event(
             our_app_id=our_app_id,
             received_at=received_at,
         )
+        if event.needsOrderLookup and event.order is not None and order_lookup is not None:
+            event = resolve_fulfilment(event, order_lookup(instance_id, event.order.id))
     except EventIgnored as exc:
         journal.settle(instance_id, event_id, "ignored", event_type=event_type, reason=str(exc))
         logger.info("event ignored", extra={"reason": str(exc)})

@@ -13,11 +13,13 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from worker.points_rules import PointsEarn
+from worker.triggers import MILESTONE_ACHIEVED
 
 logger = logging.getLogger(__name__)
 
 FULFIL_TASK = "rewards.fulfil_reward"
 EARN_TASK = "rewards.earn_points"
+TRIGGER_TASK = "rewards.report_trigger"
 
 
 def needs_fulfilment(reward_log: dict[str, Any]) -> bool:
@@ -29,6 +31,8 @@ class FollowUps(Protocol):
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None: ...
 
     def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None: ...
+
+    def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None: ...
 
 
 class CeleryFollowUps:
@@ -48,6 +52,13 @@ class CeleryFollowUps:
         for earn in earns:
             app.send_task(EARN_TASK, kwargs={"instance_id": instance_id, **asdict(earn)}, queue="rewards")
 
+    def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None:
+        from worker.celery_app import app
+
+        for reward_log_id in reward_log_ids:
+            kwargs = {"instance_id": instance_id, "trigger_key": trigger_key, "reward_log_id": reward_log_id}
+            app.send_task(TRIGGER_TASK, kwargs=kwargs, queue="rewards")
+
 
 class RecordedFollowUps:
     """Keeps what would have been sent (tests, and the web app's unit tests)."""
@@ -55,6 +66,7 @@ class RecordedFollowUps:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
         self.earns: list[tuple[str, PointsEarn]] = []
+        self.reports: list[tuple[str, str, str]] = []
 
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
         self.sent.extend((instance_id, reward_log_id) for reward_log_id in reward_log_ids)
@@ -62,15 +74,23 @@ class RecordedFollowUps:
     def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None:
         self.earns.extend((instance_id, earn) for earn in earns)
 
+    def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None:
+        self.reports.extend((instance_id, trigger_key, reward_log_id) for reward_log_id in reward_log_ids)
+
 
 def fulfil_new_rewards(
     follow_ups: FollowUps, instance_id: str, reward_logs: Iterable[dict[str, Any]]
 ) -> None:
-    """Send fulfilment for the coupon and points rewards among `reward_logs`; never fails the caller."""
+    """Report each new reward log's milestone to Wix's automations and send fulfilment for the coupon
+    and points rewards among them; never fails the caller."""
+    reward_logs = list(reward_logs)
     ids = [reward_log["id"] for reward_log in reward_logs if needs_fulfilment(reward_log)]
-    if not ids:
-        return
     try:
-        follow_ups.fulfil(instance_id, ids)
+        if reward_logs:
+            follow_ups.report(
+                instance_id, MILESTONE_ACHIEVED, [reward_log["id"] for reward_log in reward_logs]
+            )
+        if ids:
+            follow_ups.fulfil(instance_id, ids)
     except Exception:  # the log is recorded; the catch-up job will find the pending reward
-        logger.exception("could not send reward fulfilment", extra={"reward_log_ids": ids})
+        logger.exception("could not send reward follow-ups", extra={"reward_log_ids": ids})

@@ -135,3 +135,29 @@ class TestSpellings:
             run("wix.ecom.v1.fulfillments_updated", payload).order.id
             == "1241d17c-82e1-4a6d-9fae-bd6d2a8073e5"
         )
+
+
+class TestOrderFulfilled:
+    def fulfilment_event(self):  # type: ignore[no-untyped-def]
+        return run("wix.ecom.v1.fulfillments_updated", wix_samples.fulfillments_updated())
+
+    def test_a_fully_fulfilled_order_becomes_order_fulfilled_with_its_buyer(self) -> None:
+        """The order fetched from Wix is FULFILLED: the event gets the buyer and the total."""
+        from worker.wix.events import resolve_fulfilment
+
+        order = wix_samples.payment_status_updated()["actionEvent"]["body"]["order"]
+        order["fulfillmentStatus"] = "FULFILLED"
+        event = resolve_fulfilment(self.fulfilment_event(), order)
+        assert event.name == "order_fulfilled"
+        assert event.contactId == wix_samples.CONTACT_ID
+        assert event.order.total.amount == Decimal("10.00")
+        assert not event.needsOrderLookup
+
+    def test_a_partly_fulfilled_order_is_ignored_with_its_status(self) -> None:
+        """Until every item ships, nothing is emitted."""
+        from worker.wix.events import resolve_fulfilment
+
+        order = wix_samples.payment_status_updated()["actionEvent"]["body"]["order"]
+        order["fulfillmentStatus"] = "PARTIALLY_FULFILLED"
+        with pytest.raises(EventIgnored, match="PARTIALLY_FULFILLED"):
+            resolve_fulfilment(self.fulfilment_event(), order)

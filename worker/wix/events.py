@@ -274,3 +274,26 @@ def normalize(
         return NormalizedEvent(name="app_removed", **common)
 
     raise EventIgnored(f"event type {event_type} is not one we handle")
+
+
+def resolve_fulfilment(event: NormalizedEvent, order: dict[str, Any] | None) -> NormalizedEvent:
+    """`order_fulfilled` once Wix's order (fetched: the fulfilment payload has no buyer) is FULFILLED.
+
+    EventIgnored while it is only partly fulfilled; the rules' identifiers (from the order id) make
+    several fulfilment webhooks for one order count once.
+    """
+    assert event.order is not None
+    if order is None:
+        raise InvalidEvent(f"Wix has no order {event.order.id}")
+    status = _text(order, "fulfillmentStatus")
+    if status != "FULFILLED":
+        raise EventIgnored(
+            f"order {event.order.id} is {status or 'without a fulfillment status'}, not FULFILLED"
+        )
+    return event.model_copy(
+        update={
+            "contactId": _text(order, "buyerInfo", "contactId"),
+            "order": _order(order, event.order.id),
+            "needsOrderLookup": False,
+        }
+    )
