@@ -3,11 +3,13 @@ exactly once through 429s, 500s and a worker killed mid-fulfilment."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 import pytest
 
 from tests import wix_samples
@@ -91,8 +93,6 @@ def paid_order(fake_wix: FakeWixProcess, total: str, contact: str) -> str:
     order["id"] = str(uuid.uuid4())
     order["buyerInfo"]["contactId"] = contact
     order["priceSummary"]["total"]["amount"] = total
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
     return sign_webhook(key, "wix.ecom.v1.order_payment_status_updated", INSTANCE, payload)  # type: ignore[arg-type]
 
@@ -133,6 +133,16 @@ class TestCouponRewards:
         coupons = collection(fake_wix, "coupons")
         assert [c["specification"]["code"] for c in coupons] == [coupon_code(reward_log["id"])]
         assert store.reward_log(INSTANCE, reward_log["id"])["couponCode"] == coupon_code(reward_log["id"])
+
+        def reported() -> list[str]:
+            return sorted(r["triggerKey"] for r in collection(fake_wix, "triggerReports"))
+
+        wait_for(lambda: reported() == ["milestone_achieved", "reward_issued"], 30, "both trigger reports")
+        issued_report = next(
+            r for r in collection(fake_wix, "triggerReports") if r["triggerKey"] == "reward_issued"
+        )
+        assert issued_report["payload"]["coupon_code"] == coupon_code(reward_log["id"])
+        assert issued_report["payload"]["contact_id"] == contact
 
     def test_a_worker_killed_mid_fulfilment_still_yields_one_coupon(
         self, fake_wix, stack, real_redis, redis_url
@@ -178,3 +188,74 @@ class TestPointsRewards:
         accounts = [a for a in collection(fake_wix, "accounts") if a["contactId"] == contact]
         assert len(accounts) == 1
         assert accounts[0]["points"]["balance"] == 25
+
+
+def checkout(fake_wix: FakeWixProcess, checkout_id: str, contact: str, total: str) -> str:
+    payload = wix_samples.checkout_completed(event_id=str(uuid.uuid4()))
+    payload["eventTime"] = datetime.now(UTC).isoformat()
+    body = payload["actionEvent"]["body"]["checkout"]
+    body["id"] = checkout_id
+    body["buyerInfo"]["contactId"] = contact
+    body["priceSummary"]["total"]["amount"] = total
+    key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+    return sign_webhook(key, "wix.ecom.v1.checkout_completed", INSTANCE, payload)  # type: ignore[arg-type]
+
+
+class TestCheckoutPoints:
+    def test_points_once_per_checkout_however_often_delivered(self, fake_wix, stack) -> None:
+        """The same checkout in three webhooks (different event ids): 7 points for $75, earned once."""
+        base, _, _ = stack
+        contact, checkout_id = f"contact-{uuid.uuid4()}", str(uuid.uuid4())
+        for _ in range(3):
+            token = checkout(fake_wix, checkout_id, contact, "75.00")
+            assert httpx.post(f"{base}/webhooks/wix", content=token, timeout=5).status_code == 200
+
+        def balance() -> int:
+            accounts = [a for a in collection(fake_wix, "accounts") if a["contactId"] == contact]
+            return int(accounts[0]["points"]["balance"]) if accounts else 0
+
+        wait_for(lambda: balance() == 7, 60, "the checkout's points")
+        earns = [t for t in collection(fake_wix, "transactions") if t.get("type") == "EARN"]
+        assert len([t for t in earns if t.get("idempotencyKey", "").endswith(f"{checkout_id}:0")]) == 1
+
+
+class TestOrderFulfilled:
+    def test_a_fulfilment_webhook_looks_the_order_up_and_counts_once(
+        self, fake_wix, stack, real_redis
+    ) -> None:
+        """A fulfilment update carries no buyer: the worker fetches the order and feeds the rules."""
+        base, _, _ = stack
+        program = {
+            **PROGRAM,
+            "rules": [
+                {
+                    "on": "order_fulfilled",
+                    "challenge": "spend-50",
+                    "activityId": "order_paid",
+                    "value": "order.total",
+                }
+            ],
+        }
+        ProgressStore(real_redis).save_program(INSTANCE, program)
+        contact, order_id = f"contact-{uuid.uuid4()}", str(uuid.uuid4())
+        order = wix_samples.payment_status_updated()["actionEvent"]["body"]["order"]
+        order.update(id=order_id, fulfillmentStatus="FULFILLED")
+        order["buyerInfo"]["contactId"] = contact
+        order["priceSummary"]["total"]["amount"] = "20.00"
+        fake_wix.control("POST", f"instances/{INSTANCE}/orders", json=order)
+            key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+        for _ in range(2):
+            payload = wix_samples.fulfillments_updated(event_id=str(uuid.uuid4()))
+            payload["eventTime"] = datetime.now(UTC).isoformat()
+            payload["updatedEvent"]["currentEntity"]["orderId"] = order_id
+            token = sign_webhook(key, "wix.ecom.v1.fulfillments_updated", INSTANCE, payload)  # type: ignore[arg-type]
+            assert httpx.post(f"{base}/webhooks/wix", content=token, timeout=5).status_code == 200
+        store = ProgressStore(real_redis)
+
+        def counted() -> list[object]:
+            return store.member_state(INSTANCE, contact, "challenge", "spend-50").logs
+
+        wait_for(counted, 30, "the fulfilled order to be counted")
+        time.sleep(1)  # a second webhook, had it counted, would have landed by now
+        [log] = counted()
+        assert str(log.activityValue) == "20.00"
