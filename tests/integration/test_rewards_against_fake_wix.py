@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.integration.conftest import (
@@ -86,6 +86,11 @@ def stack(fake_wix: FakeWixProcess, real_redis, redis_url):  # type: ignore[no-u
     web.stop()
 
 
+def signing_key(fake_wix: FakeWixProcess):  # type: ignore[no-untyped-def]
+    """The fake Wix's private key: what Wix signs webhooks with."""
+    return load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+
+
 def paid_order(fake_wix: FakeWixProcess, total: str, contact: str) -> str:
     payload = wix_samples.payment_status_updated(event_id=str(uuid.uuid4()))
     payload["eventTime"] = datetime.now(UTC).isoformat()
@@ -93,7 +98,7 @@ def paid_order(fake_wix: FakeWixProcess, total: str, contact: str) -> str:
     order["id"] = str(uuid.uuid4())
     order["buyerInfo"]["contactId"] = contact
     order["priceSummary"]["total"]["amount"] = total
-    key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+    key = signing_key(fake_wix)
     return sign_webhook(key, "wix.ecom.v1.order_payment_status_updated", INSTANCE, payload)  # type: ignore[arg-type]
 
 
@@ -197,7 +202,7 @@ def checkout(fake_wix: FakeWixProcess, checkout_id: str, contact: str, total: st
     body["id"] = checkout_id
     body["buyerInfo"]["contactId"] = contact
     body["priceSummary"]["total"]["amount"] = total
-    key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+    key = signing_key(fake_wix)
     return sign_webhook(key, "wix.ecom.v1.checkout_completed", INSTANCE, payload)  # type: ignore[arg-type]
 
 
@@ -243,7 +248,7 @@ class TestOrderFulfilled:
         order["buyerInfo"]["contactId"] = contact
         order["priceSummary"]["total"]["amount"] = "20.00"
         fake_wix.control("POST", f"instances/{INSTANCE}/orders", json=order)
-            key = load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
+        key = signing_key(fake_wix)
         for _ in range(2):
             payload = wix_samples.fulfillments_updated(event_id=str(uuid.uuid4()))
             payload["eventTime"] = datetime.now(UTC).isoformat()
