@@ -3,6 +3,8 @@ exactly once through 429s, 500s and a worker killed mid-fulfilment."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from tests import wix_samples
 from tests.integration.conftest import (
     APP_ID,
     APP_SECRET,
+    ROOT,
     FakeWixProcess,
     service_env,
     start_web,
@@ -264,3 +267,51 @@ class TestOrderFulfilled:
         time.sleep(1)  # a second webhook, had it counted, would have landed by now
         [log] = counted()
         assert str(log.activityValue) == "20.00"
+
+
+class TestDeadLetteredReward:
+    def test_a_parked_reward_is_replayed_once(self, fake_wix, real_redis, redis_url) -> None:
+        """A worker with the wrong app secret cannot get a token: the reward is failed and parked; after
+        the fix, `dlq replay --all` issues it, with one coupon."""
+        fake_wix.control("POST", "reset")
+        ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
+        common = {"WIX_APP_ID": APP_ID, "WIX_API_BASE": fake_wix.base_url, "CELERY_VISIBILITY_TIMEOUT": "20"}
+        public_key = fake_wix.public_key.read_text()
+        web, base = start_web(service_env(redis_url, public_key, WIX_APP_SECRET=APP_SECRET, **common))
+        broken = start_worker(service_env(redis_url, public_key, WIX_APP_SECRET="not-the-secret", **common))
+        try:
+            contact = f"contact-{uuid.uuid4()}"
+            httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5)
+            store = ProgressStore(real_redis)
+            wait_for(lambda: store.member_reward_logs(INSTANCE, contact), 30, "the reward log")
+            [reward_log] = store.member_reward_logs(INSTANCE, contact)
+            wait_for(
+                lambda: store.reward_log(INSTANCE, reward_log["id"])["status"] == "failed",
+                30,
+                "the reward to fail",
+            )
+            assert "401" in store.reward_log(INSTANCE, reward_log["id"])["error"]
+            assert collection(fake_wix, "coupons") == []
+        finally:
+            broken.stop()
+        fixed = start_worker(service_env(redis_url, public_key, WIX_APP_SECRET=APP_SECRET, **common))
+        try:
+            replay = subprocess.run(
+                [sys.executable, "-m", "worker", "dlq", "replay", "--all"],
+                cwd=ROOT,
+                env=service_env(redis_url, public_key),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert replay.returncode == 0, replay.stderr
+            assert "rewards.fulfil_reward" in replay.stdout
+            wait_for(
+                lambda: store.reward_log(INSTANCE, reward_log["id"])["status"] == "issued",
+                30,
+                "the replayed reward",
+            )
+            assert len(collection(fake_wix, "coupons")) == 1
+        finally:
+            fixed.stop()
+            web.stop()
