@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint bench clean
+.PHONY: run test unit lint bench demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(PY) -m worker run
+
+demo: $(STAMP)
+	$(PY) -m worker demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -163,12 +163,21 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(_: argparse.Namespace) -> int:
+    from worker.demo import run_demo
+
+    return run_demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run everything (what `make run` does)").set_defaults(func=cmd_run)
     commands.add_parser("web", help="run the web receiver").set_defaults(func=cmd_web)
     commands.add_parser("flower", help="run Flower behind basic auth").set_defaults(func=cmd_flower)
+    commands.add_parser("demo", help="the product end to end against a local fake Wix").set_defaults(
+        func=cmd_demo
+    )
 
     events = commands.add_parser("events", help="the event journal").add_subparsers(
         dest="action", required=True

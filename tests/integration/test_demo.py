@@ -1,0 +1,29 @@
+"""`make demo` (python -m worker demo) tells the whole story and cleans up after itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.integration.conftest import ROOT
+
+
+def test_the_demo_issues_a_coupon_and_points() -> None:
+    """A coupon for two weeks running, points for spending, triggers reported; exit 0."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    demo = subprocess.run(
+        [sys.executable, "-m", "worker", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    out = demo.stdout
+    assert "Streak 'Weekly shopper': 2 weeks in a row" in out
+    assert "Two weeks running: coupon issued, coupon RW-" in out
+    assert "A hundred spent: points issued" in out
+    assert "loyalty account of demo-contact-jane: 60 points" in out
+    assert out.count("automation trigger") == 4
