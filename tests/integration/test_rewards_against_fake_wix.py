@@ -69,19 +69,24 @@ PROGRAM: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def stack(fake_wix: FakeWixProcess, real_redis, redis_url):  # type: ignore[no-untyped-def]
-    """Receiver and one worker pointed at the fake Wix, the program applied."""
-    fake_wix.control("POST", "reset")
-    ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
-    env = service_env(
+def wix_env(fake_wix: FakeWixProcess, redis_url: str, **extra: str) -> dict[str, str]:
+    """The service's environment, pointed at the fake Wix."""
+    return service_env(
         redis_url,
         fake_wix.public_key.read_text(),
         WIX_APP_ID=APP_ID,
         WIX_APP_SECRET=APP_SECRET,
         WIX_API_BASE=fake_wix.base_url,
-        CELERY_VISIBILITY_TIMEOUT="20",
+        **{"CELERY_VISIBILITY_TIMEOUT": "20", "WIX_TIMEOUT_SECONDS": "1", **extra},
     )
+
+
+@pytest.fixture
+def stack(fake_wix: FakeWixProcess, real_redis, redis_url):  # type: ignore[no-untyped-def]
+    """Receiver and one worker pointed at the fake Wix (one-second call timeout), the program applied."""
+    fake_wix.control("POST", "reset")
+    ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
+    env = wix_env(fake_wix, redis_url)
     web, base = start_web(env)
     worker = start_worker(env)
     yield base, env, worker
@@ -315,3 +320,67 @@ class TestDeadLetteredReward:
         finally:
             fixed.stop()
             web.stop()
+
+
+def issued(store: ProgressStore, contact: str, count: int = 1) -> bool:
+    logs = store.member_reward_logs(INSTANCE, contact)
+    return len(logs) == count and all(log["status"] == "issued" for log in logs)
+
+
+class TestTimeoutsAndTokens:
+    def test_a_call_that_times_out_after_wix_did_the_work_yields_one_coupon(
+        self, fake_wix, stack, real_redis
+    ) -> None:
+        """Wix creates the coupon but answers after our one-second timeout: the retry accepts it."""
+        base, _, _ = stack
+        fake_wix.control(
+            "POST",
+            "faults",
+            json={"count": 1, "delaySeconds": 3, "when": "after", "pathPrefix": "/stores/v2/coupons"},
+        )
+        contact = f"contact-{uuid.uuid4()}"
+        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5)
+        store = ProgressStore(real_redis)
+        wait_for(lambda: issued(store, contact), 60, "the coupon after the timeout")
+        assert len(collection(fake_wix, "coupons")) == 1
+
+    def test_a_revoked_token_is_replaced(self, fake_wix, stack, real_redis) -> None:
+        """Wix stops honouring the cached token: the next call gets a 401, a new token, and goes through."""
+        base, _, _ = stack
+        store = ProgressStore(real_redis)
+        first = f"contact-{uuid.uuid4()}"
+        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", first), timeout=5)
+        wait_for(lambda: issued(store, first), 60, "the first coupon")
+        fake_wix.control("POST", "tokens/revoke", json={})
+        second = f"contact-{uuid.uuid4()}"
+        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", second), timeout=5)
+        wait_for(lambda: issued(store, second), 60, "the coupon after the token was revoked")
+        assert len(collection(fake_wix, "coupons")) == 2
+
+
+class TestRateLimit:
+    def test_two_workers_stay_under_wixs_limit_together(self, fake_wix, real_redis, redis_url) -> None:
+        """Wix allows 10 calls a minute here and so do we: two workers make 13 calls (a token, and per
+        reward a coupon and two trigger reports) for four rewards, spread over two minutes, with no 429."""
+        fake_wix.control("POST", "reset")
+        fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 10})
+        ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
+        env = wix_env(fake_wix, redis_url, WIX_RATE_LIMIT_PER_MINUTE="10", CELERY_VISIBILITY_TIMEOUT="400")
+        web, base = start_web(env)
+        workers = [start_worker(env), start_worker(env)]
+        try:
+            contacts = [f"contact-{uuid.uuid4()}" for _ in range(4)]
+            for contact in contacts:
+                httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5)
+            store = ProgressStore(real_redis)
+            wait_for(lambda: all(issued(store, c) for c in contacts), 150, "all four coupons")
+            wait_for(
+                lambda: len(collection(fake_wix, "triggerReports")) == 8, 150, "all eight trigger reports"
+            )
+            assert len(collection(fake_wix, "coupons")) == 4
+            assert fake_wix.control("GET", "state")["rateLimited"].get(INSTANCE, 0) == 0
+        finally:
+            for worker in workers:
+                worker.stop()
+            web.stop()
+            fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})

@@ -23,7 +23,7 @@ from worker.wix.client import (
     backoff_delay,
     parse_retry_after,
 )
-from worker.wix.rate_limit import RateLimiter, rate_key
+from worker.wix.rate_limit import WINDOW_SECONDS, RateLimiter, rate_key
 from worker.wix.token_cache import AccessToken, TokenCache, TokenLockTimeout, token_key, token_lock_key
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -434,7 +434,7 @@ class TestRateLimit:
         limiter = RateLimiter(fake_store)
         assert [limiter.try_acquire(INSTANCE) for _ in range(200)] == [0.0] * 200
         wait = limiter.try_acquire(INSTANCE)
-        assert 55.0 < wait <= 60.0
+        assert 55.0 < wait <= WINDOW_SECONDS
         assert limiter.try_acquire(OTHER_INSTANCE) == 0.0
         assert fake_store.zcard(rate_key(INSTANCE)) == 200  # the refused call took no slot
 
@@ -447,7 +447,7 @@ class TestRateLimit:
         client.get_contact(INSTANCE, "c1")  # the token request and the call: two slots
         with pytest.raises(WixRateLimited) as caught:
             client.get_contact(INSTANCE, "c1")
-        assert 55.0 < (caught.value.retry_after or 0) <= 60.0
+        assert 55.0 < (caught.value.retry_after or 0) <= WINDOW_SECONDS
         assert isinstance(caught.value, WixTransientError)
         assert len(wix.requests) == 2 and slept == []
 

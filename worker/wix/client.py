@@ -206,8 +206,21 @@ class WixClient:
             raise SettingsError("WIX_APP_ID is not set (needed to call Wix)")
         if settings.wix_app_secret is None or not settings.wix_app_secret.get_secret_value():
             raise SettingsError("WIX_APP_SECRET is not set (needed to call Wix)")
-        http = httpx.Client(base_url=settings.wix_api_base, timeout=DEFAULT_TIMEOUT)
-        return cls(http, store, app_id=settings.wix_app_id, app_secret=settings.wix_app_secret)
+        timeout = httpx.Timeout(
+            connect=min(5.0, settings.wix_timeout_seconds),
+            read=settings.wix_timeout_seconds,
+            write=min(10.0, settings.wix_timeout_seconds),
+            pool=5.0,
+        )
+        http = httpx.Client(base_url=settings.wix_api_base, timeout=timeout)
+        return cls(
+            http,
+            store,
+            app_id=settings.wix_app_id,
+            app_secret=settings.wix_app_secret,
+            timeout=timeout,
+            limiter=RateLimiter(store, limit=settings.wix_rate_limit_per_minute),
+        )
 
     def __repr__(self) -> str:
         return f"WixClient(base_url={str(self._http.base_url)!r}, app_id={self.app_id!r})"
