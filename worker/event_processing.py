@@ -68,6 +68,10 @@ def process_event(
         )
         if event.needsOrderLookup and event.order is not None and order_lookup is not None:
             event = resolve_fulfilment(event, order_lookup(instance_id, event.order.id))
+            claim = keys.order_fulfilled(instance_id, event.order.id)  # type: ignore[union-attr]
+            first = first_claim(client, claim, event_id, claim_ttl_seconds)
+            if first != event_id:
+                raise EventIgnored(f"order_fulfilled was emitted for this order by event {first}")
     except EventIgnored as exc:
         journal.settle(instance_id, event_id, "ignored", event_type=event_type, reason=str(exc))
         logger.info("event ignored", extra={"reason": str(exc)})
@@ -119,6 +123,15 @@ def process_event(
     return "processed"
 
 
+def first_claim(client: redis.Redis, key: str, event_id: str, ttl_seconds: int) -> str | None:
+    """Claim `key` for this event unless another event has; answers the event that holds it."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(key, event_id, nx=True, ex=ttl_seconds)
+        pipe.get(key)
+        _, holder = pipe.execute()
+    return holder if isinstance(holder, str) else None
+
+
 def apply_rules(
     store: ProgressStore,
     client: redis.Redis,
@@ -159,10 +172,7 @@ def _record(
         "activityValue": str(request.activity_value),
     }
     claim = keys.uid_source(event.instanceId, request.unique_identifier)
-    with client.pipeline(transaction=True) as pipe:
-        pipe.set(claim, event.eventId, nx=True, ex=claim_ttl_seconds)
-        pipe.get(claim)
-        _, first_claimant = pipe.execute()
+    first_claimant = first_claim(client, claim, event.eventId, claim_ttl_seconds)
     try:
         outcome = record_activity(store, event.instanceId, request, now)
     except LogRejected as exc:

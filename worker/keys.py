@@ -21,3 +21,8 @@ def event_record_pattern(event_id: str) -> str:
 def uid_source(instance_id: str, unique_identifier: str) -> str:
     """Which webhook event first produced a log's identifier (so a re-run reports its own logs)."""
     return f"wrw:uid-source:{instance_id}:{unique_identifier}"
+
+
+def order_fulfilled(instance_id: str, order_id: str) -> str:
+    """Which webhook event emitted `order_fulfilled` for an order (it is emitted once per order)."""
+    return f"wrw:order-fulfilled:{instance_id}:{order_id}"

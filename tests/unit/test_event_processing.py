@@ -254,3 +254,29 @@ class TestReasons:
         assert logs(journal, "evt-1") == []
         assert "reason" not in journal.get(INSTANCE, "evt-1")
         assert store.member_state(INSTANCE, wix_samples.CONTACT_ID, "streak", "weekly-shopper").logs == []
+
+
+class TestOrderFulfilledOncePerOrder:
+    def test_a_second_fulfilment_webhook_for_a_fulfilled_order_is_ignored(self, fake_store) -> None:
+        """Wix may send several fulfilment updates; order_fulfilled is emitted for the first only."""
+        order = wix_samples.payment_status_updated()["actionEvent"]["body"]["order"]
+        order["fulfillmentStatus"] = "FULFILLED"
+        journal = EventJournal(fake_store, 3600)
+        outcomes = []
+        for event_id in ("f-1", "f-2", "f-1"):
+            payload = wix_samples.fulfillments_updated(event_id=event_id)
+            outcomes.append(
+                process_event(
+                    journal,
+                    fake_store,
+                    event_type="wix.ecom.v1.fulfillments_updated",
+                    instance_id=INSTANCE,
+                    event_id=event_id,
+                    data=json.dumps(payload),
+                    our_app_id=None,
+                    claim_ttl_seconds=3600,
+                    order_lookup=lambda instance, order_id: order,
+                )
+            )
+        assert outcomes == ["processed", "ignored", "already_settled"]
+        assert "emitted for this order by event f-1" in journal.get(INSTANCE, "f-2")["reason"]
