@@ -51,5 +51,12 @@ task_send_sent_event = False
 worker_hijack_root_logger = False
 worker_cancel_long_running_tasks_on_connection_loss = True
 
-beat_schedule: dict[str, dict[str, object]] = {}
+beat_schedule: dict[str, dict[str, object]] = {
+    "expire-rewards": {
+        "task": "periodic.start_job_everywhere",
+        "schedule": 3600.0,
+        "kwargs": {"name": "expire-rewards"},
+        "options": {"expires": 3600},
+    },
+}
 timezone = "UTC"

@@ -78,7 +78,7 @@ class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         logger.error("task failed for good and was parked", extra={"task": self.name})
 
 
-app = Celery("worker", task_cls=WorkerTask, include=["tasks.events", "tasks.rewards"])
+app = Celery("worker", task_cls=WorkerTask, include=["tasks.events", "tasks.rewards", "tasks.jobs"])
 app.config_from_object("celeryconfig")
 init_sentry(_settings)
 

@@ -163,6 +163,68 @@ def cmd_api_key_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs() -> Any:
+    from worker.job_kinds import KINDS
+    from worker.jobs import Jobs
+
+    return Jobs(_store(), KINDS)
+
+
+def _follow(job_id: str, poll_seconds: float = 0.5) -> int:
+    """A live progress bar until the job ends; 0 when it succeeded."""
+    import time
+
+    from tqdm import tqdm
+
+    jobs = _jobs()
+    record = jobs.get(job_id)
+    if record is None:
+        print(f"no job {job_id}", file=sys.stderr)
+        return 1
+    with tqdm(desc=f"{record['name']} {job_id}", unit="item") as bar:
+        while True:
+            record = jobs.get(job_id)
+            if record is None:
+                return 1
+            bar.total = record["total"]
+            bar.n = record["done"] + record["skipped"] + record["failed"]
+            bar.set_postfix(done=record["done"], skipped=record["skipped"], failed=record["failed"])
+            bar.refresh()
+            if record["status"] != "running":
+                break
+            time.sleep(poll_seconds)
+    _print_json(record)
+    return 0 if record["status"] == "succeeded" else 1
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from worker.follow_ups import CeleryFollowUps
+    from worker.job_kinds import QUEUES
+    from worker.jobs import UnknownJob
+
+    try:
+        record, new = _jobs().start(args.instance, args.name, args.since)
+    except UnknownJob as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if new:
+        CeleryFollowUps().run_job(record["id"], QUEUES.get(args.name, "bulk"))
+    else:
+        print(f"{args.name} is already running for {args.instance}: following {record['id']}")
+    return _follow(record["id"])
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    record = _jobs().get(args.job_id)
+    if record is None:
+        print(f"no job {args.job_id}", file=sys.stderr)
+        return 1
+    if record["status"] == "running":
+        return _follow(args.job_id)
+    _print_json(record)
+    return 0
+
+
 def cmd_demo(_: argparse.Namespace) -> int:
     from worker.demo import run_demo
 
@@ -201,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     create = api_key.add_parser("create", help="create a key (printed once; only its hash is stored)")
     create.add_argument("--instance", required=True)
     create.set_defaults(func=cmd_api_key_create)
+
+    jobs = commands.add_parser("jobs", help="bulk and periodic jobs").add_subparsers(
+        dest="action", required=True
+    )
+    run = jobs.add_parser("run", help="start a job (or follow the running one) with a live progress bar")
+    run.add_argument("name")
+    run.add_argument("--instance", required=True)
+    run.add_argument("--since", help="ISO-8601 time the job starts from, where it takes one")
+    run.set_defaults(func=cmd_jobs_run)
+    show = jobs.add_parser("show", help="a job's record (followed live while it runs)")
+    show.add_argument("job_id")
+    show.set_defaults(func=cmd_jobs_show)
 
     dlq = commands.add_parser("dlq", help="the dead-letter queue")
     dlq.add_argument("action", choices=["list", "replay", "purge"])

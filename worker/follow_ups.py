@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 FULFIL_TASK = "rewards.fulfil_reward"
 EARN_TASK = "rewards.earn_points"
 TRIGGER_TASK = "rewards.report_trigger"
+JOB_TASK = "bulk.run_job_batch"
 
 
 def needs_fulfilment(reward_log: dict[str, Any]) -> bool:
@@ -33,6 +34,8 @@ class FollowUps(Protocol):
     def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None: ...
 
     def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None: ...
+
+    def run_job(self, job_id: str, queue: str) -> None: ...
 
 
 class CeleryFollowUps:
@@ -59,6 +62,11 @@ class CeleryFollowUps:
             kwargs = {"instance_id": instance_id, "trigger_key": trigger_key, "reward_log_id": reward_log_id}
             app.send_task(TRIGGER_TASK, kwargs=kwargs, queue="rewards")
 
+    def run_job(self, job_id: str, queue: str) -> None:
+        from worker.celery_app import app
+
+        app.send_task(JOB_TASK, kwargs={"job_id": job_id}, queue=queue)
+
 
 class RecordedFollowUps:
     """Keeps what would have been sent (tests, and the web app's unit tests)."""
@@ -67,6 +75,7 @@ class RecordedFollowUps:
         self.sent: list[tuple[str, str]] = []
         self.earns: list[tuple[str, PointsEarn]] = []
         self.reports: list[tuple[str, str, str]] = []
+        self.jobs: list[tuple[str, str]] = []
 
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
         self.sent.extend((instance_id, reward_log_id) for reward_log_id in reward_log_ids)
@@ -76,6 +85,9 @@ class RecordedFollowUps:
 
     def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None:
         self.reports.extend((instance_id, trigger_key, reward_log_id) for reward_log_id in reward_log_ids)
+
+    def run_job(self, job_id: str, queue: str) -> None:
+        self.jobs.append((job_id, queue))
 
 
 def fulfil_new_rewards(

@@ -8,10 +8,13 @@ from typing import Annotated, Any
 
 import redis
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from worker.api_keys import create_api_key
 from worker.engine.program import ProgramInvalid, load_document, parse_program
+from worker.job_kinds import KINDS, QUEUES
+from worker.jobs import Jobs, UnknownJob
 from worker.journal import EventJournal
 from worker.progress_store import ProgressStore
 from worker.web.errors import ApiError
@@ -128,3 +131,35 @@ def get_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
 )
 def post_api_key(instance_id: str, request: Request, _: Admin) -> dict[str, str]:
     return {"instanceId": instance_id, "apiKey": create_api_key(request.app.state.store, instance_id)}
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"name": "expire-rewards"}})
+
+    name: str
+    since: str | None = None
+
+
+@router.post(
+    "/instances/{instance_id}/jobs",
+    status_code=202,
+    summary="Start a job (or answer the one of that name already running)",
+    responses={404: {"description": "No job of that name"}},
+)
+def post_job(instance_id: str, body: JobRequest, request: Request, _: Admin) -> dict[str, Any]:
+    jobs = Jobs(request.app.state.store, KINDS)
+    try:
+        record, new = jobs.start(instance_id, body.name, body.since)
+    except UnknownJob as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    if new:
+        request.app.state.follow_ups.run_job(record["id"], QUEUES.get(body.name, "bulk"))
+    return record
+
+
+@router.get("/instances/{instance_id}/jobs/{job_id}", summary="A job's progress")
+def get_job(instance_id: str, job_id: str, request: Request, _: Admin) -> dict[str, Any]:
+    record = Jobs(request.app.state.store, KINDS).get(job_id)
+    if record is None or record["instanceId"] != instance_id:
+        raise ApiError(404, "not_found", f"no job {job_id} in instance {instance_id}")
+    return record

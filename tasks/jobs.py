@@ -1,0 +1,38 @@
+"""Queues `bulk` and `periodic`: jobs, one batch per task, each batch sending the next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from worker.celery_app import app, redis_store
+from worker.job_kinds import KINDS, QUEUES
+from worker.jobs import Jobs
+
+
+def _jobs() -> Jobs:
+    return Jobs(redis_store(), KINDS)
+
+
+def send_batch(job_id: str, name: str) -> None:
+    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"))
+
+
+@app.task(name="bulk.run_job_batch")
+def run_job_batch(*, job_id: str) -> None:
+    jobs = _jobs()
+    if jobs.run_batch(job_id, datetime.now(UTC)):
+        record = jobs.get(job_id)
+        if record is not None:
+            send_batch(job_id, record["name"])
+
+
+@app.task(name="periodic.start_job_everywhere")
+def start_job_everywhere(*, name: str) -> int:
+    """Beat's entry point: start `name` for every instance that has a program; answers how many started."""
+    jobs, started = _jobs(), 0
+    for key in redis_store().scan_iter(match="wrw:program:*", count=1000):
+        record, new = jobs.start(key.removeprefix("wrw:program:"), name)
+        if new:
+            send_batch(record["id"], name)
+            started += 1
+    return started

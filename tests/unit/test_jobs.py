@@ -1,0 +1,116 @@
+"""Jobs: started once per name, run batch by batch from a cursor, watched through one record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.activity import issue_reward
+from worker.engine.logs import accept_log
+from worker.follow_ups import RecordedFollowUps
+from worker.job_kinds import KINDS
+from worker.jobs import Jobs, UnknownJob
+from worker.progress_store import ProgressStore
+from worker.settings import Settings
+from worker.web.app import create_app
+
+NOW = datetime.now(UTC)
+
+
+def reward_logs(fake_store, count: int, *, expired: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """`count` members each reach the halfway milestone; the first `expired` rewards are issued with an
+    expiry in the past, the rest with one in the future."""
+    store = ProgressStore(fake_store)
+    store.save_program("inst-1", BASE_PROGRAM)
+    program = store.program("inst-1")
+    challenge = program.challenge("spend-500")
+    ids = []
+    for n in range(count):
+        log = accept_log(
+            challenge, contact_id=f"c{n}", activity_id="order_paid", activity_value=300,
+            activity_at=NOW - timedelta(days=1), unique_identifier=f"o{n}", now=NOW,
+        )  # fmt: skip
+        [reward_log] = store.record("inst-1", program, challenge, log, NOW).reward_logs
+        expiry = NOW - timedelta(hours=1) if n < expired else NOW + timedelta(days=10)
+        issue_reward(
+            fake_store, "inst-1", reward_log["id"], coupon_code=f"C{n}",
+            issued_at=NOW - timedelta(days=30), expiry_at=expiry, now=NOW,
+        )  # fmt: skip
+        ids.append(reward_log["id"])
+    return ids
+
+
+class TestJobs:
+    def test_a_running_job_is_answered_instead_of_a_second_one(self, fake_store) -> None:
+        """Starting the same job twice gives the running one."""
+        jobs = Jobs(fake_store, KINDS)
+        first, new = jobs.start("inst-1", "expire-rewards")
+        again, new_again = jobs.start("inst-1", "expire-rewards")
+        assert new and not new_again
+        assert again["id"] == first["id"]
+        assert first["status"] == "running"
+
+    def test_an_unknown_job_is_refused(self, fake_store) -> None:
+        """Only the jobs there are."""
+        with pytest.raises(UnknownJob, match="expire-rewards"):
+            Jobs(fake_store, KINDS).start("inst-1", "nope")
+
+    def test_expire_rewards_runs_in_batches_to_the_end(self, fake_store) -> None:
+        """250 reward logs, 40 past their expiry: batches until done, the 40 expired, counts add up."""
+        ids = reward_logs(fake_store, 250, expired=40)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "expire-rewards")
+        batches = 1
+        while jobs.run_batch(record["id"], NOW):
+            batches += 1
+        finished: dict[str, Any] = jobs.get(record["id"])  # type: ignore[assignment]
+        assert batches >= 2
+        assert finished["status"] == "succeeded"
+        assert finished["total"] == 250
+        assert finished["done"] == 40
+        assert finished["done"] + finished["skipped"] == 250
+        assert finished["finishedAt"]
+        store = ProgressStore(fake_store)
+        statuses = [store.reward_log("inst-1", reward_id)["status"] for reward_id in ids]
+        assert statuses.count("expired") == 40
+        assert jobs.start("inst-1", "expire-rewards")[1]  # the name is free again
+
+    def test_a_batch_done_twice_expires_nothing_twice(self, fake_store) -> None:
+        """A redelivered batch (the worker died before moving the cursor) changes nothing more."""
+        reward_logs(fake_store, 10, expired=10)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "expire-rewards")
+        again = KINDS["expire-rewards"](fake_store, jobs.get(record["id"]), NOW)  # type: ignore[arg-type]
+        assert again.done == 10
+        assert KINDS["expire-rewards"](fake_store, jobs.get(record["id"]), NOW).done == 0  # type: ignore[arg-type]
+
+
+class TestJobRoutes:
+    def test_start_and_watch_over_the_admin_api(self, fake_async, fake_store) -> None:
+        """202 with the job; the same name again answers it; GET shows it; another instance's is 404."""
+        follow_ups = RecordedFollowUps()
+        settings = Settings(redis_url="redis://unused", admin_token="admin-secret", _env_file=None)  # type: ignore[call-arg]
+        client = TestClient(
+            create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=follow_ups)
+        )
+        admin = {"authorization": "Bearer admin-secret"}
+        started = client.post(
+            "/admin/v1/instances/inst-1/jobs", json={"name": "expire-rewards"}, headers=admin
+        )
+        assert started.status_code == 202
+        job = started.json()
+        assert follow_ups.jobs == [(job["id"], "periodic")]
+        again = client.post("/admin/v1/instances/inst-1/jobs", json={"name": "expire-rewards"}, headers=admin)
+        assert again.json()["id"] == job["id"]
+        assert len(follow_ups.jobs) == 1
+        assert (
+            client.get(f"/admin/v1/instances/inst-1/jobs/{job['id']}", headers=admin).json()["status"]
+            == "running"
+        )
+        assert client.get(f"/admin/v1/instances/inst-2/jobs/{job['id']}", headers=admin).status_code == 404
+        unknown = client.post("/admin/v1/instances/inst-1/jobs", json={"name": "nope"}, headers=admin)
+        assert unknown.status_code == 404
