@@ -3,7 +3,6 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -11,7 +10,7 @@ from typing import Any, Literal
 import redis
 
 from worker.engine.logs import LogRejected, accept_log
-from worker.progress_store import NoProgram, Outcome, ProgressStore
+from worker.progress_store import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
 
@@ -93,30 +92,23 @@ def issue_reward(
     key = ProgressStore(client).reward_log_key(instance_id, reward_log_id)
     if key is None:
         raise NotFound(f"no reward log {reward_log_id}")
-    with client.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key)  # type: ignore[no-untyped-call]
-                raw = pipe.get(key)
-                if not raw:
-                    raise NotFound(f"no reward log {reward_log_id}")
-                reward_log: dict[str, Any] = json.loads(raw)  # type: ignore[arg-type]
-                wanted = {
-                    "couponCode": coupon_code,
-                    "rewardIssuedAt": _stamp(issued_at),
-                    "rewardExpiryAt": _stamp(expiry_at),
-                }
-                if reward_log["status"] == "issued":
-                    if all(reward_log.get(field) == value for field, value in wanted.items()):
-                        return reward_log, False
-                    raise Conflict(f"reward log {reward_log_id} was already issued with another coupon")
-                reward_log.update(wanted, status="issued", updatedAt=_stamp(now))
-                pipe.multi()
-                pipe.set(key, json.dumps(reward_log))
-                pipe.execute()
-                return reward_log, True
-            except redis.WatchError:
-                continue
+    wanted = {
+        "couponCode": coupon_code,
+        "rewardIssuedAt": _stamp(issued_at),
+        "rewardExpiryAt": _stamp(expiry_at),
+    }
+
+    def issue(reward_log: dict[str, Any]) -> dict[str, Any] | None:
+        if reward_log["status"] == "issued":
+            if all(reward_log.get(field) == value for field, value in wanted.items()):
+                return None
+            raise Conflict(f"reward log {reward_log_id} was already issued with another coupon")
+        return {**reward_log, **wanted, "status": "issued", "updatedAt": _stamp(now)}
+
+    reward_log, changed = update_json(client, key, issue)
+    if reward_log is None:
+        raise NotFound(f"no reward log {reward_log_id}")
+    return reward_log, changed
 
 
 def _stamp(moment: datetime) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from worker.jobs import Batch, JobStep
-from worker.progress_store import reward_index_key, reward_key
+from worker.progress_store import reward_index_key, reward_key, update_json
 
 BATCH_SIZE = 100
 
@@ -19,26 +18,17 @@ def expire_reward(
 ) -> bool:
     """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed."""
     key = reward_key(instance_id, contact_id, reward_log_id)
-    with client.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key)  # type: ignore[no-untyped-call]
-                raw = pipe.get(key)
-                reward_log: dict[str, Any] = json.loads(raw) if raw else {}  # type: ignore[arg-type]
-                expiry = reward_log.get("rewardExpiryAt")
-                if reward_log.get("status") != "issued" or not expiry:
-                    return False
-                if datetime.fromisoformat(expiry.replace("Z", "+00:00")) > now:
-                    return False
-                reward_log.update(
-                    status="expired", updatedAt=now.astimezone(UTC).isoformat().replace("+00:00", "Z")
-                )
-                pipe.multi()
-                pipe.set(key, json.dumps(reward_log))
-                pipe.execute()
-                return True
-            except redis.WatchError:
-                continue
+
+    def expire(reward_log: dict[str, Any]) -> dict[str, Any] | None:
+        expiry = reward_log.get("rewardExpiryAt")
+        if reward_log.get("status") != "issued" or not expiry:
+            return None
+        if datetime.fromisoformat(expiry.replace("Z", "+00:00")) > now:
+            return None
+        stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return {**reward_log, "status": "expired", "updatedAt": stamp}
+
+    return update_json(client, key, expire)[1]
 
 
 def expire_rewards(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:

@@ -14,6 +14,7 @@ again by every duplicate of the same log, so a crash in between is mended by the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -90,6 +91,31 @@ def _dump_state(state: MemberState, late: list[dict[str, Any]]) -> str:
         },
         separators=(",", ":"),
     )
+
+
+def update_json(
+    client: redis.Redis, key: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> tuple[dict[str, Any] | None, bool]:
+    """Apply `change` to the JSON object at `key` in one step (WATCH/MULTI, again if another writer came
+    first). `change` answers the new value, or None to leave it; exceptions it raises propagate with
+    nothing written. Answers the value now stored (None when the key is missing) and whether it changed."""
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                raw = pipe.get(key)
+                if not raw:
+                    return None, False
+                current: dict[str, Any] = json.loads(raw)  # type: ignore[arg-type]
+                new = change(json.loads(raw))  # type: ignore[arg-type]
+                if new is None:
+                    return current, False
+                pipe.multi()
+                pipe.set(key, json.dumps(new))
+                pipe.execute()
+                return new, True
+            except redis.WatchError:
+                continue
 
 
 class ProgressStore:

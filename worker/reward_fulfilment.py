@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import redis
 
 from worker.activity import NotFound, issue_reward
-from worker.progress_store import ProgressStore
+from worker.progress_store import ProgressStore, update_json
 from worker.wix.client import WixApiError, WixClient
 
 DEFAULT_VALID_DAYS = 30
@@ -162,26 +161,17 @@ def mark_reward(
     key = ProgressStore(client).reward_log_key(instance_id, reward_log_id)
     if key is None:
         return
-    with client.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key)  # type: ignore[no-untyped-call]
-                raw = pipe.get(key)
-                if not raw:
-                    return
-                reward_log = json.loads(raw)  # type: ignore[arg-type]
-                if reward_log["status"] == "issued":
-                    return  # issued stays issued
-                stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
-                reward_log.update(status=status, updatedAt=stamp)
-                if status == "issued":
-                    reward_log["rewardIssuedAt"] = stamp
-                    reward_log.pop("error", None)
-                if error is not None:
-                    reward_log["error"] = error
-                pipe.multi()
-                pipe.set(key, json.dumps(reward_log))
-                pipe.execute()
-                return
-            except redis.WatchError:
-                continue
+    stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def mark(reward_log: dict[str, Any]) -> dict[str, Any] | None:
+        if reward_log["status"] == "issued":
+            return None  # issued stays issued
+        reward_log.update(status=status, updatedAt=stamp)
+        if status == "issued":
+            reward_log["rewardIssuedAt"] = stamp
+            reward_log.pop("error", None)
+        if error is not None:
+            reward_log["error"] = error
+        return reward_log
+
+    update_json(client, key, mark)
