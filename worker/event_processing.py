@@ -25,6 +25,7 @@ from worker.engine.program import ProgramInvalid, Rule
 from worker.event_rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.follow_ups import FollowUps, fulfil_new_rewards
 from worker.journal import EventJournal
+from worker.loyalty_program import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.points_rules import points_to_earn
 from worker.progress_store import NoProgram, ProgressStore
 from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize, resolve_fulfilment
@@ -109,7 +110,14 @@ def process_event(
         ]
         fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
         with contextlib.suppress(NoProgram, ProgramInvalid):
-            follow_ups.earn(instance_id, points_to_earn(event, store.program(instance_id)))
+            earns = points_to_earn(event, store.program(instance_id))
+            if points_wait_reason(client, instance_id):
+                park_earns(client, instance_id, earns)
+            else:
+                follow_ups.earn(instance_id, earns)
+        status = event.program.status if event.program is not None else None
+        if status and record_program_status(client, instance_id, status):
+            release_waiting(client, instance_id, follow_ups)
     journal.settle(
         instance_id,
         event_id,

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from worker.activity import NotFound, issue_reward
+from worker.loyalty_program import park_reward, points_wait_reason
 from worker.progress_store import ProgressStore, update_json
 from worker.wix.client import WixApiError, WixClient
 
@@ -137,6 +138,11 @@ def earn_points(
 def _fulfil_points(
     wix: WixClient, client: redis.Redis, instance_id: str, reward_log: dict[str, Any], now: datetime
 ) -> str:
+    reason = points_wait_reason(client, instance_id)
+    if reason is not None:
+        park_reward(client, instance_id, reward_log["id"])
+        mark_reward(client, instance_id, reward_log["id"], status="pending", now=now, error=reason)
+        return "pending"
     wix.earn_points(
         instance_id,
         loyalty_account_id(wix, instance_id, reward_log["contactId"]),
