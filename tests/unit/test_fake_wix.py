@@ -696,3 +696,203 @@ class TestWebhookPayloads:
     def test_every_builder_is_known_by_type(self) -> None:
         """The builders cover every event type our receiver handles."""
         assert set(BUILDERS) >= HANDLED_EVENT_TYPES
+
+
+class TestLoyaltyProgram:
+    def test_activate_and_pause_move_the_program_between_states(self, client: TestClient) -> None:
+        """DRAFT → activate → ACTIVE → pause → PAUSED → activate → ACTIVE; repeats change nothing."""
+        headers = auth(client)
+        client.put(f"/_fake/instances/{INSTANCE}/program", json={"status": "DRAFT"})
+        drafted = client.post("/loyalty-programs/v1/program/pause", headers=headers)
+        assert drafted.status_code == 428
+        assert application_code(drafted) == "FAILED_PRECONDITION"
+        assert drafted.headers["x-wix-request-id"]
+        statuses = []
+        for action in ("activate", "activate", "pause", "pause", "activate"):
+            answer = client.post(f"/loyalty-programs/v1/program/{action}", headers=headers)
+            assert answer.status_code == 200
+            assert answer.headers["x-wix-request-id"]
+            statuses.append(answer.json()["loyaltyProgram"]["status"])
+        assert statuses == ["ACTIVE", "ACTIVE", "PAUSED", "PAUSED", "ACTIVE"]
+        program = client.get("/loyalty-programs/v1/program", headers=headers).json()["loyaltyProgram"]
+        assert program["status"] == "ACTIVE"
+        assert program["pointDefinition"]["customName"] == "Points"
+
+    def test_a_paused_program_refuses_accounts_and_points_until_activated(
+        self, client: TestClient, clock: Clock
+    ) -> None:
+        """While PAUSED: create, earn and adjust are 428 FAILED_PRECONDITION; after activate they work."""
+        headers = auth(client)
+        account = new_account(client, headers)
+        paused = client.post("/loyalty-programs/v1/program/pause", headers=headers).json()["loyaltyProgram"]
+        assert paused["status"] == "PAUSED"
+        refused = [
+            client.post("/loyalty-accounts/v1/accounts", json={"contactId": "other"}, headers=headers),
+            earn(client, headers, account["id"], idempotencyKey="paused-1"),
+            client.post(
+                f"/loyalty-accounts/v1/accounts/{account['id']}/adjust-points",
+                json={"amount": 5, "revision": account["revision"]},
+                headers=headers,
+            ),
+        ]
+        assert [answer.status_code for answer in refused] == [428, 428, 428]
+        assert {application_code(answer) for answer in refused} == {"FAILED_PRECONDITION"}
+        clock.advance(5)
+        activated = client.post("/loyalty-programs/v1/program/activate", headers=headers)
+        assert activated.json()["loyaltyProgram"]["updatedDate"] > paused["updatedDate"]
+        assert earn(client, headers, account["id"], idempotencyKey="paused-1").status_code == 200
+        assert new_account(client, headers, "other")["contactId"] == "other"
+
+    def test_program_changes_need_an_app_token(self, client: TestClient) -> None:
+        """No token is a 401; a member token is a 403."""
+        assert client.post("/loyalty-programs/v1/program/pause").status_code == 401
+        token = client.post(f"/_fake/instances/{INSTANCE}/member-tokens", json={"memberId": "m-1"})
+        member = {"Authorization": token.json()["token"]}
+        assert client.post("/loyalty-programs/v1/program/pause", headers=member).status_code == 403
+
+
+class TestContactsQuery:
+    def test_paging_through_250_contacts_in_pages_of_100(self, client: TestClient) -> None:
+        """Bulk-seeded contacts come back once each over offset pages of 100, 100 and 50."""
+        headers = auth(client)
+        seeded = client.post(f"/_fake/instances/{INSTANCE}/contacts/bulk", json={"count": 250})
+        assert seeded.status_code == 200
+        assert seeded.json()["total"] == 250
+        seen: list[str] = []
+        counts = []
+        offset = 0
+        while True:
+            answer = client.post(
+                "/contacts/v4/contacts/query",
+                json={"query": {"paging": {"limit": 100, "offset": offset}}},
+                headers=headers,
+            )
+            assert answer.status_code == 200
+            assert answer.headers["x-wix-request-id"]
+            body = answer.json()
+            assert body["pagingMetadata"]["total"] == 250
+            assert body["pagingMetadata"]["offset"] == offset
+            counts.append(body["pagingMetadata"]["count"])
+            seen.extend(contact["id"] for contact in body["contacts"])
+            if not body["contacts"]:
+                break
+            offset += len(body["contacts"])
+        assert counts == [100, 100, 50, 0]
+        assert len(seen) == len(set(seen)) == 250
+        assert set(seen) == set(seeded.json()["ids"])
+        # Newest first by default: the last one seeded comes first.
+        assert seen[0] == seeded.json()["ids"][-1]
+
+    def test_filter_by_email_and_defaults(self, client: TestClient) -> None:
+        """`info.emails.email` matches one of the contact's emails; the default limit is 50."""
+        headers = auth(client)
+        client.post(f"/_fake/instances/{INSTANCE}/contacts/bulk", json={"count": 60})
+        query = {"filter": {"info.emails.email": "contact-00007@example.com"}}
+        found = client.post("/contacts/v4/contacts/query", json={"query": query}, headers=headers).json()
+        assert [contact["primaryInfo"]["email"] for contact in found["contacts"]] == [
+            "contact-00007@example.com"
+        ]
+        everyone = client.post("/contacts/v4/contacts/query", json={}, headers=headers).json()
+        assert everyone["pagingMetadata"] == {"count": 50, "offset": 0, "total": 60, "tooManyToCount": False}
+        searched = client.post(
+            "/contacts/v4/contacts/query", json={"search": "CONTACT-00012"}, headers=headers
+        ).json()
+        assert searched["pagingMetadata"]["total"] == 1
+
+    def test_bad_paging_is_a_validation_error(self, client: TestClient) -> None:
+        headers = auth(client)
+        for query in (
+            {"paging": {"limit": 1001}},
+            {"paging": {"offset": -1}},
+            {"cursorPaging": {"limit": 10}},
+        ):
+            answer = client.post("/contacts/v4/contacts/query", json={"query": query}, headers=headers)
+            assert answer.status_code == 400
+            assert answer.json()["details"]["validationError"]["fieldViolations"]
+        bulk = client.post(f"/_fake/instances/{INSTANCE}/contacts/bulk", json={"count": 0})
+        assert bulk.status_code == 400
+
+
+def seed_orders(client: TestClient, clock: Clock, count: int) -> list[str]:
+    """`count` orders, each created (and updated) ten seconds after the one before; their ids."""
+    ids = []
+    for index in range(count):
+        order_id = f"00000000-0000-4000-8000-{index:012d}"
+        order = order_object(order_id, number=str(10000 + index), created=clock())
+        assert client.post(f"/_fake/instances/{INSTANCE}/orders", json=order).status_code == 200
+        ids.append(order_id)
+        clock.advance(10)
+    return ids
+
+
+def search_orders(client: TestClient, headers: dict[str, str], search: dict[str, Any]) -> dict[str, Any]:
+    answer = client.post("/ecom/v1/orders/search", json={"search": search}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-wix-request-id"]
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+class TestOrdersSearch:
+    def test_updated_date_filter_over_two_pages(self, client: TestClient, clock: Clock) -> None:
+        """`updatedDate $gte` picks the later orders; a cursor carries the search to the second page."""
+        headers = auth(client)
+        ids = seed_orders(client, clock, 10)
+        since = client.get(f"/_fake/instances/{INSTANCE}/orders").json()["orders"][3]["updatedDate"]
+        search = {
+            "filter": {"updatedDate": {"$gte": since}},
+            "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
+            "cursorPaging": {"limit": 4},
+        }
+        first = search_orders(client, headers, search)
+        assert [order["id"] for order in first["orders"]] == ids[3:7]
+        assert first["metadata"]["count"] == 4
+        assert first["metadata"]["hasNext"] is True
+        cursor = first["metadata"]["cursors"]["next"]
+        second = search_orders(client, headers, {"cursorPaging": {"limit": 4, "cursor": cursor}})
+        assert [order["id"] for order in second["orders"]] == ids[7:10]
+        assert second["metadata"]["hasNext"] is False
+        assert "next" not in second["metadata"]["cursors"]
+
+    def test_defaults_newest_first_without_initialized_orders(self, client: TestClient, clock: Clock) -> None:
+        """By default createdDate DESC, and INITIALIZED orders are never returned."""
+        headers = auth(client)
+        ids = seed_orders(client, clock, 3)
+        hidden = order_object("00000000-0000-4000-8000-999999999999", status="INITIALIZED", created=clock())
+        client.post(f"/_fake/instances/{INSTANCE}/orders", json=hidden)
+        found = search_orders(client, headers, {})
+        assert [order["id"] for order in found["orders"]] == ids[::-1]
+        assert found["metadata"] == {"count": 3, "cursors": {}, "hasNext": False}
+
+    def test_an_order_updated_while_paging_is_neither_skipped_nor_repeated(
+        self, client: TestClient, clock: Clock
+    ) -> None:
+        """The cursor remembers the last order given, not an offset: moving an earlier order to the end
+        leaves the rest of the pages whole, and the moved order comes again only because it changed."""
+        headers = auth(client)
+        ids = seed_orders(client, clock, 6)
+        search = {
+            "filter": {"createdDate": {"$gte": "2000-01-01T00:00:00Z"}},
+            "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
+            "cursorPaging": {"limit": 3},
+        }
+        first = search_orders(client, headers, search)
+        moved = {**first["orders"][0], "updatedDate": "2099-01-01T00:00:00.000Z"}
+        client.post(f"/_fake/instances/{INSTANCE}/orders", json=moved)
+        cursor = first["metadata"]["cursors"]["next"]
+        second = search_orders(client, headers, {"cursorPaging": {"limit": 3, "cursor": cursor}})
+        assert [order["id"] for order in second["orders"]] == [*ids[3:6]]
+        cursor = second["metadata"]["cursors"]["next"]
+        third = search_orders(client, headers, {"cursorPaging": {"limit": 3, "cursor": cursor}})
+        assert [order["id"] for order in third["orders"]] == [ids[0]]
+
+    def test_bad_search_is_a_validation_error(self, client: TestClient) -> None:
+        headers = auth(client)
+        for search in (
+            {"cursorPaging": {"cursor": "not-a-cursor"}},
+            {"cursorPaging": {"limit": 101}},
+            {"filter": {"updatedDate": {"$gte": ["x"]}}},
+            {"sort": [{"fieldName": "updatedDate", "order": "UP"}]},
+        ):
+            answer = client.post("/ecom/v1/orders/search", json={"search": search}, headers=headers)
+            assert answer.status_code == 400, search

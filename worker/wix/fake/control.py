@@ -2,7 +2,8 @@
 faulted or logged as calls).
 
 Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders`,
-`POST /_fake/instances/{id}/contacts`, `POST /_fake/instances/{id}/member-tokens`.
+`POST /_fake/instances/{id}/contacts`, `POST /_fake/instances/{id}/contacts/bulk`,
+`POST /_fake/instances/{id}/member-tokens`.
 Read-back: `GET /_fake/instances/{id}` (everything), `GET /_fake/instances/{id}/{collection}`,
 `GET /_fake/state`, `GET /_fake/calls` (`?instanceId=`, `?endpoint=`), `DELETE /_fake/calls`.
 Switches: `POST|GET|DELETE /_fake/faults`, `GET|PATCH /_fake/settings` (`rateLimitPerMinute`,
@@ -197,6 +198,42 @@ async def seed_contact(instance_id: str, request: Request) -> dict[str, Any]:
         )
     fake.instance(instance_id).contacts[contact_id] = contact
     return {"contact": contact}
+
+
+MAX_BULK_CONTACTS = 100_000
+
+
+@router.post("/instances/{instance_id}/contacts/bulk")
+async def seed_contacts(instance_id: str, request: Request) -> dict[str, Any]:
+    """`{"count": N, "emailDomain": "example.com", "prefix": "contact"}` → N new contacts
+    `contact-00001@example.com`, ... (numbered on from the instance's contacts), each created a
+    millisecond after the one before; answers their ids in creation order and the new total."""
+    fake, body = fake_of(request), await json_object(request)
+    violations = Violations()
+    count = body.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BULK_CONTACTS:
+        violations.add("count", f"a whole number from 1 to {MAX_BULK_CONTACTS}", "MIN_MAX")
+        count = 0
+    words = {"emailDomain": body.get("emailDomain", "example.com"), "prefix": body.get("prefix", "contact")}
+    for name, value in words.items():
+        if not isinstance(value, str) or not value:
+            violations.add(name, "a non-empty string", "FORMAT")
+    violations.check()
+    domain, prefix = str(words["emailDomain"]), str(words["prefix"])
+    contacts = fake.instance(instance_id).contacts
+    start, now = len(contacts), fake.clock()
+    ids: list[str] = []
+    for index in range(start + 1, start + count + 1):
+        contact_id = new_id()
+        contacts[contact_id] = contact_object(
+            contact_id,
+            email=f"{prefix}-{index:05d}@{domain}",
+            first=prefix.capitalize(),
+            last=f"{index:05d}",
+            created=now + (index - start - 1) / 1000,
+        )
+        ids.append(contact_id)
+    return {"ids": ids, "total": len(contacts)}
 
 
 @router.get("/instances/{instance_id}")
