@@ -14,6 +14,8 @@ again by every duplicate of the same log, so a crash in between is mended by the
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -169,7 +171,10 @@ class ProgressStore:
         member_key = state_key(instance_id, log.contactId, kind, item.id)
         uid_key = log_key(instance_id, log.contactId, log.uniqueIdentifier)
         with self._redis.pipeline() as pipe:
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
+                if attempt:
+                    # Someone wrote the member first: step aside a random moment so the writers spread out.
+                    time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311  (not security)
                 try:
                     pipe.watch(member_key, uid_key)  # type: ignore[no-untyped-call]
                     original = pipe.get(uid_key)

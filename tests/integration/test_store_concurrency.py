@@ -44,12 +44,21 @@ def test_parallel_writers_lose_nothing(real_redis, redis_url) -> None:
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for n in range(4)
     ]
-    fresh = [json.loads(writer.communicate(timeout=120)[0])["fresh"] for writer in writers]
-    assert all(writer.returncode == 0 for writer in writers)
+    try:
+        outputs = [writer.communicate(timeout=120) for writer in writers]
+    finally:
+        for writer in writers:
+            if writer.poll() is None:
+                writer.kill()
+                writer.communicate()
+    for writer, (_, errors) in zip(writers, outputs, strict=True):
+        assert writer.returncode == 0, errors
+    fresh = [json.loads(out)["fresh"] for out, _ in outputs]
     assert sum(fresh) == 4 * 30 + 1  # the shared identifier counted for exactly one writer
     state = store.member_state("inst-1", "c1", "challenge", "spend-500")
     assert len(state.logs) == 121
