@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
-from worker.celery_app import app, redis_store
+import redis
+
+from worker.celery_app import WorkerTask, app, redis_store
 from worker.job_kinds import KINDS, QUEUES
 from worker.jobs import Jobs
 
@@ -17,7 +21,15 @@ def send_batch(job_id: str, name: str) -> None:
     run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"))
 
 
-@app.task(name="bulk.run_job_batch")
+class JobTask(WorkerTask):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Parked in the dead-letter queue (a replay resumes the job), and the job says it failed."""
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        with contextlib.suppress(redis.RedisError, KeyError):
+            _jobs().fail(kwargs["job_id"], f"{type(exc).__name__}: {exc}")
+
+
+@app.task(name="bulk.run_job_batch", base=JobTask)
 def run_job_batch(*, job_id: str) -> None:
     jobs = _jobs()
     if jobs.run_batch(job_id, datetime.now(UTC)):

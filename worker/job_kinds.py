@@ -49,5 +49,41 @@ def expire_rewards(client: redis.Redis, record: dict[str, Any], now: datetime) -
     )
 
 
-KINDS: dict[str, JobStep] = {"expire-rewards": expire_rewards}
-QUEUES: dict[str, str] = {"expire-rewards": "periodic"}
+def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+    """`bootstrap`: activate a DRAFT loyalty program (a PAUSED one is left paused, and the job says so),
+    then give every contact without one a loyalty account, a hundred contacts a batch, through the
+    shared per-instance rate limit (seed 001's "activate a program and create accounts")."""
+    from worker.wix.client import WixApiError
+    from worker.wix_access import wix_client
+
+    wix, instance_id = wix_client(), record["instanceId"]
+    offset = int(record["cursor"] or 0)
+    if offset == 0:
+        status = wix.get_loyalty_program(instance_id).get("status")
+        if status == "DRAFT":
+            wix.activate_loyalty_program(instance_id)
+        elif status != "ACTIVE":
+            return Batch(0, 0, [f"the loyalty program is {status}: left as it is, no accounts created"], None)
+    contacts, total = wix.query_contacts(instance_id, offset=offset, limit=BATCH_SIZE)
+    done = skipped = 0
+    failures: list[str] = []
+    for contact in contacts:
+        contact_id = str(contact["id"])
+        if wix.get_loyalty_account_by_contact(instance_id, contact_id) is not None:
+            skipped += 1
+            continue
+        try:
+            wix.create_loyalty_account(instance_id, contact_id)
+            done += 1
+        except WixApiError as exc:
+            if exc.status == 409:  # made by an earlier try of this very batch
+                skipped += 1
+            else:
+                failures.append(f"contact {contact_id}: {exc}")
+    next_offset = offset + len(contacts)
+    more = bool(contacts) and next_offset < total
+    return Batch(done, skipped, failures, str(next_offset) if more else None, total=total)
+
+
+KINDS: dict[str, JobStep] = {"expire-rewards": expire_rewards, "bootstrap": bootstrap}
+QUEUES: dict[str, str] = {"expire-rewards": "periodic", "bootstrap": "bulk"}

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     wix_app_secret: SecretStr | None = None
     wix_api_base: str = "https://www.wixapis.com"
     # Wix allows 200 requests a minute per site; every worker shares this budget (worker/wix/rate_limit.py).
-    wix_rate_limit_per_minute: int = Field(default=200, ge=1, le=200)
+    wix_rate_limit_per_minute: int = Field(default=200, ge=1, le=10_000)
     wix_timeout_seconds: float = Field(default=15.0, gt=0)  # how long one Wix call may take to answer
     admin_token: SecretStr | None = None
     widget_token_secret: SecretStr | None = None

@@ -114,3 +114,25 @@ class TestJobRoutes:
         assert client.get(f"/admin/v1/instances/inst-2/jobs/{job['id']}", headers=admin).status_code == 404
         unknown = client.post("/admin/v1/instances/inst-1/jobs", json={"name": "nope"}, headers=admin)
         assert unknown.status_code == 404
+
+
+class PausedProgramWix:
+    def get_loyalty_program(self, instance_id: str) -> dict[str, Any]:
+        return {"status": "PAUSED"}
+
+    def query_contacts(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no contacts are read while the program is paused")
+
+
+class TestBootstrap:
+    def test_a_paused_program_is_left_paused_and_the_job_says_so(self, fake_store, monkeypatch) -> None:
+        """Bootstrap does not activate a PAUSED program; it ends at once with the reason."""
+        import worker.wix_access
+
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: PausedProgramWix())
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "bootstrap")
+        assert jobs.run_batch(record["id"], NOW) is False
+        finished = jobs.get(record["id"])
+        assert finished["status"] == "succeeded"
+        assert finished["failures"] == ["the loyalty program is PAUSED: left as it is, no accounts created"]

@@ -257,6 +257,26 @@ class WixClient:
         answer = self._call(instance_id, "POST", "/stores/v2/coupons/query", json={"query": query})
         return _objects(answer, "coupons")
 
+    # --- Loyalty program (seed 003) and contacts (§4.4) --------------------------------------------
+
+    def get_loyalty_program(self, instance_id: str) -> WixObject:
+        """The site's loyalty program (`GET /loyalty-programs/v1/program`): name, status, points name."""
+        return _object(self._call(instance_id, "GET", "/loyalty-programs/v1/program"), "loyaltyProgram")
+
+    def activate_loyalty_program(self, instance_id: str) -> WixObject:
+        """Activate a DRAFT or PAUSED program (`POST /loyalty-programs/v1/program/activate`)."""
+        answer = self._call(instance_id, "POST", "/loyalty-programs/v1/program/activate", json={})
+        return _object(answer, "loyaltyProgram")
+
+    def query_contacts(
+        self, instance_id: str, *, offset: int, limit: int = 100
+    ) -> tuple[list[WixObject], int]:
+        """One page of contacts (`POST /contacts/v4/contacts/query`, offset paging) and the total."""
+        body = {"query": {"paging": {"limit": limit, "offset": offset}}}
+        answer = self._call(instance_id, "POST", "/contacts/v4/contacts/query", json=body)
+        total = answer.get("pagingMetadata", {}).get("total")
+        return _objects(answer, "contacts"), int(total) if isinstance(total, int) else 0
+
     # --- Loyalty accounts (§4.2) --------------------------------------------------------------------
 
     def get_loyalty_account_by_contact(self, instance_id: str, contact_id: str) -> WixObject | None:

@@ -1,0 +1,55 @@
+"""`bootstrap` against the fake Wix with a real worker: a DRAFT program activated, an account for every
+contact, and a second run that finds them all (nothing made twice)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.integration.conftest import APP_ID, APP_SECRET, ROOT, FakeWixProcess, service_env, start_worker
+
+INSTANCE = "6b1e6a2c-0000-4000-8000-00000000b001"
+
+
+def run_bootstrap(env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    run = subprocess.run(
+        [sys.executable, "-m", "worker", "jobs", "run", "bootstrap", "--instance", INSTANCE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]
+
+
+def test_bootstrap_activates_and_opens_every_account_once(
+    fake_wix: FakeWixProcess, real_redis, redis_url
+) -> None:
+    """90 contacts, a DRAFT program: ACTIVE afterwards, 90 accounts; run again: 90 skipped, none made."""
+    fake_wix.control("POST", "reset")
+    fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 0})
+    fake_wix.control("PUT", f"instances/{INSTANCE}/program", json={"status": "DRAFT"})
+    fake_wix.control("POST", f"instances/{INSTANCE}/contacts/bulk", json={"count": 90})
+    env = service_env(
+        redis_url,
+        fake_wix.public_key.read_text(),
+        WIX_APP_ID=APP_ID,
+        WIX_APP_SECRET=APP_SECRET,
+        WIX_API_BASE=fake_wix.base_url,
+        WIX_RATE_LIMIT_PER_MINUTE="2000",
+    )
+    worker = start_worker(env)
+    try:
+        first = run_bootstrap(env)
+        assert first["status"] == "succeeded", first
+        assert (first["total"], first["done"], first["skipped"], first["failed"]) == (90, 90, 0, 0)
+        program = fake_wix.control("GET", f"instances/{INSTANCE}/program")["program"]
+        assert program["status"] == "ACTIVE"
+        assert len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) == 90
+
+        again = run_bootstrap(env)
+        assert again["id"] != first["id"]
+        assert (again["done"], again["skipped"]) == (0, 90)
+        assert len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) == 90
+    finally:
+        worker.stop()
+        fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
