@@ -17,8 +17,10 @@ def _jobs() -> Jobs:
     return Jobs(redis_store(), KINDS)
 
 
-def send_batch(job_id: str, name: str) -> None:
-    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"))
+def send_batch(job_id: str, name: str, wait_seconds: float = 0.0) -> None:
+    # A wait (a spent rate limit) is a countdown, never past what the visibility timeout allows.
+    countdown = min(wait_seconds, WorkerTask.retry_backoff_max) or None
+    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"), countdown=countdown)
 
 
 class JobTask(WorkerTask):
@@ -32,10 +34,10 @@ class JobTask(WorkerTask):
 @app.task(name="bulk.run_job_batch", base=JobTask)
 def run_job_batch(*, job_id: str) -> None:
     jobs = _jobs()
-    if jobs.run_batch(job_id, datetime.now(UTC)):
-        record = jobs.get(job_id)
-        if record is not None:
-            send_batch(job_id, record["name"])
+    batch = jobs.run_batch(job_id, datetime.now(UTC))
+    record = jobs.get(job_id)
+    if batch is not None and batch.cursor is not None and record is not None:
+        send_batch(job_id, record["name"], batch.wait_seconds)
 
 
 @app.task(name="periodic.start_job_everywhere")

@@ -53,7 +53,7 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
     """`bootstrap`: activate a DRAFT loyalty program (a PAUSED one is left paused, and the job says so),
     then give every contact without one a loyalty account, a hundred contacts a batch, through the
     shared per-instance rate limit (seed 001's "activate a program and create accounts")."""
-    from worker.wix.client import WixApiError
+    from worker.wix.client import WixApiError, WixRateLimited
     from worker.wix_access import wix_client
 
     wix, instance_id = wix_client(), record["instanceId"]
@@ -67,14 +67,18 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
     contacts, total = wix.query_contacts(instance_id, offset=offset, limit=BATCH_SIZE)
     done = skipped = 0
     failures: list[str] = []
-    for contact in contacts:
+    for handled, contact in enumerate(contacts):
         contact_id = str(contact["id"])
-        if wix.get_loyalty_account_by_contact(instance_id, contact_id) is not None:
-            skipped += 1
-            continue
         try:
-            wix.create_loyalty_account(instance_id, contact_id)
-            done += 1
+            if wix.get_loyalty_account_by_contact(instance_id, contact_id) is not None:
+                skipped += 1
+            else:
+                wix.create_loyalty_account(instance_id, contact_id)
+                done += 1
+        except WixRateLimited as exc:
+            # The shared budget is spent: keep what is done and go on from here when a slot frees.
+            cursor = str(offset + handled)
+            return Batch(done, skipped, failures, cursor, total=total, wait_seconds=exc.retry_after or 1.0)
         except WixApiError as exc:
             if exc.status == 409:  # made by an earlier try of this very batch
                 skipped += 1

@@ -35,6 +35,7 @@ class Batch:
     failures: list[str]
     cursor: str | None
     total: int | None = None
+    wait_seconds: float = 0.0  # how long to wait before the next batch (a spent rate limit)
 
 
 # A job kind: given the client, the job record and `now`, do one batch from the record's cursor.
@@ -101,11 +102,12 @@ class Jobs:
             record[field] = record.get(field) or None
         return record
 
-    def run_batch(self, job_id: str, now: datetime) -> bool:
-        """Do the job's next batch; True when more batches follow."""
+    def run_batch(self, job_id: str, now: datetime) -> Batch | None:
+        """Do the job's next batch and keep its progress; the batch (its cursor None when the job is done),
+        or None when the job is not running."""
         record = self.get(job_id)
         if record is None or record["status"] != "running":
-            return False
+            return None
         batch = self.kinds[record["name"]](self._redis, record, now)
         key = job_key(job_id)
         failures = (record["failures"] + batch.failures)[-100:]  # the latest reasons, bounded
@@ -122,7 +124,7 @@ class Jobs:
             else:
                 pipe.hset(key, "cursor", batch.cursor)
             pipe.execute()
-        return batch.cursor is not None
+        return batch
 
     def fail(self, job_id: str, reason: str) -> None:
         record = self.get(job_id)

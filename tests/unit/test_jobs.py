@@ -65,7 +65,7 @@ class TestJobs:
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "expire-rewards")
         batches = 1
-        while jobs.run_batch(record["id"], NOW):
+        while (batch := jobs.run_batch(record["id"], NOW)) is not None and batch.cursor is not None:
             batches += 1
         finished: dict[str, Any] = jobs.get(record["id"])  # type: ignore[assignment]
         assert batches >= 2
@@ -132,7 +132,8 @@ class TestBootstrap:
         monkeypatch.setattr(worker.wix_access, "wix_client", lambda: PausedProgramWix())
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "bootstrap")
-        assert jobs.run_batch(record["id"], NOW) is False
+        batch = jobs.run_batch(record["id"], NOW)
+        assert batch is not None and batch.cursor is None
         finished = jobs.get(record["id"])
         assert finished["status"] == "succeeded"
         assert finished["failures"] == ["the loyalty program is PAUSED: left as it is, no accounts created"]
