@@ -137,3 +137,55 @@ class TestBootstrap:
         finished = jobs.get(record["id"])
         assert finished["status"] == "succeeded"
         assert finished["failures"] == ["the loyalty program is PAUSED: left as it is, no accounts created"]
+
+
+class BudgetedWix:
+    """Contacts c0..c9 without accounts, and a Wix budget that runs out after `budget` calls."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.accounts: set[str] = set()
+
+    def _spend(self) -> None:
+        from worker.wix.client import WixRateLimited
+
+        if self.budget == 0:
+            raise WixRateLimited("spent", retry_after=7.0)
+        self.budget -= 1
+
+    def get_loyalty_program(self, instance_id: str) -> dict[str, Any]:
+        return {"status": "ACTIVE"}
+
+    def query_contacts(
+        self, instance_id: str, *, offset: int, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], int]:
+        return [{"id": f"c{n}"} for n in range(offset, 10)][:limit], 10
+
+    def get_loyalty_account_by_contact(self, instance_id: str, contact_id: str) -> dict[str, Any] | None:
+        self._spend()
+        return {"id": contact_id} if contact_id in self.accounts else None
+
+    def create_loyalty_account(self, instance_id: str, contact_id: str) -> dict[str, Any]:
+        self._spend()
+        self.accounts.add(contact_id)
+        return {"id": contact_id}
+
+
+class TestBootstrapUnderTheLimit:
+    def test_a_spent_budget_keeps_the_batchs_progress_and_waits(self, fake_store, monkeypatch) -> None:
+        """Budget for three contacts: the batch stops there, keeps its cursor, and asks to wait."""
+        import worker.wix_access
+
+        wix = BudgetedWix(budget=6)
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: wix)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "bootstrap")
+        batch = jobs.run_batch(record["id"], NOW)
+        assert batch is not None
+        assert (batch.done, batch.cursor, batch.wait_seconds) == (3, "3", 7.0)
+        wix.budget = 100
+        while (batch := jobs.run_batch(record["id"], NOW)) is not None and batch.cursor is not None:
+            pass
+        finished = jobs.get(record["id"])
+        assert (finished["status"], finished["done"], finished["skipped"]) == ("succeeded", 10, 0)
+        assert wix.accounts == {f"c{n}" for n in range(10)}
