@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/webhooks.py
 	$(PY) bench/store.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/bootstrap.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
