@@ -174,10 +174,12 @@ class BudgetedWix:
 class TestBootstrapUnderTheLimit:
     def test_a_spent_budget_keeps_the_batchs_progress_and_waits(self, fake_store, monkeypatch) -> None:
         """Budget for three contacts: the batch stops there, keeps its cursor, and asks to wait."""
+        import worker.job_kinds
         import worker.wix_access
 
         wix = BudgetedWix(budget=6)
         monkeypatch.setattr(worker.wix_access, "wix_client", lambda: wix)
+        monkeypatch.setattr(worker.job_kinds, "INLINE_WAIT_SECONDS", 0.0)  # too long to wait in place
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "bootstrap")
         batch = jobs.run_batch(record["id"], NOW)
@@ -189,3 +191,24 @@ class TestBootstrapUnderTheLimit:
         finished = jobs.get(record["id"])
         assert (finished["status"], finished["done"], finished["skipped"]) == ("succeeded", 10, 0)
         assert wix.accounts == {f"c{n}" for n in range(10)}
+
+    def test_a_slot_freeing_soon_is_waited_for_in_place(self, fake_store, monkeypatch) -> None:
+        """When the limiter says a slot frees within the minute, the batch waits and goes on."""
+        import worker.job_kinds
+        import worker.wix_access
+
+        wix = BudgetedWix(budget=6)
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: wix)
+        waits: list[float] = []
+
+        def wait(seconds: float) -> None:
+            waits.append(seconds)
+            wix.budget = 100  # the window moved on
+
+        monkeypatch.setattr(worker.job_kinds.time, "sleep", wait)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "bootstrap")
+        batch = jobs.run_batch(record["id"], NOW)
+        assert batch is not None and batch.cursor is None
+        assert waits == [7.0]
+        assert jobs.get(record["id"])["done"] == 10
