@@ -10,6 +10,8 @@ import redis
 
 from worker.jobs import Batch, JobStep
 from worker.progress_store import reward_index_key, reward_key, update_json
+from worker.retry_policy import retry_policy
+from worker.settings import get_settings
 from worker.wix.client import WixApiError, WixClient, WixRateLimited
 
 BATCH_SIZE = 100
@@ -68,16 +70,19 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
         elif status != "ACTIVE":
             return Batch(0, 0, [f"the loyalty program is {status}: left as it is, no accounts created"], None)
     contacts, total = wix.query_contacts(instance_id, offset=offset, limit=BATCH_SIZE)
+    deadline = time.monotonic() + batch_seconds()
     done = skipped = 0
     failures: list[str] = []
     for handled, contact in enumerate(contacts):
+        if time.monotonic() > deadline:  # keep the task well inside its time limit: go on in the next
+            return Batch(done, skipped, failures, str(offset + handled), total=total)
         contact_id = str(contact["id"])
         for attempt in (1, 2):
             try:
                 opened = _open_account(wix, instance_id, contact_id)
             except WixRateLimited as exc:
                 wait = exc.retry_after or 1.0
-                if attempt == 1 and wait <= INLINE_WAIT_SECONDS:
+                if attempt == 1 and wait <= INLINE_WAIT_SECONDS and time.monotonic() + wait < deadline:
                     time.sleep(wait)  # a slot frees within the minute: wait for it here
                     continue
                 # Still spent: keep what is done and go on from this contact in a later task.
@@ -91,6 +96,11 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
     next_offset = offset + len(contacts)
     more = bool(contacts) and next_offset < total
     return Batch(done, skipped, failures, str(next_offset) if more else None, total=total)
+
+
+def batch_seconds() -> float:
+    """How long one batch may run: half the soft time limit the visibility timeout allows."""
+    return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
 
 
 def _open_account(wix: WixClient, instance_id: str, contact_id: str) -> bool:

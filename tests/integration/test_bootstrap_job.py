@@ -4,6 +4,7 @@ contact, and a second run that finds them all (nothing made twice)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -52,4 +53,65 @@ def test_bootstrap_activates_and_opens_every_account_once(
         assert len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) == 90
     finally:
         worker.stop()
+        fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
+
+
+def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
+    fake_wix: FakeWixProcess, real_redis, redis_url
+) -> None:
+    """Accounts open slowly; the worker is SIGKILLed mid-batch; another worker resumes the job: every
+    contact ends with exactly one account and the job succeeds."""
+    from tests.integration.conftest import wait_for
+    from worker.follow_ups import CeleryFollowUps
+    from worker.job_kinds import KINDS
+    from worker.jobs import Jobs
+
+    fake_wix.control("POST", "reset")
+    fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 0})
+    fake_wix.control("POST", f"instances/{INSTANCE}/contacts/bulk", json={"count": 120})
+    fake_wix.control(
+        "POST",
+        "faults",
+        json={
+            "count": 400,
+            "delaySeconds": 0.02,
+            "pathPrefix": "/loyalty-accounts/v1/accounts",
+            "method": "POST",
+        },
+    )
+    env = service_env(
+        redis_url,
+        fake_wix.public_key.read_text(),
+        WIX_APP_ID=APP_ID,
+        WIX_APP_SECRET=APP_SECRET,
+        WIX_API_BASE=fake_wix.base_url,
+        WIX_RATE_LIMIT_PER_MINUTE="2000",
+        CELERY_VISIBILITY_TIMEOUT="20",
+    )
+    jobs = Jobs(real_redis, KINDS)
+    first = start_worker(env)
+    try:
+        record, _ = jobs.start(INSTANCE, "bootstrap")
+        os.environ["REDIS_URL"] = redis_url
+        CeleryFollowUps().run_job(record["id"], "bulk")
+
+        def some_accounts() -> bool:
+            return len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) >= 10
+
+        wait_for(some_accounts, 30, "the job to be under way")
+        first.kill_group()
+    finally:
+        first.stop()
+    assert jobs.get(record["id"])["status"] == "running"
+    second = start_worker(env)
+    try:
+        wait_for(lambda: jobs.get(record["id"])["status"] != "running", 120, "the job to resume and end")
+        finished = jobs.get(record["id"])
+        assert finished["status"] == "succeeded", finished["failures"]
+        accounts = fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]
+        assert len(accounts) == 120
+        assert len({account["contactId"] for account in accounts}) == 120
+    finally:
+        second.stop()
+        fake_wix.control("DELETE", "faults")
         fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
