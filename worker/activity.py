@@ -4,12 +4,13 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import redis
 
 from worker.engine.logs import LogRejected, accept_log
+from worker.engine.timestamps import utc_stamp
 from worker.progress_store import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
@@ -94,8 +95,8 @@ def issue_reward(
         raise NotFound(f"no reward log {reward_log_id}")
     wanted = {
         "couponCode": coupon_code,
-        "rewardIssuedAt": _stamp(issued_at),
-        "rewardExpiryAt": _stamp(expiry_at),
+        "rewardIssuedAt": utc_stamp(issued_at),
+        "rewardExpiryAt": utc_stamp(expiry_at),
     }
 
     def issue(reward_log: dict[str, Any]) -> dict[str, Any] | None:
@@ -103,13 +104,9 @@ def issue_reward(
             if all(reward_log.get(field) == value for field, value in wanted.items()):
                 return None
             raise Conflict(f"reward log {reward_log_id} was already issued with another coupon")
-        return {**reward_log, **wanted, "status": "issued", "updatedAt": _stamp(now)}
+        return {**reward_log, **wanted, "status": "issued", "updatedAt": utc_stamp(now)}
 
     reward_log, changed = update_json(client, key, issue)
     if reward_log is None:
         raise NotFound(f"no reward log {reward_log_id}")
     return reward_log, changed
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
 
+from worker.engine.timestamps import utc_stamp
 from worker.jobs import Batch, JobStep
 from worker.progress_store import reward_index_key, reward_key, update_json
 from worker.retry_policy import retry_policy
@@ -31,8 +32,7 @@ def expire_reward(
             return None
         if datetime.fromisoformat(expiry.replace("Z", "+00:00")) > now:
             return None
-        stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return {**reward_log, "status": "expired", "updatedAt": stamp}
+        return {**reward_log, "status": "expired", "updatedAt": utc_stamp(now)}
 
     return update_json(client, key, expire)[1]
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from worker.engine.challenges import ChallengeWindow, challenge_progress, window_of
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge
 from worker.engine.streaks import streak_runs
+from worker.engine.timestamps import utc_stamp
 from worker.progress_store import ProgressStore
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _window_now(challenge: Challenge, now: datetime, zone: Any) -> ChallengeWindow:
@@ -44,8 +41,8 @@ def member_progress(store: ProgressStore, instance_id: str, contact_id: str, now
                 "streakProgress": current,
                 "taskProgress": {
                     "periodKey": span.key,
-                    "periodStartsAt": _stamp(span.start),
-                    "periodEndsAt": _stamp(span.end),
+                    "periodStartsAt": utc_stamp(span.start),
+                    "periodEndsAt": utc_stamp(span.end),
                     "value": str(tally.value if tally else 0),
                     "target": str(streak.aggregationTargetValue),
                     "complete": bool(tally and tally.complete),

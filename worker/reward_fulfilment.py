@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from worker.activity import NotFound, issue_reward
+from worker.engine.timestamps import utc_stamp
 from worker.loyalty_program import park_reward, points_wait_reason
 from worker.progress_store import ProgressStore, update_json
 from worker.wix.client import WixApiError, WixClient
@@ -167,7 +168,7 @@ def mark_reward(
     key = ProgressStore(client).reward_log_key(instance_id, reward_log_id)
     if key is None:
         return
-    stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    stamp = utc_stamp(now)
 
     def mark(reward_log: dict[str, Any]) -> dict[str, Any] | None:
         if reward_log["status"] == "issued":

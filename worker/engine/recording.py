@@ -18,6 +18,7 @@ from worker.engine.logs import ActivityLog, LogRejected
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge, Milestone, Program, Streak
 from worker.engine.streaks import StreakRun, run_containing, streak_runs
+from worker.engine.timestamps import utc_stamp
 
 
 @dataclass
@@ -47,10 +48,6 @@ def reward_log_id(
     return "rl_" + digest.hexdigest()[:24]
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def new_reward_log(
     *,
     instance_id: str,
@@ -76,8 +73,8 @@ def new_reward_log(
         "couponCode": None,
         "rewardIssuedAt": None,
         "rewardExpiryAt": None,
-        "createdAt": _stamp(now),
-        "updatedAt": _stamp(now),
+        "createdAt": utc_stamp(now),
+        "updatedAt": utc_stamp(now),
     }
 
 
@@ -151,8 +148,8 @@ def record_streak_log(
         "streakProgress": progress,
         "taskProgress": {
             "periodKey": span.key,
-            "periodStartsAt": _stamp(span.start),
-            "periodEndsAt": _stamp(span.end),
+            "periodStartsAt": utc_stamp(span.start),
+            "periodEndsAt": utc_stamp(span.end),
             "value": str(tally.value if tally else 0),
             "target": str(streak.aggregationTargetValue),
             "complete": bool(tally and tally.complete),
@@ -228,8 +225,8 @@ def record_challenge_log(
         "challengeProgress": progress.to_json(challenge),
         "taskProgress": {
             "periodKey": window.key,
-            "periodStartsAt": _stamp(window.start),
-            "periodEndsAt": _stamp(window.end),
+            "periodStartsAt": utc_stamp(window.start),
+            "periodEndsAt": utc_stamp(window.end),
             "value": str(progress.value),
             "target": str(challenge.completionTargetValue),
             "complete": progress.status == "completed",
