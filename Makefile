@@ -36,6 +36,9 @@ bench: $(STAMP)
 	$(PY) bench/store.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/bootstrap.py
+	@test -x /usr/bin/chromium || { echo "make bench: installing chromium (Debian's package)"; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; } || true; }
+	$(PY) bench/widget.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

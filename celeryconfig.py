@@ -3,6 +3,7 @@
 Read by `worker.celery_app` (`app.config_from_object("celeryconfig")`).
 """
 
+from celery.schedules import crontab
 from kombu.entity import Queue
 
 from worker.keys import QUEUES
@@ -44,6 +45,7 @@ task_routes = {
     "rewards.*": {"queue": "rewards"},
     "bulk.*": {"queue": "bulk"},
     "periodic.*": {"queue": "periodic"},
+    "sync.*": {"queue": "rewards"},  # points sync: Wix calls and POSTs to the external system
 }
 
 worker_send_task_events = True
@@ -51,12 +53,34 @@ task_send_sent_event = False
 worker_hijack_root_logger = False
 worker_cancel_long_running_tasks_on_connection_loss = True
 
-beat_schedule: dict[str, dict[str, object]] = {
-    "expire-rewards": {
+# Beat: one scheduler for the whole deployment. RedBeat keeps the schedule and a lock in Redis, so a
+# second beat process (a rolling deploy, a mistake) waits for the lock instead of sending every job twice;
+# if the holder dies, another takes over once the lock expires. Every job is also safe to run twice for
+# one period (a running job of a name is answered, not doubled; each item's effect is idempotent).
+beat_scheduler = "redbeat.RedBeatScheduler"
+redbeat_redis_url = _settings.redis_url
+redbeat_redis_options: dict[str, object] = {}
+redbeat_key_prefix = "wrw:beat:"
+beat_max_loop_interval = 5  # seconds between looks at the schedule
+redbeat_lock_timeout = 30  # a dead holder's lock frees after this long
+
+
+def _every_instance(name: str, schedule: object, **kwargs: object) -> dict[str, object]:
+    """A schedule entry that starts job `name` for every instance with a program."""
+    return {
         "task": "periodic.start_job_everywhere",
-        "schedule": 3600.0,
-        "kwargs": {"name": "expire-rewards"},
-        "options": {"expires": 3600},
-    },
+        "schedule": schedule,
+        "kwargs": {"name": name, **kwargs},
+        "options": {"expires": 3600},  # a start nobody took within the hour is dropped: the next one comes
+    }
+
+
+beat_schedule: dict[str, dict[str, object]] = {
+    "sweep": _every_instance("sweep", crontab(minute=10)),
+    "expire-rewards": _every_instance("expire-rewards", crontab(minute=20)),
+    "catch-up": _every_instance("catch-up", crontab(minute=30)),
+    # Hourly, so that every timezone's first of the month is seen; only instances where it is the 1st
+    # start it, and a member is messaged once a month however often it runs.
+    "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
 }
 timezone = "UTC"

@@ -11,6 +11,7 @@ import redis
 from worker.celery_app import WorkerTask, app, redis_store
 from worker.job_kinds import KINDS, QUEUES
 from worker.jobs import Jobs
+from worker.monthly_messages import program_zone
 
 
 def _jobs() -> Jobs:
@@ -41,11 +42,15 @@ def run_job_batch(*, job_id: str) -> None:
 
 
 @app.task(name="periodic.start_job_everywhere")
-def start_job_everywhere(*, name: str) -> int:
-    """Beat's entry point: start `name` for every instance that has a program; answers how many started."""
-    jobs, started = _jobs(), 0
-    for key in redis_store().scan_iter(match="wrw:program:*", count=1000):
-        record, new = jobs.start(key.removeprefix("wrw:program:"), name)
+def start_job_everywhere(*, name: str, local_day: int | None = None) -> int:
+    """Beat's entry point: start `name` for every instance that has a program; answers how many started.
+    With `local_day`, only where it is that day of the month in the program's timezone."""
+    store, jobs, started, now = redis_store(), _jobs(), 0, datetime.now(UTC)
+    for key in store.scan_iter(match="wrw:program:*", count=1000):
+        instance_id = key.removeprefix("wrw:program:")
+        if local_day is not None and now.astimezone(program_zone(store, instance_id)).day != local_day:
+            continue
+        record, new = jobs.start(instance_id, name, started_by="beat")
         if new:
             send_batch(record["id"], name)
             started += 1

@@ -7,6 +7,7 @@ jitter, and a task that still fails is parked in the dead-letter queue with its 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from functools import lru_cache
 from typing import Any
@@ -78,8 +79,13 @@ class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         logger.error("task failed for good and was parked", extra={"task": self.name})
 
 
-app = Celery("worker", task_cls=WorkerTask, include=["tasks.events", "tasks.rewards", "tasks.jobs"])
-app.config_from_object("celeryconfig")
+app = Celery(
+    "worker",
+    task_cls=WorkerTask,
+    include=["tasks.events", "tasks.rewards", "tasks.jobs", "tasks.points_sync"],
+)
+# CELERY_CONFIG_MODULE names another module (one that imports celeryconfig and overrides a little).
+app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))
 init_sentry(_settings)
 
 

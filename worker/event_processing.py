@@ -27,7 +27,10 @@ from worker.follow_ups import FollowUps, fulfil_new_rewards
 from worker.journal import EventJournal
 from worker.loyalty_program import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.points_rules import points_to_earn
+from worker.points_sync import forward_points_update
+from worker.points_sync_mapping import apply_contact_event
 from worker.progress_store import NoProgram, ProgressStore
+from worker.settings import get_settings
 from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize, resolve_fulfilment
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,8 @@ def process_event(
         return "failed"
     normalized = event.model_dump(mode="json")
     reason: str | None = None
+    if event.contact is not None:  # contact_created|updated|deleted keep the points sync's mapping current
+        apply_contact_event(client, event)
     try:
         entries = apply_rules(
             ProgressStore(client),
@@ -115,6 +120,10 @@ def process_event(
                 park_earns(client, instance_id, earns)
             else:
                 follow_ups.earn(instance_id, earns)
+        if event.account is not None:  # a points change goes to the external system unless it is ours
+            settings = get_settings()
+            sync_url = settings.external_sync_url if settings.external_sync_secret is not None else None
+            forward_points_update(client, event, our_app_id=our_app_id, sync_url=sync_url)
         status = event.program.status if event.program is not None else None
         if status and record_program_status(client, instance_id, status):
             release_waiting(client, instance_id, follow_ups)

@@ -8,11 +8,15 @@ from typing import Any
 
 import redis
 
+from worker.catch_up import catch_up
 from worker.engine.timestamps import utc_stamp
 from worker.jobs import Batch, JobStep
+from worker.monthly_messages import monthly_messages
+from worker.points_sync_mapping import record_wix_contacts
 from worker.progress_store import reward_index_key, reward_key, update_json
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
+from worker.sweep import sweep
 from worker.wix.client import WixApiError, WixClient, WixRateLimited
 
 BATCH_SIZE = 100
@@ -66,10 +70,12 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
     if offset == 0:
         status = wix.get_loyalty_program(instance_id).get("status")
         if status == "DRAFT":
-            wix.activate_loyalty_program(instance_id)
-        elif status != "ACTIVE":
+            status = wix.activate_loyalty_program(instance_id).get("status") or "ACTIVE"
+        _keep_program_status(client, instance_id, str(status))
+        if status != "ACTIVE":
             return Batch(0, 0, [f"the loyalty program is {status}: left as it is, no accounts created"], None)
     contacts, total = wix.query_contacts(instance_id, offset=offset, limit=BATCH_SIZE)
+    record_wix_contacts(client, instance_id, contacts)  # the points sync's email ↔ contact mapping
     deadline = time.monotonic() + batch_seconds()
     done = skipped = 0
     failures: list[str] = []
@@ -98,6 +104,16 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
     return Batch(done, skipped, failures, str(next_offset) if more else None, total=total)
 
 
+def _keep_program_status(client: redis.Redis, instance_id: str, status: str) -> None:
+    """The status read at bootstrap counts as a `program_updated` event would: points that waited for an
+    ACTIVE program go now (worker.loyalty_program)."""
+    from worker.follow_ups import CeleryFollowUps
+    from worker.loyalty_program import record_program_status, release_waiting
+
+    if record_program_status(client, instance_id, status):
+        release_waiting(client, instance_id, CeleryFollowUps())
+
+
 def batch_seconds() -> float:
     """How long one batch may run: half the soft time limit the visibility timeout allows."""
     return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
@@ -116,5 +132,17 @@ def _open_account(wix: WixClient, instance_id: str, contact_id: str) -> bool:
     return True
 
 
-KINDS: dict[str, JobStep] = {"expire-rewards": expire_rewards, "bootstrap": bootstrap}
-QUEUES: dict[str, str] = {"expire-rewards": "periodic", "bootstrap": "bulk"}
+KINDS: dict[str, JobStep] = {
+    "expire-rewards": expire_rewards,
+    "bootstrap": bootstrap,
+    "catch-up": catch_up,
+    "monthly-messages": monthly_messages,
+    "sweep": sweep,
+}
+QUEUES: dict[str, str] = {
+    "expire-rewards": "periodic",
+    "bootstrap": "bulk",
+    "catch-up": "periodic",
+    "monthly-messages": "bulk",
+    "sweep": "periodic",
+}

@@ -59,8 +59,11 @@ class Jobs:
         self._redis = client
         self.kinds = kinds
 
-    def start(self, instance_id: str, name: str, since: str | None = None) -> tuple[dict[str, Any], bool]:
-        """The new job's record and True, or the running one's and False."""
+    def start(
+        self, instance_id: str, name: str, since: str | None = None, started_by: str = "hand"
+    ) -> tuple[dict[str, Any], bool]:
+        """The new job's record and True, or the running one's and False. `started_by` is `hand` (the
+        admin API, the CLI) or `beat`, for kinds that do less on a schedule (`monthly-messages`)."""
         if name not in self.kinds:
             raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(self.kinds))}")
         job_id = f"job_{uuid.uuid4().hex[:16]}"
@@ -77,6 +80,7 @@ class Jobs:
             "instanceId": instance_id,
             "status": "running",
             "since": since or "",
+            "startedBy": started_by,
             "cursor": "0",
             "total": "",
             "done": 0,

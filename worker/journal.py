@@ -2,7 +2,9 @@
 
 The receiver writes the `queued` record in the same Lua call that enqueues the task (see
 `worker.web.event_queue`), so the record's existence is also the event's seen-mark. The worker then
-settles it as `processed` (with the normalized event), `ignored` (with the reason) or `failed`.
+settles it as `processed` (with the normalized event), `ignored` (with the reason) or `failed`, and
+says which path the event came by (`source`): `webhook`, or `catch-up` for an event rebuilt from an
+order that Wix's orders search found (worker.catch_up).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ def now_iso() -> str:
 
 
 class EventJournal:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, *, source: str = "webhook") -> None:
         self._redis = client
         self._ttl = ttl_seconds
+        self._source = source
 
     def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
         raw: dict[str, str] = self._redis.hgetall(keys.event_record(instance_id, event_id))  # type: ignore[assignment]
@@ -61,6 +64,7 @@ class EventJournal:
             "instanceId": instance_id,
             "eventId": event_id,
             "eventType": event_type,
+            "source": self._source,
             "updatedAt": now_iso(),
         }
         if normalized is not None:

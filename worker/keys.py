@@ -26,3 +26,42 @@ def uid_source(instance_id: str, unique_identifier: str) -> str:
 def order_fulfilled(instance_id: str, order_id: str) -> str:
     """Which webhook event emitted `order_fulfilled` for an order (it is emitted once per order)."""
     return f"wrw:order-fulfilled:{instance_id}:{order_id}"
+
+
+# Points sync with an external loyalty system (worker/points_sync*.py). One hash tag per instance, so the
+# mapping's hashes change together in one Lua call (and stay in one slot under Redis Cluster).
+
+
+def sync_contacts(instance_id: str) -> str:
+    """Hash: contact id → `{"email", "revision", "externalId", "deleted"}` (JSON)."""
+    return f"wrw:sync:{{{instance_id}}}:contacts"
+
+
+def sync_emails(instance_id: str) -> str:
+    """Hash: lower-cased email → contact id."""
+    return f"wrw:sync:{{{instance_id}}}:emails"
+
+
+def sync_external_ids(instance_id: str) -> str:
+    """Hash: the external system's member id → contact id."""
+    return f"wrw:sync:{{{instance_id}}}:external-ids"
+
+
+def sync_webhook_id(webhook_id: str) -> str:
+    """An inbound `webhook-id` already accepted (replays are refused)."""
+    return f"wrw:sync:webhook-id:{webhook_id}"
+
+
+def sync_inbound(instance_id: str, transaction_id: str) -> str:
+    """An external transaction accepted for Wix (its id is our earn-points idempotencyKey)."""
+    return f"wrw:sync:{{{instance_id}}}:in:{transaction_id}"
+
+
+def sync_outbound(instance_id: str, wix_transaction_id: str) -> str:
+    """A Wix transaction sent (or being sent) to the external system."""
+    return f"wrw:sync:{{{instance_id}}}:out:{wix_transaction_id}"
+
+
+def sync_own_transaction(instance_id: str, wix_transaction_id: str) -> str:
+    """A Wix transaction that inbound sync made (its points_updated event is not sent back out)."""
+    return f"wrw:sync:{{{instance_id}}}:own:{wix_transaction_id}"

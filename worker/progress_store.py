@@ -63,6 +63,16 @@ def member_rewards_key(instance_id: str, contact_id: str) -> str:
     return f"{_member(instance_id, contact_id)}:rewards"
 
 
+def members_key(instance_id: str) -> str:
+    """Every contact of the instance with a log (the sweep's list of members)."""
+    return f"wrw:members:{instance_id}"
+
+
+def closed_key(instance_id: str, contact_id: str) -> str:
+    """The member's progress records closed for good, `{kind}:{itemId}:{runOrWindow}` → record."""
+    return f"{_member(instance_id, contact_id)}:closed"
+
+
 def program_key(instance_id: str) -> str:
     return f"wrw:program:{instance_id}"
 
@@ -184,6 +194,7 @@ class ProgressStore:
                         self._index_rewards(
                             instance_id, log.contactId, answer.get("achievedMilestoneRewardLogs")
                         )
+                        self._redis.sadd(members_key(instance_id), log.contactId)
                         return Outcome(answer, duplicate=True, reward_logs=[])
                     raw_state = pipe.get(member_key)
                     state = _load_state(raw_state)  # type: ignore[arg-type]
@@ -206,7 +217,10 @@ class ProgressStore:
                             {reward_log["id"]: now.timestamp()},
                         )
                     pipe.execute()
+                    # Indexes live outside the member's hash slot: written after the MULTI, and again by
+                    # any duplicate of this log (a crash in between is mended by the client's retry).
                     self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
+                    self._redis.sadd(members_key(instance_id), log.contactId)
                     return Outcome(recorded.answer, duplicate=False, reward_logs=recorded.reward_logs)
                 except redis.WatchError:
                     continue
@@ -252,3 +266,20 @@ class ProgressStore:
         ids: list[str] = self._redis.zrange(member_rewards_key(instance_id, contact_id), 0, -1)  # type: ignore[assignment]
         raws = [self._redis.get(reward_key(instance_id, contact_id, reward_id)) for reward_id in ids]
         return [json.loads(raw) for raw in raws if raw]  # type: ignore[arg-type]
+
+    # closed progress records (the sweep) ---------------------------------------------------------
+
+    def save_closures(
+        self, instance_id: str, contact_id: str, kind: Kind, item_id: str, closures: dict[str, dict[str, Any]]
+    ) -> int:
+        """Keep each closed record once (the first stamp stays); answers how many were new."""
+        key = closed_key(instance_id, contact_id)
+        with self._redis.pipeline(transaction=False) as pipe:
+            for run_key, record in closures.items():
+                pipe.hsetnx(key, f"{kind}:{item_id}:{run_key}", json.dumps(record, default=str))
+            return sum(pipe.execute())
+
+    def closed_records(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
+        """The member's closed records, as the sweep stamped them."""
+        raw: dict[str, str] = self._redis.hgetall(closed_key(instance_id, contact_id))  # type: ignore[assignment]
+        return [json.loads(raw[field]) for field in sorted(raw)]

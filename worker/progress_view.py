@@ -1,9 +1,20 @@
-"""A member's progress as shoppers and API clients see it: every streak and challenge, now."""
+"""A member's progress as shoppers and API clients see it: every streak and challenge, now, and the
+member's Wix loyalty points.
+
+Points come from Wix (the member's loyalty account and the site's loyalty program) each time, through
+the process's Wix client when Wix credentials are configured. Progress never fails because of them:
+when Wix cannot answer (down, slow, our rate budget spent, a permission missing) `points` is null and
+a warning is logged, as it is null when the site has no loyalty program or the member no account.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+import redis
 
 from worker.engine.challenges import ChallengeWindow, challenge_progress, window_of
 from worker.engine.periods import period_of
@@ -11,6 +22,62 @@ from worker.engine.program import Challenge
 from worker.engine.streaks import streak_runs
 from worker.engine.timestamps import utc_stamp
 from worker.progress_store import ProgressStore
+from worker.settings import SettingsError, get_settings
+from worker.wix.client import WixApiError, WixClient, WixError
+
+logger = logging.getLogger(__name__)
+
+WixProvider = Callable[[], WixClient | None]
+
+
+def configured_wix() -> WixClient | None:
+    """The process's Wix client, or None when WIX_APP_ID / WIX_APP_SECRET are not set."""
+    settings = get_settings()
+    secret = settings.wix_app_secret
+    if not settings.wix_app_id or secret is None or not secret.get_secret_value():
+        return None
+    from worker.wix_access import wix_client  # imports the Celery app: only once Wix is configured
+
+    return wix_client()
+
+
+def loyalty_points(wix: WixClient, instance_id: str, contact_id: str) -> dict[str, Any] | None:
+    """`{"balance", "pointsName", "pointsExpiration"}` from the contact's Wix loyalty account and the
+    site's program; None when the contact has no account or the site no program. Wix errors propagate."""
+    account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
+    if account is None:
+        return None
+    try:
+        program = wix.get_loyalty_program(instance_id)
+    except WixApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    points = account.get("points")
+    balance = points.get("balance") if isinstance(points, dict) else None
+    definition = program.get("pointDefinition")
+    name = definition.get("customName") if isinstance(definition, dict) else None
+    expiration = program.get("pointsExpiration")
+    return {
+        "balance": balance if isinstance(balance, int) else 0,
+        "pointsName": name if isinstance(name, str) and name else "Points",
+        "pointsExpiration": expiration if isinstance(expiration, dict) else None,
+    }
+
+
+def member_points(wix: WixProvider, instance_id: str, contact_id: str) -> dict[str, Any] | None:
+    """`loyalty_points`, or None when Wix is not configured or cannot answer now (logged)."""
+    try:
+        client = wix()
+        if client is None:
+            return None
+        return loyalty_points(client, instance_id, contact_id)
+    except (WixError, SettingsError, redis.RedisError) as exc:
+        logger.warning(
+            "loyalty points are not available now",
+            extra={"instance_id": instance_id, "reason": f"{type(exc).__name__}: {exc}"},
+        )
+        return None
 
 
 def _window_now(challenge: Challenge, now: datetime, zone: Any) -> ChallengeWindow:
@@ -23,7 +90,14 @@ def _window_now(challenge: Challenge, now: datetime, zone: Any) -> ChallengeWind
     return window
 
 
-def member_progress(store: ProgressStore, instance_id: str, contact_id: str, now: datetime) -> dict[str, Any]:
+def member_progress(
+    store: ProgressStore,
+    instance_id: str,
+    contact_id: str,
+    now: datetime,
+    *,
+    wix: WixProvider = configured_wix,
+) -> dict[str, Any]:
     program = store.program(instance_id)
     zone = program.zone
     streaks = []
@@ -67,4 +141,7 @@ def member_progress(store: ProgressStore, instance_id: str, contact_id: str, now
         "streaks": streaks,
         "challenges": challenges,
         "rewardLogs": store.member_reward_logs(instance_id, contact_id),
+        "points": member_points(wix, instance_id, contact_id),
+        # Runs and windows the sweep has closed for good (broken, failed), with their stamps.
+        "closedRecords": store.closed_records(instance_id, contact_id),
     }

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     event_journal_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=8 * 24 * 3600)
     webhook_max_bytes: int = 1024 * 1024
     jwt_leeway_seconds: int = 60
+    # Two-way points sync with an external loyalty system over Standard Webhooks (worker/points_sync.py):
+    # no URL, no outbound sync; the `whsec_` secret signs what we send and verifies what it sends.
+    external_sync_url: str | None = None
+    external_sync_secret: SecretStr | None = None
+    external_sync_match_by: Literal["email", "contactId"] = "email"
 
     @property
     def is_production(self) -> bool:
@@ -73,6 +78,11 @@ class Settings(BaseSettings):
             )
         if self.admin_token is None or not self.admin_token.get_secret_value():
             raise SettingsError("ADMIN_TOKEN is not set (required when WORKER_ENV=production)")
+        widget_secret = self.widget_token_secret.get_secret_value() if self.widget_token_secret else ""
+        if len(widget_secret.encode()) < 32:  # HS256 wants a key as long as its hash (RFC 7518 §3.2)
+            raise SettingsError(
+                "WIDGET_TOKEN_SECRET is not set or under 32 bytes (required when WORKER_ENV=production)"
+            )
 
 
 @lru_cache

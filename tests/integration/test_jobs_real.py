@@ -34,3 +34,44 @@ def test_expire_rewards_from_the_cli(celery_worker, module_redis_url) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert json.loads(shown.stdout) == record
+
+
+def test_sweep_closes_lapsed_streaks_on_the_worker(celery_worker, module_redis_url) -> None:
+    """Members who stopped a month ago: the sweep, run by the worker, closes their streaks as broken;
+    the member still going is left open; a second sweep finds nothing new."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.unit.engine.test_recording import BASE_PROGRAM
+    from worker.engine.logs import accept_log
+
+    client = sync_client(module_redis_url)
+    store = ProgressStore(client)
+    store.save_program("inst-sweep", BASE_PROGRAM)
+    program = store.program("inst-sweep")
+    streak = program.streak("weekly-shopper")
+    assert streak is not None
+    now = datetime.now(UTC)
+    for n in range(30):
+        days_ago = [35, 28] if n < 20 else [1]
+        for back in days_ago:
+            at = now - timedelta(days=back)
+            log = accept_log(
+                streak, contact_id=f"m{n}", activity_id="order_paid", activity_value=1, activity_at=at,
+                unique_identifier=f"u{n}-{back}", now=at,
+            )  # fmt: skip
+            store.record("inst-sweep", program, streak, log, at)
+    env = {**os.environ, "REDIS_URL": module_redis_url}
+
+    def sweep() -> dict[str, object]:
+        run = subprocess.run(
+            [sys.executable, "-m", "worker", "jobs", "run", "sweep", "--instance", "inst-sweep"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]
+
+    first = sweep()
+    assert (first["status"], first["total"], first["done"], first["skipped"]) == ("succeeded", 30, 20, 10)
+    assert [r["status"] for r in store.closed_records("inst-sweep", "m0")] == ["broken"]
+    assert store.closed_records("inst-sweep", "m25") == []
+    assert sweep()["done"] == 0

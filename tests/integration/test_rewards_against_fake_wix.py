@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
+from worker.loyalty_program import points_wait_reason
 from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import coupon_code
 from worker.wix.webhook_signing import sign_webhook
@@ -384,3 +385,40 @@ class TestRateLimit:
                 worker.stop()
             web.stop()
             fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
+
+
+def program_status(fake_wix: FakeWixProcess, base: str, status: str) -> None:
+    """Wix's program takes `status`, and Wix says so with a program_updated webhook."""
+    fake_wix.control("PUT", f"instances/{INSTANCE}/program", json={"status": status})
+    payload = wix_samples.program_updated(event_id=str(uuid.uuid4()), status=status)
+    token = sign_webhook(signing_key(fake_wix), "wix.loyalty.v1.program_updated", INSTANCE, payload)  # type: ignore[arg-type]
+    assert httpx.post(f"{base}/webhooks/wix", content=token, timeout=5).status_code == 200
+
+
+class TestPausedProgram:
+    def test_a_paused_program_issues_no_points_until_activated(self, fake_wix, stack, real_redis) -> None:
+        """While Wix's program is PAUSED a checkout's points wait (progress goes on); once it is ACTIVE
+        again they are earned, once."""
+        base, _, _ = stack
+        contact, checkout_id = f"contact-{uuid.uuid4()}", str(uuid.uuid4())
+        program_status(fake_wix, base, "PAUSED")
+        wait_for(lambda: points_wait_reason(real_redis, INSTANCE), 30, "the worker to hear of the pause")
+        token = checkout(fake_wix, checkout_id, contact, "75.00")
+        assert httpx.post(f"{base}/webhooks/wix", content=token, timeout=5).status_code == 200
+
+        def earned() -> list[dict[str, Any]]:
+            return [
+                t
+                for t in collection(fake_wix, "transactions")
+                if t.get("idempotencyKey", "").endswith(f"{checkout_id}:0")
+            ]
+
+        wait_for(lambda: real_redis.hlen(f"wrw:points-waiting:{INSTANCE}"), 30, "the points to be parked")
+        time.sleep(1)
+        assert earned() == []
+
+        program_status(fake_wix, base, "ACTIVE")
+
+        wait_for(earned, 60, "the points once the program is active")
+        time.sleep(1)
+        assert len(earned()) == 1 and earned()[0]["amount"] == 7

@@ -81,3 +81,29 @@ class TestDelivery:
         import tasks.events  # noqa: F401  (registers the task)
 
         assert "events.process_wix_event" in app.tasks
+
+
+class TestBeat:
+    def test_one_scheduler_for_the_deployment_with_its_lock_in_redis(self) -> None:
+        """RedBeat (2.4.2 or later) keeps the schedule and a lock in the broker's Redis."""
+        from importlib.metadata import version
+
+        assert app.conf.beat_scheduler == "redbeat.RedBeatScheduler"
+        assert app.conf.redbeat_redis_url == app.conf.broker_url
+        assert tuple(int(part) for part in version("celery-redbeat").split(".")[:3]) >= (2, 4, 2)
+
+    def test_every_periodic_job_is_scheduled_and_names_a_job_there_is(self) -> None:
+        from worker.job_kinds import KINDS, QUEUES
+
+        entries = celeryconfig.beat_schedule.values()
+        names = {entry["kwargs"]["name"] for entry in entries}  # type: ignore[index]
+        assert names == {"sweep", "expire-rewards", "catch-up", "monthly-messages"}
+        assert names <= set(KINDS)
+        assert all(entry["task"] == "periodic.start_job_everywhere" for entry in entries)
+        assert {QUEUES[name] for name in names} <= {"periodic", "bulk"}
+
+    def test_monthly_messages_start_only_on_the_first_in_each_programs_timezone(self) -> None:
+        assert celeryconfig.beat_schedule["monthly-messages"]["kwargs"] == {
+            "name": "monthly-messages",
+            "local_day": 1,
+        }

@@ -138,6 +138,49 @@ class TestBootstrap:
         assert finished["status"] == "succeeded"
         assert finished["failures"] == ["the loyalty program is PAUSED: left as it is, no accounts created"]
 
+    def test_the_status_read_makes_points_wait_and_an_activation_releases_them(
+        self, fake_store, monkeypatch
+    ) -> None:
+        """The program read at bootstrap keeps the status as a program_updated event would: PAUSED makes
+        points wait; a DRAFT program activated by the bootstrap sends what waited."""
+        import worker.follow_ups
+        import worker.wix_access
+        from worker.loyalty_program import park_earns, points_wait_reason
+        from worker.points_rules import PointsEarn
+
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: PausedProgramWix())
+        jobs = Jobs(fake_store, KINDS)
+        jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW)
+        assert points_wait_reason(fake_store, "inst-1") is not None
+        park_earns(fake_store, "inst-1", [PointsEarn("c1", 5, "wrw:checkout_completed:k1:0", "5 points")])
+
+        draft = DraftProgramWix()
+        sent = RecordedFollowUps()
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: draft)
+        monkeypatch.setattr(worker.follow_ups, "CeleryFollowUps", lambda: sent)
+        jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW)
+
+        assert draft.activated
+        assert points_wait_reason(fake_store, "inst-1") is None
+        assert [earn.idempotency_key for _, earn in sent.earns] == ["wrw:checkout_completed:k1:0"]
+
+
+class DraftProgramWix:
+    """A DRAFT program (activated when asked) and no contacts."""
+
+    def __init__(self) -> None:
+        self.activated = False
+
+    def get_loyalty_program(self, instance_id: str) -> dict[str, Any]:
+        return {"status": "DRAFT"}
+
+    def activate_loyalty_program(self, instance_id: str) -> dict[str, Any]:
+        self.activated = True
+        return {"status": "ACTIVE"}
+
+    def query_contacts(self, *args: Any, **kwargs: Any) -> Any:
+        return [], 0
+
 
 class BudgetedWix:
     """Contacts c0..c9 without accounts, and a Wix budget that runs out after `budget` calls."""

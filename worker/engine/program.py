@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from worker.engine.storefront import FloatingWidget, Template, Theme, storefront_problems
+
 Status = Literal["draft", "live", "paused"]
 Method = Literal["count", "sum"]
 Period = Literal["daily", "weekly", "monthly"]
@@ -105,6 +107,9 @@ class Program(_Strict):
     challenges: list[Challenge] = []
     rules: list[Rule] = []
     pointsRules: list[PointsRule] = []
+    templates: list[Template] = []  # the storefront widget's (worker/engine/storefront.py)
+    themes: list[Theme] = []
+    floatingWidgets: list[FloatingWidget] = []
 
     @field_validator("timezone")
     @classmethod
@@ -246,7 +251,7 @@ def parse_program(document: Any) -> Program:
         raise ProgramInvalid(
             [{"path": _path(error["loc"]), "message": _message(error)} for error in exc.errors()]
         ) from None
-    problems = _semantic_problems(program)
+    problems = _semantic_problems(program) + storefront_problems(program)
     if problems:
         raise ProgramInvalid([{"path": path, "message": message} for path, message in problems])
     return program

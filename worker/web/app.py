@@ -17,9 +17,10 @@ from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.redis_client import async_client, require_redis_url, sync_client
 from worker.redis_health import describe_durability_problems
 from worker.settings import Settings, get_settings
-from worker.web import admin, ops, receiver, records, wix_actions
+from worker.web import admin, ops, receiver, records, widget, wix_actions
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
+from worker.web.sync import router as sync_router
 from worker.wix.tokens import TokenVerifier, load_public_key
 
 logger = logging.getLogger(__name__)
@@ -80,4 +81,6 @@ def create_app(
     app.include_router(records.router)
     app.include_router(wix_actions.router)
     app.include_router(ops.router)
+    app.include_router(sync_router)
+    widget.install(app)  # the storefront widget's routes and their CORS
     return app

@@ -20,6 +20,7 @@ from worker.follow_ups import fulfil_new_rewards
 from worker.progress_store import NoProgram, ProgressStore
 from worker.progress_view import member_progress
 from worker.web.errors import ApiError
+from worker.web.wix_dependency import Wix
 
 router = APIRouter(tags=["records"])
 
@@ -218,10 +219,14 @@ def patch_reward_log(
 
 
 @router.get("/v1/members/{contact_id}/progress", summary="A member's streaks, challenges and reward logs")
-def get_member_progress(contact_id: str, request: Request, instance_id: Instance) -> dict[str, Any]:
+def get_member_progress(contact_id: str, request: Request, instance_id: Instance, wix: Wix) -> dict[str, Any]:
     try:
         return member_progress(
-            ProgressStore(request.app.state.store), instance_id, contact_id, datetime.now(UTC)
+            ProgressStore(request.app.state.store),
+            instance_id,
+            contact_id,
+            datetime.now(UTC),
+            wix=lambda: wix,
         )
     except NoProgram:
         raise ApiError(404, "not_found", "the instance has no program yet") from None

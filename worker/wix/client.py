@@ -289,6 +289,18 @@ class WixClient:
         accounts = [a for a in _objects(answer, "loyaltyAccounts") if a.get("contactId") == contact_id]
         return accounts[0] if accounts else None
 
+    def query_loyalty_accounts(
+        self, instance_id: str, *, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[WixObject], str | None]:
+        """One page of every loyalty account (`POST .../accounts/query`, cursor paging) and the next
+        page's cursor (None on the last page). A cursor carries the query, so none is sent with it."""
+        paging: dict[str, Any] = {"limit": limit}
+        if cursor:
+            paging["cursor"] = cursor
+        body = {"query": {"cursorPaging": paging}}
+        answer = self._call(instance_id, "POST", "/loyalty-accounts/v1/accounts/query", json=body)
+        return _objects(answer, "loyaltyAccounts"), _next_cursor(answer)
+
     def create_loyalty_account(self, instance_id: str, contact_id: str) -> WixObject:
         """Open a loyalty account for a contact (`POST /loyalty-accounts/v1/accounts`)."""
         answer = self._call(
@@ -348,11 +360,82 @@ class WixClient:
         answer = self._call_or_none(instance_id, "GET", f"/ecom/v1/orders/{_segment(order_id)}")
         return _object(answer, "order") if answer is not None else None
 
+    def search_orders_updated(
+        self, instance_id: str, *, since: str, until: str, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[WixObject], str | None]:
+        """One page of the orders updated in `[since, until)`, oldest first (`POST /ecom/v1/orders/search`,
+        cursor paging), and the next page's cursor (None on the last page)."""
+        paging: dict[str, Any] = {"limit": limit}
+        if cursor:
+            paging["cursor"] = cursor  # the cursor carries the filter and sort of the first page
+            search: dict[str, Any] = {"cursorPaging": paging}
+        else:
+            search = {
+                "filter": {"updatedDate": {"$gte": since, "$lt": until}},
+                "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
+                "cursorPaging": paging,
+            }
+        answer = self._call(instance_id, "POST", "/ecom/v1/orders/search", json={"search": search})
+        metadata = answer.get("metadata") or {}
+        next_cursor = (metadata.get("cursors") or {}).get("next")
+        more = metadata.get("hasNext") is True and isinstance(next_cursor, str) and bool(next_cursor)
+        return _objects(answer, "orders"), next_cursor if more else None
+
     def get_contact(self, instance_id: str, contact_id: str) -> WixObject | None:
         """The contact with all its fields (`GET /contacts/v4/contacts/{id}?fieldsets=FULL`), or None."""
         path = f"/contacts/v4/contacts/{_segment(contact_id)}"
         answer = self._call_or_none(instance_id, "GET", path, params={"fieldsets": "FULL"})
         return _object(answer, "contact") if answer is not None else None
+
+    def get_member(self, instance_id: str, member_id: str) -> WixObject | None:
+        """The site member (`GET /members/v1/members/{id}`, §6.2), with its `contactId`; None if unknown."""
+        answer = self._call_or_none(instance_id, "GET", f"/members/v1/members/{_segment(member_id)}")
+        return _object(answer, "member") if answer is not None else None
+
+    # --- Inbox (§4.5) -------------------------------------------------------------------------------
+
+    def get_or_create_conversation(self, instance_id: str, participant: Mapping[str, str]) -> WixObject:
+        """The participant's conversation, made on first use (`POST /inbox/v2/conversations`);
+        `participant` is one of `{"memberId": ...}`, `{"contactId": ...}`, `{"anonymousVisitorId": ...}`."""
+        body = {"participantId": dict(participant)}
+        return _object(self._call(instance_id, "POST", "/inbox/v2/conversations", json=body), "conversation")
+
+    def send_message(
+        self,
+        instance_id: str,
+        conversation_id: str,
+        message: Mapping[str, Any],
+        *,
+        send_notifications: bool = True,
+    ) -> WixObject:
+        """Send `message` into the conversation as our app (`POST /inbox/v2/messages`); answers it.
+
+        Wix takes no idempotency key here: a retry after a lost answer may send the message twice.
+        """
+        body = {
+            "conversationId": conversation_id,
+            "sendNotifications": send_notifications,
+            "sendAs": "CALLER",
+            "message": dict(message),
+        }
+        return _object(self._call(instance_id, "POST", "/inbox/v2/messages", json=body), "message")
+
+    def list_messages(
+        self, instance_id: str, conversation_id: str, *, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[WixObject], str | None]:
+        """One page of the conversation's messages, newest first, all visibilities (`GET
+        /inbox/v2/messages`), and the next page's cursor (None on the last page)."""
+        params = {
+            "conversationId": conversation_id,
+            "visibility": "BUSINESS",
+            "paging.limit": str(limit),
+            "sorting.fieldName": "sequence",
+            "sorting.order": "DESC",
+        }
+        if cursor:
+            params["paging.cursor"] = cursor
+        answer = self._call(instance_id, "GET", "/inbox/v2/messages", params=params)
+        return _objects(answer, "messages"), _next_cursor(answer)
 
     # --- Automations (§5.2) -------------------------------------------------------------------------
 
@@ -576,6 +659,16 @@ def _object(answer: WixObject, name: str) -> WixObject:
 def _objects(answer: WixObject, name: str) -> list[WixObject]:
     value = answer.get(name)
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _next_cursor(answer: WixObject) -> str | None:
+    """`pagingMetadata.cursors.next` of a cursor-paged answer, or None when there is no next page."""
+    metadata = answer.get("pagingMetadata")
+    if not isinstance(metadata, dict) or metadata.get("hasNext") is False:
+        return None
+    cursors = metadata.get("cursors")
+    cursor = cursors.get("next") if isinstance(cursors, dict) else None
+    return cursor if isinstance(cursor, str) and cursor else None
 
 
 def _ids(response: httpx.Response) -> dict[str, str]:

@@ -25,6 +25,10 @@ HANDLED_EVENT_TYPES = frozenset(
         "wix.loyalty.v1.program_updated",
         "AppInstalled",
         "AppRemoved",
+        # The points sync keeps its contact mapping current from these (worker/points_sync_mapping.py).
+        "wix.contacts.v4.contact_created",
+        "wix.contacts.v4.contact_updated",
+        "wix.contacts.v4.contact_deleted",
     }
 )
 # Legacy events have a flat payload without an event id (wix-facts.md §3.6, §3.7).

@@ -23,6 +23,9 @@ EventName = Literal[
     "program_updated",
     "app_installed",
     "app_removed",
+    "contact_created",
+    "contact_updated",
+    "contact_deleted",
 ]
 
 
@@ -64,6 +67,17 @@ class AccountInfo(BaseModel):
     transactionType: str | None = None
     transactionAmount: int | None = None
     transactionAppId: str | None = None
+    transactionIdempotencyKey: str | None = None
+    transactionDescription: str | None = None
+    transactionCreatedDate: str | None = None
+
+
+class ContactInfo(BaseModel):
+    """A Contacts v4 contact as the points sync maps it (wix-facts.md §4.4)."""
+
+    id: str
+    email: str | None = None
+    revision: int | None = None
 
 
 class ProgramInfo(BaseModel):
@@ -84,6 +98,7 @@ class NormalizedEvent(BaseModel):
     checkout: CheckoutInfo | None = None
     account: AccountInfo | None = None
     program: ProgramInfo | None = None
+    contact: ContactInfo | None = None
     # order_fulfilled from `fulfillments_updated` carries no buyer: the Wix client looks the order up.
     needsOrderLookup: bool = False
 
@@ -256,6 +271,9 @@ def normalize(
             transactionType=_text(transaction, "type"),
             transactionAmount=transaction.get("amount"),
             transactionAppId=_text(transaction, "appId"),
+            transactionIdempotencyKey=_text(transaction, "idempotencyKey"),
+            transactionDescription=_text(transaction, "description"),
+            transactionCreatedDate=_text(transaction, "createdDate"),
         )
         return NormalizedEvent(name="points_updated", contactId=info.contactId, account=info, **common)
 
@@ -268,12 +286,54 @@ def normalize(
         )
         return NormalizedEvent(name="program_updated", program=info_program, **common)
 
+    if event_type in CONTACT_EVENT_TYPES:
+        return _contact_event(CONTACT_EVENT_TYPES[event_type], payload, entity_id, common)
+
     if event_type == "AppInstalled":
         return NormalizedEvent(name="app_installed", **common)
     if event_type == "AppRemoved":
         return NormalizedEvent(name="app_removed", **common)
 
     raise EventIgnored(f"event type {event_type} is not one we handle")
+
+
+CONTACT_EVENT_TYPES: dict[str, EventName] = {
+    "wix.contacts.v4.contact_created": "contact_created",
+    "wix.contacts.v4.contact_updated": "contact_updated",
+    "wix.contacts.v4.contact_deleted": "contact_deleted",
+}
+
+
+def contact_email(contact: dict[str, Any]) -> str | None:
+    """The contact's primary email: `primaryInfo.email`, else the primary (or first) of `info.emails`."""
+    primary = _text(contact, "primaryInfo", "email")
+    if primary:
+        return primary
+    items = _get(contact, "info", "emails", "items")
+    emails = [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    emails.sort(key=lambda item: item.get("primary") is not True)
+    return next((_text(item, "email") for item in emails if _text(item, "email")), None)
+
+
+def _contact_event(
+    name: EventName, payload: dict[str, Any], entity_id: str | None, common: dict[str, Any]
+) -> NormalizedEvent:
+    """`contact_created|updated|deleted`: the contact's id, primary email and revision (for ordering)."""
+    if name == "contact_deleted":
+        deleted = _pick(payload, "deletedEvent", where="data")
+        contact = _pick(deleted, "deletedEntity", "deletedEntityAsJson", where="deletedEvent")
+    else:
+        contact = current_entity(payload)
+    contact_id = _text(contact, "id") or entity_id
+    if not contact_id:
+        raise InvalidEvent("the contact has no id")
+    revision = contact.get("revision")
+    info = ContactInfo(
+        id=contact_id,
+        email=contact_email(contact),
+        revision=int(revision) if isinstance(revision, int | str) and str(revision).isdigit() else None,
+    )
+    return NormalizedEvent(name=name, contactId=contact_id, contact=info, **common)
 
 
 def resolve_fulfilment(event: NormalizedEvent, order: dict[str, Any] | None) -> NormalizedEvent:

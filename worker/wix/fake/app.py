@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from worker.wix.fake import automations, contacts, control, coupons, inbox, loyalty, oauth, orders
+from worker.wix.fake import automations, contacts, control, coupons, inbox, loyalty, members, oauth, orders
 from worker.wix.fake.errors import install_error_handlers
 from worker.wix.fake.front import WixFront
 from worker.wix.fake.state import FakeWix
@@ -19,7 +19,8 @@ def create_app(fake: FakeWix) -> FastAPI:
         openapi_url="/_fake/openapi.json",
     )
     app.state.fake = fake
-    routers = [module.router for module in (oauth, loyalty, coupons, orders, contacts, automations, inbox)]
+    modules = (oauth, loyalty, coupons, orders, contacts, members, automations, inbox)
+    routers = [module.router for module in modules]
     for router in [*routers, control.router]:
         app.include_router(router)
     install_error_handlers(app)

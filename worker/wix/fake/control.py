@@ -3,7 +3,8 @@ faulted or logged as calls).
 
 Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders`,
 `POST /_fake/instances/{id}/contacts`, `POST /_fake/instances/{id}/contacts/bulk`,
-`POST /_fake/instances/{id}/member-tokens`.
+`POST /_fake/instances/{id}/members`, `POST /_fake/instances/{id}/member-tokens`,
+`POST /_fake/instances/{id}/visitor-tokens`.
 Read-back: `GET /_fake/instances/{id}` (everything), `GET /_fake/instances/{id}/{collection}`,
 `GET /_fake/state`, `GET /_fake/calls` (`?instanceId=`, `?endpoint=`), `DELETE /_fake/calls`.
 Switches: `POST|GET|DELETE /_fake/faults`, `GET|PATCH /_fake/settings` (`rateLimitPerMinute`,
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
 from worker.wix.fake.errors import Violations, invalid, json_object
+from worker.wix.fake.members import member_object
 from worker.wix.fake.oauth import fake_of
 from worker.wix.fake.payloads import contact_object
 from worker.wix.fake.state import iso, new_id
@@ -30,6 +32,7 @@ router = APIRouter(prefix="/_fake", tags=["fake controls"])
 COLLECTIONS = {
     "program",
     "contacts",
+    "members",
     "orders",
     "accounts",
     "transactions",
@@ -156,6 +159,53 @@ async def member_token(instance_id: str, request: Request) -> dict[str, Any]:
     if not isinstance(member_id, str) or not member_id:
         raise invalid("memberId", "memberId is required", "REQUIRED_FIELD")
     return {"token": fake_of(request).issue_token(instance_id, "MEMBER", member_id)}
+
+
+@router.post("/instances/{instance_id}/visitor-tokens")
+async def visitor_token(instance_id: str, request: Request) -> dict[str, Any]:
+    """`{"visitorId"}` (optional) → a token standing for an anonymous site visitor, as a site widget
+    would get before anyone logs in (§6.2); token-info answers `subjectType: "VISITOR"`."""
+    body = await json_object(request)
+    visitor_id = body.get("visitorId") or new_id()
+    if not isinstance(visitor_id, str):
+        raise invalid("visitorId", "a string")
+    return {
+        "token": fake_of(request).issue_token(instance_id, "VISITOR", visitor_id),
+        "visitorId": visitor_id,
+    }
+
+
+@router.post("/instances/{instance_id}/members")
+async def seed_member(instance_id: str, request: Request) -> dict[str, Any]:
+    """`{"id", "contactId", "loginEmail", "nickname"}` (each optional) → a site member (see `members`);
+    the member's contact is added to the instance's contacts when it is not there yet."""
+    fake, body = fake_of(request), await json_object(request)
+    violations = Violations()
+    fields = {
+        "id": body.get("id") or new_id(),
+        "contactId": body.get("contactId") or new_id(),
+        "loginEmail": body.get("loginEmail", "janedoe@gmail.com"),
+        "nickname": body.get("nickname", "Jane Doe"),
+    }
+    for name, value in fields.items():
+        if not isinstance(value, str) or not value:
+            violations.add(name, "a non-empty string", "FORMAT")
+    violations.check()
+    instance, now = fake.instance(instance_id), fake.clock()
+    member = member_object(
+        fields["id"],
+        fields["contactId"],
+        login_email=fields["loginEmail"],
+        nickname=fields["nickname"],
+        created=now,
+    )
+    instance.members[member["id"]] = member
+    if member["contactId"] not in instance.contacts:
+        first, _, last = fields["nickname"].partition(" ")
+        instance.contacts[member["contactId"]] = contact_object(
+            member["contactId"], email=fields["loginEmail"], first=first, last=last, created=now
+        )
+    return {"member": copy.deepcopy(member)}
 
 
 @router.put("/instances/{instance_id}/program")

@@ -6,6 +6,12 @@ conversation per participant. `POST /inbox/v2/messages` `{conversationId, messag
 visibility, ...}, sendNotifications, silent, sendAs}` → `{"message": {id, content, sender: {appId},
 direction, visibility, sequence, createdDate, appId}}`; every message is recorded for read-back.
 An unknown conversation is a 404 `NOT_FOUND` (UNCONFIRMED code).
+
+`GET /inbox/v2/messages?conversationId=&visibility=BUSINESS|BUSINESS_AND_PARTICIPANT&paging.limit=
+&paging.cursor=&sorting.fieldName=sequence&sorting.order=DESC|ASC` (List Messages) → `{"messages",
+"pagingMetadata": {count, cursors: {next}, hasNext}}`: the conversation's messages as sent, newest first
+by default, 30 a page by default (at most 100); `BUSINESS` answers every message,
+`BUSINESS_AND_PARTICIPANT` only those the participant sees.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from fastapi import APIRouter, Request
 
 from worker.wix.fake.errors import Violations, invalid, json_object, not_found
 from worker.wix.fake.oauth import CallerDep
+from worker.wix.fake.query import cursor_page, limit_of
 from worker.wix.fake.state import iso, new_id
 
 router = APIRouter(tags=["inbox"])
@@ -98,3 +105,38 @@ async def send_message(request: Request, caller: CallerDep) -> dict[str, Any]:
         }
     )
     return {"message": sent}
+
+
+VISIBILITIES = ("BUSINESS", "BUSINESS_AND_PARTICIPANT")
+
+
+@router.get("/inbox/v2/messages")
+async def list_messages(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """The conversation's messages, one page at a time, by `sequence` (newest first by default)."""
+    params = request.query_params
+    conversation_id = params.get("conversationId") or params.get("conversation_id")
+    visibility = params.get("visibility")
+    order = params.get("sorting.order", "DESC")
+    violations = Violations()
+    if not conversation_id:
+        violations.add("conversationId", "conversationId is required", "REQUIRED_FIELD")
+    if visibility not in VISIBILITIES:
+        violations.add("visibility", f"one of {', '.join(VISIBILITIES)}", "REQUIRED_FIELD")
+    if params.get("sorting.fieldName", "sequence") != "sequence" or order not in ("ASC", "DESC"):
+        violations.add("sorting", "messages sort by sequence, ASC or DESC", "FORMAT")
+    raw_limit = params.get("paging.limit")
+    if raw_limit is not None and not raw_limit.isdigit():
+        violations.add("paging.limit", "must be an integer from 0 to 100", "FORMAT")
+    violations.check()
+    limit = limit_of(int(raw_limit) if raw_limit else None, "paging.limit", default=30)
+    if conversation_id not in caller.instance.conversations:
+        raise not_found("Conversation", str(conversation_id))
+    messages = [
+        copy.deepcopy(sent["message"])
+        for sent in caller.instance.messages
+        if sent["conversationId"] == conversation_id
+        and (visibility == "BUSINESS" or sent["message"].get("visibility") == visibility)
+    ]
+    messages.sort(key=lambda message: int(message["sequence"]), reverse=order == "DESC")
+    page, metadata = cursor_page(messages, {"limit": limit, "cursor": params.get("paging.cursor")})
+    return {"messages": page, "pagingMetadata": metadata}

@@ -1,6 +1,7 @@
 """Loyalty accounts and the loyalty program (wix-facts.md §4.2, §3.4, §3.5; accounts.service.json).
 
-Accounts answer as `{"account": {id, contactId, points {balance, earned, redeemed, adjusted},
+Accounts answer as `{"account": {id, contactId, memberId (when the contact is a seeded site member),
+points {balance, earned, redeemed, adjusted},
 latestTransaction, rewardAvailable, createdDate, updatedDate, revision}}`, `revision` a string that
 grows by one with every change.
 
@@ -132,6 +133,10 @@ async def create_account(request: Request, caller: CallerDep) -> dict[str, Any]:
         "updatedDate": now,
         "revision": "1",
     }
+    # A site member's account carries the member id, as Wix's does (a contact is a member at most once).
+    member = next((m for m in instance.members.values() if m.get("contactId") == contact_id), None)
+    if member is not None:
+        account["memberId"] = member["id"]
     instance.accounts[account["id"]] = account
     return _answer(account)
 

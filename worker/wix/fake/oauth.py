@@ -5,7 +5,11 @@
 <token>` (what the SDK sends) or `Authorization: Bearer <token>`.
 
 UNCONFIRMED choices: a wrong client id or secret is a 401 `UNAUTHENTICATED`; token-info for an unknown,
-expired or revoked token answers 200 `{"active": false}` (as OAuth token introspection does).
+expired or revoked token answers 200 `{"active": false}` (as OAuth token introspection does). Site
+tokens (what an embedded script gets, §6.2) are minted under `/_fake/`: a logged-in member's reads back
+as `subjectType: "MEMBER"` with the member id, an anonymous visitor's as `subjectType: "VISITOR"` with a
+visitor id (the enum's values are UNCONFIRMED, §4.1); both live 4 hours like app tokens and may call no
+app-only method (403).
 """
 
 from __future__ import annotations

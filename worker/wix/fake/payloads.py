@@ -266,6 +266,28 @@ def app_installed(options: EventOptions) -> dict[str, Any]:
     return {"appId": options.app_id, "originInstanceId": ""}
 
 
+def contact_created(options: EventOptions) -> dict[str, Any]:
+    contact = contact_object(options.contact_id, created=options.event_time)
+    return _domain_event(
+        options, "wix.contacts.v4.contact", "created", options.contact_id, createdEvent={"entity": contact}
+    )
+
+
+def contact_updated(options: EventOptions) -> dict[str, Any]:
+    contact = {**contact_object(options.contact_id, created=options.event_time), "revision": 2}
+    return _domain_event(
+        options,
+        "wix.contacts.v4.contact",
+        "updated",
+        options.contact_id,
+        updatedEvent={"currentEntity": contact},
+    )
+
+
+def contact_deleted(options: EventOptions) -> dict[str, Any]:
+    return _domain_event(options, "wix.contacts.v4.contact", "deleted", options.contact_id, deletedEvent={})
+
+
 BUILDERS: dict[str, Callable[[EventOptions], dict[str, Any]]] = {
     "wix.ecom.v1.order_approved": order_approved,
     "wix.ecom.v1.order_payment_status_updated": payment_status_updated,
@@ -277,6 +299,9 @@ BUILDERS: dict[str, Callable[[EventOptions], dict[str, Any]]] = {
     "wix.loyalty.v1.program_updated": program_updated,
     "AppInstalled": app_installed,
     "AppRemoved": app_installed,
+    "wix.contacts.v4.contact_created": contact_created,
+    "wix.contacts.v4.contact_updated": contact_updated,
+    "wix.contacts.v4.contact_deleted": contact_deleted,
 }
 # Event types whose handling GETs the order: `send-webhook --seed-fake` stores the order first.
 ORDER_EVENT_TYPES = frozenset(

@@ -58,7 +58,7 @@ class Grant:
     app_id: str
     issued_at: float
     expires_at: float
-    subject_type: str = "APP"  # APP for client-credentials tokens; MEMBER for seeded member tokens
+    subject_type: str = "APP"  # APP for client-credentials tokens; MEMBER, VISITOR for seeded site tokens
     subject_id: str = ""
     revoked: bool = False
 
@@ -84,6 +84,7 @@ class InstanceState:
     instance_id: str
     program: dict[str, Any]
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # site members, by member id
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by account id, Wix's shape
     transactions: list[dict[str, Any]] = field(default_factory=list)  # with `accountId` added
@@ -108,6 +109,7 @@ class InstanceState:
             "instanceId": self.instance_id,
             "program": self.program,
             "contacts": list(self.contacts.values()),
+            "members": list(self.members.values()),
             "orders": list(self.orders.values()),
             "accounts": list(self.accounts.values()),
             "transactions": self.transactions,
