@@ -59,8 +59,8 @@ def test_bootstrap_activates_and_opens_every_account_once(
 def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
     fake_wix: FakeWixProcess, real_redis, redis_url
 ) -> None:
-    """Accounts open slowly; the worker is SIGKILLed mid-batch; another worker resumes the job: every
-    contact ends with exactly one account and the job succeeds."""
+    """1,000 contacts; accounts open slowly; the worker is SIGKILLed midway, mid-batch; another worker
+    resumes the job: every contact ends with exactly one account and the job succeeds."""
     from tests.integration.conftest import wait_for
     from worker.follow_ups import CeleryFollowUps
     from worker.job_kinds import KINDS
@@ -68,7 +68,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
 
     fake_wix.control("POST", "reset")
     fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 0})
-    fake_wix.control("POST", f"instances/{INSTANCE}/contacts/bulk", json={"count": 120})
+    fake_wix.control("POST", f"instances/{INSTANCE}/contacts/bulk", json={"count": 1000})
     fake_wix.control(
         "POST",
         "faults",
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
         WIX_APP_ID=APP_ID,
         WIX_APP_SECRET=APP_SECRET,
         WIX_API_BASE=fake_wix.base_url,
-        WIX_RATE_LIMIT_PER_MINUTE="2000",
+        WIX_RATE_LIMIT_PER_MINUTE="10000",
         CELERY_VISIBILITY_TIMEOUT="20",
     )
     jobs = Jobs(real_redis, KINDS)
@@ -96,21 +96,22 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
         CeleryFollowUps().run_job(record["id"], "bulk")
 
         def some_accounts() -> bool:
-            return len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) >= 10
+            return len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) >= 250
 
-        wait_for(some_accounts, 30, "the job to be under way")
+        wait_for(some_accounts, 90, "the job to be a quarter done")
         first.kill_group()
     finally:
         first.stop()
     assert jobs.get(record["id"])["status"] == "running"
     second = start_worker(env)
     try:
-        wait_for(lambda: jobs.get(record["id"])["status"] != "running", 120, "the job to resume and end")
+        wait_for(lambda: jobs.get(record["id"])["status"] != "running", 240, "the job to resume and end")
         finished = jobs.get(record["id"])
         assert finished["status"] == "succeeded", finished["failures"]
         accounts = fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]
-        assert len(accounts) == 120
-        assert len({account["contactId"] for account in accounts}) == 120
+        assert len(accounts) == 1000
+        assert len({account["contactId"] for account in accounts}) == 1000
+        assert (finished["total"], finished["failed"]) == (1000, 0)
     finally:
         second.stop()
         fake_wix.control("DELETE", "faults")
