@@ -210,3 +210,18 @@ def fake_wix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWixProces
         yield FakeWixProcess(process, base_url, keys / "private.pem", keys / "public.pem")
     finally:
         process.stop()
+
+
+def run_job_from_cli(
+    env: dict[str, str], name: str, instance_id: str, timeout: float = 180
+) -> dict[str, Any]:
+    """`python -m worker jobs run NAME --instance ID` to its end (a worker must be running): the job's
+    final record, as the CLI prints it."""
+    import json
+
+    run = subprocess.run(
+        [sys.executable, "-m", "worker", "jobs", "run", name, "--instance", instance_id],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]

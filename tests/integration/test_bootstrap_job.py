@@ -3,23 +3,23 @@ contact, and a second run that finds them all (nothing made twice)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
+from typing import Any
 
-from tests.integration.conftest import APP_ID, APP_SECRET, ROOT, FakeWixProcess, service_env, start_worker
+from tests.integration.conftest import (
+    APP_ID,
+    APP_SECRET,
+    FakeWixProcess,
+    run_job_from_cli,
+    service_env,
+    start_worker,
+)
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000b001"
 
 
-def run_bootstrap(env: dict[str, str]) -> dict:  # type: ignore[type-arg]
-    run = subprocess.run(
-        [sys.executable, "-m", "worker", "jobs", "run", "bootstrap", "--instance", INSTANCE],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]
+def run_bootstrap(env: dict[str, str]) -> dict[str, Any]:
+    return run_job_from_cli(env, "bootstrap", INSTANCE)
 
 
 def test_bootstrap_activates_and_opens_every_account_once(

@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, run_job_from_cli
 from tests.unit.test_jobs import reward_logs
 from worker.progress_store import ProgressStore
 from worker.redis_client import sync_client
@@ -62,13 +63,8 @@ def test_sweep_closes_lapsed_streaks_on_the_worker(celery_worker, module_redis_u
             store.record("inst-sweep", program, streak, log, at)
     env = {**os.environ, "REDIS_URL": module_redis_url}
 
-    def sweep() -> dict[str, object]:
-        run = subprocess.run(
-            [sys.executable, "-m", "worker", "jobs", "run", "sweep", "--instance", "inst-sweep"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert run.returncode == 0, run.stdout + run.stderr
-        return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]
+    def sweep() -> dict[str, Any]:
+        return run_job_from_cli(env, "sweep", "inst-sweep", timeout=120)
 
     first = sweep()
     assert (first["status"], first["total"], first["done"], first["skipped"]) == ("succeeded", 30, 20, 10)

@@ -3,10 +3,7 @@ sends once per member, and a worker SIGKILLed mid-run still ends with exactly on
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from typing import Any
 
@@ -15,8 +12,8 @@ import httpx
 from tests.integration.conftest import (
     APP_ID,
     APP_SECRET,
-    ROOT,
     FakeWixProcess,
+    run_job_from_cli,
     service_env,
     start_worker,
     wait_for,
@@ -74,12 +71,7 @@ def worker_env(fake_wix: FakeWixProcess, redis_url: str, **extra: str) -> dict[s
 
 
 def run_from_cli(env: dict[str, str]) -> dict[str, Any]:
-    run = subprocess.run(
-        [sys.executable, "-m", "worker", "jobs", "run", "monthly-messages", "--instance", INSTANCE],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]
+    return run_job_from_cli(env, "monthly-messages", INSTANCE, timeout=120)
 
 
 def test_a_run_twice_in_one_month_sends_once_per_member(
