@@ -88,6 +88,10 @@ def process_event(
     reason: str | None = None
     if event.contact is not None:  # contact_created|updated|deleted keep the points sync's mapping current
         apply_contact_event(client, event)
+    if event.account is not None and event.account.contactId:  # the member's points changed in Wix
+        client.delete(keys.loyalty_account_copy(instance_id, event.account.contactId))
+    if event.program is not None:  # the program's name, status or expiration changed
+        client.delete(keys.loyalty_program_copy(instance_id))
     try:
         entries = apply_rules(
             ProgressStore(client),

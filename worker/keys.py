@@ -65,3 +65,14 @@ def sync_outbound(instance_id: str, wix_transaction_id: str) -> str:
 def sync_own_transaction(instance_id: str, wix_transaction_id: str) -> str:
     """A Wix transaction that inbound sync made (its points_updated event is not sent back out)."""
     return f"wrw:sync:{{{instance_id}}}:own:{wix_transaction_id}"
+
+
+def loyalty_account_copy(instance_id: str, contact_id: str) -> str:
+    """A short-lived copy of a member's Wix loyalty account (worker.progress_view); every change we make
+    through WixClient, and every points_updated webhook, drops it."""
+    return f"wrw:cache:loyalty-account:{instance_id}:{contact_id}"
+
+
+def loyalty_program_copy(instance_id: str) -> str:
+    """A short-lived copy of the site's Wix loyalty program; a program_updated webhook drops it."""
+    return f"wrw:cache:loyalty-program:{instance_id}"

@@ -134,6 +134,11 @@ class ProgressStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client the store writes with (for callers that keep related data beside it)."""
+        return self._redis
+
     # programs -----------------------------------------------------------------------------------
 
     def save_program(self, instance_id: str, document: dict[str, Any]) -> int:

@@ -1,14 +1,18 @@
 """A member's progress as shoppers and API clients see it: every streak and challenge, now, and the
 member's Wix loyalty points.
 
-Points come from Wix (the member's loyalty account and the site's loyalty program) each time, through
-the process's Wix client when Wix credentials are configured. Progress never fails because of them:
+Points come from Wix (the member's loyalty account and the site's loyalty program) through the
+process's Wix client when Wix credentials are configured. Both answers are kept in Redis for a short
+while (`ACCOUNT_TTL_SECONDS`, `PROGRAM_TTL_SECONDS`): shoppers opening the widget must not spend the
+site's 200-a-minute Wix budget that rewards need. A points_updated or program_updated webhook drops
+the copy it makes stale. Progress never fails because of them:
 when Wix cannot answer (down, slow, our rate budget spent, a permission missing) `points` is null and
 a warning is logged, as it is null when the site has no loyalty program or the member no account.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +20,7 @@ from typing import Any
 
 import redis
 
+from worker import keys
 from worker.engine.challenges import ChallengeWindow, challenge_progress, window_of
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge
@@ -41,18 +46,54 @@ def configured_wix() -> WixClient | None:
     return wix_client()
 
 
-def loyalty_points(wix: WixClient, instance_id: str, contact_id: str) -> dict[str, Any] | None:
-    """`{"balance", "pointsName", "pointsExpiration"}` from the contact's Wix loyalty account and the
-    site's program; None when the contact has no account or the site no program. Wix errors propagate."""
-    account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
-    if account is None:
-        return None
+ACCOUNT_TTL_SECONDS = 30
+PROGRAM_TTL_SECONDS = 300
+
+
+def _cached(
+    cache: redis.Redis | None, key: str, ttl: int, fetch: Callable[[], dict[str, Any] | None]
+) -> dict[str, Any] | None:
+    """`fetch()`'s answer (None included), kept under `key` for `ttl` seconds."""
+    if cache is not None:
+        kept = cache.get(key)
+        if kept is not None:
+            return json.loads(kept)  # type: ignore[arg-type,no-any-return]
+    answer = fetch()
+    if cache is not None:
+        cache.set(key, json.dumps(answer), ex=ttl)
+    return answer
+
+
+def _program_or_none(wix: WixClient, instance_id: str) -> dict[str, Any] | None:
     try:
-        program = wix.get_loyalty_program(instance_id)
+        return wix.get_loyalty_program(instance_id)
     except WixApiError as exc:
         if exc.status == 404:
             return None
         raise
+
+
+def loyalty_points(
+    wix: WixClient, instance_id: str, contact_id: str, cache: redis.Redis | None = None
+) -> dict[str, Any] | None:
+    """`{"balance", "pointsName", "pointsExpiration"}` from the contact's Wix loyalty account and the
+    site's program; None when the contact has no account or the site no program. Wix errors propagate."""
+    account = _cached(
+        cache,
+        keys.loyalty_account_copy(instance_id, contact_id),
+        ACCOUNT_TTL_SECONDS,
+        lambda: wix.get_loyalty_account_by_contact(instance_id, contact_id),
+    )
+    if account is None:
+        return None
+    program = _cached(
+        cache,
+        keys.loyalty_program_copy(instance_id),
+        PROGRAM_TTL_SECONDS,
+        lambda: _program_or_none(wix, instance_id),
+    )
+    if program is None:
+        return None
     points = account.get("points")
     balance = points.get("balance") if isinstance(points, dict) else None
     definition = program.get("pointDefinition")
@@ -65,13 +106,15 @@ def loyalty_points(wix: WixClient, instance_id: str, contact_id: str) -> dict[st
     }
 
 
-def member_points(wix: WixProvider, instance_id: str, contact_id: str) -> dict[str, Any] | None:
+def member_points(
+    wix: WixProvider, instance_id: str, contact_id: str, cache: redis.Redis | None = None
+) -> dict[str, Any] | None:
     """`loyalty_points`, or None when Wix is not configured or cannot answer now (logged)."""
     try:
         client = wix()
         if client is None:
             return None
-        return loyalty_points(client, instance_id, contact_id)
+        return loyalty_points(client, instance_id, contact_id, cache)
     except (WixError, SettingsError, redis.RedisError) as exc:
         logger.warning(
             "loyalty points are not available now",
@@ -141,7 +184,7 @@ def member_progress(
         "streaks": streaks,
         "challenges": challenges,
         "rewardLogs": store.member_reward_logs(instance_id, contact_id),
-        "points": member_points(wix, instance_id, contact_id),
+        "points": member_points(wix, instance_id, contact_id, store.client),
         # Runs and windows the sweep has closed for good (broken, failed), with their stamps.
         "closedRecords": store.closed_records(instance_id, contact_id),
     }

@@ -310,6 +310,48 @@ class TestMe:
         assert progress["points"]["pointsExpiration"] == policy
         assert me["points"]["expiration"] == policy
 
+    def test_shoppers_opening_the_widget_do_not_spend_the_wix_budget(
+        self, client, wix, key, fake_store, monkeypatch
+    ) -> None:
+        """Points are read from Wix once and then kept a short while; a points_updated webhook about the
+        member drops the copy, so the next answer is Wix's new balance."""
+        import json
+
+        from tests import wix_samples
+        from worker.event_processing import process_event
+        from worker.journal import EventJournal
+
+        account = wix.create_loyalty_account(INSTANCE, "c-1")
+        wix.earn_points(INSTANCE, account["id"], 40, "welcome", "welcome-c-1")
+        lookups: list[str] = []
+        real_lookup = wix.get_loyalty_account_by_contact
+
+        def counted(instance_id: str, contact_id: str) -> Any:
+            lookups.append(contact_id)
+            return real_lookup(instance_id, contact_id)
+
+        monkeypatch.setattr(wix, "get_loyalty_account_by_contact", counted)
+        token = session(client, wix)["token"]
+        for _ in range(5):
+            assert client.get("/widget/v1/me", headers=bearer(token)).json()["points"]["balance"] == 40
+            assert client.get("/v1/members/c-1/progress", headers=key).json()["points"]["balance"] == 40
+        assert lookups == ["c-1"]
+
+        wix.earn_points(INSTANCE, account["id"], 10, "more", "more-c-1")
+        payload = wix_samples.account_points_updated(event_id="evt-points")
+        payload["actionEvent"]["body"]["account"].update(id=account["id"], contactId="c-1")
+        process_event(
+            EventJournal(fake_store, 3600), fake_store, event_type="wix.loyalty.v1.account_points_updated",
+            instance_id=INSTANCE, event_id="evt-points", data=json.dumps(payload), our_app_id=APP_ID,
+            claim_ttl_seconds=3600,
+        )  # fmt: skip
+
+        assert client.get("/widget/v1/me", headers=bearer(token)).json()["points"]["balance"] == 50
+        assert lookups == ["c-1", "c-1"]
+
+        wix.earn_points(INSTANCE, account["id"], 5, "ours", "rl_ours")  # a change we make drops it too
+        assert client.get("/widget/v1/me", headers=bearer(token)).json()["points"]["balance"] == 55
+
     def test_no_loyalty_account_is_null_points(self, client, wix) -> None:
         """A member without a Wix loyalty account: points null, the rest answered."""
         answer = client.get("/widget/v1/me", headers=bearer(session(client, wix)["token"]))

@@ -34,6 +34,7 @@ import httpx
 import redis
 from pydantic import SecretStr
 
+from worker import keys
 from worker.settings import Settings, SettingsError
 from worker.wix.rate_limit import RateLimiter
 from worker.wix.token_cache import TOKEN_LIFETIME_SECONDS, AccessToken, TokenCache, TokenLockTimeout
@@ -191,6 +192,7 @@ class WixClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._http = http
+        self._store = store
         self.app_id = app_id
         self._app_secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
         self._timeout = timeout
@@ -306,7 +308,7 @@ class WixClient:
         answer = self._call(
             instance_id, "POST", "/loyalty-accounts/v1/accounts", json={"contactId": contact_id}
         )
-        return _object(answer, "account")
+        return self._changed(instance_id, _object(answer, "account"))
 
     def earn_points(
         self, instance_id: str, account_id: str, amount: int, description: str, idempotency_key: str
@@ -326,7 +328,9 @@ class WixClient:
             "idempotencyKey": idempotency_key,
         }
         path = f"/loyalty-accounts/v1/accounts/{_segment(account_id)}/earn-points"
-        return _object(self._call(instance_id, "POST", path, json=body), "account")
+        return self._changed(
+            instance_id, _object(self._call(instance_id, "POST", path, json=body), "account")
+        )
 
     def adjust_points(
         self,
@@ -351,7 +355,9 @@ class WixClient:
         if description:
             body["description"] = description[:DESCRIPTION_MAX]
         path = f"/loyalty-accounts/v1/accounts/{_segment(account_id)}/adjust-points"
-        return _object(self._call(instance_id, "POST", path, json=body), "account")
+        return self._changed(
+            instance_id, _object(self._call(instance_id, "POST", path, json=body), "account")
+        )
 
     # --- Orders (§3.1), contacts (§4.4) -------------------------------------------------------------
 
@@ -479,6 +485,13 @@ class WixClient:
             expires_at=_optional_int(answer.get("exp")),
             raw=answer,
         )
+
+    def _changed(self, instance_id: str, account: WixObject) -> WixObject:
+        """We changed this account: drop the short-lived copy members' progress reads (worker.keys)."""
+        contact_id = account.get("contactId")
+        if isinstance(contact_id, str) and contact_id:
+            self._store.delete(keys.loyalty_account_copy(instance_id, contact_id))
+        return account
 
     # --- Plumbing -----------------------------------------------------------------------------------
 
