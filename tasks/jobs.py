@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from worker.celery_app import WorkerTask, app, redis_store
-from worker.job_kinds import KINDS, QUEUES
+from worker.job_kinds import KINDS, NEEDS_WIX, QUEUES
 from worker.jobs import Jobs
 from worker.monthly_messages import program_zone
+from worker.settings import get_settings, wix_configured
+
+logger = logging.getLogger(__name__)
 
 
 def _jobs() -> Jobs:
@@ -45,6 +49,9 @@ def run_job_batch(*, job_id: str) -> None:
 def start_job_everywhere(*, name: str, local_day: int | None = None) -> int:
     """Beat's entry point: start `name` for every instance that has a program; answers how many started.
     With `local_day`, only where it is that day of the month in the program's timezone."""
+    if name in NEEDS_WIX and not wix_configured(get_settings()):
+        logger.info("%s not started: Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)", name)
+        return 0
     store, jobs, started, now = redis_store(), _jobs(), 0, datetime.now(UTC)
     for key in store.scan_iter(match="wrw:program:*", count=1000):
         instance_id = key.removeprefix("wrw:program:")

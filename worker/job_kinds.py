@@ -139,6 +139,8 @@ KINDS: dict[str, JobStep] = {
     "monthly-messages": monthly_messages,
     "sweep": sweep,
 }
+# Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
+NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages"})
 QUEUES: dict[str, str] = {
     "expire-rewards": "periodic",
     "bootstrap": "bulk",

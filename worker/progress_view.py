@@ -27,7 +27,7 @@ from worker.engine.program import Challenge
 from worker.engine.streaks import streak_runs
 from worker.engine.timestamps import utc_stamp
 from worker.progress_store import ProgressStore
-from worker.settings import SettingsError, get_settings
+from worker.settings import SettingsError, get_settings, wix_configured
 from worker.wix.client import WixApiError, WixClient, WixError
 
 logger = logging.getLogger(__name__)
@@ -37,9 +37,7 @@ WixProvider = Callable[[], WixClient | None]
 
 def configured_wix() -> WixClient | None:
     """The process's Wix client, or None when WIX_APP_ID / WIX_APP_SECRET are not set."""
-    settings = get_settings()
-    secret = settings.wix_app_secret
-    if not settings.wix_app_id or secret is None or not secret.get_secret_value():
+    if not wix_configured(get_settings()):
         return None
     from worker.wix_access import wix_client  # imports the Celery app: only once Wix is configured
 

@@ -88,3 +88,9 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def wix_configured(settings: Settings) -> bool:
+    """Whether the service can call Wix (an app id and secret)."""
+    secret = settings.wix_app_secret
+    return bool(settings.wix_app_id) and secret is not None and bool(secret.get_secret_value())

@@ -15,6 +15,7 @@ from worker.job_kinds import KINDS
 from worker.jobs import Jobs, job_key
 from worker.monthly_messages import MonthMarks, month_of, month_tag, program_zone
 from worker.progress_store import ProgressStore
+from worker.settings import Settings
 from worker.wix.client import WixApiError, WixRateLimited, WixTransientError
 
 INSTANCE = "inst-1"
@@ -330,6 +331,17 @@ class TestBeat:
         store = ProgressStore(fake_store)
         store.save_program("berlin", {"timezone": "Europe/Berlin"})
         store.save_program("new-york", {"timezone": "America/New_York"})
+
+        # A deployment without Wix credentials: beat starts no job that calls Wix (the sweep still runs).
+        monkeypatch.setattr(
+            tasks.jobs, "get_settings", lambda: Settings(_env_file=None, redis_url="redis://x")
+        )  # type: ignore[call-arg]
+        assert tasks.jobs.start_job_everywhere(name="monthly-messages", local_day=1) == 0
+        assert tasks.jobs.start_job_everywhere(name="sweep") == 2
+        sent.clear()
+
+        with_wix = Settings(_env_file=None, redis_url="redis://x", wix_app_id="app", wix_app_secret="secret")  # type: ignore[call-arg]
+        monkeypatch.setattr(tasks.jobs, "get_settings", lambda: with_wix)
         assert tasks.jobs.start_job_everywhere(name="monthly-messages", local_day=1) == 1
         [job] = [Jobs(fake_store, KINDS).get(job_id) for job_id in sent]
         assert job is not None
