@@ -1,0 +1,86 @@
+"""Celery's configuration: broker, queues, routes, acknowledgements, limits, serializers, beat.
+
+Read by `worker.celery_app` (`app.config_from_object("celeryconfig")`).
+"""
+
+from celery.schedules import crontab
+from kombu.entity import Queue
+
+from worker.keys import QUEUES
+from worker.retry_policy import retry_policy
+from worker.settings import get_settings
+
+_settings = get_settings()
+_policy = retry_policy(_settings.celery_visibility_timeout)
+
+broker_url = _settings.redis_url
+broker_connection_retry_on_startup = True
+# Every place Celery reads the visibility timeout gets the same value. Tasks of a worker killed outright
+# come back once the timeout has passed, found by a sweep every `unacked_restore_interval` seconds.
+broker_transport_options = {
+    "visibility_timeout": _policy.visibility_timeout,
+    "unacked_restore_interval": _policy.restore_interval,
+    "unacked_restore_throttle": 1,
+}
+result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
+visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+event_serializer = "json"
+
+# At least once: a task is acknowledged after it ran, and one whose process died goes back to the queue.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_ignore_result = True
+task_time_limit = _policy.time_limit
+task_soft_time_limit = _policy.soft_time_limit
+
+task_queues = [Queue(name, routing_key=name) for name in QUEUES]
+task_default_queue = "events"
+task_routes = {
+    "events.*": {"queue": "events"},
+    "rewards.*": {"queue": "rewards"},
+    "bulk.*": {"queue": "bulk"},
+    "periodic.*": {"queue": "periodic"},
+    "sync.*": {"queue": "rewards"},  # points sync: Wix calls and POSTs to the external system
+}
+
+worker_send_task_events = True
+task_send_sent_event = False
+worker_hijack_root_logger = False
+worker_cancel_long_running_tasks_on_connection_loss = True
+
+# Beat: one scheduler for the whole deployment. RedBeat keeps the schedule and a lock in Redis, so a
+# second beat process (a rolling deploy, a mistake) waits for the lock instead of sending every job twice;
+# if the holder dies, another takes over once the lock expires. Every job is also safe to run twice for
+# one period (a running job of a name is answered, not doubled; each item's effect is idempotent).
+beat_scheduler = "redbeat.RedBeatScheduler"
+redbeat_redis_url = _settings.redis_url
+redbeat_redis_options: dict[str, object] = {}
+redbeat_key_prefix = "wrw:beat:"
+beat_max_loop_interval = 5  # seconds between looks at the schedule
+redbeat_lock_timeout = 30  # a dead holder's lock frees after this long
+
+
+def _every_instance(name: str, schedule: object, **kwargs: object) -> dict[str, object]:
+    """A schedule entry that starts job `name` for every instance with a program."""
+    return {
+        "task": "periodic.start_job_everywhere",
+        "schedule": schedule,
+        "kwargs": {"name": name, **kwargs},
+        "options": {"expires": 3600},  # a start nobody took within the hour is dropped: the next one comes
+    }
+
+
+beat_schedule: dict[str, dict[str, object]] = {
+    "sweep": _every_instance("sweep", crontab(minute=10)),
+    "expire-rewards": _every_instance("expire-rewards", crontab(minute=20)),
+    "catch-up": _every_instance("catch-up", crontab(minute=30)),
+    # Hourly, so that every timezone's first of the month is seen; only instances where it is the 1st
+    # start it, and a member is messaged once a month however often it runs.
+    "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
+}
+timezone = "UTC"

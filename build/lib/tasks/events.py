@@ -1,0 +1,59 @@
+"""Queue `events`: webhook processing."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import redis
+
+from worker.celery_app import WorkerTask, app, redis_store
+from worker.event_processing import process_event
+from worker.follow_ups import CeleryFollowUps
+from worker.journal import EventJournal
+from worker.settings import get_settings
+from worker.wix_access import wix_client
+
+
+class EventTask(WorkerTask):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        with contextlib.suppress(redis.RedisError, KeyError):
+            _journal().settle(
+                kwargs["instance_id"],
+                kwargs["event_id"],
+                "failed",
+                event_type=kwargs["event_type"],
+                error=f"{type(exc).__name__}: {exc} (parked in the dead-letter queue)",
+            )
+
+
+def _journal() -> EventJournal:
+    return EventJournal(redis_store(), get_settings().event_journal_ttl_seconds)
+
+
+@app.task(name="events.process_wix_event", base=EventTask)
+def process_wix_event(
+    *,
+    event_type: str,
+    instance_id: str,
+    event_id: str,
+    data: str,
+    identity: str | None = None,
+    received_at: str | None = None,
+) -> str:
+    """Normalize the event and feed the program's rules into the engine (worker.event_processing)."""
+    settings = get_settings()
+    return process_event(
+        _journal(),
+        redis_store(),
+        event_type=event_type,
+        instance_id=instance_id,
+        event_id=event_id,
+        data=data,
+        our_app_id=settings.wix_app_id,
+        claim_ttl_seconds=settings.event_journal_ttl_seconds,
+        received_at=received_at,
+        follow_ups=CeleryFollowUps(),
+        order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
+    )

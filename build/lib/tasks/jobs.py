@@ -1,0 +1,64 @@
+"""Queues `bulk` and `periodic`: jobs, one batch per task, each batch sending the next."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from worker.celery_app import WorkerTask, app, redis_store
+from worker.job_kinds import KINDS, NEEDS_WIX, QUEUES
+from worker.jobs import Jobs
+from worker.monthly_messages import program_zone
+from worker.settings import get_settings, wix_configured
+
+logger = logging.getLogger(__name__)
+
+
+def _jobs() -> Jobs:
+    return Jobs(redis_store(), KINDS)
+
+
+def send_batch(job_id: str, name: str, wait_seconds: float = 0.0) -> None:
+    # A wait (a spent rate limit) is a countdown, never past what the visibility timeout allows.
+    countdown = min(wait_seconds, WorkerTask.retry_backoff_max) or None
+    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"), countdown=countdown)
+
+
+class JobTask(WorkerTask):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Parked in the dead-letter queue (a replay resumes the job), and the job says it failed."""
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        with contextlib.suppress(redis.RedisError, KeyError):
+            _jobs().fail(kwargs["job_id"], f"{type(exc).__name__}: {exc}")
+
+
+@app.task(name="bulk.run_job_batch", base=JobTask)
+def run_job_batch(*, job_id: str) -> None:
+    jobs = _jobs()
+    batch = jobs.run_batch(job_id, datetime.now(UTC))
+    record = jobs.get(job_id)
+    if batch is not None and batch.cursor is not None and record is not None:
+        send_batch(job_id, record["name"], batch.wait_seconds)
+
+
+@app.task(name="periodic.start_job_everywhere")
+def start_job_everywhere(*, name: str, local_day: int | None = None) -> int:
+    """Beat's entry point: start `name` for every instance that has a program; answers how many started.
+    With `local_day`, only where it is that day of the month in the program's timezone."""
+    if name in NEEDS_WIX and not wix_configured(get_settings()):
+        logger.info("%s not started: Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)", name)
+        return 0
+    store, jobs, started, now = redis_store(), _jobs(), 0, datetime.now(UTC)
+    for key in store.scan_iter(match="wrw:program:*", count=1000):
+        instance_id = key.removeprefix("wrw:program:")
+        if local_day is not None and now.astimezone(program_zone(store, instance_id)).day != local_day:
+            continue
+        record, new = jobs.start(instance_id, name, started_by="beat")
+        if new:
+            send_batch(record["id"], name)
+            started += 1
+    return started

@@ -1,0 +1,97 @@
+"""Queue `rewards`: the points sync with an external loyalty system (worker/points_sync.py)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, redis_store
+from worker.points_sync import (
+    ExternalSyncUnavailable,
+    apply_external_points,
+    build_message,
+    find_member,
+    push_message,
+)
+from worker.points_sync import signer as sync_signer
+from worker.settings import SettingsError, get_settings
+from worker.wix.client import WixTransientError
+from worker.wix_access import wix_client
+
+
+@lru_cache
+def _http() -> httpx.Client:
+    """One client per worker process (after Celery's fork); timeouts are set per request."""
+    return httpx.Client()
+
+
+def _retry_later(task: WorkerTask, exc: WixTransientError) -> BaseException:
+    delay = min(exc.suggested_delay(task.request.retries), task.retry_backoff_max)
+    retry: BaseException = task.retry(exc=exc, countdown=delay)
+    return retry
+
+
+@app.task(
+    name="sync.push_points_update",
+    bind=True,
+    autoretry_for=(*TRANSIENT_ERRORS, ExternalSyncUnavailable),
+)
+def push_points_update(
+    self: WorkerTask,
+    *,
+    instance_id: str,
+    event_id: str,
+    occurred_at: str,
+    account: dict[str, Any],
+    transaction: dict[str, Any],
+) -> str:
+    """POST one Wix points change to EXTERNAL_SYNC_URL, signed; retried with backoff, then parked."""
+    settings = get_settings()
+    if not settings.external_sync_url:
+        raise SettingsError("EXTERNAL_SYNC_URL is not set: outbound points sync is off")
+    try:
+        member = find_member(redis_store(), wix_client(), instance_id, account.get("contactId"))
+    except WixTransientError as exc:
+        raise _retry_later(self, exc) from exc
+    except SettingsError:  # no Wix credentials: send what the mapping knows
+        member = find_member(redis_store(), None, instance_id, account.get("contactId"))
+    message = build_message(
+        instance_id, settings.external_sync_match_by, member, account, transaction, occurred_at
+    )
+    return push_message(
+        redis_store(),
+        _http(),
+        sync_signer(settings),
+        settings.external_sync_url,
+        instance_id,
+        message,
+        ttl_seconds=settings.event_journal_ttl_seconds,
+    )
+
+
+@app.task(name="sync.apply_external_points", bind=True)
+def apply_points(
+    self: WorkerTask,
+    *,
+    instance_id: str,
+    contact_id: str,
+    transaction_id: str,
+    amount: int,
+    description: str = "",
+) -> str:
+    """Earn or adjust an external transaction's points on the contact's Wix account, once."""
+    try:
+        return apply_external_points(
+            wix_client(),
+            redis_store(),
+            instance_id=instance_id,
+            contact_id=contact_id,
+            transaction_id=transaction_id,
+            amount=amount,
+            description=description,
+            ttl_seconds=get_settings().event_journal_ttl_seconds,
+        )
+    except WixTransientError as exc:
+        raise _retry_later(self, exc) from exc

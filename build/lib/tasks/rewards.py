@@ -1,0 +1,76 @@
+"""Queue `rewards`: fulfilling reward logs in Wix (rate-limited per instance by the Wix client)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from worker.celery_app import WorkerTask, app, redis_store
+from worker.follow_ups import CeleryFollowUps
+from worker.reward_fulfilment import earn_points as earn
+from worker.reward_fulfilment import fulfil_reward as fulfil
+from worker.reward_fulfilment import mark_reward
+from worker.triggers import REWARD_ISSUED
+from worker.triggers import report_trigger as report
+from worker.wix.client import WixTransientError
+from worker.wix_access import wix_client
+
+
+def _retry_later(task: WorkerTask, exc: WixTransientError) -> BaseException:
+    """Celery's retry, after Wix's Retry-After when it gave one, never past the cap the visibility
+    timeout allows (see worker.retry_policy)."""
+    delay = min(exc.suggested_delay(task.request.retries), task.retry_backoff_max)
+    retry: BaseException = task.retry(exc=exc, countdown=delay)
+    return retry
+
+
+class RewardTask(WorkerTask):
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        with contextlib.suppress(redis.RedisError, KeyError):
+            mark_reward(
+                redis_store(),
+                kwargs["instance_id"],
+                kwargs["reward_log_id"],
+                status="failed",
+                now=datetime.now(UTC),
+                error=f"{type(exc).__name__}: {exc} (parked in the dead-letter queue)",
+            )
+
+
+@app.task(name="rewards.fulfil_reward", base=RewardTask, bind=True)
+def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> str:
+    try:
+        status = fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
+    except WixTransientError as exc:
+        raise _retry_later(self, exc) from exc
+    if status == "issued":
+        CeleryFollowUps().report(instance_id, REWARD_ISSUED, [reward_log_id])
+    return status
+
+
+@app.task(name="rewards.earn_points", bind=True)
+def earn_points(
+    self: WorkerTask,
+    *,
+    instance_id: str,
+    contact_id: str,
+    points: int,
+    idempotency_key: str,
+    description: str,
+) -> None:
+    try:
+        earn(wix_client(), instance_id, contact_id, points, idempotency_key, description)
+    except WixTransientError as exc:
+        raise _retry_later(self, exc) from exc
+
+
+@app.task(name="rewards.report_trigger", bind=True)
+def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, reward_log_id: str) -> None:
+    try:
+        report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id)
+    except WixTransientError as exc:
+        raise _retry_later(self, exc) from exc

@@ -1,0 +1,281 @@
+"""The program document: a merchant's streaks, challenges, milestones, rules and points rules.
+
+Field names follow Gamopanda's resources (seed 000; DESIGN.md "The program document"). Validation
+reports every problem at once, each with its path (`streaks[0].milestones[1].milestoneTargetValue:
+must be > 0`), so a merchant fixes the whole document in one go.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from worker.engine.storefront import FloatingWidget, Template, Theme, storefront_problems
+
+Status = Literal["draft", "live", "paused"]
+Method = Literal["count", "sum"]
+Period = Literal["daily", "weekly", "monthly"]
+Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CouponSpec(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    percentOffRate: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+    moneyOffAmount: Positive | None = None
+    freeShipping: bool | None = None
+    minimumSubtotal: Positive | None = None
+
+
+class Reward(_Strict):
+    type: Literal["coupon", "points", "manual"]
+    coupon: CouponSpec | None = None
+    points: Annotated[int, Field(gt=0, le=9_999_999)] | None = None
+    validDays: Annotated[int, Field(gt=0, le=3650)] | None = None
+
+
+class Milestone(_Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    milestoneTargetValue: Positive
+    rewardInstructions: str | None = None
+    reward: Reward | None = None
+
+
+class Streak(_Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str | None = None
+    status: Status = "draft"
+    activityIds: Annotated[list[Identifier], Field(min_length=1)]
+    aggregationMethod: Method
+    aggregationPeriod: Period
+    aggregationTargetValue: Positive
+    completionTargetValue: Annotated[int, Field(gt=0)] | None = None
+    milestones: list[Milestone] = []
+
+
+class Window(_Strict):
+    startsAt: datetime
+    endsAt: datetime
+
+
+class Challenge(_Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str | None = None
+    status: Status = "draft"
+    activityIds: Annotated[list[Identifier], Field(min_length=1)]
+    aggregationMethod: Method
+    aggregationPeriod: Period | None = None
+    window: Window | None = None
+    completionTargetValue: Positive
+    milestones: list[Milestone] = []
+
+
+class Rule(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    on: Identifier
+    streak: Identifier | None = None
+    challenge: Identifier | None = None
+    activityId: Identifier
+    value: Annotated[str, Field(pattern=r"^(count|[A-Za-z]+(\.[A-Za-z]+)*)$")] = "count"
+
+
+class PointsRule(_Strict):
+    on: Identifier
+    points: Annotated[int, Field(gt=0, le=9_999_999)]
+    per: Positive
+
+
+class Program(_Strict):
+    timezone: str = "UTC"
+    lateLogGraceHours: Annotated[int, Field(ge=0, le=24 * 30)] = 72
+    streaks: list[Streak] = []
+    challenges: list[Challenge] = []
+    rules: list[Rule] = []
+    pointsRules: list[PointsRule] = []
+    templates: list[Template] = []  # the storefront widget's (worker/engine/storefront.py)
+    themes: list[Theme] = []
+    floatingWidgets: list[FloatingWidget] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def streak(self, streak_id: str) -> Streak | None:
+        return next((streak for streak in self.streaks if streak.id == streak_id), None)
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        return next((challenge for challenge in self.challenges if challenge.id == challenge_id), None)
+
+
+class ProgramInvalid(ValueError):
+    """The document has problems; `problems` lists each as {"path", "message"}."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{p['path']}: {p['message']}" for p in problems))
+        self.problems = problems
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(document)"
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _semantic_problems(program: Program) -> list[tuple[str, str]]:
+    """What the field types cannot say: uniqueness, references, and rules across fields."""
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    groups: tuple[tuple[str, Sequence[Streak | Challenge]], ...] = (
+        ("streaks", program.streaks),
+        ("challenges", program.challenges),
+    )
+    for kind, items in groups:
+        for index, item in enumerate(items):
+            where = f"{kind}[{index}]"
+            if item.id in seen:
+                problems.append((f"{where}.id", f"duplicates the id of {seen[item.id]}"))
+            seen.setdefault(item.id, where)
+            milestone_ids: set[str] = set()
+            for m_index, milestone in enumerate(item.milestones):
+                m_where = f"{where}.milestones[{m_index}]"
+                if milestone.id in milestone_ids:
+                    problems.append((f"{m_where}.id", "duplicates another milestone id of the same item"))
+                milestone_ids.add(milestone.id)
+                limit = item.completionTargetValue
+                if limit is not None and milestone.milestoneTargetValue > limit:
+                    problems.append(
+                        (f"{m_where}.milestoneTargetValue", f"must be <= completionTargetValue ({limit})")
+                    )
+                whole = milestone.milestoneTargetValue == int(milestone.milestoneTargetValue)
+                if isinstance(item, Streak) and not whole:
+                    problems.append(
+                        (f"{m_where}.milestoneTargetValue", "must be a whole number of periods for a streak")
+                    )
+                problems.extend(_reward_problems(f"{m_where}.reward", milestone.reward))
+            if (
+                isinstance(item, Streak)
+                and item.aggregationMethod == "count"
+                and item.aggregationTargetValue != int(item.aggregationTargetValue)
+            ):
+                problems.append((f"{where}.aggregationTargetValue", "must be a whole number for count"))
+    for index, challenge in enumerate(program.challenges):
+        where = f"challenges[{index}]"
+        if (challenge.aggregationPeriod is None) == (challenge.window is None):
+            problems.append((where, "needs exactly one of aggregationPeriod and window"))
+        if challenge.window is not None:
+            window = challenge.window
+            for field, moment in (("startsAt", window.startsAt), ("endsAt", window.endsAt)):
+                if moment.tzinfo is None:
+                    problems.append((f"{where}.window.{field}", "must include a timezone offset"))
+            if window.startsAt.tzinfo and window.endsAt.tzinfo and window.endsAt <= window.startsAt:
+                problems.append((f"{where}.window.endsAt", "must be after startsAt"))
+    for index, rule in enumerate(program.rules):
+        where = f"rules[{index}]"
+        if (rule.streak is None) == (rule.challenge is None):
+            problems.append((where, "needs exactly one of streak and challenge"))
+            continue
+        target: Streak | Challenge | None = (
+            program.streak(rule.streak)
+            if rule.streak is not None
+            else program.challenge(rule.challenge or "")
+        )
+        field = "streak" if rule.streak is not None else "challenge"
+        if target is None:
+            problems.append((f"{where}.{field}", f"no {field} with id {getattr(rule, field)!r}"))
+        elif rule.activityId not in target.activityIds:
+            problems.append(
+                (f"{where}.activityId", f"{field} {target.id!r} does not take {rule.activityId!r}")
+            )
+    return problems
+
+
+def _reward_problems(where: str, reward: Reward | None) -> list[tuple[str, str]]:
+    if reward is None:
+        return []
+    problems: list[tuple[str, str]] = []
+    if reward.type == "coupon":
+        if reward.coupon is None:
+            problems.append((f"{where}.coupon", "is required for a coupon reward"))
+        else:
+            behaviours = [
+                name
+                for name in ("percentOffRate", "moneyOffAmount", "freeShipping")
+                if getattr(reward.coupon, name) not in (None, False)
+            ]
+            if len(behaviours) != 1:
+                problems.append(
+                    (f"{where}.coupon", "needs exactly one of percentOffRate, moneyOffAmount, freeShipping")
+                )
+    elif reward.type == "points" and reward.points is None:
+        problems.append((f"{where}.points", "is required for a points reward"))
+    return problems
+
+
+def parse_program(document: Any) -> Program:
+    """A validated Program, or ProgramInvalid listing every problem with its path."""
+    if not isinstance(document, dict):
+        raise ProgramInvalid([{"path": "(document)", "message": "must be a mapping (YAML or JSON object)"}])
+    try:
+        program = Program.model_validate(document)
+    except ValidationError as exc:
+        raise ProgramInvalid(
+            [{"path": _path(error["loc"]), "message": _message(error)} for error in exc.errors()]
+        ) from None
+    problems = _semantic_problems(program) + storefront_problems(program)
+    if problems:
+        raise ProgramInvalid([{"path": path, "message": message} for path, message in problems])
+    return program
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2's booleans: only true/false. YAML 1.1 would read the rules' `on:` key
+    (and yes/no/off) as booleans."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_document(text: str) -> Any:
+    """Parse a program document written in YAML or JSON (JSON is YAML); ProgramInvalid if neither."""
+    try:
+        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506  (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        raise ProgramInvalid([{"path": "(document)", "message": f"not valid YAML or JSON: {exc}"}]) from None

@@ -1,0 +1,150 @@
+"""The jobs there are, each one batch at a time from a cursor (see worker.jobs)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from worker.catch_up import catch_up
+from worker.engine.timestamps import utc_stamp
+from worker.jobs import Batch, JobStep
+from worker.monthly_messages import monthly_messages
+from worker.points_sync_mapping import record_wix_contacts
+from worker.progress_store import reward_index_key, reward_key, update_json
+from worker.retry_policy import retry_policy
+from worker.settings import get_settings
+from worker.sweep import sweep
+from worker.wix.client import WixApiError, WixClient, WixRateLimited
+
+BATCH_SIZE = 100
+# Within a batch, a spent rate limit is waited out in place when a slot frees within this long.
+INLINE_WAIT_SECONDS = 65.0
+
+
+def expire_reward(
+    client: redis.Redis, instance_id: str, contact_id: str, reward_log_id: str, now: datetime
+) -> bool:
+    """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed."""
+    key = reward_key(instance_id, contact_id, reward_log_id)
+
+    def expire(reward_log: dict[str, Any]) -> dict[str, Any] | None:
+        expiry = reward_log.get("rewardExpiryAt")
+        if reward_log.get("status") != "issued" or not expiry:
+            return None
+        if datetime.fromisoformat(expiry.replace("Z", "+00:00")) > now:
+            return None
+        return {**reward_log, "status": "expired", "updatedAt": utc_stamp(now)}
+
+    return update_json(client, key, expire)[1]
+
+
+def expire_rewards(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+    """`expire-rewards`: every reward log of the instance, a hundred at a time (HSCAN of the id index)."""
+    index = reward_index_key(record["instanceId"])
+    total = int(client.hlen(index)) if record["total"] is None else None  # type: ignore[arg-type]
+    cursor, entries = client.hscan(index, cursor=int(record["cursor"] or 0), count=BATCH_SIZE)  # type: ignore[misc]
+    done = sum(
+        expire_reward(client, record["instanceId"], contact_id, reward_log_id, now)
+        for reward_log_id, contact_id in entries.items()
+    )
+    return Batch(
+        done=done,
+        skipped=len(entries) - done,
+        failures=[],
+        cursor=None if int(cursor) == 0 else str(cursor),
+        total=total,
+    )
+
+
+def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+    """`bootstrap`: activate a DRAFT loyalty program (a PAUSED one is left paused, and the job says so),
+    then give every contact without one a loyalty account, a hundred contacts a batch, through the
+    shared per-instance rate limit (seed 001's "activate a program and create accounts")."""
+    from worker.wix_access import wix_client
+
+    wix, instance_id = wix_client(), record["instanceId"]
+    offset = int(record["cursor"] or 0)
+    if offset == 0:
+        status = wix.get_loyalty_program(instance_id).get("status")
+        if status == "DRAFT":
+            status = wix.activate_loyalty_program(instance_id).get("status") or "ACTIVE"
+        _keep_program_status(client, instance_id, str(status))
+        if status != "ACTIVE":
+            return Batch(0, 0, [f"the loyalty program is {status}: left as it is, no accounts created"], None)
+    contacts, total = wix.query_contacts(instance_id, offset=offset, limit=BATCH_SIZE)
+    record_wix_contacts(client, instance_id, contacts)  # the points sync's email ↔ contact mapping
+    deadline = time.monotonic() + batch_seconds()
+    done = skipped = 0
+    failures: list[str] = []
+    for handled, contact in enumerate(contacts):
+        if time.monotonic() > deadline:  # keep the task well inside its time limit: go on in the next
+            return Batch(done, skipped, failures, str(offset + handled), total=total)
+        contact_id = str(contact["id"])
+        for attempt in (1, 2):
+            try:
+                opened = _open_account(wix, instance_id, contact_id)
+            except WixRateLimited as exc:
+                wait = exc.retry_after or 1.0
+                if attempt == 1 and wait <= INLINE_WAIT_SECONDS and time.monotonic() + wait < deadline:
+                    time.sleep(wait)  # a slot frees within the minute: wait for it here
+                    continue
+                # Still spent: keep what is done and go on from this contact in a later task.
+                cursor = str(offset + handled)
+                return Batch(done, skipped, failures, cursor, total=total, wait_seconds=wait)
+            except WixApiError as exc:
+                failures.append(f"contact {contact_id}: {exc}")
+            else:
+                done, skipped = (done + 1, skipped) if opened else (done, skipped + 1)
+            break
+    next_offset = offset + len(contacts)
+    more = bool(contacts) and next_offset < total
+    return Batch(done, skipped, failures, str(next_offset) if more else None, total=total)
+
+
+def _keep_program_status(client: redis.Redis, instance_id: str, status: str) -> None:
+    """The status read at bootstrap counts as a `program_updated` event would: points that waited for an
+    ACTIVE program go now (worker.loyalty_program)."""
+    from worker.follow_ups import CeleryFollowUps
+    from worker.loyalty_program import record_program_status, release_waiting
+
+    if record_program_status(client, instance_id, status):
+        release_waiting(client, instance_id, CeleryFollowUps())
+
+
+def batch_seconds() -> float:
+    """How long one batch may run: half the soft time limit the visibility timeout allows."""
+    return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
+
+
+def _open_account(wix: WixClient, instance_id: str, contact_id: str) -> bool:
+    """Open the contact's loyalty account; False when it already had one."""
+    if wix.get_loyalty_account_by_contact(instance_id, contact_id) is not None:
+        return False
+    try:
+        wix.create_loyalty_account(instance_id, contact_id)
+    except WixApiError as exc:
+        if exc.status == 409:  # made by an earlier try of this very batch
+            return False
+        raise
+    return True
+
+
+KINDS: dict[str, JobStep] = {
+    "expire-rewards": expire_rewards,
+    "bootstrap": bootstrap,
+    "catch-up": catch_up,
+    "monthly-messages": monthly_messages,
+    "sweep": sweep,
+}
+# Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
+NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages"})
+QUEUES: dict[str, str] = {
+    "expire-rewards": "periodic",
+    "bootstrap": "bulk",
+    "catch-up": "periodic",
+    "monthly-messages": "bulk",
+    "sweep": "periodic",
+}

@@ -1,0 +1,141 @@
+"""Bulk and periodic jobs: one way to start them, watch them and resume them.
+
+A job is a record in Redis (`id`, `name`, `instanceId`, `status`, `total`, `done`, `skipped`, `failed`
+with reasons, `startedAt`, `finishedAt`, and the `cursor` it has reached). It runs as a chain of Celery
+tasks, one batch each: a batch does its items, then moves the cursor and the counts in one step and
+sends the next batch. A worker killed mid-batch leaves the cursor where it was, so the redelivered task
+does that batch again; every item's effect is idempotent, so nothing happens twice.
+
+Starting a job of a name that is already running for the instance answers the running one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from worker.journal import now_iso
+
+RUNNING_TTL_SECONDS = 24 * 3600  # a job lost for a day frees its name
+RECORD_TTL_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch did, and where the next one starts (None: the job is done)."""
+
+    done: int
+    skipped: int
+    failures: list[str]
+    cursor: str | None
+    total: int | None = None
+    wait_seconds: float = 0.0  # how long to wait before the next batch (a spent rate limit)
+
+
+# A job kind: given the client, the job record and `now`, do one batch from the record's cursor.
+JobStep = Callable[[redis.Redis, dict[str, Any], datetime], Batch]
+
+
+def job_key(job_id: str) -> str:
+    return f"wrw:job:{job_id}"
+
+
+def running_key(instance_id: str, name: str) -> str:
+    return f"wrw:job-running:{instance_id}:{name}"
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+class Jobs:
+    def __init__(self, client: redis.Redis, kinds: dict[str, JobStep]) -> None:
+        self._redis = client
+        self.kinds = kinds
+
+    def start(
+        self, instance_id: str, name: str, since: str | None = None, started_by: str = "hand"
+    ) -> tuple[dict[str, Any], bool]:
+        """The new job's record and True, or the running one's and False. `started_by` is `hand` (the
+        admin API, the CLI) or `beat`, for kinds that do less on a schedule (`monthly-messages`)."""
+        if name not in self.kinds:
+            raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(self.kinds))}")
+        job_id = f"job_{uuid.uuid4().hex[:16]}"
+        claimed = self._redis.set(running_key(instance_id, name), job_id, nx=True, ex=RUNNING_TTL_SECONDS)
+        if not claimed:
+            running = self._redis.get(running_key(instance_id, name))
+            record = self.get(str(running)) if running else None
+            if record is not None:
+                return record, False
+            self._redis.set(running_key(instance_id, name), job_id, ex=RUNNING_TTL_SECONDS)
+        record = {
+            "id": job_id,
+            "name": name,
+            "instanceId": instance_id,
+            "status": "running",
+            "since": since or "",
+            "startedBy": started_by,
+            "cursor": "0",
+            "total": "",
+            "done": 0,
+            "skipped": 0,
+            "failed": 0,
+            "startedAt": now_iso(),
+            "finishedAt": "",
+        }
+        self._redis.hset(job_key(job_id), mapping=record)
+        self._redis.expire(job_key(job_id), RECORD_TTL_SECONDS)
+        return self.get(job_id) or record, True
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        raw: dict[str, str] = self._redis.hgetall(job_key(job_id))  # type: ignore[assignment]
+        if not raw:
+            return None
+        record: dict[str, Any] = dict(raw)
+        for field in ("done", "skipped", "failed"):
+            record[field] = int(record.get(field) or 0)
+        record["total"] = int(record["total"]) if record.get("total") else None
+        record["failures"] = json.loads(record.pop("failures", "[]"))
+        for field in ("since", "finishedAt"):
+            record[field] = record.get(field) or None
+        return record
+
+    def run_batch(self, job_id: str, now: datetime) -> Batch | None:
+        """Do the job's next batch and keep its progress; the batch (its cursor None when the job is done),
+        or None when the job is not running."""
+        record = self.get(job_id)
+        if record is None or record["status"] != "running":
+            return None
+        batch = self.kinds[record["name"]](self._redis, record, now)
+        key = job_key(job_id)
+        failures = (record["failures"] + batch.failures)[-100:]  # the latest reasons, bounded
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "done", batch.done)
+            pipe.hincrby(key, "skipped", batch.skipped)
+            pipe.hincrby(key, "failed", len(batch.failures))
+            pipe.hset(key, "failures", json.dumps(failures))
+            if batch.total is not None:
+                pipe.hset(key, "total", str(batch.total))
+            if batch.cursor is None:
+                pipe.hset(key, mapping={"status": "succeeded", "finishedAt": now_iso(), "cursor": ""})
+                pipe.delete(running_key(record["instanceId"], record["name"]))
+            else:
+                pipe.hset(key, "cursor", batch.cursor)
+            pipe.execute()
+        return batch
+
+    def fail(self, job_id: str, reason: str) -> None:
+        record = self.get(job_id)
+        if record is None:
+            return
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(job_key(job_id), mapping={"status": "failed", "finishedAt": now_iso()})
+            pipe.hset(job_key(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
+            pipe.delete(running_key(record["instanceId"], record["name"]))
+            pipe.execute()

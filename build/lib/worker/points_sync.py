@@ -1,0 +1,402 @@
+"""Two-way points sync with an external loyalty system, over Standard Webhooks (worker/standard_webhooks.py).
+
+Wix → external. A `points_updated` event becomes a signed POST to `EXTERNAL_SYNC_URL` (task
+`sync.push_points_update`, queue `rewards`): `{"type": "loyalty.points_updated", "timestamp", "data":
+{instanceId, matchBy, email, contactId, externalId, account, transaction}}`. Its `webhook-id` is derived
+from the instance and the Wix transaction id, so a redelivered event, a re-run task or a retry is the same
+message; once the external system has answered 2xx the transaction is not sent again. Not sent, so no
+change travels back to where it came from (no echo):
+- a transaction whose `appId` is our `WIX_APP_ID` (the normalizer already ignores those events);
+- one whose `idempotencyKey` we issued: a points rule's (`wrw:...`, worker/points_rules.py), a points
+  reward's (the reward log id, `rl_` + 24 hex digits, worker/reward_fulfilment.py), or an inbound sync's
+  (the external transaction id, recorded when it was accepted);
+- one that inbound sync made (an adjustment: Wix's transaction id is recorded when Wix answers).
+
+External → Wix. `POST /sync/v1/points` (worker/web/sync.py) verifies, validates, finds the contact
+through the mapping (worker/points_sync_mapping.py), records the transaction and queues
+`sync.apply_external_points`, which earns positive amounts (`earn-points`, the external transaction id
+as `idempotencyKey`: Wix itself refuses to earn twice) and adjusts the rest (`adjust-points` at the
+account's `revision`, re-read and tried again on 409). A transaction id that is a Wix transaction we
+sent out is the external system echoing it back: it changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import redis
+
+from worker import keys
+from worker.points_sync_mapping import link_of, record_contact
+from worker.settings import Settings, SettingsError
+from worker.standard_webhooks import StandardWebhook
+from worker.wix.client import WixApiError, WixClient, WixTransientError
+from worker.wix.events import NormalizedEvent, contact_email
+
+logger = logging.getLogger(__name__)
+
+PUSH_TASK = "sync.push_points_update"
+APPLY_TASK = "sync.apply_external_points"
+SYNC_QUEUE = "rewards"
+MESSAGE_TYPE = "loyalty.points_updated"
+# Accepted webhook-ids are kept far longer than the five minutes a timestamp stays acceptable.
+WEBHOOK_ID_TTL_SECONDS = 24 * 3600
+# How often an adjustment is tried again at a fresh revision before the task retries later.
+ADJUST_ATTEMPTS = 5
+PUSH_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
+
+_REWARD_LOG_ID = re.compile(r"rl_[0-9a-f]{24}")
+_POINTS_RULE_KEY_PREFIX = "wrw:"
+
+Send = Callable[[str, dict[str, Any]], None]
+
+
+class ExternalSyncUnavailable(Exception):
+    """The external system did not take the message for now (timeout, network, 408, 429, 5xx)."""
+
+
+class ExternalSyncRefused(Exception):
+    """The external system refused the message for good (another 4xx): retrying will not help."""
+
+
+def celery_send(task_name: str, kwargs: dict[str, Any]) -> None:
+    """Send a sync task by name on its queue (the caller imports no task module)."""
+    from worker.celery_app import app
+
+    app.send_task(task_name, kwargs=kwargs, queue=SYNC_QUEUE)
+
+
+def signer(settings: Settings) -> StandardWebhook:
+    """The shared secret of both directions; SettingsError when it is missing or unusable."""
+    if settings.external_sync_secret is None or not settings.external_sync_secret.get_secret_value():
+        raise SettingsError("EXTERNAL_SYNC_SECRET is not set (a whsec_ secret the external system shares)")
+    try:
+        return StandardWebhook(settings.external_sync_secret.get_secret_value())
+    except ValueError as exc:
+        raise SettingsError(f"EXTERNAL_SYNC_SECRET is not a usable whsec_ secret: {exc}") from None
+
+
+def webhook_id_for(instance_id: str, wix_transaction_id: str) -> str:
+    """The outbound `webhook-id`: the same for every delivery of one Wix transaction, and free of dots."""
+    digest = hashlib.sha256(f"{instance_id}\n{wix_transaction_id}".encode()).hexdigest()
+    return f"msg_wix_{digest[:40]}"
+
+
+# --- Wix → external ------------------------------------------------------------------------------------
+
+
+def issued_by_us(client: redis.Redis, instance_id: str, idempotency_key: str) -> bool:
+    """Whether an earn's idempotency key is one this service issued."""
+    return (
+        idempotency_key.startswith(_POINTS_RULE_KEY_PREFIX)
+        or _REWARD_LOG_ID.fullmatch(idempotency_key) is not None
+        or bool(client.exists(keys.sync_inbound(instance_id, idempotency_key)))
+    )
+
+
+def echo_reason(client: redis.Redis, event: NormalizedEvent, our_app_id: str | None) -> str | None:
+    """Why this points change must not go to the external system, or None when it must."""
+    account = event.account
+    if account is None or not account.transactionId:
+        return "the points change names no transaction"
+    if our_app_id and account.transactionAppId == our_app_id:
+        return "our own transaction (appId)"
+    key = account.transactionIdempotencyKey
+    if key and issued_by_us(client, event.instanceId, key):
+        return "an idempotency key we issued"
+    if client.exists(keys.sync_own_transaction(event.instanceId, account.transactionId)):
+        return "a transaction that inbound sync made"
+    return None
+
+
+def forward_points_update(
+    client: redis.Redis,
+    event: NormalizedEvent,
+    *,
+    our_app_id: str | None,
+    sync_url: str | None,
+    send: Send = celery_send,
+) -> str:
+    """Queue the points change for the external system unless it is ours; answers what was done."""
+    if event.name != "points_updated" or event.account is None:
+        return "not a points change"
+    if not sync_url:
+        return "outbound sync is off (EXTERNAL_SYNC_URL or EXTERNAL_SYNC_SECRET is not set)"
+    reason = echo_reason(client, event, our_app_id)
+    if reason is not None:
+        logger.info("points change not sent to the external system", extra={"reason": reason})
+        return f"not sent: {reason}"
+    account = event.account
+    send(
+        PUSH_TASK,
+        {
+            "instance_id": event.instanceId,
+            "event_id": event.eventId,
+            "occurred_at": event.occurredAt.isoformat(),
+            "account": {
+                "id": account.id,
+                "contactId": account.contactId,
+                "memberId": account.memberId,
+                "balance": account.balance,
+                "revision": account.revision,
+            },
+            "transaction": {
+                "id": account.transactionId,
+                "type": account.transactionType,
+                "amount": account.transactionAmount,
+                "description": account.transactionDescription,
+                "createdDate": account.transactionCreatedDate,
+                "appId": account.transactionAppId,
+                "idempotencyKey": account.transactionIdempotencyKey,
+            },
+        },
+    )
+    return "queued"
+
+
+@dataclass(frozen=True)
+class Member:
+    contact_id: str | None
+    email: str | None
+    external_id: str | None
+
+
+def find_member(
+    client: redis.Redis, wix: WixClient | None, instance_id: str, contact_id: str | None
+) -> Member:
+    """The contact's email and external id from the mapping; a contact the mapping does not know yet is
+    read from Wix (and recorded)."""
+    if not contact_id:
+        return Member(None, None, None)
+    link = link_of(client, instance_id, contact_id)
+    if (link is None or not link.get("email")) and wix is not None:
+        contact = wix.get_contact(instance_id, contact_id)
+        if contact is not None:
+            revision = contact.get("revision")
+            record_contact(
+                client,
+                instance_id,
+                contact_id,
+                contact_email(contact),
+                revision if isinstance(revision, int) and not isinstance(revision, bool) else None,
+            )
+            link = link_of(client, instance_id, contact_id)
+    link = link or {}
+    return Member(contact_id, link.get("email"), link.get("externalId"))
+
+
+def build_message(
+    instance_id: str,
+    match_by: str,
+    member: Member,
+    account: dict[str, Any],
+    transaction: dict[str, Any],
+    occurred_at: str,
+) -> dict[str, Any]:
+    """The outbound payload, in the spec's recommended `{type, timestamp, data}` shape."""
+    return {
+        "type": MESSAGE_TYPE,
+        "timestamp": transaction.get("createdDate") or occurred_at,
+        "data": {
+            "instanceId": instance_id,
+            "matchBy": match_by,
+            "email": member.email,
+            "contactId": member.contact_id,
+            "externalId": member.external_id,
+            "account": account,
+            "transaction": transaction,
+        },
+    }
+
+
+def push_message(
+    client: redis.Redis,
+    http: httpx.Client,
+    signer: StandardWebhook,
+    url: str,
+    instance_id: str,
+    message: dict[str, Any],
+    *,
+    ttl_seconds: int,
+) -> str:
+    """POST the signed message once; `delivered`, or `already_delivered` when an earlier try got a 2xx.
+
+    The transaction is marked as sent before the POST: an external system that echoes it back at once
+    finds it already known."""
+    transaction_id = str(message["data"]["transaction"]["id"])
+    sent_key = keys.sync_outbound(instance_id, transaction_id)
+    if client.get(sent_key) == "delivered":
+        return "already_delivered"
+    client.set(sent_key, "sending", ex=ttl_seconds)
+    body = json.dumps(message, separators=(",", ":")).encode()
+    headers = {
+        "content-type": "application/json",
+        **signer.headers(webhook_id_for(instance_id, transaction_id), body),
+    }
+    try:
+        response = http.post(url, content=body, headers=headers, timeout=PUSH_TIMEOUT)
+    except httpx.TimeoutException as exc:
+        raise ExternalSyncUnavailable(
+            f"the external system did not answer in time ({type(exc).__name__})"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise ExternalSyncUnavailable(f"could not reach the external system ({type(exc).__name__})") from exc
+    status = response.status_code
+    if 200 <= status < 300:
+        client.set(sent_key, "delivered", ex=ttl_seconds)
+        logger.info("points change delivered to the external system", extra={"transaction": transaction_id})
+        return "delivered"
+    if status in (408, 429) or status >= 500:
+        raise ExternalSyncUnavailable(f"the external system answered {status}")
+    raise ExternalSyncRefused(f"the external system refused the message: {status}")
+
+
+# --- external → Wix ------------------------------------------------------------------------------------
+
+
+Acceptance = Literal["queued", "replayed", "duplicate", "echo"]
+
+
+def accept_inbound(
+    client: redis.Redis,
+    *,
+    webhook_id: str,
+    instance_id: str,
+    transaction_id: str,
+    contact_id: str,
+    amount: int,
+    ttl_seconds: int,
+) -> Acceptance:
+    """Claim the message and its transaction before queueing it.
+
+    `replayed`: this webhook-id was accepted before. `echo`: the transaction is a Wix transaction we sent
+    out. `duplicate`: another message already brought this transaction. `queued`: claimed; the caller
+    queues it (and calls `release_inbound` if it cannot)."""
+    if (
+        client.set(keys.sync_webhook_id(webhook_id), instance_id, nx=True, ex=WEBHOOK_ID_TTL_SECONDS)
+        is not True
+    ):
+        return "replayed"
+    if client.exists(keys.sync_outbound(instance_id, transaction_id)):
+        return "echo"
+    record = json.dumps(
+        {"status": "queued", "contactId": contact_id, "amount": amount, "webhookId": webhook_id},
+        separators=(",", ":"),
+    )
+    if (
+        client.set(keys.sync_inbound(instance_id, transaction_id), record, nx=True, ex=ttl_seconds)
+        is not True
+    ):
+        return "duplicate"
+    return "queued"
+
+
+def release_inbound(client: redis.Redis, *, webhook_id: str, instance_id: str, transaction_id: str) -> None:
+    """Undo `accept_inbound`'s claims when the message could not be queued (the sender will retry)."""
+    client.delete(keys.sync_webhook_id(webhook_id), keys.sync_inbound(instance_id, transaction_id))
+
+
+def _inbound_record(client: redis.Redis, key: str) -> dict[str, Any]:
+    raw = client.get(key)
+    record = json.loads(raw) if isinstance(raw, str) else {}
+    return record if isinstance(record, dict) else {}
+
+
+def _mark_applied(
+    client: redis.Redis, instance_id: str, key: str, record: dict[str, Any], account: dict[str, Any], ttl: int
+) -> None:
+    transaction = account.get("latestTransaction") or {}
+    wix_transaction_id = transaction.get("id") if isinstance(transaction, dict) else None
+    if isinstance(wix_transaction_id, str) and wix_transaction_id:
+        client.set(keys.sync_own_transaction(instance_id, wix_transaction_id), "1", ex=ttl)
+    updated = {**record, "status": "applied", "wixTransactionId": wix_transaction_id}
+    client.set(key, json.dumps(updated, separators=(",", ":")), ex=ttl)
+
+
+def _loyalty_account(wix: WixClient, instance_id: str, contact_id: str) -> dict[str, Any]:
+    account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
+    if account is None:
+        try:
+            account = wix.create_loyalty_account(instance_id, contact_id)
+        except WixApiError as exc:
+            if exc.status != 409:  # 409: opened meanwhile (by an earlier try, or the bootstrap)
+                raise
+            account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
+            if account is None:
+                raise
+    return account
+
+
+def _our_adjustment(account: dict[str, Any], record: dict[str, Any], amount: int, description: str) -> bool:
+    """After a crash between Wix's answer and our record: is the account's latest transaction ours?"""
+    latest = account.get("latestTransaction") or {}
+    return (
+        record.get("status") == "adjusting"
+        and str(account.get("revision")) != str(record.get("revision"))
+        and isinstance(latest, dict)
+        and latest.get("type") == "ADJUST"
+        and latest.get("amount") == amount
+        and (latest.get("description") or "") == description
+    )
+
+
+def apply_external_points(
+    wix: WixClient,
+    client: redis.Redis,
+    *,
+    instance_id: str,
+    contact_id: str,
+    transaction_id: str,
+    amount: int,
+    description: str,
+    ttl_seconds: int,
+) -> str:
+    """Apply one external transaction to the contact's Wix account, once; `applied` or `already_applied`.
+
+    Wix errors propagate: transient ones are retried by the task, others park it in the dead-letter queue.
+    """
+    key = keys.sync_inbound(instance_id, transaction_id)
+    record = _inbound_record(client, key)
+    if record.get("status") == "applied":
+        return "already_applied"
+    description = description[:100]
+    if amount > 0:
+        answer = wix.earn_points(
+            instance_id,
+            str(_loyalty_account(wix, instance_id, contact_id)["id"]),
+            amount,
+            description,
+            transaction_id,
+        )
+        _mark_applied(client, instance_id, key, record, answer, ttl_seconds)
+        return "applied"
+    for _ in range(ADJUST_ATTEMPTS):
+        account = _loyalty_account(wix, instance_id, contact_id)
+        if _our_adjustment(account, record, amount, description):
+            _mark_applied(client, instance_id, key, record, account, ttl_seconds)
+            return "applied"
+        record = {**record, "status": "adjusting", "revision": str(account.get("revision"))}
+        client.set(key, json.dumps(record, separators=(",", ":")), ex=ttl_seconds)
+        try:
+            answer = wix.adjust_points(
+                instance_id,
+                str(account["id"]),
+                revision=str(account.get("revision")),
+                amount=amount,
+                description=description or None,
+            )
+        except WixApiError as exc:
+            if exc.status == 409:  # the account changed under us: read it again
+                logger.info("loyalty account revision was stale; reading it again")
+                continue
+            raise
+        _mark_applied(client, instance_id, key, record, answer, ttl_seconds)
+        return "applied"
+    raise WixTransientError(f"the loyalty account kept changing ({ADJUST_ATTEMPTS} stale revisions in a row)")

@@ -1,0 +1,37 @@
+"""How long a task may run and how long its retries may wait, derived from Redis's visibility timeout.
+
+With the Redis transport an unacknowledged task goes back to the queue once the visibility timeout
+passes, and a retry's countdown is held by the worker *unacknowledged*. So any countdown or run time
+longer than the timeout makes the task run twice (celery #2481, #4400). Both limits are a quarter of
+the timeout here, so even a retry that waits its longest and then runs its longest ends with half the
+timeout to spare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_RETRIES = 8
+LONGEST_TIME_LIMIT = 300
+LONGEST_BACKOFF = 600
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    visibility_timeout: int
+    time_limit: int
+    soft_time_limit: int
+    backoff_max: int
+    restore_interval: int
+    max_retries: int = MAX_RETRIES
+
+
+def retry_policy(visibility_timeout: int) -> RetryPolicy:
+    time_limit = max(2, min(LONGEST_TIME_LIMIT, visibility_timeout // 4))
+    return RetryPolicy(
+        visibility_timeout=visibility_timeout,
+        time_limit=time_limit,
+        soft_time_limit=max(1, time_limit - max(1, time_limit // 10)),
+        backoff_max=max(1, min(LONGEST_BACKOFF, visibility_timeout // 4)),
+        restore_interval=max(1, min(10, visibility_timeout // 10)),
+    )

@@ -1,0 +1,96 @@
+"""The service's settings: one pydantic-settings class, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting the service cannot start without is missing or unusable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    redis_url: str | None = None
+    wix_public_key: SecretStr | None = None
+    wix_public_key_file: str | None = None
+    wix_app_id: str | None = None
+    wix_app_secret: SecretStr | None = None
+    wix_api_base: str = "https://www.wixapis.com"
+    # Wix allows 200 requests a minute per site; every worker shares this budget (worker/wix/rate_limit.py).
+    wix_rate_limit_per_minute: int = Field(default=200, ge=1, le=10_000)
+    wix_timeout_seconds: float = Field(default=15.0, gt=0)  # how long one Wix call may take to answer
+    admin_token: SecretStr | None = None
+    widget_token_secret: SecretStr | None = None
+    port: int = 8000
+    flower_port: int = 5555
+    embedded_redis_port: int = 6399  # `make run` without REDIS_URL
+    sentry_dsn: SecretStr | None = None
+    log_level: str = "INFO"
+    flower_basic_auth: SecretStr | None = None
+    worker_env: Literal["development", "production"] = "development"
+
+    # How long Redis keeps an unacknowledged task before handing it to another worker. Celery's
+    # retry countdowns and time limits are derived from it (see celeryconfig.py).
+    celery_visibility_timeout: int = Field(default=3600, ge=10)
+    # Seen-marks and journal records outlive Wix's retry window (~47 h; 7 days to be safe).
+    event_journal_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=8 * 24 * 3600)
+    webhook_max_bytes: int = 1024 * 1024
+    jwt_leeway_seconds: int = 60
+    # Two-way points sync with an external loyalty system over Standard Webhooks (worker/points_sync.py):
+    # no URL, no outbound sync; the `whsec_` secret signs what we send and verifies what it sends.
+    external_sync_url: str | None = None
+    external_sync_secret: SecretStr | None = None
+    external_sync_match_by: Literal["email", "contactId"] = "email"
+
+    @property
+    def is_production(self) -> bool:
+        return self.worker_env == "production"
+
+    def public_key_text(self) -> str | None:
+        """The Wix public key as configured, from the variable or the file it names."""
+        if self.wix_public_key is not None:
+            return self.wix_public_key.get_secret_value()
+        if self.wix_public_key_file:
+            try:
+                with open(self.wix_public_key_file, encoding="utf-8") as handle:
+                    return handle.read()
+            except OSError as exc:
+                raise SettingsError(
+                    f"WIX_PUBLIC_KEY_FILE: cannot read {self.wix_public_key_file}: {exc.strerror}"
+                ) from exc
+        return None
+
+    def check_for_production(self) -> None:
+        """Refuse to run in production without what production needs; one line names it."""
+        if not self.is_production:
+            return
+        if not self.redis_url:
+            raise SettingsError("REDIS_URL is not set (required when WORKER_ENV=production)")
+        if self.public_key_text() is None:
+            raise SettingsError(
+                "WIX_PUBLIC_KEY or WIX_PUBLIC_KEY_FILE is not set (required when WORKER_ENV=production)"
+            )
+        if self.admin_token is None or not self.admin_token.get_secret_value():
+            raise SettingsError("ADMIN_TOKEN is not set (required when WORKER_ENV=production)")
+        widget_secret = self.widget_token_secret.get_secret_value() if self.widget_token_secret else ""
+        if len(widget_secret.encode()) < 32:  # HS256 wants a key as long as its hash (RFC 7518 §3.2)
+            raise SettingsError(
+                "WIDGET_TOKEN_SECRET is not set or under 32 bytes (required when WORKER_ENV=production)"
+            )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def wix_configured(settings: Settings) -> bool:
+    """Whether the service can call Wix (an app id and secret)."""
+    secret = settings.wix_app_secret
+    return bool(settings.wix_app_id) and secret is not None and bool(secret.get_secret_value())

@@ -1,0 +1,1 @@
+"""The HTTP side: the webhook receiver, the admin API and the operational endpoints."""

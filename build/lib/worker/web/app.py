@@ -1,0 +1,86 @@
+"""The FastAPI application: `uvicorn worker.web.app:create_app --factory` (or `python -m worker web`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+import redis.asyncio
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from worker.error_reporting import init_sentry
+from worker.follow_ups import CeleryFollowUps, FollowUps
+from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
+from worker.redis_client import async_client, require_redis_url, sync_client
+from worker.redis_health import describe_durability_problems
+from worker.settings import Settings, get_settings
+from worker.web import admin, ops, receiver, records, widget, wix_actions
+from worker.web.errors import install_error_handlers
+from worker.web.event_queue import EventQueue
+from worker.web.sync import router as sync_router
+from worker.wix.tokens import TokenVerifier, load_public_key
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    async_redis: redis.asyncio.Redis | None = None,
+    store: redis.Redis | None = None,
+    follow_ups: FollowUps | None = None,
+) -> FastAPI:
+    """Build the app; settings are checked here, so a misconfiguration stops start-up."""
+    settings = settings or get_settings()
+    settings.check_for_production()
+    if async_redis is None or store is None:
+        url = require_redis_url(settings)
+        async_redis = async_redis or async_client(url)
+        store = store or sync_client(url)
+    key_text = settings.public_key_text()
+    verifier = (
+        TokenVerifier(load_public_key(key_text), leeway=settings.jwt_leeway_seconds) if key_text else None
+    )
+    if verifier is None:
+        logger.warning("WIX_PUBLIC_KEY is not set: webhooks will be answered 503 until it is")
+    init_sentry(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for problem in describe_durability_problems(store):
+            logger.warning(problem)
+        yield
+        await async_redis.aclose()
+
+    app = FastAPI(
+        title="Wix rewards worker",
+        version="0.1.0",
+        description="Gamification and loyalty for Wix stores, driven by Wix webhooks.",
+        lifespan=lifespan,
+    )
+    registry = CollectorRegistry()
+    registry.register(TaskOutcomeCollector(store))
+    app.state.settings = settings
+    app.state.async_redis = async_redis
+    app.state.store = store
+    app.state.follow_ups = follow_ups or CeleryFollowUps()
+    app.state.registry = registry
+    app.state.receiver = receiver.ReceiverState(
+        verifier=verifier,
+        queue=EventQueue(async_redis, settings.event_journal_ttl_seconds),
+        metrics=ReceiverMetrics(registry),
+        max_bytes=settings.webhook_max_bytes,
+    )
+    install_error_handlers(app)
+    app.add_middleware(receiver.WebhookFastPath)
+    app.include_router(receiver.router)
+    app.include_router(admin.router)
+    app.include_router(records.router)
+    app.include_router(wix_actions.router)
+    app.include_router(ops.router)
+    app.include_router(sync_router)
+    widget.install(app)  # the storefront widget's routes and their CORS
+    return app

@@ -1,0 +1,220 @@
+"""`POST /sync/v1/points`: an external loyalty system's points change, applied to the member's Wix account.
+
+The external system signs each message in the Standard Webhooks format with `EXTERNAL_SYNC_SECRET`
+(headers `webhook-id`, `webhook-timestamp`, `webhook-signature`: `v1,` + base64 HMAC-SHA256 of
+`{id}.{timestamp}.{body}`). The body is JSON:
+
+    {"instanceId": "6b1e...",            the Wix site
+     "transactionId": "ext-tx-1",        the external transaction (1..128 characters): applied once
+     "amount": 25,                       a whole number, not 0, within ±9,999,999
+     "description": "Bonus",             optional, at most 100 characters
+     "email": "jane@example.com",        the member, when EXTERNAL_SYNC_MATCH_BY=email (the default)
+     "contactId": "24de...",             the member, when EXTERNAL_SYNC_MATCH_BY=contactId
+     "externalId": "cust-9"}             optional: linked to the contact and sent back in our messages
+
+Answers:
+- 202 `{"status": "queued", "contactId", "transactionId"}`: verified, the member found, the transaction
+  recorded and durably queued (Redis). A worker applies it (positive amounts with `earn-points`, the
+  transaction id as Wix's `idempotencyKey`; others with `adjust-points` at the account's revision),
+  retrying Wix's passing failures with backoff; what still fails is parked in the dead-letter queue.
+  A 202 does not say Wix has the points yet: Wix may be slow or throttling, and the sender should not
+  wait on it.
+- 200 `{"status": "duplicate"}`: this transaction id was already accepted (under another webhook-id);
+  200 `{"status": "echo"}`: the transaction id is a Wix transaction we sent to the external system, so
+  sending it back changes nothing. Neither changes anything.
+- 401 `unauthorized`: a missing or wrong signature, or a `webhook-timestamp` more than five minutes
+  from now (`details.reason` says which). 409 `replayed`: this `webhook-id` was already accepted (ids are
+  kept a day); nothing is applied again, so a sender may treat it as delivered.
+- 404 `not_found`: no Wix contact with that email (or contact id) in the instance; nothing changed.
+- 422 `invalid_request` with `details` (each problem's path and message); 413 over the size limit;
+  503 when the sync is not configured (no `EXTERNAL_SYNC_SECRET`) or Redis or the queue is unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import redis
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from worker.points_sync import APPLY_TASK, accept_inbound, celery_send, release_inbound, signer
+from worker.points_sync_mapping import contact_for_email, link_external_id, link_of
+from worker.settings import Settings, SettingsError
+from worker.standard_webhooks import StandardWebhook, WebhookVerificationError
+from worker.web.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/sync/v1", tags=["points sync"])
+
+Send = Callable[[str, dict[str, Any]], None]
+
+MAX_POINTS = 9_999_999
+
+
+class PointsIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "instanceId": "6b1e6a2c-0000-4000-8000-00000000a001",
+                "transactionId": "ext-tx-1",
+                "amount": 25,
+                "description": "Bonus from the store card",
+                "email": "jane@example.com",
+                "externalId": "cust-9",
+            }
+        },
+    )
+
+    instanceId: Annotated[str, Field(min_length=1, max_length=200)]
+    transactionId: Annotated[str, Field(min_length=1, max_length=128)]
+    amount: Annotated[int, Field(strict=True, ge=-MAX_POINTS, le=MAX_POINTS)]
+    description: Annotated[str, Field(max_length=100)] = ""
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    contactId: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    externalId: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> PointsIn:
+        if self.amount == 0:
+            raise ValueError("amount must not be 0")
+        return self
+
+
+def _signer(settings: Settings) -> StandardWebhook:
+    try:
+        return signer(settings)
+    except SettingsError as exc:
+        raise ApiError(503, "not_configured", f"the points sync is not configured: {exc}") from None
+
+
+def _validated(body: bytes, match_by: str) -> PointsIn:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise ApiError(
+            422, "invalid_request", "the body is not JSON", [{"path": "", "message": "not JSON"}]
+        ) from None
+    try:
+        message = PointsIn.model_validate(document)
+    except ValidationError as exc:
+        details = [
+            {"path": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        raise ApiError(422, "invalid_request", "the request is not valid", details) from None
+    if getattr(message, match_by) is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"{match_by} is required: members are matched by {match_by} (EXTERNAL_SYNC_MATCH_BY)",
+            [{"path": match_by, "message": "Field required"}],
+        )
+    return message
+
+
+def _contact(client: redis.Redis, message: PointsIn, match_by: str) -> str:
+    if match_by == "email":
+        assert message.email is not None
+        contact_id = contact_for_email(client, message.instanceId, message.email)
+        what = f"email {message.email}"
+    else:
+        assert message.contactId is not None
+        known = link_of(client, message.instanceId, message.contactId) is not None
+        contact_id = message.contactId if known else None
+        what = f"contact id {message.contactId}"
+    if contact_id is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"no Wix contact with {what} in instance {message.instanceId}: nothing was changed",
+        )
+    return contact_id
+
+
+def _accept(
+    client: redis.Redis, send: Send, webhook_id: str, message: PointsIn, match_by: str, ttl: int
+) -> JSONResponse:
+    contact_id = _contact(client, message, match_by)
+    outcome = accept_inbound(
+        client,
+        webhook_id=webhook_id,
+        instance_id=message.instanceId,
+        transaction_id=message.transactionId,
+        contact_id=contact_id,
+        amount=message.amount,
+        ttl_seconds=ttl,
+    )
+    if outcome == "replayed":
+        raise ApiError(
+            409, "replayed", f"webhook-id {webhook_id} was already accepted: nothing was applied again"
+        )
+    if message.externalId:
+        link_external_id(client, message.instanceId, contact_id, message.externalId)
+    if outcome in ("duplicate", "echo"):
+        logger.info("inbound points change changes nothing", extra={"outcome": outcome})
+        return JSONResponse({"status": outcome, "transactionId": message.transactionId}, status_code=200)
+    kwargs = {
+        "instance_id": message.instanceId,
+        "contact_id": contact_id,
+        "transaction_id": message.transactionId,
+        "amount": message.amount,
+        "description": message.description,
+    }
+    try:
+        send(APPLY_TASK, kwargs)
+    except Exception:
+        release_inbound(
+            client,
+            webhook_id=webhook_id,
+            instance_id=message.instanceId,
+            transaction_id=message.transactionId,
+        )
+        logger.exception("could not queue an inbound points change")
+        raise ApiError(503, "unavailable", "the queue is unavailable: send the message again later") from None
+    status = {"status": "queued", "contactId": contact_id, "transactionId": message.transactionId}
+    return JSONResponse(status, status_code=202)
+
+
+@router.post(
+    "/points",
+    summary="An external loyalty system's points change (Standard Webhooks signed)",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PointsIn.model_json_schema()}},
+        }
+    },
+)
+async def receive_points(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    body = await request.body()
+    if len(body) > settings.webhook_max_bytes:
+        raise ApiError(413, "too_large", f"the body is over {settings.webhook_max_bytes} bytes")
+    try:
+        webhook_id = _signer(settings).verify(body, request.headers)
+    except WebhookVerificationError as exc:
+        logger.warning("inbound points change refused", extra={"reason": exc.reason})
+        raise ApiError(401, "unauthorized", str(exc), {"reason": exc.reason}) from None
+    message = _validated(body, settings.external_sync_match_by)
+    send: Send = getattr(request.app.state, "points_sync_send", None) or celery_send
+    try:
+        return await run_in_threadpool(
+            _accept,
+            request.app.state.store,
+            send,
+            webhook_id,
+            message,
+            settings.external_sync_match_by,
+            settings.event_journal_ttl_seconds,
+        )
+    except redis.RedisError:
+        raise ApiError(503, "unavailable", "Redis is unavailable") from None

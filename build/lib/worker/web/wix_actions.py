@@ -1,0 +1,513 @@
+"""`POST /wix/actions/v1/invoke`: the Wix automation actions (wix-facts.md §5.1).
+
+Wix's action provider sends the raw JWT as the body (RS256, the app's key, `aud` the app id, `iss`
+`wix.com`); its `data` claim is an object `{"request": {"actionKey", "actionParams", ...}, "metadata":
+{"requestId", "instanceId", ...}}`. The instance comes only from the verified token. The work is a few
+Redis round trips, so the answer is synchronous: `{"result": {...}}` with the outputs the seed lists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from worker import log_config
+from worker.activity import (
+    ActivityRequest,
+    Conflict,
+    Kind,
+    NotFound,
+    issue_reward,
+    parse_moment,
+    record_activity,
+)
+from worker.engine.logs import LogRejected
+from worker.follow_ups import FollowUps, fulfil_new_rewards
+from worker.progress_store import Contention, ProgressStore
+from worker.settings import Settings
+from worker.web.errors import ApiError
+from worker.web.receiver import BodyTooLarge, ReceiverState, read_body
+from worker.wix.tokens import InvalidToken
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["wix actions"])
+
+ISSUER = "wix.com"
+EXECUTE_ACTIONS: dict[str, tuple[Kind, str]] = {
+    "execute-streak": ("streak", "streakId"),
+    "execute-challenge": ("challenge", "challengeId"),
+}
+UPDATE_REWARD_LOG = "update-reward-log"
+ACTION_KEYS = [*EXECUTE_ACTIONS, UPDATE_REWARD_LOG]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One verified action call: whose it is, which action, with which parameters."""
+
+    instance_id: str
+    request_id: str | None
+    action_key: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RewardUpdate:
+    reward_log_id: str
+    coupon_code: str
+    issued_at: datetime
+    expiry_at: datetime
+
+
+def _invalid(message: str, problems: list[dict[str, str]] | None = None) -> ApiError:
+    return ApiError(400, "invalid_payload", message, problems)
+
+
+def parse_invocation(claims: dict[str, Any]) -> Invocation:
+    """The invocation in the token's `data` claim, or a 400 saying what is not in Wix's shape."""
+    data = claims.get("data")
+    if not isinstance(data, dict):
+        raise _invalid("the token's data claim must be an object with request and metadata")
+    problems: list[dict[str, str]] = []
+    request = data.get("request")
+    metadata = data.get("metadata")
+    if not isinstance(request, dict):
+        problems.append({"field": "request", "message": "must be an object"})
+        request = {}
+    if not isinstance(metadata, dict):
+        problems.append({"field": "metadata", "message": "must be an object"})
+        metadata = {}
+    action_key = request.get("actionKey")
+    if not isinstance(action_key, str) or not action_key:
+        problems.append({"field": "request.actionKey", "message": "must be a non-empty string"})
+    params = request.get("actionParams", {})
+    if not isinstance(params, dict):
+        problems.append({"field": "request.actionParams", "message": "must be an object"})
+    instance_id = metadata.get("instanceId")
+    if not isinstance(instance_id, str) or not instance_id:
+        problems.append({"field": "metadata.instanceId", "message": "must be a non-empty string"})
+    request_id = metadata.get("requestId")
+    if request_id is not None and not isinstance(request_id, str):
+        problems.append({"field": "metadata.requestId", "message": "must be a string"})
+    if problems:
+        raise _invalid(_summary("not a Wix action invocation", problems), problems)
+    assert isinstance(action_key, str) and isinstance(instance_id, str) and isinstance(params, dict)
+    if action_key not in ACTION_KEYS:
+        raise ApiError(
+            400,
+            "unknown_action",
+            f"unknown actionKey {action_key!r}; known: {', '.join(ACTION_KEYS)}",
+            {"actionKey": action_key, "known": ACTION_KEYS},
+        )
+    return Invocation(instance_id, request_id or None, action_key, params)
+
+
+def _summary(prefix: str, problems: list[dict[str, str]]) -> str:
+    return f"{prefix}: " + "; ".join(f"{p['field']} {p['message']}" for p in problems)
+
+
+class _Params:
+    """Reads actionParams, collecting every shape problem so one 400 names them all."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self._params = params
+        self.problems: list[dict[str, str]] = []
+
+    def _problem(self, name: str, message: str) -> None:
+        self.problems.append({"field": f"request.actionParams.{name}", "message": message})
+
+    def text(self, name: str) -> str:
+        value = self._params.get(name)
+        if not isinstance(value, str) or not value:
+            self._problem(name, "is required (a non-empty string)")
+            return ""
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._params.get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            self._problem(name, "must be a string")
+            return None
+        return value
+
+    def number(self, name: str) -> Any:
+        """A number or a decimal string; absent is left to the engine (a sum needs it, a count not)."""
+        value = self._params.get(name)
+        if value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool)):
+            return value
+        self._problem(name, "must be a number or a decimal string")
+        return None
+
+    def check(self, action_key: str) -> None:
+        if self.problems:
+            raise _invalid(
+                _summary(f"{action_key}: actionParams are not as expected", self.problems), self.problems
+            )
+
+
+def activity_request(invocation: Invocation) -> ActivityRequest:
+    """The log an execute-streak or execute-challenge invocation asks for. Without a
+    uniqueIdentifier, Wix's `metadata.requestId` stands in, so a retry of the same call counts once."""
+    kind, id_field = EXECUTE_ACTIONS[invocation.action_key]
+    params = _Params(invocation.params)
+    contact_id = params.text("contactId")
+    item_id = params.text(id_field)
+    activity_id = params.text("activityId")
+    activity_value = params.number("activityValue")
+    activity_at_text = params.text("activityAt")
+    unique_identifier = params.optional_text("uniqueIdentifier")
+    if unique_identifier is None and invocation.request_id is None:
+        params.problems.append(
+            {
+                "field": "request.actionParams.uniqueIdentifier",
+                "message": "is required when the call carries no metadata.requestId",
+            }
+        )
+    params.check(invocation.action_key)
+    return ActivityRequest(
+        kind=kind,
+        item_id=item_id,
+        contact_id=contact_id,
+        activity_id=activity_id,
+        activity_value=activity_value,
+        activity_at=parse_moment(activity_at_text, "activityAt"),
+        unique_identifier=unique_identifier or f"wix-action:{invocation.request_id}",
+    )
+
+
+def reward_update(invocation: Invocation) -> RewardUpdate:
+    params = _Params(invocation.params)
+    reward_log_id = params.text("rewardLogId")
+    coupon_code = params.text("couponCode")
+    issued_at = params.text("rewardIssuedAt")
+    expiry_at = params.text("rewardExpiryAt")
+    params.check(invocation.action_key)
+    return RewardUpdate(
+        reward_log_id=reward_log_id,
+        coupon_code=coupon_code,
+        issued_at=parse_moment(issued_at, "rewardIssuedAt"),
+        expiry_at=parse_moment(expiry_at, "rewardExpiryAt"),
+    )
+
+
+def _plain(value: dict[str, Any]) -> dict[str, Any]:
+    """The answer exactly as the store keeps it, so a duplicate's answer equals the first one's."""
+    plain: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return plain
+
+
+def execute(
+    client: redis.Redis, instance_id: str, activity: ActivityRequest, follow_ups: FollowUps
+) -> dict[str, Any]:
+    outcome = record_activity(ProgressStore(client), instance_id, activity, datetime.now(UTC))
+    if not outcome.duplicate:
+        fulfil_new_rewards(follow_ups, instance_id, outcome.reward_logs)
+    return {**_plain(outcome.answer), "duplicate": outcome.duplicate}
+
+
+def update_reward_log(client: redis.Redis, instance_id: str, update: RewardUpdate) -> dict[str, Any]:
+    reward_log, changed = issue_reward(
+        client,
+        instance_id,
+        update.reward_log_id,
+        coupon_code=update.coupon_code,
+        issued_at=update.issued_at,
+        expiry_at=update.expiry_at,
+        now=datetime.now(UTC),
+    )
+    return {"rewardLog": reward_log, "duplicate": not changed}
+
+
+def _verify(request: Request, body: bytes) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    receiver: ReceiverState = request.app.state.receiver
+    if receiver.verifier is None or not settings.wix_app_id:
+        missing = "WIX_PUBLIC_KEY" if receiver.verifier is None else "WIX_APP_ID"
+        raise ApiError(503, "not_configured", f"{missing} is not configured")
+    try:
+        claims = receiver.verifier.verify(body.strip(), audience=settings.wix_app_id, issuer=ISSUER)
+    except InvalidToken as exc:
+        logger.info("wix action refused", extra={"reason": exc.reason})
+        raise ApiError(401, "invalid_token", exc.message, {"reason": exc.reason}) from None
+    for claim in ("exp", "iat"):
+        if claim not in claims:
+            raise ApiError(
+                401,
+                "invalid_token",
+                f"the token is not valid: it has no {claim}",
+                {"reason": "missing_claim"},
+            )
+    return claims
+
+
+def _action(invocation: Invocation, follow_ups: FollowUps) -> Callable[[redis.Redis], dict[str, Any]]:
+    """The work the invocation asks for, its parameters checked (400, or 422 for a bad time)."""
+    if invocation.action_key in EXECUTE_ACTIONS:
+        activity = activity_request(invocation)
+        return lambda client: execute(client, invocation.instance_id, activity, follow_ups)
+    update = reward_update(invocation)
+    return lambda client: update_reward_log(client, invocation.instance_id, update)
+
+
+_DECODED_EXECUTE = {
+    "aud": "<your app id>",
+    "iss": "wix.com",
+    "iat": 1790000000,
+    "exp": 1790000300,
+    "data": {
+        "request": {
+            "actionKey": "execute-streak",
+            "actionParams": {
+                "contactId": "24de6f0b-60ce-4faa-9138-2e39f1415615",
+                "streakId": "weekly-shopper",
+                "activityId": "order_paid",
+                "activityValue": 1,
+                "activityAt": "2026-11-24T10:00:00+01:00",
+                "uniqueIdentifier": "wix:order:880fa895-dfd5-4d50-a2d4-971b03fd4b86:order_paid",
+            },
+            "activationContext": {"invocationToken": "..."},
+        },
+        "metadata": {
+            "requestId": "2c4b2c7e-6f5b-4a43-9d0a-1f0c2a3b4c5d",
+            "instanceId": "6b1e6a2c-0000-4000-8000-00000000a001",
+            "identity": {"identityType": "APP"},
+        },
+    },
+}
+_DECODED_UPDATE = {
+    "request": {
+        "actionKey": "update-reward-log",
+        "actionParams": {
+            "rewardLogId": "rl_5d0c1f3e8a9b7c6d5e4f3a2b",
+            "couponCode": "STREAK-5OFF-7KQ2",
+            "rewardIssuedAt": "2026-11-24T10:00:05Z",
+            "rewardExpiryAt": "2026-12-24T10:00:05Z",
+        },
+    },
+    "metadata": {"requestId": "...", "instanceId": "6b1e6a2c-0000-4000-8000-00000000a001"},
+}
+_REWARD_LOG = {
+    "id": "rl_5d0c1f3e8a9b7c6d5e4f3a2b",
+    "instanceId": "6b1e6a2c-0000-4000-8000-00000000a001",
+    "contactId": "24de6f0b-60ce-4faa-9138-2e39f1415615",
+    "linkedSchemaSlug": "streak",
+    "linkedSchemaRecordId": "weekly-shopper",
+    "milestoneId": "two-weeks",
+    "milestoneName": "Two weeks running",
+    "rewardInstructions": "Use this code at checkout",
+    "periodKey": "2026-11-16",
+    "reward": {"type": "coupon", "coupon": {"name": "5% off", "percentOffRate": "5"}, "validDays": 30},
+    "status": "pending",
+    "couponCode": None,
+    "rewardIssuedAt": None,
+    "rewardExpiryAt": None,
+    "createdAt": "2026-11-24T09:00:01Z",
+    "updatedAt": "2026-11-24T09:00:01Z",
+}
+_EXECUTE_RESULT = {
+    "log": {
+        "streakId": "weekly-shopper",
+        "contactId": "24de6f0b-60ce-4faa-9138-2e39f1415615",
+        "activityId": "order_paid",
+        "activityValue": "1",
+        "activityAt": "2026-11-24T10:00:00+01:00",
+        "uniqueIdentifier": "wix:order:880fa895-dfd5-4d50-a2d4-971b03fd4b86:order_paid",
+    },
+    "applied": True,
+    "streakProgress": {
+        "streakId": "weekly-shopper",
+        "periodKey": "2026-11-16",
+        "status": "in_progress",
+        "currentProgressValue": 2,
+        "completionTargetValue": 8,
+        "streakStartedAt": "2026-11-15T23:00:00+00:00",
+        "lastCompletedPeriodKey": "2026-11-23",
+        "streakBrokenAt": None,
+        "streakCompletedAt": None,
+        "at_risk": False,
+    },
+    "taskProgress": {
+        "periodKey": "2026-11-23",
+        "periodStartsAt": "2026-11-22T23:00:00Z",
+        "periodEndsAt": "2026-11-29T23:00:00Z",
+        "value": "1",
+        "target": "1",
+        "complete": True,
+    },
+    "achievedMilestone": {"id": "two-weeks", "name": "Two weeks running", "milestoneTargetValue": "2"},
+    "achievedMilestoneRewardLog": _REWARD_LOG,
+    "achievedMilestones": [{"id": "two-weeks", "name": "Two weeks running", "milestoneTargetValue": "2"}],
+    "achievedMilestoneRewardLogs": [_REWARD_LOG],
+    "nextMilestone": {"id": "four-weeks", "name": "Four weeks running", "milestoneTargetValue": "4"},
+    "duplicate": False,
+}
+_ISSUED_LOG = {
+    **_REWARD_LOG,
+    "status": "issued",
+    "couponCode": "STREAK-5OFF-7KQ2",
+    "rewardIssuedAt": "2026-11-24T10:00:05Z",
+    "rewardExpiryAt": "2026-12-24T10:00:05Z",
+    "updatedAt": "2026-11-24T10:00:06Z",
+}
+
+
+def _error_example(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {
+        "application/json": {"example": {"error": {"code": code, "message": message, "details": details}}}
+    }
+
+
+_DESCRIPTION = f"""
+Wix's action-provider call for the app's automation actions: **Execute Streak** (`execute-streak`),
+**Execute Challenge** (`execute-challenge`) and **Update Reward Log** (`update-reward-log`).
+
+The body is the raw JWT Wix sends, RS256-signed with the app's key; `aud` must be the app id
+(`WIX_APP_ID`), `iss` `wix.com`, and `iat`/`exp` are checked. Its `data` claim is an object; the
+instance is `data.metadata.instanceId`, and nothing else in the call can name another instance.
+
+`execute-streak` / `execute-challenge` take `contactId`, `streakId` (or `challengeId`), `activityId`,
+`activityValue` (ignored by a count, required by a sum), `activityAt` (ISO-8601 with an offset) and an
+optional `uniqueIdentifier`. Without one, the call's `metadata.requestId` stands in (`wix-action:<id>`);
+map a business id (an order id, say) to count each business event once whatever Wix does. The result
+is the log, `streakProgress` or `challengeProgress`, `taskProgress`, `achievedMilestone`,
+`nextMilestone`, `achievedMilestoneRewardLog` (chain its `id` into Update Reward Log), every milestone
+achieved with its reward log, and `duplicate`: a repeated `uniqueIdentifier` changes nothing and
+answers the original result with `"duplicate": true`.
+
+`update-reward-log` takes `rewardLogId`, `couponCode`, `rewardIssuedAt` and `rewardExpiryAt`, marks the
+reward log `issued` and answers it; the same values again change nothing (`"duplicate": true`), another
+code on an issued log is 409.
+
+Errors: 400 a payload not in the expected shape (a missing parameter is named), 401 a bad token,
+404 an unknown reward log (in this instance), 409 a conflict, 413 over 1 MiB, 422 what the domain
+rejects (an unknown or paused streak, an activity it does not take, a time without an offset...),
+503 not configured or Redis unavailable.
+
+Decoded token of an Execute Streak call:
+
+```json
+{json.dumps(_DECODED_EXECUTE, indent=2)}
+```
+
+Decoded `data` of an Update Reward Log call:
+
+```json
+{json.dumps(_DECODED_UPDATE, indent=2)}
+```
+"""
+
+
+@router.post(
+    "/wix/actions/v1/invoke",
+    summary="Run a Wix automation action (execute-streak, execute-challenge, update-reward-log)",
+    description=_DESCRIPTION,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The JWT Wix signs; its decoded claims are shown in the description above.",
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJkYXRhIjp7InJlcXVlc3QiOnsi...",
+                }
+            },
+        }
+    },
+    responses={
+        200: {
+            "description": "The action's result",
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "execute-streak": {
+                            "summary": "A log that achieves a milestone",
+                            "value": {"result": _EXECUTE_RESULT},
+                        },
+                        "update-reward-log": {
+                            "summary": "A reward log marked issued",
+                            "value": {"result": {"rewardLog": _ISSUED_LOG, "duplicate": False}},
+                        },
+                    }
+                }
+            },
+        },
+        400: {
+            "description": "Not in the expected shape",
+            "content": _error_example(
+                "invalid_payload",
+                "execute-streak: actionParams are not as expected: request.actionParams.streakId is "
+                "required (a non-empty string)",
+                [{"field": "request.actionParams.streakId", "message": "is required (a non-empty string)"}],
+            ),
+        },
+        401: {
+            "description": "A bad, expired or foreign token",
+            "content": _error_example(
+                "invalid_token", "the token is not valid: Signature has expired", {"reason": "expired"}
+            ),
+        },
+        404: {
+            "description": "No such reward log in this instance",
+            "content": _error_example("not_found", "no reward log rl_5d0c1f3e8a9b7c6d5e4f3a2b"),
+        },
+        409: {
+            "description": "The reward log was issued with another coupon",
+            "content": _error_example(
+                "conflict", "reward log rl_5d0c1f3e8a9b7c6d5e4f3a2b was already issued with another coupon"
+            ),
+        },
+        413: {"description": "The body is over 1 MiB"},
+        422: {
+            "description": "The domain rejects the request",
+            "content": _error_example("rejected", "streak 'paused-one' is paused, not live"),
+        },
+        503: {
+            "description": "Not configured, or Redis unavailable",
+            "content": _error_example("unavailable", "Redis is unavailable; try again"),
+        },
+    },
+)
+async def invoke_action(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    try:
+        body = await read_body(request, settings.webhook_max_bytes)
+    except BodyTooLarge:
+        raise ApiError(413, "too_large", f"the body exceeds {settings.webhook_max_bytes} bytes") from None
+    invocation = parse_invocation(_verify(request, body))
+    log_config.bind(instance_id=invocation.instance_id)
+    try:
+        action = _action(invocation, request.app.state.follow_ups)
+        result = await run_in_threadpool(action, request.app.state.store)
+        logger.info(
+            "wix action performed",
+            extra={
+                "action": invocation.action_key,
+                "request_id": invocation.request_id,
+                "duplicate": result["duplicate"],
+            },
+        )
+    except LogRejected as exc:
+        raise ApiError(422, "rejected", str(exc)) from None
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    except redis.RedisError:
+        logger.warning("wix action not performed: Redis unavailable", extra={"action": invocation.action_key})
+        raise ApiError(503, "unavailable", "Redis is unavailable; try again") from None
+    except Contention:
+        raise ApiError(503, "unavailable", "the member's progress is busy; try again") from None
+    finally:
+        log_config.clear()
+    return JSONResponse({"result": result})

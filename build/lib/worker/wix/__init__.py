@@ -1,0 +1,1 @@
+"""Everything that speaks Wix: token verification, webhook envelopes, event normalization."""

@@ -1,0 +1,713 @@
+"""The one client for every Wix REST call the workers make (wix-facts.md §4 and §5.2).
+
+`WixClient` wraps an injected `httpx.Client` whose `base_url` is `WIX_API_BASE`. Per instance it:
+
+- authenticates with the app access token (§4.1), shared by all workers through `TokenCache`, sent bare
+  in `Authorization` as Wix's SDK does (§4 "Common"); a 401 drops the token and the call is made once more
+  with a fresh one;
+- takes a slot from the instance's `RateLimiter` before every request, the token request included
+  (§4.6: 200 a minute); a short wait is slept, a longer one raises `WixRateLimited`;
+- gives every request explicit connect/read/write/pool timeouts;
+- translates failures by class (§4.6): 429, 408, 5xx, timeouts and network errors raise
+  `WixTransientError` (try again later, after `suggested_delay`); any other 4xx raises `WixApiError`
+  carrying Wix's `details.applicationError` and the `X-Wix-Request-Id` header.
+
+The client itself never loops over failures: the Celery task retries with backoff and jitter. Tokens,
+the app secret and the Authorization header appear in no log line, exception or repr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+import redis
+from pydantic import SecretStr
+
+from worker import keys
+from worker.settings import Settings, SettingsError
+from worker.wix.rate_limit import RateLimiter
+from worker.wix.token_cache import TOKEN_LIFETIME_SECONDS, AccessToken, TokenCache, TokenLockTimeout
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
+# Waits for a rate-limit slot up to this long are slept; longer ones go back to Celery.
+MAX_RATE_LIMIT_WAIT = 3.0
+# Retry countdowns stay well inside Redis's visibility timeout (see worker/retry_policy.py).
+MAX_SUGGESTED_DELAY = 600.0
+
+EARN_POINTS_MAX = 9_999_999
+DESCRIPTION_MAX = 100
+IDEMPOTENCY_KEY_MAX = 128
+
+WixObject = dict[str, Any]
+
+
+# --- Errors --------------------------------------------------------------------------------------------
+
+
+class WixError(Exception):
+    """Any failure talking to Wix. The message names the call and Wix's answer, never a credential."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Celery pickles or JSON-encodes exceptions; rebuild from the message and restore the fields.
+        return (type(self), (self.message,), self.__dict__)
+
+
+class WixTransientError(WixError):
+    """A failure that may pass (429, 408, 5xx, timeout, network): retry later with backoff."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+    def suggested_delay(self, retries: int, *, base: float = 2.0, cap: float = MAX_SUGGESTED_DELAY) -> float:
+        """Seconds to wait before retry number `retries + 1`: jittered backoff, at least `retry_after`."""
+        return backoff_delay(retries, base=base, cap=cap, at_least=self.retry_after or 0.0)
+
+
+class WixRateLimited(WixTransientError):
+    """Our own per-instance budget (200 calls a minute) is spent; `retry_after` says when a slot frees."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, **fields: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **fields)
+
+
+class WixApiError(WixError):
+    """Wix refused the call for good (a 4xx other than 408/429): retrying the same call will not help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        description: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.description = description
+        self.request_id = request_id
+
+
+def backoff_delay(
+    retries: int, *, base: float = 2.0, cap: float = MAX_SUGGESTED_DELAY, at_least: float = 0.0
+) -> float:
+    """Exponential backoff with jitter: a random point in the upper half of `base * 2**retries`, at least
+    `at_least` (a `Retry-After`), never more than `cap`."""
+    ceiling = min(cap, base * 2 ** max(0, retries))
+    jittered = random.uniform(ceiling / 2, ceiling)  # noqa: S311  # jitter spreads retries; not a secret
+    return min(cap, max(at_least, jittered))
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A `Retry-After` header in seconds, whether given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+# --- Answers -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What Wix says about an access token (§4.1 Token Info); `raw` keeps the whole answer."""
+
+    active: bool
+    instance_id: str | None
+    app_id: str | None
+    site_id: str | None
+    subject_type: str | None
+    subject_id: str | None
+    expires_at: int | None
+    raw: WixObject = field(repr=False)
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# --- The client ----------------------------------------------------------------------------------------
+
+
+class WixClient:
+    """Wix's REST APIs for one app, on behalf of any instance it is installed on."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        store: redis.Redis,
+        *,
+        app_id: str,
+        app_secret: str | SecretStr,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limiter: RateLimiter | None = None,
+        tokens: TokenCache | None = None,
+        max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = http
+        self._store = store
+        self.app_id = app_id
+        self._app_secret = app_secret if isinstance(app_secret, SecretStr) else SecretStr(app_secret)
+        self._timeout = timeout
+        self._limiter = limiter or RateLimiter(store)
+        self._tokens = tokens or TokenCache(store)
+        self._max_rate_limit_wait = max_rate_limit_wait
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: redis.Redis) -> WixClient:
+        """A client on its own `httpx.Client` at `WIX_API_BASE`; close it with `close()`."""
+        if not settings.wix_app_id:
+            raise SettingsError("WIX_APP_ID is not set (needed to call Wix)")
+        if settings.wix_app_secret is None or not settings.wix_app_secret.get_secret_value():
+            raise SettingsError("WIX_APP_SECRET is not set (needed to call Wix)")
+        timeout = httpx.Timeout(
+            connect=min(5.0, settings.wix_timeout_seconds),
+            read=settings.wix_timeout_seconds,
+            write=min(10.0, settings.wix_timeout_seconds),
+            pool=5.0,
+        )
+        http = httpx.Client(base_url=settings.wix_api_base, timeout=timeout)
+        return cls(
+            http,
+            store,
+            app_id=settings.wix_app_id,
+            app_secret=settings.wix_app_secret,
+            timeout=timeout,
+            limiter=RateLimiter(store, limit=settings.wix_rate_limit_per_minute),
+        )
+
+    def __repr__(self) -> str:
+        return f"WixClient(base_url={str(self._http.base_url)!r}, app_id={self.app_id!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- Coupons (§4.3) -----------------------------------------------------------------------------
+
+    def create_coupon(self, instance_id: str, specification: Mapping[str, Any]) -> str:
+        """Create a coupon from its specification (`POST /stores/v2/coupons`); answers its id."""
+        answer = self._call(instance_id, "POST", "/stores/v2/coupons", json={"specification": specification})
+        coupon_id = answer.get("id")
+        if not isinstance(coupon_id, str) or not coupon_id:
+            raise WixTransientError("POST /stores/v2/coupons: Wix answered without a coupon id")
+        return coupon_id
+
+    def get_coupon(self, instance_id: str, coupon_id: str) -> WixObject | None:
+        """The coupon (`GET /stores/v2/coupons/{id}`), or None if Wix has no such coupon."""
+        answer = self._call_or_none(instance_id, "GET", f"/stores/v2/coupons/{_segment(coupon_id)}")
+        return _object(answer, "coupon") if answer is not None else None
+
+    def query_coupons_by_code(self, instance_id: str, code: str) -> list[WixObject]:
+        """Coupons whose code is `code` (`POST /stores/v2/coupons/query`; the filter is a JSON string)."""
+        query = {"filter": json.dumps({"specification.code": {"$eq": code}}), "paging": {"limit": 100}}
+        answer = self._call(instance_id, "POST", "/stores/v2/coupons/query", json={"query": query})
+        return _objects(answer, "coupons")
+
+    # --- Loyalty program (seed 003) and contacts (§4.4) --------------------------------------------
+
+    def get_loyalty_program(self, instance_id: str) -> WixObject:
+        """The site's loyalty program (`GET /loyalty-programs/v1/program`): name, status, points name."""
+        return _object(self._call(instance_id, "GET", "/loyalty-programs/v1/program"), "loyaltyProgram")
+
+    def activate_loyalty_program(self, instance_id: str) -> WixObject:
+        """Activate a DRAFT or PAUSED program (`POST /loyalty-programs/v1/program/activate`)."""
+        answer = self._call(instance_id, "POST", "/loyalty-programs/v1/program/activate", json={})
+        return _object(answer, "loyaltyProgram")
+
+    def query_contacts(
+        self, instance_id: str, *, offset: int, limit: int = 100
+    ) -> tuple[list[WixObject], int]:
+        """One page of contacts (`POST /contacts/v4/contacts/query`, offset paging) and the total."""
+        body = {"query": {"paging": {"limit": limit, "offset": offset}}}
+        answer = self._call(instance_id, "POST", "/contacts/v4/contacts/query", json=body)
+        total = answer.get("pagingMetadata", {}).get("total")
+        return _objects(answer, "contacts"), int(total) if isinstance(total, int) else 0
+
+    # --- Loyalty accounts (§4.2) --------------------------------------------------------------------
+
+    def get_loyalty_account_by_contact(self, instance_id: str, contact_id: str) -> WixObject | None:
+        """The contact's loyalty account, or None (`POST .../accounts/query` filtered on `contactId`).
+
+        The query is used rather than `fetch-by`, whose query-parameter spelling is unconfirmed (§4.2).
+        """
+        query = {"filter": {"contactId": {"$eq": contact_id}}, "cursorPaging": {"limit": 1}}
+        answer = self._call(instance_id, "POST", "/loyalty-accounts/v1/accounts/query", json={"query": query})
+        accounts = [a for a in _objects(answer, "loyaltyAccounts") if a.get("contactId") == contact_id]
+        return accounts[0] if accounts else None
+
+    def query_loyalty_accounts(
+        self, instance_id: str, *, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[WixObject], str | None]:
+        """One page of every loyalty account (`POST .../accounts/query`, cursor paging) and the next
+        page's cursor (None on the last page). A cursor carries the query, so none is sent with it."""
+        paging: dict[str, Any] = {"limit": limit}
+        if cursor:
+            paging["cursor"] = cursor
+        body = {"query": {"cursorPaging": paging}}
+        answer = self._call(instance_id, "POST", "/loyalty-accounts/v1/accounts/query", json=body)
+        return _objects(answer, "loyaltyAccounts"), _next_cursor(answer)
+
+    def create_loyalty_account(self, instance_id: str, contact_id: str) -> WixObject:
+        """Open a loyalty account for a contact (`POST /loyalty-accounts/v1/accounts`)."""
+        answer = self._call(
+            instance_id, "POST", "/loyalty-accounts/v1/accounts", json={"contactId": contact_id}
+        )
+        return self._changed(instance_id, _object(answer, "account"))
+
+    def earn_points(
+        self, instance_id: str, account_id: str, amount: int, description: str, idempotency_key: str
+    ) -> WixObject:
+        """Add points as our app, once per `idempotency_key` (`POST .../accounts/{id}/earn-points`).
+
+        `appId` is always our app id; the description is cut to Wix's 100 characters. Answers the account.
+        """
+        if not 1 <= amount <= EARN_POINTS_MAX:
+            raise ValueError(f"earn-points amount must be 1..{EARN_POINTS_MAX}, not {amount}")
+        if not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
+            raise ValueError(f"an idempotency key has 1..{IDEMPOTENCY_KEY_MAX} characters")
+        body = {
+            "amount": amount,
+            "description": description[:DESCRIPTION_MAX],
+            "appId": self.app_id,
+            "idempotencyKey": idempotency_key,
+        }
+        path = f"/loyalty-accounts/v1/accounts/{_segment(account_id)}/earn-points"
+        return self._changed(
+            instance_id, _object(self._call(instance_id, "POST", path, json=body), "account")
+        )
+
+    def adjust_points(
+        self,
+        instance_id: str,
+        account_id: str,
+        *,
+        revision: str,
+        amount: int | None = None,
+        balance: int | None = None,
+        description: str | None = None,
+    ) -> WixObject:
+        """Change the balance by `amount` or set it to `balance`, if the account is still at `revision`.
+
+        Not idempotent (§4.2): a stale revision is a 409 `WixApiError`; prefer `earn_points` for awards.
+        """
+        if (amount is None) == (balance is None):
+            raise ValueError("adjust_points takes exactly one of amount or balance")
+        if amount == 0:
+            raise ValueError("an adjustment of 0 points changes nothing")
+        body: dict[str, Any] = {"revision": revision}
+        body.update({"amount": amount} if amount is not None else {"balance": balance})
+        if description:
+            body["description"] = description[:DESCRIPTION_MAX]
+        path = f"/loyalty-accounts/v1/accounts/{_segment(account_id)}/adjust-points"
+        return self._changed(
+            instance_id, _object(self._call(instance_id, "POST", path, json=body), "account")
+        )
+
+    # --- Orders (§3.1), contacts (§4.4) -------------------------------------------------------------
+
+    def get_order(self, instance_id: str, order_id: str) -> WixObject | None:
+        """The eCommerce order (`GET /ecom/v1/orders/{id}`), or None if Wix has no such order."""
+        answer = self._call_or_none(instance_id, "GET", f"/ecom/v1/orders/{_segment(order_id)}")
+        return _object(answer, "order") if answer is not None else None
+
+    def search_orders_updated(
+        self, instance_id: str, *, since: str, until: str, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[WixObject], str | None]:
+        """One page of the orders updated in `[since, until)`, oldest first (`POST /ecom/v1/orders/search`,
+        cursor paging), and the next page's cursor (None on the last page)."""
+        paging: dict[str, Any] = {"limit": limit}
+        if cursor:
+            paging["cursor"] = cursor  # the cursor carries the filter and sort of the first page
+            search: dict[str, Any] = {"cursorPaging": paging}
+        else:
+            search = {
+                "filter": {"updatedDate": {"$gte": since, "$lt": until}},
+                "sort": [{"fieldName": "updatedDate", "order": "ASC"}],
+                "cursorPaging": paging,
+            }
+        answer = self._call(instance_id, "POST", "/ecom/v1/orders/search", json={"search": search})
+        metadata = answer.get("metadata") or {}
+        next_cursor = (metadata.get("cursors") or {}).get("next")
+        more = metadata.get("hasNext") is True and isinstance(next_cursor, str) and bool(next_cursor)
+        return _objects(answer, "orders"), next_cursor if more else None
+
+    def get_contact(self, instance_id: str, contact_id: str) -> WixObject | None:
+        """The contact with all its fields (`GET /contacts/v4/contacts/{id}?fieldsets=FULL`), or None."""
+        path = f"/contacts/v4/contacts/{_segment(contact_id)}"
+        answer = self._call_or_none(instance_id, "GET", path, params={"fieldsets": "FULL"})
+        return _object(answer, "contact") if answer is not None else None
+
+    def get_member(self, instance_id: str, member_id: str) -> WixObject | None:
+        """The site member (`GET /members/v1/members/{id}`, §6.2), with its `contactId`; None if unknown."""
+        answer = self._call_or_none(instance_id, "GET", f"/members/v1/members/{_segment(member_id)}")
+        return _object(answer, "member") if answer is not None else None
+
+    # --- Inbox (§4.5) -------------------------------------------------------------------------------
+
+    def get_or_create_conversation(self, instance_id: str, participant: Mapping[str, str]) -> WixObject:
+        """The participant's conversation, made on first use (`POST /inbox/v2/conversations`);
+        `participant` is one of `{"memberId": ...}`, `{"contactId": ...}`, `{"anonymousVisitorId": ...}`."""
+        body = {"participantId": dict(participant)}
+        return _object(self._call(instance_id, "POST", "/inbox/v2/conversations", json=body), "conversation")
+
+    def send_message(
+        self,
+        instance_id: str,
+        conversation_id: str,
+        message: Mapping[str, Any],
+        *,
+        send_notifications: bool = True,
+    ) -> WixObject:
+        """Send `message` into the conversation as our app (`POST /inbox/v2/messages`); answers it.
+
+        Wix takes no idempotency key here: a retry after a lost answer may send the message twice.
+        """
+        body = {
+            "conversationId": conversation_id,
+            "sendNotifications": send_notifications,
+            "sendAs": "CALLER",
+            "message": dict(message),
+        }
+        return _object(self._call(instance_id, "POST", "/inbox/v2/messages", json=body), "message")
+
+    def list_messages(
+        self, instance_id: str, conversation_id: str, *, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[WixObject], str | None]:
+        """One page of the conversation's messages, newest first, all visibilities (`GET
+        /inbox/v2/messages`), and the next page's cursor (None on the last page)."""
+        params = {
+            "conversationId": conversation_id,
+            "visibility": "BUSINESS",
+            "paging.limit": str(limit),
+            "sorting.fieldName": "sequence",
+            "sorting.order": "DESC",
+        }
+        if cursor:
+            params["paging.cursor"] = cursor
+        answer = self._call(instance_id, "GET", "/inbox/v2/messages", params=params)
+        return _objects(answer, "messages"), _next_cursor(answer)
+
+    # --- Automations (§5.2) -------------------------------------------------------------------------
+
+    def report_trigger_event(
+        self,
+        instance_id: str,
+        trigger_key: str,
+        payload: Mapping[str, Any],
+        external_entity_id: str,
+        idempotency_key: str,
+        *,
+        idempotency_ttl_ms: int | None = None,
+    ) -> list[str]:
+        """Report a trigger event once per key (`POST /automations/v1/events/report`); the activation ids."""
+        idempotency: dict[str, Any] = {"key": idempotency_key}
+        if idempotency_ttl_ms is not None:
+            idempotency["ttlInMilliseconds"] = str(idempotency_ttl_ms)  # an int64: a string in JSON
+        body = {
+            "triggerKey": trigger_key,
+            "payload": payload,
+            "externalEntityId": external_entity_id,
+            "idempotency": idempotency,
+        }
+        answer = self._call(instance_id, "POST", "/automations/v1/events/report", json=body)
+        ids = answer.get("activationIds")
+        return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+
+    # --- Tokens (§4.1) ------------------------------------------------------------------------------
+
+    def token_info(self, token: str) -> TokenInfo:
+        """What Wix says of an access token (`POST /oauth2/token-info`); no instance, no rate limit."""
+        response = self._send(None, "POST", "/oauth2/token-info", json={"token": token})
+        answer = self._answer("POST", "/oauth2/token-info", response, redact=token)
+        return TokenInfo(
+            active=answer.get("active") is True,
+            instance_id=_optional_str(answer.get("instanceId")),
+            app_id=_optional_str(answer.get("clientId")) or _optional_str(answer.get("app_id")),
+            site_id=_optional_str(answer.get("siteId")),
+            subject_type=_optional_str(answer.get("subjectType")),
+            subject_id=_optional_str(answer.get("subjectId")),
+            expires_at=_optional_int(answer.get("exp")),
+            raw=answer,
+        )
+
+    def _changed(self, instance_id: str, account: WixObject) -> WixObject:
+        """We changed this account: drop the short-lived copy members' progress reads (worker.keys)."""
+        contact_id = account.get("contactId")
+        if isinstance(contact_id, str) and contact_id:
+            self._store.delete(keys.loyalty_account_copy(instance_id, contact_id))
+        return account
+
+    # --- Plumbing -----------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        instance_id: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> WixObject:
+        """One authenticated call; a 401 drops the token and the call is made once more with a new one."""
+        token = self._token(instance_id)
+        response = self._send(instance_id, method, path, token=token, json=json, params=params)
+        if response.status_code == 401:
+            logger.warning(
+                "Wix refused the app token; fetching a new one",
+                extra={"instance_id": instance_id, "wix_call": f"{method} {path}", **_ids(response)},
+            )
+            self._tokens.drop(instance_id, token)
+            token = self._token(instance_id)
+            response = self._send(instance_id, method, path, token=token, json=json, params=params)
+        return self._answer(method, path, response, redact=token)
+
+    def _call_or_none(
+        self, instance_id: str, method: str, path: str, *, params: Mapping[str, str] | None = None
+    ) -> WixObject | None:
+        try:
+            return self._call(instance_id, method, path, params=params)
+        except WixApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _token(self, instance_id: str) -> str:
+        try:
+            return self._tokens.get(instance_id, lambda: self._fetch_token(instance_id))
+        except TokenLockTimeout as exc:
+            raise WixTransientError(f"no Wix token yet: {exc}", retry_after=1.0) from None
+
+    def _fetch_token(self, instance_id: str) -> AccessToken:
+        """A new app access token for the instance (§4.1 client credentials)."""
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self.app_id,
+            "client_secret": self._app_secret.get_secret_value(),
+            "instance_id": instance_id,
+        }
+        response = self._send(instance_id, "POST", "/oauth2/token", json=body)
+        answer = self._answer("POST", "/oauth2/token", response, redact=self._app_secret.get_secret_value())
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise WixTransientError("POST /oauth2/token: Wix answered without an access token")
+        return AccessToken(token, _optional_int(answer.get("expires_in")) or TOKEN_LIFETIME_SECONDS)
+
+    def _send(
+        self,
+        instance_id: str | None,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One HTTP request inside the instance's rate limit; network failures become transient errors."""
+        if instance_id is not None:
+            self._wait_for_slot(instance_id)
+        headers = {"Authorization": token} if token is not None else None
+        started = time.monotonic()
+        try:
+            response = self._http.request(
+                method, path, json=json, params=params, headers=headers, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise WixTransientError(
+                f"{method} {path}: Wix did not answer in time ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise WixTransientError(f"{method} {path}: could not reach Wix ({type(exc).__name__})") from exc
+        logger.debug(
+            "Wix answered",
+            extra={
+                "wix_call": f"{method} {path}",
+                "status": response.status_code,
+                "elapsed_ms": round((time.monotonic() - started) * 1000),
+                **_ids(response),
+            },
+        )
+        return response
+
+    def _wait_for_slot(self, instance_id: str) -> None:
+        """Take a rate-limit slot, sleeping at most `max_rate_limit_wait` in all; else `WixRateLimited`."""
+        slept = 0.0
+        while True:
+            wait = self._limiter.try_acquire(instance_id)
+            if wait <= 0:
+                return
+            if slept + wait > self._max_rate_limit_wait:
+                logger.warning(
+                    "Wix rate limit spent for this instance", extra={"instance_id": instance_id, "wait": wait}
+                )
+                raise WixRateLimited(
+                    f"the Wix rate limit for this instance is spent; a slot frees in {wait:.1f}s",
+                    retry_after=wait,
+                )
+            self._sleep(wait)
+            slept += wait
+
+    def _answer(self, method: str, path: str, response: httpx.Response, *, redact: str) -> WixObject:
+        """The JSON object of a 2xx answer; any other status raised as the matching error.
+
+        `redact` is the credential the request carried: should Wix's error text quote it, it is cut out.
+        """
+        status = response.status_code
+        request_id = response.headers.get("x-wix-request-id")
+        call = f"{method} {path}"
+        if 200 <= status < 300:
+            if not response.content:
+                return {}
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            if not isinstance(answer, dict):
+                raise WixTransientError(
+                    f"{call}: Wix answered {status} without a JSON object",
+                    status=status,
+                    request_id=request_id,
+                )
+            return answer
+        if status in (408, 429) or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            logger.warning("Wix failed for now", extra={"wix_call": call, "status": status, **_ids(response)})
+            raise WixTransientError(
+                f"{call}: Wix answered {status}" + _request_id_note(request_id),
+                status=status,
+                retry_after=retry_after,
+                request_id=request_id,
+            )
+        code, description, message = (_redacted(text, redact) for text in _application_error(response))
+        logger.log(
+            logging.INFO if status == 404 else logging.WARNING,  # a get of something absent is routine
+            "Wix refused the call",
+            extra={"wix_call": call, "status": status, "code": code, **_ids(response)},
+        )
+        detail = " ".join(part for part in (code, f"({message})" if message else None) if part)
+        raise WixApiError(
+            f"{call}: Wix answered {status}"
+            + (f" {detail}" if detail else "")
+            + _request_id_note(request_id),
+            status=status,
+            code=code,
+            description=description,
+            request_id=request_id,
+        )
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: nothing in it can become a slash, a query or another resource."""
+    if value.strip(".") == "":
+        raise ValueError(f"not a usable Wix id: {value!r}")
+    return quote(value, safe="")
+
+
+def _redacted(text: str | None, secret: str) -> str | None:
+    return text.replace(secret, "[redacted]") if text and secret else text
+
+
+def _object(answer: WixObject, name: str) -> WixObject:
+    value = answer.get(name)
+    if not isinstance(value, dict):
+        raise WixTransientError(f"Wix answered without `{name}`")
+    return value
+
+
+def _objects(answer: WixObject, name: str) -> list[WixObject]:
+    value = answer.get(name)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _next_cursor(answer: WixObject) -> str | None:
+    """`pagingMetadata.cursors.next` of a cursor-paged answer, or None when there is no next page."""
+    metadata = answer.get("pagingMetadata")
+    if not isinstance(metadata, dict) or metadata.get("hasNext") is False:
+        return None
+    cursors = metadata.get("cursors")
+    cursor = cursors.get("next") if isinstance(cursors, dict) else None
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _ids(response: httpx.Response) -> dict[str, str]:
+    request_id = response.headers.get("x-wix-request-id")
+    return {"wix_request_id": request_id} if request_id else {}
+
+
+def _request_id_note(request_id: str | None) -> str:
+    return f" [x-wix-request-id {request_id}]" if request_id else ""
+
+
+def _application_error(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """Wix's `details.applicationError.{code, description}` and `message`, where the body has them (§4.6)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None, None
+    if not isinstance(body, dict):
+        return None, None, None
+    details = body.get("details")
+    application_error = details.get("applicationError") if isinstance(details, dict) else None
+    if not isinstance(application_error, dict):
+        application_error = {}
+    message = _optional_str(body.get("message"))
+    return (
+        _optional_str(application_error.get("code")),
+        _optional_str(application_error.get("description")),
+        message[:200] if message else None,
+    )

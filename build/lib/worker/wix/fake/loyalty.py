@@ -1,0 +1,290 @@
+"""Loyalty accounts and the loyalty program (wix-facts.md §4.2, §3.4, §3.5; accounts.service.json).
+
+Accounts answer as `{"account": {id, contactId, memberId (when the contact is a seeded site member),
+points {balance, earned, redeemed, adjusted},
+latestTransaction, rewardAvailable, createdDate, updatedDate, revision}}`, `revision` a string that
+grows by one with every change.
+
+UNCONFIRMED choices (Wix documents no custom errors for these methods):
+- a second account for a contact: 409 `ALREADY_EXISTS`;
+- earn-points again with an `idempotencyKey` already used on the account: 200 with the first call's
+  answer, nothing earned (whatever the amount this time);
+- adjust-points with a `revision` that is not the account's: 409 `ABORTED`; without one: 400;
+- a balance that would go below zero: 400;
+- writes while the program is not ACTIVE: 428 `FAILED_PRECONDITION`;
+- fetch-by takes `?contactId=` or `?memberId=`.
+
+The program (seed 003, "Loyalty Program" reference): `GET /loyalty-programs/v1/program`, `POST
+.../program/activate` (DRAFT or PAUSED → ACTIVE) and `POST .../program/pause` (ACTIVE → PAUSED), each
+answering `{"loyaltyProgram": {...}}`. UNCONFIRMED: activating an ACTIVE program or pausing a PAUSED one
+answers the program unchanged; pausing a DRAFT program is a 428 `FAILED_PRECONDITION`. No
+`program_updated` webhook is sent (send one with `send-webhook`).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from worker.wix.fake.errors import (
+    ABORTED,
+    ALREADY_EXISTS,
+    FAILED_PRECONDITION,
+    NOT_FOUND,
+    Violations,
+    WixError,
+    invalid,
+    json_object,
+    not_found,
+)
+from worker.wix.fake.oauth import Caller, CallerDep
+from worker.wix.fake.query import cursor_page, matches, parse_filter
+from worker.wix.fake.state import InstanceState, iso, new_id
+
+router = APIRouter(tags=["loyalty"])
+
+MAX_POINTS = 9_999_999
+MAX_DESCRIPTION = 100
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def _require_active_program(instance: InstanceState) -> None:
+    if instance.program.get("status") != "ACTIVE":
+        raise WixError(
+            428,
+            "Loyalty program is not active",
+            FAILED_PRECONDITION,
+            "the site's loyalty program is not ACTIVE",
+        )
+
+
+def _account(instance: InstanceState, account_id: str) -> dict[str, Any]:
+    account = instance.accounts.get(account_id)
+    if account is None:
+        raise not_found("Loyalty account", account_id)
+    return account
+
+
+def _answer(account: dict[str, Any]) -> dict[str, Any]:
+    return {"account": copy.deepcopy(account)}
+
+
+def _record_transaction(caller: Caller, account: dict[str, Any], transaction: dict[str, Any]) -> None:
+    now = iso(caller.fake.clock())
+    account["latestTransaction"] = transaction
+    account["revision"] = str(int(account["revision"]) + 1)
+    account["updatedDate"] = now
+    account["lastActivityDate"] = now
+    caller.instance.transactions.append({**copy.deepcopy(transaction), "accountId": account["id"]})
+
+
+def _optional_description(body: dict[str, Any], violations: Violations) -> str:
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        violations.add("description", f"at most {MAX_DESCRIPTION} characters", "MAX_LENGTH")
+        return ""
+    return description
+
+
+def _points(value: Any, field: str, violations: Violations, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_POINTS:
+        violations.add(field, f"must be a whole number from {minimum} to {MAX_POINTS}", "MIN_MAX")
+        return 0
+    return int(value)
+
+
+def _signed_points(value: Any, violations: Violations) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value == 0 or abs(value) > MAX_POINTS:
+        violations.add(
+            "amount", f"must be a whole number, not 0, from -{MAX_POINTS} to {MAX_POINTS}", "MIN_MAX"
+        )
+        return 0
+    return int(value)
+
+
+@router.post("/loyalty-accounts/v1/accounts")
+async def create_account(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """`{"contactId"}` → a new account with revision "1"; one account per contact."""
+    body = await json_object(request)
+    contact_id = body.get("contactId")
+    if not isinstance(contact_id, str) or not contact_id:
+        raise invalid("contactId", "contactId is required", "REQUIRED_FIELD")
+    instance = caller.instance
+    _require_active_program(instance)
+    if caller.fake.settings.require_contacts and contact_id not in instance.contacts:
+        raise WixError(404, "Contact not found", NOT_FOUND, f"no contact {contact_id} on this site")
+    if instance.account_for_contact(contact_id) is not None:
+        raise WixError(
+            409,
+            "Loyalty account already exists",
+            ALREADY_EXISTS,
+            f"the contact {contact_id} already has a loyalty account",
+        )
+    now = iso(caller.fake.clock())
+    account: dict[str, Any] = {
+        "id": new_id(),
+        "contactId": contact_id,
+        "points": {"balance": 0, "earned": 0, "redeemed": 0, "adjusted": 0},
+        "latestTransaction": None,
+        "rewardAvailable": False,
+        "createdDate": now,
+        "updatedDate": now,
+        "revision": "1",
+    }
+    # A site member's account carries the member id, as Wix's does (a contact is a member at most once).
+    member = next((m for m in instance.members.values() if m.get("contactId") == contact_id), None)
+    if member is not None:
+        account["memberId"] = member["id"]
+    instance.accounts[account["id"]] = account
+    return _answer(account)
+
+
+@router.get("/loyalty-accounts/v1/accounts/fetch-by")
+async def get_account_by_secondary_id(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """`?contactId=` (or `?memberId=`) → that contact's account, or 404."""
+    params = request.query_params
+    contact_id = params.get("contactId") or params.get("contact_id") or params.get("id.contactId")
+    member_id = params.get("memberId") or params.get("member_id") or params.get("id.memberId")
+    if not contact_id and not member_id:
+        raise invalid("id", "one of contactId or memberId is required", "REQUIRED_FIELD")
+    for account in caller.instance.accounts.values():
+        if (contact_id and account["contactId"] == contact_id) or (
+            member_id and account.get("memberId") == member_id
+        ):
+            return _answer(account)
+    raise not_found("Loyalty account", str(contact_id or member_id))
+
+
+@router.post("/loyalty-accounts/v1/accounts/query")
+async def query_accounts(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """`{"query": {"filter", "cursorPaging"}}` → `{"loyaltyAccounts", "pagingMetadata"}`, oldest first."""
+    body = await json_object(request)
+    query = body.get("query") or {}
+    if not isinstance(query, dict):
+        raise invalid("query", "query must be an object")
+    query_filter = parse_filter(query.get("filter"))
+    found = [account for account in caller.instance.accounts.values() if matches(account, query_filter)]
+    page, metadata = cursor_page([copy.deepcopy(account) for account in found], query.get("cursorPaging"))
+    return {"loyaltyAccounts": page, "pagingMetadata": metadata}
+
+
+@router.get("/loyalty-accounts/v1/accounts/{account_id}")
+async def get_account(account_id: str, caller: CallerDep) -> dict[str, Any]:
+    """The account by id, or 404."""
+    return _answer(_account(caller.instance, account_id))
+
+
+@router.post("/loyalty-accounts/v1/accounts/{account_id}/earn-points")
+async def earn_points(account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """`{amount, description, appId, idempotencyKey}` → the account with the points earned; a key
+    already used on this account answers as the first call did, earning nothing."""
+    body = await json_object(request)
+    violations = Violations()
+    amount = _points(body.get("amount"), "amount", violations, minimum=1)
+    description = _optional_description(body, violations)
+    for name in ("appId", "idempotencyKey"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            violations.add(name, f"{name} is required", "REQUIRED_FIELD")
+    key = body.get("idempotencyKey")
+    if isinstance(key, str) and len(key) > MAX_IDEMPOTENCY_KEY:
+        violations.add("idempotencyKey", f"at most {MAX_IDEMPOTENCY_KEY} characters", "MAX_LENGTH")
+    violations.check()
+    account = _account(caller.instance, account_id)
+    earlier = caller.instance.earn_results.get((account_id, str(key)))
+    if earlier is not None:
+        return copy.deepcopy(earlier)
+    _require_active_program(caller.instance)
+    account["points"]["balance"] += amount
+    account["points"]["earned"] += amount
+    transaction = {
+        "id": new_id(),
+        "amount": amount,
+        "type": "EARN",
+        "description": description,
+        "createdDate": iso(caller.fake.clock()),
+        "appId": body["appId"],
+        "idempotencyKey": key,
+    }
+    _record_transaction(caller, account, transaction)
+    answer = _answer(account)
+    caller.instance.earn_results[(account_id, str(key))] = copy.deepcopy(answer)
+    return answer
+
+
+@router.post("/loyalty-accounts/v1/accounts/{account_id}/adjust-points")
+async def adjust_points(account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+    """`{amount | balance, revision, description}` → the adjusted account; a stale revision is a 409."""
+    body = await json_object(request)
+    violations = Violations()
+    has_amount, has_balance = body.get("amount") is not None, body.get("balance") is not None
+    if has_amount == has_balance:
+        violations.add("amount", "exactly one of amount or balance is required", "ONE_OF")
+    amount = _signed_points(body.get("amount"), violations) if has_amount else 0
+    balance = _points(body.get("balance"), "balance", violations, minimum=0) if has_balance else 0
+    description = _optional_description(body, violations)
+    revision = body.get("revision")
+    if isinstance(revision, int) and not isinstance(revision, bool):
+        revision = str(revision)
+    if not isinstance(revision, str) or not revision:
+        violations.add("revision", "the account's current revision is required", "REQUIRED_FIELD")
+    violations.check()
+    account = _account(caller.instance, account_id)
+    _require_active_program(caller.instance)
+    if revision != account["revision"]:
+        raise WixError(
+            409,
+            "Revision mismatch",
+            ABORTED,
+            f"revision {revision} is not the account's current revision {account['revision']}",
+        )
+    delta = amount if has_amount else balance - account["points"]["balance"]
+    if account["points"]["balance"] + delta < 0:
+        raise invalid("amount", "the balance cannot go below zero", "MIN", {"threshold": 0})
+    account["points"]["balance"] += delta
+    account["points"]["adjusted"] += delta
+    transaction = {
+        "id": new_id(),
+        "amount": delta,
+        "type": "ADJUST",
+        "description": description,
+        "createdDate": iso(caller.fake.clock()),
+        "appId": caller.grant.app_id,
+        "idempotencyKey": None,
+    }
+    _record_transaction(caller, account, transaction)
+    return _answer(account)
+
+
+@router.get("/loyalty-programs/v1/program")
+async def get_loyalty_program(caller: CallerDep) -> dict[str, Any]:
+    """`{"loyaltyProgram": {name, pointDefinition, status, createdDate, updatedDate}}` (§3.5)."""
+    return {"loyaltyProgram": copy.deepcopy(caller.instance.program)}
+
+
+def _set_program_status(caller: Caller, status: str) -> dict[str, Any]:
+    program = caller.instance.program
+    if program.get("status") != status:
+        program["status"] = status
+        program["updatedDate"] = iso(caller.fake.clock())
+    return {"loyaltyProgram": copy.deepcopy(program)}
+
+
+@router.post("/loyalty-programs/v1/program/activate")
+async def activate_loyalty_program(caller: CallerDep) -> dict[str, Any]:
+    """DRAFT or PAUSED → ACTIVE; an ACTIVE program comes back as it is."""
+    return _set_program_status(caller, "ACTIVE")
+
+
+@router.post("/loyalty-programs/v1/program/pause")
+async def pause_loyalty_program(caller: CallerDep) -> dict[str, Any]:
+    """ACTIVE → PAUSED; a PAUSED program comes back as it is; a DRAFT one cannot be paused (428)."""
+    if caller.instance.program.get("status") not in ("ACTIVE", "PAUSED"):
+        raise WixError(
+            428,
+            "Loyalty program is not active",
+            FAILED_PRECONDITION,
+            f"a {caller.instance.program.get('status')} loyalty program cannot be paused",
+        )
+    return _set_program_status(caller, "PAUSED")

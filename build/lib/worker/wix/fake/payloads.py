@@ -1,0 +1,316 @@
+"""Wix-shaped objects and webhook payloads, modelled on Wix's own examples (wix-facts.md §3, §4.4).
+
+`order_object` and `contact_object` build what the fake serves from `GET /ecom/v1/orders/{id}` and
+`GET /contacts/v4/contacts/{id}`; `build_payload` builds the inner `data` of a webhook envelope (the
+standardized "domain event", §1.2) for each event type the worker handles, for `send-webhook`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from worker.wix.fake.state import iso
+
+# The ids of Wix's own examples (tests/wix_samples.py uses the same).
+EXAMPLE_CONTACT_ID = "24de6f0b-60ce-4faa-9138-2e39f1415615"
+EXAMPLE_ORDER_ID = "880fa895-dfd5-4d50-a2d4-971b03fd4b86"
+WIX_LOYALTY_APP_ID = "553c79f3-5625-4f38-b14b-ef7c0d1e87df"  # "points earned manually" (§3.4)
+
+
+def _money(amount: str, currency: str) -> dict[str, str]:
+    value = Decimal(amount).quantize(Decimal("0.01"))
+    formatted = f"${value}" if currency == "USD" else f"{value} {currency}"
+    return {"amount": str(value), "formattedAmount": formatted}
+
+
+def order_object(
+    order_id: str = EXAMPLE_ORDER_ID,
+    contact_id: str = EXAMPLE_CONTACT_ID,
+    *,
+    total: str = "10.00",
+    currency: str = "USD",
+    status: str = "APPROVED",
+    payment_status: str = "PAID",
+    fulfillment_status: str = "NOT_FULFILLED",
+    number: str = "10002",
+    checkout_id: str | None = None,
+    email: str = "janedoe@gmail.com",
+    created: float | None = None,
+) -> dict[str, Any]:
+    """An eCommerce order (§3.1) with one line item costing `total`."""
+    when = iso(time.time() if created is None else created)
+    return {
+        "id": order_id,
+        "number": number,
+        "status": status,
+        "paymentStatus": payment_status,
+        "fulfillmentStatus": fulfillment_status,
+        "currency": currency,
+        "buyerInfo": {
+            "contactId": contact_id,
+            "email": email,
+            "visitorId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"visitor:{contact_id}")),
+        },
+        "priceSummary": {"subtotal": _money(total, currency), "total": _money(total, currency)},
+        "appliedDiscounts": [],
+        "checkoutId": checkout_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"checkout:{order_id}")),
+        "createdDate": when,
+        "updatedDate": when,
+        "lineItems": [
+            {
+                "id": "00000000-0000-0000-0000-000000000001",
+                "productName": {"original": "Shirt"},
+                "quantity": 1,
+                "price": _money(total, currency),
+            }
+        ],
+    }
+
+
+def contact_object(
+    contact_id: str = EXAMPLE_CONTACT_ID,
+    *,
+    email: str = "janedoe@gmail.com",
+    first: str = "Jane",
+    last: str = "Doe",
+    created: float | None = None,
+) -> dict[str, Any]:
+    """A Contacts v4 contact (§4.4)."""
+    when = iso(time.time() if created is None else created)
+    return {
+        "id": contact_id,
+        "revision": 1,
+        "source": {"sourceType": "OTHER"},
+        "createdDate": when,
+        "updatedDate": when,
+        "lastActivity": {"activityDate": when, "activityType": "CONTACT_CREATED"},
+        "primaryInfo": {"email": email},
+        "info": {
+            "name": {"first": first, "last": last},
+            "emails": {"items": [{"id": str(uuid.uuid4()), "tag": "MAIN", "email": email, "primary": True}]},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """What varies between webhook events; the defaults are Wix's example values."""
+
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    order_id: str = EXAMPLE_ORDER_ID
+    contact_id: str = EXAMPLE_CONTACT_ID
+    total: str = "10.00"
+    currency: str = "USD"
+    payment_status: str = "PAID"
+    fulfillment_status: str = "NOT_FULFILLED"
+    checkout_id: str | None = None
+    account_id: str = "fe0ca230-61a6-4ebf-9199-9c0d238619aa"
+    points: int = 1
+    transaction_app_id: str = WIX_LOYALTY_APP_ID
+    program_status: str = "ACTIVE"
+    app_id: str = ""
+    event_time: float | None = None
+
+    def order(self) -> dict[str, Any]:
+        return order_object(
+            self.order_id,
+            self.contact_id,
+            total=self.total,
+            currency=self.currency,
+            payment_status=self.payment_status,
+            fulfillment_status=self.fulfillment_status,
+            checkout_id=self.checkout_id,
+        )
+
+    def when(self) -> str:
+        return iso(time.time() if self.event_time is None else self.event_time)
+
+
+def _domain_event(options: EventOptions, fqdn: str, slug: str, entity_id: str, **body: Any) -> dict[str, Any]:
+    return {
+        "id": options.event_id,
+        "entityFqdn": fqdn,
+        "slug": slug,
+        "entityId": entity_id,
+        "eventTime": options.when(),
+        "triggeredByAnonymizeRequest": False,
+        **body,
+    }
+
+
+def order_approved(options: EventOptions) -> dict[str, Any]:
+    return _domain_event(
+        options,
+        "wix.ecom.v1.order",
+        "approved",
+        options.order_id,
+        actionEvent={"body": {"order": options.order()}},
+    )
+
+
+def payment_status_updated(options: EventOptions) -> dict[str, Any]:
+    body = {"order": options.order(), "previousPaymentStatus": "NOT_PAID"}
+    return _domain_event(
+        options, "wix.ecom.v1.order", "payment_status_updated", options.order_id, actionEvent={"body": body}
+    )
+
+
+def order_canceled(options: EventOptions) -> dict[str, Any]:
+    order = options.order()
+    order["status"] = "CANCELED"
+    return _domain_event(
+        options, "wix.ecom.v1.order", "canceled", options.order_id, actionEvent={"body": {"order": order}}
+    )
+
+
+def order_updated(options: EventOptions) -> dict[str, Any]:
+    return _domain_event(
+        options,
+        "wix.ecom.v1.order",
+        "updated",
+        options.order_id,
+        updatedEvent={"currentEntity": options.order()},
+    )
+
+
+def fulfillments_updated(options: EventOptions) -> dict[str, Any]:
+    """Fulfillments carry no buyer (§3.2): the worker GETs the order, so seed it in the fake too."""
+    fulfillment = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fulfillment:{options.order_id}")),
+        "createdDate": options.when(),
+        "lineItems": [{"id": "00000000-0000-0000-0000-000000000001", "quantity": 1}],
+        "trackingInfo": {"trackingNumber": "12345", "shippingProvider": "ups"},
+    }
+    entity = {"orderId": options.order_id, "fulfillments": [fulfillment]}
+    return _domain_event(
+        options,
+        "wix.ecom.v1.fulfillments",
+        "updated",
+        options.order_id,
+        updatedEvent={"currentEntity": entity},
+    )
+
+
+def checkout_completed(options: EventOptions) -> dict[str, Any]:
+    order = options.order()
+    checkout = {
+        "id": order["checkoutId"],
+        "completed": True,
+        "cartId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cart:{order['checkoutId']}")),
+        "currency": options.currency,
+        "buyerInfo": order["buyerInfo"],
+        "priceSummary": {
+            "total": {**_money(options.total, options.currency), "convertedAmount": options.total}
+        },
+        "appliedDiscounts": [],
+        "createdDate": order["createdDate"],
+        "updatedDate": order["updatedDate"],
+    }
+    return _domain_event(
+        options,
+        "wix.ecom.v1.checkout",
+        "completed",
+        checkout["id"],
+        actionEvent={"body": {"checkout": checkout}},
+    )
+
+
+def account_points_updated(options: EventOptions) -> dict[str, Any]:
+    when = options.when()
+    account = {
+        "id": options.account_id,
+        "contactId": options.contact_id,
+        "points": {"balance": options.points, "earned": 0, "adjusted": options.points, "redeemed": 0},
+        "rewardAvailable": False,
+        "revision": "2",
+        "latestTransaction": {
+            "id": str(uuid.uuid4()),
+            "amount": options.points,
+            "type": "ADJUST",
+            "description": "",
+            "appId": options.transaction_app_id,
+            "createdDate": when,
+        },
+        "createdDate": when,
+        "updatedDate": when,
+    }
+    return _domain_event(
+        options,
+        "wix.loyalty.v1.account",
+        "points_updated",
+        options.account_id,
+        actionEvent={"body": {"account": account}},
+    )
+
+
+def program_updated(options: EventOptions) -> dict[str, Any]:
+    program = {
+        "name": "Loyalty program",
+        "status": options.program_status,
+        "pointDefinition": {"customName": "Points", "icon": {"url": "shapes/points.svg"}},
+        "createdDate": options.when(),
+        "updatedDate": options.when(),
+    }
+    return _domain_event(
+        options, "wix.loyalty.v1.program", "updated", "settings", updatedEvent={"currentEntity": program}
+    )
+
+
+def app_installed(options: EventOptions) -> dict[str, Any]:
+    """Legacy and flat (§3.7): `{appId, originInstanceId}`, no event id."""
+    return {"appId": options.app_id, "originInstanceId": ""}
+
+
+def contact_created(options: EventOptions) -> dict[str, Any]:
+    contact = contact_object(options.contact_id, created=options.event_time)
+    return _domain_event(
+        options, "wix.contacts.v4.contact", "created", options.contact_id, createdEvent={"entity": contact}
+    )
+
+
+def contact_updated(options: EventOptions) -> dict[str, Any]:
+    contact = {**contact_object(options.contact_id, created=options.event_time), "revision": 2}
+    return _domain_event(
+        options,
+        "wix.contacts.v4.contact",
+        "updated",
+        options.contact_id,
+        updatedEvent={"currentEntity": contact},
+    )
+
+
+def contact_deleted(options: EventOptions) -> dict[str, Any]:
+    return _domain_event(options, "wix.contacts.v4.contact", "deleted", options.contact_id, deletedEvent={})
+
+
+BUILDERS: dict[str, Callable[[EventOptions], dict[str, Any]]] = {
+    "wix.ecom.v1.order_approved": order_approved,
+    "wix.ecom.v1.order_payment_status_updated": payment_status_updated,
+    "wix.ecom.v1.order_canceled": order_canceled,
+    "wix.ecom.v1.order_updated": order_updated,
+    "wix.ecom.v1.fulfillments_updated": fulfillments_updated,
+    "wix.ecom.v1.checkout_completed": checkout_completed,
+    "wix.loyalty.v1.account_points_updated": account_points_updated,
+    "wix.loyalty.v1.program_updated": program_updated,
+    "AppInstalled": app_installed,
+    "AppRemoved": app_installed,
+    "wix.contacts.v4.contact_created": contact_created,
+    "wix.contacts.v4.contact_updated": contact_updated,
+    "wix.contacts.v4.contact_deleted": contact_deleted,
+}
+# Event types whose handling GETs the order: `send-webhook --seed-fake` stores the order first.
+ORDER_EVENT_TYPES = frozenset(
+    name for name in BUILDERS if name.startswith("wix.ecom.v1.order") or "fulfillments" in name
+)
+
+
+def build_payload(event_type: str, options: EventOptions) -> dict[str, Any]:
+    builder = BUILDERS.get(event_type)
+    if builder is None:
+        raise ValueError(f"no payload builder for {event_type}; known: {', '.join(sorted(BUILDERS))}")
+    return builder(options)
