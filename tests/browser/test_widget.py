@@ -309,7 +309,9 @@ class TestMember:
         coupon_log = logs["fifty"]
         coupon = panel.locator(f"[data-reward='{coupon_log['id']}']")
         assert coupon.locator("code").inner_text() == coupon_log["couponCode"]
-        assert coupon_log["status"] in coupon.inner_text()
+        status = coupon.locator(".status")
+        assert status.get_attribute("data-status") == coupon_log["status"] == "issued"
+        assert status.inner_text() == copy["statusIssued"]  # in the template's words, not the API's
         assert copy["expiresOn"] in coupon.locator(".expires").inner_text()
         points_log = logs["hundred"]
         assert panel.locator(f"[data-reward='{points_log['id']}'] .points").inner_text() == "+25 Stars"

@@ -56,6 +56,10 @@ COPY_KEYS: tuple[str, ...] = (
     "expiresOn",
     "noRewards",
     "close",
+    "statusPending",
+    "statusIssued",
+    "statusExpired",
+    "statusFailed",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -98,6 +102,11 @@ class Copy(_Strict):
     expiresOn: Text | None = None
     noRewards: Text | None = None
     close: Text | None = None
+    # A reward log's status as a shopper reads it.
+    statusPending: Text | None = None
+    statusIssued: Text | None = None
+    statusExpired: Text | None = None
+    statusFailed: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -173,6 +182,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "expiresOn": "Expires",
         "noRewards": "No rewards yet",
         "close": "Close",
+        "statusPending": "On its way",
+        "statusIssued": "Ready to use",
+        "statusExpired": "Expired",
+        "statusFailed": "Delayed",
     },
     "de": {
         "title": "Prämien",
@@ -198,6 +211,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "expiresOn": "Gültig bis",
         "noRewards": "Noch keine Prämien",
         "close": "Schließen",
+        "statusPending": "Unterwegs",
+        "statusIssued": "Einlösbar",
+        "statusExpired": "Abgelaufen",
+        "statusFailed": "Verzögert",
     },
 }
 

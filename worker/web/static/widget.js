@@ -124,6 +124,11 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
     };
   }
 
+  /** A reward log's status in the template's words (`statusIssued`, ...), else as the server says it. */
+  function statusText(status, copy) {
+    return copy["status" + status.charAt(0).toUpperCase() + status.slice(1)] || status;
+  }
+
   /** Copy is a plain label (no placeholders): the value follows it, after `sep`. */
   function fill(text, value, sep = " ") {
     return text ? `${text}${sep}${value}` : String(value);
@@ -484,7 +489,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
       return h(
         "li",
         { class: "card", "data-reward": r.id },
-        h("div", { class: "row" }, h("h4", {}, r.name), r.status ? h("span", { class: "status" }, r.status) : null),
+        h("div", { class: "row" }, h("h4", {}, r.name), r.status ? h("span", { class: "status", "data-status": r.status }, statusText(r.status, copy)) : null),
         coupon,
         r.points !== null && r.points !== undefined
           ? h("p", { class: "points" }, `+${fmt.num(r.points)} ${(points && points.pointsName) || ""}`.trim())
