@@ -1,1 +1,0 @@
-"""The HTTP side: the webhook receiver, the admin API and the operational endpoints."""

@@ -1,1 +1,0 @@
-"""Everything that speaks Wix: token verification, webhook envelopes, event normalization."""
