@@ -8,7 +8,10 @@ from typing import Any
 import httpx
 
 from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, redis_store
+from worker.loyalty_program import park_task, points_wait_reason
 from worker.points_sync import (
+    APPLY_TASK,
+    SYNC_QUEUE,
     ExternalSyncUnavailable,
     apply_external_points,
     build_message,
@@ -81,7 +84,19 @@ def apply_points(
     amount: int,
     description: str = "",
 ) -> str:
-    """Earn or adjust an external transaction's points on the contact's Wix account, once."""
+    """Earn or adjust an external transaction's points on the contact's Wix account, once; while the
+    Wix loyalty program is not ACTIVE it waits, as points rules do, and is sent again when it is."""
+    waiting = points_wait_reason(redis_store(), instance_id)
+    if waiting is not None:
+        kwargs = {
+            "instance_id": instance_id,
+            "contact_id": contact_id,
+            "transaction_id": transaction_id,
+            "amount": amount,
+            "description": description,
+        }
+        park_task(redis_store(), instance_id, f"sync:{transaction_id}", APPLY_TASK, kwargs, SYNC_QUEUE)
+        return f"waiting: {waiting}"
     try:
         return apply_external_points(
             wix_client(),

@@ -37,6 +37,8 @@ class FollowUps(Protocol):
 
     def run_job(self, job_id: str, queue: str) -> None: ...
 
+    def resend(self, task: str, kwargs: dict[str, Any], queue: str) -> None: ...
+
 
 class CeleryFollowUps:
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
@@ -67,6 +69,11 @@ class CeleryFollowUps:
 
         app.send_task(JOB_TASK, kwargs={"job_id": job_id}, queue=queue)
 
+    def resend(self, task: str, kwargs: dict[str, Any], queue: str) -> None:
+        from worker.celery_app import app
+
+        app.send_task(task, kwargs=kwargs, queue=queue)
+
 
 class RecordedFollowUps:
     """Keeps what would have been sent (tests, and the web app's unit tests)."""
@@ -76,6 +83,7 @@ class RecordedFollowUps:
         self.earns: list[tuple[str, PointsEarn]] = []
         self.reports: list[tuple[str, str, str]] = []
         self.jobs: list[tuple[str, str]] = []
+        self.resent: list[tuple[str, dict[str, Any], str]] = []
 
     def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
         self.sent.extend((instance_id, reward_log_id) for reward_log_id in reward_log_ids)
@@ -88,6 +96,9 @@ class RecordedFollowUps:
 
     def run_job(self, job_id: str, queue: str) -> None:
         self.jobs.append((job_id, queue))
+
+    def resend(self, task: str, kwargs: dict[str, Any], queue: str) -> None:
+        self.resent.append((task, kwargs, queue))
 
 
 def fulfil_new_rewards(

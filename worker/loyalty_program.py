@@ -54,6 +54,14 @@ def park_reward(client: redis.Redis, instance_id: str, reward_log_id: str) -> No
     )
 
 
+def park_task(
+    client: redis.Redis, instance_id: str, entry_id: str, task: str, kwargs: dict[str, Any], queue: str
+) -> None:
+    """Keep a points task to send again, as it was, once the program is ACTIVE (e.g. an inbound sync)."""
+    entry = json.dumps({"task": task, "kwargs": kwargs, "queue": queue})
+    client.hset(_waiting_key(instance_id), f"task:{entry_id}", entry)
+
+
 def release_waiting(client: redis.Redis, instance_id: str, follow_ups: FollowUps) -> int:
     """Send everything that waited; each entry is removed once sent (sending twice is harmless)."""
     waiting: dict[str, str] = client.hgetall(_waiting_key(instance_id))  # type: ignore[assignment]
@@ -61,6 +69,8 @@ def release_waiting(client: redis.Redis, instance_id: str, follow_ups: FollowUps
         entry: dict[str, Any] = json.loads(raw)
         if "earn" in entry:
             follow_ups.earn(instance_id, [PointsEarn(**entry["earn"])])
+        elif "task" in entry:
+            follow_ups.resend(entry["task"], entry["kwargs"], entry["queue"])
         else:
             follow_ups.fulfil(instance_id, [entry["rewardLogId"]])
         client.hdel(_waiting_key(instance_id), field)

@@ -572,3 +572,36 @@ def account_id(fake: FakeWix) -> str:
     account = fake.peek(INSTANCE).account_for_contact("c1")
     assert account is not None
     return str(account["id"])
+
+
+class TestWhileTheProgramIsPaused:
+    def test_an_inbound_change_waits_and_is_sent_again_when_active(self, fake_store, monkeypatch) -> None:
+        """As points rules do: no Wix call while the program is PAUSED; the same task, with the same
+        transaction id (its idempotency key), is sent again when the program is ACTIVE."""
+        import tasks.points_sync
+        from worker.follow_ups import RecordedFollowUps
+        from worker.loyalty_program import record_program_status, release_waiting
+
+        monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
+
+        def no_wix() -> None:
+            raise AssertionError("Wix is not called while the program is paused")
+
+        monkeypatch.setattr(tasks.points_sync, "wix_client", no_wix)
+        record_program_status(fake_store, "inst-1", "PAUSED")
+        kwargs = {
+            "instance_id": "inst-1",
+            "contact_id": "c-1",
+            "transaction_id": "ext-42",
+            "amount": 15,
+            "description": "from the till",
+        }
+
+        outcome = tasks.points_sync.apply_points.apply(kwargs=kwargs).get()
+
+        assert outcome.startswith("waiting: the Wix loyalty program is PAUSED")
+        sent = RecordedFollowUps()
+        assert record_program_status(fake_store, "inst-1", "ACTIVE")
+        assert release_waiting(fake_store, "inst-1", sent) == 1
+        assert sent.resent == [("sync.apply_external_points", kwargs, "rewards")]
+        assert release_waiting(fake_store, "inst-1", sent) == 0  # sent once
