@@ -128,6 +128,9 @@ def mint_widget_token(
     return jwt.encode(claims, secret, algorithm="HS256"), expires
 
 
+EXPIRED = "the widget token has expired: start a new session"
+
+
 def verify_widget_token(secret: str, token: str, now: datetime | None = None) -> WidgetClaims:
     """The claims of a valid widget token at `now`; `InvalidWidgetToken` says why not (never quoting it)."""
     try:
@@ -137,13 +140,15 @@ def verify_widget_token(secret: str, token: str, now: datetime | None = None) ->
             algorithms=["HS256"],
             audience=TOKEN_AUDIENCE,
             issuer=TOKEN_ISSUER,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
         )
+    except jwt.ExpiredSignatureError:
+        raise InvalidWidgetToken(EXPIRED) from None
     except jwt.PyJWTError:
         raise InvalidWidgetToken("the widget token is not valid") from None
-    moment = now or datetime.now(UTC)
+    moment = now or datetime.now(UTC)  # PyJWT checked against the clock; `now` may be later (tests)
     if not isinstance(claims["exp"], int) or claims["exp"] <= moment.timestamp():
-        raise InvalidWidgetToken("the widget token has expired: start a new session")
+        raise InvalidWidgetToken(EXPIRED)
     instance_id, member_id, contact_id = claims.get("instanceId"), claims.get("memberId"), claims["sub"]
     if not all(isinstance(value, str) and value for value in (instance_id, member_id, contact_id)):
         raise InvalidWidgetToken("the widget token is not valid")
