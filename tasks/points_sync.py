@@ -30,12 +30,6 @@ def _http() -> httpx.Client:
     return httpx.Client()
 
 
-def _retry_later(task: WorkerTask, exc: WixTransientError) -> BaseException:
-    delay = min(exc.suggested_delay(task.request.retries), task.retry_backoff_max)
-    retry: BaseException = task.retry(exc=exc, countdown=delay)
-    return retry
-
-
 @app.task(
     name="sync.push_points_update",
     bind=True,
@@ -57,7 +51,7 @@ def push_points_update(
     try:
         member = find_member(redis_store(), wix_client(), instance_id, account.get("contactId"))
     except WixTransientError as exc:
-        raise _retry_later(self, exc) from exc
+        raise self.retry_after_wix(exc) from exc
     except SettingsError:  # no Wix credentials: send what the mapping knows
         member = find_member(redis_store(), None, instance_id, account.get("contactId"))
     message = build_message(
@@ -109,4 +103,4 @@ def apply_points(
             ttl_seconds=get_settings().event_journal_ttl_seconds,
         )
     except WixTransientError as exc:
-        raise _retry_later(self, exc) from exc
+        raise self.retry_after_wix(exc) from exc

@@ -19,14 +19,6 @@ from worker.wix.client import WixTransientError
 from worker.wix_access import wix_client
 
 
-def _retry_later(task: WorkerTask, exc: WixTransientError) -> BaseException:
-    """Celery's retry, after Wix's Retry-After when it gave one, never past the cap the visibility
-    timeout allows (see worker.retry_policy)."""
-    delay = min(exc.suggested_delay(task.request.retries), task.retry_backoff_max)
-    retry: BaseException = task.retry(exc=exc, countdown=delay)
-    return retry
-
-
 class RewardTask(WorkerTask):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         super().on_failure(exc, task_id, args, kwargs, einfo)
@@ -46,7 +38,7 @@ def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> 
     try:
         status = fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
     except WixTransientError as exc:
-        raise _retry_later(self, exc) from exc
+        raise self.retry_after_wix(exc) from exc
     if status == "issued":
         CeleryFollowUps().report(instance_id, REWARD_ISSUED, [reward_log_id])
     return status
@@ -65,7 +57,7 @@ def earn_points(
     try:
         earn(wix_client(), instance_id, contact_id, points, idempotency_key, description)
     except WixTransientError as exc:
-        raise _retry_later(self, exc) from exc
+        raise self.retry_after_wix(exc) from exc
 
 
 @app.task(name="rewards.report_trigger", bind=True)
@@ -73,4 +65,4 @@ def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, rewa
     try:
         report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id)
     except WixTransientError as exc:
-        raise _retry_later(self, exc) from exc
+        raise self.retry_after_wix(exc) from exc

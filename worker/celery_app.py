@@ -61,6 +61,13 @@ class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     retry_jitter = True
     max_retries = _policy.max_retries
 
+    def retry_after_wix(self, exc: WixTransientError) -> BaseException:
+        """Celery's retry, after Wix's Retry-After when it gave one, never past the cap the visibility
+        timeout allows (see worker.retry_policy). `raise task.retry_after_wix(exc) from exc`."""
+        delay = min(exc.suggested_delay(self.request.retries), self.retry_backoff_max)
+        retry: BaseException = self.retry(exc=exc, countdown=delay)
+        return retry
+
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Park the task in the dead-letter queue so an operator can see and replay it."""
         delivery_info = getattr(self.request, "delivery_info", None) or {}

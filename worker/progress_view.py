@@ -24,8 +24,7 @@ from worker import keys
 from worker.engine.challenges import ChallengeWindow, challenge_progress, window_of
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge
-from worker.engine.streaks import streak_runs
-from worker.engine.timestamps import utc_stamp
+from worker.engine.streaks import streak_runs, task_progress
 from worker.progress_store import ProgressStore
 from worker.settings import SettingsError, get_settings, wix_configured
 from worker.wix.client import WixApiError, WixClient, WixError
@@ -146,7 +145,6 @@ def member_progress(
         state = store.member_state(instance_id, contact_id, "streak", streak.id)
         runs, tallies = streak_runs(state.logs, streak, zone, now)
         span = period_of(now, streak.aggregationPeriod, zone)
-        tally = tallies.get(span.key)
         current = runs[-1].to_json(streak) if runs else None
         streaks.append(
             {
@@ -154,14 +152,7 @@ def member_progress(
                 "name": streak.name,
                 "status": streak.status,
                 "streakProgress": current,
-                "taskProgress": {
-                    "periodKey": span.key,
-                    "periodStartsAt": utc_stamp(span.start),
-                    "periodEndsAt": utc_stamp(span.end),
-                    "value": str(tally.value if tally else 0),
-                    "target": str(streak.aggregationTargetValue),
-                    "complete": bool(tally and tally.complete),
-                },
+                "taskProgress": task_progress(streak, span, tallies.get(span.key)),
             }
         )
     challenges = []

@@ -17,7 +17,7 @@ from worker.engine.challenges import challenge_progress, window_of
 from worker.engine.logs import ActivityLog, LogRejected
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge, Milestone, Program, Streak
-from worker.engine.streaks import StreakRun, run_containing, streak_runs
+from worker.engine.streaks import StreakRun, run_containing, streak_runs, task_progress
 from worker.engine.timestamps import utc_stamp
 
 
@@ -146,14 +146,7 @@ def record_streak_log(
         "log": {"streakId": streak.id, **log.to_json()},
         "applied": not late,
         "streakProgress": progress,
-        "taskProgress": {
-            "periodKey": span.key,
-            "periodStartsAt": utc_stamp(span.start),
-            "periodEndsAt": utc_stamp(span.end),
-            "value": str(tally.value if tally else 0),
-            "target": str(streak.aggregationTargetValue),
-            "complete": bool(tally and tally.complete),
-        },
+        "taskProgress": task_progress(streak, span, tally),
     }
     if late:
         answer |= _no_achievements(streak, run.progress if run else 0)

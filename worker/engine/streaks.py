@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from worker.engine.logs import ActivityLog
 from worker.engine.periods import PeriodSpan, following, is_next, period_of
 from worker.engine.program import Streak
+from worker.engine.timestamps import utc_stamp
 
 RunStatus = Literal["in_progress", "broken", "completed"]
 
@@ -126,3 +127,15 @@ def streak_runs(
 
 def run_containing(runs: list[StreakRun], period_key: str) -> StreakRun | None:
     return next((run for run in runs if any(p.span.key == period_key for p in run.periods)), None)
+
+
+def task_progress(streak: Streak, span: PeriodSpan, tally: PeriodTally | None) -> dict[str, Any]:
+    """One period's `taskProgress`: its bounds, its total against the target, and whether it is done."""
+    return {
+        "periodKey": span.key,
+        "periodStartsAt": utc_stamp(span.start),
+        "periodEndsAt": utc_stamp(span.end),
+        "value": str(tally.value if tally else 0),
+        "target": str(streak.aggregationTargetValue),
+        "complete": bool(tally and tally.complete),
+    }
