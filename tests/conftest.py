@@ -6,11 +6,18 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from worker.embedded_redis import EmbeddedRedis
+
+# A property test in a `calendar` class runs once per instant, each time on a new instance of its class;
+# the classes keep no state, so Hypothesis's warning about differing executors does not apply.
+settings.register_profile("wrw", suppress_health_check=[HealthCheck.differing_executors])
+settings.load_profile("wrw")
 
 _embedded: EmbeddedRedis | None = None
 
@@ -61,3 +68,28 @@ def real_redis(redis_url: str) -> Iterator[object]:
     yield client
     client.flushdb()
     client.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `calendar` run with today's clock and again at every instant in tests.clock."""
+    if metafunc.definition.get_closest_marker("calendar") is None:
+        return
+    from tests.clock import CALENDAR_INSTANTS
+
+    instants: list[datetime | None] = [None, *CALENDAR_INSTANTS.values()]
+    metafunc.parametrize(
+        "calendar_instant", instants, ids=["today", *CALENDAR_INSTANTS], indirect=True, scope="function"
+    )
+
+
+@pytest.fixture(autouse=True)
+def calendar_instant(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """The instant a `calendar` test runs at (None: the real clock); the clock ticks on from it."""
+    instant: datetime | None = getattr(request, "param", None)
+    if instant is None:
+        yield None
+        return
+    import time_machine
+
+    with time_machine.travel(instant, tick=True):
+        yield instant

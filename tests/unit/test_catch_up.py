@@ -21,6 +21,8 @@ from worker.jobs import Jobs
 from worker.journal import EventJournal
 from worker.progress_store import ProgressStore
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 
 def order(order_id: str, contact_id: str, **fields: Any) -> dict[str, Any]:
     """A Wix order as the orders search answers it."""

@@ -17,6 +17,8 @@ from worker.event_processing import process_event
 from worker.journal import EventJournal
 from worker.progress_store import ProgressStore
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 INSTANCE = "inst-1"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"

@@ -18,6 +18,8 @@ from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.web.app import create_app
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 NOW = datetime.now(UTC)
 
 

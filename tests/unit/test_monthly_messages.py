@@ -18,6 +18,8 @@ from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.wix.client import WixApiError, WixRateLimited, WixTransientError
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 INSTANCE = "inst-1"
 NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
 

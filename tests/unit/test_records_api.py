@@ -14,6 +14,8 @@ from worker.follow_ups import RecordedFollowUps
 from worker.settings import Settings
 from worker.web.app import create_app
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 ADMIN = {"authorization": "Bearer admin-secret"}
 
 
@@ -282,6 +284,9 @@ class TestFollowUps:
         self, fake_async, fake_store, public_key_pem
     ) -> None:
         """Two weeks of a streak earn a coupon reward: its fulfilment is sent; the manual halfway is not."""
+        # Last week's log is logged a week late; a grace of eight days keeps it on time on any weekday
+        # (with the usual 72 hours it would be late from Thursday on).
+        program = {**BASE_PROGRAM, "lateLogGraceHours": 8 * 24}
         follow_ups = RecordedFollowUps()
         settings = Settings(
             redis_url="redis://unused",
@@ -292,7 +297,7 @@ class TestFollowUps:
         client = TestClient(
             create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=follow_ups)
         )
-        client.put("/admin/v1/instances/inst-1/program", json=BASE_PROGRAM, headers=ADMIN)
+        client.put("/admin/v1/instances/inst-1/program", json=program, headers=ADMIN)
         key = api_key(client)
         halfway = client.post("/schema/challenge_log/record", json=challenge_log("o-1"), headers=key).json()
         assert halfway["achievedMilestoneRewardLog"]["reward"]["type"] == "manual"

@@ -13,6 +13,8 @@ from worker.job_kinds import KINDS
 from worker.jobs import Jobs
 from worker.progress_store import ProgressStore
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 INSTANCE = "inst-sweep"
 # Weekly streak logs in the weeks of 2 and 9 November: the week of 16 November closes incomplete at
 # 2026-11-23 00:00 Berlin (22 November 23:00 UTC), final 72 hours later.

@@ -26,6 +26,8 @@ from worker.wix.client import WixClient
 from worker.wix.fake import FakeSettings, FakeWix
 from worker.wix.fake import create_app as create_fake_app
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 APP_ID = "11111111-2222-3333-4444-555555555555"
 APP_SECRET = "unit-fake-secret"
 SECRET = "widget-secret-of-at-least-32-bytes!!"

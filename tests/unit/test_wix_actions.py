@@ -25,6 +25,8 @@ from worker.settings import Settings
 from worker.web.app import create_app
 from worker.wix.webhook_signing import new_private_key, sign_webhook
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 APP_ID = "app-1"
 INSTANCE = "inst-a"
 OTHER_INSTANCE = "inst-b"

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from worker.engine.periods import following, is_next, period_of, preceding
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 

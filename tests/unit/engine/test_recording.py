@@ -14,6 +14,8 @@ from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Program, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
 
+pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+
 BASE_PROGRAM: dict[str, Any] = {
     "timezone": "Europe/Berlin",
     "lateLogGraceHours": 72,
@@ -272,6 +274,7 @@ class TestRejected:
     )
     def test_what_the_domain_refuses(self, program, changes, reason) -> None:
         """Each refusal names its reason."""
+        changes = dict(changes)  # the parameter is shared by every run of this case
         item_id = changes.pop("item", "weekly-shopper")
         item = program.streak(item_id) or program.challenge(item_id)
         arguments = {
