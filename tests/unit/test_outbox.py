@@ -349,3 +349,153 @@ class TestEventPath:
             {"instance_id": INSTANCE, "reward_log_id": coupon["id"]},
             "rewards",
         ) in follow_ups.resent
+
+
+class TestPointsSyncInbound:
+    KWARGS: dict[str, Any] = {
+        "instance_id": INSTANCE,
+        "contact_id": "c1",
+        "transaction_id": "ext-1",
+        "amount": 25,
+        "description": "Store card bonus",
+    }
+
+    def accept(self, client: redis.Redis) -> str:
+        from worker.points_sync import accept_inbound
+
+        return accept_inbound(
+            client,
+            webhook_id="msg_1",
+            instance_id=INSTANCE,
+            transaction_id="ext-1",
+            contact_id="c1",
+            amount=25,
+            ttl_seconds=3600,
+            description="Store card bonus",
+        )
+
+    def test_an_accepted_change_whose_sender_died_is_relayed_then_taken(
+        self, fake_store, monkeypatch
+    ) -> None:
+        """Accepted (the sender's retry would be `replayed`) and never queued: the relay sends the apply
+        task with the route's arguments; the task, once it runs, takes it."""
+        import tasks.points_sync
+
+        assert self.accept(fake_store) == "queued"
+        follow_ups = RecordedFollowUps()
+        assert outbox.relay(fake_store, follow_ups.resend, time.time() + 120) == 1
+        assert follow_ups.resent == [("sync.apply_external_points", self.KWARGS, "rewards")]
+        monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.points_sync, "wix_client", lambda: None)
+        monkeypatch.setattr(tasks.points_sync, "apply_external_points", lambda *args, **kwargs: "applied")
+        assert tasks.points_sync.apply_points.apply(kwargs=self.KWARGS).get() == "applied"
+        assert fake_store.hlen(keys.sync_outbox(INSTANCE)) == 0
+
+    def test_a_duplicate_transaction_writes_no_second_intent(self, fake_store) -> None:
+        """The same transaction again (another webhook-id) is a duplicate: one intent, sent once."""
+        from worker.points_sync import accept_inbound
+
+        assert self.accept(fake_store) == "queued"
+        again = accept_inbound(
+            fake_store, webhook_id="msg_2", instance_id=INSTANCE, transaction_id="ext-1",
+            contact_id="c1", amount=99, ttl_seconds=3600, description="other",
+        )  # fmt: skip
+        assert again == "duplicate"
+        assert list(fake_store.hgetall(keys.sync_outbox(INSTANCE))) == ["sync-in:ext-1"]
+
+    def test_a_refused_send_releases_the_intent_with_the_claims(self, fake_store) -> None:
+        """The route answers 503 and releases: the sender's retry brings it; the relay sends nothing."""
+        from worker.points_sync import release_inbound
+
+        self.accept(fake_store)
+        release_inbound(fake_store, webhook_id="msg_1", instance_id=INSTANCE, transaction_id="ext-1")
+        assert outbox.relay(fake_store, RecordedFollowUps().resend, time.time() + 120) == 0
+        assert self.accept(fake_store) == "queued"
+
+
+class TestTheEventTaskIsItsOwnOutbox:
+    """Earns, outbound sync and released points are sent by the event task before it settles; the task
+    is acknowledged late, so a failed send must fail the run (to be retried), never be swallowed."""
+
+    def test_a_refused_earn_fails_the_run_and_the_retry_sends_it(self, fake_store) -> None:
+        """The broker refuses the earn: the event is not settled; run again, it is sent and settled."""
+        import kombu.exceptions
+
+        from tests import wix_samples
+        from worker.celery_app import TRANSIENT_ERRORS
+        from worker.event_processing import process_event
+        from worker.journal import EventJournal
+
+        assert kombu.exceptions.OperationalError in TRANSIENT_ERRORS  # retried with backoff, then parked
+        ProgressStore(fake_store).save_program(
+            INSTANCE, {**PROGRAM, "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}]}
+        )
+
+        class Refusing(RecordedFollowUps):
+            def earn(self, instance_id: str, earns: Any) -> None:
+                raise kombu.exceptions.OperationalError("broker down")
+
+        payload = wix_samples.checkout_completed()
+        journal = EventJournal(fake_store, 3600)
+
+        def run(follow_ups: RecordedFollowUps) -> str:
+            return process_event(
+                journal, fake_store, event_type="wix.ecom.v1.checkout_completed", instance_id=INSTANCE,
+                event_id=payload["id"], data=json.dumps(payload), our_app_id="ours", claim_ttl_seconds=3600,
+                now=NOW, follow_ups=follow_ups,
+            )  # fmt: skip
+
+        with pytest.raises(kombu.exceptions.OperationalError):
+            run(Refusing())
+        assert not journal.is_settled(INSTANCE, payload["id"])
+        follow_ups = RecordedFollowUps()
+        assert run(follow_ups) == "processed"
+        assert [earn.idempotency_key for _, earn in follow_ups.earns] == [
+            f"wrw:checkout_completed:{payload['actionEvent']['body']['checkout']['id']}:0"
+        ]
+
+    def test_points_that_waited_go_when_a_rerun_finds_the_program_active(self, fake_store) -> None:
+        """The program's ACTIVE status was recorded but the run died before releasing what waited: the
+        redelivered event (or any later ACTIVE one) releases it."""
+        from worker.event_processing import process_event
+        from worker.journal import EventJournal
+        from worker.loyalty_program import park_reward, record_program_status
+
+        record_program_status(fake_store, INSTANCE, "PAUSED")
+        park_reward(fake_store, INSTANCE, "rl_0123456789abcdef01234567")
+        record_program_status(fake_store, INSTANCE, "ACTIVE")  # ... and the run died here
+        from tests import wix_samples
+
+        payload = wix_samples.program_updated(status="ACTIVE")
+        follow_ups = RecordedFollowUps()
+        process_event(
+            EventJournal(fake_store, 3600), fake_store, event_type="wix.loyalty.v1.program_updated",
+            instance_id=INSTANCE, event_id=payload["id"], data=json.dumps(payload), our_app_id="ours",
+            claim_ttl_seconds=3600, now=NOW, follow_ups=follow_ups,
+        )  # fmt: skip
+        assert follow_ups.sent == [(INSTANCE, "rl_0123456789abcdef01234567")]
+
+
+class TestRewardIssuedReport:
+    def test_a_redelivered_fulfilment_of_an_issued_reward_reports_it_again(
+        self, store, fake_store, monkeypatch
+    ) -> None:
+        """The worker died between issuing and sending reward_issued: the redelivered task finds the log
+        issued, calls no Wix, and sends the report (Wix drops a repeat by its idempotency key)."""
+        import tasks.rewards
+        from worker import celery_app
+        from worker.activity import issue_reward
+
+        for module in (celery_app, tasks.rewards):
+            monkeypatch.setattr(module, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: None)  # any Wix call would fail
+        follow_ups = RecordedFollowUps()
+        monkeypatch.setattr(tasks.rewards, "CeleryFollowUps", lambda: follow_ups)
+        [coupon] = [r for r in spend(store, "order-1", "60").reward_logs if r["milestoneId"] == "fifty"]
+        issue_reward(
+            fake_store, INSTANCE, coupon["id"], coupon_code="RW-1", issued_at=NOW,
+            expiry_at=datetime(2027, 1, 1, tzinfo=UTC), now=NOW,
+        )  # fmt: skip
+        kwargs = {"instance_id": INSTANCE, "reward_log_id": coupon["id"]}
+        assert tasks.rewards.fulfil_reward.apply(kwargs=kwargs).get() == "issued"
+        assert follow_ups.reports == [(INSTANCE, "reward_issued", coupon["id"])]
