@@ -16,12 +16,14 @@ acknowledged). What is not taken is sent again:
 Every task sent this way is idempotent by the change's identifier (a reward log id makes the coupon code,
 the points' idempotencyKey and the trigger's), so a copy does nothing twice.
 
-Finding outboxes: the relay cannot scan every member's hash, and an index outside the member's slot
-cannot be written in the member's MULTI. So the index entry is written *first*, idempotently (ZADD of the
-outbox key, scored with the time), then the MULTI: a crash in between leaves an index entry over an empty
-outbox, which costs one look; never an intent nobody will find. The relay drops an index entry only when
-its outbox is empty and the entry is older than `INDEX_GRACE_SECONDS` (and unchanged since it looked), so
-a writer between its ZADD and its MULTI is never dropped from under.
+Finding outboxes: scanning every member (the sweep's members index) each minute would cost in
+proportion to all members, not to the few with something unsent; and an index outside the member's slot
+cannot be written in the member's MULTI. So one global index of outbox keys is written *first*,
+idempotently (ZADD, scored with the time), then the MULTI: a crash in between leaves an index entry over
+an empty outbox, which costs one look; never an intent nobody will find (an index written after the
+MULTI would lose exactly the crash this is for). The relay drops an index entry only when its outbox is
+empty, the entry is older than `INDEX_GRACE_SECONDS` and unchanged since it looked, so a writer between
+its ZADD and its MULTI is not dropped from under (unless it stalls there longer than the grace).
 """
 
 from __future__ import annotations
