@@ -25,8 +25,6 @@ from worker.triggers import MILESTONE_ACHIEVED
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FULFIL_TASK", "TRIGGER_TASK", "needs_fulfilment"]  # kept importable from here
-
 EARN_TASK = "rewards.earn_points"
 JOB_TASK = "bulk.run_job_batch"
 
