@@ -82,5 +82,7 @@ beat_schedule: dict[str, dict[str, object]] = {
     # Hourly, so that every timezone's first of the month is seen; only instances where it is the 1st
     # start it, and a member is messaged once a month however often it runs.
     "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
+    # Every minute: send again what a commit left in an outbox and no worker took (worker/outbox.py).
+    "relay-outbox": {"task": "periodic.relay_outbox", "schedule": 60.0, "options": {"expires": 60}},
 }
 timezone = "UTC"

@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 
+from worker import keys
 from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, redis_store
 from worker.loyalty_program import park_task, points_wait_reason
+from worker.outbox import take
 from worker.points_sync import (
     APPLY_TASK,
     SYNC_QUEUE,
@@ -16,6 +18,7 @@ from worker.points_sync import (
     apply_external_points,
     build_message,
     find_member,
+    inbound_intent_id,
     push_message,
 )
 from worker.points_sync import signer as sync_signer
@@ -80,6 +83,7 @@ def apply_points(
 ) -> str:
     """Earn or adjust an external transaction's points on the contact's Wix account, once; while the
     Wix loyalty program is not ACTIVE it waits, as points rules do, and is sent again when it is."""
+    take(redis_store(), keys.sync_outbox(instance_id), inbound_intent_id(transaction_id))  # worker/outbox.py
     waiting = points_wait_reason(redis_store(), instance_id)
     if waiting is not None:
         kwargs = {

@@ -10,6 +10,8 @@ import redis
 
 from worker.celery_app import WorkerTask, app, redis_store
 from worker.follow_ups import CeleryFollowUps
+from worker.outbox import fulfil_intent_id, report_intent_id
+from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import earn_points as earn
 from worker.reward_fulfilment import fulfil_reward as fulfil
 from worker.reward_fulfilment import mark_reward
@@ -35,6 +37,7 @@ class RewardTask(WorkerTask):
 
 @app.task(name="rewards.fulfil_reward", base=RewardTask, bind=True)
 def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> str:
+    ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, fulfil_intent_id(reward_log_id))
     try:
         status = fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
     except WixTransientError as exc:
@@ -62,6 +65,8 @@ def earn_points(
 
 @app.task(name="rewards.report_trigger", bind=True)
 def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, reward_log_id: str) -> None:
+    intent_id = report_intent_id(trigger_key, reward_log_id)
+    ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, intent_id)
     try:
         report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id)
     except WixTransientError as exc:

@@ -12,6 +12,7 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+import kombu.exceptions
 import redis
 from celery import Celery, Task, signals
 
@@ -43,6 +44,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     WixTransientError,  # 429, 5xx, timeouts (tasks that call Wix retry these themselves, after Retry-After)
     redis.ConnectionError,
     redis.TimeoutError,
+    kombu.exceptions.OperationalError,  # the broker would not take a follow-up task (send_task)
     ConnectionError,
     TimeoutError,
 )
@@ -89,7 +91,7 @@ class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
 app = Celery(
     "worker",
     task_cls=WorkerTask,
-    include=["tasks.events", "tasks.rewards", "tasks.jobs", "tasks.points_sync"],
+    include=["tasks.events", "tasks.rewards", "tasks.jobs", "tasks.points_sync", "tasks.outbox"],
 )
 # CELERY_CONFIG_MODULE names another module (one that imports celeryconfig and overrides a little).
 app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))

@@ -129,7 +129,9 @@ def process_event(
             sync_url = settings.external_sync_url if settings.external_sync_secret is not None else None
             forward_points_update(client, event, our_app_id=our_app_id, sync_url=sync_url)
         status = event.program.status if event.program is not None else None
-        if status and record_program_status(client, instance_id, status):
+        if status:
+            record_program_status(client, instance_id, status)
+        if status == "ACTIVE":  # not only on the change: a re-run after a crash releases what still waits
             release_waiting(client, instance_id, follow_ups)
     journal.settle(
         instance_id,

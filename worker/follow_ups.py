@@ -2,30 +2,31 @@
 
 The web app and the event task hand new reward logs to a `FollowUps`; the Celery one sends a
 `rewards.fulfil_reward` task by name for each coupon or points reward (manual ones wait for a person).
-A reward log whose task could not be sent stays `pending`, where the catch-up job finds it.
+The store wrote the same tasks as intents into the member's outbox in the step that created the reward
+logs (worker/outbox.py): if this send fails, or the process dies before it, the relay sends them within
+a couple of minutes, and a duplicate of the request sends them again at once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any, Protocol
 
+import redis
+
+from worker import outbox
+from worker.outbox import FULFIL_TASK, TRIGGER_TASK, needs_fulfilment
 from worker.points_rules import PointsEarn
+from worker.progress_store import Outcome, outbox_key
 from worker.triggers import MILESTONE_ACHIEVED
 
 logger = logging.getLogger(__name__)
 
-FULFIL_TASK = "rewards.fulfil_reward"
 EARN_TASK = "rewards.earn_points"
-TRIGGER_TASK = "rewards.report_trigger"
 JOB_TASK = "bulk.run_job_batch"
-
-
-def needs_fulfilment(reward_log: dict[str, Any]) -> bool:
-    reward = reward_log.get("reward") or {}
-    return reward.get("type") in ("coupon", "points")
 
 
 class FollowUps(Protocol):
@@ -107,6 +108,8 @@ def fulfil_new_rewards(
     """Report each new reward log's milestone to Wix's automations and send fulfilment for the coupon
     and points rewards among them; never fails the caller."""
     reward_logs = list(reward_logs)
+    if reward_logs:
+        outbox.crash_after_commit_for_tests()
     ids = [reward_log["id"] for reward_log in reward_logs if needs_fulfilment(reward_log)]
     try:
         if reward_logs:
@@ -115,5 +118,22 @@ def fulfil_new_rewards(
             )
         if ids:
             follow_ups.fulfil(instance_id, ids)
-    except Exception:  # the log is recorded; the catch-up job will find the pending reward
+    except Exception:  # the intents are in the member's outbox: the relay sends them
         logger.exception("could not send reward follow-ups", extra={"reward_log_ids": ids})
+
+
+def send_follow_ups(follow_ups: FollowUps, client: redis.Redis, instance_id: str, outcome: Outcome) -> None:
+    """After a log was recorded: a new log's follow-ups go now; a duplicate's original sends again, at
+    once, whatever it committed that no worker has taken yet (its send may have failed, or its process
+    died). Never fails the caller."""
+    if not outcome.duplicate:
+        fulfil_new_rewards(follow_ups, instance_id, outcome.reward_logs)
+        return
+    by_contact: dict[str, list[str]] = {}
+    for reward_log in outcome.answer.get("achievedMilestoneRewardLogs") or []:
+        intents = outbox.reward_intents(instance_id, reward_log)
+        by_contact.setdefault(reward_log["contactId"], []).extend(intent.id for intent in intents)
+    for contact_id, intent_ids in by_contact.items():
+        outbox.resend_pending(
+            client, outbox_key(instance_id, contact_id), intent_ids, follow_ups.resend, time.time()
+        )

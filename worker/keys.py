@@ -76,3 +76,14 @@ def loyalty_account_copy(instance_id: str, contact_id: str) -> str:
 def loyalty_program_copy(instance_id: str) -> str:
     """A short-lived copy of the site's Wix loyalty program; a program_updated webhook drops it."""
     return f"wrw:cache:loyalty-program:{instance_id}"
+
+
+# The outbox (worker/outbox.py): intents live beside what committed them, under that data's hash tag.
+
+OUTBOX_INDEX = "wrw:outbox-index"
+"""Sorted set: outbox key → when an intent was last written there (the relay's list of places to look)."""
+
+
+def sync_outbox(instance_id: str) -> str:
+    """Hash: the instance's points-sync intents (an accepted inbound change's apply task)."""
+    return f"wrw:sync:{{{instance_id}}}:outbox"

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,7 +34,7 @@ from typing import Any, Literal
 import httpx
 import redis
 
-from worker import keys
+from worker import keys, outbox
 from worker.points_sync_mapping import link_of, record_contact
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook
@@ -273,6 +274,7 @@ def accept_inbound(
     contact_id: str,
     amount: int,
     ttl_seconds: int,
+    description: str = "",
 ) -> Acceptance:
     """Claim the message and its transaction before queueing it.
 
@@ -290,17 +292,55 @@ def accept_inbound(
         {"status": "queued", "contactId": contact_id, "amount": amount, "webhookId": webhook_id},
         separators=(",", ":"),
     )
-    if (
-        client.set(keys.sync_inbound(instance_id, transaction_id), record, nx=True, ex=ttl_seconds)
-        is not True
-    ):
-        return "duplicate"
-    return "queued"
+    # The record and the apply task's intent in one step (both under the instance's tag): a sender that
+    # dies before its send leaves the intent for the relay, since the client's retry is `replayed`.
+    intent = apply_intent(instance_id, contact_id, transaction_id, amount, description)
+    sync_outbox = keys.sync_outbox(instance_id)
+    outbox.index(client, sync_outbox, time.time())
+    claimed = client.eval(
+        _CLAIM_WITH_INTENT,
+        2,
+        keys.sync_inbound(instance_id, transaction_id),
+        sync_outbox,
+        record,
+        str(ttl_seconds),
+        intent.id,
+        intent.entry(time.time()),
+    )
+    return "queued" if claimed else "duplicate"
+
+
+_CLAIM_WITH_INTENT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+def apply_intent(
+    instance_id: str, contact_id: str, transaction_id: str, amount: int, description: str
+) -> outbox.Intent:
+    """The `sync.apply_external_points` task an accepted inbound change is owed (worker/outbox.py)."""
+    kwargs = {
+        "instance_id": instance_id,
+        "contact_id": contact_id,
+        "transaction_id": transaction_id,
+        "amount": amount,
+        "description": description,
+    }
+    return outbox.Intent(inbound_intent_id(transaction_id), APPLY_TASK, kwargs, SYNC_QUEUE)
+
+
+def inbound_intent_id(transaction_id: str) -> str:
+    return f"sync-in:{transaction_id}"
 
 
 def release_inbound(client: redis.Redis, *, webhook_id: str, instance_id: str, transaction_id: str) -> None:
     """Undo `accept_inbound`'s claims when the message could not be queued (the sender will retry)."""
     client.delete(keys.sync_webhook_id(webhook_id), keys.sync_inbound(instance_id, transaction_id))
+    client.hdel(keys.sync_outbox(instance_id), inbound_intent_id(transaction_id))
 
 
 def _inbound_record(client: redis.Redis, key: str) -> dict[str, Any]:

@@ -7,8 +7,13 @@ lets the engine compute the outcome, then writes all of it in one MULTI; if anot
 either key first, it starts again. So two workers logging for one member at once never lose an update,
 a duplicate changes nothing, and the layout is ready for Redis Cluster (one slot per member).
 
-Reward logs are found by id through a per-instance index (id -> contact), written after the MULTI and
-again by every duplicate of the same log, so a crash in between is mended by the client's retry.
+Reward logs are found by id through a per-instance index (id -> contact), and the sweep finds members
+through a per-instance set; both live outside the member's hash slot, so they are written just *before*
+the MULTI (idempotently: reward log ids are derived from what they reward, so a retried attempt writes
+the same entries) and again by every duplicate of the same log. Nothing is written after the MULTI, so a
+crash at any point leaves nothing unfindable. The MULTI also writes, for each new reward log, the intents
+to fulfil and report it into the member's outbox (worker/outbox.py), which a relay sends if the
+immediate send never happens.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, Literal
 
 import redis
 
+from worker import outbox
 from worker.engine.logs import ActivityLog
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
@@ -53,6 +59,11 @@ def log_key(instance_id: str, contact_id: str, unique_identifier: str) -> str:
 
 def reward_key(instance_id: str, contact_id: str, reward_log_id: str) -> str:
     return f"{_member(instance_id, contact_id)}:reward:{reward_log_id}"
+
+
+def outbox_key(instance_id: str, contact_id: str) -> str:
+    """The member's outbox: intent id → a task still to send (worker/outbox.py)."""
+    return f"{_member(instance_id, contact_id)}:outbox"
 
 
 def reward_index_key(instance_id: str) -> str:
@@ -210,6 +221,17 @@ class ProgressStore:
                         state.achieved.update(recorded.achieved_keys)
                     else:
                         late.append(log.to_json())  # kept, never counted
+                    # Outside the member's slot, so before the MULTI (see the module's docstring).
+                    self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
+                    self._redis.sadd(members_key(instance_id), log.contactId)
+                    member_outbox = outbox_key(instance_id, log.contactId)
+                    intents = [
+                        intent
+                        for reward_log in recorded.reward_logs
+                        for intent in outbox.reward_intents(instance_id, reward_log)
+                    ]
+                    if intents:
+                        outbox.index(self._redis, member_outbox, time.time())
                     pipe.multi()
                     pipe.set(member_key, _dump_state(state, late))
                     pipe.set(uid_key, json.dumps(recorded.answer, default=str))
@@ -221,11 +243,8 @@ class ProgressStore:
                             member_rewards_key(instance_id, log.contactId),
                             {reward_log["id"]: now.timestamp()},
                         )
+                    outbox.add(pipe, member_outbox, intents, time.time())
                     pipe.execute()
-                    # Indexes live outside the member's hash slot: written after the MULTI, and again by
-                    # any duplicate of this log (a crash in between is mended by the client's retry).
-                    self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
-                    self._redis.sadd(members_key(instance_id), log.contactId)
                     return Outcome(recorded.answer, duplicate=False, reward_logs=recorded.reward_logs)
                 except redis.WatchError:
                     continue
@@ -261,6 +280,13 @@ class ProgressStore:
         """The key of a reward log of this instance, or None when the instance has no such log."""
         contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
         return reward_key(instance_id, contact_id, reward_log_id) if isinstance(contact_id, str) else None
+
+    def take_intent(self, instance_id: str, reward_log_id: str, intent_id: str) -> bool:
+        """A task about a reward log has started: its intent in the member's outbox is taken."""
+        contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
+        if not isinstance(contact_id, str):
+            return False
+        return outbox.take(self._redis, outbox_key(instance_id, contact_id), intent_id)
 
     def reward_log(self, instance_id: str, reward_log_id: str) -> dict[str, Any] | None:
         key = self.reward_log_key(instance_id, reward_log_id)

@@ -95,7 +95,7 @@ class TestBeat:
     def test_every_periodic_job_is_scheduled_and_names_a_job_there_is(self) -> None:
         from worker.job_kinds import KINDS, QUEUES
 
-        entries = celeryconfig.beat_schedule.values()
+        entries = [e for e in celeryconfig.beat_schedule.values() if e["task"] != "periodic.relay_outbox"]
         names = {entry["kwargs"]["name"] for entry in entries}  # type: ignore[index]
         assert names == {"sweep", "expire-rewards", "catch-up", "monthly-messages"}
         assert names <= set(KINDS)
@@ -107,3 +107,15 @@ class TestBeat:
             "name": "monthly-messages",
             "local_day": 1,
         }
+
+    def test_the_outbox_relay_runs_every_minute_and_a_late_start_is_dropped(self) -> None:
+        """Beat sends `periodic.relay_outbox` every 60 s; a send nobody took within the minute expires
+        (the next one comes), so a stopped worker does not find a pile of relays on its return."""
+        from tasks.outbox import relay_outbox
+
+        entry = celeryconfig.beat_schedule["relay-outbox"]
+        assert entry["task"] == relay_outbox.name == "periodic.relay_outbox"
+        assert entry["schedule"] == 60.0
+        assert entry["options"] == {"expires": 60}
+        assert "kwargs" not in entry  # the relay's own default age applies
+        assert app.conf.task_routes["periodic.*"] == {"queue": "periodic"}

@@ -16,7 +16,7 @@ from pydantic.config import JsonDict
 from worker.activity import ActivityRequest, Conflict, NotFound, issue_reward, parse_moment, record_activity
 from worker.api_keys import instance_for
 from worker.engine.logs import LogRejected
-from worker.follow_ups import fulfil_new_rewards
+from worker.follow_ups import send_follow_ups
 from worker.progress_store import NoProgram, ProgressStore
 from worker.progress_view import member_progress
 from worker.web.errors import ApiError
@@ -139,11 +139,11 @@ def _record(request: Request, instance_id: str, activity: ActivityRequest) -> JS
         raise ApiError(422, "rejected", str(exc)) from None
     except redis.RedisError:
         raise ApiError(503, "unavailable", "Redis is unavailable") from None
+    send_follow_ups(request.app.state.follow_ups, request.app.state.store, instance_id, outcome)
     if outcome.duplicate:
         raise ApiError(
             409, "duplicate", "a log with this uniqueIdentifier was recorded before", outcome.answer
         )
-    fulfil_new_rewards(request.app.state.follow_ups, instance_id, outcome.reward_logs)
     return JSONResponse(outcome.answer, status_code=201)
 
 

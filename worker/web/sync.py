@@ -43,7 +43,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from worker.points_sync import APPLY_TASK, accept_inbound, celery_send, release_inbound, signer
+from worker.points_sync import APPLY_TASK, accept_inbound, apply_intent, celery_send, release_inbound, signer
 from worker.points_sync_mapping import contact_for_email, link_external_id, link_of
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook, WebhookVerificationError
@@ -151,6 +151,7 @@ def _accept(
         contact_id=contact_id,
         amount=message.amount,
         ttl_seconds=ttl,
+        description=message.description,
     )
     if outcome == "replayed":
         raise ApiError(
@@ -161,15 +162,11 @@ def _accept(
     if outcome in ("duplicate", "echo"):
         logger.info("inbound points change changes nothing", extra={"outcome": outcome})
         return JSONResponse({"status": outcome, "transactionId": message.transactionId}, status_code=200)
-    kwargs = {
-        "instance_id": message.instanceId,
-        "contact_id": contact_id,
-        "transaction_id": message.transactionId,
-        "amount": message.amount,
-        "description": message.description,
-    }
+    intent = apply_intent(
+        message.instanceId, contact_id, message.transactionId, message.amount, message.description
+    )
     try:
-        send(APPLY_TASK, kwargs)
+        send(APPLY_TASK, intent.kwargs)
     except Exception:
         release_inbound(
             client,

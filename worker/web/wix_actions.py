@@ -31,7 +31,7 @@ from worker.activity import (
     record_activity,
 )
 from worker.engine.logs import LogRejected
-from worker.follow_ups import FollowUps, fulfil_new_rewards
+from worker.follow_ups import FollowUps, send_follow_ups
 from worker.progress_store import Contention, ProgressStore
 from worker.settings import Settings
 from worker.web.errors import ApiError
@@ -211,8 +211,7 @@ def execute(
     client: redis.Redis, instance_id: str, activity: ActivityRequest, follow_ups: FollowUps
 ) -> dict[str, Any]:
     outcome = record_activity(ProgressStore(client), instance_id, activity, datetime.now(UTC))
-    if not outcome.duplicate:
-        fulfil_new_rewards(follow_ups, instance_id, outcome.reward_logs)
+    send_follow_ups(follow_ups, client, instance_id, outcome)
     return {**_plain(outcome.answer), "duplicate": outcome.duplicate}
 
 
