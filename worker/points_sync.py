@@ -37,7 +37,7 @@ from worker import keys
 from worker.points_sync_mapping import link_of, record_contact
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook
-from worker.wix.client import WixApiError, WixClient, WixTransientError
+from worker.wix.client import WixAlreadyExists, WixApiError, WixClient, WixTransientError
 from worker.wix.events import NormalizedEvent, contact_email
 
 logger = logging.getLogger(__name__)
@@ -325,12 +325,8 @@ def _loyalty_account(wix: WixClient, instance_id: str, contact_id: str) -> dict[
     if account is None:
         try:
             account = wix.create_loyalty_account(instance_id, contact_id)
-        except WixApiError as exc:
-            if exc.status != 409:  # 409: opened meanwhile (by an earlier try, or the bootstrap)
-                raise
-            account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
-            if account is None:
-                raise
+        except WixAlreadyExists as exc:  # opened meanwhile (by an earlier try, or the bootstrap)
+            account = exc.existing
     return account
 
 

@@ -183,13 +183,14 @@ class TestLoyaltyAccounts:
         assert account["points"] == {"balance": 0, "earned": 0, "redeemed": 0, "adjusted": 0}
         assert account["revision"] == "1"
 
-    def test_a_second_account_for_the_contact_is_409_already_exists(self, client: TestClient) -> None:
-        """Creating an account for a contact that has one is a 409 ALREADY_EXISTS."""
+    def test_a_second_account_for_the_contact_is_refused_but_not_409(self, client: TestClient) -> None:
+        """Creating an account for a contact that has one is refused with a 400 applicationError: Wix
+        declares no error for it (wix-facts.md §8), so nothing may rely on a 409."""
         headers = auth(client)
         new_account(client, headers)
         answer = client.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT}, headers=headers)
-        assert answer.status_code == 409
-        assert application_code(answer) == "ALREADY_EXISTS"
+        assert answer.status_code == 400
+        assert application_code(answer) == "LOYALTY_ACCOUNT_ALREADY_EXISTS"
 
     def test_accounts_are_found_by_id_contact_and_query(self, client: TestClient) -> None:
         """Get by id, fetch-by ?contactId= and query on contactId $eq find the same account."""
@@ -297,6 +298,19 @@ class TestEarnPoints:
         fields = [item["field"] for item in answer.json()["details"]["validationError"]["fieldViolations"]]
         assert fields == [missing]
 
+    @pytest.mark.parametrize("description", [None, "", "x" * 101])
+    def test_a_description_of_1_to_100_characters_is_required(
+        self, client: TestClient, description: Any
+    ) -> None:
+        """Earn without a description, or with an empty or too long one, is a 400 naming it
+        (`@wix/loyalty` `EarnPointsRequest.description`: minLength 1, maxLength 100)."""
+        headers = auth(client)
+        account = new_account(client, headers)
+        answer = earn(client, headers, account["id"], description=description)
+        assert answer.status_code == 400
+        fields = [item["field"] for item in answer.json()["details"]["validationError"]["fieldViolations"]]
+        assert fields == ["description"]
+
     @pytest.mark.parametrize("amount", [0, 10_000_000, -5, 2.5])
     def test_amount_must_be_1_to_9999999(self, client: TestClient, amount: Any) -> None:
         """An amount outside 1..9,999,999 or not whole is a 400."""
@@ -379,14 +393,28 @@ class TestCoupons:
         assert coupon["appId"] == APP_ID
         assert coupon["expired"] is False
 
-    def test_a_duplicate_code_is_409_already_exists(self, client: TestClient) -> None:
-        """A second coupon with the same code is a 409 ALREADY_EXISTS naming the code."""
+    def test_a_duplicate_code_is_refused_but_not_409(self, client: TestClient) -> None:
+        """A second coupon with the same code is a 400 applicationError naming the code, not a 409 (Wix
+        declares no error for a taken code, wix-facts.md §8)."""
         headers = auth(client)
         client.post("/stores/v2/coupons", json={"specification": coupon_spec()}, headers=headers)
         answer = client.post("/stores/v2/coupons", json={"specification": coupon_spec()}, headers=headers)
-        assert answer.status_code == 409
-        assert application_code(answer) == "ALREADY_EXISTS"
+        assert answer.status_code == 400
+        assert application_code(answer) == "COUPON_CODE_ALREADY_EXISTS"
         assert answer.json()["details"]["applicationError"]["data"] == {"code": "STRK-7Q2X9"}
+
+    def test_a_free_shipping_coupon_with_a_scope_is_400(self, client: TestClient) -> None:
+        """freeShipping takes no scope (wix-facts.md §8); without one, with string times, it is made."""
+        spec = {**coupon_spec(), "freeShipping": True}
+        del spec["percentOffRate"]
+        refused = client.post("/stores/v2/coupons", json={"specification": spec}, headers=auth(client))
+        assert refused.status_code == 400
+        fields = {item["field"] for item in refused.json()["details"]["validationError"]["fieldViolations"]}
+        assert fields == {"specification.scope"}
+        del spec["scope"]
+        spec.update(startTime="1714521600000", expirationTime="4102444800000")
+        made = client.post("/stores/v2/coupons", json={"specification": spec}, headers=auth(client))
+        assert made.status_code == 200
 
     def test_codes_are_unique_per_instance_only(self, client: TestClient) -> None:
         """The same code on another site is a new coupon."""

@@ -50,6 +50,7 @@ MAX_SUGGESTED_DELAY = 600.0
 EARN_POINTS_MAX = 9_999_999
 DESCRIPTION_MAX = 100
 IDEMPOTENCY_KEY_MAX = 128
+DEFAULT_EARN_DESCRIPTION = "Points earned"
 
 WixObject = dict[str, Any]
 
@@ -114,6 +115,30 @@ class WixApiError(WixError):
         self.code = code
         self.description = description
         self.request_id = request_id
+
+
+class WixAlreadyExists(WixApiError):
+    """Wix refused to create something that, looked up afterwards, exists: `existing` is it.
+
+    Wix declares no error for an existing coupon code or loyalty account (wix-facts.md §8), so the
+    refusal's status and code are not trusted: only the lookup says "already exists".
+    """
+
+    def __init__(self, message: str, *, existing: WixObject | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.existing: WixObject = existing or {}
+
+    @classmethod
+    def after(cls, refusal: WixApiError, existing: WixObject) -> WixAlreadyExists:
+        """The refusal, now known to mean "already exists"."""
+        return cls(
+            refusal.message,
+            existing=existing,
+            status=refusal.status,
+            code=refusal.code,
+            description=refusal.description,
+            request_id=refusal.request_id,
+        )
 
 
 def backoff_delay(
@@ -241,8 +266,21 @@ class WixClient:
     # --- Coupons (§4.3) -----------------------------------------------------------------------------
 
     def create_coupon(self, instance_id: str, specification: Mapping[str, Any]) -> str:
-        """Create a coupon from its specification (`POST /stores/v2/coupons`); answers its id."""
-        answer = self._call(instance_id, "POST", "/stores/v2/coupons", json={"specification": specification})
+        """Create a coupon from its specification (`POST /stores/v2/coupons`); answers its id.
+
+        Any refusal is followed by a lookup of the code: a coupon found with it raises `WixAlreadyExists`
+        carrying that coupon (Wix declares no error for a taken code, §8); otherwise the refusal stands.
+        """
+        try:
+            answer = self._call(
+                instance_id, "POST", "/stores/v2/coupons", json={"specification": specification}
+            )
+        except WixApiError as exc:
+            code = specification.get("code")
+            found = self.query_coupons_by_code(instance_id, code) if isinstance(code, str) else []
+            if found:
+                raise WixAlreadyExists.after(exc, found[0]) from None
+            raise
         coupon_id = answer.get("id")
         if not isinstance(coupon_id, str) or not coupon_id:
             raise WixTransientError("POST /stores/v2/coupons: Wix answered without a coupon id")
@@ -257,7 +295,7 @@ class WixClient:
         """Coupons whose code is `code` (`POST /stores/v2/coupons/query`; the filter is a JSON string)."""
         query = {"filter": json.dumps({"specification.code": {"$eq": code}}), "paging": {"limit": 100}}
         answer = self._call(instance_id, "POST", "/stores/v2/coupons/query", json={"query": query})
-        return _objects(answer, "coupons")
+        return [c for c in _objects(answer, "coupons") if (c.get("specification") or {}).get("code") == code]
 
     # --- Loyalty program (seed 003) and contacts (§4.4) --------------------------------------------
 
@@ -304,10 +342,20 @@ class WixClient:
         return _objects(answer, "loyaltyAccounts"), _next_cursor(answer)
 
     def create_loyalty_account(self, instance_id: str, contact_id: str) -> WixObject:
-        """Open a loyalty account for a contact (`POST /loyalty-accounts/v1/accounts`)."""
-        answer = self._call(
-            instance_id, "POST", "/loyalty-accounts/v1/accounts", json={"contactId": contact_id}
-        )
+        """Open a loyalty account for a contact (`POST /loyalty-accounts/v1/accounts`).
+
+        Any refusal is followed by a lookup by contact: an account found raises `WixAlreadyExists`
+        carrying it (Wix declares no error for an existing account, §8); otherwise the refusal stands.
+        """
+        try:
+            answer = self._call(
+                instance_id, "POST", "/loyalty-accounts/v1/accounts", json={"contactId": contact_id}
+            )
+        except WixApiError as exc:
+            existing = self.get_loyalty_account_by_contact(instance_id, contact_id)
+            if existing is not None:
+                raise WixAlreadyExists.after(exc, existing) from None
+            raise
         return self._changed(instance_id, _object(answer, "account"))
 
     def earn_points(
@@ -315,7 +363,9 @@ class WixClient:
     ) -> WixObject:
         """Add points as our app, once per `idempotency_key` (`POST .../accounts/{id}/earn-points`).
 
-        `appId` is always our app id; the description is cut to Wix's 100 characters. Answers the account.
+        `appId` is always our app id; the description is cut to Wix's 100 characters and, being required
+        to have at least one (`@wix/loyalty` `EarnPointsRequest.description`, minLength 1), an empty one
+        becomes `DEFAULT_EARN_DESCRIPTION`. Answers the account.
         """
         if not 1 <= amount <= EARN_POINTS_MAX:
             raise ValueError(f"earn-points amount must be 1..{EARN_POINTS_MAX}, not {amount}")
@@ -323,7 +373,7 @@ class WixClient:
             raise ValueError(f"an idempotency key has 1..{IDEMPOTENCY_KEY_MAX} characters")
         body = {
             "amount": amount,
-            "description": description[:DESCRIPTION_MAX],
+            "description": description.strip()[:DESCRIPTION_MAX] or DEFAULT_EARN_DESCRIPTION,
             "appId": self.app_id,
             "idempotencyKey": idempotency_key,
         }

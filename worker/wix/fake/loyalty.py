@@ -6,7 +6,10 @@ latestTransaction, rewardAvailable, createdDate, updatedDate, revision}}`, `revi
 grows by one with every change.
 
 UNCONFIRMED choices (Wix documents no custom errors for these methods):
-- a second account for a contact: 409 `ALREADY_EXISTS`;
+- a second account for a contact: 400 with an applicationError `LOYALTY_ACCOUNT_ALREADY_EXISTS`,
+  deliberately not a 409 (wix-facts.md §8: no error is declared for it; look the account up);
+- earn-points without a description, or with an empty one: 400 (`EarnPointsRequest.description` has
+  minLength 1 in `@wix/loyalty`); adjust-points with an empty one: 400 (the same);
 - earn-points again with an `idempotencyKey` already used on the account: 200 with the first call's
   answer, nothing earned (whatever the amount this time);
 - adjust-points with a `revision` that is not the account's: 409 `ABORTED`; without one: 400;
@@ -30,7 +33,6 @@ from fastapi import APIRouter, Request
 
 from worker.wix.fake.errors import (
     ABORTED,
-    ALREADY_EXISTS,
     FAILED_PRECONDITION,
     NOT_FOUND,
     Violations,
@@ -48,6 +50,7 @@ router = APIRouter(tags=["loyalty"])
 MAX_POINTS = 9_999_999
 MAX_DESCRIPTION = 100
 MAX_IDEMPOTENCY_KEY = 128
+LOYALTY_ACCOUNT_ALREADY_EXISTS = "LOYALTY_ACCOUNT_ALREADY_EXISTS"  # UNCONFIRMED: Wix declares no code
 
 
 def _require_active_program(instance: InstanceState) -> None:
@@ -80,10 +83,13 @@ def _record_transaction(caller: Caller, account: dict[str, Any], transaction: di
     caller.instance.transactions.append({**copy.deepcopy(transaction), "accountId": account["id"]})
 
 
-def _optional_description(body: dict[str, Any], violations: Violations) -> str:
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        violations.add("description", f"at most {MAX_DESCRIPTION} characters", "MAX_LENGTH")
+def _optional_description(body: dict[str, Any], violations: Violations, *, required: bool = False) -> str:
+    """1 to 100 characters when given (`@wix/loyalty`: minLength 1, maxLength 100); `required` for earn."""
+    description = body.get("description")
+    if description is None and not required:
+        return ""
+    if not isinstance(description, str) or not 1 <= len(description) <= MAX_DESCRIPTION:
+        violations.add("description", f"1 to {MAX_DESCRIPTION} characters", "MIN_MAX_LENGTH")
         return ""
     return description
 
@@ -117,9 +123,9 @@ async def create_account(request: Request, caller: CallerDep) -> dict[str, Any]:
         raise WixError(404, "Contact not found", NOT_FOUND, f"no contact {contact_id} on this site")
     if instance.account_for_contact(contact_id) is not None:
         raise WixError(
-            409,
+            400,
             "Loyalty account already exists",
-            ALREADY_EXISTS,
+            LOYALTY_ACCOUNT_ALREADY_EXISTS,
             f"the contact {contact_id} already has a loyalty account",
         )
     now = iso(caller.fake.clock())
@@ -183,7 +189,7 @@ async def earn_points(account_id: str, request: Request, caller: CallerDep) -> d
     body = await json_object(request)
     violations = Violations()
     amount = _points(body.get("amount"), "amount", violations, minimum=1)
-    description = _optional_description(body, violations)
+    description = _optional_description(body, violations, required=True)
     for name in ("appId", "idempotencyKey"):
         if not isinstance(body.get(name), str) or not body[name]:
             violations.add(name, f"{name} is required", "REQUIRED_FIELD")
