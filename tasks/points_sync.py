@@ -55,13 +55,15 @@ def push_points_update(
     except SettingsError:  # no Wix credentials: send what the mapping knows
         wix = None
     try:
-        member = find_member(redis_store(), wix, instance_id, account.get("contactId"))
         if transaction is not None:
             transactions = [transaction]
         elif wix is not None:
             transactions = transactions_to_send(wix, redis_store(), instance_id, account["id"], occurred_at)
         else:
             return "not sent: the change names no transaction and Wix cannot be asked (no credentials)"
+        if not transactions:
+            return "nothing to send: every transaction is ours or delivered"
+        member = find_member(redis_store(), wix, instance_id, account.get("contactId"))
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
     outcomes = [
@@ -76,7 +78,7 @@ def push_points_update(
         )
         for found in transactions
     ]
-    return ", ".join(outcomes) if outcomes else "nothing to send: every transaction is ours or delivered"
+    return ", ".join(outcomes)
 
 
 @app.task(name="sync.apply_external_points", bind=True)

@@ -738,3 +738,61 @@ class TestWithoutLatestTransaction:
             "ADJUST",
             "ADJUST",
         ]
+
+
+class TestThePushTask:
+    @pytest.fixture
+    def task_world(self, wix, fake_wix, fake_store, monkeypatch) -> ExternalSystem:
+        """The push task on fakeredis, the in-process fake Wix and an external system that answers 200."""
+        import tasks.points_sync
+
+        external = ExternalSystem()
+        settings = Settings(
+            redis_url="redis://unused",
+            external_sync_url=SYNC_URL,
+            external_sync_secret=SECRET,
+            wix_app_id=OUR_APP_ID,
+            _env_file=None,
+        )  # type: ignore[call-arg]
+        monkeypatch.setattr(tasks.points_sync, "get_settings", lambda: settings)
+        monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.points_sync, "wix_client", lambda: wix)
+        monkeypatch.setattr(
+            tasks.points_sync, "_http", lambda: httpx.Client(transport=httpx.MockTransport(external.handle))
+        )
+        return external
+
+    def push(self, fake_wix: FakeWix) -> str:
+        import tasks.points_sync
+
+        account = fake_wix.peek(INSTANCE).accounts[account_id(fake_wix)]
+        kwargs = {
+            "instance_id": INSTANCE,
+            "event_id": "evt-1",
+            "occurred_at": now_stamp(fake_wix),
+            "account": {"id": account["id"], "contactId": "c1", "balance": account["points"]["balance"]},
+            "transaction": None,
+        }
+        return str(tasks.points_sync.push_points_update.apply(kwargs=kwargs).get())
+
+    def test_a_change_without_its_transaction_sends_what_wix_says_changed(
+        self, task_world, wix, fake_wix, fake_store
+    ) -> None:
+        """The task asks Wix: the dashboard adjustment is posted once, our own earn never."""
+        apply(wix, fake_store, "ext-1", 25)
+        manual_id = dashboard_adjustment(fake_wix, 5)
+        assert self.push(fake_wix) == "delivered"
+        [request] = task_world.requests
+        assert json.loads(request.content)["data"]["transaction"]["id"] == manual_id
+        assert self.push(fake_wix).startswith("nothing to send")  # a second event about the same change
+        assert len(task_world.requests) == 1
+
+    def test_only_our_own_changes_send_nothing_and_ask_no_more(
+        self, task_world, wix, fake_wix, fake_store
+    ) -> None:
+        """Our earn alone: nothing posted, and the contact is not even looked up."""
+        apply(wix, fake_store, "ext-1", 25)
+        fake_wix.calls.clear()
+        assert self.push(fake_wix).startswith("nothing to send")
+        assert task_world.requests == []
+        assert fake_wix.calls.counts == {"POST /loyalty-transactions/v1/loyalty-transactions/query": 1}
