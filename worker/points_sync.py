@@ -21,8 +21,9 @@ External → Wix. `POST /sync/v1/points` (worker/web/sync.py) verifies, validate
 through the mapping (worker/points_sync_mapping.py), records the transaction and queues
 `sync.apply_external_points`, which earns positive amounts (`earn-points`, the external transaction id
 as `idempotencyKey`: Wix itself refuses to earn twice) and adjusts the rest (`adjust-points` at the
-account's `revision`, re-read and tried again on 409). A transaction id that is a Wix transaction we
-sent out is the external system echoing it back: it changes nothing.
+account's `revision`, re-read and tried again when Wix refuses and the revision has moved). A
+transaction id that is a Wix transaction we sent out is the external system echoing it back: it
+changes nothing.
 """
 
 from __future__ import annotations
@@ -477,11 +478,13 @@ def apply_external_points(
                 amount=amount,
                 description=description or None,
             )
-        except WixApiError as exc:
-            if exc.status == 409:  # the account changed under us: read it again
-                logger.info("loyalty account revision was stale; reading it again")
-                continue
-            raise
+        except WixApiError:
+            # Wix's packages declare no error for a stale revision: the account read again says whether
+            # it changed under us (then try again at its new revision) or the refusal is for good.
+            if str(_loyalty_account(wix, instance_id, contact_id).get("revision")) == record["revision"]:
+                raise
+            logger.info("loyalty account revision was stale; reading it again")
+            continue
         _mark_applied(client, instance_id, key, record, answer.transaction_id, ttl_seconds)
         return "applied"
     raise WixTransientError(f"the loyalty account kept changing ({ADJUST_ATTEMPTS} stale revisions in a row)")
