@@ -20,6 +20,7 @@ from worker.points_sync import (
     find_member,
     inbound_intent_id,
     push_message,
+    transactions_to_send,
 )
 from worker.points_sync import signer as sync_signer
 from worker.settings import SettingsError, get_settings
@@ -45,30 +46,42 @@ def push_points_update(
     event_id: str,
     occurred_at: str,
     account: dict[str, Any],
-    transaction: dict[str, Any],
+    transaction: dict[str, Any] | None = None,
 ) -> str:
-    """POST one Wix points change to EXTERNAL_SYNC_URL, signed; retried with backoff, then parked."""
+    """POST a Wix points change to EXTERNAL_SYNC_URL, signed; retried with backoff, then parked. Without
+    its transaction (Wix's account has no `latestTransaction`), Wix is asked which ones made it."""
     settings = get_settings()
     if not settings.external_sync_url:
         raise SettingsError("EXTERNAL_SYNC_URL is not set: outbound points sync is off")
     try:
-        member = find_member(redis_store(), wix_client(), instance_id, account.get("contactId"))
+        wix = wix_client()
+    except SettingsError:  # no Wix credentials: send what the mapping knows
+        wix = None
+    try:
+        if transaction is not None:
+            transactions = [transaction]
+        elif wix is not None:
+            transactions = transactions_to_send(wix, redis_store(), instance_id, account["id"], occurred_at)
+        else:
+            return "not sent: the change names no transaction and Wix cannot be asked (no credentials)"
+        if not transactions:
+            return "nothing to send: every transaction is ours or delivered"
+        member = find_member(redis_store(), wix, instance_id, account.get("contactId"))
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
-    except SettingsError:  # no Wix credentials: send what the mapping knows
-        member = find_member(redis_store(), None, instance_id, account.get("contactId"))
-    message = build_message(
-        instance_id, settings.external_sync_match_by, member, account, transaction, occurred_at
-    )
-    return push_message(
-        redis_store(),
-        _http(),
-        sync_signer(settings),
-        settings.external_sync_url,
-        instance_id,
-        message,
-        ttl_seconds=settings.event_journal_ttl_seconds,
-    )
+    outcomes = [
+        push_message(
+            redis_store(),
+            _http(),
+            sync_signer(settings),
+            settings.external_sync_url,
+            instance_id,
+            build_message(instance_id, settings.external_sync_match_by, member, account, found, occurred_at),
+            ttl_seconds=settings.event_journal_ttl_seconds,
+        )
+        for found in transactions
+    ]
+    return ", ".join(outcomes)
 
 
 @app.task(name="sync.apply_external_points", bind=True)

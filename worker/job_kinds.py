@@ -17,7 +17,7 @@ from worker.progress_store import reward_index_key, reward_key, update_json
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 from worker.sweep import sweep
-from worker.wix.client import WixApiError, WixClient, WixRateLimited
+from worker.wix.client import WixAlreadyExists, WixApiError, WixClient, WixRateLimited
 
 BATCH_SIZE = 100
 # Within a batch, a spent rate limit is waited out in place when a slot frees within this long.
@@ -125,10 +125,8 @@ def _open_account(wix: WixClient, instance_id: str, contact_id: str) -> bool:
         return False
     try:
         wix.create_loyalty_account(instance_id, contact_id)
-    except WixApiError as exc:
-        if exc.status == 409:  # made by an earlier try of this very batch
-            return False
-        raise
+    except WixAlreadyExists:  # made by an earlier try of this very batch
+        return False
     return True
 
 

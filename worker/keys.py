@@ -67,6 +67,11 @@ def sync_own_transaction(instance_id: str, wix_transaction_id: str) -> str:
     return f"wrw:sync:{{{instance_id}}}:own:{wix_transaction_id}"
 
 
+def own_points_transaction(instance_id: str, wix_transaction_id: str) -> str:
+    """A Wix loyalty transaction our app made (earn or adjust answered its id): never echoed back out."""
+    return f"wrw:wix:{{{instance_id}}}:own-transaction:{wix_transaction_id}"
+
+
 def loyalty_account_copy(instance_id: str, contact_id: str) -> str:
     """A short-lived copy of a member's Wix loyalty account (worker.progress_view); every change we make
     through WixClient, and every points_updated webhook, drops it."""

@@ -4,9 +4,14 @@ Wix → external. A `points_updated` event becomes a signed POST to `EXTERNAL_SY
 `sync.push_points_update`, queue `rewards`): `{"type": "loyalty.points_updated", "timestamp", "data":
 {instanceId, matchBy, email, contactId, externalId, account, transaction}}`. Its `webhook-id` is derived
 from the instance and the Wix transaction id, so a redelivered event, a re-run task or a retry is the same
-message; once the external system has answered 2xx the transaction is not sent again. Not sent, so no
-change travels back to where it came from (no echo):
-- a transaction whose `appId` is our `WIX_APP_ID` (the normalizer already ignores those events);
+message; once the external system has answered 2xx the transaction is not sent again. Wix's published
+account has no `latestTransaction` (wix-facts.md §8): an event without one is resolved by the push task,
+which reads the account's recent transactions (`transactions_to_send`, the Loyalty Transactions query)
+and sends each that is not ours and not yet delivered. Not sent, so no change travels back to where it
+came from (no echo):
+- a transaction whose `appId` (`earnInfo.appId` / `adjustInfo.appId`) is our `WIX_APP_ID` (the
+  normalizer already ignores events whose `latestTransaction` says so);
+- one whose id earn-points or adjust-points answered us (kept by WixClient for a week);
 - one whose `idempotencyKey` we issued: a points rule's (`wrw:...`, worker/points_rules.py), a points
   reward's (the reward log id, `rl_` + 24 hex digits, worker/reward_fulfilment.py), or an inbound sync's
   (the external transaction id, recorded when it was accepted);
@@ -16,8 +21,9 @@ External → Wix. `POST /sync/v1/points` (worker/web/sync.py) verifies, validate
 through the mapping (worker/points_sync_mapping.py), records the transaction and queues
 `sync.apply_external_points`, which earns positive amounts (`earn-points`, the external transaction id
 as `idempotencyKey`: Wix itself refuses to earn twice) and adjusts the rest (`adjust-points` at the
-account's `revision`, re-read and tried again on 409). A transaction id that is a Wix transaction we
-sent out is the external system echoing it back: it changes nothing.
+account's `revision`, re-read and tried again when Wix refuses and the revision has moved). A
+transaction id that is a Wix transaction we sent out is the external system echoing it back: it
+changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -38,8 +45,14 @@ from worker import keys, outbox
 from worker.points_sync_mapping import link_of, record_contact
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook
-from worker.wix.client import WixApiError, WixClient, WixTransientError
-from worker.wix.events import NormalizedEvent, contact_email
+from worker.wix.client import (
+    WixAlreadyExists,
+    WixApiError,
+    WixClient,
+    WixTransientError,
+    transaction_app_id,
+)
+from worker.wix.events import AccountInfo, NormalizedEvent, contact_email
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +65,9 @@ WEBHOOK_ID_TTL_SECONDS = 24 * 3600
 # How often an adjustment is tried again at a fresh revision before the task retries later.
 ADJUST_ATTEMPTS = 5
 PUSH_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
+# A points change that names no transaction: the account's transactions this long before it are read.
+RESOLVE_WINDOW = timedelta(hours=1)
+RESOLVE_LIMIT = 50
 
 _REWARD_LOG_ID = re.compile(r"rl_[0-9a-f]{24}")
 _POINTS_RULE_KEY_PREFIX = "wrw:"
@@ -102,19 +118,80 @@ def issued_by_us(client: redis.Redis, instance_id: str, idempotency_key: str) ->
     )
 
 
-def echo_reason(client: redis.Redis, event: NormalizedEvent, our_app_id: str | None) -> str | None:
-    """Why this points change must not go to the external system, or None when it must."""
-    account = event.account
-    if account is None or not account.transactionId:
-        return "the points change names no transaction"
-    if our_app_id and account.transactionAppId == our_app_id:
+def transaction_echo_reason(
+    client: redis.Redis, instance_id: str, transaction: dict[str, Any], our_app_id: str | None
+) -> str | None:
+    """Why this Wix transaction (in the outbound `transaction` shape) must not go out, or None."""
+    if our_app_id and transaction.get("appId") == our_app_id:
         return "our own transaction (appId)"
-    key = account.transactionIdempotencyKey
-    if key and issued_by_us(client, event.instanceId, key):
+    key = transaction.get("idempotencyKey")
+    if isinstance(key, str) and key and issued_by_us(client, instance_id, key):
         return "an idempotency key we issued"
-    if client.exists(keys.sync_own_transaction(event.instanceId, account.transactionId)):
+    transaction_id = str(transaction.get("id"))
+    if client.exists(keys.own_points_transaction(instance_id, transaction_id)):
+        return "a transaction our app made (its id came back from earn or adjust)"
+    if client.exists(keys.sync_own_transaction(instance_id, transaction_id)):
         return "a transaction that inbound sync made"
     return None
+
+
+def echo_reason(client: redis.Redis, event: NormalizedEvent, our_app_id: str | None) -> str | None:
+    """Why this points change must not go to the external system, or None when it must (or when it names
+    no transaction: the push task then asks Wix which transactions made it, `transactions_to_send`)."""
+    if event.account is None:
+        return "the event has no loyalty account"
+    transaction = _event_transaction(event.account)
+    if transaction is None:
+        return None
+    return transaction_echo_reason(client, event.instanceId, transaction, our_app_id)
+
+
+def _event_transaction(account: AccountInfo) -> dict[str, Any] | None:
+    """The event's own transaction (Wix's older `latestTransaction`) in the outbound shape, if it has one."""
+    if not account.transactionId:
+        return None
+    return {
+        "id": account.transactionId,
+        "type": account.transactionType,
+        "amount": account.transactionAmount,
+        "description": account.transactionDescription,
+        "createdDate": account.transactionCreatedDate,
+        "appId": account.transactionAppId,
+        "idempotencyKey": account.transactionIdempotencyKey,
+    }
+
+
+def outbound_transaction(transaction: dict[str, Any]) -> dict[str, Any]:
+    """A Wix `LoyaltyTransaction` (`transactionType`, `earnInfo.appId`...) in the outbound shape."""
+    return {
+        "id": transaction.get("id"),
+        "type": transaction.get("transactionType"),
+        "amount": transaction.get("amount"),
+        "description": transaction.get("description"),
+        "createdDate": transaction.get("createdDate"),
+        "appId": transaction_app_id(transaction),
+        "idempotencyKey": transaction.get("idempotencyKey"),
+    }
+
+
+def transactions_to_send(
+    wix: WixClient, client: redis.Redis, instance_id: str, account_id: str, occurred_at: str
+) -> list[dict[str, Any]]:
+    """A points change that names no transaction (`latestTransaction` is not in Wix's published account,
+    wix-facts.md §8): the account's transactions from `RESOLVE_WINDOW` before it on, oldest first, less
+    ours and those already delivered, in the outbound shape."""
+    since = datetime.fromisoformat(occurred_at).astimezone(UTC) - RESOLVE_WINDOW
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z"
+    found = wix.query_loyalty_transactions(instance_id, account_id, since=stamp, limit=RESOLVE_LIMIT)
+    wanted = []
+    for transaction in reversed(found):
+        outbound = outbound_transaction(transaction)
+        if not outbound["id"]:
+            continue
+        reason = transaction_echo_reason(client, instance_id, outbound, wix.app_id)
+        if reason is None and client.get(keys.sync_outbound(instance_id, str(outbound["id"]))) != "delivered":
+            wanted.append(outbound)
+    return wanted
 
 
 def forward_points_update(
@@ -148,15 +225,7 @@ def forward_points_update(
                 "balance": account.balance,
                 "revision": account.revision,
             },
-            "transaction": {
-                "id": account.transactionId,
-                "type": account.transactionType,
-                "amount": account.transactionAmount,
-                "description": account.transactionDescription,
-                "createdDate": account.transactionCreatedDate,
-                "appId": account.transactionAppId,
-                "idempotencyKey": account.transactionIdempotencyKey,
-            },
+            "transaction": _event_transaction(account),  # None: the task asks Wix which ones
         },
     )
     return "queued"
@@ -350,11 +419,14 @@ def _inbound_record(client: redis.Redis, key: str) -> dict[str, Any]:
 
 
 def _mark_applied(
-    client: redis.Redis, instance_id: str, key: str, record: dict[str, Any], account: dict[str, Any], ttl: int
+    client: redis.Redis,
+    instance_id: str,
+    key: str,
+    record: dict[str, Any],
+    wix_transaction_id: str | None,
+    ttl: int,
 ) -> None:
-    transaction = account.get("latestTransaction") or {}
-    wix_transaction_id = transaction.get("id") if isinstance(transaction, dict) else None
-    if isinstance(wix_transaction_id, str) and wix_transaction_id:
+    if wix_transaction_id:
         client.set(keys.sync_own_transaction(instance_id, wix_transaction_id), "1", ex=ttl)
     updated = {**record, "status": "applied", "wixTransactionId": wix_transaction_id}
     client.set(key, json.dumps(updated, separators=(",", ":")), ex=ttl)
@@ -365,26 +437,39 @@ def _loyalty_account(wix: WixClient, instance_id: str, contact_id: str) -> dict[
     if account is None:
         try:
             account = wix.create_loyalty_account(instance_id, contact_id)
-        except WixApiError as exc:
-            if exc.status != 409:  # 409: opened meanwhile (by an earlier try, or the bootstrap)
-                raise
-            account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
-            if account is None:
-                raise
+        except WixAlreadyExists as exc:  # opened meanwhile (by an earlier try, or the bootstrap)
+            account = exc.existing
     return account
 
 
-def _our_adjustment(account: dict[str, Any], record: dict[str, Any], amount: int, description: str) -> bool:
-    """After a crash between Wix's answer and our record: is the account's latest transaction ours?"""
-    latest = account.get("latestTransaction") or {}
-    return (
-        record.get("status") == "adjusting"
-        and str(account.get("revision")) != str(record.get("revision"))
-        and isinstance(latest, dict)
-        and latest.get("type") == "ADJUST"
+def _our_adjustment(
+    wix: WixClient,
+    instance_id: str,
+    account: dict[str, Any],
+    record: dict[str, Any],
+    amount: int,
+    description: str,
+) -> tuple[bool, str | None]:
+    """After a crash between Wix's answer and our record: is the account's latest transaction this very
+    adjustment of ours? And its id. The latest transaction is the newest of the Loyalty Transactions
+    query (the account's `latestTransaction`, where an older Wix still sends one)."""
+    if record.get("status") != "adjusting" or str(account.get("revision")) == str(record.get("revision")):
+        return False, None
+    latest = account.get("latestTransaction")
+    if isinstance(latest, dict):
+        kind, app_id = latest.get("type"), latest.get("appId", wix.app_id)
+    else:
+        newest = wix.query_loyalty_transactions(instance_id, str(account["id"]), limit=1)
+        latest = newest[0] if newest else {}
+        kind, app_id = latest.get("transactionType"), transaction_app_id(latest)
+    ours = (
+        kind == "ADJUST"
+        and app_id == wix.app_id
         and latest.get("amount") == amount
         and (latest.get("description") or "") == description
     )
+    transaction_id = latest.get("id")
+    return ours, transaction_id if ours and isinstance(transaction_id, str) else None
 
 
 def apply_external_points(
@@ -415,12 +500,13 @@ def apply_external_points(
             description,
             transaction_id,
         )
-        _mark_applied(client, instance_id, key, record, answer, ttl_seconds)
+        _mark_applied(client, instance_id, key, record, answer.transaction_id, ttl_seconds)
         return "applied"
     for _ in range(ADJUST_ATTEMPTS):
         account = _loyalty_account(wix, instance_id, contact_id)
-        if _our_adjustment(account, record, amount, description):
-            _mark_applied(client, instance_id, key, record, account, ttl_seconds)
+        ours, wix_transaction_id = _our_adjustment(wix, instance_id, account, record, amount, description)
+        if ours:
+            _mark_applied(client, instance_id, key, record, wix_transaction_id, ttl_seconds)
             return "applied"
         record = {**record, "status": "adjusting", "revision": str(account.get("revision"))}
         client.set(key, json.dumps(record, separators=(",", ":")), ex=ttl_seconds)
@@ -432,11 +518,13 @@ def apply_external_points(
                 amount=amount,
                 description=description or None,
             )
-        except WixApiError as exc:
-            if exc.status == 409:  # the account changed under us: read it again
-                logger.info("loyalty account revision was stale; reading it again")
-                continue
-            raise
-        _mark_applied(client, instance_id, key, record, answer, ttl_seconds)
+        except WixApiError:
+            # Wix's packages declare no error for a stale revision: the account read again says whether
+            # it changed under us (then try again at its new revision) or the refusal is for good.
+            if str(_loyalty_account(wix, instance_id, contact_id).get("revision")) == record["revision"]:
+                raise
+            logger.info("loyalty account revision was stale; reading it again")
+            continue
+        _mark_applied(client, instance_id, key, record, answer.transaction_id, ttl_seconds)
         return "applied"
     raise WixTransientError(f"the loyalty account kept changing ({ADJUST_ATTEMPTS} stale revisions in a row)")

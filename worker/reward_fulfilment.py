@@ -1,8 +1,8 @@
 """Fulfilling a reward log in Wix: a coupon, or loyalty points, exactly once however often it is tried.
 
 - coupon: the code is derived from the reward log id, so a retry after a crash at any point asks Wix
-  for the same code; when Wix answers that the code exists, the coupon is looked up and accepted
-  (the code is ours by construction) and the reward log is stamped from it.
+  for the same code; when Wix refuses it and a lookup finds a coupon with the code, that coupon is
+  accepted (the code is ours by construction) and the reward log is stamped from it.
 - points: earned on the member's loyalty account (created when the contact has none) with the reward
   log id as Wix's `idempotencyKey`, so Wix itself refuses to earn twice.
 - manual: left `pending` for the Update Reward Log action or API.
@@ -20,7 +20,7 @@ from worker.activity import NotFound, issue_reward
 from worker.engine.timestamps import utc_stamp
 from worker.loyalty_program import park_reward, points_wait_reason
 from worker.progress_store import ProgressStore, update_json
-from worker.wix.client import WixApiError, WixClient
+from worker.wix.client import WixAlreadyExists, WixClient
 
 DEFAULT_VALID_DAYS = 30
 
@@ -44,22 +44,23 @@ def coupon_specification(reward_log: dict[str, Any], code: str, now: datetime) -
         "name": coupon["name"],
         "code": code,
         "active": True,
-        "startTime": int(now.timestamp() * 1000),
-        "expirationTime": int(expires.timestamp() * 1000),
+        # int64 fields are strings on the wire (@wix/marketing `Specification.startTime: string`).
+        "startTime": str(int(now.timestamp() * 1000)),
+        "expirationTime": str(int(expires.timestamp() * 1000)),
         "usageLimit": 1,
         "limitPerCustomer": 1,
         "limitedToOneItem": False,
     }
-    if coupon.get("minimumSubtotal") is not None:
-        specification["minimumSubtotal"] = _number(coupon["minimumSubtotal"])
-    else:
-        specification["scope"] = {"namespace": "stores"}
     if coupon.get("percentOffRate") is not None:
         specification["percentOffRate"] = _number(coupon["percentOffRate"])
     elif coupon.get("moneyOffAmount") is not None:
         specification["moneyOffAmount"] = _number(coupon["moneyOffAmount"])
     else:
         specification["freeShipping"] = True
+    if coupon.get("minimumSubtotal") is not None:
+        specification["minimumSubtotal"] = _number(coupon["minimumSubtotal"])
+    elif "freeShipping" not in specification:  # Wix refuses a scope on free shipping (wix-facts.md §8)
+        specification["scope"] = {"namespace": "stores"}
     return specification
 
 
@@ -93,13 +94,10 @@ def _fulfil_coupon(
     specification = coupon_specification(reward_log, code, now)
     try:
         wix.create_coupon(instance_id, specification)
-    except WixApiError as exc:
-        if exc.status != 409:
+    except WixAlreadyExists as exc:
+        if not isinstance(exc.existing.get("specification"), dict):
             raise
-        existing = [c for c in wix.query_coupons_by_code(instance_id, code) if c.get("specification")]
-        if not existing:
-            raise
-        specification = existing[0]["specification"]  # made by an earlier try of this very reward
+        specification = exc.existing["specification"]  # made by an earlier try of this very reward
     issue_reward(
         client,
         instance_id,
@@ -118,12 +116,8 @@ def loyalty_account_id(wix: WixClient, instance_id: str, contact_id: str) -> str
     if account is None:
         try:
             account = wix.create_loyalty_account(instance_id, contact_id)
-        except WixApiError as exc:
-            if exc.status != 409:
-                raise
-            account = wix.get_loyalty_account_by_contact(instance_id, contact_id)
-            if account is None:
-                raise
+        except WixAlreadyExists as exc:  # opened meanwhile (by an earlier try, or the bootstrap)
+            account = exc.existing
     return str(account["id"])
 
 

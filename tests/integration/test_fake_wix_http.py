@@ -87,8 +87,8 @@ class TestTheProcess:
             reported = [wix.post("/automations/v1/events/report", json=report) for _ in range(2)]
         assert first.json() == second.json()
         assert first.json()["account"]["points"]["balance"] == 50
-        assert coupon.status_code == 200 and duplicate.status_code == 409
-        assert duplicate.json()["details"]["applicationError"]["code"] == "ALREADY_EXISTS"
+        assert coupon.status_code == 200 and duplicate.status_code == 400  # Wix declares no 409 (§8)
+        assert duplicate.json()["details"]["applicationError"]["code"] == "COUPON_CODE_ALREADY_EXISTS"
         assert all(answer.headers.get("x-wix-request-id") for answer in (first, coupon, duplicate, *reported))
         recorded = fake_wix.control("GET", f"instances/{INSTANCE}")
         assert len(recorded["transactions"]) == 1
@@ -116,7 +116,7 @@ class TestTheProcess:
             fake_wix.control(
                 "POST", "faults", json={"delaySeconds": 1.5, "when": "after", "pathPrefix": path}
             )
-            earn = {"amount": 5, "appId": APP_ID, "idempotencyKey": "checkout-1"}
+            earn = {"amount": 5, "description": "checkout", "appId": APP_ID, "idempotencyKey": "checkout-1"}
             with pytest.raises(httpx.ReadTimeout):
                 wix.post(path, json=earn, timeout=0.3)
             retried = wix.post(path, json=earn)

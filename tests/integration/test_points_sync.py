@@ -182,32 +182,24 @@ class TestSyncLoop:
         assert answer.status_code == 202, answer.text
         assert answer.json()["contactId"] == contact_id
         earned = wait_for(lambda: transactions(fake_wix), 20, "the earn to reach Wix")
-        assert [(t["type"], t["amount"], t["idempotencyKey"]) for t in earned] == [("EARN", 40, "ext-earn-1")]
+        assert [(t["transactionType"], t["amount"], t["idempotencyKey"]) for t in earned] == [
+            ("EARN", 40, "ext-earn-1")
+        ]
+        assert earned[0]["earnInfo"]["appId"] == APP_ID
 
-        # 2. Wix tells us about it, as it would: the points change is ours, so it is not sent back out.
+        # 2. Wix tells us about it, as it would, without naming the transaction (no `latestTransaction`,
+        #    wix-facts.md §8): the push task reads the account's transactions, finds only ours, sends none.
         account = account_of(fake_wix, contact_id)
-        assert account["latestTransaction"]["appId"] == APP_ID
+        assert "latestTransaction" not in account
+        before = pushes(real_redis)
         first = post_points_updated(fake_wix, base, account)
         record = wait_for(lambda: settled(base, first), 20, "Wix's points_updated to be settled")
-        assert record["status"] == "ignored"
-        assert "loop guard" in record["reason"]
+        assert record["status"] == "processed"
+        wait_for(lambda: pushes(real_redis) > before, 20, "the push task to look and send nothing")
 
         # 3. A site owner adjusts the balance by hand in Wix (the Wix Loyalty app): it goes out once.
-        manual_id = str(uuid.uuid4())
-        manual = {
-            **account,
-            "points": {**account["points"], "balance": account["points"]["balance"] + 5},
-            "revision": str(int(account["revision"]) + 1),
-            "latestTransaction": {
-                "id": manual_id,
-                "amount": 5,
-                "type": "ADJUST",
-                "description": "Goodwill",
-                "appId": WIX_LOYALTY_APP_ID,
-                "createdDate": account["updatedDate"],
-            },
-        }
-        second = post_points_updated(fake_wix, base, manual)
+        manual_id = dashboard_adjustment(fake_wix, contact_id, 5, "Goodwill")
+        second = post_points_updated(fake_wix, base, account_of(fake_wix, contact_id))
         wait_for(lambda: external.received, 20, "the manual adjustment to reach the external system")
         # One worker runs the queue in order: a push for step 2, had there been one, would have come first.
         [message] = external.received
@@ -222,8 +214,8 @@ class TestSyncLoop:
         wait_for(lambda: external.echo_answers, 10, "the external system's echo to be answered")
         [echo] = external.echo_answers
         assert (echo.status_code, echo.json()["status"]) == (200, "echo")
-        assert [t["idempotencyKey"] for t in transactions(fake_wix)] == ["ext-earn-1"]
-        assert account_of(fake_wix, contact_id)["points"]["balance"] == 40
+        assert [t["id"] for t in transactions(fake_wix)] == [earned[0]["id"], manual_id]
+        assert account_of(fake_wix, contact_id)["points"]["balance"] == 45
         assert external.refused == []
 
     def test_a_redelivered_points_change_is_not_sent_twice(
@@ -231,7 +223,8 @@ class TestSyncLoop:
     ) -> None:
         """Another event about the same Wix transaction: the push runs again and posts nothing more."""
         base, contact_id, _ = stack
-        account = external_manual_change(fake_wix, contact_id)
+        dashboard_adjustment(fake_wix, contact_id, 3, "")
+        account = account_of(fake_wix, contact_id)
         post_points_updated(fake_wix, base, account)
         wait_for(lambda: external.received, 20, "the change to reach the external system")
         before = pushes(real_redis)
@@ -240,17 +233,8 @@ class TestSyncLoop:
         assert len(external.received) == 1
 
 
-def external_manual_change(fake_wix: FakeWixProcess, contact_id: str) -> dict[str, Any]:
-    """The contact's account with a Wix Loyalty app adjustment as its latest transaction."""
-    account = account_of(fake_wix, contact_id)
-    return {
-        **account,
-        "latestTransaction": {
-            "id": str(uuid.uuid4()),
-            "amount": 3,
-            "type": "ADJUST",
-            "description": "",
-            "appId": WIX_LOYALTY_APP_ID,
-            "createdDate": account["updatedDate"],
-        },
-    }
+def dashboard_adjustment(fake_wix: FakeWixProcess, contact_id: str, amount: int, description: str) -> str:
+    """The site owner changes the contact's balance in Wix's dashboard (the Wix Loyalty app's appId)."""
+    path = f"instances/{INSTANCE}/accounts/{account_of(fake_wix, contact_id)['id']}/adjust"
+    answer = fake_wix.control("POST", path, json={"amount": amount, "description": description})
+    return str(answer["transactionId"])

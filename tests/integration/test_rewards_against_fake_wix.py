@@ -229,7 +229,7 @@ class TestCheckoutPoints:
             return int(accounts[0]["points"]["balance"]) if accounts else 0
 
         wait_for(lambda: balance() == 7, 60, "the checkout's points")
-        earns = [t for t in collection(fake_wix, "transactions") if t.get("type") == "EARN"]
+        earns = [t for t in collection(fake_wix, "transactions") if t.get("transactionType") == "EARN"]
         assert len([t for t in earns if t.get("idempotencyKey", "").endswith(f"{checkout_id}:0")]) == 1
 
 

@@ -117,5 +117,5 @@ class TestActionsOverHttp:
             web, private_key, "execute-challenge", spend("300", "order-http-3"), aud="other-app"
         )
         assert response.status_code == 401
-        assert response.json()["error"]["code"] == "invalid_token"
+        assert response.json()["applicationError"]["code"] == "invalid_token"
         assert not real_redis.keys("wrw:uid:*")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from worker.wix.envelope import HANDLED_EVENT_TYPES, parse_envelope
 from worker.wix.events import EventIgnored, normalize
 from worker.wix.fake import FakeSettings, FakeWix, create_app
-from worker.wix.fake.payloads import BUILDERS, EventOptions, build_payload, order_object
+from worker.wix.fake.payloads import BUILDERS, WIX_LOYALTY_APP_ID, EventOptions, build_payload, order_object
 from worker.wix.tokens import TokenVerifier, load_public_key
 from worker.wix.webhook_signing import sign_webhook
 
@@ -85,6 +85,13 @@ def earn(client: TestClient, headers: dict[str, str], account_id: str, **body: A
     return client.post(
         f"/loyalty-accounts/v1/accounts/{account_id}/earn-points", json=request, headers=headers
     )
+
+
+def transaction_by_id(client: TestClient, headers: dict[str, str], transaction_id: str) -> dict[str, Any]:
+    answer = client.get(f"/loyalty-transactions/v1/loyalty-transactions/{transaction_id}", headers=headers)
+    assert answer.status_code == 200
+    transaction: dict[str, Any] = answer.json()["loyaltyTransaction"]
+    return transaction
 
 
 def coupon_spec(code: str = "STRK-7Q2X9") -> dict[str, Any]:
@@ -183,13 +190,14 @@ class TestLoyaltyAccounts:
         assert account["points"] == {"balance": 0, "earned": 0, "redeemed": 0, "adjusted": 0}
         assert account["revision"] == "1"
 
-    def test_a_second_account_for_the_contact_is_409_already_exists(self, client: TestClient) -> None:
-        """Creating an account for a contact that has one is a 409 ALREADY_EXISTS."""
+    def test_a_second_account_for_the_contact_is_refused_but_not_409(self, client: TestClient) -> None:
+        """Creating an account for a contact that has one is refused with a 400 applicationError: Wix
+        declares no error for it (wix-facts.md §8), so nothing may rely on a 409."""
         headers = auth(client)
         new_account(client, headers)
         answer = client.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT}, headers=headers)
-        assert answer.status_code == 409
-        assert application_code(answer) == "ALREADY_EXISTS"
+        assert answer.status_code == 400
+        assert application_code(answer) == "LOYALTY_ACCOUNT_ALREADY_EXISTS"
 
     def test_accounts_are_found_by_id_contact_and_query(self, client: TestClient) -> None:
         """Get by id, fetch-by ?contactId= and query on contactId $eq find the same account."""
@@ -254,18 +262,22 @@ class TestLoyaltyAccounts:
 
 
 class TestEarnPoints:
-    def test_earning_updates_balance_revision_and_latest_transaction(self, client: TestClient) -> None:
-        """Earn adds to balance and earned, bumps the revision, and records appId and idempotencyKey."""
+    def test_earning_answers_the_account_and_the_transaction_id(self, client: TestClient) -> None:
+        """Earn adds to balance and earned, bumps the revision and answers `{account, transactionId}`
+        (`EarnPointsResponse`); the account has no `latestTransaction` (not in `@wix/loyalty`)."""
         headers = auth(client)
         account = new_account(client, headers)
         answer = earn(client, headers, account["id"], amount=25)
         assert answer.status_code == 200
+        assert set(answer.json()) == {"account", "transactionId"}
         earned = answer.json()["account"]
         assert earned["points"] == {"balance": 25, "earned": 25, "redeemed": 0, "adjusted": 0}
         assert earned["revision"] == "2"
-        transaction = earned["latestTransaction"]
-        assert (transaction["type"], transaction["amount"]) == ("EARN", 25)
-        assert (transaction["appId"], transaction["idempotencyKey"]) == (APP_ID, "reward-1")
+        assert "latestTransaction" not in earned
+        transaction = transaction_by_id(client, headers, answer.json()["transactionId"])
+        assert (transaction["transactionType"], transaction["amount"]) == ("EARN", 25)
+        assert (transaction["earnInfo"], transaction["idempotencyKey"]) == ({"appId": APP_ID}, "reward-1")
+        assert (transaction["accountId"], transaction["description"]) == (account["id"], "streak")
 
     def test_the_same_idempotency_key_earns_once_and_answers_the_same(self, client: TestClient) -> None:
         """A repeated idempotencyKey earns nothing more and answers exactly as the first call did."""
@@ -297,6 +309,19 @@ class TestEarnPoints:
         fields = [item["field"] for item in answer.json()["details"]["validationError"]["fieldViolations"]]
         assert fields == [missing]
 
+    @pytest.mark.parametrize("description", [None, "", "x" * 101])
+    def test_a_description_of_1_to_100_characters_is_required(
+        self, client: TestClient, description: Any
+    ) -> None:
+        """Earn without a description, or with an empty or too long one, is a 400 naming it
+        (`@wix/loyalty` `EarnPointsRequest.description`: minLength 1, maxLength 100)."""
+        headers = auth(client)
+        account = new_account(client, headers)
+        answer = earn(client, headers, account["id"], description=description)
+        assert answer.status_code == 400
+        fields = [item["field"] for item in answer.json()["details"]["validationError"]["fieldViolations"]]
+        assert fields == ["description"]
+
     @pytest.mark.parametrize("amount", [0, 10_000_000, -5, 2.5])
     def test_amount_must_be_1_to_9999999(self, client: TestClient, amount: Any) -> None:
         """An amount outside 1..9,999,999 or not whole is a 400."""
@@ -321,8 +346,9 @@ class TestAdjustPoints:
         )
         adjusted = answer.json()["account"]
         assert adjusted["points"]["balance"] == 7 and adjusted["points"]["adjusted"] == 7
-        assert adjusted["latestTransaction"]["type"] == "ADJUST"
-        assert adjusted["latestTransaction"]["appId"] == APP_ID
+        transaction = transaction_by_id(client, headers, answer.json()["transactionId"])
+        assert transaction["transactionType"] == "ADJUST"
+        assert transaction["adjustInfo"] == {"appId": APP_ID, "amountBefore": 0, "amountAfter": 7}
         assert adjusted["revision"] == "2"
 
     def test_setting_a_balance_records_the_difference(self, client: TestClient) -> None:
@@ -337,7 +363,7 @@ class TestAdjustPoints:
         )
         adjusted = answer.json()["account"]
         assert adjusted["points"] == {"balance": 15, "earned": 10, "redeemed": 0, "adjusted": 5}
-        assert adjusted["latestTransaction"]["amount"] == 5
+        assert transaction_by_id(client, headers, answer.json()["transactionId"])["amount"] == 5
 
     def test_a_stale_revision_is_409_and_changes_nothing(self, client: TestClient) -> None:
         """adjust-points with an old revision is a 409 ABORTED; the balance stays."""
@@ -366,6 +392,36 @@ class TestAdjustPoints:
         assert answer.status_code == 400
 
 
+class TestLoyaltyTransactions:
+    def test_the_query_finds_an_accounts_transactions_newest_first(self, client: TestClient) -> None:
+        """Filtered on accountId and sorted createdDate DESC, the query answers that account's
+        transactions newest first, in the published shape; another account's are left out."""
+        headers = auth(client)
+        account = new_account(client, headers)
+        other = new_account(client, headers, contact="someone-else")
+        earn(client, headers, account["id"], amount=5, idempotencyKey="k-1")
+        earn(client, headers, other["id"], amount=9, idempotencyKey="k-2")
+        client.post(f"/_fake/instances/{INSTANCE}/accounts/{account['id']}/adjust", json={"amount": -2})
+        query = {
+            "filter": {"accountId": {"$eq": account["id"]}},
+            "sort": [{"fieldName": "createdDate", "order": "DESC"}],
+        }
+        answer = client.post(
+            "/loyalty-transactions/v1/loyalty-transactions/query", json={"query": query}, headers=headers
+        )
+        assert answer.status_code == 200
+        found = answer.json()["loyaltyTransactions"]
+        assert [(t["transactionType"], t["amount"]) for t in found] == [("ADJUST", -2), ("EARN", 5)]
+        assert found[0]["adjustInfo"]["appId"] == WIX_LOYALTY_APP_ID  # made in the dashboard
+        assert found[1]["earnInfo"]["appId"] == APP_ID
+        assert answer.json()["pagingMetadata"]["hasNext"] is False
+
+    def test_an_unknown_transaction_is_404(self, client: TestClient) -> None:
+        """Get for an unknown transaction id is a 404."""
+        answer = client.get("/loyalty-transactions/v1/loyalty-transactions/nope", headers=auth(client))
+        assert answer.status_code == 404
+
+
 class TestCoupons:
     def test_a_created_coupon_reads_back_as_wix_answers_it(self, client: TestClient) -> None:
         """Create answers an id; get answers the spec with int64 times as strings, a type and our appId."""
@@ -379,14 +435,28 @@ class TestCoupons:
         assert coupon["appId"] == APP_ID
         assert coupon["expired"] is False
 
-    def test_a_duplicate_code_is_409_already_exists(self, client: TestClient) -> None:
-        """A second coupon with the same code is a 409 ALREADY_EXISTS naming the code."""
+    def test_a_duplicate_code_is_refused_but_not_409(self, client: TestClient) -> None:
+        """A second coupon with the same code is a 400 applicationError naming the code, not a 409 (Wix
+        declares no error for a taken code, wix-facts.md §8)."""
         headers = auth(client)
         client.post("/stores/v2/coupons", json={"specification": coupon_spec()}, headers=headers)
         answer = client.post("/stores/v2/coupons", json={"specification": coupon_spec()}, headers=headers)
-        assert answer.status_code == 409
-        assert application_code(answer) == "ALREADY_EXISTS"
+        assert answer.status_code == 400
+        assert application_code(answer) == "COUPON_CODE_ALREADY_EXISTS"
         assert answer.json()["details"]["applicationError"]["data"] == {"code": "STRK-7Q2X9"}
+
+    def test_a_free_shipping_coupon_with_a_scope_is_400(self, client: TestClient) -> None:
+        """freeShipping takes no scope (wix-facts.md §8); without one, with string times, it is made."""
+        spec = {**coupon_spec(), "freeShipping": True}
+        del spec["percentOffRate"]
+        refused = client.post("/stores/v2/coupons", json={"specification": spec}, headers=auth(client))
+        assert refused.status_code == 400
+        fields = {item["field"] for item in refused.json()["details"]["validationError"]["fieldViolations"]}
+        assert fields == {"specification.scope"}
+        del spec["scope"]
+        spec.update(startTime="1714521600000", expirationTime="4102444800000")
+        made = client.post("/stores/v2/coupons", json={"specification": spec}, headers=auth(client))
+        assert made.status_code == 200
 
     def test_codes_are_unique_per_instance_only(self, client: TestClient) -> None:
         """The same code on another site is a new coupon."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from worker.follow_ups import RecordedFollowUps
 from worker.points_sync import (
     APPLY_TASK,
     PUSH_TASK,
+    RESOLVE_WINDOW,
     ExternalSyncRefused,
     ExternalSyncUnavailable,
     apply_external_points,
@@ -24,6 +26,8 @@ from worker.points_sync import (
     find_member,
     forward_points_update,
     push_message,
+    transaction_echo_reason,
+    transactions_to_send,
     webhook_id_for,
 )
 from worker.points_sync_mapping import (
@@ -41,7 +45,9 @@ from worker.wix.client import WixApiError, WixClient
 from worker.wix.events import normalize
 from worker.wix.fake import FakeSettings, FakeWix
 from worker.wix.fake import create_app as create_fake_wix
+from worker.wix.fake import loyalty as fake_loyalty
 from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID, EventOptions, build_payload
+from worker.wix.fake.state import iso
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 INSTANCE = "inst-sync"
@@ -51,8 +57,10 @@ SYNC_URL = "https://loyalty.example.test/hooks/wix"
 
 
 def points_event(**transaction: Any) -> Any:
-    """A normalized `points_updated` whose latest transaction has the given fields."""
-    payload = build_payload("wix.loyalty.v1.account_points_updated", EventOptions(contact_id="c1"))
+    """A normalized `points_updated` whose `latestTransaction` (as Wix's 2021 example has it) has the
+    given fields."""
+    options = EventOptions(contact_id="c1", latest_transaction=True)
+    payload = build_payload("wix.loyalty.v1.account_points_updated", options)
     latest = payload["actionEvent"]["body"]["account"]["latestTransaction"]
     latest.update(transaction)
     return normalize(
@@ -308,7 +316,8 @@ class TestNoEcho:
         from worker.wix.events import EventIgnored
 
         payload = build_payload(
-            "wix.loyalty.v1.account_points_updated", EventOptions(transaction_app_id=OUR_APP_ID)
+            "wix.loyalty.v1.account_points_updated",
+            EventOptions(transaction_app_id=OUR_APP_ID, latest_transaction=True),
         )
         with pytest.raises(EventIgnored):
             normalize(
@@ -540,12 +549,13 @@ class TestApply:
         apply(wix, fake_store, "ext-1", 25)
         state = fake_wix.peek(INSTANCE)
         [transaction] = state.transactions
-        assert (transaction["type"], transaction["amount"], transaction["idempotencyKey"]) == (
+        assert (transaction["transactionType"], transaction["amount"], transaction["idempotencyKey"]) == (
             "EARN",
             25,
             "ext-1",
         )
-        assert transaction["appId"] == OUR_APP_ID
+        assert transaction["earnInfo"]["appId"] == OUR_APP_ID
+        assert fake_store.exists(keys.sync_own_transaction(INSTANCE, transaction["id"]))
 
     def test_an_adjustment_is_retried_at_a_fresh_revision_after_a_409(
         self, wix, fake_wix, fake_store
@@ -555,7 +565,7 @@ class TestApply:
         wix.race = lambda: wix.earn_points(INSTANCE, account_id(fake_wix), 1, "meanwhile", "other-key")
         assert apply(wix, fake_store, "ext-2", -10) == "applied"
         state = fake_wix.peek(INSTANCE)
-        assert [t["type"] for t in state.transactions] == ["EARN", "EARN", "ADJUST"]
+        assert [t["transactionType"] for t in state.transactions] == ["EARN", "EARN", "ADJUST"]
         account = state.account_for_contact("c1")
         assert account is not None and account["points"]["balance"] == 21
         adjust = state.transactions[-1]
@@ -605,3 +615,184 @@ class TestWhileTheProgramIsPaused:
         assert release_waiting(fake_store, "inst-1", sent) == 1
         assert sent.resent == [("sync.apply_external_points", kwargs, "rewards")]
         assert release_waiting(fake_store, "inst-1", sent) == 0  # sent once
+
+
+# --- without `latestTransaction` (not in Wix's published account, wix-facts.md §8) ---------------------
+
+
+def dashboard_adjustment(fake: FakeWix, amount: int, description: str = "Goodwill") -> str:
+    """The site owner changes the balance in Wix's dashboard (the Wix Loyalty app); its transaction id."""
+    instance = fake.instance(INSTANCE)
+    account = instance.accounts[account_id(fake)]
+    answer = fake_loyalty.adjust(
+        instance,
+        account,
+        delta=amount,
+        description=description,
+        app_id=WIX_LOYALTY_APP_ID,
+        now=iso(fake.clock()),
+    )
+    return str(answer["transactionId"])
+
+
+def now_stamp(fake: FakeWix, shift_seconds: float = 0) -> str:
+    return datetime.fromtimestamp(fake.clock() + shift_seconds, UTC).isoformat()
+
+
+class TestWithoutLatestTransaction:
+    def test_a_change_that_names_no_transaction_is_queued_for_the_task_to_resolve(self, fake_store) -> None:
+        """Wix's published account has no `latestTransaction`: the push is queued without a transaction."""
+        sent = Recorder()
+        payload = build_payload("wix.loyalty.v1.account_points_updated", EventOptions(contact_id="c1"))
+        assert "latestTransaction" not in payload["actionEvent"]["body"]["account"]
+        event = normalize(
+            event_type="wix.loyalty.v1.account_points_updated",
+            instance_id=INSTANCE,
+            event_id=payload["id"],
+            payload=payload,
+            our_app_id=OUR_APP_ID,
+        )
+        assert (
+            forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_url=SYNC_URL, send=sent)
+            == "queued"
+        )
+        [(task, kwargs)] = sent.sent
+        assert task == PUSH_TASK and kwargs["transaction"] is None
+
+    def test_the_dashboard_change_is_found_and_ours_is_not(self, wix, fake_wix, fake_store) -> None:
+        """The Loyalty Transactions query finds the account's recent changes: the dashboard adjustment is
+        sent (in the outbound shape), our own earn (`earnInfo.appId` is ours) is not."""
+        apply(wix, fake_store, "ext-1", 25)
+        manual_id = dashboard_adjustment(fake_wix, 5)
+        found = transactions_to_send(wix, fake_store, INSTANCE, account_id(fake_wix), now_stamp(fake_wix))
+        assert found == [
+            {
+                "id": manual_id,
+                "type": "ADJUST",
+                "amount": 5,
+                "description": "Goodwill",
+                "createdDate": fake_wix.peek(INSTANCE).transactions[-1]["createdDate"],
+                "appId": WIX_LOYALTY_APP_ID,
+                "idempotencyKey": None,
+            }
+        ]
+
+    def test_a_delivered_or_old_change_is_not_sent_again(self, wix, fake_wix, fake_store) -> None:
+        """A transaction already delivered, or older than the window before the event, is left out."""
+        apply(wix, fake_store, "ext-1", 25)
+        manual_id = dashboard_adjustment(fake_wix, 5)
+        later = now_stamp(fake_wix, RESOLVE_WINDOW.total_seconds() + 60)
+        assert transactions_to_send(wix, fake_store, INSTANCE, account_id(fake_wix), later) == []
+        fake_store.set(keys.sync_outbound(INSTANCE, manual_id), "delivered")
+        assert (
+            transactions_to_send(wix, fake_store, INSTANCE, account_id(fake_wix), now_stamp(fake_wix)) == []
+        )
+
+    def test_a_transaction_id_earn_answered_is_known_as_ours(self, wix, fake_wix, fake_store) -> None:
+        """The `transactionId` earn answers is kept: that transaction is ours whatever appId it shows."""
+        apply(wix, fake_store, "ext-1", 25)
+        [earned] = fake_wix.peek(INSTANCE).transactions
+        assert wix.is_own_transaction(INSTANCE, earned["id"])
+        reason = transaction_echo_reason(
+            fake_store, INSTANCE, {"id": earned["id"], "appId": "SiteMembers"}, OUR_APP_ID
+        )
+        assert reason is not None and "our app made" in reason
+        assert (
+            transaction_echo_reason(
+                fake_store, INSTANCE, {"id": "someone-elses", "appId": "SiteMembers"}, OUR_APP_ID
+            )
+            is None
+        )
+
+    def test_an_adjustment_wix_made_before_a_crash_is_not_made_again(self, wix, fake_wix, fake_store) -> None:
+        """Wix adjusted but our record still says `adjusting`: the newest transaction of the account (the
+        query, not `latestTransaction`) is recognised as this adjustment; nothing is adjusted twice."""
+        apply(wix, fake_store, "ext-1", 30)
+        account = fake_wix.peek(INSTANCE).accounts[account_id(fake_wix)]
+        record = {"status": "adjusting", "revision": account["revision"], "contactId": "c1", "amount": -10}
+        fake_store.set(keys.sync_inbound(INSTANCE, "ext-2"), json.dumps(record))
+        lost = wix.adjust_points(
+            INSTANCE,
+            account["id"],
+            revision=account["revision"],
+            amount=-10,
+            description="from the store card",
+        )
+        assert apply(wix, fake_store, "ext-2", -10) == "applied"
+        assert [t["transactionType"] for t in fake_wix.peek(INSTANCE).transactions] == ["EARN", "ADJUST"]
+        applied = json.loads(fake_store.get(keys.sync_inbound(INSTANCE, "ext-2")))
+        assert applied["wixTransactionId"] == lost.transaction_id
+
+    def test_a_newer_dashboard_change_is_not_taken_for_our_adjustment(
+        self, wix, fake_wix, fake_store
+    ) -> None:
+        """The newest transaction is someone else's with the same amount: our adjustment is made."""
+        apply(wix, fake_store, "ext-1", 30)
+        account = fake_wix.peek(INSTANCE).accounts[account_id(fake_wix)]
+        record = {"status": "adjusting", "revision": account["revision"], "contactId": "c1", "amount": -10}
+        fake_store.set(keys.sync_inbound(INSTANCE, "ext-2"), json.dumps(record))
+        dashboard_adjustment(fake_wix, -10, description="from the store card")
+        assert apply(wix, fake_store, "ext-2", -10) == "applied"
+        assert [t["transactionType"] for t in fake_wix.peek(INSTANCE).transactions] == [
+            "EARN",
+            "ADJUST",
+            "ADJUST",
+        ]
+
+
+class TestThePushTask:
+    @pytest.fixture
+    def task_world(self, wix, fake_wix, fake_store, monkeypatch) -> ExternalSystem:
+        """The push task on fakeredis, the in-process fake Wix and an external system that answers 200."""
+        import tasks.points_sync
+
+        external = ExternalSystem()
+        settings = Settings(
+            redis_url="redis://unused",
+            external_sync_url=SYNC_URL,
+            external_sync_secret=SECRET,
+            wix_app_id=OUR_APP_ID,
+            _env_file=None,
+        )  # type: ignore[call-arg]
+        monkeypatch.setattr(tasks.points_sync, "get_settings", lambda: settings)
+        monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.points_sync, "wix_client", lambda: wix)
+        monkeypatch.setattr(
+            tasks.points_sync, "_http", lambda: httpx.Client(transport=httpx.MockTransport(external.handle))
+        )
+        return external
+
+    def push(self, fake_wix: FakeWix) -> str:
+        import tasks.points_sync
+
+        account = fake_wix.peek(INSTANCE).accounts[account_id(fake_wix)]
+        kwargs = {
+            "instance_id": INSTANCE,
+            "event_id": "evt-1",
+            "occurred_at": now_stamp(fake_wix),
+            "account": {"id": account["id"], "contactId": "c1", "balance": account["points"]["balance"]},
+            "transaction": None,
+        }
+        return str(tasks.points_sync.push_points_update.apply(kwargs=kwargs).get())
+
+    def test_a_change_without_its_transaction_sends_what_wix_says_changed(
+        self, task_world, wix, fake_wix, fake_store
+    ) -> None:
+        """The task asks Wix: the dashboard adjustment is posted once, our own earn never."""
+        apply(wix, fake_store, "ext-1", 25)
+        manual_id = dashboard_adjustment(fake_wix, 5)
+        assert self.push(fake_wix) == "delivered"
+        [request] = task_world.requests
+        assert json.loads(request.content)["data"]["transaction"]["id"] == manual_id
+        assert self.push(fake_wix).startswith("nothing to send")  # a second event about the same change
+        assert len(task_world.requests) == 1
+
+    def test_only_our_own_changes_send_nothing_and_ask_no_more(
+        self, task_world, wix, fake_wix, fake_store
+    ) -> None:
+        """Our earn alone: nothing posted, and the contact is not even looked up."""
+        apply(wix, fake_store, "ext-1", 25)
+        fake_wix.calls.clear()
+        assert self.push(fake_wix).startswith("nothing to send")
+        assert task_world.requests == []
+        assert fake_wix.calls.counts == {"POST /loyalty-transactions/v1/loyalty-transactions/query": 1}

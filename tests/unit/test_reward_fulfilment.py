@@ -11,7 +11,7 @@ from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.engine.logs import accept_log
 from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import coupon_code, fulfil_reward
-from worker.wix.client import WixApiError, WixTransientError
+from worker.wix.client import WixAlreadyExists, WixApiError, WixTransientError
 
 NOW = datetime.now(UTC)
 
@@ -32,8 +32,8 @@ class StandInWix:
 
     def create_coupon(self, instance_id: str, specification: dict[str, Any]) -> str:
         self._maybe_fail()
-        if specification["code"] in self.coupons:
-            raise WixApiError("exists", status=409, code="ALREADY_EXISTS")
+        if specification["code"] in self.coupons:  # as WixClient answers a refusal the lookup explains
+            raise WixAlreadyExists("refused", status=400, existing=self.coupons[specification["code"]])
         self.coupons[specification["code"]] = {"id": f"c-{len(self.coupons)}", "specification": specification}
         if self.crash_after_create:
             self.crash_after_create = False
@@ -109,7 +109,7 @@ class TestCoupons:
         stamped = store.reward_log("inst-1", log["id"])
         first_start = wix.coupons[coupon_code(log["id"])]["specification"]["startTime"]
         assert stamped["rewardIssuedAt"].startswith(
-            datetime.fromtimestamp(first_start / 1000, UTC).isoformat()[:19]
+            datetime.fromtimestamp(int(first_start) / 1000, UTC).isoformat()[:19]
         )
 
     def test_an_issued_reward_is_left_alone(self, store, fake_store) -> None:

@@ -159,8 +159,16 @@ def post(client: TestClient, token: str | bytes) -> Any:
 
 
 def error(response: Any) -> dict[str, Any]:
-    body: dict[str, Any] = response.json()["error"]
-    return body
+    """The `applicationError` (the only key of the body) as code, message and details."""
+    body = response.json()
+    assert list(body) == ["applicationError"]
+    found = body["applicationError"]
+    assert set(found) == {"code", "description", "data"} and isinstance(found["data"], dict)
+    return {
+        "code": found["code"],
+        "message": found["description"],
+        "details": found["data"].get("problems", found["data"]),
+    }
 
 
 def challenge_reward_log(call) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -215,6 +223,19 @@ class TestAuthentication:
         assert error(response)["code"] == "invalid_token"
         assert error(response)["details"] == {"reason": reason}
         assert set(fake_store.keys()) == before
+
+    def test_errors_are_in_the_shape_wixs_sdk_gives_service_plugin_errors(self, client) -> None:
+        """`{"applicationError": {"code", "description", "data"}}` with the HTTP status, as `@wix/sdk`'s
+        `processRequest` answers (wix-facts.md §8); not the contract's `{"error": ...}`."""
+        response = post(client, "not-a-jwt")
+        assert response.status_code == 401
+        assert response.json() == {
+            "applicationError": {
+                "code": "invalid_token",
+                "description": response.json()["applicationError"]["description"],
+                "data": {"reason": "malformed"},
+            }
+        }
 
     def test_a_webhook_token_is_not_an_action_call(self, client, private_key) -> None:
         """A webhook JWT (no aud, no iss), validly signed, does not run an action."""

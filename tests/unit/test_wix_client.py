@@ -321,8 +321,9 @@ class TestRequests:
         """Earn-points carries our app id and the caller's idempotency key, and answers the account."""
         path = "/loyalty-accounts/v1/accounts/acc-1/earn-points"
         account = {"id": "acc-1", "points": {"balance": 10}, "revision": "2"}
-        wix.on("POST", path, httpx.Response(200, json={"account": account}))
-        assert client.earn_points(INSTANCE, "acc-1", 10, "Streak reward", "reward-log-1") == account
+        wix.on("POST", path, httpx.Response(200, json={"account": account, "transactionId": "tx-1"}))
+        change = client.earn_points(INSTANCE, "acc-1", 10, "Streak reward", "reward-log-1")
+        assert (change.account, change.transaction_id) == (account, "tx-1")
         (request,) = wix.calls(path)
         assert json.loads(request.content) == {
             "amount": 10,

@@ -4,20 +4,26 @@ Wix's action provider sends the raw JWT as the body (RS256, the app's key, `aud`
 `wix.com`); its `data` claim is an object `{"request": {"actionKey", "actionParams", ...}, "metadata":
 {"requestId", "instanceId", ...}}`. The instance comes only from the verified token. The work is a few
 Redis round trips, so the answer is synchronous: `{"result": {...}}` with the outputs the seed lists.
+
+Errors are answered as Wix's SDK answers a service plugin's (`@wix/sdk` `service-plugin-modules.js`
+`processRequest`: `{"applicationError": {"code", "data"}}` with the HTTP status; wix-facts.md §8), plus a
+`description`, the field Wix's `ApplicationError` type also has (`@wix/auto_sdk_loyalty_transactions`
+`meta.d.ts`: `{code, description, data}`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from worker import log_config
@@ -39,7 +45,32 @@ from worker.web.receiver import BodyTooLarge, ReceiverState, read_body
 from worker.wix.tokens import InvalidToken
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["wix actions"])
+
+
+def application_error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    """An error in the action provider's shape: `data` is always an object (a list goes under
+    `problems`)."""
+    data = details if isinstance(details, dict) else {} if details is None else {"problems": details}
+    body = {"applicationError": {"code": code, "description": message, "data": data}}
+    return JSONResponse(body, status_code=status)
+
+
+class _ApplicationErrorRoute(APIRoute):
+    """A route whose `ApiError`s are answered in the action provider's shape, not the contract's."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return application_error(exc.status, exc.code, exc.message, exc.details)
+
+        return handle
+
+
+router = APIRouter(tags=["wix actions"], route_class=_ApplicationErrorRoute)
 
 ISSUER = "wix.com"
 EXECUTE_ACTIONS: dict[str, tuple[Kind, str]] = {
@@ -363,7 +394,9 @@ _ISSUED_LOG = {
 
 def _error_example(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {
-        "application/json": {"example": {"error": {"code": code, "message": message, "details": details}}}
+        "application/json": {
+            "example": json.loads(bytes(application_error(400, code, message, details).body))
+        }
     }
 
 
@@ -391,7 +424,8 @@ code on an issued log is 409.
 Errors: 400 a payload not in the expected shape (a missing parameter is named), 401 a bad token,
 404 an unknown reward log (in this instance), 409 a conflict, 413 over 1 MiB, 422 what the domain
 rejects (an unknown or paused streak, an activity it does not take, a time without an offset...),
-503 not configured or Redis unavailable.
+503 not configured or Redis unavailable. Each is `{{"applicationError": {{"code", "description", "data"}}}}`,
+the shape Wix's SDK gives a service plugin's errors.
 
 Decoded token of an Execute Streak call:
 

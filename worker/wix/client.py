@@ -50,8 +50,11 @@ MAX_SUGGESTED_DELAY = 600.0
 EARN_POINTS_MAX = 9_999_999
 DESCRIPTION_MAX = 100
 IDEMPOTENCY_KEY_MAX = 128
+DEFAULT_EARN_DESCRIPTION = "Points earned"
 
 WixObject = dict[str, Any]
+# Our own transaction ids are kept this long: past Wix's ~47 h of webhook retries (wix-facts.md §2).
+OWN_TRANSACTION_TTL_SECONDS = 7 * 24 * 3600
 
 
 # --- Errors --------------------------------------------------------------------------------------------
@@ -116,6 +119,30 @@ class WixApiError(WixError):
         self.request_id = request_id
 
 
+class WixAlreadyExists(WixApiError):
+    """Wix refused to create something that, looked up afterwards, exists: `existing` is it.
+
+    Wix declares no error for an existing coupon code or loyalty account (wix-facts.md §8), so the
+    refusal's status and code are not trusted: only the lookup says "already exists".
+    """
+
+    def __init__(self, message: str, *, existing: WixObject | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.existing: WixObject = existing or {}
+
+    @classmethod
+    def after(cls, refusal: WixApiError, existing: WixObject) -> WixAlreadyExists:
+        """The refusal, now known to mean "already exists"."""
+        return cls(
+            refusal.message,
+            existing=existing,
+            status=refusal.status,
+            code=refusal.code,
+            description=refusal.description,
+            request_id=refusal.request_id,
+        )
+
+
 def backoff_delay(
     retries: int, *, base: float = 2.0, cap: float = MAX_SUGGESTED_DELAY, at_least: float = 0.0
 ) -> float:
@@ -161,6 +188,25 @@ class TokenInfo:
     raw: WixObject = field(repr=False)
 
 
+@dataclass(frozen=True)
+class PointsChange:
+    """What earn-points and adjust-points answer (`@wix/loyalty` `EarnPointsResponse`,
+    `AdjustPointsResponse`): the account, and the id of the transaction made (None if Wix left it out)."""
+
+    account: WixObject
+    transaction_id: str | None
+
+
+def transaction_app_id(transaction: Mapping[str, Any]) -> str | None:
+    """The app that made a loyalty transaction: `earnInfo.appId`, `adjustInfo.appId` or
+    `refundInfo.appId` (`@wix/auto_sdk_loyalty_transactions` `LoyaltyTransaction`); None otherwise."""
+    for info in ("earnInfo", "adjustInfo", "refundInfo"):
+        details = transaction.get(info)
+        if isinstance(details, dict) and isinstance(details.get("appId"), str) and details["appId"]:
+            return str(details["appId"])
+    return None
+
+
 def _optional_int(value: Any) -> int | None:
     try:
         return int(value)
@@ -190,6 +236,7 @@ class WixClient:
         tokens: TokenCache | None = None,
         max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
         sleep: Callable[[float], None] = time.sleep,
+        own_transaction_ttl: int = OWN_TRANSACTION_TTL_SECONDS,
     ) -> None:
         self._http = http
         self._store = store
@@ -200,6 +247,7 @@ class WixClient:
         self._tokens = tokens or TokenCache(store)
         self._max_rate_limit_wait = max_rate_limit_wait
         self._sleep = sleep
+        self._own_transaction_ttl = own_transaction_ttl
 
     @classmethod
     def from_settings(cls, settings: Settings, store: redis.Redis) -> WixClient:
@@ -241,8 +289,21 @@ class WixClient:
     # --- Coupons (§4.3) -----------------------------------------------------------------------------
 
     def create_coupon(self, instance_id: str, specification: Mapping[str, Any]) -> str:
-        """Create a coupon from its specification (`POST /stores/v2/coupons`); answers its id."""
-        answer = self._call(instance_id, "POST", "/stores/v2/coupons", json={"specification": specification})
+        """Create a coupon from its specification (`POST /stores/v2/coupons`); answers its id.
+
+        Any refusal is followed by a lookup of the code: a coupon found with it raises `WixAlreadyExists`
+        carrying that coupon (Wix declares no error for a taken code, §8); otherwise the refusal stands.
+        """
+        try:
+            answer = self._call(
+                instance_id, "POST", "/stores/v2/coupons", json={"specification": specification}
+            )
+        except WixApiError as exc:
+            code = specification.get("code")
+            found = self.query_coupons_by_code(instance_id, code) if isinstance(code, str) else []
+            if found:
+                raise WixAlreadyExists.after(exc, found[0]) from None
+            raise
         coupon_id = answer.get("id")
         if not isinstance(coupon_id, str) or not coupon_id:
             raise WixTransientError("POST /stores/v2/coupons: Wix answered without a coupon id")
@@ -257,7 +318,7 @@ class WixClient:
         """Coupons whose code is `code` (`POST /stores/v2/coupons/query`; the filter is a JSON string)."""
         query = {"filter": json.dumps({"specification.code": {"$eq": code}}), "paging": {"limit": 100}}
         answer = self._call(instance_id, "POST", "/stores/v2/coupons/query", json={"query": query})
-        return _objects(answer, "coupons")
+        return [c for c in _objects(answer, "coupons") if (c.get("specification") or {}).get("code") == code]
 
     # --- Loyalty program (seed 003) and contacts (§4.4) --------------------------------------------
 
@@ -304,18 +365,31 @@ class WixClient:
         return _objects(answer, "loyaltyAccounts"), _next_cursor(answer)
 
     def create_loyalty_account(self, instance_id: str, contact_id: str) -> WixObject:
-        """Open a loyalty account for a contact (`POST /loyalty-accounts/v1/accounts`)."""
-        answer = self._call(
-            instance_id, "POST", "/loyalty-accounts/v1/accounts", json={"contactId": contact_id}
-        )
+        """Open a loyalty account for a contact (`POST /loyalty-accounts/v1/accounts`).
+
+        Any refusal is followed by a lookup by contact: an account found raises `WixAlreadyExists`
+        carrying it (Wix declares no error for an existing account, §8); otherwise the refusal stands.
+        """
+        try:
+            answer = self._call(
+                instance_id, "POST", "/loyalty-accounts/v1/accounts", json={"contactId": contact_id}
+            )
+        except WixApiError as exc:
+            existing = self.get_loyalty_account_by_contact(instance_id, contact_id)
+            if existing is not None:
+                raise WixAlreadyExists.after(exc, existing) from None
+            raise
         return self._changed(instance_id, _object(answer, "account"))
 
     def earn_points(
         self, instance_id: str, account_id: str, amount: int, description: str, idempotency_key: str
-    ) -> WixObject:
+    ) -> PointsChange:
         """Add points as our app, once per `idempotency_key` (`POST .../accounts/{id}/earn-points`).
 
-        `appId` is always our app id; the description is cut to Wix's 100 characters. Answers the account.
+        `appId` is always our app id; the description is cut to Wix's 100 characters and, being required
+        to have at least one (`@wix/loyalty` `EarnPointsRequest.description`, minLength 1), an empty one
+        becomes `DEFAULT_EARN_DESCRIPTION`. Answers the account and the transaction id, which is kept as
+        ours (see `is_own_transaction`).
         """
         if not 1 <= amount <= EARN_POINTS_MAX:
             raise ValueError(f"earn-points amount must be 1..{EARN_POINTS_MAX}, not {amount}")
@@ -323,14 +397,12 @@ class WixClient:
             raise ValueError(f"an idempotency key has 1..{IDEMPOTENCY_KEY_MAX} characters")
         body = {
             "amount": amount,
-            "description": description[:DESCRIPTION_MAX],
+            "description": description.strip()[:DESCRIPTION_MAX] or DEFAULT_EARN_DESCRIPTION,
             "appId": self.app_id,
             "idempotencyKey": idempotency_key,
         }
         path = f"/loyalty-accounts/v1/accounts/{_segment(account_id)}/earn-points"
-        return self._changed(
-            instance_id, _object(self._call(instance_id, "POST", path, json=body), "account")
-        )
+        return self._points_changed(instance_id, self._call(instance_id, "POST", path, json=body))
 
     def adjust_points(
         self,
@@ -341,10 +413,11 @@ class WixClient:
         amount: int | None = None,
         balance: int | None = None,
         description: str | None = None,
-    ) -> WixObject:
+    ) -> PointsChange:
         """Change the balance by `amount` or set it to `balance`, if the account is still at `revision`.
 
         Not idempotent (§4.2): a stale revision is a 409 `WixApiError`; prefer `earn_points` for awards.
+        Answers the account and the transaction id, which is kept as ours (see `is_own_transaction`).
         """
         if (amount is None) == (balance is None):
             raise ValueError("adjust_points takes exactly one of amount or balance")
@@ -355,9 +428,30 @@ class WixClient:
         if description:
             body["description"] = description[:DESCRIPTION_MAX]
         path = f"/loyalty-accounts/v1/accounts/{_segment(account_id)}/adjust-points"
-        return self._changed(
-            instance_id, _object(self._call(instance_id, "POST", path, json=body), "account")
-        )
+        return self._points_changed(instance_id, self._call(instance_id, "POST", path, json=body))
+
+    def is_own_transaction(self, instance_id: str, transaction_id: str) -> bool:
+        """Whether earn or adjust answered this transaction id to us (kept for a week)."""
+        return bool(self._store.exists(keys.own_points_transaction(instance_id, transaction_id)))
+
+    def query_loyalty_transactions(
+        self, instance_id: str, account_id: str, *, since: str | None = None, limit: int = 50
+    ) -> list[WixObject]:
+        """The account's loyalty transactions, newest first, created at or after `since` (ISO-8601) when
+        given (`POST /loyalty-transactions/v1/loyalty-transactions/query`; one page of `limit`)."""
+        query_filter: dict[str, Any] = {"accountId": {"$eq": account_id}}
+        if since:
+            query_filter["createdDate"] = {"$gte": since}
+        query = {
+            "filter": query_filter,
+            "sort": [{"fieldName": "createdDate", "order": "DESC"}],
+            "cursorPaging": {"limit": limit},
+        }
+        path = "/loyalty-transactions/v1/loyalty-transactions/query"
+        answer = self._call(instance_id, "POST", path, json={"query": query})
+        return [
+            t for t in _objects(answer, "loyaltyTransactions") if t.get("accountId") in (None, account_id)
+        ]
 
     # --- Orders (§3.1), contacts (§4.4) -------------------------------------------------------------
 
@@ -485,6 +579,18 @@ class WixClient:
             expires_at=_optional_int(answer.get("exp")),
             raw=answer,
         )
+
+    def _points_changed(self, instance_id: str, answer: WixObject) -> PointsChange:
+        """Earn's or adjust's answer: its transaction id kept as ours, the member's cached copy dropped."""
+        account = self._changed(instance_id, _object(answer, "account"))
+        transaction_id = _optional_str(answer.get("transactionId"))
+        if transaction_id is None:  # an older answer shape: the account's own latest transaction
+            latest = account.get("latestTransaction")
+            transaction_id = _optional_str(latest.get("id")) if isinstance(latest, dict) else None
+        if transaction_id is not None:
+            key = keys.own_points_transaction(instance_id, transaction_id)
+            self._store.set(key, "1", ex=self._own_transaction_ttl)
+        return PointsChange(account, transaction_id)
 
     def _changed(self, instance_id: str, account: WixObject) -> WixObject:
         """We changed this account: drop the short-lived copy members' progress reads (worker.keys)."""

@@ -2,6 +2,7 @@
 faulted or logged as calls).
 
 Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders`,
+`POST /_fake/instances/{id}/accounts/{accountId}/adjust` (a points change made in Wix's dashboard),
 `POST /_fake/instances/{id}/contacts`, `POST /_fake/instances/{id}/contacts/bulk`,
 `POST /_fake/instances/{id}/members`, `POST /_fake/instances/{id}/member-tokens`,
 `POST /_fake/instances/{id}/visitor-tokens`.
@@ -20,10 +21,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from worker.wix.fake.errors import Violations, invalid, json_object
+from worker.wix.fake import loyalty
+from worker.wix.fake.errors import Violations, invalid, json_object, not_found
 from worker.wix.fake.members import member_object
 from worker.wix.fake.oauth import fake_of
-from worker.wix.fake.payloads import contact_object
+from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID, contact_object
 from worker.wix.fake.state import iso, new_id
 from worker.wix.fake.traffic import Fault
 
@@ -216,6 +218,31 @@ async def seed_program(instance_id: str, request: Request) -> dict[str, Any]:
     program.update(copy.deepcopy(body))
     program["updatedDate"] = iso(fake.clock())
     return {"loyaltyProgram": copy.deepcopy(program)}
+
+
+@router.post("/instances/{instance_id}/accounts/{account_id}/adjust")
+async def dashboard_adjustment(instance_id: str, account_id: str, request: Request) -> dict[str, Any]:
+    """`{"amount", "description"}`: the site owner adjusts points in the dashboard, so the transaction's
+    `adjustInfo.appId` is the Wix Loyalty app's; answers `{"account", "transactionId"}`. No webhook is
+    sent (post one as Wix would)."""
+    fake, body = fake_of(request), await json_object(request)
+    instance, amount, description = (
+        fake.instance(instance_id),
+        body.get("amount"),
+        body.get("description", ""),
+    )
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise invalid("amount", "a whole number, not 0")
+    if account_id not in instance.accounts:
+        raise not_found("Loyalty account", account_id)
+    return loyalty.adjust(
+        instance,
+        instance.accounts[account_id],
+        delta=amount,
+        description=str(description),
+        app_id=WIX_LOYALTY_APP_ID,
+        now=iso(fake.clock()),
+    )
 
 
 @router.post("/instances/{instance_id}/orders")

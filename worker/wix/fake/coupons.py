@@ -5,8 +5,10 @@ numberOfUsages, appId}}` with the epoch-millisecond times as strings (int64 in J
 derived from the behaviour; query takes Stores v2's `{"query": {"filter": "<JSON string>", "paging":
 {"limit", "offset"}}}` and answers `{"coupons", "totalResults"}`.
 
-UNCONFIRMED choice: a code already used on the site is a 409 `ALREADY_EXISTS` (Wix documents only
-"standard errors" for Create Coupon); codes compare case-sensitively, as wix-facts.md advises.
+UNCONFIRMED choice: a code already used on the site is a 400 with an applicationError
+`COUPON_CODE_ALREADY_EXISTS`, deliberately not a 409: Wix declares no error for it (wix-facts.md §8;
+`@wix/marketing` declares none), so a client must look the code up rather than trust the status. Codes
+compare case-sensitively, as wix-facts.md advises. A `freeShipping` coupon with a `scope` is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from worker.wix.fake.errors import ALREADY_EXISTS, Violations, WixError, invalid, json_object, not_found
+from worker.wix.fake.errors import Violations, WixError, invalid, json_object, not_found
 from worker.wix.fake.oauth import CallerDep
 from worker.wix.fake.query import limit_of, matches, parse_filter
 from worker.wix.fake.state import new_id
@@ -32,6 +34,7 @@ BEHAVIOURS = {
 }
 NAMESPACES = {"stores", "bookings", "events", "pricingPlans"}
 MAX_NAME, MAX_CODE = 80, 20
+COUPON_CODE_ALREADY_EXISTS = "COUPON_CODE_ALREADY_EXISTS"  # UNCONFIRMED: Wix declares no code
 
 
 def _millis(value: Any, field: str, violations: Violations, *, required: bool) -> int | None:
@@ -126,9 +129,9 @@ async def create_coupon(request: Request, caller: CallerDep) -> dict[str, Any]:
     coupons = caller.instance.coupons
     if any(coupon["specification"]["code"] == spec["code"] for coupon in coupons.values()):
         raise WixError(
-            409,
+            400,
             "Coupon code already exists",
-            ALREADY_EXISTS,
+            COUPON_CODE_ALREADY_EXISTS,
             f"a coupon with the code {spec['code']} already exists",
             data={"code": spec["code"]},
         )

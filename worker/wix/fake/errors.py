@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 UNAUTHENTICATED = "UNAUTHENTICATED"  # 401: unknown, expired or revoked token; wrong app secret
 PERMISSION_DENIED = "PERMISSION_DENIED"  # 403: a member token calling an app-only method
 NOT_FOUND = "NOT_FOUND"  # 404: no such account, coupon, order, contact, conversation
-ALREADY_EXISTS = "ALREADY_EXISTS"  # 409: a loyalty account for the contact; a coupon with the code
+ALREADY_EXISTS = "ALREADY_EXISTS"  # unused: an existing account or coupon code is a 400 (wix-facts.md §8)
 ABORTED = "ABORTED"  # 409: adjust-points with a stale `revision`
 RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"  # 429: over 200 requests a minute for the instance
 FAILED_PRECONDITION = "FAILED_PRECONDITION"  # 428: the instance's loyalty program is not ACTIVE

@@ -1,12 +1,23 @@
 """Loyalty accounts and the loyalty program (wix-facts.md §4.2, §3.4, §3.5; accounts.service.json).
 
 Accounts answer as `{"account": {id, contactId, memberId (when the contact is a seeded site member),
-points {balance, earned, redeemed, adjusted},
-latestTransaction, rewardAvailable, createdDate, updatedDate, revision}}`, `revision` a string that
-grows by one with every change.
+points {balance, earned, redeemed, adjusted}, rewardAvailable, createdDate, updatedDate,
+lastActivityDate, revision}}`, `revision` a string that grows by one with every change. There is no
+`latestTransaction`: no published build of `@wix/loyalty` has it (wix-facts.md §8). Earn and adjust
+answer `{"account", "transactionId"}` (`EarnPointsResponse`, `AdjustPointsResponse`).
+
+Transactions (`@wix/auto_sdk_loyalty_transactions` 1.0.40 `LoyaltyTransaction`): `{id, accountId,
+amount, transactionType (EARN|ADJUST|...), description, idempotencyKey (earn only), createdDate,
+earnInfo {appId} | adjustInfo {appId, amountBefore, amountAfter}}`, read with `GET
+/loyalty-transactions/v1/loyalty-transactions/{id}` and `POST .../loyalty-transactions/query`
+(`{"query": {"filter", "sort", "cursorPaging"}}` → `{"loyaltyTransactions", "pagingMetadata"}`, oldest
+first unless sorted).
 
 UNCONFIRMED choices (Wix documents no custom errors for these methods):
-- a second account for a contact: 409 `ALREADY_EXISTS`;
+- a second account for a contact: 400 with an applicationError `LOYALTY_ACCOUNT_ALREADY_EXISTS`,
+  deliberately not a 409 (wix-facts.md §8: no error is declared for it; look the account up);
+- earn-points without a description, or with an empty one: 400 (`EarnPointsRequest.description` has
+  minLength 1 in `@wix/loyalty`); adjust-points with an empty one: 400 (the same);
 - earn-points again with an `idempotencyKey` already used on the account: 200 with the first call's
   answer, nothing earned (whatever the amount this time);
 - adjust-points with a `revision` that is not the account's: 409 `ABORTED`; without one: 400;
@@ -24,13 +35,13 @@ answers the program unchanged; pausing a DRAFT program is a 428 `FAILED_PRECONDI
 from __future__ import annotations
 
 import copy
+from functools import cmp_to_key
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from worker.wix.fake.errors import (
     ABORTED,
-    ALREADY_EXISTS,
     FAILED_PRECONDITION,
     NOT_FOUND,
     Violations,
@@ -40,7 +51,7 @@ from worker.wix.fake.errors import (
     not_found,
 )
 from worker.wix.fake.oauth import Caller, CallerDep
-from worker.wix.fake.query import cursor_page, matches, parse_filter
+from worker.wix.fake.query import compare_keys, cursor_page, matches, parse_filter, parse_sort, sort_key
 from worker.wix.fake.state import InstanceState, iso, new_id
 
 router = APIRouter(tags=["loyalty"])
@@ -48,6 +59,7 @@ router = APIRouter(tags=["loyalty"])
 MAX_POINTS = 9_999_999
 MAX_DESCRIPTION = 100
 MAX_IDEMPOTENCY_KEY = 128
+LOYALTY_ACCOUNT_ALREADY_EXISTS = "LOYALTY_ACCOUNT_ALREADY_EXISTS"  # UNCONFIRMED: Wix declares no code
 
 
 def _require_active_program(instance: InstanceState) -> None:
@@ -71,19 +83,27 @@ def _answer(account: dict[str, Any]) -> dict[str, Any]:
     return {"account": copy.deepcopy(account)}
 
 
-def _record_transaction(caller: Caller, account: dict[str, Any], transaction: dict[str, Any]) -> None:
-    now = iso(caller.fake.clock())
-    account["latestTransaction"] = transaction
+def record_transaction(
+    instance: InstanceState, account: dict[str, Any], transaction: dict[str, Any], now: str
+) -> dict[str, Any]:
+    """Keep a transaction in Wix's published shape and move the account on; answers
+    `{"account", "transactionId"}` as earn and adjust do."""
     account["revision"] = str(int(account["revision"]) + 1)
     account["updatedDate"] = now
     account["lastActivityDate"] = now
-    caller.instance.transactions.append({**copy.deepcopy(transaction), "accountId": account["id"]})
+    instance.transactions.append(
+        {"id": new_id(), "accountId": account["id"], "createdDate": now, **copy.deepcopy(transaction)}
+    )
+    return {"account": copy.deepcopy(account), "transactionId": instance.transactions[-1]["id"]}
 
 
-def _optional_description(body: dict[str, Any], violations: Violations) -> str:
-    description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        violations.add("description", f"at most {MAX_DESCRIPTION} characters", "MAX_LENGTH")
+def _optional_description(body: dict[str, Any], violations: Violations, *, required: bool = False) -> str:
+    """1 to 100 characters when given (`@wix/loyalty`: minLength 1, maxLength 100); `required` for earn."""
+    description = body.get("description")
+    if description is None and not required:
+        return ""
+    if not isinstance(description, str) or not 1 <= len(description) <= MAX_DESCRIPTION:
+        violations.add("description", f"1 to {MAX_DESCRIPTION} characters", "MIN_MAX_LENGTH")
         return ""
     return description
 
@@ -117,9 +137,9 @@ async def create_account(request: Request, caller: CallerDep) -> dict[str, Any]:
         raise WixError(404, "Contact not found", NOT_FOUND, f"no contact {contact_id} on this site")
     if instance.account_for_contact(contact_id) is not None:
         raise WixError(
-            409,
+            400,
             "Loyalty account already exists",
-            ALREADY_EXISTS,
+            LOYALTY_ACCOUNT_ALREADY_EXISTS,
             f"the contact {contact_id} already has a loyalty account",
         )
     now = iso(caller.fake.clock())
@@ -127,7 +147,6 @@ async def create_account(request: Request, caller: CallerDep) -> dict[str, Any]:
         "id": new_id(),
         "contactId": contact_id,
         "points": {"balance": 0, "earned": 0, "redeemed": 0, "adjusted": 0},
-        "latestTransaction": None,
         "rewardAvailable": False,
         "createdDate": now,
         "updatedDate": now,
@@ -178,12 +197,12 @@ async def get_account(account_id: str, caller: CallerDep) -> dict[str, Any]:
 
 @router.post("/loyalty-accounts/v1/accounts/{account_id}/earn-points")
 async def earn_points(account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
-    """`{amount, description, appId, idempotencyKey}` → the account with the points earned; a key
-    already used on this account answers as the first call did, earning nothing."""
+    """`{amount, description, appId, idempotencyKey}` → `{account, transactionId}`; a key already used
+    on this account answers as the first call did, earning nothing."""
     body = await json_object(request)
     violations = Violations()
     amount = _points(body.get("amount"), "amount", violations, minimum=1)
-    description = _optional_description(body, violations)
+    description = _optional_description(body, violations, required=True)
     for name in ("appId", "idempotencyKey"):
         if not isinstance(body.get(name), str) or not body[name]:
             violations.add(name, f"{name} is required", "REQUIRED_FIELD")
@@ -199,23 +218,20 @@ async def earn_points(account_id: str, request: Request, caller: CallerDep) -> d
     account["points"]["balance"] += amount
     account["points"]["earned"] += amount
     transaction = {
-        "id": new_id(),
         "amount": amount,
-        "type": "EARN",
+        "transactionType": "EARN",
         "description": description,
-        "createdDate": iso(caller.fake.clock()),
-        "appId": body["appId"],
         "idempotencyKey": key,
+        "earnInfo": {"appId": body["appId"]},
     }
-    _record_transaction(caller, account, transaction)
-    answer = _answer(account)
+    answer = record_transaction(caller.instance, account, transaction, iso(caller.fake.clock()))
     caller.instance.earn_results[(account_id, str(key))] = copy.deepcopy(answer)
     return answer
 
 
 @router.post("/loyalty-accounts/v1/accounts/{account_id}/adjust-points")
 async def adjust_points(account_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
-    """`{amount | balance, revision, description}` → the adjusted account; a stale revision is a 409."""
+    """`{amount | balance, revision, description}` → `{account, transactionId}`; a stale revision is a 409."""
     body = await json_object(request)
     violations = Violations()
     has_amount, has_balance = body.get("amount") is not None, body.get("balance") is not None
@@ -239,22 +255,67 @@ async def adjust_points(account_id: str, request: Request, caller: CallerDep) ->
             ABORTED,
             f"revision {revision} is not the account's current revision {account['revision']}",
         )
-    delta = amount if has_amount else balance - account["points"]["balance"]
-    if account["points"]["balance"] + delta < 0:
+    return adjust(
+        caller.instance,
+        account,
+        delta=amount if has_amount else balance - account["points"]["balance"],
+        description=description,
+        app_id=caller.grant.app_id,
+        now=iso(caller.fake.clock()),
+    )
+
+
+def adjust(
+    instance: InstanceState, account: dict[str, Any], *, delta: int, description: str, app_id: str, now: str
+) -> dict[str, Any]:
+    """Adjust the balance by `delta` as the app `app_id` (ours, or the Wix Loyalty app's for a change made
+    in the dashboard); a 400 below zero. Answers `{"account", "transactionId"}`."""
+    before = account["points"]["balance"]
+    if before + delta < 0:
         raise invalid("amount", "the balance cannot go below zero", "MIN", {"threshold": 0})
     account["points"]["balance"] += delta
     account["points"]["adjusted"] += delta
     transaction = {
-        "id": new_id(),
         "amount": delta,
-        "type": "ADJUST",
+        "transactionType": "ADJUST",
         "description": description,
-        "createdDate": iso(caller.fake.clock()),
-        "appId": caller.grant.app_id,
-        "idempotencyKey": None,
+        "adjustInfo": {"appId": app_id, "amountBefore": before, "amountAfter": before + delta},
     }
-    _record_transaction(caller, account, transaction)
-    return _answer(account)
+    return record_transaction(instance, account, transaction, now)
+
+
+@router.post("/loyalty-transactions/v1/loyalty-transactions/query")
+async def query_transactions(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """`{"query": {"filter", "sort", "cursorPaging"}}` → `{"loyaltyTransactions", "pagingMetadata"}`."""
+    body = await json_object(request)
+    query = body.get("query") or {}
+    if not isinstance(query, dict):
+        raise invalid("query", "query must be an object")
+    query_filter = parse_filter(query.get("filter"))
+    sort = parse_sort(query.get("sort"), [{"fieldName": "createdDate", "order": "ASC"}], "query.sort")
+    # Transactions made in one millisecond keep the order they were made in (read in the sort's direction).
+    later_first = sort[0]["order"] == "DESC"
+    keyed: list[tuple[list[Any], dict[str, Any]]] = [
+        ([*sort_key(t, sort)[:-1], -index if later_first else index], t)
+        for index, t in enumerate(caller.instance.transactions)
+        if matches(t, query_filter)
+    ]
+
+    def order(left: tuple[list[Any], dict[str, Any]], right: tuple[list[Any], dict[str, Any]]) -> int:
+        return compare_keys(left[0], right[0], sort)
+
+    keyed.sort(key=cmp_to_key(order))
+    page, metadata = cursor_page([copy.deepcopy(t) for _, t in keyed], query.get("cursorPaging"))
+    return {"loyaltyTransactions": page, "pagingMetadata": metadata}
+
+
+@router.get("/loyalty-transactions/v1/loyalty-transactions/{transaction_id}")
+async def get_transaction(transaction_id: str, caller: CallerDep) -> dict[str, Any]:
+    """`{"loyaltyTransaction": {...}}` by id, or 404."""
+    for transaction in caller.instance.transactions:
+        if transaction["id"] == transaction_id:
+            return {"loyaltyTransaction": copy.deepcopy(transaction)}
+    raise not_found("Loyalty transaction", transaction_id)
 
 
 @router.get("/loyalty-programs/v1/program")

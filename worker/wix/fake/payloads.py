@@ -112,6 +112,8 @@ class EventOptions:
     account_id: str = "fe0ca230-61a6-4ebf-9199-9c0d238619aa"
     points: int = 1
     transaction_app_id: str = WIX_LOYALTY_APP_ID
+    # Wix's 2021 example carries `latestTransaction`; no published `@wix/loyalty` build has it (§8).
+    latest_transaction: bool = False
     program_status: str = "ACTIVE"
     app_id: str = ""
     event_time: float | None = None
@@ -228,17 +230,18 @@ def account_points_updated(options: EventOptions) -> dict[str, Any]:
         "points": {"balance": options.points, "earned": 0, "adjusted": options.points, "redeemed": 0},
         "rewardAvailable": False,
         "revision": "2",
-        "latestTransaction": {
+        "createdDate": when,
+        "updatedDate": when,
+    }
+    if options.latest_transaction:
+        account["latestTransaction"] = {
             "id": str(uuid.uuid4()),
             "amount": options.points,
             "type": "ADJUST",
             "description": "",
             "appId": options.transaction_app_id,
             "createdDate": when,
-        },
-        "createdDate": when,
-        "updatedDate": when,
-    }
+        }
     return _domain_event(
         options,
         "wix.loyalty.v1.account",
