@@ -4,7 +4,7 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
@@ -14,6 +14,11 @@ from worker.engine.timestamps import utc_stamp
 from worker.progress_store import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
+
+
+# Times the service takes: any real one, with room for every timezone's offset on either side.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class NotFound(LookupError):
@@ -48,6 +53,12 @@ def parse_moment(value: Any, field: str) -> datetime:
         raise LogRejected(f"{field} is required")
     if moment.tzinfo is None:
         raise LogRejected(f"{field} must include a timezone offset")
+    try:
+        in_range = EARLIEST <= moment.astimezone(UTC) <= LATEST
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        in_range = False
+    if not in_range:
+        raise LogRejected(f"{field} must be between {utc_stamp(EARLIEST)} and {utc_stamp(LATEST)}")
     return moment
 
 

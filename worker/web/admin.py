@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 import redis
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from worker.activity import parse_moment
 from worker.api_keys import create_api_key
+from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, load_document, parse_program
 from worker.job_kinds import KINDS, QUEUES
 from worker.jobs import Jobs, UnknownJob
@@ -136,8 +138,19 @@ def post_api_key(instance_id: str, request: Request, _: Admin) -> dict[str, str]
 class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"name": "expire-rewards"}})
 
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=100)]
     since: str | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _an_instant(cls, value: str | None) -> str | None:
+        """`since` is an ISO-8601 instant with its offset (catch-up reads orders updated after it)."""
+        if value is not None:
+            try:
+                parse_moment(value, "since")
+            except LogRejected as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 @router.post(

@@ -98,7 +98,7 @@ def _signer(settings: Settings) -> StandardWebhook:
 def _validated(body: bytes, match_by: str) -> PointsIn:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ApiError(
             422, "invalid_request", "the body is not JSON", [{"path": "", "message": "not JSON"}]
         ) from None

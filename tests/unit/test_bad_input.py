@@ -1,0 +1,212 @@
+"""Bad input is a 4xx with the error shape, never a 500 and never a half write (fakeredis; every
+feature configured). The schemathesis run over the OpenAPI document is in tests/integration."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.follow_ups import RecordedFollowUps
+from worker.points_sync_mapping import record_contact
+from worker.progress_store import ProgressStore
+from worker.settings import Settings
+from worker.standard_webhooks import StandardWebhook
+from worker.web.app import create_app
+
+ADMIN_TOKEN = "admin-secret"
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+APP_ID = "app-1"
+INSTANCE = "inst-1"
+SYNC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def configured(public_key_pem: str) -> Settings:
+    """Settings with every feature on: Wix key and app, admin token, points sync, widget sessions."""
+    return Settings(
+        redis_url="redis://unused",
+        wix_public_key=public_key_pem,
+        wix_app_id=APP_ID,
+        wix_app_secret="app-secret",
+        admin_token=ADMIN_TOKEN,
+        external_sync_secret=SYNC_SECRET,
+        widget_token_secret="w" * 40,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def client(public_key_pem, fake_async, fake_store) -> TestClient:
+    app = create_app(
+        configured(public_key_pem), async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps()
+    )
+    app.state.points_sync_send = lambda task, kwargs: None
+    ProgressStore(fake_store).save_program(INSTANCE, copy.deepcopy(BASE_PROGRAM))
+    record_contact(fake_store, INSTANCE, "c1", "jane@example.com", 1)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def api_key(client) -> dict[str, str]:
+    answer = client.post(f"/admin/v1/instances/{INSTANCE}/api-keys", headers=ADMIN)
+    assert answer.status_code == 201
+    return {"authorization": f"Bearer {answer.json()['apiKey']}"}
+
+
+def error_of(response: Any, status: int) -> dict[str, Any]:
+    """The error body of a `status` answer, in the contract's shape."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
+    assert set(body) == {"code", "message", "details"}
+    return body
+
+
+def challenge_log(**changes: Any) -> dict[str, Any]:
+    return {
+        "contactId": "c1",
+        "challengeId": "spend-500",
+        "activityId": "order_paid",
+        "activityValue": "10",
+        "activityAt": datetime.now(UTC).isoformat(),
+        "uniqueIdentifier": "order-1",
+        **changes,
+    }
+
+
+def signed_points(client: TestClient, body: bytes, **header_changes: str) -> Any:
+    headers = StandardWebhook(SYNC_SECRET).headers(header_changes.pop("msg_id", "msg_1"), body)
+    headers.update(header_changes)
+    return client.post(
+        "/sync/v1/points", content=body, headers={**headers, "content-type": "application/json"}
+    )
+
+
+class TestWidgetScript:
+    def test_a_non_ascii_hash_is_404(self, client) -> None:
+        """`widget.%C3%A9.js` names no script: 404, not a 500 from comparing non-ASCII text."""
+        error = error_of(client.get("/widget/v1/widget.%C3%A9.js"), 404)
+        assert error["code"] == "not_found"
+
+
+class TestPointsSyncInput:
+    def test_a_4400_digit_timestamp_is_401(self, client) -> None:
+        """A timestamp no clock can have is refused as a bad timestamp (401), not parsed into a 500."""
+        body = json.dumps({"instanceId": INSTANCE}).encode()
+        answer = client.post(
+            "/sync/v1/points",
+            content=body,
+            headers={"webhook-id": "msg_1", "webhook-timestamp": "9" * 4400, "webhook-signature": "v1,AAAA"},
+        )
+        assert error_of(answer, 401)["details"] == {"reason": "invalid_timestamp"}
+
+    def test_a_signed_body_nested_100000_deep_is_422(self, client) -> None:
+        """JSON too deep to parse is answered 422 `invalid_request`, like any body that is not JSON."""
+        body = b"[" * 100_000 + b"]" * 100_000
+        assert error_of(signed_points(client, body), 422)["code"] == "invalid_request"
+
+
+class TestActivityValueRange:
+    @pytest.mark.parametrize("value", ["1e99999999", "1E+400", 1e308, "9" * 4000, "0.0000001"])
+    def test_a_value_out_of_range_is_422_naming_the_range(self, client, api_key, fake_store, value) -> None:
+        """Values Decimal cannot sum safely are refused with the allowed range; nothing is stored."""
+        answer = client.post(
+            "/schema/challenge_log/record", json=challenge_log(activityValue=value), headers=api_key
+        )
+        assert "from 0 to 1000000000000" in error_of(answer, 422)["message"]
+        assert not fake_store.keys("wrw:{inst-1:c1}*")
+
+    def test_a_4000_digit_integer_is_422(self, client, api_key) -> None:
+        """A JSON integer of 4,000 digits is refused, not stored."""
+        body = json.dumps(challenge_log()).replace('"10"', "9" * 4000)
+        answer = client.post(
+            "/schema/challenge_log/record",
+            content=body,
+            headers={**api_key, "content-type": "application/json"},
+        )
+        assert answer.status_code == 422
+
+
+class TestTimesOutOfRange:
+    @pytest.mark.parametrize(
+        ("issued", "expiry"),
+        [
+            ("0001-01-01T00:00:00+14:00", "2030-01-01T00:00:00Z"),
+            ("2030-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00"),
+        ],
+    )
+    def test_a_reward_log_time_beyond_utc_is_422(self, client, api_key, fake_store, issued, expiry) -> None:
+        """Times that do not exist in UTC are refused with the range; the reward log is unchanged."""
+        answer = client.post(
+            "/schema/challenge_log/record", json=challenge_log(activityValue="300"), headers=api_key
+        )
+        reward_log = answer.json()["achievedMilestoneRewardLog"]
+        patch = {"couponCode": "SAVE", "rewardIssuedAt": issued, "rewardExpiryAt": expiry}
+        answer = client.patch(f"/schema/reward_log/{reward_log['id']}", json=patch, headers=api_key)
+        assert "must be between 1970-01-01" in error_of(answer, 422)["message"]
+        shown = client.get(f"/schema/reward_log/{reward_log['id']}", headers=api_key).json()
+        assert shown["status"] == "pending"
+
+
+class TestProgramDocument:
+    @pytest.mark.parametrize(
+        "document",
+        [
+            "[" * 500 + "]" * 500,
+            "streaks: " + "[" * 500 + "]" * 500,
+            "".join("  " * depth + "a:\n" for depth in range(500)),
+        ],
+        ids=["json", "yaml-flow", "yaml-block"],
+    )
+    def test_a_document_500_deep_is_422(self, client, document) -> None:
+        """A deeply nested program is refused at a bounded depth, with the path and the limit."""
+        answer = client.put(f"/admin/v1/instances/{INSTANCE}/program", content=document, headers=ADMIN)
+        error = error_of(answer, 422)
+        assert error["details"][0]["message"].startswith("nested too deeply")
+
+    def test_a_1_mib_yaml_list_is_refused_fast(self, client) -> None:
+        """A 1 MiB YAML list is refused after a bounded number of values, well under a second."""
+        document = "- 1\n" * (256 * 1024 - 1)
+        started = time.monotonic()
+        answer = client.put(f"/admin/v1/instances/{INSTANCE}/program", content=document, headers=ADMIN)
+        assert time.monotonic() - started < 3
+        assert error_of(answer, 422)["details"][0]["message"].startswith("too many values")
+
+    def test_aliases_count_what_they_repeat(self, client) -> None:
+        """A billion laughs is refused: an alias counts as the values it repeats."""
+        lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+        for name, previous in zip("bcdefghi", "abcdefgh", strict=True):
+            lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]")
+        answer = client.put(
+            f"/admin/v1/instances/{INSTANCE}/program", content="\n".join(lines), headers=ADMIN
+        )
+        assert error_of(answer, 422)["details"][0]["message"].startswith("too many values")
+
+
+class TestJobs:
+    def test_a_since_that_is_not_a_date_is_422(self, client) -> None:
+        """`since: not-a-date` is refused naming the field; no job starts."""
+        answer = client.post(
+            f"/admin/v1/instances/{INSTANCE}/jobs",
+            json={"name": "catch-up", "since": "not-a-date"},
+            headers=ADMIN,
+        )
+        assert error_of(answer, 422)["details"][0]["path"] == "body.since"
+        assert client.app.state.follow_ups.jobs == []  # type: ignore[attr-defined]
+
+    def test_a_since_with_its_offset_starts_the_job(self, client) -> None:
+        """An ISO instant with an offset is taken."""
+        since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        answer = client.post(
+            f"/admin/v1/instances/{INSTANCE}/jobs", json={"name": "catch-up", "since": since}, headers=ADMIN
+        )
+        assert answer.status_code == 202
+
+
+_ = jwt  # used by the token tests below
