@@ -11,6 +11,7 @@ import redis
 
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.timestamps import utc_stamp
+from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.progress_store import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
@@ -67,6 +68,12 @@ def record_activity(
 ) -> Outcome:
     """Record one log against the instance's program; LogRejected says why it cannot count."""
     try:
+        check_identifier(request.contact_id, "contactId")
+        check_identifier(request.activity_id, "activityId", 100)
+        check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
+    except InvalidIdentifier as exc:
+        raise LogRejected(str(exc)) from None
+    try:
         program = store.program(instance_id)
     except NoProgram:
         raise LogRejected("the instance has no program yet") from None
@@ -97,6 +104,10 @@ def issue_reward(
 ) -> tuple[dict[str, Any], bool]:
     """Mark a reward log issued with its coupon code; the same values again change nothing (False),
     another code on an issued log is a Conflict."""
+    try:
+        check_identifier(reward_log_id, "rewardLogId")
+    except InvalidIdentifier as exc:
+        raise LogRejected(str(exc)) from None
     if not coupon_code or len(coupon_code) > 100:
         raise LogRejected("couponCode must be 1 to 100 characters")
     if expiry_at <= issued_at:

@@ -209,4 +209,62 @@ class TestJobs:
         assert answer.status_code == 202
 
 
-_ = jwt  # used by the token tests below
+class TestIdentifiersStayInTheirKey:
+    def test_ids_that_would_reach_into_another_key_are_422(self, client, api_key, fake_store) -> None:
+        """`Q}:rewards` as a log id, then `c}:uid:Q` as a contact: both 422 naming the rule, nothing
+        written, and the member's reward logs still work."""
+        first = client.post(
+            "/schema/challenge_log/record",
+            json=challenge_log(contactId="c", uniqueIdentifier="Q}:rewards"),
+            headers=api_key,
+        )
+        assert "must not contain {, }" in str(error_of(first, 422)["details"])
+        second = client.post(
+            "/schema/challenge_log/record",
+            json=challenge_log(contactId="c}:uid:Q", activityValue="300"),
+            headers=api_key,
+        )
+        assert "must not contain {, }" in str(error_of(second, 422)["details"])
+        assert fake_store.keys("wrw:{inst-1:c*") == []
+        progress = client.get("/v1/members/c/progress", headers=api_key)
+        assert progress.status_code == 200
+        assert progress.json()["rewardLogs"] == []
+
+    def test_a_progress_path_with_a_brace_is_422(self, client, api_key) -> None:
+        """A contact id with a brace in the URL is refused before it names a key."""
+        assert error_of(client.get("/v1/members/c%7D:uid:Q/progress", headers=api_key), 422)
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("contactId", "c" * 100_000), ("uniqueIdentifier", "u" * 200_000)]
+    )
+    def test_wix_actions_keep_the_rest_limits(self, client, private_key, fake_store, field, value) -> None:
+        """An action's 100k-character contactId or 200k-character uniqueIdentifier is 422, not stored."""
+        now = int(time.time())
+        params = {**challenge_log(), field: value}
+        params.pop("activityValue")
+        params["activityValue"] = "10"
+        data = {
+            "request": {"actionKey": "execute-challenge", "actionParams": params},
+            "metadata": {"instanceId": INSTANCE, "requestId": "req-1"},
+        }
+        claims = {"data": data, "aud": APP_ID, "iss": "wix.com", "iat": now, "exp": now + 300}
+        token = jwt.encode(claims, private_key, algorithm="RS256")
+        answer = client.post("/wix/actions/v1/invoke", content=token, headers={"content-type": "text/plain"})
+        assert f"{field} must be at most" in error_of(answer, 422)["message"]
+        assert fake_store.keys("wrw:{inst-1:*") == []
+
+    def test_an_admin_instance_id_with_a_brace_is_422(self, client) -> None:
+        """Instance ids are letters, digits, `.`, `_` and `-`: `a}b` cannot name a program."""
+        answer = client.put("/admin/v1/instances/a%7Db/program", json=BASE_PROGRAM, headers=ADMIN)
+        assert error_of(answer, 422)["details"][0]["path"] == "path.instance_id"
+
+    def test_a_20000_character_webhook_id_is_422_and_not_kept(self, client, fake_store) -> None:
+        """A signed points change whose webhook-id is 20,000 characters is refused; no key holds it."""
+        body = json.dumps(
+            {"instanceId": INSTANCE, "transactionId": "t1", "amount": 5, "email": "jane@example.com"}
+        ).encode()
+        answer = signed_points(client, body, msg_id="m" * 20_000)
+        assert error_of(answer, 422)["details"] == [
+            {"path": "webhook-id", "message": "must be at most 256 characters"}
+        ]
+        assert not [key for key in fake_store.keys("wrw:sync:*") if "mmmm" in key]

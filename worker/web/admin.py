@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +15,7 @@ from worker.activity import parse_moment
 from worker.api_keys import create_api_key
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, load_document, parse_program
+from worker.identifiers import INSTANCE_MAX_LENGTH, INSTANCE_PATTERN, MAX_LENGTH, PATTERN
 from worker.job_kinds import KINDS, QUEUES
 from worker.jobs import Jobs, UnknownJob
 from worker.journal import EventJournal
@@ -35,6 +36,8 @@ def require_admin(request: Request) -> None:
 
 
 Admin = Annotated[None, Depends(require_admin)]
+InstanceIdPath = Annotated[str, Path(max_length=INSTANCE_MAX_LENGTH, pattern=INSTANCE_PATTERN)]
+IdPath = Annotated[str, Path(max_length=MAX_LENGTH, pattern=PATTERN)]
 
 
 @router.get(
@@ -57,7 +60,9 @@ Admin = Annotated[None, Depends(require_admin)]
         }
     },
 )
-async def show_event(instance_id: str, event_id: str, request: Request, _: Admin) -> dict[str, Any]:
+async def show_event(
+    instance_id: InstanceIdPath, event_id: IdPath, request: Request, _: Admin
+) -> dict[str, Any]:
     journal = EventJournal(request.app.state.store, request.app.state.settings.event_journal_ttl_seconds)
     try:
         record = await run_in_threadpool(journal.get, instance_id, event_id)
@@ -83,7 +88,7 @@ _PROGRAM_BODY = {
 }
 
 
-def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str, Any]:
+def apply_program(store: ProgressStore, instance_id: InstanceIdPath, text: str) -> dict[str, Any]:
     """Validate a YAML or JSON program and replace the instance's program with it (shared with the CLI)."""
     document = load_document(text)
     parse_program(document)
@@ -99,7 +104,7 @@ def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str
     openapi_extra={"requestBody": _PROGRAM_BODY},
     responses={422: {"description": "`error.details` lists each problem as {path, message}"}},
 )
-async def put_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
+async def put_program(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, Any]:
     body = await request.body()
     if len(body) > 1024 * 1024:
         raise ApiError(413, "too_large", "the program exceeds 1 MiB")
@@ -118,7 +123,7 @@ async def put_program(instance_id: str, request: Request, _: Admin) -> dict[str,
 
 
 @router.get("/instances/{instance_id}/program", summary="The instance's program")
-def get_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
+def get_program(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, Any]:
     stored = ProgressStore(request.app.state.store).program_document(instance_id)
     if stored is None:
         raise ApiError(404, "not_found", f"instance {instance_id} has no program")
@@ -131,7 +136,7 @@ def get_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
     status_code=201,
     summary="Create an API key for the instance (shown once; only its hash is stored)",
 )
-def post_api_key(instance_id: str, request: Request, _: Admin) -> dict[str, str]:
+def post_api_key(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, str]:
     return {"instanceId": instance_id, "apiKey": create_api_key(request.app.state.store, instance_id)}
 
 
@@ -159,7 +164,7 @@ class JobRequest(BaseModel):
     summary="Start a job (or answer the one of that name already running)",
     responses={404: {"description": "No job of that name"}},
 )
-def post_job(instance_id: str, body: JobRequest, request: Request, _: Admin) -> dict[str, Any]:
+def post_job(instance_id: InstanceIdPath, body: JobRequest, request: Request, _: Admin) -> dict[str, Any]:
     jobs = Jobs(request.app.state.store, KINDS)
     try:
         record, new = jobs.start(instance_id, body.name, body.since)
@@ -171,7 +176,7 @@ def post_job(instance_id: str, body: JobRequest, request: Request, _: Admin) -> 
 
 
 @router.get("/instances/{instance_id}/jobs/{job_id}", summary="A job's progress")
-def get_job(instance_id: str, job_id: str, request: Request, _: Admin) -> dict[str, Any]:
+def get_job(instance_id: InstanceIdPath, job_id: IdPath, request: Request, _: Admin) -> dict[str, Any]:
     record = Jobs(request.app.state.store, KINDS).get(job_id)
     if record is None or record["instanceId"] != instance_id:
         raise ApiError(404, "not_found", f"no job {job_id} in instance {instance_id}")
