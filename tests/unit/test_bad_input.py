@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.embedded_redis import free_port
 from worker.follow_ups import RecordedFollowUps
 from worker.points_sync_mapping import record_contact
 from worker.progress_store import ProgressStore
@@ -268,3 +271,44 @@ class TestIdentifiersStayInTheirKey:
             {"path": "webhook-id", "message": "must be at most 256 characters"}
         ]
         assert not [key for key in fake_store.keys("wrw:sync:*") if "mmmm" in key]
+
+
+@pytest.fixture
+def frozen_redis() -> Iterator[str]:
+    """A TCP port that takes connections and never answers, as a stopped (SIGSTOP) Redis does."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.fixture
+def closed_redis() -> str:
+    """A port nothing listens on, as a Redis that is down."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+class TestRedisUnavailable:
+    @pytest.mark.parametrize("server", ["frozen_redis", "closed_redis"])
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("GET", f"/admin/v1/instances/{INSTANCE}/program", None),
+            ("PUT", f"/admin/v1/instances/{INSTANCE}/program", BASE_PROGRAM),
+            ("POST", f"/admin/v1/instances/{INSTANCE}/api-keys", None),
+            ("POST", f"/admin/v1/instances/{INSTANCE}/jobs", {"name": "expire-rewards"}),
+            ("GET", f"/admin/v1/instances/{INSTANCE}/jobs/job-1", None),
+        ],
+    )
+    def test_admin_routes_answer_503_fast(self, request, public_key_pem, server, method, path, body) -> None:
+        """With Redis down or frozen, the admin routes answer 503 `unavailable` within two seconds."""
+        settings = configured(public_key_pem).model_copy(
+            update={"redis_url": request.getfixturevalue(server)}
+        )
+        client = TestClient(
+            create_app(settings, follow_ups=RecordedFollowUps()), raise_server_exceptions=False
+        )
+        started = time.monotonic()
+        answer = client.request(method, path, json=body, headers=ADMIN)
+        assert time.monotonic() - started < 2
+        assert error_of(answer, 503)["code"] == "unavailable"

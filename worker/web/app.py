@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from worker.error_reporting import init_sentry
 from worker.follow_ups import CeleryFollowUps, FollowUps
 from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
-from worker.redis_client import async_client, require_redis_url, sync_client
+from worker.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
 from worker.redis_health import describe_durability_problems
 from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
@@ -39,7 +39,7 @@ def create_app(
     if async_redis is None or store is None:
         url = require_redis_url(settings)
         async_redis = async_redis or async_client(url)
-        store = store or sync_client(url)
+        store = store or sync_client(url, timeout=WEB_TIMEOUT, retries=False)
     key_text = settings.public_key_text()
     verifier = (
         TokenVerifier(load_public_key(key_text), leeway=settings.jwt_leeway_seconds) if key_text else None

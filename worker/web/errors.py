@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -61,6 +62,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for error in exc.errors()
         ]
         return error_response(422, "invalid_request", "the request is not valid", details)
+
+    @app.exception_handler(redis.RedisError)
+    async def _redis_error(_: Request, exc: redis.RedisError) -> JSONResponse:
+        # Every route: Redis down, frozen (a timeout) or refusing is 503, so the client tries again.
+        logger.warning("Redis unavailable", extra={"error": type(exc).__name__})
+        return error_response(503, "unavailable", "Redis is unavailable; try again shortly")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
