@@ -3,6 +3,7 @@ feature configured). The schemathesis run over the OpenAPI document is in tests/
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import socket
@@ -312,3 +313,65 @@ class TestRedisUnavailable:
         answer = client.request(method, path, json=body, headers=ADMIN)
         assert time.monotonic() - started < 2
         assert error_of(answer, 503)["code"] == "unavailable"
+
+
+BODY_ROUTES = [
+    ("PUT", f"/admin/v1/instances/{INSTANCE}/program"),
+    ("POST", f"/admin/v1/instances/{INSTANCE}/jobs"),
+    ("POST", "/schema/challenge_log/record"),
+    ("PATCH", "/schema/reward_log/rl-1"),
+    ("POST", "/sync/v1/points"),
+    ("POST", "/wix/actions/v1/invoke"),
+    ("POST", "/webhooks/wix"),
+    ("POST", "/widget/v1/session"),
+]
+
+
+class TestBodyLimit:
+    @pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+    def test_a_body_over_1_mib_is_413_on_every_route(self, client, method, path) -> None:
+        """Any route, with or without credentials: a body over 1 MiB is 413 `too_large`."""
+        answer = client.request(method, path, content=b"[" * (1024 * 1024 + 1))
+        assert error_of(answer, 413)["code"] == "too_large"
+
+    @pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+    def test_a_chunked_body_over_1_mib_is_413(self, client, api_key, method, path) -> None:
+        """Without a Content-Length, the body is cut off as soon as it passes the limit."""
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(40):
+                yield b" " * 65536
+
+        credentials = api_key if path.startswith("/schema/") else ADMIN
+        answer = client.request(method, path, content=chunks(), headers=credentials)
+        assert error_of(answer, 413)["code"] == "too_large"
+
+
+class TestCredentialsBeforeBody:
+    @pytest.mark.parametrize(
+        ("method", "path"), [(m, p) for m, p in BODY_ROUTES if p.startswith(("/admin/", "/schema/"))]
+    )
+    @pytest.mark.parametrize("authorization", [b"", b"Bearer wrong"])
+    def test_no_body_is_read_without_credentials(self, client, method, path, authorization) -> None:
+        """Admin and records routes answer 401 from the headers alone: the body is never received."""
+        received: list[dict[str, Any]] = []
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            received.append({})
+            return {"type": "http.request", "body": b"{}" * 1000, "more_body": True}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"1000000")]
+        if authorization:
+            headers.append((b"authorization", authorization))
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+            "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+        }  # fmt: skip
+        asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+        assert sent[0]["status"] == 401
+        assert received == []

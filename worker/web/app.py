@@ -20,6 +20,7 @@ from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
+from worker.web.guards import AuthFirst, BodyLimit
 from worker.web.sync import router as sync_router
 from worker.wix.tokens import TokenVerifier, load_public_key
 
@@ -76,6 +77,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(receiver.WebhookFastPath)
+    app.add_middleware(AuthFirst)  # credentials before the body ...
+    app.add_middleware(BodyLimit, max_bytes=settings.webhook_max_bytes)  # ... and no body over the limit
     app.include_router(receiver.router)
     app.include_router(admin.router)
     app.include_router(records.router)

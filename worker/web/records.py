@@ -26,8 +26,14 @@ from worker.web.wix_dependency import Wix
 router = APIRouter(tags=["records"])
 
 
+API_KEY_INSTANCE = "api_key_instance"  # request.state: the instance worker.web.guards.AuthFirst found
+
+
 def require_api_key(request: Request) -> str:
-    """The instance whose API key authorizes the request."""
+    """The instance whose API key authorizes the request (found once, before the body is read)."""
+    found = getattr(request.state, API_KEY_INSTANCE, None)
+    if isinstance(found, str):
+        return found
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise ApiError(401, "unauthorized", "an instance API key is required (Authorization: Bearer <key>)")
