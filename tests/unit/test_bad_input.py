@@ -16,6 +16,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.embedded_redis import free_port
 from worker.follow_ups import RecordedFollowUps
@@ -24,6 +25,7 @@ from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.standard_webhooks import StandardWebhook
 from worker.web.app import create_app
+from worker.wix.webhook_signing import envelope_claims
 
 ADMIN_TOKEN = "admin-secret"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -375,3 +377,40 @@ class TestCredentialsBeforeBody:
         asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
         assert sent[0]["status"] == 401
         assert received == []
+
+
+def webhook_token(private_key: Any, *, drop: tuple[str, ...] = (), issued_at: int | None = None) -> str:
+    """A signed AppInstalled webhook (a legacy event: its id is derived from the token)."""
+    claims = envelope_claims("AppInstalled", INSTANCE, wix_samples.app_installed(), issued_at=issued_at)
+    return jwt.encode({k: v for k, v in claims.items() if k not in drop}, private_key, algorithm="RS256")
+
+
+def post_webhook(client: TestClient, token: str) -> Any:
+    return client.post("/webhooks/wix", content=token, headers={"content-type": "text/plain"})
+
+
+class TestWebhookTokens:
+    @pytest.mark.parametrize("padding", ["=", "=="])
+    def test_a_padded_signature_is_not_a_new_event(self, client, fake_store, private_key, padding) -> None:
+        """The same token with `=` padding on its signature is refused (401): one event, one id."""
+        token = webhook_token(private_key)
+        assert post_webhook(client, token).json() == {"status": "queued"}
+        answer = post_webhook(client, token + padding)
+        assert error_of(answer, 401)["details"] == {"reason": "malformed"}
+        assert fake_store.llen("events") == 1
+
+    def test_a_token_with_neither_exp_nor_iat_is_401(self, client, fake_store, private_key) -> None:
+        """A signed token whose age cannot be told is refused, and nothing is queued."""
+        answer = post_webhook(client, webhook_token(private_key, drop=("exp", "iat")))
+        assert error_of(answer, 401)["details"] == {"reason": "missing_claim"}
+        assert fake_store.llen("events") == 0
+
+    def test_a_token_without_exp_is_good_for_48_hours_after_iat(
+        self, client, fake_store, private_key
+    ) -> None:
+        """No exp: an iat within 48 hours is queued; one from three days ago is refused as expired."""
+        fresh = webhook_token(private_key, drop=("exp",), issued_at=int(time.time()) - 3600)
+        assert post_webhook(client, fresh).json() == {"status": "queued"}
+        stale = webhook_token(private_key, drop=("exp",), issued_at=int(time.time()) - 3 * 86400)
+        assert error_of(post_webhook(client, stale), 401)["details"] == {"reason": "expired"}
+        assert fake_store.llen("events") == 1
