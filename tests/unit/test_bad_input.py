@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.embedded_redis import free_port
+from worker.error_reporting import scrub_event
 from worker.follow_ups import RecordedFollowUps
 from worker.points_sync_mapping import record_contact
 from worker.progress_store import ProgressStore
@@ -414,3 +415,12 @@ class TestWebhookTokens:
         stale = webhook_token(private_key, drop=("exp",), issued_at=int(time.time()) - 3 * 86400)
         assert error_of(post_webhook(client, stale), 401)["details"] == {"reason": "expired"}
         assert fake_store.llen("events") == 1
+
+
+class TestSecretsInUrls:
+    def test_sentry_gets_no_query_string(self) -> None:
+        """`?token=...` is filtered from an error report's request, query string and URL alike."""
+        event = {"request": {"url": "http://h/admin/v1/x?token=s3cret", "query_string": "token=s3cret"}}
+        scrubbed = scrub_event(event, {})
+        assert "s3cret" not in json.dumps(scrubbed)
+        assert scrubbed["request"]["url"] == "http://h/admin/v1/x"
