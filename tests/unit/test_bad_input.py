@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.cli import flower_command
 from worker.embedded_redis import free_port
 from worker.error_reporting import scrub_event
 from worker.follow_ups import RecordedFollowUps
@@ -424,3 +425,16 @@ class TestSecretsInUrls:
         scrubbed = scrub_event(event, {})
         assert "s3cret" not in json.dumps(scrubbed)
         assert scrubbed["request"]["url"] == "http://h/admin/v1/x"
+
+
+class TestFlowerListensLocally:
+    def test_flower_listens_on_localhost_by_default(self) -> None:
+        """Flower's /metrics and /healthcheck have no auth: by default it listens on 127.0.0.1 only."""
+        command = flower_command(Settings(_env_file=None))  # type: ignore[call-arg]
+        assert "--address=127.0.0.1" in command
+        assert "--port=5555" in command
+
+    def test_flower_address_opens_it_on_purpose(self, monkeypatch) -> None:
+        """FLOWER_ADDRESS=0.0.0.0 is how an operator exposes it (behind a proxy that authenticates)."""
+        monkeypatch.setenv("FLOWER_ADDRESS", "0.0.0.0")
+        assert "--address=0.0.0.0" in flower_command(Settings(_env_file=None))  # type: ignore[call-arg]
