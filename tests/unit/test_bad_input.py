@@ -96,6 +96,18 @@ def signed_points(client: TestClient, body: bytes, **header_changes: str) -> Any
     )
 
 
+def invoke(client: TestClient, private_key: Any, action_key: str, params: dict[str, Any]) -> Any:
+    """A Wix action call for the instance, signed as Wix signs it."""
+    now = int(time.time())
+    data = {
+        "request": {"actionKey": action_key, "actionParams": params},
+        "metadata": {"instanceId": INSTANCE, "requestId": "req-1"},
+    }
+    claims = {"data": data, "aud": APP_ID, "iss": "wix.com", "iat": now, "exp": now + 300}
+    token = jwt.encode(claims, private_key, algorithm="RS256")
+    return client.post("/wix/actions/v1/invoke", content=token, headers={"content-type": "text/plain"})
+
+
 class TestWidgetScript:
     def test_a_non_ascii_hash_is_404(self, client) -> None:
         """`widget.%C3%A9.js` names no script: 404, not a 500 from comparing non-ASCII text."""
@@ -130,6 +142,13 @@ class TestActivityValueRange:
         assert "from 0 to 1000000000000" in error_of(answer, 422)["message"]
         assert not fake_store.keys("wrw:{inst-1:c1}*")
 
+    @pytest.mark.parametrize("value", ["1e99999999", "1E+400", 1e308])
+    def test_execute_challenge_refuses_it_too(self, client, private_key, fake_store, value) -> None:
+        """The Wix action answers the same 422 with the range, and stores nothing."""
+        answer = invoke(client, private_key, "execute-challenge", challenge_log(activityValue=value))
+        assert "from 0 to 1000000000000" in error_of(answer, 422)["message"]
+        assert fake_store.keys("wrw:{inst-1:*") == []
+
     def test_a_4000_digit_integer_is_422(self, client, api_key) -> None:
         """A JSON integer of 4,000 digits is refused, not stored."""
         body = json.dumps(challenge_log()).replace('"10"', "9" * 4000)
@@ -160,6 +179,17 @@ class TestTimesOutOfRange:
         assert "must be between 1970-01-01" in error_of(answer, 422)["message"]
         shown = client.get(f"/schema/reward_log/{reward_log['id']}", headers=api_key).json()
         assert shown["status"] == "pending"
+
+    def test_update_reward_log_refuses_them_too(self, client, private_key) -> None:
+        """The Wix action `update-reward-log` answers 422 with the range for the same times."""
+        params = {
+            "rewardLogId": "rl-1",
+            "couponCode": "SAVE",
+            "rewardIssuedAt": "0001-01-01T00:00:00+14:00",
+            "rewardExpiryAt": "9999-12-31T23:59:59-14:00",
+        }
+        answer = invoke(client, private_key, "update-reward-log", params)
+        assert "must be between 1970-01-01" in error_of(answer, 422)["message"]
 
 
 class TestProgramDocument:
@@ -247,17 +277,7 @@ class TestIdentifiersStayInTheirKey:
     )
     def test_wix_actions_keep_the_rest_limits(self, client, private_key, fake_store, field, value) -> None:
         """An action's 100k-character contactId or 200k-character uniqueIdentifier is 422, not stored."""
-        now = int(time.time())
-        params = {**challenge_log(), field: value}
-        params.pop("activityValue")
-        params["activityValue"] = "10"
-        data = {
-            "request": {"actionKey": "execute-challenge", "actionParams": params},
-            "metadata": {"instanceId": INSTANCE, "requestId": "req-1"},
-        }
-        claims = {"data": data, "aud": APP_ID, "iss": "wix.com", "iat": now, "exp": now + 300}
-        token = jwt.encode(claims, private_key, algorithm="RS256")
-        answer = client.post("/wix/actions/v1/invoke", content=token, headers={"content-type": "text/plain"})
+        answer = invoke(client, private_key, "execute-challenge", {**challenge_log(), field: value})
         assert f"{field} must be at most" in error_of(answer, 422)["message"]
         assert fake_store.keys("wrw:{inst-1:*") == []
 
