@@ -88,7 +88,7 @@ _PROGRAM_BODY = {
 }
 
 
-def apply_program(store: ProgressStore, instance_id: InstanceIdPath, text: str) -> dict[str, Any]:
+def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str, Any]:
     """Validate a YAML or JSON program and replace the instance's program with it (shared with the CLI)."""
     document = load_document(text)
     parse_program(document)
