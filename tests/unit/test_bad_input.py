@@ -20,12 +20,14 @@ from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.cli import flower_command
 from worker.embedded_redis import free_port
+from worker.engine.program import ProgramInvalid
 from worker.error_reporting import scrub_event
 from worker.follow_ups import RecordedFollowUps
 from worker.points_sync_mapping import record_contact
 from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.standard_webhooks import StandardWebhook
+from worker.web.admin import apply_program
 from worker.web.app import create_app
 from worker.wix.webhook_signing import envelope_claims
 
@@ -285,6 +287,13 @@ class TestIdentifiersStayInTheirKey:
         """Instance ids are letters, digits, `.`, `_` and `-`: `a}b` cannot name a program."""
         answer = client.put("/admin/v1/instances/a%7Db/program", json=BASE_PROGRAM, headers=ADMIN)
         assert error_of(answer, 422)["details"][0]["path"] == "path.instance_id"
+
+    def test_the_cli_refuses_such_an_instance_id_too(self, fake_store) -> None:
+        """`program apply --instance a:b` (shared with the route) names the rule; nothing is stored."""
+        with pytest.raises(ProgramInvalid) as refused:
+            apply_program(ProgressStore(fake_store), "a:b", json.dumps(BASE_PROGRAM))
+        assert refused.value.problems[0]["path"] == "instanceId"
+        assert fake_store.keys("wrw:program:a:b") == []
 
     def test_a_20000_character_webhook_id_is_422_and_not_kept(self, client, fake_store) -> None:
         """A signed points change whose webhook-id is 20,000 characters is refused; no key holds it."""

@@ -15,7 +15,14 @@ from worker.activity import parse_moment
 from worker.api_keys import create_api_key
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, load_document, parse_program
-from worker.identifiers import INSTANCE_MAX_LENGTH, INSTANCE_PATTERN, MAX_LENGTH, PATTERN
+from worker.identifiers import (
+    INSTANCE_MAX_LENGTH,
+    INSTANCE_PATTERN,
+    MAX_LENGTH,
+    PATTERN,
+    PATTERN_MEANINGS,
+    is_instance_id,
+)
 from worker.job_kinds import KINDS, QUEUES
 from worker.jobs import Jobs, UnknownJob
 from worker.journal import EventJournal
@@ -90,6 +97,11 @@ _PROGRAM_BODY = {
 
 def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str, Any]:
     """Validate a YAML or JSON program and replace the instance's program with it (shared with the CLI)."""
+    if not is_instance_id(instance_id):
+        message = PATTERN_MEANINGS[INSTANCE_PATTERN]
+        raise ProgramInvalid(
+            [{"path": "instanceId", "message": f"{message} (at most {INSTANCE_MAX_LENGTH})"}]
+        )
     document = load_document(text)
     parse_program(document)
     safe = json.loads(json.dumps(document, default=str))  # YAML dates become ISO text
