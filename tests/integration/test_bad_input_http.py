@@ -4,12 +4,15 @@ no 5xx; bodies are refused before they are read; the access log carries no query
 from __future__ import annotations
 
 import copy
+import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +31,7 @@ from tests.integration.conftest import (
     wait_for,
 )
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.embedded_redis import free_port
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000ba01"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -169,3 +173,37 @@ class TestAccessLog:
         assert answer.status_code == 401
         wait_for(lambda: web.saw("?[redacted]"), 5, "the access log line")
         assert not web.saw(ADMIN_TOKEN)
+
+
+class TestFlower:
+    def test_flower_listens_on_loopback_only(self, module_redis_url) -> None:
+        """`python -m worker flower` answers on 127.0.0.1 and listens on no other interface."""
+        port = free_port()
+        env = {
+            **os.environ,
+            "REDIS_URL": module_redis_url,
+            "FLOWER_PORT": str(port),
+            "FLOWER_BASIC_AUTH": "ops:flower-secret",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("FLOWER_ADDRESS", None)
+        flower = Process([sys.executable, "-m", "worker", "flower"], env)
+        try:
+
+            def asks_for_credentials() -> bool:
+                if flower.popen.poll() is not None:
+                    pytest.fail(f"Flower exited:\n{flower.tail()}")
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 401
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(asks_for_credentials, 40, "Flower to answer on 127.0.0.1")
+            listening = {
+                connection.laddr.ip
+                for connection in psutil.Process(flower.popen.pid).net_connections(kind="inet")
+                if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
+            }
+            assert listening == {"127.0.0.1"}
+        finally:
+            flower.stop()
