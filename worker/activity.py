@@ -4,16 +4,22 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
 
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.timestamps import utc_stamp
+from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.progress_store import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
+
+
+# Times the service takes: any real one, with room for every timezone's offset on either side.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class NotFound(LookupError):
@@ -48,6 +54,12 @@ def parse_moment(value: Any, field: str) -> datetime:
         raise LogRejected(f"{field} is required")
     if moment.tzinfo is None:
         raise LogRejected(f"{field} must include a timezone offset")
+    try:
+        in_range = EARLIEST <= moment.astimezone(UTC) <= LATEST
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        in_range = False
+    if not in_range:
+        raise LogRejected(f"{field} must be between {utc_stamp(EARLIEST)} and {utc_stamp(LATEST)}")
     return moment
 
 
@@ -55,6 +67,12 @@ def record_activity(
     store: ProgressStore, instance_id: str, request: ActivityRequest, now: datetime
 ) -> Outcome:
     """Record one log against the instance's program; LogRejected says why it cannot count."""
+    try:
+        check_identifier(request.contact_id, "contactId")
+        check_identifier(request.activity_id, "activityId", 100)
+        check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
+    except InvalidIdentifier as exc:
+        raise LogRejected(str(exc)) from None
     try:
         program = store.program(instance_id)
     except NoProgram:
@@ -86,6 +104,10 @@ def issue_reward(
 ) -> tuple[dict[str, Any], bool]:
     """Mark a reward log issued with its coupon code; the same values again change nothing (False),
     another code on an issued log is a Conflict."""
+    try:
+        check_identifier(reward_log_id, "rewardLogId")
+    except InvalidIdentifier as exc:
+        raise LogRejected(str(exc)) from None
     if not coupon_code or len(coupon_code) > 100:
         raise LogRejected("couponCode must be 1 to 100 characters")
     if expiry_at <= issued_at:

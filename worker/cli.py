@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from worker.settings import SettingsError, get_settings
+from worker.settings import Settings, SettingsError, get_settings
 
 
 def _print_json(value: Any) -> None:
@@ -77,6 +77,14 @@ def cmd_web(_: argparse.Namespace) -> int:
     return 0
 
 
+def flower_command(settings: Settings) -> list[str]:
+    """Flower on `FLOWER_ADDRESS` (default 127.0.0.1: its /metrics and /healthcheck have no auth)."""
+    return [
+        sys.executable, "-m", "celery", "-A", "worker", "flower",
+        f"--address={settings.flower_address}", f"--port={settings.flower_port}",
+    ]  # fmt: skip
+
+
 def cmd_flower(_: argparse.Namespace) -> int:
     settings = get_settings()
     auth = settings.flower_basic_auth.get_secret_value() if settings.flower_basic_auth else ""
@@ -87,7 +95,7 @@ def cmd_flower(_: argparse.Namespace) -> int:
         print("FLOWER_BASIC_AUTH is not set: Flower uses admin:admin (development only)", flush=True)
     # Flower reads the credentials from its environment, so they never appear in `ps`.
     env = dict(os.environ, FLOWER_BASIC_AUTH=auth)
-    command = [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={settings.flower_port}"]
+    command = flower_command(settings)
     os.execve(command[0], command, env)
     return 0  # not reached
 

@@ -15,11 +15,16 @@ _SECRET_HEADERS = {"authorization", "cookie", "x-wix-signature", "proxy-authoriz
 
 
 def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
-    """Drop what could carry a token: request bodies (a webhook body *is* a JWT) and auth headers."""
+    """Drop what could carry a token: request bodies (a webhook body *is* a JWT), auth headers and
+    query strings."""
     request = event.get("request")
     if isinstance(request, dict):
         request.pop("data", None)
         request.pop("cookies", None)
+        if request.get("query_string"):  # `?token=...` would carry a secret
+            request["query_string"] = "[Filtered]"
+        if isinstance(request.get("url"), str):
+            request["url"] = request["url"].partition("?")[0]
         headers = request.get("headers")
         if isinstance(headers, dict):
             for name in list(headers):

@@ -68,9 +68,24 @@ class ReadableFormatter(logging.Formatter):
         return line
 
 
+class RedactQueryStrings(logging.Filter):
+    """uvicorn's access log line without the query string (`?token=...` would put a secret in the log):
+    the path stays, the query becomes `?[redacted]`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path = args[2].partition("?")[0]
+            record.args = (args[0], args[1], f"{path}?[redacted]", args[3], args[4])
+        return True
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else ReadableFormatter())
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, RedactQueryStrings) for existing in access.filters):
+        access.addFilter(RedactQueryStrings())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -32,6 +32,7 @@ from worker import outbox
 from worker.engine.logs import ActivityLog
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
+from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
 
 Kind = Literal["streak", "challenge"]
 MAX_ATTEMPTS = 50
@@ -46,6 +47,9 @@ class Contention(RuntimeError):
 
 
 def _member(instance_id: str, contact_id: str) -> str:
+    # The last guard of worker.identifiers' rule: a brace would let an id reach into another key.
+    if not is_instance_id(instance_id) or identifier_problem(contact_id) is not None:
+        raise InvalidIdentifier(f"not an identifier for a key: {instance_id[:100]!r}, {contact_id[:100]!r}")
     return f"wrw:{{{instance_id}:{contact_id}}}"
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from worker.settings import Settings, SettingsError
 
 # The receiver must answer 503 within a second when Redis is gone, so its calls fail fast.
 FAST_TIMEOUT = 0.5
+# The web app's other routes (admin, records, widget) do a few round trips: each gets a second, one try.
+WEB_TIMEOUT = 1.0
 
 
 def require_redis_url(settings: Settings) -> str:
@@ -20,14 +23,18 @@ def require_redis_url(settings: Settings) -> str:
     return settings.redis_url
 
 
-def sync_client(url: str, *, timeout: float = 5.0) -> redis.Redis:
-    """A client for the worker, the CLI and the admin API (answers are strings)."""
+def sync_client(url: str, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:
+    """A client for the worker, the CLI and the web app (answers are strings). Without `retries`, a
+    failed call fails at once (redis-py otherwise tries three more times, seconds apart): the web app
+    answers 503 and its client tries again."""
+    options = {} if retries else {"retry": Retry(NoBackoff(), 0)}
     return redis.Redis.from_url(
         url,
         decode_responses=True,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         health_check_interval=30,
+        **options,
     )
 
 

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     widget_token_secret: SecretStr | None = None
     port: int = 8000
     flower_port: int = 5555
+    # Flower's /metrics and /healthcheck answer without credentials: it listens on this machine only
+    # unless told otherwise (README "Who listens where").
+    flower_address: str = "127.0.0.1"
     embedded_redis_port: int = 6399  # `make run` without REDIS_URL
     sentry_dsn: SecretStr | None = None
     log_level: str = "INFO"

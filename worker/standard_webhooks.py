@@ -32,6 +32,7 @@ from typing import Literal
 SECRET_PREFIX = "whsec_"  # noqa: S105  # the format's prefix, not a secret
 TOLERANCE_SECONDS = 5 * 60
 SIGNATURE_VERSION = "v1"
+MAX_TIMESTAMP_DIGITS = 15
 
 Reason = Literal[
     "missing_headers",
@@ -111,7 +112,8 @@ class StandardWebhook:
         signatures = lowered.get("webhook-signature", "")
         if not (msg_id and stamp and signatures):
             raise WebhookVerificationError("missing_headers")
-        if not stamp.isascii() or not stamp.isdigit():
+        # Unix seconds have 10 digits; a longer stamp is refused before int() (which refuses over 4,300).
+        if not stamp.isascii() or not stamp.isdigit() or len(stamp) > MAX_TIMESTAMP_DIGITS:
             raise WebhookVerificationError("invalid_timestamp")
         timestamp = int(stamp)
         current = time.time() if now is None else now

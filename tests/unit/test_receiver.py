@@ -172,9 +172,12 @@ class TestRefused:
         self, client, fake_store, private_key, claims
     ) -> None:
         """Signed by the right key but not a Wix envelope: 400 saying what is wrong."""
+        import time
+
         import jwt
 
-        response = post(client, jwt.encode(claims, private_key, algorithm="RS256"))
+        fresh = {**claims, "exp": int(time.time()) + 300}  # a token must say how old it may be
+        response = post(client, jwt.encode(fresh, private_key, algorithm="RS256"))
         assert response.status_code == 400
         body = response.json()["error"]
         assert body["code"] == "invalid_payload"

@@ -10,6 +10,12 @@ from typing import Any
 from worker.engine.program import Challenge, Streak
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# The values a sum takes: big enough for any order total, small enough that sums never leave Decimal's
+# default context (28 digits) and no exponent can overflow it.
+MAX_ACTIVITY_VALUE = Decimal(10) ** 12
+MAX_DECIMAL_PLACES = 6
+_SMALLEST = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
+VALUE_RANGE = f"from 0 to {MAX_ACTIVITY_VALUE:f} with at most {MAX_DECIMAL_PLACES} decimal places"
 
 
 class LogRejected(ValueError):
@@ -47,6 +53,27 @@ class ActivityLog:
         )
 
 
+def activity_value_in_range(activity_value: Any) -> Decimal:
+    """The value as a Decimal when it is a finite number in the allowed range, else LogRejected."""
+    try:
+        value = Decimal(str(activity_value))
+    except (InvalidOperation, ValueError):  # ValueError: an int too long for str()
+        raise LogRejected(f"activityValue is not a number; it must be a number {VALUE_RANGE}") from None
+    if not value.is_finite():
+        raise LogRejected(f"activityValue must be finite: a number {VALUE_RANGE}")
+    if value < 0:
+        raise LogRejected(f"activityValue must not be negative: a number {VALUE_RANGE}")
+    if value > MAX_ACTIVITY_VALUE:
+        raise LogRejected(f"activityValue is out of range: it must be a number {VALUE_RANGE}")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMAL_PLACES:
+        places = value.quantize(_SMALLEST)
+        if places != value:
+            raise LogRejected(f"activityValue is out of range: it must be a number {VALUE_RANGE}")
+        value = places  # 1.000000000 is 1.000000: the same number, in few digits
+    return value
+
+
 def accept_log(
     item: Streak | Challenge,
     *,
@@ -74,14 +101,7 @@ def accept_log(
     else:
         if activity_value is None or isinstance(activity_value, bool):
             raise LogRejected("activityValue is required for a sum")
-        try:
-            value = Decimal(str(activity_value))
-        except InvalidOperation:
-            raise LogRejected(f"activityValue {activity_value!r} is not a number") from None
-        if not value.is_finite():
-            raise LogRejected("activityValue must be finite")
-        if value < 0:
-            raise LogRejected("activityValue must not be negative")
+        value = activity_value_in_range(activity_value)
     return ActivityLog(
         activityAt=activity_at,
         uniqueIdentifier=unique_identifier,

@@ -7,6 +7,7 @@ must be > 0`), so a merchant fixes the whole document in one go.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -273,9 +274,80 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
+# A program is a few hundred nodes; these bounds keep a hostile document cheap to refuse.
+MAX_DEPTH = 32
+MAX_NODES = 10_000
+_LIMITS = f"at most {MAX_DEPTH} levels deep and {MAX_NODES} values (aliases count what they repeat)"
+
+
+def _too_big(what: str) -> ProgramInvalid:
+    return ProgramInvalid([{"path": "(document)", "message": f"{what}: a program is {_LIMITS}"}])
+
+
+class _BoundedLoader(_Yaml12Loader):
+    """The YAML 1.2 loader with a bound on nesting and on values, aliases counted at the size of what
+    they repeat (so neither deep nesting nor a billion laughs costs more than MAX_NODES nodes)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._sizes: dict[int, int] = {}
+
+    def _count(self, nodes: int) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise _too_big("too many values")
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            anchored = self.anchors.get(self.peek_event().anchor)  # type: ignore[no-untyped-call]
+            if anchored is not None:
+                self._count(self._sizes.get(id(anchored), 1))
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _too_big("nested too deeply")
+        before = self._nodes
+        self._count(1)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._sizes[id(node)] = self._nodes - before
+        return node
+
+
+def _json_within_limits(document: Any) -> None:
+    nodes = 0
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            raise _too_big("nested too deeply")
+        if nodes > MAX_NODES:
+            raise _too_big("too many values")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
 def load_document(text: str) -> Any:
-    """Parse a program document written in YAML or JSON (JSON is YAML); ProgramInvalid if neither."""
+    """Parse a program document written in YAML or JSON (JSON is YAML); ProgramInvalid if neither, or
+    if it is deeper or bigger than a program can be. JSON takes the fast path (the C parser)."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            document = json.loads(text)
+        except RecursionError:
+            raise _too_big("nested too deeply") from None
+        except ValueError:
+            pass  # flow-style YAML, or broken: YAML says which
+        else:
+            _json_within_limits(document)
+            return document
     try:
-        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506  (a SafeLoader subclass)
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise ProgramInvalid([{"path": "(document)", "message": f"not valid YAML or JSON: {exc}"}]) from None

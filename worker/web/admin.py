@@ -7,12 +7,22 @@ import json
 from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from worker.activity import parse_moment
 from worker.api_keys import create_api_key
+from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, load_document, parse_program
+from worker.identifiers import (
+    INSTANCE_MAX_LENGTH,
+    INSTANCE_PATTERN,
+    MAX_LENGTH,
+    PATTERN,
+    PATTERN_MEANINGS,
+    is_instance_id,
+)
 from worker.job_kinds import KINDS, QUEUES
 from worker.jobs import Jobs, UnknownJob
 from worker.journal import EventJournal
@@ -33,6 +43,8 @@ def require_admin(request: Request) -> None:
 
 
 Admin = Annotated[None, Depends(require_admin)]
+InstanceIdPath = Annotated[str, Path(max_length=INSTANCE_MAX_LENGTH, pattern=INSTANCE_PATTERN)]
+IdPath = Annotated[str, Path(max_length=MAX_LENGTH, pattern=PATTERN)]
 
 
 @router.get(
@@ -55,7 +67,9 @@ Admin = Annotated[None, Depends(require_admin)]
         }
     },
 )
-async def show_event(instance_id: str, event_id: str, request: Request, _: Admin) -> dict[str, Any]:
+async def show_event(
+    instance_id: InstanceIdPath, event_id: IdPath, request: Request, _: Admin
+) -> dict[str, Any]:
     journal = EventJournal(request.app.state.store, request.app.state.settings.event_journal_ttl_seconds)
     try:
         record = await run_in_threadpool(journal.get, instance_id, event_id)
@@ -83,6 +97,11 @@ _PROGRAM_BODY = {
 
 def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str, Any]:
     """Validate a YAML or JSON program and replace the instance's program with it (shared with the CLI)."""
+    if not is_instance_id(instance_id):
+        message = PATTERN_MEANINGS[INSTANCE_PATTERN]
+        raise ProgramInvalid(
+            [{"path": "instanceId", "message": f"{message} (at most {INSTANCE_MAX_LENGTH})"}]
+        )
     document = load_document(text)
     parse_program(document)
     safe = json.loads(json.dumps(document, default=str))  # YAML dates become ISO text
@@ -97,7 +116,7 @@ def apply_program(store: ProgressStore, instance_id: str, text: str) -> dict[str
     openapi_extra={"requestBody": _PROGRAM_BODY},
     responses={422: {"description": "`error.details` lists each problem as {path, message}"}},
 )
-async def put_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
+async def put_program(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, Any]:
     body = await request.body()
     if len(body) > 1024 * 1024:
         raise ApiError(413, "too_large", "the program exceeds 1 MiB")
@@ -116,7 +135,7 @@ async def put_program(instance_id: str, request: Request, _: Admin) -> dict[str,
 
 
 @router.get("/instances/{instance_id}/program", summary="The instance's program")
-def get_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
+def get_program(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, Any]:
     stored = ProgressStore(request.app.state.store).program_document(instance_id)
     if stored is None:
         raise ApiError(404, "not_found", f"instance {instance_id} has no program")
@@ -129,15 +148,26 @@ def get_program(instance_id: str, request: Request, _: Admin) -> dict[str, Any]:
     status_code=201,
     summary="Create an API key for the instance (shown once; only its hash is stored)",
 )
-def post_api_key(instance_id: str, request: Request, _: Admin) -> dict[str, str]:
+def post_api_key(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, str]:
     return {"instanceId": instance_id, "apiKey": create_api_key(request.app.state.store, instance_id)}
 
 
 class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"name": "expire-rewards"}})
 
-    name: str
+    name: Annotated[str, Field(min_length=1, max_length=100)]
     since: str | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _an_instant(cls, value: str | None) -> str | None:
+        """`since` is an ISO-8601 instant with its offset (catch-up reads orders updated after it)."""
+        if value is not None:
+            try:
+                parse_moment(value, "since")
+            except LogRejected as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 @router.post(
@@ -146,7 +176,7 @@ class JobRequest(BaseModel):
     summary="Start a job (or answer the one of that name already running)",
     responses={404: {"description": "No job of that name"}},
 )
-def post_job(instance_id: str, body: JobRequest, request: Request, _: Admin) -> dict[str, Any]:
+def post_job(instance_id: InstanceIdPath, body: JobRequest, request: Request, _: Admin) -> dict[str, Any]:
     jobs = Jobs(request.app.state.store, KINDS)
     try:
         record, new = jobs.start(instance_id, body.name, body.since)
@@ -158,7 +188,7 @@ def post_job(instance_id: str, body: JobRequest, request: Request, _: Admin) -> 
 
 
 @router.get("/instances/{instance_id}/jobs/{job_id}", summary="A job's progress")
-def get_job(instance_id: str, job_id: str, request: Request, _: Admin) -> dict[str, Any]:
+def get_job(instance_id: InstanceIdPath, job_id: IdPath, request: Request, _: Admin) -> dict[str, Any]:
     record = Jobs(request.app.state.store, KINDS).get(job_id)
     if record is None or record["instanceId"] != instance_id:
         raise ApiError(404, "not_found", f"no job {job_id} in instance {instance_id}")

@@ -14,12 +14,13 @@ from prometheus_client import CollectorRegistry
 from worker.error_reporting import init_sentry
 from worker.follow_ups import CeleryFollowUps, FollowUps
 from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
-from worker.redis_client import async_client, require_redis_url, sync_client
+from worker.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
 from worker.redis_health import describe_durability_problems
 from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
+from worker.web.guards import AuthFirst, BodyLimit
 from worker.web.sync import router as sync_router
 from worker.wix.tokens import TokenVerifier, load_public_key
 
@@ -39,7 +40,7 @@ def create_app(
     if async_redis is None or store is None:
         url = require_redis_url(settings)
         async_redis = async_redis or async_client(url)
-        store = store or sync_client(url)
+        store = store or sync_client(url, timeout=WEB_TIMEOUT, retries=False)
     key_text = settings.public_key_text()
     verifier = (
         TokenVerifier(load_public_key(key_text), leeway=settings.jwt_leeway_seconds) if key_text else None
@@ -76,6 +77,8 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(receiver.WebhookFastPath)
+    app.add_middleware(AuthFirst)  # credentials before the body ...
+    app.add_middleware(BodyLimit, max_bytes=settings.webhook_max_bytes)  # ... and no body over the limit
     app.include_router(receiver.router)
     app.include_router(admin.router)
     app.include_router(records.router)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from worker.identifiers import PATTERN_MEANINGS
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,14 @@ _CODES = {
 }
 
 
+def validation_message(error: Any) -> str:
+    """Pydantic's message, or the identifier rule in words where a pattern says it in regex."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    mismatch = error.get("type") == "string_pattern_mismatch"
+    meaning = PATTERN_MEANINGS.get(pattern) if mismatch and isinstance(pattern, str) else None
+    return meaning or str(error["msg"])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -47,10 +58,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
-            {"path": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            {"path": ".".join(str(part) for part in error["loc"]), "message": validation_message(error)}
             for error in exc.errors()
         ]
         return error_response(422, "invalid_request", "the request is not valid", details)
+
+    @app.exception_handler(redis.RedisError)
+    async def _redis_error(_: Request, exc: redis.RedisError) -> JSONResponse:
+        # Every route: Redis down, frozen (a timeout) or refusing is 503, so the client tries again.
+        logger.warning("Redis unavailable", extra={"error": type(exc).__name__})
+        return error_response(503, "unavailable", "Redis is unavailable; try again shortly")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

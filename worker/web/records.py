@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -17,6 +17,7 @@ from worker.activity import ActivityRequest, Conflict, NotFound, issue_reward, p
 from worker.api_keys import instance_for
 from worker.engine.logs import LogRejected
 from worker.follow_ups import send_follow_ups
+from worker.identifiers import MAX_LENGTH, PATTERN, Identifier, LongIdentifier, ShortIdentifier
 from worker.progress_store import NoProgram, ProgressStore
 from worker.progress_view import member_progress
 from worker.web.errors import ApiError
@@ -25,8 +26,14 @@ from worker.web.wix_dependency import Wix
 router = APIRouter(tags=["records"])
 
 
+API_KEY_INSTANCE = "api_key_instance"  # request.state: the instance worker.web.guards.AuthFirst found
+
+
 def require_api_key(request: Request) -> str:
-    """The instance whose API key authorizes the request."""
+    """The instance whose API key authorizes the request (found once, before the body is read)."""
+    found = getattr(request.state, API_KEY_INSTANCE, None)
+    if isinstance(found, str):
+        return found
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise ApiError(401, "unauthorized", "an instance API key is required (Authorization: Bearer <key>)")
@@ -40,6 +47,8 @@ def require_api_key(request: Request) -> str:
 
 
 Instance = Annotated[str, Depends(require_api_key)]
+RewardLogId = Annotated[str, Path(max_length=MAX_LENGTH, pattern=PATTERN)]
+ContactId = Annotated[str, Path(max_length=MAX_LENGTH, pattern=PATTERN)]
 
 _LOG_EXAMPLE: JsonDict = {
     "contactId": "24de6f0b-60ce-4faa-9138-2e39f1415615",
@@ -53,11 +62,11 @@ _LOG_EXAMPLE: JsonDict = {
 class _LogIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contactId: Annotated[str, Field(min_length=1, max_length=200)]
-    activityId: Annotated[str, Field(min_length=1, max_length=100)]
+    contactId: Identifier
+    activityId: ShortIdentifier
     activityValue: Decimal | None = None
-    activityAt: str
-    uniqueIdentifier: Annotated[str, Field(min_length=1, max_length=300)]
+    activityAt: Annotated[str, Field(max_length=100)]
+    uniqueIdentifier: LongIdentifier
 
 
 class StreakLogIn(_LogIn):
@@ -65,7 +74,7 @@ class StreakLogIn(_LogIn):
         extra="forbid", json_schema_extra={"example": {"streakId": "weekly-shopper", **_LOG_EXAMPLE}}
     )
 
-    streakId: Annotated[str, Field(min_length=1, max_length=100)]
+    streakId: ShortIdentifier
 
 
 class ChallengeLogIn(_LogIn):
@@ -74,7 +83,7 @@ class ChallengeLogIn(_LogIn):
         json_schema_extra={"example": {"challengeId": "spend-500", **_LOG_EXAMPLE, "activityValue": "49.90"}},
     )
 
-    challengeId: Annotated[str, Field(min_length=1, max_length=100)]
+    challengeId: ShortIdentifier
 
 
 class RewardLogPatch(BaseModel):
@@ -90,8 +99,8 @@ class RewardLogPatch(BaseModel):
     )
 
     couponCode: Annotated[str, Field(min_length=1, max_length=100)]
-    rewardIssuedAt: str
-    rewardExpiryAt: str
+    rewardIssuedAt: Annotated[str, Field(max_length=100)]
+    rewardExpiryAt: Annotated[str, Field(max_length=100)]
 
 
 _ANSWER_EXAMPLE = {
@@ -184,7 +193,7 @@ def record_challenge_log(body: ChallengeLogIn, request: Request, instance_id: In
 
 
 @router.get("/schema/reward_log/{reward_log_id}", summary="A reward log")
-def get_reward_log(reward_log_id: str, request: Request, instance_id: Instance) -> dict[str, Any]:
+def get_reward_log(reward_log_id: RewardLogId, request: Request, instance_id: Instance) -> dict[str, Any]:
     reward_log = ProgressStore(request.app.state.store).reward_log(instance_id, reward_log_id)
     if reward_log is None:
         raise ApiError(404, "not_found", f"no reward log {reward_log_id}")
@@ -197,7 +206,7 @@ def get_reward_log(reward_log_id: str, request: Request, instance_id: Instance) 
     responses={409: {"description": "Already issued with another coupon code"}},
 )
 def patch_reward_log(
-    reward_log_id: str, body: RewardLogPatch, request: Request, instance_id: Instance
+    reward_log_id: RewardLogId, body: RewardLogPatch, request: Request, instance_id: Instance
 ) -> dict[str, Any]:
     try:
         reward_log, _ = issue_reward(
@@ -219,7 +228,9 @@ def patch_reward_log(
 
 
 @router.get("/v1/members/{contact_id}/progress", summary="A member's streaks, challenges and reward logs")
-def get_member_progress(contact_id: str, request: Request, instance_id: Instance, wix: Wix) -> dict[str, Any]:
+def get_member_progress(
+    contact_id: ContactId, request: Request, instance_id: Instance, wix: Wix
+) -> dict[str, Any]:
     try:
         return member_progress(
             ProgressStore(request.app.state.store),

@@ -43,11 +43,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from worker.identifiers import PATTERN, Identifier, InstanceId, identifier_problem
 from worker.points_sync import APPLY_TASK, accept_inbound, apply_intent, celery_send, release_inbound, signer
 from worker.points_sync_mapping import contact_for_email, link_external_id, link_of
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook, WebhookVerificationError
-from worker.web.errors import ApiError
+from worker.web.errors import ApiError, validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ router = APIRouter(prefix="/sync/v1", tags=["points sync"])
 Send = Callable[[str, dict[str, Any]], None]
 
 MAX_POINTS = 9_999_999
+MAX_WEBHOOK_ID = 256  # it becomes a Redis key (replay protection)
 
 
 class PointsIn(BaseModel):
@@ -73,13 +75,13 @@ class PointsIn(BaseModel):
         },
     )
 
-    instanceId: Annotated[str, Field(min_length=1, max_length=200)]
-    transactionId: Annotated[str, Field(min_length=1, max_length=128)]
+    instanceId: InstanceId
+    transactionId: Annotated[str, Field(min_length=1, max_length=128, pattern=PATTERN)]
     amount: Annotated[int, Field(strict=True, ge=-MAX_POINTS, le=MAX_POINTS)]
     description: Annotated[str, Field(max_length=100)] = ""
     email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
-    contactId: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    externalId: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    contactId: Identifier | None = None
+    externalId: Identifier | None = None
 
     @model_validator(mode="after")
     def _not_zero(self) -> PointsIn:
@@ -98,7 +100,7 @@ def _signer(settings: Settings) -> StandardWebhook:
 def _validated(body: bytes, match_by: str) -> PointsIn:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ApiError(
             422, "invalid_request", "the body is not JSON", [{"path": "", "message": "not JSON"}]
         ) from None
@@ -106,7 +108,7 @@ def _validated(body: bytes, match_by: str) -> PointsIn:
         message = PointsIn.model_validate(document)
     except ValidationError as exc:
         details = [
-            {"path": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            {"path": ".".join(str(part) for part in error["loc"]), "message": validation_message(error)}
             for error in exc.errors()
         ]
         raise ApiError(422, "invalid_request", "the request is not valid", details) from None
@@ -201,6 +203,10 @@ async def receive_points(request: Request) -> JSONResponse:
     except WebhookVerificationError as exc:
         logger.warning("inbound points change refused", extra={"reason": exc.reason})
         raise ApiError(401, "unauthorized", str(exc), {"reason": exc.reason}) from None
+    problem = identifier_problem(webhook_id, MAX_WEBHOOK_ID)
+    if problem is not None:
+        details = [{"path": "webhook-id", "message": problem}]
+        raise ApiError(422, "invalid_request", f"webhook-id {problem}", details)
     message = _validated(body, settings.external_sync_match_by)
     send: Send = getattr(request.app.state, "points_sync_send", None) or celery_send
     try:

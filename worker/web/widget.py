@@ -280,7 +280,8 @@ def widget_script(request: Request) -> Response:
 @router.get("/widget.{script_hash}.js", summary="The widget's script at its content-hashed URL (immutable)")
 def widget_script_hashed(script_hash: str, request: Request) -> Response:
     script: WidgetScript | None = request.app.state.widget_script
-    if script is not None and not hmac.compare_digest(script_hash, script.hash):
+    # Compared as bytes: `compare_digest` refuses str with non-ASCII characters (TypeError, a 500).
+    if script is not None and not hmac.compare_digest(script_hash.encode(), script.hash.encode()):
         raise ApiError(404, "not_found", f"no widget script with hash {script_hash[:32]!r}")
     return _script_response(request, IMMUTABLE)
 

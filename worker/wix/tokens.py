@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import time
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -20,6 +22,8 @@ from jwt.api_jwt import PyJWT
 from jwt.utils import base64url_decode, base64url_encode
 
 ALGORITHMS = ["RS256"]
+# A token without `exp` is taken for this long after its `iat`: Wix retries a webhook for about 47 hours.
+MAX_AGE = timedelta(hours=48)
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
 
 
@@ -56,24 +60,20 @@ def load_public_key(text: str) -> RSAPublicKey:
 
 
 class _FastSegmentJWS(PyJWS):
-    """PyJWS with the same segment checks as PyJWT 2.15 (GHSA-hxm8-2xgr-2p9m), done by a regex."""
+    """PyJWS with the segment checks of PyJWT 2.15 (GHSA-hxm8-2xgr-2p9m), done by a regex, and one
+    more: no `=` padding (RFC 7515 §2 base64url has none). So a token has one spelling only, and a
+    legacy webhook, whose event id is the token's hash, cannot be sent again as a new event with `==`
+    appended to its signature."""
 
     @staticmethod
     def _decode_base64url_segment(segment: bytes, name: str) -> bytes:
-        stripped = segment.rstrip(b"=")
-        padding = len(segment) - len(stripped)
-        if (
-            padding > 2
-            or (padding and len(segment) % 4)
-            or len(stripped) % 4 == 1
-            or not _BASE64URL.fullmatch(stripped)
-        ):
+        if len(segment) % 4 == 1 or not _BASE64URL.fullmatch(segment):
             raise jwt.DecodeError(f"Invalid {name} padding")
         try:
-            decoded = base64url_decode(stripped)
+            decoded = base64url_decode(segment)
         except (TypeError, binascii.Error) as err:
             raise jwt.DecodeError(f"Invalid {name} padding") from err
-        if base64url_encode(decoded) != stripped:
+        if base64url_encode(decoded) != segment:
             raise jwt.DecodeError(f"Invalid {name} padding")
         return decoded
 
@@ -131,4 +131,13 @@ class TokenVerifier:
             raise InvalidToken(reason, f"the token is not valid: {exc}") from None
         except (ValueError, TypeError, UnicodeError):
             raise InvalidToken("malformed", "the token is not valid: not a JWT") from None
+        if "exp" not in claims:
+            # PyJWT checks exp and iat when present; a token without exp is good for MAX_AGE after iat.
+            issued = claims.get("iat")
+            if not isinstance(issued, int | float) or isinstance(issued, bool):
+                raise InvalidToken("missing_claim", "the token is not valid: it has neither exp nor iat")
+            if issued < time.time() - MAX_AGE.total_seconds() - self._leeway:
+                raise InvalidToken(
+                    "expired", f"the token is not valid: it has no exp and is older than {MAX_AGE}"
+                )
         return claims
