@@ -71,9 +71,15 @@ def api_key(client) -> dict[str, str]:
 
 
 def error_of(response: Any, status: int) -> dict[str, Any]:
-    """The error body of a `status` answer, in the contract's shape."""
+    """The error body of a `status` answer, in the contract's shape (the Wix actions': Wix's
+    `applicationError`, read here as code, message and details)."""
     assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()["error"]
+    answer = response.json()
+    if "applicationError" in answer:
+        error = answer["applicationError"]
+        assert set(error) == {"code", "description", "data"}
+        return {"code": error["code"], "message": error["description"], "details": error["data"]}
+    body: dict[str, Any] = answer["error"]
     assert set(body) == {"code", "message", "details"}
     return body
 

@@ -24,7 +24,9 @@ from worker.web.records import API_KEY_INSTANCE, require_api_key
 
 ADMIN_PREFIX = "/admin/"
 RECORDS_PREFIXES = ("/schema/", "/v1/members/")
-_OWN_LIMIT = "/webhooks/wix"  # the receiver reads with the same limit itself, and counts it in its metrics
+# The receiver and the Wix actions read with the same limit themselves: the receiver counts it in its
+# metrics, the actions answer it in the action provider's `applicationError` shape.
+_OWN_LIMIT = ("/webhooks/wix", "/wix/actions/")
 
 
 class BodyTooLarge(HTTPException):
@@ -40,7 +42,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == _OWN_LIMIT:
+        if scope["type"] != "http" or scope["path"].startswith(_OWN_LIMIT):
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
