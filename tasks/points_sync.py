@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, redis_store
+from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline, redis_store
 from worker.loyalty_program import park_task, points_wait_reason
 from worker.points_sync import (
     APPLY_TASK,
@@ -20,7 +20,7 @@ from worker.points_sync import (
 )
 from worker.points_sync import signer as sync_signer
 from worker.settings import SettingsError, get_settings
-from worker.wix.client import WixTransientError
+from worker.wix.client import WixTransientError, retry_in_place
 from worker.wix_access import wix_client
 
 
@@ -49,7 +49,10 @@ def push_points_update(
     if not settings.external_sync_url:
         raise SettingsError("EXTERNAL_SYNC_URL is not set: outbound points sync is off")
     try:
-        member = find_member(redis_store(), wix_client(), instance_id, account.get("contactId"))
+        member = retry_in_place(
+            lambda: find_member(redis_store(), wix_client(), instance_id, account.get("contactId")),
+            deadline=in_place_deadline(),
+        )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
     except SettingsError:  # no Wix credentials: send what the mapping knows
@@ -92,15 +95,18 @@ def apply_points(
         park_task(redis_store(), instance_id, f"sync:{transaction_id}", APPLY_TASK, kwargs, SYNC_QUEUE)
         return f"waiting: {waiting}"
     try:
-        return apply_external_points(
-            wix_client(),
-            redis_store(),
-            instance_id=instance_id,
-            contact_id=contact_id,
-            transaction_id=transaction_id,
-            amount=amount,
-            description=description,
-            ttl_seconds=get_settings().event_journal_ttl_seconds,
+        return retry_in_place(  # the transaction's record makes a second go apply nothing twice
+            lambda: apply_external_points(
+                wix_client(),
+                redis_store(),
+                instance_id=instance_id,
+                contact_id=contact_id,
+                transaction_id=transaction_id,
+                amount=amount,
+                description=description,
+                ttl_seconds=get_settings().event_journal_ttl_seconds,
+            ),
+            deadline=in_place_deadline(),
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from worker.progress_store import reward_index_key, reward_key, update_json
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 from worker.sweep import sweep
-from worker.wix.client import WixApiError, WixClient, WixRateLimited
+from worker.wix.client import WixApiError, WixClient, WixRateLimited, WixTransientError, retry_in_place
 
 BATCH_SIZE = 100
 # Within a batch, a spent rate limit is waited out in place when a slot frees within this long.
@@ -83,9 +84,10 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
         if time.monotonic() > deadline:  # keep the task well inside its time limit: go on in the next
             return Batch(done, skipped, failures, str(offset + handled), total=total)
         contact_id = str(contact["id"])
+        open_account = _opener(wix, instance_id, contact_id)
         for attempt in (1, 2):
             try:
-                opened = _open_account(wix, instance_id, contact_id)
+                opened = retry_in_place(open_account, deadline=deadline)
             except WixRateLimited as exc:
                 wait = exc.retry_after or 1.0
                 if attempt == 1 and wait <= INLINE_WAIT_SECONDS and time.monotonic() + wait < deadline:
@@ -94,6 +96,13 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
                 # Still spent: keep what is done and go on from this contact in a later task.
                 cursor = str(offset + handled)
                 return Batch(done, skipped, failures, cursor, total=total, wait_seconds=wait)
+            except WixTransientError as exc:
+                # Still failing for now: keep what is done and try this contact again in a later task.
+                reason = f"contact {contact_id}: {exc}"
+                cursor = str(offset + handled)
+                return Batch(
+                    done, skipped, failures, cursor, total, stalled=reason, retry_after=exc.retry_after
+                )
             except WixApiError as exc:
                 failures.append(f"contact {contact_id}: {exc}")
             else:
@@ -117,6 +126,22 @@ def _keep_program_status(client: redis.Redis, instance_id: str, status: str) -> 
 def batch_seconds() -> float:
     """How long one batch may run: half the soft time limit the visibility timeout allows."""
     return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
+
+
+def _opener(wix: WixClient, instance_id: str, contact_id: str) -> Callable[[], bool]:
+    """`_open_account` for one contact, to be tried again: once a try may have opened the account (a
+    5xx or a lost answer; `WixTransientError.maybe_done`), an account found later counts as opened."""
+    unsure = False
+
+    def open_account() -> bool:
+        nonlocal unsure
+        try:
+            return _open_account(wix, instance_id, contact_id) or unsure
+        except WixTransientError as exc:
+            unsure = unsure or exc.maybe_done
+            raise
+
+    return open_account
 
 
 def _open_account(wix: WixClient, instance_id: str, contact_id: str) -> bool:

@@ -96,13 +96,14 @@ class WixTransientError(WixError):
         status: int | None = None,
         retry_after: float | None = None,
         request_id: str | None = None,
-        maybe_done: bool = False,
+        maybe_done: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         self.request_id = request_id
-        # True when Wix may have done the work (a 5xx, a lost answer): look before doing it again.
+        # Whether Wix may have done the work (a 5xx, a lost answer, an unreadable 2xx): look before
+        # doing it again. False only where nothing can have happened (429, 408, no connection).
         self.maybe_done = maybe_done
 
     def suggested_delay(self, retries: int, *, base: float = 2.0, cap: float = MAX_SUGGESTED_DELAY) -> float:
@@ -114,6 +115,7 @@ class WixRateLimited(WixTransientError):
     """Our own per-instance budget (200 calls a minute) is spent; `retry_after` says when a slot frees."""
 
     def __init__(self, message: str, *, retry_after: float = 1.0, **fields: Any) -> None:
+        fields.setdefault("maybe_done", False)  # the call was never sent
         super().__init__(message, retry_after=retry_after, **fields)
 
 
@@ -151,7 +153,7 @@ def retry_in_place(
     *,
     deadline: float,
     tries: int = ITEM_TRIES,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """`work()`, done again from its start after a short jittered wait (at least Wix's `Retry-After`)
     while it fails for now, up to `tries` times and never past `deadline` (`time.monotonic()`).
@@ -169,7 +171,7 @@ def retry_in_place(
             if attempt >= tries or time.monotonic() + delay >= deadline:
                 raise
             logger.info("Wix failed for now; doing the item again", extra={"attempt": attempt})
-            sleep(delay)
+            (sleep or time.sleep)(delay)
     raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
 
 
@@ -624,7 +626,7 @@ class WixClient:
         try:
             return self._tokens.get(instance_id, lambda: self._fetch_token(instance_id))
         except TokenLockTimeout as exc:
-            raise WixTransientError(f"no Wix token yet: {exc}", retry_after=1.0) from None
+            raise WixTransientError(f"no Wix token yet: {exc}", retry_after=1.0, maybe_done=False) from None
         except WixTransientError as exc:
             exc.maybe_done = False  # the token request failed: the call itself was never sent
             raise
@@ -665,14 +667,16 @@ class WixClient:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached Wix: safe to send again, whatever the call.
-            raise WixTransientError(f"{method} {path}: could not reach Wix ({type(exc).__name__})") from exc
+            raise WixTransientError(
+                f"{method} {path}: could not reach Wix ({type(exc).__name__})", maybe_done=False
+            ) from exc
         except httpx.TimeoutException as exc:
             raise WixTransientError(
-                f"{method} {path}: Wix did not answer in time ({type(exc).__name__})", maybe_done=True
+                f"{method} {path}: Wix did not answer in time ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
             raise WixTransientError(
-                f"{method} {path}: the connection to Wix failed ({type(exc).__name__})", maybe_done=True
+                f"{method} {path}: the connection to Wix failed ({type(exc).__name__})"
             ) from exc
         logger.debug(
             "Wix answered",
@@ -723,7 +727,6 @@ class WixClient:
                     f"{call}: Wix answered {status} without a JSON object",
                     status=status,
                     request_id=request_id,
-                    maybe_done=True,
                 )
             return answer
         if status in (408, 429) or status >= 500:
