@@ -52,6 +52,7 @@ def push_points_update(
         member = retry_in_place(
             lambda: find_member(redis_store(), wix_client(), instance_id, account.get("contactId")),
             deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
@@ -107,6 +108,7 @@ def apply_points(
                 ttl_seconds=get_settings().event_journal_ttl_seconds,
             ),
             deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc

@@ -44,6 +44,7 @@ def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> 
         status = retry_in_place(
             lambda: fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC)),
             deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
@@ -66,6 +67,7 @@ def earn_points(
         retry_in_place(
             lambda: earn(wix_client(), instance_id, contact_id, points, idempotency_key, description),
             deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
@@ -77,6 +79,7 @@ def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, rewa
         retry_in_place(
             lambda: report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id),
             deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc

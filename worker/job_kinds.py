@@ -87,7 +87,7 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
         open_account = _opener(wix, instance_id, contact_id)
         for attempt in (1, 2):
             try:
-                opened = retry_in_place(open_account, deadline=deadline)
+                opened = retry_in_place(open_account, deadline=deadline, base=2 * wix.retry_base)
             except WixRateLimited as exc:
                 wait = exc.retry_after or 1.0
                 if attempt == 1 and wait <= INLINE_WAIT_SECONDS and time.monotonic() + wait < deadline:

@@ -421,7 +421,8 @@ def monthly_messages(client: redis.Redis, record: dict[str, Any], now: datetime)
             member = partial(
                 message_member, wix, marks, conversations, member_id, _balance(account), letter, now
             )
-            sent = _with_inline_wait(partial(retry_in_place, member, deadline=deadline), deadline)
+            again = partial(retry_in_place, member, deadline=deadline, base=2 * wix.retry_base)
+            sent = _with_inline_wait(again, deadline)
         except WixRateLimited as exc:
             return stop(exc.retry_after or 1.0)  # still spent: go on from this member later
         except WixTransientError as exc:

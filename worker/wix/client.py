@@ -55,9 +55,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 MAX_RATE_LIMIT_WAIT = 3.0
 # Retry countdowns stay well inside Redis's visibility timeout (see worker/retry_policy.py).
 MAX_SUGGESTED_DELAY = 600.0
-# A call that failed for now is tried again in place this many times in all, after short jittered
-# waits (RETRY_BASE * 2**n), while the waits add up to at most the budget (worker.retry_policy).
-RETRY_BASE = 0.2
+# A call that fails for now is tried again in place (worker.retry_policy: how often, how long) after
+# short jittered waits, `retry_base * 2**n`: by default one call's share of the per-instance budget
+# (60 s / 200), as waiting less than the limit's pace gains nothing (`from_settings` scales it).
+RETRY_BASE = 60.0 / 200
 
 EARN_POINTS_MAX = 9_999_999
 DESCRIPTION_MAX = 100
@@ -67,8 +68,7 @@ WixObject = dict[str, Any]
 T = TypeVar("T")
 # An item (a contact, a member, a reward) whose calls still fail after their own tries in place is done
 # again from its start this many times in all, after these waits, while the caller's deadline allows.
-ITEM_TRIES = 3
-ITEM_RETRY_BASE = 0.5
+ITEM_TRIES = 4
 
 
 # --- Errors --------------------------------------------------------------------------------------------
@@ -152,11 +152,13 @@ def retry_in_place(
     work: Callable[[], T],
     *,
     deadline: float,
+    base: float = 2 * RETRY_BASE,
     tries: int = ITEM_TRIES,
     sleep: Callable[[float], None] | None = None,
 ) -> T:
-    """`work()`, done again from its start after a short jittered wait (at least Wix's `Retry-After`)
-    while it fails for now, up to `tries` times and never past `deadline` (`time.monotonic()`).
+    """`work()`, done again from its start after a short jittered wait (`base * 2**n`, at least Wix's
+    `Retry-After`) while it fails for now, up to `tries` times and never past `deadline`
+    (`time.monotonic()`); pass `base=2 * client.retry_base`.
 
     For work that looks before it acts, so doing it again is safe after a lost answer: a bootstrap's
     contact, a member's monthly message, a reward's fulfilment. `WixRateLimited` (our own budget) and
@@ -167,7 +169,7 @@ def retry_in_place(
         except WixRateLimited:
             raise
         except WixTransientError as exc:
-            delay = backoff_delay(attempt - 1, base=ITEM_RETRY_BASE, at_least=exc.retry_after or 0.0)
+            delay = backoff_delay(attempt - 1, base=base, at_least=exc.retry_after or 0.0)
             if attempt >= tries or time.monotonic() + delay >= deadline:
                 raise
             logger.info("Wix failed for now; doing the item again", extra={"attempt": attempt})
@@ -241,6 +243,7 @@ class WixClient:
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = CALL_ATTEMPTS,
         retry_wait_budget: float = LONGEST_CALL_WAIT,
+        retry_base: float = RETRY_BASE,
     ) -> None:
         self._http = http
         self._store = store
@@ -253,6 +256,7 @@ class WixClient:
         self._sleep = sleep
         self._attempts = max(1, attempts)
         self._retry_wait_budget = retry_wait_budget
+        self.retry_base = retry_base
 
     @classmethod
     def from_settings(cls, settings: Settings, store: redis.Redis) -> WixClient:
@@ -278,6 +282,7 @@ class WixClient:
             limiter=RateLimiter(store, limit=settings.wix_rate_limit_per_minute),
             attempts=policy.call_attempts,
             retry_wait_budget=policy.call_wait_budget,
+            retry_base=60.0 / settings.wix_rate_limit_per_minute,
         )
 
     def __repr__(self) -> str:
@@ -571,7 +576,7 @@ class WixClient:
             except WixTransientError as exc:
                 if attempt >= self._attempts or (exc.maybe_done and not repeatable):
                     raise
-                delay = backoff_delay(attempt - 1, base=RETRY_BASE, at_least=exc.retry_after or 0.0)
+                delay = backoff_delay(attempt - 1, base=self.retry_base, at_least=exc.retry_after or 0.0)
                 # No new try starts later than the budget after the first (sleeps measured or, when
                 # injected, counted), so a call ends within the budget and one more request timeout.
                 if max(time.monotonic() - started, waited) + delay > self._retry_wait_budget:
