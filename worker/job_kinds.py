@@ -11,7 +11,7 @@ import redis
 
 from worker.catch_up import catch_up
 from worker.engine.timestamps import utc_stamp
-from worker.jobs import Batch, JobStep
+from worker.jobs import RECORD_TTL_SECONDS, Batch, JobStep, unsure_key
 from worker.monthly_messages import monthly_messages
 from worker.points_sync_mapping import record_wix_contacts
 from worker.progress_store import reward_index_key, reward_key, update_json
@@ -84,7 +84,7 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
         if time.monotonic() > deadline:  # keep the task well inside its time limit: go on in the next
             return Batch(done, skipped, failures, str(offset + handled), total=total)
         contact_id = str(contact["id"])
-        open_account = _opener(wix, instance_id, contact_id)
+        open_account = _opener(wix, client, record["id"], instance_id, contact_id)
         for attempt in (1, 2):
             try:
                 opened = retry_in_place(open_account, deadline=deadline, base=2 * wix.retry_base)
@@ -128,18 +128,25 @@ def batch_seconds() -> float:
     return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
 
 
-def _opener(wix: WixClient, instance_id: str, contact_id: str) -> Callable[[], bool]:
-    """`_open_account` for one contact, to be tried again: once a try may have opened the account (a
-    5xx or a lost answer; `WixTransientError.maybe_done`), an account found later counts as opened."""
-    unsure = False
+def _opener(
+    wix: WixClient, client: redis.Redis, job_id: str, instance_id: str, contact_id: str
+) -> Callable[[], bool]:
+    """`_open_account` for one contact, to be tried again (in place, or by a later batch): once a try
+    may have opened the account (a 5xx or a lost answer: `WixTransientError.maybe_done`), the contact
+    is noted in the job's `unsure` set, and an account found later counts as opened by this job."""
+    unsure = unsure_key(job_id)
 
     def open_account() -> bool:
-        nonlocal unsure
         try:
-            return _open_account(wix, instance_id, contact_id) or unsure
+            opened = _open_account(wix, instance_id, contact_id)
         except WixTransientError as exc:
-            unsure = unsure or exc.maybe_done
+            if exc.maybe_done:
+                with client.pipeline(transaction=True) as pipe:
+                    pipe.sadd(unsure, contact_id)
+                    pipe.expire(unsure, RECORD_TTL_SECONDS)
+                    pipe.execute()
             raise
+        return opened or bool(client.sismember(unsure, contact_id))
 
     return open_account
 

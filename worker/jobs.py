@@ -63,6 +63,12 @@ def job_key(job_id: str) -> str:
     return f"wrw:job:{job_id}"
 
 
+def unsure_key(job_id: str) -> str:
+    """Items a try of the job may have done without hearing so (a lost answer): found done later, they
+    count as done by the job."""
+    return f"wrw:job-unsure:{job_id}"
+
+
 def running_key(instance_id: str, name: str) -> str:
     return f"wrw:job-running:{instance_id}:{name}"
 

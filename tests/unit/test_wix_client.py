@@ -345,7 +345,7 @@ class TestRetryInPlace:
         wix.on("GET", self.ORDER, failure, failure, self.order())
         assert retrying.get_order(INSTANCE, "o1") == {"id": "o1"}
         assert len(wix.calls(self.ORDER)) == 3
-        assert len(slept) == 2 and 0.15 <= slept[0] <= 0.3 and 0.3 <= slept[1] <= 0.6  # 60 s / 200 a try
+        assert len(slept) == 2 and 0.05 <= slept[0] <= 0.1 and 0.1 <= slept[1] <= 0.2  # 20 s / 200
 
     def test_it_gives_up_after_four_tries(self, wix, retrying, slept) -> None:
         """Four failures in a row: the last one is raised, to be retried later by the task or job."""
@@ -431,7 +431,7 @@ class TestRetryInPlaceOfAnItem:
             return outcome
 
         assert retry_in_place(work, deadline=time.monotonic() + 60, sleep=slept.append) == "done"
-        assert len(slept) == 1 and 0.3 <= slept[0] <= 0.6
+        assert len(slept) == 1 and 0.1 <= slept[0] <= 0.2
 
     def test_no_try_past_the_deadline_and_our_own_limit_goes_up(self) -> None:
         """Past the deadline the failure is raised at once; our own spent budget is never retried here."""

@@ -56,9 +56,9 @@ MAX_RATE_LIMIT_WAIT = 3.0
 # Retry countdowns stay well inside Redis's visibility timeout (see worker/retry_policy.py).
 MAX_SUGGESTED_DELAY = 600.0
 # A call that fails for now is tried again in place (worker.retry_policy: how often, how long) after
-# short jittered waits, `retry_base * 2**n`: by default one call's share of the per-instance budget
-# (60 s / 200), as waiting less than the limit's pace gains nothing (`from_settings` scales it).
-RETRY_BASE = 60.0 / 200
+# short jittered waits, `retry_base * 2**n`: a third of one call's share of the per-instance budget
+# (20 s / 200 = 0.1 s at Wix's limit; `from_settings` scales it with WIX_RATE_LIMIT_PER_MINUTE).
+RETRY_BASE = 20.0 / 200
 
 EARN_POINTS_MAX = 9_999_999
 DESCRIPTION_MAX = 100
@@ -282,7 +282,7 @@ class WixClient:
             limiter=RateLimiter(store, limit=settings.wix_rate_limit_per_minute),
             attempts=policy.call_attempts,
             retry_wait_budget=policy.call_wait_budget,
-            retry_base=60.0 / settings.wix_rate_limit_per_minute,
+            retry_base=20.0 / settings.wix_rate_limit_per_minute,
         )
 
     def __repr__(self) -> str:
