@@ -190,7 +190,7 @@ class Jobs:
         if record is None:
             return
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(job_key(job_id), mapping={"status": "failed", "finishedAt": now_iso()})
+            pipe.hset(job_key(job_id), mapping={"status": "failed", "finishedAt": now_iso(), "waiting": ""})
             pipe.hset(job_key(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
             pipe.delete(running_key(record["instanceId"], record["name"]))
             pipe.execute()
