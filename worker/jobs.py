@@ -14,9 +14,10 @@ what it did and its cursor AT that item (`Batch.stalled` says why); so does a ba
 fails (the kind raises `WixTransientError`: nothing done, the cursor stays). The next batch is sent
 after a backoff that grows with the `stalls` in a row and starts afresh whenever a batch makes
 progress, so a job stops only when it is really stuck: `MAX_STALLS` batches in a row without progress
-make it `failed`, its last failure naming the item, the call and Wix's answer. While it waits, the
-record's `waiting` says why and when it tries next (`{"reason", "nextTryAt", "stalls"}`; also while
-the shared rate limit is spent), and is null while it runs.
+make it `failed`, its last failure naming the item, the call and Wix's answer, its cursor kept: the
+task is parked in the dead-letter queue, and replaying it resumes the job where it stopped (`resume`).
+While it waits, the record's `waiting` says why and when it tries next (`{"reason", "nextTryAt",
+"stalls"}`; also while the shared rate limit is spent), and is null while it runs.
 """
 
 from __future__ import annotations
@@ -156,9 +157,11 @@ class Jobs:
             pipe.hset(key, "failures", json.dumps(failures))
             if batch.total is not None:
                 pipe.hset(key, "total", str(batch.total))
-            if batch.cursor is None:
-                status = "failed" if stalls > MAX_STALLS else "succeeded"
-                pipe.hset(key, mapping={"status": status, "finishedAt": now_iso(), "cursor": ""})
+            if stalls > MAX_STALLS:  # stuck: failed, the cursor kept for a replay to resume from
+                pipe.hset(key, mapping={"status": "failed", "finishedAt": now_iso()})
+                pipe.delete(running_key(record["instanceId"], record["name"]))
+            elif batch.cursor is None:
+                pipe.hset(key, mapping={"status": "succeeded", "finishedAt": now_iso(), "cursor": ""})
                 pipe.delete(running_key(record["instanceId"], record["name"]))
             else:
                 pipe.hset(key, "cursor", batch.cursor)
@@ -184,6 +187,20 @@ class Jobs:
             return batch, None, stalls
         next_try = utc_stamp(now + timedelta(seconds=batch.wait_seconds))
         return batch, {"reason": reason, "nextTryAt": next_try, "stalls": stalls}, stalls
+
+    def resume(self, job_id: str) -> bool:
+        """Run a failed job again from where it stopped (a dead letter replayed); False when it is not
+        failed, or another job of its name runs meanwhile."""
+        record = self.get(job_id)
+        if record is None or record["status"] != "failed" or not record["cursor"]:
+            return False
+        if not self._redis.set(
+            running_key(record["instanceId"], record["name"]), job_id, nx=True, ex=RUNNING_TTL_SECONDS
+        ):
+            return False
+        mapping = {"status": "running", "finishedAt": "", "stalls": "0", "waiting": ""}
+        self._redis.hset(job_key(job_id), mapping=mapping)
+        return True
 
     def fail(self, job_id: str, reason: str) -> None:
         record = self.get(job_id)

@@ -386,3 +386,47 @@ class TestJobsThroughPassingFailures:
         waits = [batch.wait_seconds for batch in batches[:-1]]
         assert waits[0] <= 2 and waits[-1] > waits[0] and max(waits) <= worker.jobs.STALL_BACKOFF_MAX
         assert jobs.start("inst-1", "bootstrap")[1] is True  # the name is free again
+
+
+class TestAStuckJob:
+    def test_a_stuck_job_is_parked_and_a_replay_resumes_it_where_it_stopped(
+        self, fake_store, monkeypatch
+    ) -> None:
+        """A job stuck on item 5 fails with the reason and its cursor, its task is parked with
+        `resume`; replayed once Wix is back, it goes on from item 5 and succeeds."""
+        import tasks.jobs
+        import worker.jobs
+        from worker import celery_app
+        from worker.dead_letters import DeadLetters
+
+        wix_down = {"yes": True}
+
+        def items(client: Any, record: dict[str, Any], now: datetime) -> Any:
+            at = int(record["cursor"] or 0)
+            if at == 5 and wix_down["yes"]:
+                return worker.jobs.Batch(0, 0, [], "5", stalled="item 5: POST /x: Wix answered 503")
+            return worker.jobs.Batch(1, 0, [], str(at + 1) if at < 9 else None)
+
+        jobs = Jobs(fake_store, {"items": items})
+        for module in (celery_app, tasks.jobs):
+            monkeypatch.setattr(module, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.jobs, "_jobs", lambda: jobs)
+        monkeypatch.setattr(tasks.jobs, "send_batch", lambda job_id, name, wait=0.0: None)
+        record, _ = jobs.start("inst-1", "items")
+        with pytest.raises(tasks.jobs.JobStuck) as stuck:
+            for _ in range(50):
+                tasks.jobs.run_job_batch.run(job_id=record["id"])
+        assert "item 5" in str(stuck.value) and "503" in str(stuck.value)
+        failed = jobs.get(record["id"])
+        assert (failed["status"], failed["cursor"], failed["done"]) == ("failed", "5", 5)
+        tasks.jobs.run_job_batch.on_failure(stuck.value, "task-1", (), {"job_id": record["id"]}, None)
+        [parked] = DeadLetters(fake_store).list()
+        assert parked["kwargs"] == {"job_id": record["id"], "resume": True}
+        assert jobs.get(record["id"])["failures"] == failed["failures"]  # said once
+
+        wix_down["yes"] = False
+        tasks.jobs.run_job_batch.run(**parked["kwargs"])
+        for _ in range(10):
+            tasks.jobs.run_job_batch.run(job_id=record["id"])
+        finished = jobs.get(record["id"])
+        assert (finished["status"], finished["done"]) == ("succeeded", 10)
