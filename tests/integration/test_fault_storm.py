@@ -30,6 +30,7 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
+from tests.integration.test_points_sync import external  # noqa: F401  # the fixture
 from tests.integration.test_rewards_against_fake_wix import PROGRAM, paid_order
 from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import coupon_code
@@ -211,3 +212,62 @@ def test_100_coupon_rewards_make_100_coupons(calm, web, worker, real_redis) -> N
     expected = Counter({"milestone_achieved": 100, "reward_issued": 100})
     wait_for(lambda: reports() == expected, 60, "each trigger reported once")
     assert sum(faults_seen(calm).values()) > 100
+
+
+def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
+    calm,
+    real_redis,
+    redis_url,
+    external,  # noqa: F811  # the fixture imported above
+) -> None:
+    """At 30% faults: 20 external earns and 10 adjustments reach Wix once each (the balance exact), and
+    10 changes made in Wix reach the external system once each."""
+    from tests.integration.test_points_sync import EMAIL, SECRET, post_points_updated
+    from tests.integration.test_points_sync import INSTANCE as SYNC_INSTANCE
+    from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID
+
+    contact_id = str(uuid.uuid4())
+    calm.control("POST", f"instances/{SYNC_INSTANCE}/contacts", json={"id": contact_id, "email": EMAIL})
+    env = {**storm_env(calm, redis_url), "EXTERNAL_SYNC_URL": external.url, "EXTERNAL_SYNC_SECRET": SECRET}
+    web_process, base = start_web(env)
+    worker_process = start_worker(env)
+    external.our_url = base
+    try:
+        assert run_job_from_cli(env, "bootstrap", SYNC_INSTANCE)["status"] == "succeeded"
+        storm(calm)
+
+        def send(transaction_id: str, amount: int) -> None:
+            body = {"instanceId": SYNC_INSTANCE, "transactionId": transaction_id, "amount": amount,
+                    "description": "sync", "email": EMAIL}  # fmt: skip
+            assert external.send(body).status_code == 202
+
+        def wix_transactions() -> list[dict[str, Any]]:
+            path = f"instances/{SYNC_INSTANCE}/transactions"
+            return list(calm.control("GET", path)["transactions"])
+
+        for n in range(20):
+            send(f"ext-earn-{n}", 5)
+        wait_for(lambda: len(wix_transactions()) >= 20, 60, "the earns to reach Wix")
+        for n in range(10):
+            send(f"ext-adjust-{n}", -2)
+        wait_for(lambda: len(wix_transactions()) >= 30, 60, "the adjustments to reach Wix")
+
+        [account] = calm.control("GET", f"instances/{SYNC_INSTANCE}/accounts")["accounts"]
+        kinds = Counter(transaction["type"] for transaction in wix_transactions())
+        assert (account["points"]["balance"], kinds) == (80, Counter({"EARN": 20, "ADJUST": 10}))
+        earned = sorted(t["idempotencyKey"] for t in wix_transactions() if t["type"] == "EARN")
+        assert earned == sorted(f"ext-earn-{n}" for n in range(20))
+
+        changes = [str(uuid.uuid4()) for _ in range(10)]
+        for transaction_id in changes:
+            latest = {"id": transaction_id, "amount": 1, "type": "ADJUST", "description": "",
+                      "appId": WIX_LOYALTY_APP_ID, "createdDate": account["updatedDate"]}  # fmt: skip
+            post_points_updated(calm, base, {**account, "latestTransaction": latest})
+        wait_for(lambda: len(external.received) >= 10, 60, "the Wix changes to reach the external system")
+        sent = Counter(message["data"]["transaction"]["id"] for message in external.received)
+        assert sent == Counter({transaction_id: 1 for transaction_id in changes})
+        assert len(wix_transactions()) == 30  # the echoes changed nothing
+        assert sum(faults_seen(calm).values()) >= 10
+    finally:
+        worker_process.stop()
+        web_process.stop()
