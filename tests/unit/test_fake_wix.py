@@ -595,6 +595,8 @@ class TestRandomFaults:
         assert self.program_statuses(client, headers, 400) == first
         assert 90 <= sum(status != 200 for status in first) <= 150
         assert set(first) == {200, 429, 500}
+        faulted = client.get("/_fake/calls", params={"instanceId": INSTANCE}).json()["calls"]
+        assert sum(1 for call in faulted if call["fault"]) == sum(status != 200 for status in first) * 2
         shown = client.get("/_fake/faults").json()["random"]
         assert (shown["seed"], shown["calls"], sum(shown["counts"].values())) == (
             42,

@@ -174,9 +174,17 @@ class WixFront:
                 await self._handle(scope, replay, stamped)
                 return
             record.fault = f"random:{kind}"
+            if kind != "timeout":  # refused before authentication: name the instance from the token
+                record.instance_id = self._instance_of(scope)
             await self._random_fault(kind, scope, replay, stamped)
         finally:
             record.status = statuses[0] if statuses else None
+
+    def _instance_of(self, scope: Scope) -> str | None:
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        token = header.split(" ", 1)[1] if header.lower().startswith("bearer ") else header
+        grant = self.fake.tokens.get(token.strip()) if token.strip() else None
+        return grant.instance_id if grant is not None else None
 
     async def _random_fault(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.fake.random_faults

@@ -83,8 +83,9 @@ class RandomFaults:
     with `rate`): the same seed and the same order of calls fault the same calls.
 
     - `429`: `RESOURCE_EXHAUSTED`, with `Retry-After: retry_after` when that is set (Wix's header is
-      UNCONFIRMED, wix-facts.md §4.6, so none by default); nothing is done.
-    - `500`: Wix's empty system error; nothing is done.
+      UNCONFIRMED, wix-facts.md §4.6, so none by default); nothing is done, nor counted against the
+      fake's rate limit.
+    - `500`: Wix's empty system error; nothing is done, nor counted against the rate limit.
     - `timeout`: the call is DONE, then its answer is lost: held `stall_seconds` (longer than the
       client's timeout, for a real timeout) and the connection dropped, or dropped at once (0, the
       default: a client sees the connection close without an answer, as when a proxy times out).
