@@ -33,7 +33,7 @@ import redis
 
 from worker.engine.timestamps import utc_stamp
 from worker.journal import now_iso
-from worker.wix.client import WixTransientError, backoff_delay
+from worker.wix.client import WixRateLimited, WixTransientError, backoff_delay
 
 RUNNING_TTL_SECONDS = 24 * 3600  # a job lost for a day frees its name
 RECORD_TTL_SECONDS = 30 * 24 * 3600
@@ -141,6 +141,8 @@ class Jobs:
             return None
         try:
             batch = self.kinds[record["name"]](self._redis, record, now)
+        except WixRateLimited as exc:  # our own budget is spent, no failure: wait for a slot
+            batch = Batch(0, 0, [], record["cursor"] or "0", wait_seconds=exc.retry_after or 1.0)
         except WixTransientError as exc:  # a page or a setting read failed for now: the cursor stays
             batch = Batch(0, 0, [], record["cursor"] or "0", stalled=str(exc), retry_after=exc.retry_after)
         batch, waiting, stalls = self._pace(record, batch, now)

@@ -389,6 +389,23 @@ class TestJobsThroughPassingFailures:
 
 
 class TestAStuckJob:
+    def test_a_spent_budget_is_waited_for_and_never_counts_as_a_stall(self, fake_store) -> None:
+        """A page query refused by our own rate limit, batch after batch: the job waits, never fails."""
+        import worker.jobs
+        from worker.wix.client import WixRateLimited
+
+        def spent(client: Any, record: dict[str, Any], now: datetime) -> Any:
+            raise WixRateLimited("spent", retry_after=30.0)
+
+        jobs = Jobs(fake_store, {"spent": spent})
+        record, _ = jobs.start("inst-1", "spent")
+        for _ in range(worker.jobs.MAX_STALLS * 2):
+            batch = jobs.run_batch(record["id"], NOW)
+            assert batch is not None and batch.wait_seconds == 30.0
+        waiting = jobs.get(record["id"])
+        assert (waiting["status"], waiting["stalls"]) == ("running", 0)
+        assert "rate limit" in waiting["waiting"]["reason"]
+
     def test_a_stuck_job_is_parked_and_a_replay_resumes_it_where_it_stopped(
         self, fake_store, monkeypatch
     ) -> None:
