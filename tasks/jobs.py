@@ -28,20 +28,34 @@ def send_batch(job_id: str, name: str, wait_seconds: float = 0.0) -> None:
     run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"), countdown=countdown)
 
 
+class JobStuck(Exception):
+    """The job made no progress for `worker.jobs.MAX_STALLS` batches in a row; its record says why."""
+
+
 class JobTask(WorkerTask):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        """Parked in the dead-letter queue (a replay resumes the job), and the job says it failed."""
-        super().on_failure(exc, task_id, args, kwargs, einfo)
-        with contextlib.suppress(redis.RedisError, KeyError):
-            _jobs().fail(kwargs["job_id"], f"{type(exc).__name__}: {exc}")
+        """Parked in the dead-letter queue so that a replay resumes the job, and the job says it failed
+        (a stuck one has said so already)."""
+        super().on_failure(exc, task_id, args, {**(kwargs or {}), "resume": True}, einfo)
+        if not isinstance(exc, JobStuck):
+            with contextlib.suppress(redis.RedisError, KeyError):
+                _jobs().fail(kwargs["job_id"], f"{type(exc).__name__}: {exc}")
 
 
 @app.task(name="bulk.run_job_batch", base=JobTask)
-def run_job_batch(*, job_id: str) -> None:
+def run_job_batch(*, job_id: str, resume: bool = False) -> None:
+    """One batch of the job, then the next one sent; `resume` (a replayed dead letter) runs a failed job
+    again from its cursor."""
     jobs = _jobs()
+    if resume:
+        jobs.resume(job_id)
     batch = jobs.run_batch(job_id, datetime.now(UTC))
     record = jobs.get(job_id)
-    if batch is not None and batch.cursor is not None and record is not None:
+    if batch is None or record is None:
+        return
+    if record["status"] == "failed":
+        raise JobStuck(record["failures"][-1] if record["failures"] else "no progress")
+    if batch.cursor is not None:
         send_batch(job_id, record["name"], batch.wait_seconds)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from worker import keys
-from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, redis_store
+from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline, redis_store
 from worker.loyalty_program import park_task, points_wait_reason
 from worker.outbox import take
 from worker.points_sync import (
@@ -24,8 +25,10 @@ from worker.points_sync import (
 )
 from worker.points_sync import signer as sync_signer
 from worker.settings import SettingsError, get_settings
-from worker.wix.client import WixTransientError
+from worker.wix.client import WixTransientError, retry_in_place
 from worker.wix_access import wix_client
+
+T = TypeVar("T")
 
 
 @lru_cache
@@ -57,16 +60,26 @@ def push_points_update(
         wix = wix_client()
     except SettingsError:  # no Wix credentials: send what the mapping knows
         wix = None
+    deadline = in_place_deadline()
+
+    def tried_in_place(work: Callable[[], T]) -> T:
+        """Wix's passing failures are tried again here first (worker.wix.client.retry_in_place)."""
+        return work() if wix is None else retry_in_place(work, deadline=deadline, base=2 * wix.retry_base)
+
     try:
         if transaction is not None:
             transactions = [transaction]
         elif wix is not None:
-            transactions = transactions_to_send(wix, redis_store(), instance_id, account["id"], occurred_at)
+            transactions = tried_in_place(
+                lambda: transactions_to_send(wix, redis_store(), instance_id, account["id"], occurred_at)
+            )
         else:
             return "not sent: the change names no transaction and Wix cannot be asked (no credentials)"
         if not transactions:
             return "nothing to send: every transaction is ours or delivered"
-        member = find_member(redis_store(), wix, instance_id, account.get("contactId"))
+        member = tried_in_place(
+            lambda: find_member(redis_store(), wix, instance_id, account.get("contactId"))
+        )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
     outcomes = [
@@ -109,15 +122,19 @@ def apply_points(
         park_task(redis_store(), instance_id, f"sync:{transaction_id}", APPLY_TASK, kwargs, SYNC_QUEUE)
         return f"waiting: {waiting}"
     try:
-        return apply_external_points(
-            wix_client(),
-            redis_store(),
-            instance_id=instance_id,
-            contact_id=contact_id,
-            transaction_id=transaction_id,
-            amount=amount,
-            description=description,
-            ttl_seconds=get_settings().event_journal_ttl_seconds,
+        return retry_in_place(  # the transaction's record makes a second go apply nothing twice
+            lambda: apply_external_points(
+                wix_client(),
+                redis_store(),
+                instance_id=instance_id,
+                contact_id=contact_id,
+                transaction_id=transaction_id,
+                amount=amount,
+                description=description,
+                ttl_seconds=get_settings().event_journal_ttl_seconds,
+            ),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc

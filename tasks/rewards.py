@@ -1,4 +1,9 @@
-"""Queue `rewards`: fulfilling reward logs in Wix (rate-limited per instance by the Wix client)."""
+"""Queue `rewards`: fulfilling reward logs in Wix (rate-limited per instance by the Wix client).
+
+Each task's Wix work is idempotent as a whole (a coupon code derived from the reward log, Wix's
+idempotency keys, an account looked up before it is made), so a passing failure that outlasts the
+client's tries in place does it all again in place (`retry_in_place`) before Celery retries it later.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 import redis
 
-from worker.celery_app import WorkerTask, app, redis_store
+from worker.celery_app import WorkerTask, app, in_place_deadline, redis_store
 from worker.follow_ups import CeleryFollowUps
 from worker.outbox import fulfil_intent_id, report_intent_id
 from worker.progress_store import ProgressStore
@@ -17,7 +22,7 @@ from worker.reward_fulfilment import fulfil_reward as fulfil
 from worker.reward_fulfilment import mark_reward
 from worker.triggers import REWARD_ISSUED
 from worker.triggers import report_trigger as report
-from worker.wix.client import WixTransientError
+from worker.wix.client import WixTransientError, retry_in_place
 from worker.wix_access import wix_client
 
 
@@ -39,7 +44,11 @@ class RewardTask(WorkerTask):
 def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> str:
     ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, fulfil_intent_id(reward_log_id))
     try:
-        status = fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC))
+        status = retry_in_place(
+            lambda: fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC)),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
     if status == "issued":
@@ -58,7 +67,11 @@ def earn_points(
     description: str,
 ) -> None:
     try:
-        earn(wix_client(), instance_id, contact_id, points, idempotency_key, description)
+        retry_in_place(
+            lambda: earn(wix_client(), instance_id, contact_id, points, idempotency_key, description),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
 
@@ -68,6 +81,10 @@ def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, rewa
     intent_id = report_intent_id(trigger_key, reward_log_id)
     ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, intent_id)
     try:
-        report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id)
+        retry_in_place(
+            lambda: report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +49,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+def in_place_deadline() -> float:
+    """Until when (`time.monotonic()`) a task may do its Wix work again in place after a passing failure
+    (`worker.wix.client.retry_in_place`): half the soft time limit from now, so it ends inside it."""
+    return time.monotonic() + _policy.soft_time_limit / 2
 
 
 @lru_cache

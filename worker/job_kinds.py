@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -10,14 +11,21 @@ import redis
 
 from worker.catch_up import catch_up
 from worker.engine.timestamps import utc_stamp
-from worker.jobs import Batch, JobStep
+from worker.jobs import RECORD_TTL_SECONDS, Batch, JobStep, unsure_key
 from worker.monthly_messages import monthly_messages
 from worker.points_sync_mapping import record_wix_contacts
 from worker.progress_store import reward_index_key, reward_key, update_json
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 from worker.sweep import sweep
-from worker.wix.client import WixAlreadyExists, WixApiError, WixClient, WixRateLimited
+from worker.wix.client import (
+    WixAlreadyExists,
+    WixApiError,
+    WixClient,
+    WixRateLimited,
+    WixTransientError,
+    retry_in_place,
+)
 
 BATCH_SIZE = 100
 # Within a batch, a spent rate limit is waited out in place when a slot frees within this long.
@@ -83,9 +91,10 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
         if time.monotonic() > deadline:  # keep the task well inside its time limit: go on in the next
             return Batch(done, skipped, failures, str(offset + handled), total=total)
         contact_id = str(contact["id"])
+        open_account = _opener(wix, client, record["id"], instance_id, contact_id)
         for attempt in (1, 2):
             try:
-                opened = _open_account(wix, instance_id, contact_id)
+                opened = retry_in_place(open_account, deadline=deadline, base=2 * wix.retry_base)
             except WixRateLimited as exc:
                 wait = exc.retry_after or 1.0
                 if attempt == 1 and wait <= INLINE_WAIT_SECONDS and time.monotonic() + wait < deadline:
@@ -94,6 +103,13 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
                 # Still spent: keep what is done and go on from this contact in a later task.
                 cursor = str(offset + handled)
                 return Batch(done, skipped, failures, cursor, total=total, wait_seconds=wait)
+            except WixTransientError as exc:
+                # Still failing for now: keep what is done and try this contact again in a later task.
+                reason = f"contact {contact_id}: {exc}"
+                cursor = str(offset + handled)
+                return Batch(
+                    done, skipped, failures, cursor, total, stalled=reason, retry_after=exc.retry_after
+                )
             except WixApiError as exc:
                 failures.append(f"contact {contact_id}: {exc}")
             else:
@@ -117,6 +133,29 @@ def _keep_program_status(client: redis.Redis, instance_id: str, status: str) -> 
 def batch_seconds() -> float:
     """How long one batch may run: half the soft time limit the visibility timeout allows."""
     return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
+
+
+def _opener(
+    wix: WixClient, client: redis.Redis, job_id: str, instance_id: str, contact_id: str
+) -> Callable[[], bool]:
+    """`_open_account` for one contact, to be tried again (in place, or by a later batch): once a try
+    may have opened the account (a 5xx or a lost answer: `WixTransientError.maybe_done`), the contact
+    is noted in the job's `unsure` set, and an account found later counts as opened by this job."""
+    unsure = unsure_key(job_id)
+
+    def open_account() -> bool:
+        try:
+            opened = _open_account(wix, instance_id, contact_id)
+        except WixTransientError as exc:
+            if exc.maybe_done:
+                with client.pipeline(transaction=True) as pipe:
+                    pipe.sadd(unsure, contact_id)
+                    pipe.expire(unsure, RECORD_TTL_SECONDS)
+                    pipe.execute()
+            raise
+        return opened or bool(client.sismember(unsure, contact_id))
+
+    return open_account
 
 
 def _open_account(wix: WixClient, instance_id: str, contact_id: str) -> bool:

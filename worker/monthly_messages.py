@@ -45,9 +45,12 @@ message, nobody a second.
 
 Pacing: every call takes a slot of the instance's shared Wix budget (`WixClient`); a spent budget is
 waited out in place when a slot frees soon, else the batch ends with its progress and `wait_seconds`,
-and the next batch goes on from the same account. A transient failure (5xx, timeout) ends the batch the
-same way with a backoff, up to `MAX_TRIES` times for one account, then it is a failure and the job goes
-on. `total` grows page by page (Wix's cursor paging gives no total) and is exact when the job ends.
+and the next batch goes on from the same account. A passing failure (429, 5xx, timeout) is tried again
+in place (each call by the client; the member's whole step, which looks before it sends, here); one
+that still fails ends the batch with its progress, stalled at that member (worker.jobs: the job waits
+and goes on from there, and fails only when batch after batch makes no progress). A member is never
+recorded as failed for a failure that passes. `total` grows page by page (Wix's cursor paging gives
+no total) and is exact when the job ends.
 While the Wix loyalty program is not ACTIVE, nothing is sent and the job says why.
 """
 
@@ -68,11 +71,17 @@ from worker.engine.program import Program, ProgramInvalid, parse_program
 from worker.engine.storefront import DEFAULT_ID, copy_for, template_of
 from worker.jobs import Batch
 from worker.progress_store import ProgressStore
-from worker.wix.client import WixApiError, WixClient, WixObject, WixRateLimited, WixTransientError
+from worker.wix.client import (
+    WixApiError,
+    WixClient,
+    WixObject,
+    WixRateLimited,
+    WixTransientError,
+    retry_in_place,
+)
 
 BATCH_SIZE = 100
 INLINE_WAIT_SECONDS = 65.0  # a spent budget freeing within this long is waited for in place
-MAX_TRIES = 4  # transient failures in a row on one account before it counts as failed
 CLOCK_MARGIN = timedelta(minutes=10)  # our clock against Wix's when looking for a sent message
 MAX_MESSAGE_PAGES = 10  # pages of a conversation looked through for a sent message
 MARK_TTL_SECONDS = 70 * 24 * 3600  # a month's marks outlive the month
@@ -333,6 +342,10 @@ def message_member(
     except (WixApiError, WixRateLimited):
         marks.clear(member_id)  # refused, or never left: nothing was sent
         raise
+    except WixTransientError as exc:
+        if not exc.maybe_done:  # a 429, no connection: Wix did nothing, no need to look next time
+            marks.clear(member_id)
+        raise
     message_id = sent.get("id")
     marks.sent(member_id, message_id if isinstance(message_id, str) else None, now)
     return True
@@ -344,7 +357,8 @@ def message_member(
 @dataclass(frozen=True)
 class Position:
     """Where the job is: the Wix cursor of the current page (None: the first), how many of that page's
-    accounts are done, how many accounts came before it, and transient failures in a row here."""
+    accounts are done, how many accounts came before it (`tries` is no longer used: worker.jobs counts
+    the stalls; kept so that cursors written before still decode)."""
 
     page: str | None = None
     at: int = 0
@@ -386,36 +400,38 @@ def monthly_messages(client: redis.Redis, record: dict[str, Any], now: datetime)
     deadline = time.monotonic() + batch_seconds()
     done = skipped = 0
     failures: list[str] = []
-    index, tries = position.at, position.tries
+    index = position.at
 
-    def stop(wait: float = 0.0, tries: int = 0) -> Batch:
-        cursor = replace(position, at=index, tries=tries).encode()
-        return Batch(done, skipped, failures, cursor, total=total, wait_seconds=wait)
+    def stop(wait: float = 0.0, stalled: WixTransientError | None = None, member: str = "") -> Batch:
+        cursor = replace(position, at=index, tries=0).encode()
+        if stalled is None:
+            return Batch(done, skipped, failures, cursor, total=total, wait_seconds=wait)
+        reason, retry_after = f"member {member}: {stalled}", stalled.retry_after
+        return Batch(done, skipped, failures, cursor, total, stalled=reason, retry_after=retry_after)
 
     while index < len(accounts):
         if time.monotonic() > deadline:  # keep the task well inside its time limit: go on in the next
-            return stop(0.0, tries)
+            return stop()
         account = accounts[index]
         member_id = account.get("memberId")
         if not isinstance(member_id, str) or not member_id:
-            skipped, index, tries = skipped + 1, index + 1, 0
+            skipped, index = skipped + 1, index + 1
             continue
         try:
             member = partial(
                 message_member, wix, marks, conversations, member_id, _balance(account), letter, now
             )
-            sent = _with_inline_wait(member, deadline)
+            again = partial(retry_in_place, member, deadline=deadline, base=2 * wix.retry_base)
+            sent = _with_inline_wait(again, deadline)
         except WixRateLimited as exc:
-            return stop(exc.retry_after or 1.0, tries)  # still spent: go on from this member later
+            return stop(exc.retry_after or 1.0)  # still spent: go on from this member later
         except WixTransientError as exc:
-            if tries + 1 < MAX_TRIES:
-                return stop(exc.suggested_delay(tries), tries + 1)
-            failures.append(f"member {member_id}: {exc}")
+            return stop(stalled=exc, member=member_id)  # still failing: this member again, later
         except (WixApiError, Unverified) as exc:
             failures.append(f"member {member_id}: {exc}")
         else:
             done, skipped = (done + 1, skipped) if sent else (done, skipped + 1)
-        index, tries = index + 1, 0
+        index += 1
     if next_page is None:
         if not failures and not record["failed"]:
             marks.mark_complete()

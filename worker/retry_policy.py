@@ -5,6 +5,11 @@ passes, and a retry's countdown is held by the worker *unacknowledged*. So any c
 longer than the timeout makes the task run twice (celery #2481, #4400). Both limits are a quarter of
 the timeout here, so even a retry that waits its longest and then runs its longest ends with half the
 timeout to spare.
+
+Inside a task, one Wix call that fails for now is tried again in place (worker.wix.client): at most
+`call_attempts` tries, their waits adding up to at most `call_wait_budget`, a twentieth of the soft
+limit (at most `LONGEST_CALL_WAIT`), so a job's batch, which stops taking new items at half the soft
+limit, still ends inside it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 MAX_RETRIES = 8
 LONGEST_TIME_LIMIT = 300
 LONGEST_BACKOFF = 600
+CALL_ATTEMPTS = 4
+LONGEST_CALL_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -23,15 +30,19 @@ class RetryPolicy:
     soft_time_limit: int
     backoff_max: int
     restore_interval: int
+    call_wait_budget: float = LONGEST_CALL_WAIT
     max_retries: int = MAX_RETRIES
+    call_attempts: int = CALL_ATTEMPTS
 
 
 def retry_policy(visibility_timeout: int) -> RetryPolicy:
     time_limit = max(2, min(LONGEST_TIME_LIMIT, visibility_timeout // 4))
+    soft_time_limit = max(1, time_limit - max(1, time_limit // 10))
     return RetryPolicy(
         visibility_timeout=visibility_timeout,
         time_limit=time_limit,
-        soft_time_limit=max(1, time_limit - max(1, time_limit // 10)),
+        soft_time_limit=soft_time_limit,
         backoff_max=max(1, min(LONGEST_BACKOFF, visibility_timeout // 4)),
         restore_interval=max(1, min(10, visibility_timeout // 10)),
+        call_wait_budget=max(0.5, min(LONGEST_CALL_WAIT, soft_time_limit / 20)),
     )

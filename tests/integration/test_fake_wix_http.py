@@ -123,6 +123,23 @@ class TestTheProcess:
         assert retried.json()["account"]["points"]["balance"] == 5
         assert len(fake_wix.control("GET", f"instances/{INSTANCE}/transactions")["transactions"]) == 1
 
+    def test_a_random_timeout_does_the_work_and_drops_the_connection(self, fake_wix: FakeWixProcess) -> None:
+        """Over the wire, a random timeout opens the account and closes the connection unanswered;
+        a stall holds the answer past the client's timeout first."""
+        headers = app_headers(fake_wix)
+        fake_wix.control("POST", "faults", json={"rate": 1, "seed": 7, "kinds": ["timeout"]})
+        with httpx.Client(base_url=fake_wix.base_url, headers=headers, timeout=5) as wix:
+            with pytest.raises(httpx.RemoteProtocolError):
+                wix.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT})
+            fake_wix.control(
+                "POST", "faults", json={"rate": 1, "seed": 7, "kinds": ["timeout"], "stallSeconds": 1}
+            )
+            with pytest.raises(httpx.ReadTimeout):
+                wix.post("/loyalty-accounts/v1/accounts", json={"contactId": "other"}, timeout=0.3)
+        fake_wix.control("DELETE", "faults")
+        accounts = fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]
+        assert sorted(account["contactId"] for account in accounts) == sorted([CONTACT, "other"])
+
     def test_revoked_tokens_are_refused_over_http(self, fake_wix: FakeWixProcess) -> None:
         """After the revoke switch the token is a 401, as a client refreshing on 401 needs."""
         headers = app_headers(fake_wix)

@@ -29,6 +29,21 @@ class TestVisibilityTimeoutInvariant:
         assert policy.backoff_max + policy.time_limit < timeout
         assert policy.soft_time_limit < policy.time_limit
 
+    def test_tries_in_place_end_inside_the_soft_time_limit(self) -> None:
+        """A batch stops taking items at half the soft limit; its last item (two Wix calls, each tried
+        in place within the budget, the last try with a token fetch and the request, each up to the
+        default timeout) still ends before the soft limit."""
+        from worker.settings import Settings
+
+        policy = retry_policy(3600)
+        timeout = Settings.model_fields["wix_timeout_seconds"].default
+        last_item = 2 * (policy.call_wait_budget + 2 * timeout)
+        assert policy.soft_time_limit / 2 + last_item < policy.soft_time_limit
+        for visibility in (10, 60, 600, 3600, 86400):
+            shorter = retry_policy(visibility)
+            assert shorter.call_wait_budget <= max(0.5, shorter.soft_time_limit / 20)
+            assert shorter.call_attempts >= 2
+
     def test_the_backoff_schedule_grows_and_is_capped(self) -> None:
         """Exponential backoff with jitter, capped by retry_backoff_max."""
         from celery.utils.time import get_exponential_backoff_interval

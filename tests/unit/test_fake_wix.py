@@ -651,6 +651,84 @@ class TestFaults:
         assert client.post("/_fake/faults", json={"count": 1}).status_code == 400
 
 
+class TestRandomFaults:
+    def program_statuses(self, client: TestClient, headers: dict[str, str], calls: int) -> list[int]:
+        return [client.get("/loyalty-programs/v1/program", headers=headers).status_code for _ in range(calls)]
+
+    def test_a_rate_faults_about_that_share_of_calls_reproducibly(self, client: TestClient) -> None:
+        """At rate 0.3 about 30% of 400 calls fail (429 or 500); the same seed fails the same calls."""
+        headers = auth(client)
+        client.patch("/_fake/settings", json={"rateLimitPerMinute": 0})
+        client.post("/_fake/faults", json={"rate": 0.3, "seed": 42, "kinds": ["429", "500"]})
+        first = self.program_statuses(client, headers, 400)
+        client.post("/_fake/faults", json={"rate": 0.3, "seed": 42, "kinds": ["429", "500"]})
+        assert self.program_statuses(client, headers, 400) == first
+        assert 90 <= sum(status != 200 for status in first) <= 150
+        assert set(first) == {200, 429, 500}
+        faulted = client.get("/_fake/calls", params={"instanceId": INSTANCE}).json()["calls"]
+        assert sum(1 for call in faulted if call["fault"]) == sum(status != 200 for status in first) * 2
+        shown = client.get("/_fake/faults").json()["random"]
+        assert (shown["seed"], shown["calls"], sum(shown["counts"].values())) == (
+            42,
+            400,
+            first.count(429) + first.count(500),
+        )
+
+    def test_a_random_429_has_wix_shape_and_no_retry_after_unless_asked(self, client: TestClient) -> None:
+        """A random 429 is RESOURCE_EXHAUSTED without Retry-After; with retryAfter 2 it carries one."""
+        headers = auth(client)
+        client.post("/_fake/faults", json={"rate": 1, "seed": 1, "kinds": ["429"]})
+        refused = client.get("/loyalty-programs/v1/program", headers=headers)
+        assert refused.status_code == 429 and "retry-after" not in refused.headers
+        assert application_code(refused) == "RESOURCE_EXHAUSTED"
+        client.post("/_fake/faults", json={"rate": 1, "seed": 1, "kinds": ["429"], "retryAfter": 2})
+        assert client.get("/loyalty-programs/v1/program", headers=headers).headers["retry-after"] == "2"
+
+    def test_a_random_500_does_nothing(self, client: TestClient) -> None:
+        """A random 500 is Wix's empty system error and creates no coupon."""
+        headers = auth(client)
+        client.post("/_fake/faults", json={"rate": 1, "seed": 1, "kinds": ["500"]})
+        answer = client.post("/stores/v2/coupons", json={"specification": coupon_spec()}, headers=headers)
+        assert (answer.status_code, answer.json()) == (500, {"message": "", "details": {}})
+        assert client.get(f"/_fake/instances/{INSTANCE}/coupons").json() == {"coupons": []}
+
+    def test_a_random_timeout_does_the_work_and_drops_the_answer(self, fake: FakeWix) -> None:
+        """A random timeout creates the coupon, then the connection is dropped without an answer."""
+        from worker.wix.fake.front import DroppedConnection
+
+        with TestClient(create_app(fake)) as client:
+            headers = auth(client)
+            client.post("/_fake/faults", json={"rate": 1, "seed": 1, "kinds": ["timeout"]})
+            with pytest.raises(DroppedConnection):
+                client.post("/stores/v2/coupons", json={"specification": coupon_spec()}, headers=headers)
+            client.post("/_fake/faults", json={"rate": 0})
+            coupons = client.get(f"/_fake/instances/{INSTANCE}/coupons").json()["coupons"]
+        assert len(coupons) == 1
+        assert client.get("/_fake/calls").json()["calls"][-1]["fault"] == "random:timeout"
+
+    def test_rate_0_and_delete_turn_them_off_and_controls_are_never_faulted(self, client: TestClient) -> None:
+        """Rate 0 (or DELETE) stops random faults; /_fake/ itself is never faulted."""
+        headers = auth(client)
+        client.post("/_fake/faults", json={"rate": 1, "seed": 3, "kinds": ["500"]})
+        assert client.get("/_fake/calls").status_code == 200
+        client.post("/_fake/faults", json={"rate": 0})
+        assert set(self.program_statuses(client, headers, 20)) == {200}
+        client.post("/_fake/faults", json={"rate": 1, "kinds": ["500"]})
+        client.delete("/_fake/faults")
+        assert client.get("/_fake/faults").json() == {"faults": []}
+        assert set(self.program_statuses(client, headers, 20)) == {200}
+
+    def test_bad_random_fault_settings_are_refused(self, client: TestClient) -> None:
+        """A rate above 1, an unknown kind or a negative stall is a 400."""
+        for body in ({"rate": 1.5}, {"rate": 0.1, "kinds": ["418"]}, {"rate": 0.1, "stallSeconds": -1}):
+            assert client.post("/_fake/faults", json=body).status_code == 400, body
+
+    def test_oauth_is_faulted_too(self, client: TestClient) -> None:
+        """The token endpoint fails at the rate as any other Wix call."""
+        client.post("/_fake/faults", json={"rate": 1, "seed": 5, "kinds": ["500"]})
+        assert client.post("/oauth2/token", json=token_request()).status_code == 500
+
+
 class TestRateLimit:
     def test_the_201st_call_in_a_minute_is_429(self, client: TestClient, clock: Clock) -> None:
         """200 calls a minute per instance go through; the 201st is a 429 with Retry-After."""

@@ -187,6 +187,8 @@ class DraftProgramWix:
 class BudgetedWix:
     """Contacts c0..c9 without accounts, and a Wix budget that runs out after `budget` calls."""
 
+    retry_base = 0.0  # tries again in place at once
+
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.accounts: set[str] = set()
@@ -257,3 +259,193 @@ class TestBootstrapUnderTheLimit:
         assert batch is not None and batch.cursor is None
         assert waits == [7.0]
         assert jobs.get(record["id"])["done"] == 10
+
+
+class FlakyWix(BudgetedWix):
+    """Contacts c0..c9; `fail_creates` creations fail for now first: `lost` ones after Wix made the
+    account (a lost answer), the rest before; `fail_pages` page queries fail for now first."""
+
+    def __init__(self, *, fail_creates: int = 0, lost: bool = False, fail_pages: int = 0) -> None:
+        super().__init__(budget=10_000)
+        self.fail_creates, self.lost, self.fail_pages = fail_creates, lost, fail_pages
+        self.created: list[str] = []
+
+    def query_contacts(
+        self, instance_id: str, *, offset: int, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], int]:
+        from worker.wix.client import WixTransientError
+
+        if self.fail_pages:
+            self.fail_pages -= 1
+            raise WixTransientError("POST /contacts/v4/contacts/query: Wix answered 503", status=503)
+        return super().query_contacts(instance_id, offset=offset, limit=limit)
+
+    def create_loyalty_account(self, instance_id: str, contact_id: str) -> dict[str, Any]:
+        from worker.wix.client import WixTransientError
+
+        if self.fail_creates:
+            self.fail_creates -= 1
+            if self.lost:
+                super().create_loyalty_account(instance_id, contact_id)
+                self.created.append(contact_id)
+            raise WixTransientError("POST /loyalty-accounts/v1/accounts: Wix answered 500", status=500)
+        self.created.append(contact_id)
+        return super().create_loyalty_account(instance_id, contact_id)
+
+
+def run_through(jobs: Jobs, job_id: str, limit: int = 100) -> list[Any]:
+    batches = []
+    for _ in range(limit):
+        batch = jobs.run_batch(job_id, NOW)
+        if batch is None:
+            break
+        batches.append(batch)
+        if batch.cursor is None:
+            break
+    return batches
+
+
+class TestJobsThroughPassingFailures:
+    @pytest.fixture(autouse=True)
+    def no_waiting(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        import worker.job_kinds
+
+        monkeypatch.setattr(worker.job_kinds.time, "sleep", lambda seconds: None)
+
+    def test_a_lost_answer_opens_the_account_once_and_counts_it(self, fake_store, monkeypatch) -> None:
+        """Creations whose answers are lost: the contact is done again in place, the account found,
+        counted as opened, and made once."""
+        import worker.wix_access
+
+        wix = FlakyWix(fail_creates=2, lost=True)
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: wix)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "bootstrap")
+        run_through(jobs, record["id"])
+        finished = jobs.get(record["id"])
+        assert (finished["status"], finished["done"], finished["skipped"]) == ("succeeded", 10, 0)
+        assert sorted(wix.created) == sorted(f"c{n}" for n in range(10))
+
+    def test_a_contact_that_keeps_failing_stalls_the_batch_at_it(self, fake_store, monkeypatch) -> None:
+        """Past its tries a contact stops the batch AT it, progress kept, the record waiting with the
+        reason; the next batch goes on from it and the job ends with every account once."""
+        import worker.wix_access
+        from worker.wix.client import ITEM_TRIES
+
+        wix = FlakyWix(fail_creates=ITEM_TRIES)  # every try of c0
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: wix)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "bootstrap")
+        first = jobs.run_batch(record["id"], NOW)
+        assert first is not None and (first.done, first.cursor) == (0, "0") and first.wait_seconds > 0
+        waiting = jobs.get(record["id"])["waiting"]
+        assert "contact c0" in waiting["reason"] and "500" in waiting["reason"] and waiting["stalls"] == 1
+        run_through(jobs, record["id"])
+        finished = jobs.get(record["id"])
+        assert (finished["status"], finished["done"], finished["failed"], finished["waiting"]) == (
+            "succeeded", 10, 0, None,
+        )  # fmt: skip
+        assert sorted(wix.created) == sorted(f"c{n}" for n in range(10))
+
+    def test_progress_starts_the_budget_afresh(self, fake_store, monkeypatch) -> None:
+        """Failures that let each batch progress a little never fail the job, however many in all."""
+        import worker.jobs
+
+        calls = {"n": 0}
+
+        def one_then_stall(client: Any, record: dict[str, Any], now: datetime) -> Any:
+            calls["n"] += 1
+            done = int(record["cursor"] or 0)
+            if done == 20:
+                return worker.jobs.Batch(1, 0, [], None)
+            if calls["n"] % 2:  # every other batch does one item, then stalls on the next
+                return worker.jobs.Batch(1, 0, [], str(done + 1), stalled="item: Wix answered 500")
+            return worker.jobs.Batch(0, 0, [], str(done), stalled="item: Wix answered 500")
+
+        jobs = Jobs(fake_store, {"flaky": one_then_stall})
+        record, _ = jobs.start("inst-1", "flaky")
+        run_through(jobs, record["id"])
+        finished = jobs.get(record["id"])
+        assert (finished["status"], finished["done"]) == ("succeeded", 21)
+        assert calls["n"] > worker.jobs.MAX_STALLS * 2
+
+    def test_no_progress_for_max_stalls_fails_the_job_saying_why(self, fake_store, monkeypatch) -> None:
+        """A page query failing batch after batch: the job fails after MAX_STALLS tries, its last failure
+        naming the call and Wix's answer; the waits grew between tries."""
+        import worker.jobs
+        import worker.wix_access
+
+        wix = FlakyWix(fail_pages=1000)
+        monkeypatch.setattr(worker.wix_access, "wix_client", lambda: wix)
+        jobs = Jobs(fake_store, KINDS)
+        record, _ = jobs.start("inst-1", "bootstrap")
+        batches = run_through(jobs, record["id"])
+        finished = jobs.get(record["id"])
+        assert finished["status"] == "failed" and finished["waiting"] is None
+        assert len(batches) == worker.jobs.MAX_STALLS + 1
+        assert "POST /contacts/v4/contacts/query: Wix answered 503" in finished["failures"][-1]
+        assert "gave up after" in finished["failures"][-1]
+        waits = [batch.wait_seconds for batch in batches[:-1]]
+        assert waits[0] <= 2 and waits[-1] > waits[0] and max(waits) <= worker.jobs.STALL_BACKOFF_MAX
+        assert jobs.start("inst-1", "bootstrap")[1] is True  # the name is free again
+
+
+class TestAStuckJob:
+    def test_a_spent_budget_is_waited_for_and_never_counts_as_a_stall(self, fake_store) -> None:
+        """A page query refused by our own rate limit, batch after batch: the job waits, never fails."""
+        import worker.jobs
+        from worker.wix.client import WixRateLimited
+
+        def spent(client: Any, record: dict[str, Any], now: datetime) -> Any:
+            raise WixRateLimited("spent", retry_after=30.0)
+
+        jobs = Jobs(fake_store, {"spent": spent})
+        record, _ = jobs.start("inst-1", "spent")
+        for _ in range(worker.jobs.MAX_STALLS * 2):
+            batch = jobs.run_batch(record["id"], NOW)
+            assert batch is not None and batch.wait_seconds == 30.0
+        waiting = jobs.get(record["id"])
+        assert (waiting["status"], waiting["stalls"]) == ("running", 0)
+        assert "rate limit" in waiting["waiting"]["reason"]
+
+    def test_a_stuck_job_is_parked_and_a_replay_resumes_it_where_it_stopped(
+        self, fake_store, monkeypatch
+    ) -> None:
+        """A job stuck on item 5 fails with the reason and its cursor, its task is parked with
+        `resume`; replayed once Wix is back, it goes on from item 5 and succeeds."""
+        import tasks.jobs
+        import worker.jobs
+        from worker import celery_app
+        from worker.dead_letters import DeadLetters
+
+        wix_down = {"yes": True}
+
+        def items(client: Any, record: dict[str, Any], now: datetime) -> Any:
+            at = int(record["cursor"] or 0)
+            if at == 5 and wix_down["yes"]:
+                return worker.jobs.Batch(0, 0, [], "5", stalled="item 5: POST /x: Wix answered 503")
+            return worker.jobs.Batch(1, 0, [], str(at + 1) if at < 9 else None)
+
+        jobs = Jobs(fake_store, {"items": items})
+        for module in (celery_app, tasks.jobs):
+            monkeypatch.setattr(module, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.jobs, "_jobs", lambda: jobs)
+        monkeypatch.setattr(tasks.jobs, "send_batch", lambda job_id, name, wait=0.0: None)
+        record, _ = jobs.start("inst-1", "items")
+        with pytest.raises(tasks.jobs.JobStuck) as stuck:
+            for _ in range(50):
+                tasks.jobs.run_job_batch.run(job_id=record["id"])
+        assert "item 5" in str(stuck.value) and "503" in str(stuck.value)
+        failed = jobs.get(record["id"])
+        assert (failed["status"], failed["cursor"], failed["done"]) == ("failed", "5", 5)
+        tasks.jobs.run_job_batch.on_failure(stuck.value, "task-1", (), {"job_id": record["id"]}, None)
+        [parked] = DeadLetters(fake_store).list()
+        assert parked["kwargs"] == {"job_id": record["id"], "resume": True}
+        assert jobs.get(record["id"])["failures"] == failed["failures"]  # said once
+
+        wix_down["yes"] = False
+        tasks.jobs.run_job_batch.run(**parked["kwargs"])
+        for _ in range(10):
+            tasks.jobs.run_job_batch.run(job_id=record["id"])
+        finished = jobs.get(record["id"])
+        assert (finished["status"], finished["done"]) == ("succeeded", 10)

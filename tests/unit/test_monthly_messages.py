@@ -31,6 +31,8 @@ class WorkerDied(BaseException):
 class InboxWix:
     """Loyalty accounts, the program and the Inbox, kept in memory; `trouble` makes one send go wrong."""
 
+    retry_base = 0.0  # tries again in place at once
+
     app_id = "our-app-id"
 
     def __init__(self, accounts: list[dict[str, Any]], *, status: str = "ACTIVE") -> None:
@@ -77,6 +79,8 @@ class InboxWix:
             raise WorkerDied
         if trouble == "refused":
             raise WixApiError("POST /inbox/v2/messages: Wix answered 400", status=400)
+        if trouble == "throttled":
+            raise WixTransientError("POST /inbox/v2/messages: Wix answered 429", status=429, maybe_done=False)
         sent = {
             **message,
             "id": str(len(self.messages) + 1),
@@ -253,15 +257,28 @@ class TestCrashes:
         assert sorted(wix.sent_to()) == ["m0", "m1", "m2"]
 
     def test_a_lost_answer_is_looked_up_before_trying_again(self, fake_store, wix) -> None:
-        """Wix took the message but its answer was lost (a timeout): the batch stops with a backoff,
-        the next one finds the message and does not send it again."""
+        """Wix took the message but its answer was lost (a timeout): the member is done again in place,
+        the message is found in the conversation and not sent again."""
         wix.trouble = {1: "lost-answer"}
+        finished = run(fake_store)
+        assert wix.sent_to() == ["m0", "m1", "m2"]
+        assert (finished["done"], finished["failed"], wix.listed) == (3, 0, 1)
+
+    def test_a_member_that_keeps_failing_stalls_the_job_not_the_member(self, fake_store, wix) -> None:
+        """Sends failing for now past the member's tries: the batch stops at that member with a wait
+        and the reason, the member is not recorded failed, and the next batch sends it once."""
+        from worker.wix.client import ITEM_TRIES
+
+        wix.trouble = {n: "throttled" for n in range(2, 2 + ITEM_TRIES)}  # every try of m1
         jobs, job_id = Jobs(fake_store, KINDS), start(fake_store)
         batch = jobs.run_batch(job_id, NOW)
         assert batch is not None and batch.cursor is not None and batch.wait_seconds > 0
+        assert batch.stalled is not None and "member m1" in batch.stalled and "429" in batch.stalled
+        waiting = jobs.get(job_id)["waiting"]  # type: ignore[index]
+        assert waiting["stalls"] == 1 and "member m1" in waiting["reason"] and waiting["nextTryAt"]
         finished = finish(fake_store, job_id)
-        assert wix.sent_to() == ["m0", "m1", "m2"]
-        assert (finished["done"], finished["failed"]) == (3, 0)
+        assert sorted(wix.sent_to()) == ["m0", "m1", "m2"]
+        assert (finished["done"], finished["failed"], finished["waiting"]) == (3, 0, None)
 
     def test_a_refused_send_is_a_failure_and_the_next_run_sends_it(self, fake_store, wix) -> None:
         """Wix refuses one send (400): nothing went out, so no mark stays; a later run sends it."""

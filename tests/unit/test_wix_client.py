@@ -22,6 +22,8 @@ from worker.wix.client import (
     WixTransientError,
     backoff_delay,
     parse_retry_after,
+    retry_in_place,
+    safe_to_repeat,
 )
 from worker.wix.rate_limit import WINDOW_SECONDS, RateLimiter, rate_key
 from worker.wix.token_cache import AccessToken, TokenCache, TokenLockTimeout, token_key, token_lock_key
@@ -85,6 +87,7 @@ def make_client(wix, fake_store) -> Iterator[Callable[..., WixClient]]:  # type:
     clients: list[WixClient] = []
 
     def make(**options) -> WixClient:  # type: ignore[no-untyped-def]
+        options.setdefault("sleep", lambda _: None)  # waits between tries in place take no time here
         http = httpx.Client(base_url="https://www.wixapis.test", transport=httpx.MockTransport(wix.handle))
         clients.append(WixClient(http, fake_store, app_id=APP_ID, app_secret=APP_SECRET, **options))
         return clients[-1]
@@ -96,7 +99,8 @@ def make_client(wix, fake_store) -> Iterator[Callable[..., WixClient]]:  # type:
 
 @pytest.fixture
 def client(make_client) -> WixClient:  # type: ignore[no-untyped-def]
-    return make_client()
+    """One try per call: how each failure is classified (tries in place: `TestRetryInPlace`)."""
+    return make_client(attempts=1)
 
 
 class TestToken:
@@ -210,7 +214,7 @@ class TestErrors:
             client.get_order(INSTANCE, "o1")
         assert (caught.value.status, caught.value.retry_after) == (429, 7.0)
         assert caught.value.suggested_delay(0) >= 7.0
-        assert len(wix.calls("/ecom/v1/orders/o1")) == 1  # the client does not loop; Celery retries
+        assert len(wix.calls("/ecom/v1/orders/o1")) == 1
 
     def test_retry_after_as_an_http_date(self) -> None:
         """`Retry-After` given as a date becomes the seconds until then."""
@@ -307,6 +311,147 @@ class TestErrors:
         assert backoff_delay(20, cap=600.0) <= 600.0
         assert backoff_delay(0, at_least=30.0) == 30.0
         assert backoff_delay(0, cap=60.0, at_least=3600.0) == 60.0  # a huge Retry-After still fits the cap
+
+
+class TestRetryInPlace:
+    ORDER = "/ecom/v1/orders/o1"
+    ACCOUNTS = "/loyalty-accounts/v1/accounts"
+
+    @pytest.fixture
+    def slept(self) -> list[float]:
+        return []
+
+    @pytest.fixture
+    def retrying(self, make_client, slept) -> WixClient:  # type: ignore[no-untyped-def]
+        return make_client(sleep=slept.append)
+
+    def order(self) -> httpx.Response:
+        return httpx.Response(200, json={"order": {"id": "o1"}})
+
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            httpx.Response(429),
+            httpx.Response(500),
+            httpx.Response(503),
+            httpx.ReadTimeout("read timed out"),
+            httpx.RemoteProtocolError("peer closed connection"),
+            httpx.ConnectError("refused"),
+        ],
+    )
+    def test_a_passing_failure_is_tried_again_in_place(self, wix, retrying, slept, failure: Answer) -> None:
+        """429, 5xx, a timeout, a dropped or refused connection: the call is made again after a short
+        jittered wait and answers normally."""
+        wix.on("GET", self.ORDER, failure, failure, self.order())
+        assert retrying.get_order(INSTANCE, "o1") == {"id": "o1"}
+        assert len(wix.calls(self.ORDER)) == 3
+        assert len(slept) == 2 and 0.05 <= slept[0] <= 0.1 and 0.1 <= slept[1] <= 0.2  # 20 s / 200
+
+    def test_it_gives_up_after_four_tries(self, wix, retrying, slept) -> None:
+        """Four failures in a row: the last one is raised, to be retried later by the task or job."""
+        wix.on("GET", self.ORDER, *[httpx.Response(500)] * 5)
+        with pytest.raises(WixTransientError) as caught:
+            retrying.get_order(INSTANCE, "o1")
+        assert caught.value.status == 500 and caught.value.maybe_done
+        assert len(wix.calls(self.ORDER)) == 4 and len(slept) == 3
+
+    def test_retry_after_is_honoured_within_the_budget(self, wix, make_client, slept) -> None:
+        """A Retry-After of 3 s is waited in place; one past the budget goes to the caller at once."""
+        client = make_client(sleep=slept.append, retry_wait_budget=5.0)
+        wix.on("GET", self.ORDER, httpx.Response(429, headers={"Retry-After": "3"}), self.order())
+        assert client.get_order(INSTANCE, "o1") == {"id": "o1"}
+        assert slept == [3.0]
+        wix.on("GET", self.ORDER, httpx.Response(429, headers={"Retry-After": "30"}), self.order())
+        with pytest.raises(WixTransientError) as caught:
+            client.get_order(INSTANCE, "o1")
+        assert caught.value.retry_after == 30.0 and slept == [3.0]
+
+    def test_every_try_takes_a_slot_of_the_shared_limit(self, wix, make_client, fake_store) -> None:
+        """Tries in place count against the instance's budget like any call."""
+        client = make_client(limiter=RateLimiter(fake_store, limit=3))
+        wix.on("GET", self.ORDER, httpx.Response(500), httpx.Response(500), self.order())
+        with pytest.raises(WixRateLimited):
+            client.get_order(INSTANCE, "o1")  # the token, two tries: the third finds the budget spent
+        assert len(wix.calls(self.ORDER)) == 2
+
+    @pytest.mark.parametrize("failure", [httpx.Response(500), httpx.ReadTimeout("lost")])
+    def test_a_create_that_may_have_happened_is_not_sent_again(self, wix, retrying, failure: Answer) -> None:
+        """After a 5xx or a lost answer an account creation goes to its caller, who looks first."""
+        wix.on("POST", self.ACCOUNTS, failure, httpx.Response(200, json={"account": {"id": "a"}}))
+        with pytest.raises(WixTransientError) as caught:
+            retrying.create_loyalty_account(INSTANCE, "c1")
+        assert caught.value.maybe_done
+        assert len(wix.calls(self.ACCOUNTS)) == 1
+
+    @pytest.mark.parametrize("failure", [httpx.Response(429), httpx.ConnectError("refused")])
+    def test_a_create_wix_did_not_do_is_sent_again(self, wix, retrying, failure: Answer) -> None:
+        """A 429 or a refused connection did nothing: the creation is made again in place."""
+        wix.on("POST", self.ACCOUNTS, failure, httpx.Response(200, json={"account": {"id": "a"}}))
+        assert retrying.create_loyalty_account(INSTANCE, "c1") == {"id": "a"}
+        assert len(wix.calls(self.ACCOUNTS)) == 2
+
+    def test_a_lost_earn_is_sent_again_with_its_idempotency_key(self, wix, retrying) -> None:
+        """Earn-points carries Wix's idempotency key, so a lost answer is simply asked again."""
+        path = "/loyalty-accounts/v1/accounts/a1/earn-points"
+        wix.on("POST", path, httpx.ReadTimeout("lost"), httpx.Response(200, json={"account": {"id": "a1"}}))
+        retrying.earn_points(INSTANCE, "a1", 5, "reward", "rl_1")
+        keys = [json.loads(request.content)["idempotencyKey"] for request in wix.calls(path)]
+        assert keys == ["rl_1", "rl_1"]
+
+    def test_a_failed_token_request_is_tried_again(self, wix, retrying) -> None:
+        """OAuth fails for now too: the token is asked again and the call goes."""
+        wix.on("POST", "/oauth2/token", httpx.Response(503), httpx.ReadTimeout("lost"))
+        assert retrying.get_contact(INSTANCE, "c1") == {"id": "c1"}
+        assert len(wix.calls("/oauth2/token")) == 3 and len(wix.calls("/contacts/v4/contacts/c1")) == 1
+
+    def test_which_calls_are_safe_to_repeat(self) -> None:
+        """Reads, queries, idempotency keys, revisions and set-a-state calls; not creations or sends."""
+        assert safe_to_repeat("GET", "/ecom/v1/orders/o1")
+        assert safe_to_repeat("POST", "/loyalty-accounts/v1/accounts/query", {"query": {}})
+        assert safe_to_repeat("POST", "/ecom/v1/orders/search", {"search": {}})
+        assert safe_to_repeat("POST", "/x/earn-points", {"idempotencyKey": "k"})
+        assert safe_to_repeat("POST", "/automations/v1/events/report", {"idempotency": {"key": "k"}})
+        assert safe_to_repeat("POST", "/x/adjust-points", {"revision": "3", "amount": -1})
+        assert safe_to_repeat("POST", "/inbox/v2/conversations", {"participantId": {}})
+        assert not safe_to_repeat("POST", "/loyalty-accounts/v1/accounts", {"contactId": "c"})
+        assert not safe_to_repeat("POST", "/stores/v2/coupons", {"specification": {}})
+        assert not safe_to_repeat("POST", "/inbox/v2/messages", {"message": {}})
+
+
+class TestRetryInPlaceOfAnItem:
+    def test_the_item_is_done_again_until_it_passes(self) -> None:
+        """A transient failure does the whole item again after a short wait."""
+        outcomes: list[Exception | str] = [WixTransientError("500", maybe_done=True), "done"]
+        slept: list[float] = []
+
+        def work() -> str:
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        assert retry_in_place(work, deadline=time.monotonic() + 60, sleep=slept.append) == "done"
+        assert len(slept) == 1 and 0.1 <= slept[0] <= 0.2
+
+    def test_no_try_past_the_deadline_and_our_own_limit_goes_up(self) -> None:
+        """Past the deadline the failure is raised at once; our own spent budget is never retried here."""
+        tries: list[int] = []
+
+        def failing() -> None:
+            tries.append(1)
+            raise WixTransientError("500")
+
+        with pytest.raises(WixTransientError):
+            retry_in_place(failing, deadline=time.monotonic(), sleep=lambda _: None)
+        assert len(tries) == 1
+
+        def limited() -> None:
+            tries.append(1)
+            raise WixRateLimited("spent", retry_after=5)
+
+        with pytest.raises(WixRateLimited):
+            retry_in_place(limited, deadline=time.monotonic() + 60, sleep=lambda _: None)
+        assert len(tries) == 2
 
 
 class TestRequests:
@@ -473,7 +618,7 @@ class TestSecrets:
         """Through a refresh, throttling, refusals quoting the credential and a timeout, no token or secret
         reaches a log record, an error (message, fields, traceback) or a repr."""
         caplog.set_level(logging.DEBUG)
-        client = make_client()
+        client = make_client(attempts=1)
         path = "/contacts/v4/contacts/c1"
         second_token = f"token-{SENSITIVE}-2"
         quoting = f"bad token {second_token}"  # Wix quoting the token it was sent (after the refresh)

@@ -10,10 +10,18 @@
 - gives every request explicit connect/read/write/pool timeouts;
 - translates failures by class (§4.6): 429, 408, 5xx, timeouts and network errors raise
   `WixTransientError` (try again later, after `suggested_delay`); any other 4xx raises `WixApiError`
-  carrying Wix's `details.applicationError` and the `X-Wix-Request-Id` header.
+  carrying Wix's `details.applicationError` and the `X-Wix-Request-Id` header;
+- tries a call that failed for now again in place, up to `attempts` times with short jittered backoff
+  (at least Wix's `Retry-After`; every try takes its own slot of the shared limit), while the waits fit
+  in `retry_wait_budget`; only then does the failure reach the caller, whose task or job retries later.
 
-The client itself never loops over failures: the Celery task retries with backoff and jitter. Tokens,
-the app secret and the Authorization header appear in no log line, exception or repr.
+Retrying in place never doubles anything: a call is repeated after any passing failure only when a
+repeat cannot do its work twice (`safe_to_repeat`: reads, queries, calls carrying Wix's idempotency
+key, a revision, or setting a state). Creating an account or a coupon and sending a message are
+repeated only when the failure shows that Wix did nothing (429, 408, no connection); after a 5xx or a
+lost answer (`maybe_done`) the caller looks before it tries again (bootstrap looks the account up, a
+coupon's code is derived from its reward log, a monthly message is looked for in the conversation).
+Tokens, the app secret and the Authorization header appear in no log line, exception or repr.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -35,6 +43,7 @@ import redis
 from pydantic import SecretStr
 
 from worker import keys
+from worker.retry_policy import CALL_ATTEMPTS, LONGEST_CALL_WAIT, retry_policy
 from worker.settings import Settings, SettingsError
 from worker.wix.rate_limit import RateLimiter
 from worker.wix.token_cache import TOKEN_LIFETIME_SECONDS, AccessToken, TokenCache, TokenLockTimeout
@@ -46,6 +55,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=10.0, pool=5.0)
 MAX_RATE_LIMIT_WAIT = 3.0
 # Retry countdowns stay well inside Redis's visibility timeout (see worker/retry_policy.py).
 MAX_SUGGESTED_DELAY = 600.0
+# A call that fails for now is tried again in place (worker.retry_policy: how often, how long) after
+# short jittered waits, `retry_base * 2**n`: a third of one call's share of the per-instance budget
+# (20 s / 200 = 0.1 s at Wix's limit; `from_settings` scales it with WIX_RATE_LIMIT_PER_MINUTE).
+RETRY_BASE = 20.0 / 200
 
 EARN_POINTS_MAX = 9_999_999
 DESCRIPTION_MAX = 100
@@ -55,6 +68,10 @@ DEFAULT_EARN_DESCRIPTION = "Points earned"
 WixObject = dict[str, Any]
 # Our own transaction ids are kept this long: past Wix's ~47 h of webhook retries (wix-facts.md §2).
 OWN_TRANSACTION_TTL_SECONDS = 7 * 24 * 3600
+T = TypeVar("T")
+# An item (a contact, a member, a reward) whose calls still fail after their own tries in place is done
+# again from its start this many times in all, after these waits, while the caller's deadline allows.
+ITEM_TRIES = 4
 
 
 # --- Errors --------------------------------------------------------------------------------------------
@@ -82,11 +99,15 @@ class WixTransientError(WixError):
         status: int | None = None,
         retry_after: float | None = None,
         request_id: str | None = None,
+        maybe_done: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         self.request_id = request_id
+        # Whether Wix may have done the work (a 5xx, a lost answer, an unreadable 2xx): look before
+        # doing it again. False only where nothing can have happened (429, 408, no connection).
+        self.maybe_done = maybe_done
 
     def suggested_delay(self, retries: int, *, base: float = 2.0, cap: float = MAX_SUGGESTED_DELAY) -> float:
         """Seconds to wait before retry number `retries + 1`: jittered backoff, at least `retry_after`."""
@@ -97,6 +118,7 @@ class WixRateLimited(WixTransientError):
     """Our own per-instance budget (200 calls a minute) is spent; `retry_after` says when a slot frees."""
 
     def __init__(self, message: str, *, retry_after: float = 1.0, **fields: Any) -> None:
+        fields.setdefault("maybe_done", False)  # the call was never sent
         super().__init__(message, retry_after=retry_after, **fields)
 
 
@@ -151,6 +173,35 @@ def backoff_delay(
     ceiling = min(cap, base * 2 ** max(0, retries))
     jittered = random.uniform(ceiling / 2, ceiling)  # noqa: S311  # jitter spreads retries; not a secret
     return min(cap, max(at_least, jittered))
+
+
+def retry_in_place(
+    work: Callable[[], T],
+    *,
+    deadline: float,
+    base: float = 2 * RETRY_BASE,
+    tries: int = ITEM_TRIES,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """`work()`, done again from its start after a short jittered wait (`base * 2**n`, at least Wix's
+    `Retry-After`) while it fails for now, up to `tries` times and never past `deadline`
+    (`time.monotonic()`); pass `base=2 * client.retry_base`.
+
+    For work that looks before it acts, so doing it again is safe after a lost answer: a bootstrap's
+    contact, a member's monthly message, a reward's fulfilment. `WixRateLimited` (our own budget) and
+    the last failure go to the caller."""
+    for attempt in range(1, tries + 1):
+        try:
+            return work()
+        except WixRateLimited:
+            raise
+        except WixTransientError as exc:
+            delay = backoff_delay(attempt - 1, base=base, at_least=exc.retry_after or 0.0)
+            if attempt >= tries or time.monotonic() + delay >= deadline:
+                raise
+            logger.info("Wix failed for now; doing the item again", extra={"attempt": attempt})
+            (sleep or time.sleep)(delay)
+    raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -237,6 +288,9 @@ class WixClient:
         max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
         sleep: Callable[[float], None] = time.sleep,
         own_transaction_ttl: int = OWN_TRANSACTION_TTL_SECONDS,
+        attempts: int = CALL_ATTEMPTS,
+        retry_wait_budget: float = LONGEST_CALL_WAIT,
+        retry_base: float = RETRY_BASE,
     ) -> None:
         self._http = http
         self._store = store
@@ -248,6 +302,9 @@ class WixClient:
         self._max_rate_limit_wait = max_rate_limit_wait
         self._sleep = sleep
         self._own_transaction_ttl = own_transaction_ttl
+        self._attempts = max(1, attempts)
+        self._retry_wait_budget = retry_wait_budget
+        self.retry_base = retry_base
 
     @classmethod
     def from_settings(cls, settings: Settings, store: redis.Redis) -> WixClient:
@@ -263,6 +320,7 @@ class WixClient:
             pool=5.0,
         )
         http = httpx.Client(base_url=settings.wix_api_base, timeout=timeout)
+        policy = retry_policy(settings.celery_visibility_timeout)
         return cls(
             http,
             store,
@@ -270,6 +328,9 @@ class WixClient:
             app_secret=settings.wix_app_secret,
             timeout=timeout,
             limiter=RateLimiter(store, limit=settings.wix_rate_limit_per_minute),
+            attempts=policy.call_attempts,
+            retry_wait_budget=policy.call_wait_budget,
+            retry_base=20.0 / settings.wix_rate_limit_per_minute,
         )
 
     def __repr__(self) -> str:
@@ -610,6 +671,45 @@ class WixClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> WixObject:
+        """One authenticated call, tried again in place while it fails for now (see the module's doc)."""
+        repeatable = safe_to_repeat(method, path, json)
+        started, waited = time.monotonic(), 0.0
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return self._call_once(instance_id, method, path, json=json, params=params)
+            except WixRateLimited:
+                raise  # our own budget is spent: `_wait_for_slot` already waited what it may
+            except WixTransientError as exc:
+                if attempt >= self._attempts or (exc.maybe_done and not repeatable):
+                    raise
+                delay = backoff_delay(attempt - 1, base=self.retry_base, at_least=exc.retry_after or 0.0)
+                # No new try starts later than the budget after the first (sleeps measured or, when
+                # injected, counted), so a call ends within the budget and one more request timeout.
+                if max(time.monotonic() - started, waited) + delay > self._retry_wait_budget:
+                    raise
+                logger.info(
+                    "Wix call failed for now; trying again in place",
+                    extra={
+                        "instance_id": instance_id,
+                        "wix_call": f"{method} {path}",
+                        "status": exc.status,
+                        "attempt": attempt,
+                        "delay": round(delay, 2),
+                    },
+                )
+                self._sleep(delay)
+                waited += delay
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _call_once(
+        self,
+        instance_id: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> WixObject:
         """One authenticated call; a 401 drops the token and the call is made once more with a new one."""
         token = self._token(instance_id)
         response = self._send(instance_id, method, path, token=token, json=json, params=params)
@@ -637,7 +737,10 @@ class WixClient:
         try:
             return self._tokens.get(instance_id, lambda: self._fetch_token(instance_id))
         except TokenLockTimeout as exc:
-            raise WixTransientError(f"no Wix token yet: {exc}", retry_after=1.0) from None
+            raise WixTransientError(f"no Wix token yet: {exc}", retry_after=1.0, maybe_done=False) from None
+        except WixTransientError as exc:
+            exc.maybe_done = False  # the token request failed: the call itself was never sent
+            raise
 
     def _fetch_token(self, instance_id: str) -> AccessToken:
         """A new app access token for the instance (§4.1 client credentials)."""
@@ -673,12 +776,19 @@ class WixClient:
             response = self._http.request(
                 method, path, json=json, params=params, headers=headers, timeout=self._timeout
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached Wix: safe to send again, whatever the call.
+            raise WixTransientError(
+                f"{method} {path}: could not reach Wix ({type(exc).__name__})", maybe_done=False
+            ) from exc
         except httpx.TimeoutException as exc:
             raise WixTransientError(
                 f"{method} {path}: Wix did not answer in time ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            raise WixTransientError(f"{method} {path}: could not reach Wix ({type(exc).__name__})") from exc
+            raise WixTransientError(
+                f"{method} {path}: the connection to Wix failed ({type(exc).__name__})"
+            ) from exc
         logger.debug(
             "Wix answered",
             extra={
@@ -738,6 +848,7 @@ class WixClient:
                 status=status,
                 retry_after=retry_after,
                 request_id=request_id,
+                maybe_done=status >= 500,  # a 429 or 408 did nothing; a 5xx may have done it
             )
         code, description, message = (_redacted(text, redact) for text in _application_error(response))
         logger.log(
@@ -755,6 +866,30 @@ class WixClient:
             description=description,
             request_id=request_id,
         )
+
+
+# Calls whose repeat changes nothing more: a new token, a state set again, the one conversation.
+_REPEATABLE_PATHS = frozenset(
+    {
+        "/oauth2/token",
+        "/oauth2/token-info",
+        "/loyalty-programs/v1/program/activate",
+        "/loyalty-programs/v1/program/pause",
+        "/inbox/v2/conversations",
+    }
+)
+
+
+def safe_to_repeat(method: str, path: str, body: Any = None) -> bool:
+    """Whether sending this call again after a lost answer cannot do its work twice: reads, queries and
+    searches, calls with Wix's idempotency key (earn-points, trigger reports), adjust-points at a
+    `revision` (a repeat is refused as stale), and `_REPEATABLE_PATHS`. Not creating an account or a
+    coupon, nor sending a message: their callers look before they try again."""
+    if method.upper() == "GET" or path.endswith(("/query", "/search")) or path in _REPEATABLE_PATHS:
+        return True
+    if isinstance(body, Mapping):
+        return "idempotencyKey" in body or "idempotency" in body or "revision" in body
+    return False
 
 
 def _segment(value: str) -> str:

@@ -2,6 +2,7 @@
 
     python -m worker.wix.fake [serve] --port 9911 [--app-id ID --app-secret SECRET]
         [--private-key PATH] [--public-key-out PATH] [--rate-limit 200] [--require-contacts]
+        [--fault-rate 0.3 --fault-seed 42 --fault-kinds 429,500,timeout --fault-stall 0]
     python -m worker.wix.fake send-webhook --to http://127.0.0.1:8000/webhooks/wix
         --type wix.ecom.v1.order_payment_status_updated --instance ID
         [--order-id ID --contact-id ID --total 12.50 --event-id ID --seed-fake http://127.0.0.1:9911]
@@ -9,12 +10,15 @@
 The server keeps its key pair in `--private-key` (default var/fake-wix/private-key.pem; created when
 missing, reused when present, so the service's WIX_PUBLIC_KEY stays valid across restarts) and
 writes the public key beside it, or to `--public-key-out`. `send-webhook` signs with that private key.
+`--fault-rate` starts it with random faults on, as `POST /_fake/faults {"rate", "seed", "kinds",
+"stallSeconds"}` would (see `worker.wix.fake.traffic.RandomFaults`).
 The app id and secret default to WIX_APP_ID and WIX_APP_SECRET, so the service's own settings work.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import uuid
@@ -36,10 +40,18 @@ DEFAULT_APP_ID = "fake-wix-app-id"
 DEFAULT_APP_SECRET = "fake-wix-app-secret"  # noqa: S105  (the fake's development default)
 
 
+def _not_a_dropped_connection(record: logging.LogRecord) -> bool:
+    """Uvicorn logs the exception that drops an injected timeout's connection; it is no error."""
+    from worker.wix.fake.front import DroppedConnection
+
+    return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from worker.wix.fake import FakeSettings, FakeWix, create_app
+    from worker.wix.fake.traffic import FAULT_KINDS
 
     private_path = Path(args.private_key)
     key = load_or_create_private_key(private_path)
@@ -54,6 +66,14 @@ def serve(args: argparse.Namespace) -> int:
         require_contacts=args.require_contacts,
     )
     fake = FakeWix(settings, key, public_key_path=str(public_path.resolve()))
+    if args.fault_rate:
+        kinds = tuple(kind.strip() for kind in args.fault_kinds.split(",") if kind.strip())
+        if not kinds or any(kind not in FAULT_KINDS for kind in kinds):
+            print(f"--fault-kinds: a comma-separated list of {', '.join(FAULT_KINDS)}", file=sys.stderr)
+            return 2
+        fake.random_faults.configure(args.fault_rate, args.fault_seed, kinds, stall_seconds=args.fault_stall)
+        print(f"random faults: {fake.random_faults.public()}", flush=True)
+    logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_connection)
     print(f"fake Wix listening on http://{args.host}:{args.port} (app id {args.app_id})", flush=True)
     print(f"public key: {public_path.resolve()}", flush=True)
     print(f"private key: {private_path.resolve()}", flush=True)
@@ -117,6 +137,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--rate-limit", type=int, default=200, help="requests a minute per instance; 0 for none")
     run.add_argument("--require-contacts", action="store_true", help="accounts only for seeded contacts")
+    run.add_argument("--fault-rate", type=float, default=0.0, help="fraction of Wix calls that fail (0-1)")
+    run.add_argument("--fault-seed", type=int, help="seed of the random faults (default: a random one)")
+    run.add_argument("--fault-kinds", default="429,500,timeout", help="which faults, comma-separated")
+    run.add_argument(
+        "--fault-stall", type=float, default=0.0, help="seconds a timeout holds its answer before dropping"
+    )
     run.add_argument("--log-level", default="warning")
     run.set_defaults(handler=serve)
 

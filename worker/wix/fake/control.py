@@ -8,8 +8,9 @@ Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders
 `POST /_fake/instances/{id}/visitor-tokens`.
 Read-back: `GET /_fake/instances/{id}` (everything), `GET /_fake/instances/{id}/{collection}`,
 `GET /_fake/state`, `GET /_fake/calls` (`?instanceId=`, `?endpoint=`), `DELETE /_fake/calls`.
-Switches: `POST|GET|DELETE /_fake/faults`, `GET|PATCH /_fake/settings` (`rateLimitPerMinute`,
-`requireContacts`), `POST /_fake/tokens/revoke`, `POST /_fake/reset`.
+Switches: `POST|GET|DELETE /_fake/faults` (queued faults, or random ones at a `rate`),
+`GET|PATCH /_fake/settings` (`rateLimitPerMinute`, `requireContacts`), `POST /_fake/tokens/revoke`,
+`POST /_fake/reset`.
 Also `GET /_fake/health` and `GET /_fake/public-key` (the PEM webhooks are signed with).
 """
 
@@ -27,7 +28,7 @@ from worker.wix.fake.members import member_object
 from worker.wix.fake.oauth import fake_of
 from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID, contact_object
 from worker.wix.fake.state import iso, new_id
-from worker.wix.fake.traffic import Fault
+from worker.wix.fake.traffic import FAULT_KINDS, Fault
 
 router = APIRouter(prefix="/_fake", tags=["fake controls"])
 
@@ -123,23 +124,64 @@ def _fault_from(body: dict[str, Any]) -> Fault:
     )
 
 
+def _random_faults_from(body: dict[str, Any]) -> dict[str, Any]:
+    violations = Violations()
+    rate = body.get("rate")
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        violations.add("rate", "a fraction of calls from 0 (off) to 1", "MIN_MAX")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        violations.add("seed", "a whole number", "FORMAT")
+    kinds = body.get("kinds", list(FAULT_KINDS))
+    if not isinstance(kinds, list) or not kinds or any(kind not in FAULT_KINDS for kind in kinds):
+        violations.add("kinds", f"a list of {', '.join(FAULT_KINDS)}", "FORMAT")
+    stall = body.get("stallSeconds", 0)
+    if isinstance(stall, bool) or not isinstance(stall, int | float) or stall < 0:
+        violations.add("stallSeconds", "seconds a timeout holds its answer before dropping it", "MIN")
+    retry_after = body.get("retryAfter")
+    if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, int)):
+        violations.add("retryAfter", "seconds for a 429's Retry-After, or null for none", "FORMAT")
+    violations.check()
+    return {
+        "rate": float(rate or 0),
+        "seed": seed,
+        "kinds": tuple(dict.fromkeys(kinds)),
+        "stall_seconds": float(stall),
+        "retry_after": None if retry_after is None else str(retry_after),
+    }
+
+
 @router.post("/faults")
 async def add_fault(request: Request) -> dict[str, Any]:
-    """`{"count": N, "status": 429|5xx, "retryAfter": 1|null, "delaySeconds": D, "when":
+    """Either random faults, `{"rate": 0.3, "seed": 42, "kinds": ["429", "500", "timeout"],
+    "stallSeconds": 0, "retryAfter": null}` (rate 0 turns them off; see `traffic.RandomFaults`), or
+    a queued one, `{"count": N, "status": 429|5xx, "retryAfter": 1|null, "delaySeconds": D, "when":
     "before"|"after", "pathPrefix": "/stores/v2/coupons", "method": "POST"}`: the next N matching
-    calls are delayed and/or answered `status`. Faults queue up in the order they were added."""
-    fault = fake_of(request).faults.add(_fault_from(await json_object(request)))
+    calls are delayed and/or answered `status`. Faults queue up in the order they were added, and go
+    before random ones."""
+    fake, body = fake_of(request), await json_object(request)
+    if "rate" in body:
+        fake.random_faults.configure(**_random_faults_from(body))
+        return {"random": fake.random_faults.public()}
+    fault = fake.faults.add(_fault_from(body))
     return {"fault": fault.public()}
 
 
 @router.get("/faults")
 async def list_faults(request: Request) -> dict[str, Any]:
-    return {"faults": [fault.public() for fault in fake_of(request).faults.faults]}
+    """The queued faults, and the random ones (with what they did) while they are on."""
+    fake = fake_of(request)
+    answer: dict[str, Any] = {"faults": [fault.public() for fault in fake.faults.faults]}
+    if fake.random_faults.rate > 0:
+        answer["random"] = fake.random_faults.public()
+    return answer
 
 
 @router.delete("/faults")
 async def clear_faults(request: Request) -> dict[str, Any]:
+    """Every fault off: the queued ones and the random ones."""
     fake_of(request).faults.clear()
+    fake_of(request).random_faults.clear()
     return {"faults": []}
 
 
@@ -333,6 +375,7 @@ async def show_state(request: Request) -> dict[str, Any]:
         "settings": fake.settings.public(),
         "instances": {key: copy.deepcopy(state.snapshot()) for key, state in fake.instances.items()},
         "faults": [fault.public() for fault in fake.faults.faults],
+        "randomFaults": fake.random_faults.public(),
         "rateLimited": dict(fake.limiter.refused),
     }
 

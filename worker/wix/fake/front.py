@@ -4,6 +4,11 @@ Wix puts an `X-Wix-Request-Id` header on its answers (wix-facts.md §4.6); the f
 answer including its own `/_fake/` ones. Calls to Wix endpoints are logged, and an injected fault may
 delay them (before handling them, or after: the work is done but the answer is late, as when a
 client times out on Wix) or answer 429 (with `Retry-After`) or a 5xx in Wix's shape instead.
+
+Random faults (`RandomFaults`, switched on with `POST /_fake/faults {"rate": ...}`) hit every Wix
+endpoint, OAuth's included (Wix's token endpoint fails as any other; the client retries it too), after
+the queued faults: 429, 500, or `timeout`: the work is done and the answer lost, the connection dropped
+(`DroppedConnection`, after `stall_seconds`). The `/_fake/` controls are never faulted.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ logger = logging.getLogger(__name__)
 CONTROL_PREFIX = "/_fake/"
 CALL_KEY = "wix_fake.call"  # the scope key under which handlers find the call's log record
 MAX_LOGGED_BODY = 4000
+
+
+class DroppedConnection(Exception):
+    """Raised after the answer's status line so the server closes the connection without a body."""
 
 
 def new_request_id() -> str:
@@ -156,13 +165,51 @@ class WixFront:
         scope[CALL_KEY] = record
         fault = self.fake.faults.take(scope["method"], scope["path"])
         try:
-            if fault is None:
+            if fault is not None:
+                record.fault = _describe(fault)
+                await self._faulted(fault, scope, replay, stamped)
+                return
+            kind = self.fake.random_faults.draw()
+            if kind is None:
                 await self._handle(scope, replay, stamped)
                 return
-            record.fault = _describe(fault)
-            await self._faulted(fault, scope, replay, stamped)
+            record.fault = f"random:{kind}"
+            if kind != "timeout":  # refused before authentication: name the instance from the token
+                record.instance_id = self._instance_of(scope)
+            await self._random_fault(kind, scope, replay, stamped)
         finally:
             record.status = statuses[0] if statuses else None
+
+    def _instance_of(self, scope: Scope) -> str | None:
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        token = header.split(" ", 1)[1] if header.lower().startswith("bearer ") else header
+        grant = self.fake.tokens.get(token.strip()) if token.strip() else None
+        return grant.instance_id if grant is not None else None
+
+    async def _random_fault(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        faults = self.fake.random_faults
+        if kind == "429":
+            headers = {"Retry-After": faults.retry_after} if faults.retry_after is not None else {}
+            error = WixError(
+                429, "Too many requests", RESOURCE_EXHAUSTED, "injected by the fake Wix", headers=headers
+            )
+            await error.response()(scope, receive, send)
+            return
+        if kind != "timeout":
+            await system_error(500).response()(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await self._handle(scope, receive, hold)  # the work is done...
+        if faults.stall_seconds:
+            await asyncio.sleep(faults.stall_seconds)
+        start = next((message for message in held if message["type"] == "http.response.start"), None)
+        if start is not None:
+            await send(start)  # ...and the answer lost: a status line, then the connection closes
+        raise DroppedConnection(f"{scope['method']} {scope['path']}: answer dropped (injected timeout)")
 
     async def _faulted(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if not fault.delay_after and fault.delay_seconds:

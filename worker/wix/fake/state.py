@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from worker.wix.fake.traffic import CallLog, FaultBook, RateLimiter
+from worker.wix.fake.traffic import CallLog, FaultBook, RandomFaults, RateLimiter
 from worker.wix.webhook_signing import new_private_key, public_pem
 
 TOKEN_LIFETIME = 14400  # seconds; "always 14400 s (4 h)" (wix-facts.md §4.1)
@@ -142,6 +142,7 @@ class FakeWix:
         self.instances: dict[str, InstanceState] = {}
         self.tokens: dict[str, Grant] = {}
         self.faults = FaultBook()
+        self.random_faults = RandomFaults()
         self.limiter = RateLimiter(clock)
         self.calls = CallLog(clock)
 
@@ -186,5 +187,6 @@ class FakeWix:
         self.instances.clear()
         self.tokens.clear()
         self.faults.clear()
+        self.random_faults.clear()
         self.limiter.clear()
         self.calls.clear()

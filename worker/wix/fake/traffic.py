@@ -7,6 +7,7 @@ None of this is Wix's API; it is how tests make the fake misbehave the ways Wix 
 from __future__ import annotations
 
 import math
+import random
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
@@ -72,6 +73,78 @@ class FaultBook:
 
     def clear(self) -> None:
         self.faults.clear()
+
+
+FAULT_KINDS = ("429", "500", "timeout")
+
+
+class RandomFaults:
+    """Faults at a rate, each call drawn on its own from one seeded generator (`POST /_fake/faults`
+    with `rate`): the same seed and the same order of calls fault the same calls.
+
+    - `429`: `RESOURCE_EXHAUSTED`, with `Retry-After: retry_after` when that is set (Wix's header is
+      UNCONFIRMED, wix-facts.md §4.6, so none by default); nothing is done, nor counted against the
+      fake's rate limit.
+    - `500`: Wix's empty system error; nothing is done, nor counted against the rate limit.
+    - `timeout`: the call is DONE, then its answer is lost: held `stall_seconds` (longer than the
+      client's timeout, for a real timeout) and the connection dropped, or dropped at once (0, the
+      default: a client sees the connection close without an answer, as when a proxy times out).
+    """
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self.seed: int | None = None
+        self.kinds: tuple[str, ...] = FAULT_KINDS
+        self.stall_seconds = 0.0
+        self.retry_after: str | None = None
+        self.drawn = 0
+        self.counts: Counter[str] = Counter()
+        self._random = random.Random()  # noqa: S311  # reproducible faults, not secrets
+
+    def configure(
+        self,
+        rate: float,
+        seed: int | None = None,
+        kinds: tuple[str, ...] = FAULT_KINDS,
+        *,
+        stall_seconds: float = 0.0,
+        retry_after: str | None = None,
+    ) -> None:
+        self.rate, self.kinds = rate, kinds
+        self.seed = seed if seed is not None else random.randrange(2**31)  # noqa: S311
+        self.stall_seconds, self.retry_after = stall_seconds, retry_after
+        self.drawn = 0
+        self.counts.clear()
+        self._random = random.Random(self.seed)  # noqa: S311
+
+    def draw(self) -> str | None:
+        """The fault for the next call, or None; two draws per call, so each call is independent."""
+        if self.rate <= 0:
+            return None
+        self.drawn += 1
+        hit, pick = self._random.random(), self._random.random()
+        if hit >= self.rate:
+            return None
+        kind = self.kinds[min(int(pick * len(self.kinds)), len(self.kinds) - 1)]
+        self.counts[kind] += 1
+        return kind
+
+    def clear(self) -> None:
+        self.rate = 0.0
+        self.seed = None
+        self.drawn = 0
+        self.counts.clear()
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "seed": self.seed,
+            "kinds": list(self.kinds),
+            "stallSeconds": self.stall_seconds,
+            "retryAfter": self.retry_after,
+            "calls": self.drawn,
+            "counts": dict(self.counts),
+        }
 
 
 class RateLimiter:
