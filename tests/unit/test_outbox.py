@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +16,9 @@ from worker import keys, outbox
 from worker.activity import ActivityRequest, record_activity
 from worker.follow_ups import CeleryFollowUps, RecordedFollowUps, send_follow_ups
 from worker.progress_store import ProgressStore, outbox_key
+
+# A Wix client that makes no call: the tasks read its retry pace; any call would fail.
+NO_WIX = SimpleNamespace(retry_base=0.0)
 
 INSTANCE = "inst-1"
 CONTACT = "c1"
@@ -182,7 +186,7 @@ class TestTaken:
             monkeypatch.setattr(module, "redis_store", lambda: fake_store)
         monkeypatch.setattr(tasks.rewards, "fulfil", lambda *args: "pending")
         monkeypatch.setattr(tasks.rewards, "report", lambda *args: True)
-        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: None)
+        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)
         outcome = spend(store, "order-1", "60")
         for intent in intents_in(fake_store).values():
             getattr(tasks.rewards, intent["task"].split(".")[1])(**intent["kwargs"])
@@ -386,7 +390,7 @@ class TestPointsSyncInbound:
         assert outbox.relay(fake_store, follow_ups.resend, time.time() + 120) == 1
         assert follow_ups.resent == [("sync.apply_external_points", self.KWARGS, "rewards")]
         monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
-        monkeypatch.setattr(tasks.points_sync, "wix_client", lambda: None)
+        monkeypatch.setattr(tasks.points_sync, "wix_client", lambda: NO_WIX)
         monkeypatch.setattr(tasks.points_sync, "apply_external_points", lambda *args, **kwargs: "applied")
         assert tasks.points_sync.apply_points.apply(kwargs=self.KWARGS).get() == "applied"
         assert fake_store.hlen(keys.sync_outbox(INSTANCE)) == 0
@@ -488,7 +492,7 @@ class TestRewardIssuedReport:
 
         for module in (celery_app, tasks.rewards):
             monkeypatch.setattr(module, "redis_store", lambda: fake_store)
-        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: None)  # any Wix call would fail
+        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)  # any Wix call would fail
         follow_ups = RecordedFollowUps()
         monkeypatch.setattr(tasks.rewards, "CeleryFollowUps", lambda: follow_ups)
         [coupon] = [r for r in spend(store, "order-1", "60").reward_logs if r["milestoneId"] == "fifty"]
