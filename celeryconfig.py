@@ -6,7 +6,8 @@ Read by `worker.celery_app` (`app.config_from_object("celeryconfig")`).
 from celery.schedules import crontab
 from kombu.entity import Queue
 
-from worker.keys import QUEUES
+from worker import dispatch
+from worker.dispatch import PROCESS_EVENT, QUEUES, RELAY_OUTBOX, START_JOB_EVERYWHERE, queue_of
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 
@@ -39,14 +40,8 @@ task_time_limit = _policy.time_limit
 task_soft_time_limit = _policy.soft_time_limit
 
 task_queues = [Queue(name, routing_key=name) for name in QUEUES]
-task_default_queue = "events"
-task_routes = {
-    "events.*": {"queue": "events"},
-    "rewards.*": {"queue": "rewards"},
-    "bulk.*": {"queue": "bulk"},
-    "periodic.*": {"queue": "periodic"},
-    "sync.*": {"queue": "rewards"},  # points sync: Wix calls and POSTs to the external system
-}
+task_default_queue = queue_of(PROCESS_EVENT)
+task_routes = dispatch.task_routes()  # worker/dispatch.py: every task to its queue
 
 worker_send_task_events = True
 task_send_sent_event = False
@@ -68,7 +63,7 @@ redbeat_lock_timeout = 30  # a dead holder's lock frees after this long
 def _every_instance(name: str, schedule: object, **kwargs: object) -> dict[str, object]:
     """A schedule entry that starts job `name` for every instance with a program."""
     return {
-        "task": "periodic.start_job_everywhere",
+        "task": START_JOB_EVERYWHERE,
         "schedule": schedule,
         "kwargs": {"name": name, **kwargs},
         "options": {"expires": 3600},  # a start nobody took within the hour is dropped: the next one comes
@@ -83,6 +78,6 @@ beat_schedule: dict[str, dict[str, object]] = {
     # start it, and a member is messaged once a month however often it runs.
     "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
     # Every minute: send again what a commit left in an outbox and no worker took (worker/outbox.py).
-    "relay-outbox": {"task": "periodic.relay_outbox", "schedule": 60.0, "options": {"expires": 60}},
+    "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
 }
 timezone = "UTC"

@@ -8,8 +8,8 @@ from typing import Any
 import redis
 
 from worker.celery_app import WorkerTask, app, redis_store
+from worker.celery_dispatcher import CeleryDispatcher
 from worker.event_processing import process_event
-from worker.follow_ups import CeleryFollowUps
 from worker.journal import EventJournal
 from worker.settings import get_settings
 from worker.wix_access import wix_client
@@ -54,6 +54,6 @@ def process_wix_event(
         our_app_id=settings.wix_app_id,
         claim_ttl_seconds=settings.event_journal_ttl_seconds,
         received_at=received_at,
-        follow_ups=CeleryFollowUps(),
+        follow_ups=CeleryDispatcher(),
         order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
     )

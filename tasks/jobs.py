@@ -9,8 +9,9 @@ from typing import Any
 
 import redis
 
+from worker import keys
 from worker.celery_app import WorkerTask, app, redis_store
-from worker.job_kinds import KINDS, NEEDS_WIX, QUEUES
+from worker.job_kinds import KINDS, NEEDS_WIX, job_queue
 from worker.jobs import Jobs
 from worker.monthly_messages import program_zone
 from worker.settings import get_settings, wix_configured
@@ -25,7 +26,7 @@ def _jobs() -> Jobs:
 def send_batch(job_id: str, name: str, wait_seconds: float = 0.0) -> None:
     # A wait (a spent rate limit) is a countdown, never past what the visibility timeout allows.
     countdown = min(wait_seconds, WorkerTask.retry_backoff_max) or None
-    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=QUEUES.get(name, "bulk"), countdown=countdown)
+    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=job_queue(name), countdown=countdown)
 
 
 class JobStuck(Exception):
@@ -67,8 +68,8 @@ def start_job_everywhere(*, name: str, local_day: int | None = None) -> int:
         logger.info("%s not started: Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)", name)
         return 0
     store, jobs, started, now = redis_store(), _jobs(), 0, datetime.now(UTC)
-    for key in store.scan_iter(match="wrw:program:*", count=1000):
-        instance_id = key.removeprefix("wrw:program:")
+    for key in store.scan_iter(match=keys.PROGRAMS, count=1000):
+        instance_id = keys.program_instance(key)
         if local_day is not None and now.astimezone(program_zone(store, instance_id)).day != local_day:
             continue
         record, new = jobs.start(instance_id, name, started_by="beat")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from worker.celery_app import app, redis_store
-from worker.follow_ups import CeleryFollowUps
+from worker.celery_dispatcher import CeleryDispatcher
 from worker.outbox import RESEND_AFTER_SECONDS, relay
 
 
 @app.task(name="periodic.relay_outbox")
 def relay_outbox(*, min_age_seconds: float = RESEND_AFTER_SECONDS) -> int:
     """Send every intent no worker took in time (beat, every minute); answers how many were sent."""
-    return relay(redis_store(), CeleryFollowUps().resend, time.time(), min_age_seconds)
+    return relay(redis_store(), CeleryDispatcher().resend, time.time(), min_age_seconds)

@@ -10,11 +10,10 @@ import httpx
 
 from worker import keys
 from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline, redis_store
+from worker.dispatch import APPLY_EXTERNAL_POINTS, queue_of
 from worker.loyalty_program import park_task, points_wait_reason
 from worker.outbox import take
 from worker.points_sync import (
-    APPLY_TASK,
-    SYNC_QUEUE,
     ExternalSyncUnavailable,
     apply_external_points,
     build_message,
@@ -119,7 +118,14 @@ def apply_points(
             "amount": amount,
             "description": description,
         }
-        park_task(redis_store(), instance_id, f"sync:{transaction_id}", APPLY_TASK, kwargs, SYNC_QUEUE)
+        park_task(
+            redis_store(),
+            instance_id,
+            f"sync:{transaction_id}",
+            APPLY_EXTERNAL_POINTS,
+            kwargs,
+            queue_of(APPLY_EXTERNAL_POINTS),
+        )
         return f"waiting: {waiting}"
     try:
         return retry_in_place(  # the transaction's record makes a second go apply nothing twice

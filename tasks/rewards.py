@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from worker.celery_app import WorkerTask, app, in_place_deadline, redis_store
-from worker.follow_ups import CeleryFollowUps
+from worker.celery_dispatcher import CeleryDispatcher
 from worker.outbox import fulfil_intent_id, report_intent_id
 from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import earn_points as earn
@@ -52,7 +52,7 @@ def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> 
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
     if status == "issued":
-        CeleryFollowUps().report(instance_id, REWARD_ISSUED, [reward_log_id])
+        CeleryDispatcher().report(instance_id, REWARD_ISSUED, [reward_log_id])
     return status
 
 

@@ -11,6 +11,7 @@ import secrets
 
 import redis
 
+from worker import keys
 from worker.journal import now_iso
 
 PREFIX = "wrw_"
@@ -20,14 +21,10 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _key(digest: str) -> str:
-    return f"wrw:apikey:{digest}"
-
-
 def create_api_key(client: redis.Redis, instance_id: str) -> str:
     """A new key for the instance; only its digest is kept."""
     key = PREFIX + secrets.token_urlsafe(32)
-    client.hset(_key(_digest(key)), mapping={"instanceId": instance_id, "createdAt": now_iso()})
+    client.hset(keys.api_key(_digest(key)), mapping={"instanceId": instance_id, "createdAt": now_iso()})
     return key
 
 
@@ -35,5 +32,5 @@ def instance_for(client: redis.Redis, key: str) -> str | None:
     """The instance a key belongs to, or None for an unknown key."""
     if not key.startswith(PREFIX):
         return None
-    instance = client.hget(_key(_digest(key)), "instanceId")
+    instance = client.hget(keys.api_key(_digest(key)), "instanceId")
     return instance if isinstance(instance, str) else None

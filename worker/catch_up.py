@@ -23,16 +23,13 @@ from typing import Any
 
 import redis
 
+from worker import keys
 from worker.engine.timestamps import utc_stamp
 from worker.jobs import Batch
 from worker.journal import EventJournal
 
 LOOKBACK = timedelta(hours=72)
 ORDERS_PER_BATCH = 50
-
-
-def mark_key(instance_id: str) -> str:
-    return f"wrw:catch-up-mark:{instance_id}"
 
 
 def events_of(order: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -68,14 +65,14 @@ def events_of(order: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def catch_up(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
     """One page of orders: each one's events through the webhook path, once. `done` counts the events
     that counted something the webhooks had missed; `skipped` the rest."""
+    from worker.celery_dispatcher import CeleryDispatcher
     from worker.event_processing import process_event
-    from worker.follow_ups import CeleryFollowUps
     from worker.settings import get_settings
     from worker.wix_access import wix_client
 
     settings, wix, instance_id = get_settings(), wix_client(), record["instanceId"]
     if record["cursor"] in (None, "", "0"):
-        mark = client.get(mark_key(instance_id))
+        mark = client.get(keys.catch_up_mark(instance_id))
         since = record["since"] or (str(mark) if mark else utc_stamp(now - LOOKBACK))
         state: dict[str, Any] = {"since": since, "until": utc_stamp(now), "page": None}
     else:
@@ -97,7 +94,7 @@ def catch_up(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batc
                 data=json.dumps(payload),
                 our_app_id=settings.wix_app_id,
                 claim_ttl_seconds=settings.event_journal_ttl_seconds,
-                follow_ups=CeleryFollowUps(),
+                follow_ups=CeleryDispatcher(),
                 order_lookup=_the(order),
                 now=now,
             )
@@ -110,7 +107,7 @@ def catch_up(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batc
             else:
                 skipped += 1
     if next_page is None:
-        client.set(mark_key(instance_id), state["until"])
+        client.set(keys.catch_up_mark(instance_id), state["until"])
         return Batch(done, skipped, failures, None)
     return Batch(done, skipped, failures, json.dumps({**state, "page": next_page}))
 

@@ -123,7 +123,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         print(f"purged {dead_letters.purge()} dead letters")
         return 0
     # replay
-    from worker.celery_app import app
+    from worker.celery_dispatcher import replay
 
     if args.all:
         entries = dead_letters.list()
@@ -138,7 +138,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         return 2
     for entry in entries:
         # Send first, then remove: a crash in between replays twice, which idempotent tasks absorb.
-        app.send_task(entry["task"], args=entry["args"], kwargs=entry["kwargs"], queue=entry.get("queue"))
+        replay(entry)
         dead_letters.remove(entry["id"])
         print(f"replayed {entry['id']} ({entry['task']})")
     return 0
@@ -206,8 +206,8 @@ def _follow(job_id: str, poll_seconds: float = 0.5) -> int:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    from worker.follow_ups import CeleryFollowUps
-    from worker.job_kinds import QUEUES
+    from worker.celery_dispatcher import CeleryDispatcher
+    from worker.job_kinds import job_queue
     from worker.jobs import UnknownJob
 
     try:
@@ -216,7 +216,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if new:
-        CeleryFollowUps().run_job(record["id"], QUEUES.get(args.name, "bulk"))
+        CeleryDispatcher().run_job(record["id"], job_queue(args.name))
     else:
         print(f"{args.name} is already running for {args.instance}: following {record['id']}")
     return _follow(record["id"])

@@ -20,10 +20,11 @@ import redis
 
 from worker import keys
 from worker.activity import record_activity
+from worker.dispatch import Dispatcher
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.event_rules import PlannedLog, SkippedRule, plan_logs, rule_target
-from worker.follow_ups import FollowUps, fulfil_new_rewards
+from worker.follow_ups import fulfil_new_rewards
 from worker.journal import EventJournal
 from worker.loyalty_program import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.points_rules import points_to_earn
@@ -50,7 +51,7 @@ def process_event(
     claim_ttl_seconds: int,
     received_at: str | None = None,
     now: datetime | None = None,
-    follow_ups: FollowUps | None = None,
+    follow_ups: Dispatcher | None = None,
     order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is

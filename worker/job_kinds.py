@@ -9,14 +9,14 @@ from typing import Any
 
 import redis
 
+from worker import keys
 from worker.catch_up import catch_up
+from worker.dispatch import RUN_JOB_BATCH, queue_of
 from worker.engine.timestamps import utc_stamp
-from worker.jobs import RECORD_TTL_SECONDS, Batch, JobStep, unsure_key
+from worker.jobs import RECORD_TTL_SECONDS, Batch, JobStep, batch_seconds
 from worker.monthly_messages import monthly_messages
 from worker.points_sync_mapping import record_wix_contacts
-from worker.progress_store import reward_index_key, reward_key, update_json
-from worker.retry_policy import retry_policy
-from worker.settings import get_settings
+from worker.progress_store import update_json
 from worker.sweep import sweep
 from worker.wix.client import (
     WixAlreadyExists,
@@ -36,7 +36,7 @@ def expire_reward(
     client: redis.Redis, instance_id: str, contact_id: str, reward_log_id: str, now: datetime
 ) -> bool:
     """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed."""
-    key = reward_key(instance_id, contact_id, reward_log_id)
+    key = keys.member_reward(instance_id, contact_id, reward_log_id)
 
     def expire(reward_log: dict[str, Any]) -> dict[str, Any] | None:
         expiry = reward_log.get("rewardExpiryAt")
@@ -51,7 +51,7 @@ def expire_reward(
 
 def expire_rewards(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
     """`expire-rewards`: every reward log of the instance, a hundred at a time (HSCAN of the id index)."""
-    index = reward_index_key(record["instanceId"])
+    index = keys.reward_index(record["instanceId"])
     total = int(client.hlen(index)) if record["total"] is None else None  # type: ignore[arg-type]
     cursor, entries = client.hscan(index, cursor=int(record["cursor"] or 0), count=BATCH_SIZE)  # type: ignore[misc]
     done = sum(
@@ -123,16 +123,11 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
 def _keep_program_status(client: redis.Redis, instance_id: str, status: str) -> None:
     """The status read at bootstrap counts as a `program_updated` event would: points that waited for an
     ACTIVE program go now (worker.loyalty_program)."""
-    from worker.follow_ups import CeleryFollowUps
+    from worker.celery_dispatcher import CeleryDispatcher
     from worker.loyalty_program import record_program_status, release_waiting
 
     if record_program_status(client, instance_id, status):
-        release_waiting(client, instance_id, CeleryFollowUps())
-
-
-def batch_seconds() -> float:
-    """How long one batch may run: half the soft time limit the visibility timeout allows."""
-    return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
+        release_waiting(client, instance_id, CeleryDispatcher())
 
 
 def _opener(
@@ -141,7 +136,7 @@ def _opener(
     """`_open_account` for one contact, to be tried again (in place, or by a later batch): once a try
     may have opened the account (a 5xx or a lost answer: `WixTransientError.maybe_done`), the contact
     is noted in the job's `unsure` set, and an account found later counts as opened by this job."""
-    unsure = unsure_key(job_id)
+    unsure = keys.job_unsure(job_id)
 
     def open_account() -> bool:
         try:
@@ -185,3 +180,8 @@ QUEUES: dict[str, str] = {
     "monthly-messages": "bulk",
     "sweep": "periodic",
 }
+
+
+def job_queue(name: str) -> str:
+    """The queue a job's batches go on."""
+    return QUEUES.get(name, queue_of(RUN_JOB_BATCH))

@@ -31,8 +31,11 @@ from typing import Any
 
 import redis
 
+from worker import keys
 from worker.engine.timestamps import utc_stamp
 from worker.journal import now_iso
+from worker.retry_policy import retry_policy
+from worker.settings import get_settings
 from worker.wix.client import WixRateLimited, WixTransientError, backoff_delay
 
 RUNNING_TTL_SECONDS = 24 * 3600  # a job lost for a day frees its name
@@ -60,18 +63,9 @@ class Batch:
 JobStep = Callable[[redis.Redis, dict[str, Any], datetime], Batch]
 
 
-def job_key(job_id: str) -> str:
-    return f"wrw:job:{job_id}"
-
-
-def unsure_key(job_id: str) -> str:
-    """Items a try of the job may have done without hearing so (a lost answer): found done later, they
-    count as done by the job."""
-    return f"wrw:job-unsure:{job_id}"
-
-
-def running_key(instance_id: str, name: str) -> str:
-    return f"wrw:job-running:{instance_id}:{name}"
+def batch_seconds() -> float:
+    """How long one batch may run: half the soft time limit the visibility timeout allows."""
+    return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
 
 
 class UnknownJob(LookupError):
@@ -91,13 +85,15 @@ class Jobs:
         if name not in self.kinds:
             raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(self.kinds))}")
         job_id = f"job_{uuid.uuid4().hex[:16]}"
-        claimed = self._redis.set(running_key(instance_id, name), job_id, nx=True, ex=RUNNING_TTL_SECONDS)
+        claimed = self._redis.set(
+            keys.job_running(instance_id, name), job_id, nx=True, ex=RUNNING_TTL_SECONDS
+        )
         if not claimed:
-            running = self._redis.get(running_key(instance_id, name))
+            running = self._redis.get(keys.job_running(instance_id, name))
             record = self.get(str(running)) if running else None
             if record is not None:
                 return record, False
-            self._redis.set(running_key(instance_id, name), job_id, ex=RUNNING_TTL_SECONDS)
+            self._redis.set(keys.job_running(instance_id, name), job_id, ex=RUNNING_TTL_SECONDS)
         record = {
             "id": job_id,
             "name": name,
@@ -115,12 +111,12 @@ class Jobs:
             "startedAt": now_iso(),
             "finishedAt": "",
         }
-        self._redis.hset(job_key(job_id), mapping=record)
-        self._redis.expire(job_key(job_id), RECORD_TTL_SECONDS)
+        self._redis.hset(keys.job_record(job_id), mapping=record)
+        self._redis.expire(keys.job_record(job_id), RECORD_TTL_SECONDS)
         return self.get(job_id) or record, True
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        raw: dict[str, str] = self._redis.hgetall(job_key(job_id))  # type: ignore[assignment]
+        raw: dict[str, str] = self._redis.hgetall(keys.job_record(job_id))  # type: ignore[assignment]
         if not raw:
             return None
         record: dict[str, Any] = dict(raw)
@@ -149,7 +145,7 @@ class Jobs:
         if stalls > MAX_STALLS:
             reason = f"gave up after {MAX_STALLS} tries in a row without progress: {batch.stalled}"
             batch, waiting = replace(batch, failures=[*batch.failures, reason], cursor=None), None
-        key = job_key(job_id)
+        key = keys.job_record(job_id)
         failures = (record["failures"] + batch.failures)[-100:]  # the latest reasons, bounded
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"stalls": str(stalls), "waiting": json.dumps(waiting) if waiting else ""})
@@ -161,10 +157,10 @@ class Jobs:
                 pipe.hset(key, "total", str(batch.total))
             if stalls > MAX_STALLS:  # stuck: failed, the cursor kept for a replay to resume from
                 pipe.hset(key, mapping={"status": "failed", "finishedAt": now_iso()})
-                pipe.delete(running_key(record["instanceId"], record["name"]))
+                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
             elif batch.cursor is None:
                 pipe.hset(key, mapping={"status": "succeeded", "finishedAt": now_iso(), "cursor": ""})
-                pipe.delete(running_key(record["instanceId"], record["name"]))
+                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
             else:
                 pipe.hset(key, "cursor", batch.cursor)
             pipe.execute()
@@ -197,11 +193,11 @@ class Jobs:
         if record is None or record["status"] != "failed" or not record["cursor"]:
             return False
         if not self._redis.set(
-            running_key(record["instanceId"], record["name"]), job_id, nx=True, ex=RUNNING_TTL_SECONDS
+            keys.job_running(record["instanceId"], record["name"]), job_id, nx=True, ex=RUNNING_TTL_SECONDS
         ):
             return False
         mapping = {"status": "running", "finishedAt": "", "stalls": "0", "waiting": ""}
-        self._redis.hset(job_key(job_id), mapping=mapping)
+        self._redis.hset(keys.job_record(job_id), mapping=mapping)
         return True
 
     def fail(self, job_id: str, reason: str) -> None:
@@ -209,7 +205,9 @@ class Jobs:
         if record is None:
             return
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(job_key(job_id), mapping={"status": "failed", "finishedAt": now_iso(), "waiting": ""})
-            pipe.hset(job_key(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
-            pipe.delete(running_key(record["instanceId"], record["name"]))
+            pipe.hset(
+                keys.job_record(job_id), mapping={"status": "failed", "finishedAt": now_iso(), "waiting": ""}
+            )
+            pipe.hset(keys.job_record(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
+            pipe.delete(keys.job_running(record["instanceId"], record["name"]))
             pipe.execute()

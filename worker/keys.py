@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-QUEUES = ("events", "rewards", "bulk", "periodic")
+from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
+
 DEAD_LETTERS = "wrw:dlq"
 TASK_OUTCOMES = "wrw:metrics:tasks"
 
@@ -92,3 +93,135 @@ OUTBOX_INDEX = "wrw:outbox-index"
 def sync_outbox(instance_id: str) -> str:
     """Hash: the instance's points-sync intents (an accepted inbound change's apply task)."""
     return f"wrw:sync:{{{instance_id}}}:outbox"
+
+
+# Jobs (worker/jobs.py) and what they keep between batches.
+
+
+def catch_up_mark(instance_id: str) -> str:
+    return f"wrw:catch-up-mark:{instance_id}"
+
+
+def job_record(job_id: str) -> str:
+    return f"wrw:job:{job_id}"
+
+
+def job_unsure(job_id: str) -> str:
+    """Items a try of the job may have done without hearing so (a lost answer): found done later, they
+    count as done by the job."""
+    return f"wrw:job-unsure:{job_id}"
+
+
+def job_running(instance_id: str, name: str) -> str:
+    return f"wrw:job-running:{instance_id}:{name}"
+
+
+# The points gate (worker/loyalty_program.py): the Wix loyalty program's status and the points waiting for it.
+
+
+def wix_program_status(instance_id: str) -> str:
+    return f"wrw:wix-program-status:{instance_id}"
+
+
+def points_waiting(instance_id: str) -> str:
+    return f"wrw:points-waiting:{instance_id}"
+
+
+# Instance API keys, by the SHA-256 digest of the key (worker/api_keys.py).
+
+
+def api_key(digest: str) -> str:
+    return f"wrw:apikey:{digest}"
+
+
+# A member's progress (worker/progress_store.py): one hash tag `{instanceId:contactId}` per member, so a
+# member's keys change together in one MULTI.
+
+
+def member(instance_id: str, contact_id: str) -> str:
+    # The last guard of worker.identifiers' rule: a brace would let an id reach into another key.
+    if not is_instance_id(instance_id) or identifier_problem(contact_id) is not None:
+        raise InvalidIdentifier(f"not an identifier for a key: {instance_id[:100]!r}, {contact_id[:100]!r}")
+    return f"wrw:{{{instance_id}:{contact_id}}}"
+
+
+def member_state(instance_id: str, contact_id: str, kind: str, item_id: str) -> str:
+    return f"{member(instance_id, contact_id)}:{kind}:{item_id}"
+
+
+def member_log(instance_id: str, contact_id: str, unique_identifier: str) -> str:
+    return f"{member(instance_id, contact_id)}:uid:{unique_identifier}"
+
+
+def member_reward(instance_id: str, contact_id: str, reward_log_id: str) -> str:
+    return f"{member(instance_id, contact_id)}:reward:{reward_log_id}"
+
+
+def member_outbox(instance_id: str, contact_id: str) -> str:
+    """The member's outbox: intent id → a task still to send (worker/outbox.py)."""
+    return f"{member(instance_id, contact_id)}:outbox"
+
+
+def member_rewards(instance_id: str, contact_id: str) -> str:
+    return f"{member(instance_id, contact_id)}:rewards"
+
+
+def member_closed(instance_id: str, contact_id: str) -> str:
+    """The member's progress records closed for good, `{kind}:{itemId}:{runOrWindow}` → record."""
+    return f"{member(instance_id, contact_id)}:closed"
+
+
+def reward_index(instance_id: str) -> str:
+    return f"wrw:reward-index:{instance_id}"
+
+
+def members(instance_id: str) -> str:
+    """Every contact of the instance with a log (the sweep's list of members)."""
+    return f"wrw:members:{instance_id}"
+
+
+def program(instance_id: str) -> str:
+    return f"wrw:program:{instance_id}"
+
+
+PROGRAMS = "wrw:program:*"
+"""A SCAN pattern for every instance's program (the instances beat starts jobs for)."""
+
+
+def program_instance(key: str) -> str:
+    """The instance id in a `program` key."""
+    return key.removeprefix("wrw:program:")
+
+
+# The Wix client's shared state (worker/wix/): access tokens, their refresh lock, the rate limiter.
+
+
+def wix_token(instance_id: str) -> str:
+    return f"wrw:wix:token:{instance_id}"
+
+
+def wix_token_lock(instance_id: str) -> str:
+    return f"wrw:wix:token-lock:{instance_id}"
+
+
+def wix_rate(instance_id: str) -> str:
+    """The sorted set of one instance's recent Wix calls."""
+    return f"wrw:wix:rate:{instance_id}"
+
+
+# The monthly balance messages (worker/monthly_messages.py).
+
+
+def monthly_messages_marks(instance_id: str, month: str) -> str:
+    """Each member's mark for the month: `sending` or `sent` (JSON by member id)."""
+    return f"wrw:monthly-messages:{instance_id}:{month}"
+
+
+def monthly_messages_complete(instance_id: str, month: str) -> str:
+    """Set when a run of the month went through every account with nothing failed."""
+    return f"wrw:monthly-messages-complete:{instance_id}:{month}"
+
+
+def inbox_conversations(instance_id: str) -> str:
+    """Inbox conversation ids by member id."""
+    return f"wrw:inbox-conversations:{instance_id}"

@@ -14,21 +14,14 @@ from typing import Any
 
 import redis
 
-from worker.follow_ups import FollowUps
+from worker import keys
+from worker.dispatch import Dispatcher
 from worker.points_rules import PointsEarn
-
-
-def _status_key(instance_id: str) -> str:
-    return f"wrw:wix-program-status:{instance_id}"
-
-
-def _waiting_key(instance_id: str) -> str:
-    return f"wrw:points-waiting:{instance_id}"
 
 
 def points_wait_reason(client: redis.Redis, instance_id: str) -> str | None:
     """Why points must wait now, or None when they may go to Wix."""
-    status = client.get(_status_key(instance_id))
+    status = client.get(keys.wix_program_status(instance_id))
     if status is None or status == "ACTIVE":
         return None
     return f"the Wix loyalty program is {status}, not ACTIVE: points wait until it is"
@@ -36,21 +29,23 @@ def points_wait_reason(client: redis.Redis, instance_id: str) -> str | None:
 
 def record_program_status(client: redis.Redis, instance_id: str, status: str) -> bool:
     """Keep the program's status; True when it has just become ACTIVE again."""
-    previous = client.getset(_status_key(instance_id), status)
+    previous = client.getset(keys.wix_program_status(instance_id), status)
     return status == "ACTIVE" and previous not in (None, "ACTIVE")
 
 
 def park_earns(client: redis.Redis, instance_id: str, earns: list[PointsEarn]) -> None:
     if earns:
         client.hset(
-            _waiting_key(instance_id),
+            keys.points_waiting(instance_id),
             mapping={f"earn:{e.idempotency_key}": json.dumps({"earn": asdict(e)}) for e in earns},
         )
 
 
 def park_reward(client: redis.Redis, instance_id: str, reward_log_id: str) -> None:
     client.hset(
-        _waiting_key(instance_id), f"reward:{reward_log_id}", json.dumps({"rewardLogId": reward_log_id})
+        keys.points_waiting(instance_id),
+        f"reward:{reward_log_id}",
+        json.dumps({"rewardLogId": reward_log_id}),
     )
 
 
@@ -59,12 +54,12 @@ def park_task(
 ) -> None:
     """Keep a points task to send again, as it was, once the program is ACTIVE (e.g. an inbound sync)."""
     entry = json.dumps({"task": task, "kwargs": kwargs, "queue": queue})
-    client.hset(_waiting_key(instance_id), f"task:{entry_id}", entry)
+    client.hset(keys.points_waiting(instance_id), f"task:{entry_id}", entry)
 
 
-def release_waiting(client: redis.Redis, instance_id: str, follow_ups: FollowUps) -> int:
+def release_waiting(client: redis.Redis, instance_id: str, follow_ups: Dispatcher) -> int:
     """Send everything that waited; each entry is removed once sent (sending twice is harmless)."""
-    waiting: dict[str, str] = client.hgetall(_waiting_key(instance_id))  # type: ignore[assignment]
+    waiting: dict[str, str] = client.hgetall(keys.points_waiting(instance_id))  # type: ignore[assignment]
     for field, raw in waiting.items():
         entry: dict[str, Any] = json.loads(raw)
         if "earn" in entry:
@@ -73,5 +68,5 @@ def release_waiting(client: redis.Redis, instance_id: str, follow_ups: FollowUps
             follow_ups.resend(entry["task"], entry["kwargs"], entry["queue"])
         else:
             follow_ups.fulfil(instance_id, [entry["rewardLogId"]])
-        client.hdel(_waiting_key(instance_id), field)
+        client.hdel(keys.points_waiting(instance_id), field)
     return len(waiting)

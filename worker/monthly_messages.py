@@ -3,7 +3,7 @@
 Every loyalty account of the instance (`POST /loyalty-accounts/v1/accounts/query`, cursor-paged, a
 hundred a batch) that has a `memberId` gets one message in its Inbox conversation (wix-facts.md §4.5):
 the balance, the points name of the Wix program (`pointDefinition.customName`) and the call to action of
-the widget's `default` template in its default locale (`worker.engine.storefront.copy_for`). Accounts
+the widget's `default` template in its default locale (`Program.copy_for`). Accounts
 without a `memberId` (contacts who never joined the site) are skipped, and so are members already
 messaged this month.
 
@@ -67,9 +67,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
 
+from worker import keys
 from worker.engine.program import Program, ProgramInvalid, parse_program
-from worker.engine.storefront import DEFAULT_ID, copy_for, template_of
-from worker.jobs import Batch
+from worker.engine.storefront import DEFAULT_ID
+from worker.jobs import Batch, batch_seconds
 from worker.progress_store import ProgressStore
 from worker.wix.client import (
     WixApiError,
@@ -94,21 +95,6 @@ BALANCE_LINES = {
     "en": "Your balance this month: {balance} {points}.",
     "de": "Ihr Kontostand diesen Monat: {balance} {points}.",
 }
-
-
-def marks_key(instance_id: str, month: str) -> str:
-    """Each member's mark for the month: `sending` or `sent` (JSON by member id)."""
-    return f"wrw:monthly-messages:{instance_id}:{month}"
-
-
-def complete_key(instance_id: str, month: str) -> str:
-    """Set when a run of the month went through every account with nothing failed."""
-    return f"wrw:monthly-messages-complete:{instance_id}:{month}"
-
-
-def conversations_key(instance_id: str) -> str:
-    """Inbox conversation ids by member id."""
-    return f"wrw:inbox-conversations:{instance_id}"
 
 
 # --- The month ---------------------------------------------------------------------------------------
@@ -151,8 +137,8 @@ class MonthMarks:
 
     def __init__(self, client: redis.Redis, instance_id: str, month: str) -> None:
         self._redis = client
-        self._key = marks_key(instance_id, month)
-        self._complete = complete_key(instance_id, month)
+        self._key = keys.monthly_messages_marks(instance_id, month)
+        self._complete = keys.monthly_messages_complete(instance_id, month)
 
     def get(self, member_id: str) -> Mark | None:
         raw = self._redis.hget(self._key, member_id)
@@ -189,7 +175,7 @@ class Conversations:
 
     def __init__(self, client: redis.Redis, wix: WixClient, instance_id: str) -> None:
         self._redis, self._wix, self.instance_id = client, wix, instance_id
-        self._key = conversations_key(instance_id)
+        self._key = keys.inbox_conversations(instance_id)
 
     def of(self, member_id: str) -> str:
         known = self._redis.hget(self._key, member_id)
@@ -244,9 +230,9 @@ def letter_for(client: redis.Redis, instance_id: str, wix_program: WixObject, mo
     custom_name = definition.get("customName") if isinstance(definition, dict) else None
     points_name = custom_name if isinstance(custom_name, str) and custom_name else "points"
     program = _program(client, instance_id)
-    locale = template_of(program, DEFAULT_ID).defaultLocale
+    locale = program.template(DEFAULT_ID).defaultLocale
     line = BALANCE_LINES.get(locale.split("-")[0].lower(), BALANCE_LINES["en"])
-    call_to_action = copy_for(program, DEFAULT_ID)["callToAction"]
+    call_to_action = program.copy_for(DEFAULT_ID)["callToAction"]
     return Letter(month_tag(month), points_name, call_to_action, line)
 
 
@@ -377,7 +363,6 @@ class Position:
 
 def monthly_messages(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
     """`monthly-messages`: one page of loyalty accounts, each member messaged once this month."""
-    from worker.job_kinds import batch_seconds
     from worker.wix_access import wix_client
 
     wix, instance_id = wix_client(), record["instanceId"]

@@ -39,13 +39,11 @@ from typing import Any
 import redis
 
 from worker import keys
+from worker.dispatch import FULFIL_REWARD, REPORT_TRIGGER, queue_of
 
 logger = logging.getLogger(__name__)
 
-FULFIL_TASK = "rewards.fulfil_reward"
-TRIGGER_TASK = "rewards.report_trigger"
 MILESTONE_ACHIEVED = "milestone_achieved"  # worker.triggers.MILESTONE_ACHIEVED (a test keeps them equal)
-REWARDS_QUEUE = "rewards"
 
 RESEND_AFTER_SECONDS = 90.0
 RESEND_MAX_SECONDS = 3600.0
@@ -53,7 +51,7 @@ INDEX_GRACE_SECONDS = 300.0
 RELAY_BATCH = 500  # index entries per ZSCAN step
 
 Send = Callable[[str, dict[str, Any], str], None]
-"""Sends a task by name: `(task, kwargs, queue)` (FollowUps.resend)."""
+"""Sends a task by name: `(task, kwargs, queue)` (Dispatcher.resend)."""
 
 
 @dataclass(frozen=True)
@@ -93,18 +91,18 @@ def reward_intents(instance_id: str, reward_log: dict[str, Any]) -> list[Intent]
     intents = [
         Intent(
             report_intent_id(MILESTONE_ACHIEVED, reward_log_id),
-            TRIGGER_TASK,
+            REPORT_TRIGGER,
             {"instance_id": instance_id, "trigger_key": MILESTONE_ACHIEVED, "reward_log_id": reward_log_id},
-            REWARDS_QUEUE,
+            queue_of(REPORT_TRIGGER),
         )
     ]
     if needs_fulfilment(reward_log):
         intents.append(
             Intent(
                 fulfil_intent_id(reward_log_id),
-                FULFIL_TASK,
+                FULFIL_REWARD,
                 {"instance_id": instance_id, "reward_log_id": reward_log_id},
-                REWARDS_QUEUE,
+                queue_of(FULFIL_REWARD),
             )
         )
     return intents

@@ -42,6 +42,8 @@ import httpx
 import redis
 
 from worker import keys, outbox
+from worker.celery_dispatcher import send_by_name
+from worker.dispatch import APPLY_EXTERNAL_POINTS, PUSH_POINTS_UPDATE, queue_of
 from worker.points_sync_mapping import link_of, record_contact
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook
@@ -56,9 +58,6 @@ from worker.wix.events import AccountInfo, NormalizedEvent, contact_email
 
 logger = logging.getLogger(__name__)
 
-PUSH_TASK = "sync.push_points_update"
-APPLY_TASK = "sync.apply_external_points"
-SYNC_QUEUE = "rewards"
 MESSAGE_TYPE = "loyalty.points_updated"
 # Accepted webhook-ids are kept far longer than the five minutes a timestamp stays acceptable.
 WEBHOOK_ID_TTL_SECONDS = 24 * 3600
@@ -81,13 +80,6 @@ class ExternalSyncUnavailable(Exception):
 
 class ExternalSyncRefused(Exception):
     """The external system refused the message for good (another 4xx): retrying will not help."""
-
-
-def celery_send(task_name: str, kwargs: dict[str, Any]) -> None:
-    """Send a sync task by name on its queue (the caller imports no task module)."""
-    from worker.celery_app import app
-
-    app.send_task(task_name, kwargs=kwargs, queue=SYNC_QUEUE)
 
 
 def signer(settings: Settings) -> StandardWebhook:
@@ -200,7 +192,7 @@ def forward_points_update(
     *,
     our_app_id: str | None,
     sync_url: str | None,
-    send: Send = celery_send,
+    send: Send = send_by_name,
 ) -> str:
     """Queue the points change for the external system unless it is ours; answers what was done."""
     if event.name != "points_updated" or event.account is None:
@@ -213,7 +205,7 @@ def forward_points_update(
         return f"not sent: {reason}"
     account = event.account
     send(
-        PUSH_TASK,
+        PUSH_POINTS_UPDATE,
         {
             "instance_id": event.instanceId,
             "event_id": event.eventId,
@@ -399,7 +391,9 @@ def apply_intent(
         "amount": amount,
         "description": description,
     }
-    return outbox.Intent(inbound_intent_id(transaction_id), APPLY_TASK, kwargs, SYNC_QUEUE)
+    return outbox.Intent(
+        inbound_intent_id(transaction_id), APPLY_EXTERNAL_POINTS, kwargs, queue_of(APPLY_EXTERNAL_POINTS)
+    )
 
 
 def inbound_intent_id(transaction_id: str) -> str:

@@ -28,11 +28,10 @@ from typing import Any, Literal
 
 import redis
 
-from worker import outbox
+from worker import keys, outbox
 from worker.engine.logs import ActivityLog
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
-from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
 
 Kind = Literal["streak", "challenge"]
 MAX_ATTEMPTS = 50
@@ -44,52 +43,6 @@ class NoProgram(LookupError):
 
 class Contention(RuntimeError):
     """Other writers kept changing the member's state; the caller may retry later."""
-
-
-def _member(instance_id: str, contact_id: str) -> str:
-    # The last guard of worker.identifiers' rule: a brace would let an id reach into another key.
-    if not is_instance_id(instance_id) or identifier_problem(contact_id) is not None:
-        raise InvalidIdentifier(f"not an identifier for a key: {instance_id[:100]!r}, {contact_id[:100]!r}")
-    return f"wrw:{{{instance_id}:{contact_id}}}"
-
-
-def state_key(instance_id: str, contact_id: str, kind: Kind, item_id: str) -> str:
-    return f"{_member(instance_id, contact_id)}:{kind}:{item_id}"
-
-
-def log_key(instance_id: str, contact_id: str, unique_identifier: str) -> str:
-    return f"{_member(instance_id, contact_id)}:uid:{unique_identifier}"
-
-
-def reward_key(instance_id: str, contact_id: str, reward_log_id: str) -> str:
-    return f"{_member(instance_id, contact_id)}:reward:{reward_log_id}"
-
-
-def outbox_key(instance_id: str, contact_id: str) -> str:
-    """The member's outbox: intent id → a task still to send (worker/outbox.py)."""
-    return f"{_member(instance_id, contact_id)}:outbox"
-
-
-def reward_index_key(instance_id: str) -> str:
-    return f"wrw:reward-index:{instance_id}"
-
-
-def member_rewards_key(instance_id: str, contact_id: str) -> str:
-    return f"{_member(instance_id, contact_id)}:rewards"
-
-
-def members_key(instance_id: str) -> str:
-    """Every contact of the instance with a log (the sweep's list of members)."""
-    return f"wrw:members:{instance_id}"
-
-
-def closed_key(instance_id: str, contact_id: str) -> str:
-    """The member's progress records closed for good, `{kind}:{itemId}:{runOrWindow}` → record."""
-    return f"{_member(instance_id, contact_id)}:closed"
-
-
-def program_key(instance_id: str) -> str:
-    return f"wrw:program:{instance_id}"
 
 
 @dataclass
@@ -158,7 +111,7 @@ class ProgressStore:
 
     def save_program(self, instance_id: str, document: dict[str, Any]) -> int:
         """Replace the program (already validated) in one step; returns its new version."""
-        key = program_key(instance_id)
+        key = keys.program(instance_id)
         with self._redis.pipeline() as pipe:
             while True:
                 try:
@@ -173,7 +126,7 @@ class ProgressStore:
                     continue
 
     def program_document(self, instance_id: str) -> tuple[int, dict[str, Any]] | None:
-        raw = self._redis.get(program_key(instance_id))
+        raw = self._redis.get(keys.program(instance_id))
         if not raw:
             return None
         stored = json.loads(raw)  # type: ignore[arg-type]
@@ -198,8 +151,8 @@ class ProgressStore:
         """Apply one log atomically; a repeated uniqueIdentifier answers the original, unchanged.
         LogRejected from the engine propagates with nothing written."""
         kind: Kind = "streak" if isinstance(item, Streak) else "challenge"
-        member_key = state_key(instance_id, log.contactId, kind, item.id)
-        uid_key = log_key(instance_id, log.contactId, log.uniqueIdentifier)
+        member_key = keys.member_state(instance_id, log.contactId, kind, item.id)
+        uid_key = keys.member_log(instance_id, log.contactId, log.uniqueIdentifier)
         with self._redis.pipeline() as pipe:
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:
@@ -214,7 +167,7 @@ class ProgressStore:
                         self._index_rewards(
                             instance_id, log.contactId, answer.get("achievedMilestoneRewardLogs")
                         )
-                        self._redis.sadd(members_key(instance_id), log.contactId)
+                        self._redis.sadd(keys.members(instance_id), log.contactId)
                         return Outcome(answer, duplicate=True, reward_logs=[])
                     raw_state = pipe.get(member_key)
                     state = _load_state(raw_state)  # type: ignore[arg-type]
@@ -227,8 +180,8 @@ class ProgressStore:
                         late.append(log.to_json())  # kept, never counted
                     # Outside the member's slot, so before the MULTI (see the module's docstring).
                     self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
-                    self._redis.sadd(members_key(instance_id), log.contactId)
-                    member_outbox = outbox_key(instance_id, log.contactId)
+                    self._redis.sadd(keys.members(instance_id), log.contactId)
+                    member_outbox = keys.member_outbox(instance_id, log.contactId)
                     intents = [
                         intent
                         for reward_log in recorded.reward_logs
@@ -241,10 +194,11 @@ class ProgressStore:
                     pipe.set(uid_key, json.dumps(recorded.answer, default=str))
                     for reward_log in recorded.reward_logs:
                         pipe.set(
-                            reward_key(instance_id, log.contactId, reward_log["id"]), json.dumps(reward_log)
+                            keys.member_reward(instance_id, log.contactId, reward_log["id"]),
+                            json.dumps(reward_log),
                         )
                         pipe.zadd(
-                            member_rewards_key(instance_id, log.contactId),
+                            keys.member_rewards(instance_id, log.contactId),
                             {reward_log["id"]: now.timestamp()},
                         )
                     outbox.add(pipe, member_outbox, intents, time.time())
@@ -268,7 +222,7 @@ class ProgressStore:
         return record_challenge_log(program, item, state, log, instance_id=instance_id, now=now)
 
     def member_state(self, instance_id: str, contact_id: str, kind: Kind, item_id: str) -> MemberState:
-        return _load_state(self._redis.get(state_key(instance_id, contact_id, kind, item_id)))  # type: ignore[arg-type]
+        return _load_state(self._redis.get(keys.member_state(instance_id, contact_id, kind, item_id)))  # type: ignore[arg-type]
 
     # reward logs --------------------------------------------------------------------------------
 
@@ -277,20 +231,24 @@ class ProgressStore:
     ) -> None:
         if reward_logs:
             self._redis.hset(
-                reward_index_key(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
+                keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
             )
 
     def reward_log_key(self, instance_id: str, reward_log_id: str) -> str | None:
         """The key of a reward log of this instance, or None when the instance has no such log."""
-        contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
-        return reward_key(instance_id, contact_id, reward_log_id) if isinstance(contact_id, str) else None
+        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
+        return (
+            keys.member_reward(instance_id, contact_id, reward_log_id)
+            if isinstance(contact_id, str)
+            else None
+        )
 
     def take_intent(self, instance_id: str, reward_log_id: str, intent_id: str) -> bool:
         """A task about a reward log has started: its intent in the member's outbox is taken."""
-        contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
+        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
         if not isinstance(contact_id, str):
             return False
-        return outbox.take(self._redis, outbox_key(instance_id, contact_id), intent_id)
+        return outbox.take(self._redis, keys.member_outbox(instance_id, contact_id), intent_id)
 
     def reward_log(self, instance_id: str, reward_log_id: str) -> dict[str, Any] | None:
         key = self.reward_log_key(instance_id, reward_log_id)
@@ -298,8 +256,8 @@ class ProgressStore:
         return json.loads(raw) if raw else None  # type: ignore[arg-type]
 
     def member_reward_logs(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
-        ids: list[str] = self._redis.zrange(member_rewards_key(instance_id, contact_id), 0, -1)  # type: ignore[assignment]
-        raws = [self._redis.get(reward_key(instance_id, contact_id, reward_id)) for reward_id in ids]
+        ids: list[str] = self._redis.zrange(keys.member_rewards(instance_id, contact_id), 0, -1)  # type: ignore[assignment]
+        raws = [self._redis.get(keys.member_reward(instance_id, contact_id, reward_id)) for reward_id in ids]
         return [json.loads(raw) for raw in raws if raw]  # type: ignore[arg-type]
 
     # closed progress records (the sweep) ---------------------------------------------------------
@@ -308,7 +266,7 @@ class ProgressStore:
         self, instance_id: str, contact_id: str, kind: Kind, item_id: str, closures: dict[str, dict[str, Any]]
     ) -> int:
         """Keep each closed record once (the first stamp stays); answers how many were new."""
-        key = closed_key(instance_id, contact_id)
+        key = keys.member_closed(instance_id, contact_id)
         with self._redis.pipeline(transaction=False) as pipe:
             for run_key, record in closures.items():
                 pipe.hsetnx(key, f"{kind}:{item_id}:{run_key}", json.dumps(record, default=str))
@@ -316,5 +274,5 @@ class ProgressStore:
 
     def closed_records(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
         """The member's closed records, as the sweep stamped them."""
-        raw: dict[str, str] = self._redis.hgetall(closed_key(instance_id, contact_id))  # type: ignore[assignment]
+        raw: dict[str, str] = self._redis.hgetall(keys.member_closed(instance_id, contact_id))  # type: ignore[assignment]
         return [json.loads(raw[field]) for field in sorted(raw)]

@@ -14,11 +14,12 @@ from typing import Any
 
 import redis
 
+from worker import keys
 from worker.engine.closing import final_closures
 from worker.engine.program import Program
 from worker.engine.timestamps import utc_stamp
 from worker.jobs import Batch
-from worker.progress_store import Kind, NoProgram, ProgressStore, members_key
+from worker.progress_store import Kind, NoProgram, ProgressStore
 
 MEMBERS_PER_BATCH = 100
 
@@ -45,13 +46,13 @@ def sweep(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
     """One batch of members (SSCAN of the members index): `done` the members with something newly
     closed, `skipped` the rest."""
     store, instance_id = ProgressStore(client), record["instanceId"]
-    total = int(client.scard(members_key(instance_id))) if record["total"] is None else None  # type: ignore[arg-type]
+    total = int(client.scard(keys.members(instance_id))) if record["total"] is None else None  # type: ignore[arg-type]
     try:
         program = store.program(instance_id)
     except NoProgram:
         return Batch(0, 0, ["the instance has no program"], None, total=total)
     cursor, members = client.sscan(  # type: ignore[misc]
-        members_key(instance_id), cursor=int(record["cursor"] or 0), count=MEMBERS_PER_BATCH
+        keys.members(instance_id), cursor=int(record["cursor"] or 0), count=MEMBERS_PER_BATCH
     )
     done = sum(1 for contact_id in members if close_member(store, instance_id, contact_id, program, now))
     return Batch(done, len(members) - done, [], None if int(cursor) == 0 else str(cursor), total=total)

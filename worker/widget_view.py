@@ -13,7 +13,7 @@ from typing import Any
 
 from worker.engine.challenges import window_of
 from worker.engine.program import Challenge, Milestone, Program, Streak
-from worker.engine.storefront import floating_widget_of, resolved_copy, template_of, theme_of
+from worker.engine.storefront import resolved_copy
 from worker.engine.timestamps import utc_stamp
 
 # The engine's run status as the widget names it.
@@ -66,9 +66,9 @@ def public_content(
     now: datetime,
 ) -> dict[str, Any]:
     """`GET /widget/v1/public`'s answer; `UnknownResource` names an id the program does not have."""
-    template = template_of(program, template_id)
-    theme = theme_of(program, theme_id)
-    floating_widget = floating_widget_of(program, floating_widget_id)
+    template = program.template(template_id)
+    theme = program.theme(theme_id)
+    floating_widget = program.floating_widget(floating_widget_id)
     chosen = template.locale_for(locale)
     return {
         "instanceId": instance_id,

@@ -62,7 +62,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
     """1,000 contacts; accounts open slowly; the worker is SIGKILLed midway, mid-batch; another worker
     resumes the job: every contact ends with exactly one account and the job succeeds."""
     from tests.integration.conftest import wait_for
-    from worker.follow_ups import CeleryFollowUps
+    from worker.celery_dispatcher import CeleryDispatcher
     from worker.job_kinds import KINDS
     from worker.jobs import Jobs
 
@@ -93,7 +93,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
     try:
         record, _ = jobs.start(INSTANCE, "bootstrap")
         os.environ["REDIS_URL"] = redis_url
-        CeleryFollowUps().run_job(record["id"], "bulk")
+        CeleryDispatcher().run_job(record["id"], "bulk")
 
         def some_accounts() -> bool:
             return len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) >= 250

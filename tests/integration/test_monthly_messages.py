@@ -110,7 +110,7 @@ def test_a_worker_killed_mid_run_still_sends_one_message_per_member(
 ) -> None:
     """Sends answer slowly (Wix records each at once, then waits); the worker is SIGKILLed mid-run and
     another resumes the job: every member ends with exactly one message and the job succeeds."""
-    from worker.follow_ups import CeleryFollowUps
+    from worker.celery_dispatcher import CeleryDispatcher
     from worker.job_kinds import KINDS
     from worker.jobs import Jobs
 
@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_run_still_sends_one_message_per_member(
     try:
         record, _ = jobs.start(INSTANCE, "monthly-messages")
         os.environ["REDIS_URL"] = redis_url
-        CeleryFollowUps().run_job(record["id"], "bulk")
+        CeleryDispatcher().run_job(record["id"], "bulk")
         wait_for(lambda: sum(messages_by_member(fake_wix).values()) >= 4, 30, "the job to be under way")
         first.kill_group()
     finally:

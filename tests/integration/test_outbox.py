@@ -16,8 +16,9 @@ import pytest
 
 from tests.integration.conftest import APP_ID, FakeWixProcess, Process, start_web, start_worker, wait_for
 from tests.integration.test_rewards_against_fake_wix import collection, signing_key, wix_env
+from worker import keys
 from worker.api_keys import create_api_key
-from worker.progress_store import ProgressStore, outbox_key
+from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import coupon_code
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"  # the instance the fake Wix's helpers read
@@ -116,7 +117,7 @@ def settle(store: ProgressStore, contact: str) -> None:
     """Wait until every intent is taken and the rewards queue is empty, then a moment for the last task."""
     client = store.client
     wait_for(
-        lambda: not client.exists(outbox_key(INSTANCE, contact)) and client.llen("rewards") == 0,
+        lambda: not client.exists(keys.member_outbox(INSTANCE, contact)) and client.llen("rewards") == 0,
         60,
         "every follow-up to be taken",
     )
@@ -156,7 +157,7 @@ class TestNoRewardStaysPending:
         time.sleep(2)  # a worker that had been sent anything would be at it by now
         assert store.reward_log(INSTANCE, reward_log_id)["status"] == "pending"  # type: ignore[index]
         assert coupon_creations(fake_wix) == 0
-        assert store.client.hexists(outbox_key(INSTANCE, contact), f"fulfil:{reward_log_id}")
+        assert store.client.hexists(keys.member_outbox(INSTANCE, contact), f"fulfil:{reward_log_id}")
 
         web, base = start_web(wix_env(fake_wix, redis_url))
         try:

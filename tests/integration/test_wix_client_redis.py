@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.integration.conftest import ROOT
-from worker.wix.rate_limit import rate_key
+from worker import keys
 
 INSTANCE = "inst-shared"
 
@@ -79,7 +79,7 @@ def test_the_rate_limit_holds_across_processes(real_redis, redis_url) -> None:
     processes = [start([ACQUIRER, redis_url, INSTANCE, start_at, "150"], redis_url) for _ in range(2)]
     admitted = [output["admitted"] for output in run_all(processes)]
     assert sum(admitted) == 200  # type: ignore[arg-type]
-    assert real_redis.zcard(rate_key(INSTANCE)) == 200
+    assert real_redis.zcard(keys.wix_rate(INSTANCE)) == 200
 
 
 class StubWix(BaseHTTPRequestHandler):

@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.cli import flower_command
+from worker.dispatch import RecordedDispatcher
 from worker.embedded_redis import free_port
 from worker.engine.program import ProgramInvalid
 from worker.error_reporting import scrub_event
-from worker.follow_ups import RecordedFollowUps
 from worker.points_sync_mapping import record_contact
 from worker.progress_store import ProgressStore
 from worker.settings import Settings
@@ -55,7 +55,7 @@ def configured(public_key_pem: str) -> Settings:
 @pytest.fixture
 def client(public_key_pem, fake_async, fake_store) -> TestClient:
     app = create_app(
-        configured(public_key_pem), async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps()
+        configured(public_key_pem), async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher()
     )
     app.state.points_sync_send = lambda task, kwargs: None
     ProgressStore(fake_store).save_program(INSTANCE, copy.deepcopy(BASE_PROGRAM))
@@ -346,7 +346,7 @@ class TestRedisUnavailable:
             update={"redis_url": request.getfixturevalue(server)}
         )
         client = TestClient(
-            create_app(settings, follow_ups=RecordedFollowUps()), raise_server_exceptions=False
+            create_app(settings, follow_ups=RecordedDispatcher()), raise_server_exceptions=False
         )
         started = time.monotonic()
         answer = client.request(method, path, json=body, headers=ADMIN)

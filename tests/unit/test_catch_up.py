@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-import worker.follow_ups
+import worker.celery_dispatcher
 import worker.wix_access
 from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from tests.unit.test_event_processing import INSTANCE, NOW, ORDER_PAID, RULES, paid, process
-from worker.catch_up import events_of, mark_key
-from worker.follow_ups import RecordedFollowUps
+from worker import keys
+from worker.catch_up import events_of
+from worker.dispatch import RecordedDispatcher
 from worker.job_kinds import KINDS
 from worker.jobs import Jobs
 from worker.journal import EventJournal
@@ -51,8 +52,8 @@ class SearchingWix:
 @pytest.fixture
 def setup(fake_store, monkeypatch):  # type: ignore[no-untyped-def]
     ProgressStore(fake_store).save_program(INSTANCE, {**BASE_PROGRAM, "rules": RULES})
-    follow_ups = RecordedFollowUps()
-    monkeypatch.setattr(worker.follow_ups, "CeleryFollowUps", lambda: follow_ups)
+    follow_ups = RecordedDispatcher()
+    monkeypatch.setattr(worker.celery_dispatcher, "CeleryDispatcher", lambda: follow_ups)
     return fake_store
 
 
@@ -125,7 +126,7 @@ class TestCatchUp:
         first = run_catch_up(client, wix, monkeypatch, since="2026-11-19T00:00:00Z")
         assert first["done"] == 2
         until = wix.searches[0]["until"]
-        assert client.get(mark_key(INSTANCE)) == until
+        assert client.get(keys.catch_up_mark(INSTANCE)) == until
 
         second = run_catch_up(client, wix, monkeypatch)
 

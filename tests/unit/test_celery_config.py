@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import celeryconfig
+from worker import dispatch
 from worker.celery_app import WorkerTask, app
 from worker.retry_policy import retry_policy
 
@@ -96,6 +97,17 @@ class TestDelivery:
         import tasks.events  # noqa: F401  (registers the task)
 
         assert "events.process_wix_event" in app.tasks
+
+    def test_every_task_is_named_in_the_dispatch_table(self) -> None:
+        """The worker registers exactly the tasks worker/dispatch.py names, so each has one queue."""
+        app.loader.import_default_modules()
+        ours = {name for name in app.tasks if not name.startswith("celery.")}
+        assert ours - {"events.test_slow_effect", "events.test_flaky"} == set(dispatch.TASKS)
+
+    def test_routes_send_each_task_to_its_queue(self) -> None:
+        """Celery's namespace routes agree with the queue the dispatch table gives every task."""
+        for name, queue in dispatch.TASKS.items():
+            assert app.conf.task_routes[f"{name.split('.')[0]}.*"] == {"queue": queue}
 
 
 class TestBeat:

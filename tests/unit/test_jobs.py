@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
 from worker.activity import issue_reward
+from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import accept_log
-from worker.follow_ups import RecordedFollowUps
 from worker.job_kinds import KINDS
 from worker.jobs import Jobs, UnknownJob
 from worker.progress_store import ProgressStore
@@ -94,7 +94,7 @@ class TestJobs:
 class TestJobRoutes:
     def test_start_and_watch_over_the_admin_api(self, fake_async, fake_store) -> None:
         """202 with the job; the same name again answers it; GET shows it; another instance's is 404."""
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         settings = Settings(redis_url="redis://unused", admin_token="admin-secret", _env_file=None)  # type: ignore[call-arg]
         client = TestClient(
             create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=follow_ups)
@@ -145,7 +145,7 @@ class TestBootstrap:
     ) -> None:
         """The program read at bootstrap keeps the status as a program_updated event would: PAUSED makes
         points wait; a DRAFT program activated by the bootstrap sends what waited."""
-        import worker.follow_ups
+        import worker.celery_dispatcher
         import worker.wix_access
         from worker.loyalty_program import park_earns, points_wait_reason
         from worker.points_rules import PointsEarn
@@ -157,9 +157,9 @@ class TestBootstrap:
         park_earns(fake_store, "inst-1", [PointsEarn("c1", 5, "wrw:checkout_completed:k1:0", "5 points")])
 
         draft = DraftProgramWix()
-        sent = RecordedFollowUps()
+        sent = RecordedDispatcher()
         monkeypatch.setattr(worker.wix_access, "wix_client", lambda: draft)
-        monkeypatch.setattr(worker.follow_ups, "CeleryFollowUps", lambda: sent)
+        monkeypatch.setattr(worker.celery_dispatcher, "CeleryDispatcher", lambda: sent)
         jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW)
 
         assert draft.activated

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from tests import wix_samples
 from tests.unit.test_points_rules import PROGRAM, checkout
 from tests.unit.test_reward_fulfilment import StandInWix, reward_log
+from worker.dispatch import RecordedDispatcher
 from worker.event_processing import process_event
-from worker.follow_ups import RecordedFollowUps
 from worker.journal import EventJournal
 from worker.progress_store import ProgressStore
 from worker.reward_fulfilment import fulfil_reward
@@ -39,7 +39,7 @@ class TestPointsWait:
     def test_checkout_points_wait_while_paused_and_go_when_active(self, fake_store) -> None:
         """Paused: the earn is held back. Active again: the same earn (same key) is sent."""
         ProgressStore(fake_store).save_program("inst-1", PROGRAM)
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         deliver(fake_store, follow_ups, "wix.loyalty.v1.program_updated", program_event("PAUSED", "p-1"))
         deliver(fake_store, follow_ups, "wix.ecom.v1.checkout_completed", checkout("50", "c-1"))
         assert follow_ups.earns == []
@@ -53,7 +53,7 @@ class TestPointsWait:
         """A points reward while paused: pending, saying why; sent for fulfilment once ACTIVE."""
         store = ProgressStore(fake_store)
         store.save_program("inst-1", {**PROGRAM, "lateLogGraceHours": 720})
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         deliver(fake_store, follow_ups, "wix.loyalty.v1.program_updated", program_event("PAUSED", "p-1"))
         log = reward_log(store, 4)
         wix = StandInWix()

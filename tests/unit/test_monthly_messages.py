@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from worker import keys
 from worker.engine.program import parse_program
-from worker.engine.storefront import copy_for
 from worker.job_kinds import KINDS
-from worker.jobs import Jobs, job_key
+from worker.jobs import Jobs
 from worker.monthly_messages import MonthMarks, month_of, month_tag, program_zone
 from worker.progress_store import ProgressStore
 from worker.settings import Settings
@@ -133,7 +133,7 @@ def wix(monkeypatch) -> InboxWix:  # type: ignore[no-untyped-def]
 def start(fake_store, *, started_at: datetime = NOW, started_by: str = "hand") -> str:  # type: ignore[no-untyped-def]
     """Start the job as if at `started_at`; its id."""
     record, _ = Jobs(fake_store, KINDS).start(INSTANCE, "monthly-messages", started_by=started_by)
-    fake_store.hset(job_key(record["id"]), "startedAt", started_at.isoformat().replace("+00:00", "Z"))
+    fake_store.hset(keys.job_record(record["id"]), "startedAt", started_at.isoformat().replace("+00:00", "Z"))
     return str(record["id"])
 
 
@@ -194,7 +194,7 @@ class TestMonthlyMessages:
         message = wix.messages[1]["message"]
         texts = [item["text"] for item in message["content"]["basic"]["items"]]
         assert "20 Stars" in texts[0]
-        assert texts[1] == copy_for(parse_program({}))["callToAction"]
+        assert texts[1] == parse_program({}).copy_for()["callToAction"]
         assert message["direction"] == "BUSINESS_TO_PARTICIPANT"
         assert message["badges"] == [{"text": "Monthly balance 2025-03", "badgeVisibility": "BUSINESS"}]
 

@@ -14,8 +14,10 @@ import redis
 
 from worker import keys, outbox
 from worker.activity import ActivityRequest, record_activity
-from worker.follow_ups import CeleryFollowUps, RecordedFollowUps, send_follow_ups
-from worker.progress_store import ProgressStore, outbox_key
+from worker.celery_dispatcher import CeleryDispatcher
+from worker.dispatch import RecordedDispatcher
+from worker.follow_ups import send_follow_ups
+from worker.progress_store import ProgressStore
 
 # A Wix client that makes no call: the tasks read its retry pace; any call would fail.
 NO_WIX = SimpleNamespace(retry_base=0.0)
@@ -52,7 +54,7 @@ PROGRAM: dict[str, Any] = {
         }
     ],
 }
-MEMBER_OUTBOX = outbox_key(INSTANCE, CONTACT)
+MEMBER_OUTBOX = keys.member_outbox(INSTANCE, CONTACT)
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ class TestWrittenWithTheRewardLog:
         assert fake_store.zcard(keys.OUTBOX_INDEX) == 0
 
     def test_the_intents_are_what_the_immediate_send_sends(self, store, monkeypatch) -> None:
-        """The outbox holds the same task names, arguments and queues CeleryFollowUps sends."""
+        """The outbox holds the same task names, arguments and queues CeleryDispatcher sends."""
         from worker.celery_app import app
 
         sent: list[tuple[str, dict[str, Any], str]] = []
@@ -118,7 +120,7 @@ class TestWrittenWithTheRewardLog:
         outcome = spend(store, "order-1", "60")
         from worker.follow_ups import fulfil_new_rewards
 
-        fulfil_new_rewards(CeleryFollowUps(), INSTANCE, outcome.reward_logs)
+        fulfil_new_rewards(CeleryDispatcher(), INSTANCE, outcome.reward_logs)
         committed = intents_in(store.client).values()
         assert sorted(sent, key=str) == sorted(
             ((i["task"], i["kwargs"], i["queue"]) for i in committed), key=str
@@ -154,7 +156,7 @@ class TestWrittenWithTheRewardLog:
         [reward_log] = [r for r in store.member_reward_logs(INSTANCE, CONTACT) if r["milestoneId"] == "fifty"]
         assert store.reward_log(INSTANCE, reward_log["id"]) == reward_log
         assert CONTACT in fake_store.smembers(f"wrw:members:{INSTANCE}")
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         outbox.relay(fake_store, follow_ups.resend, time.time() + 120)
         assert (
             "rewards.fulfil_reward",
@@ -170,7 +172,7 @@ class TestTaken:
         [coupon] = [r for r in outcome.reward_logs if r["milestoneId"] == "fifty"]
         assert store.take_intent(INSTANCE, coupon["id"], outbox.fulfil_intent_id(coupon["id"]))
         assert not store.take_intent(INSTANCE, coupon["id"], outbox.fulfil_intent_id(coupon["id"]))
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         outbox.relay(fake_store, follow_ups.resend, time.time() + 120)
         assert [task for task, _, _ in follow_ups.resent] == [
             "rewards.report_trigger",
@@ -198,7 +200,7 @@ class TestRelay:
     def test_nothing_is_sent_before_its_time_then_everything_not_taken(self, store, fake_store) -> None:
         """Younger than the first wait: left alone; older: sent, each once."""
         spend(store, "order-1", "60")
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         assert outbox.relay(fake_store, follow_ups.resend, time.time() + 10) == 0
         assert outbox.relay(fake_store, follow_ups.resend, time.time() + outbox.RESEND_AFTER_SECONDS + 1) == 3
         assert sorted(task for task, _, _ in follow_ups.resent) == [
@@ -210,7 +212,7 @@ class TestRelay:
     def test_resends_back_off(self, store, fake_store) -> None:
         """After a resend the next waits twice as long, and so on, capped at an hour."""
         spend(store, "order-1", "60")
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         start = time.time()
         first = outbox.RESEND_AFTER_SECONDS
         assert outbox.relay(fake_store, follow_ups.resend, start + first) == 3
@@ -223,7 +225,7 @@ class TestRelay:
             "x",
             json.dumps({"task": "t", "kwargs": {}, "queue": "q", "at": start, "sends": 30}),
         )
-        assert outbox.relay(fake_store, RecordedFollowUps().resend, start + outbox.RESEND_MAX_SECONDS) == 1
+        assert outbox.relay(fake_store, RecordedDispatcher().resend, start + outbox.RESEND_MAX_SECONDS) == 1
 
     def test_a_failed_send_keeps_the_intent_for_the_next_run(self, store, fake_store) -> None:
         """The broker refuses: the run stops, nothing is marked sent, the next run sends it."""
@@ -236,7 +238,7 @@ class TestRelay:
         with pytest.raises(ConnectionError):
             outbox.relay(fake_store, refuse, later)
         assert all(entry["sends"] == 0 for entry in intents_in(fake_store).values())
-        assert outbox.relay(fake_store, RecordedFollowUps().resend, later) == 3
+        assert outbox.relay(fake_store, RecordedDispatcher().resend, later) == 3
 
     def test_an_intent_taken_while_the_relay_sends_is_not_brought_back(self, store, fake_store) -> None:
         """Marking an intent sent never writes one a task has taken meanwhile."""
@@ -257,9 +259,9 @@ class TestRelay:
         spend(store, "order-1", "60")
         fake_store.delete(MEMBER_OUTBOX)
         relay_at = time.time() + 10
-        outbox.relay(fake_store, RecordedFollowUps().resend, relay_at)
+        outbox.relay(fake_store, RecordedDispatcher().resend, relay_at)
         assert fake_store.zscore(keys.OUTBOX_INDEX, MEMBER_OUTBOX) is not None
-        outbox.relay(fake_store, RecordedFollowUps().resend, relay_at + outbox.INDEX_GRACE_SECONDS)
+        outbox.relay(fake_store, RecordedDispatcher().resend, relay_at + outbox.INDEX_GRACE_SECONDS)
         assert fake_store.zscore(keys.OUTBOX_INDEX, MEMBER_OUTBOX) is None
 
     def test_an_index_entry_renewed_meanwhile_is_kept(self, fake_store) -> None:
@@ -278,7 +280,7 @@ class TestDuplicates:
         spend(store, "order-1", "60")
         again = spend(store, "order-1", "60")
         assert again.duplicate
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         send_follow_ups(follow_ups, fake_store, INSTANCE, again)
         assert sorted(task for task, _, _ in follow_ups.resent) == [
             "rewards.fulfil_reward",
@@ -292,15 +294,15 @@ class TestDuplicates:
         first = spend(store, "order-1", "60")
         for intent_id in list(intents_in(fake_store)):
             outbox.take(fake_store, MEMBER_OUTBOX, intent_id)
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         send_follow_ups(follow_ups, fake_store, INSTANCE, spend(store, "order-1", "60"))
         assert follow_ups.resent == []
         assert first.reward_logs
 
     def test_a_new_log_sends_its_follow_ups_as_before(self, store, fake_store) -> None:
-        """Not a duplicate: the report and the fulfilment go through FollowUps.report and .fulfil."""
+        """Not a duplicate: the report and the fulfilment go through Dispatcher.report and .fulfil."""
         outcome = spend(store, "order-1", "60")
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         send_follow_ups(follow_ups, fake_store, INSTANCE, outcome)
         [coupon] = [r["id"] for r in outcome.reward_logs if r["milestoneId"] == "fifty"]
         assert (INSTANCE, coupon) in follow_ups.sent
@@ -324,7 +326,7 @@ class TestEventPath:
         }
         store.save_program(INSTANCE, {**PROGRAM, "rules": [rule]})
 
-        class Refusing(RecordedFollowUps):
+        class Refusing(RecordedDispatcher):
             def fulfil(self, instance_id: str, reward_log_ids: Any) -> None:
                 raise ConnectionError("broker down")
 
@@ -346,7 +348,7 @@ class TestEventPath:
         assert status == "processed"
         contact = payload["actionEvent"]["body"]["order"]["buyerInfo"]["contactId"]
         [coupon] = [r for r in store.member_reward_logs(INSTANCE, contact) if r["milestoneId"] == "fifty"]
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         outbox.relay(fake_store, follow_ups.resend, time.time() + 120)
         assert (
             "rewards.fulfil_reward",
@@ -386,7 +388,7 @@ class TestPointsSyncInbound:
         import tasks.points_sync
 
         assert self.accept(fake_store) == "queued"
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         assert outbox.relay(fake_store, follow_ups.resend, time.time() + 120) == 1
         assert follow_ups.resent == [("sync.apply_external_points", self.KWARGS, "rewards")]
         monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
@@ -413,7 +415,7 @@ class TestPointsSyncInbound:
 
         self.accept(fake_store)
         release_inbound(fake_store, webhook_id="msg_1", instance_id=INSTANCE, transaction_id="ext-1")
-        assert outbox.relay(fake_store, RecordedFollowUps().resend, time.time() + 120) == 0
+        assert outbox.relay(fake_store, RecordedDispatcher().resend, time.time() + 120) == 0
         assert self.accept(fake_store) == "queued"
 
 
@@ -435,14 +437,14 @@ class TestTheEventTaskIsItsOwnOutbox:
             INSTANCE, {**PROGRAM, "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}]}
         )
 
-        class Refusing(RecordedFollowUps):
+        class Refusing(RecordedDispatcher):
             def earn(self, instance_id: str, earns: Any) -> None:
                 raise kombu.exceptions.OperationalError("broker down")
 
         payload = wix_samples.checkout_completed()
         journal = EventJournal(fake_store, 3600)
 
-        def run(follow_ups: RecordedFollowUps) -> str:
+        def run(follow_ups: RecordedDispatcher) -> str:
             return process_event(
                 journal, fake_store, event_type="wix.ecom.v1.checkout_completed", instance_id=INSTANCE,
                 event_id=payload["id"], data=json.dumps(payload), our_app_id="ours", claim_ttl_seconds=3600,
@@ -452,7 +454,7 @@ class TestTheEventTaskIsItsOwnOutbox:
         with pytest.raises(kombu.exceptions.OperationalError):
             run(Refusing())
         assert not journal.is_settled(INSTANCE, payload["id"])
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         assert run(follow_ups) == "processed"
         assert [earn.idempotency_key for _, earn in follow_ups.earns] == [
             f"wrw:checkout_completed:{payload['actionEvent']['body']['checkout']['id']}:0"
@@ -471,7 +473,7 @@ class TestTheEventTaskIsItsOwnOutbox:
         from tests import wix_samples
 
         payload = wix_samples.program_updated(status="ACTIVE")
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         process_event(
             EventJournal(fake_store, 3600), fake_store, event_type="wix.loyalty.v1.program_updated",
             instance_id=INSTANCE, event_id=payload["id"], data=json.dumps(payload), our_app_id="ours",
@@ -493,8 +495,8 @@ class TestRewardIssuedReport:
         for module in (celery_app, tasks.rewards):
             monkeypatch.setattr(module, "redis_store", lambda: fake_store)
         monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)  # any Wix call would fail
-        follow_ups = RecordedFollowUps()
-        monkeypatch.setattr(tasks.rewards, "CeleryFollowUps", lambda: follow_ups)
+        follow_ups = RecordedDispatcher()
+        monkeypatch.setattr(tasks.rewards, "CeleryDispatcher", lambda: follow_ups)
         [coupon] = [r for r in spend(store, "order-1", "60").reward_logs if r["milestoneId"] == "fifty"]
         issue_reward(
             fake_store, INSTANCE, coupon["id"], coupon_code="RW-1", issued_at=NOW,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from tests import wix_samples
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.dispatch import RecordedDispatcher
 from worker.engine.program import parse_program
 from worker.event_processing import process_event
-from worker.follow_ups import RecordedFollowUps
 from worker.journal import EventJournal
 from worker.points_rules import points_to_earn
 from worker.progress_store import ProgressStore
@@ -57,7 +57,7 @@ class TestProcessEventSendsEarns:
     def test_a_checkout_event_sends_its_earn(self, fake_store) -> None:
         """The worker sends the earn to the rewards queue with the program's points."""
         ProgressStore(fake_store).save_program("i", PROGRAM)
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         process_event(
             EventJournal(fake_store, 60),
             fake_store,

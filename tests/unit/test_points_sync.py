@@ -14,10 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from worker import keys
-from worker.follow_ups import RecordedFollowUps
+from worker.dispatch import APPLY_EXTERNAL_POINTS, PUSH_POINTS_UPDATE, RecordedDispatcher
 from worker.points_sync import (
-    APPLY_TASK,
-    PUSH_TASK,
     RESOLVE_WINDOW,
     ExternalSyncRefused,
     ExternalSyncUnavailable,
@@ -95,7 +93,7 @@ def api(fake_async, fake_store, public_key_pem, sent) -> TestClient:
         external_sync_secret=SECRET,
         _env_file=None,
     )  # type: ignore[call-arg]
-    app = create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps())
+    app = create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher())
     app.state.points_sync_send = sent
     record_contact(fake_store, INSTANCE, "c1", "Jane@Example.com", 1)
     return TestClient(app)
@@ -134,7 +132,7 @@ class TestInboundRoute:
         assert response.json() == {"status": "queued", "contactId": "c1", "transactionId": "ext-1"}
         assert sent.sent == [
             (
-                APPLY_TASK,
+                APPLY_EXTERNAL_POINTS,
                 {
                     "instance_id": INSTANCE,
                     "contact_id": "c1",
@@ -263,7 +261,7 @@ class TestNoEcho:
         )
         assert outcome == "queued"
         [(task, kwargs)] = sent.sent
-        assert task == PUSH_TASK
+        assert task == PUSH_POINTS_UPDATE
         assert kwargs["account"]["contactId"] == "c1"
         assert kwargs["transaction"]["id"] == "wix-tx-1"
         assert kwargs["transaction"]["appId"] == WIX_LOYALTY_APP_ID
@@ -397,7 +395,7 @@ class TestMapping:
             data=json.dumps(payload),
             our_app_id=OUR_APP_ID,
             claim_ttl_seconds=3600,
-            follow_ups=RecordedFollowUps(),
+            follow_ups=RecordedDispatcher(),
         )
         assert outcome == "processed"
         assert contact_for_email(fake_store, INSTANCE, "janedoe@gmail.com") == "c8"
@@ -589,7 +587,7 @@ class TestWhileTheProgramIsPaused:
         """As points rules do: no Wix call while the program is PAUSED; the same task, with the same
         transaction id (its idempotency key), is sent again when the program is ACTIVE."""
         import tasks.points_sync
-        from worker.follow_ups import RecordedFollowUps
+        from worker.dispatch import RecordedDispatcher
         from worker.loyalty_program import record_program_status, release_waiting
 
         monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
@@ -610,7 +608,7 @@ class TestWhileTheProgramIsPaused:
         outcome = tasks.points_sync.apply_points.apply(kwargs=kwargs).get()
 
         assert outcome.startswith("waiting: the Wix loyalty program is PAUSED")
-        sent = RecordedFollowUps()
+        sent = RecordedDispatcher()
         assert record_program_status(fake_store, "inst-1", "ACTIVE")
         assert release_waiting(fake_store, "inst-1", sent) == 1
         assert sent.resent == [("sync.apply_external_points", kwargs, "rewards")]
@@ -657,7 +655,7 @@ class TestWithoutLatestTransaction:
             == "queued"
         )
         [(task, kwargs)] = sent.sent
-        assert task == PUSH_TASK and kwargs["transaction"] is None
+        assert task == PUSH_POINTS_UPDATE and kwargs["transaction"] is None
 
     def test_the_dashboard_change_is_found_and_ours_is_not(self, wix, fake_wix, fake_store) -> None:
         """The Loyalty Transactions query finds the account's recent changes: the dashboard adjustment is

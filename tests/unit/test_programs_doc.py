@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from worker import cli
+from worker.dispatch import RecordedDispatcher
 from worker.engine import program as program_module
 from worker.engine import storefront
 from worker.engine.closing import final_closures
@@ -30,7 +31,6 @@ from worker.engine.logs import accept_log
 from worker.engine.program import Program, Streak
 from worker.engine.recording import MemberState, Recorded, record_streak_log
 from worker.engine.streaks import streak_runs
-from worker.follow_ups import RecordedFollowUps
 from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.web.admin import apply_program
@@ -114,7 +114,7 @@ class TestErrors:
             admin_token=ADMIN_TOKEN,
             _env_file=None,
         )  # type: ignore[call-arg]
-        app = create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps())
+        app = create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher())
         client = TestClient(app, raise_server_exceptions=False)
         response = client.put(
             f"/admin/v1/instances/{INSTANCE}/program",

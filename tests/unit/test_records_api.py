@@ -10,7 +10,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
-from worker.follow_ups import RecordedFollowUps
+from worker.dispatch import RecordedDispatcher
 from worker.settings import Settings
 from worker.web.app import create_app
 
@@ -25,7 +25,7 @@ def client(fake_async, fake_store, public_key_pem) -> TestClient:
         redis_url="redis://unused", wix_public_key=public_key_pem, admin_token="admin-secret", _env_file=None
     )  # type: ignore[call-arg]
     client = TestClient(
-        create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps())
+        create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher())
     )
     assert (
         client.put("/admin/v1/instances/inst-1/program", json=BASE_PROGRAM, headers=ADMIN).status_code == 200
@@ -287,7 +287,7 @@ class TestFollowUps:
         # Last week's log is logged a week late; a grace of eight days keeps it on time on any weekday
         # (with the usual 72 hours it would be late from Thursday on).
         program = {**BASE_PROGRAM, "lateLogGraceHours": 8 * 24}
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         settings = Settings(
             redis_url="redis://unused",
             wix_public_key=public_key_pem,

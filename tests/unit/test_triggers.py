@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import accept_log
-from worker.follow_ups import RecordedFollowUps, fulfil_new_rewards
+from worker.follow_ups import fulfil_new_rewards
 from worker.progress_store import ProgressStore
 from worker.triggers import MILESTONE_ACHIEVED, report_trigger
 
@@ -40,7 +41,7 @@ def halfway_reward(fake_store) -> dict[str, Any]:  # type: ignore[no-untyped-def
 class TestTriggers:
     def test_every_new_reward_log_reports_its_milestone(self, fake_store) -> None:
         """Manual rewards too: the owner may want an email for any milestone."""
-        follow_ups = RecordedFollowUps()
+        follow_ups = RecordedDispatcher()
         reward_log = halfway_reward(fake_store)
         fulfil_new_rewards(follow_ups, "i", [reward_log])
         assert follow_ups.reports == [("i", MILESTONE_ACHIEVED, reward_log["id"])]

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
-from worker.follow_ups import RecordedFollowUps
+from worker.dispatch import RecordedDispatcher
 from worker.settings import Settings, SettingsError
 from worker.web import widget
 from worker.web.app import create_app
@@ -76,7 +76,7 @@ def make_app(fake_async: Any, fake_store: Any, wix: WixClient | None, **settings
         Settings(_env_file=None, **values),  # type: ignore[call-arg]
         async_redis=fake_async,
         store=fake_store,
-        follow_ups=RecordedFollowUps(),
+        follow_ups=RecordedDispatcher(),
     )
     app.dependency_overrides[widget.wix_for_widget] = lambda: wix
     return app

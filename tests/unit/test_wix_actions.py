@@ -18,8 +18,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from tests.unit.engine.test_recording import BASE_PROGRAM
+from worker.dispatch import RecordedDispatcher
 from worker.embedded_redis import free_port
-from worker.follow_ups import RecordedFollowUps
 from worker.progress_store import ProgressStore
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -138,7 +138,7 @@ def client(public_key_pem, fake_async, fake_store) -> TestClient:
             settings_for(public_key_pem),
             async_redis=fake_async,
             store=fake_store,
-            follow_ups=RecordedFollowUps(),
+            follow_ups=RecordedDispatcher(),
         )
     )
 
@@ -255,7 +255,7 @@ class TestConfiguration:
                 settings_for(public_key_pem, None),
                 async_redis=fake_async,
                 store=fake_store,
-                follow_ups=RecordedFollowUps(),
+                follow_ups=RecordedDispatcher(),
             )
         )
         response = post(client, sign(private_key, invocation("execute-challenge", challenge_params())))
@@ -269,7 +269,7 @@ class TestConfiguration:
         """No WIX_PUBLIC_KEY: 503 not_configured."""
         client = TestClient(
             create_app(
-                settings_for(None), async_redis=fake_async, store=fake_store, follow_ups=RecordedFollowUps()
+                settings_for(None), async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher()
             )
         )
         response = post(client, sign(private_key, invocation("execute-challenge", challenge_params())))
@@ -540,7 +540,7 @@ class TestRedisUnavailable:
                 settings_for(public_key_pem),
                 async_redis=fake_async,
                 store=down,
-                follow_ups=RecordedFollowUps(),
+                follow_ups=RecordedDispatcher(),
             )
         )
         response = post(client, sign(private_key, invocation("execute-challenge", challenge_params())))

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from worker import keys
 from worker.wix.client import (
     DEFAULT_TIMEOUT,
     WixApiError,
@@ -25,8 +26,8 @@ from worker.wix.client import (
     retry_in_place,
     safe_to_repeat,
 )
-from worker.wix.rate_limit import WINDOW_SECONDS, RateLimiter, rate_key
-from worker.wix.token_cache import AccessToken, TokenCache, TokenLockTimeout, token_key, token_lock_key
+from worker.wix.rate_limit import WINDOW_SECONDS, RateLimiter
+from worker.wix.token_cache import AccessToken, TokenCache, TokenLockTimeout
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 APP_SECRET = "app-secret-SENSITIVE-1"
@@ -135,8 +136,8 @@ class TestToken:
     def test_the_cache_lapses_before_the_token_does(self, wix, client, fake_store) -> None:
         """The cached token lives 4 h less a 5-minute margin; once it lapses a new one is fetched."""
         client.get_contact(INSTANCE, "c1")
-        assert 14400 - 300 - 5 <= fake_store.ttl(token_key(INSTANCE)) <= 14400 - 300
-        fake_store.delete(token_key(INSTANCE))  # what the TTL does 3 h 55 min later
+        assert 14400 - 300 - 5 <= fake_store.ttl(keys.wix_token(INSTANCE)) <= 14400 - 300
+        fake_store.delete(keys.wix_token(INSTANCE))  # what the TTL does 3 h 55 min later
         client.get_contact(INSTANCE, "c1")
         assert wix.tokens_issued == 2
 
@@ -170,7 +171,7 @@ class TestToken:
     def test_a_refused_token_already_replaced_is_kept(self, fake_store) -> None:
         """Dropping a stale token leaves the fresh one another worker stored."""
         cache = TokenCache(fake_store)
-        fake_store.set(token_key(INSTANCE), "fresh")
+        fake_store.set(keys.wix_token(INSTANCE), "fresh")
         cache.drop(INSTANCE, "stale")
         assert cache.cached(INSTANCE) == "fresh"
         cache.drop(INSTANCE, "fresh")
@@ -178,17 +179,17 @@ class TestToken:
 
     def test_a_waiting_worker_takes_the_token_the_lock_holder_stored(self, fake_store) -> None:
         """While another worker holds the lock, this one polls the cache and never fetches."""
-        fake_store.set(token_lock_key(INSTANCE), "another-worker", px=10_000)
+        fake_store.set(keys.wix_token_lock(INSTANCE), "another-worker", px=10_000)
 
         def meanwhile_the_holder_stores_it(_: float) -> None:
-            fake_store.set(token_key(INSTANCE), "theirs")
+            fake_store.set(keys.wix_token(INSTANCE), "theirs")
 
         cache = TokenCache(fake_store, sleep=meanwhile_the_holder_stores_it)
         assert cache.get(INSTANCE, lambda: pytest.fail("fetched despite the lock")) == "theirs"
 
     def test_a_lock_held_too_long_is_a_transient_error(self, fake_store, make_client) -> None:
         """No token after the lock's lifetime: the call fails for now, to be retried."""
-        fake_store.set(token_lock_key(INSTANCE), "another-worker", px=10_000)
+        fake_store.set(keys.wix_token_lock(INSTANCE), "another-worker", px=10_000)
         now = [0.0]
 
         def tick(seconds: float) -> None:
@@ -203,7 +204,7 @@ class TestToken:
     def test_the_lock_is_released_after_a_fetch(self, wix, client, fake_store) -> None:
         """The fetching worker deletes its lock, so the next fetch need not wait for it to lapse."""
         client.get_contact(INSTANCE, "c1")
-        assert fake_store.exists(token_lock_key(INSTANCE)) == 0
+        assert fake_store.exists(keys.wix_token_lock(INSTANCE)) == 0
 
 
 class TestErrors:
@@ -571,7 +572,7 @@ class TestRequests:
             1715096067,
         )
         assert "authorization" not in wix.requests[-1].headers
-        assert fake_store.keys(rate_key("*")) == []
+        assert fake_store.keys(keys.wix_rate("*")) == []
 
 
 class TestRateLimit:
@@ -582,7 +583,7 @@ class TestRateLimit:
         wait = limiter.try_acquire(INSTANCE)
         assert 55.0 < wait <= WINDOW_SECONDS
         assert limiter.try_acquire(OTHER_INSTANCE) == 0.0
-        assert fake_store.zcard(rate_key(INSTANCE)) == 200  # the refused call took no slot
+        assert fake_store.zcard(keys.wix_rate(INSTANCE)) == 200  # the refused call took no slot
 
     def test_a_spent_budget_raises_rate_limited_without_calling_wix(
         self, wix, make_client, fake_store

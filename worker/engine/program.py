@@ -18,7 +18,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from worker.engine.storefront import FloatingWidget, Template, Theme, storefront_problems
+from worker.engine.storefront import (
+    DEFAULT_ID,
+    FloatingWidget,
+    Template,
+    Theme,
+    find_floating_widget,
+    find_template,
+    find_theme,
+    resolved_copy,
+    storefront_problems,
+)
 
 Status = Literal["draft", "live", "paused"]
 Method = Literal["count", "sum"]
@@ -130,6 +140,27 @@ class Program(_Strict):
 
     def challenge(self, challenge_id: str) -> Challenge | None:
         return next((challenge for challenge in self.challenges if challenge.id == challenge_id), None)
+
+    # The storefront's look-ups: an id the program does not define is the built-in `default`, or
+    # `UnknownResource` (worker/engine/storefront.py).
+
+    def template(self, template_id: str) -> Template:
+        return find_template(self.templates, template_id)
+
+    def theme(self, theme_id: str) -> Theme:
+        return find_theme(self.themes, theme_id)
+
+    def floating_widget(self, widget_id: str) -> FloatingWidget:
+        return find_floating_widget(self.floatingWidgets, widget_id)
+
+    def copy_for(self, template_id: str = DEFAULT_ID, locale: str | None = None) -> dict[str, str]:
+        """The template's copy for the best match of `locale` (None: the default locale), every key filled.
+
+        For other parts of the service that speak to members, e.g. the monthly balance message's
+        `callToAction`. An unknown template id raises `UnknownResource`.
+        """
+        template = self.template(template_id)
+        return resolved_copy(template, template.locale_for(locale))
 
 
 class ProgramInvalid(ValueError):
@@ -252,7 +283,9 @@ def parse_program(document: Any) -> Program:
         raise ProgramInvalid(
             [{"path": _path(error["loc"]), "message": _message(error)} for error in exc.errors()]
         ) from None
-    problems = _semantic_problems(program) + storefront_problems(program)
+    problems = _semantic_problems(program) + storefront_problems(
+        program.templates, program.themes, program.floatingWidgets
+    )
     if problems:
         raise ProgramInvalid([{"path": path, "message": message} for path, message in problems])
     return program

@@ -26,12 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from math import floor
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from worker.engine.program import Program
 
 # The widget's copy keys, in the order docs/widget-api.md lists them.
 COPY_KEYS: tuple[str, ...] = (
@@ -262,16 +259,16 @@ def _find(items: Sequence[_Resource], built_in: _Resource, kind: str, item_id: s
     raise UnknownResource(kind, item_id)
 
 
-def template_of(program: Program, template_id: str) -> Template:
-    return _find(program.templates, BUILT_IN_TEMPLATE, "template", template_id)
+def find_template(templates: Sequence[Template], template_id: str) -> Template:
+    return _find(templates, BUILT_IN_TEMPLATE, "template", template_id)
 
 
-def theme_of(program: Program, theme_id: str) -> Theme:
-    return _find(program.themes, BUILT_IN_THEME, "theme", theme_id)
+def find_theme(themes: Sequence[Theme], theme_id: str) -> Theme:
+    return _find(themes, BUILT_IN_THEME, "theme", theme_id)
 
 
-def floating_widget_of(program: Program, widget_id: str) -> FloatingWidget:
-    return _find(program.floatingWidgets, BUILT_IN_FLOATING_WIDGET, "floatingWidget", widget_id)
+def find_floating_widget(floating_widgets: Sequence[FloatingWidget], widget_id: str) -> FloatingWidget:
+    return _find(floating_widgets, BUILT_IN_FLOATING_WIDGET, "floatingWidget", widget_id)
 
 
 def _built_in(locale: str) -> dict[str, str]:
@@ -288,16 +285,6 @@ def resolved_copy(template: Template, locale: str) -> dict[str, str]:
         BUILT_IN_COPY["en"],
     ]
     return {key: next(layer[key] for layer in chain if key in layer) for key in COPY_KEYS}
-
-
-def copy_for(program: Program, template_id: str = DEFAULT_ID, locale: str | None = None) -> dict[str, str]:
-    """The template's copy for the best match of `locale` (None: the default locale), every key filled.
-
-    For other parts of the service that speak to members, e.g. the monthly balance message's
-    `callToAction`. An unknown template id raises `UnknownResource`.
-    """
-    template = template_of(program, template_id)
-    return resolved_copy(template, template.locale_for(locale))
 
 
 # --- Validation ----------------------------------------------------------------------------------------
@@ -323,13 +310,15 @@ def contrast_ratio(first: str, second: str) -> float:
 CONTRAST_PAIRS = (("text", "background"), ("muted", "background"), ("onPrimary", "primary"))
 
 
-def storefront_problems(program: Program) -> list[tuple[str, str]]:
+def storefront_problems(
+    templates: Sequence[Template], themes: Sequence[Theme], floating_widgets: Sequence[FloatingWidget]
+) -> list[tuple[str, str]]:
     """What the field types cannot say: unique ids, copy for the default locale, WCAG AA contrast."""
     problems: list[tuple[str, str]] = []
     groups: tuple[tuple[str, Sequence[Template | Theme | FloatingWidget]], ...] = (
-        ("templates", program.templates),
-        ("themes", program.themes),
-        ("floatingWidgets", program.floatingWidgets),
+        ("templates", templates),
+        ("themes", themes),
+        ("floatingWidgets", floating_widgets),
     )
     for kind, items in groups:
         seen: dict[str, int] = {}
@@ -337,7 +326,7 @@ def storefront_problems(program: Program) -> list[tuple[str, str]]:
             if item.id in seen:
                 problems.append((f"{kind}[{index}].id", f"duplicates the id of {kind}[{seen[item.id]}]"))
             seen.setdefault(item.id, index)
-    for index, template in enumerate(program.templates):
+    for index, template in enumerate(templates):
         if template.defaultLocale not in template.copy_:
             problems.append(
                 (
@@ -353,7 +342,7 @@ def storefront_problems(program: Program) -> list[tuple[str, str]]:
                     (f"templates[{index}].copy.{locale}", f"is the same locale as {lowered[locale.lower()]}")
                 )
             lowered.setdefault(locale.lower(), locale)
-    for index, theme in enumerate(program.themes):
+    for index, theme in enumerate(themes):
         colors = theme.colors.model_dump()
         for foreground, background in CONTRAST_PAIRS:
             ratio = contrast_ratio(colors[foreground], colors[background])

@@ -23,7 +23,7 @@ from worker.identifiers import (
     PATTERN_MEANINGS,
     is_instance_id,
 )
-from worker.job_kinds import KINDS, QUEUES
+from worker.job_kinds import KINDS, job_queue
 from worker.jobs import Jobs, UnknownJob
 from worker.journal import EventJournal
 from worker.progress_store import ProgressStore
@@ -183,7 +183,7 @@ def post_job(instance_id: InstanceIdPath, body: JobRequest, request: Request, _:
     except UnknownJob as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     if new:
-        request.app.state.follow_ups.run_job(record["id"], QUEUES.get(body.name, "bulk"))
+        request.app.state.follow_ups.run_job(record["id"], job_queue(body.name))
     return record
 
 

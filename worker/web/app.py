@@ -11,8 +11,9 @@ import redis.asyncio
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from worker.celery_dispatcher import CeleryDispatcher
+from worker.dispatch import Dispatcher
 from worker.error_reporting import init_sentry
-from worker.follow_ups import CeleryFollowUps, FollowUps
 from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
 from worker.redis_health import describe_durability_problems
@@ -32,7 +33,7 @@ def create_app(
     *,
     async_redis: redis.asyncio.Redis | None = None,
     store: redis.Redis | None = None,
-    follow_ups: FollowUps | None = None,
+    follow_ups: Dispatcher | None = None,
 ) -> FastAPI:
     """Build the app; settings are checked here, so a misconfiguration stops start-up."""
     settings = settings or get_settings()
@@ -67,7 +68,7 @@ def create_app(
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store
-    app.state.follow_ups = follow_ups or CeleryFollowUps()
+    app.state.follow_ups = follow_ups or CeleryDispatcher()
     app.state.registry = registry
     app.state.receiver = receiver.ReceiverState(
         verifier=verifier,

@@ -17,12 +17,13 @@ import json
 import redis.asyncio
 
 from worker import keys
+from worker.dispatch import PROCESS_EVENT, queue_of
 from worker.journal import now_iso
 from worker.task_messages import build_task_message
 from worker.wix.envelope import WebhookEnvelope
 
-TASK_NAME = "events.process_wix_event"
-QUEUE = "events"
+TASK_NAME = PROCESS_EVENT
+QUEUE = queue_of(PROCESS_EVENT)
 MAX_BATCH = 256
 
 # KEYS: the journal record of each event, then the queue. ARGV: for each event, its task message and

@@ -43,8 +43,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from worker.celery_dispatcher import send_by_name
+from worker.dispatch import APPLY_EXTERNAL_POINTS
 from worker.identifiers import PATTERN, Identifier, InstanceId, identifier_problem
-from worker.points_sync import APPLY_TASK, accept_inbound, apply_intent, celery_send, release_inbound, signer
+from worker.points_sync import accept_inbound, apply_intent, release_inbound, signer
 from worker.points_sync_mapping import contact_for_email, link_external_id, link_of
 from worker.settings import Settings, SettingsError
 from worker.standard_webhooks import StandardWebhook, WebhookVerificationError
@@ -168,7 +170,7 @@ def _accept(
         message.instanceId, contact_id, message.transactionId, message.amount, message.description
     )
     try:
-        send(APPLY_TASK, intent.kwargs)
+        send(APPLY_EXTERNAL_POINTS, intent.kwargs)
     except Exception:
         release_inbound(
             client,
@@ -208,7 +210,7 @@ async def receive_points(request: Request) -> JSONResponse:
         details = [{"path": "webhook-id", "message": problem}]
         raise ApiError(422, "invalid_request", f"webhook-id {problem}", details)
     message = _validated(body, settings.external_sync_match_by)
-    send: Send = getattr(request.app.state, "points_sync_send", None) or celery_send
+    send: Send = getattr(request.app.state, "points_sync_send", None) or send_by_name
     try:
         return await run_in_threadpool(
             _accept,

@@ -36,8 +36,9 @@ from worker.activity import (
     parse_moment,
     record_activity,
 )
+from worker.dispatch import Dispatcher
 from worker.engine.logs import LogRejected
-from worker.follow_ups import FollowUps, send_follow_ups
+from worker.follow_ups import send_follow_ups
 from worker.progress_store import Contention, ProgressStore
 from worker.settings import Settings
 from worker.web.errors import ApiError
@@ -239,7 +240,7 @@ def _plain(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def execute(
-    client: redis.Redis, instance_id: str, activity: ActivityRequest, follow_ups: FollowUps
+    client: redis.Redis, instance_id: str, activity: ActivityRequest, follow_ups: Dispatcher
 ) -> dict[str, Any]:
     outcome = record_activity(ProgressStore(client), instance_id, activity, datetime.now(UTC))
     send_follow_ups(follow_ups, client, instance_id, outcome)
@@ -281,7 +282,7 @@ def _verify(request: Request, body: bytes) -> dict[str, Any]:
     return claims
 
 
-def _action(invocation: Invocation, follow_ups: FollowUps) -> Callable[[redis.Redis], dict[str, Any]]:
+def _action(invocation: Invocation, follow_ups: Dispatcher) -> Callable[[redis.Redis], dict[str, Any]]:
     """The work the invocation asks for, its parameters checked (400, or 422 for a bad time)."""
     if invocation.action_key in EXECUTE_ACTIONS:
         activity = activity_request(invocation)

@@ -14,6 +14,8 @@ import uuid
 
 import redis
 
+from worker import keys
+
 WIX_REQUESTS_PER_MINUTE = 200
 
 # KEYS[1] the instance's window; ARGV: limit, window in ms, a unique member.
@@ -32,11 +34,6 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)
 """
-
-
-def rate_key(instance_id: str) -> str:
-    """The sorted set of one instance's recent Wix calls."""
-    return f"wrw:wix:rate:{instance_id}"
 
 
 # A second longer than Wix's minute: Wix counts a call when it arrives, a little after we admitted it, so
@@ -63,6 +60,6 @@ class RateLimiter:
     def try_acquire(self, instance_id: str) -> float:
         """Take one slot for the instance: 0.0 when admitted, else the seconds until one frees."""
         wait_ms = self._admit(
-            keys=[rate_key(instance_id)], args=[self._limit, self._window_ms, uuid.uuid4().hex]
+            keys=[keys.wix_rate(instance_id)], args=[self._limit, self._window_ms, uuid.uuid4().hex]
         )
         return int(wait_ms) / 1000

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from worker import keys
+
 logger = logging.getLogger(__name__)
 
 TOKEN_LIFETIME_SECONDS = 14400
@@ -29,14 +31,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def token_key(instance_id: str) -> str:
-    return f"wrw:wix:token:{instance_id}"
-
-
-def token_lock_key(instance_id: str) -> str:
-    return f"wrw:wix:token-lock:{instance_id}"
 
 
 class TokenLockTimeout(TimeoutError):
@@ -83,7 +77,7 @@ class TokenCache:
         if cached is not None:
             return cached
         deadline = self._clock() + self._lock_ms / 1000 + self._poll
-        lock, owner = token_lock_key(instance_id), uuid.uuid4().hex
+        lock, owner = keys.wix_token_lock(instance_id), uuid.uuid4().hex
         while True:
             if self._redis.set(lock, owner, nx=True, px=self._lock_ms):
                 try:
@@ -99,11 +93,11 @@ class TokenCache:
                 raise TokenLockTimeout("another worker is still fetching this instance's Wix token")
 
     def cached(self, instance_id: str) -> str | None:
-        return _text(self._redis.get(token_key(instance_id)))
+        return _text(self._redis.get(keys.wix_token(instance_id)))
 
     def drop(self, instance_id: str, token: str) -> None:
         """Forget a token Wix refused, unless another process has already replaced it."""
-        self._delete_if_equal(keys=[token_key(instance_id)], args=[token])
+        self._delete_if_equal(keys=[keys.wix_token(instance_id)], args=[token])
 
     def _fetch_and_store(self, instance_id: str, fetch: Callable[[], AccessToken]) -> str:
         token = fetch()
@@ -111,6 +105,6 @@ class TokenCache:
         if ttl <= 0:  # a lifetime shorter than the margin: keep it for half of it, if that is a second
             ttl = token.expires_in // 2
         if ttl > 0:
-            self._redis.set(token_key(instance_id), token.value, ex=ttl)
+            self._redis.set(keys.wix_token(instance_id), token.value, ex=ttl)
         logger.info("fetched a Wix app token", extra={"instance_id": instance_id, "cached_seconds": ttl})
         return token.value

@@ -13,10 +13,6 @@ from worker.engine.storefront import (
     COPY_KEYS,
     UnknownResource,
     contrast_ratio,
-    copy_for,
-    floating_widget_of,
-    template_of,
-    theme_of,
 )
 
 GOOD_THEME: dict[str, Any] = {
@@ -43,32 +39,32 @@ class TestBuiltIns:
     def test_a_program_without_resources_has_the_defaults(self) -> None:
         """An empty program answers the built-in template, theme and bottom-right launcher for `default`."""
         program = parse_program({})
-        assert template_of(program, "default").defaultLocale == "en"
-        assert sorted(template_of(program, "default").copy_) == ["de", "en"]
-        assert theme_of(program, "default").colors.primary == "#1f5fbf"
-        launcher = floating_widget_of(program, "default")
+        assert program.template("default").defaultLocale == "en"
+        assert sorted(program.template("default").copy_) == ["de", "en"]
+        assert program.theme("default").colors.primary == "#1f5fbf"
+        launcher = program.floating_widget("default")
         assert (launcher.position, launcher.label, launcher.icon) == ("bottom-right", "Rewards", "gift")
 
     def test_the_built_in_copy_has_every_key_in_english_and_german(self) -> None:
         """Both built-in locales give all the contract's copy keys."""
         for locale in ("en", "de"):
             assert set(BUILT_IN_COPY[locale]) == set(COPY_KEYS)
-        assert copy_for(parse_program({}), "default", "de")["close"] == "Schließen"
+        assert parse_program({}).copy_for("default", "de")["close"] == "Schließen"
 
     def test_the_built_in_theme_passes_its_own_contrast_check(self) -> None:
         """The neutral theme would be accepted if a merchant wrote it."""
-        theme = theme_of(parse_program({}), "default").model_dump()
+        theme = parse_program({}).theme("default").model_dump()
         parse_program({"themes": [{**theme, "id": "copy-of-default"}]})
 
     def test_a_merchants_default_overrides_the_built_in(self) -> None:
         """A program's own `default` theme is the one answered."""
         program = parse_program({"themes": [{**GOOD_THEME, "id": "default"}]})
-        assert theme_of(program, "default").colors.primary == "#ffcc00"
+        assert program.theme("default").colors.primary == "#ffcc00"
 
     def test_an_unknown_id_names_itself(self) -> None:
         """A template id the program lacks raises UnknownResource naming kind and id."""
         with pytest.raises(UnknownResource) as unknown:
-            template_of(parse_program({}), "summer")
+            parse_program({}).template("summer")
         assert (unknown.value.kind, unknown.value.resource_id) == ("template", "summer")
 
 
@@ -123,7 +119,7 @@ class TestTemplates:
 
     def test_exact_locale_then_language_then_default(self) -> None:
         """de-AT is exact, de-CH falls to de, ja to the default locale (de)."""
-        template = template_of(self.program(), "shop")
+        template = self.program().template("shop")
         assert template.locale_for("de-AT") == "de-AT"
         assert template.locale_for("DE-at") == "de-AT"
         assert template.locale_for("de-CH") == "de"
@@ -132,19 +128,19 @@ class TestTemplates:
 
     def test_a_locale_lacking_keys_takes_them_from_the_default_locale(self) -> None:
         """de-AT gives only a title: its call to action is the default locale's."""
-        copy_at = copy_for(self.program(), "shop", "de-AT")
+        copy_at = self.program().copy_for("shop", "de-AT")
         assert copy_at["title"] == "Treueclub Österreich"
         assert copy_at["callToAction"] == "Jetzt einkaufen"
 
     def test_the_default_locale_is_filled_from_built_in_copy_in_its_language(self) -> None:
         """A German default lacking `close` gets the built-in German; every key is there."""
-        copy_de = copy_for(self.program(), "shop", "de")
+        copy_de = self.program().copy_for("shop", "de")
         assert copy_de["close"] == "Schließen"
         assert set(copy_de) == set(COPY_KEYS)
 
     def test_other_locales_fall_back_through_the_default_locale(self) -> None:
         """fr keeps its own keys; the rest come from the (German) default locale, not from English."""
-        copy_fr = copy_for(self.program(), "shop", "fr")
+        copy_fr = self.program().copy_for("shop", "fr")
         assert (copy_fr["title"], copy_fr["close"]) == ("Club fidélité", "Fermer")
         assert copy_fr["callToAction"] == "Jetzt einkaufen"
         assert copy_fr["pointsTitle"] == "Punkte"
@@ -154,17 +150,17 @@ class TestTemplates:
         program = parse_program(
             {"templates": [{"id": "t", "copy": {"en": {"title": "Club"}, "de": {"title": "Klub"}}}]}
         )
-        copy_de = copy_for(program, "t", "de")
+        copy_de = program.copy_for("t", "de")
         assert (copy_de["title"], copy_de["close"]) == ("Klub", "Schließen")
-        assert copy_for(program, "t", "en")["close"] == "Close"
+        assert program.copy_for("t", "en")["close"] == "Close"
 
     def test_a_default_locale_without_built_in_copy_is_filled_in_english(self) -> None:
         """A Dutch-only template's missing keys come from the built-in English."""
         program = parse_program(
             {"templates": [{"id": "nl", "defaultLocale": "nl", "copy": {"nl": {"title": "Beloningen"}}}]}
         )
-        assert copy_for(program, "nl", "nl")["title"] == "Beloningen"
-        assert copy_for(program, "nl", "nl")["close"] == "Close"
+        assert program.copy_for("nl", "nl")["title"] == "Beloningen"
+        assert program.copy_for("nl", "nl")["close"] == "Close"
 
     def test_the_default_locale_needs_copy(self) -> None:
         """defaultLocale fr without copy.fr is a problem at defaultLocale."""

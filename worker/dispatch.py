@@ -1,0 +1,98 @@
+"""The one way to send a task: every task's name and queue, and the `Dispatcher` that sends them.
+
+Celery's routes (celeryconfig.py), the receiver's queue (worker/web/event_queue.py), the outbox's
+intents, the points gate's parked tasks and the dead-letter replay all read their names and queues here.
+Task names never change (a message already in Redis finds its task by name), whatever module holds it.
+The Celery dispatcher is `worker.celery_dispatcher.CeleryDispatcher`; `RecordedDispatcher` keeps what
+would have been sent (tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from worker.points_rules import PointsEarn
+
+QUEUES = ("events", "rewards", "bulk", "periodic")
+
+PROCESS_EVENT = "events.process_wix_event"
+FULFIL_REWARD = "rewards.fulfil_reward"
+EARN_POINTS = "rewards.earn_points"
+REPORT_TRIGGER = "rewards.report_trigger"
+PUSH_POINTS_UPDATE = "sync.push_points_update"
+APPLY_EXTERNAL_POINTS = "sync.apply_external_points"
+RUN_JOB_BATCH = "bulk.run_job_batch"
+START_JOB_EVERYWHERE = "periodic.start_job_everywhere"
+RELAY_OUTBOX = "periodic.relay_outbox"
+
+TASKS: dict[str, str] = {
+    PROCESS_EVENT: "events",
+    FULFIL_REWARD: "rewards",
+    EARN_POINTS: "rewards",
+    REPORT_TRIGGER: "rewards",
+    # Points sync: Wix calls and POSTs to the external system.
+    PUSH_POINTS_UPDATE: "rewards",
+    APPLY_EXTERNAL_POINTS: "rewards",
+    # A job's batches go on its kind's queue (worker.job_kinds.QUEUES); this is the default.
+    RUN_JOB_BATCH: "bulk",
+    START_JOB_EVERYWHERE: "periodic",
+    RELAY_OUTBOX: "periodic",
+}
+"""Task name → the queue it is sent to."""
+
+
+def queue_of(task: str) -> str:
+    return TASKS[task]
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Celery's `task_routes`: each namespace (`events.*`, `sync.*`, ...) to the queue of its tasks, so a
+    task sent by name without a queue still lands where its namespace's tasks go."""
+    routes: dict[str, dict[str, str]] = {}
+    for name, queue in TASKS.items():
+        route = routes.setdefault(f"{name.split('.')[0]}.*", {"queue": queue})
+        if route["queue"] != queue:
+            raise ValueError(f"{name} is not on its namespace's queue {route['queue']!r}")
+    return routes
+
+
+class Dispatcher(Protocol):
+    """Sends tasks by name; never imports a task module."""
+
+    def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None: ...
+
+    def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None: ...
+
+    def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None: ...
+
+    def run_job(self, job_id: str, queue: str) -> None: ...
+
+    def resend(self, task: str, kwargs: dict[str, Any], queue: str) -> None: ...
+
+
+class RecordedDispatcher:
+    """Keeps what would have been sent (tests, and the web app's unit tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.earns: list[tuple[str, PointsEarn]] = []
+        self.reports: list[tuple[str, str, str]] = []
+        self.jobs: list[tuple[str, str]] = []
+        self.resent: list[tuple[str, dict[str, Any], str]] = []
+
+    def fulfil(self, instance_id: str, reward_log_ids: Iterable[str]) -> None:
+        self.sent.extend((instance_id, reward_log_id) for reward_log_id in reward_log_ids)
+
+    def earn(self, instance_id: str, earns: Iterable[PointsEarn]) -> None:
+        self.earns.extend((instance_id, earn) for earn in earns)
+
+    def report(self, instance_id: str, trigger_key: str, reward_log_ids: Iterable[str]) -> None:
+        self.reports.extend((instance_id, trigger_key, reward_log_id) for reward_log_id in reward_log_ids)
+
+    def run_job(self, job_id: str, queue: str) -> None:
+        self.jobs.append((job_id, queue))
+
+    def resend(self, task: str, kwargs: dict[str, Any], queue: str) -> None:
+        self.resent.append((task, kwargs, queue))
