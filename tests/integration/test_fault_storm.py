@@ -253,9 +253,9 @@ def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
         wait_for(lambda: len(wix_transactions()) >= 30, 60, "the adjustments to reach Wix")
 
         [account] = calm.control("GET", f"instances/{SYNC_INSTANCE}/accounts")["accounts"]
-        kinds = Counter(transaction["type"] for transaction in wix_transactions())
+        kinds = Counter(transaction["transactionType"] for transaction in wix_transactions())
         assert (account["points"]["balance"], kinds) == (80, Counter({"EARN": 20, "ADJUST": 10}))
-        earned = sorted(t["idempotencyKey"] for t in wix_transactions() if t["type"] == "EARN")
+        earned = sorted(t["idempotencyKey"] for t in wix_transactions() if t["transactionType"] == "EARN")
         assert earned == sorted(f"ext-earn-{n}" for n in range(20))
 
         changes = [str(uuid.uuid4()) for _ in range(10)]
