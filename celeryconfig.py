@@ -1,6 +1,6 @@
 """Celery's configuration: broker, queues, routes, acknowledgements, limits, serializers, beat.
 
-Read by `worker.celery_app` (`app.config_from_object("celeryconfig")`).
+Read by `worker.runtime.celery_app` (`app.config_from_object("celeryconfig")`).
 """
 
 from celery.schedules import crontab
@@ -77,7 +77,7 @@ beat_schedule: dict[str, dict[str, object]] = {
     # Hourly, so that every timezone's first of the month is seen; only instances where it is the 1st
     # start it, and a member is messaged once a month however often it runs.
     "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
-    # Every minute: send again what a commit left in an outbox and no worker took (worker/outbox.py).
+    # Every minute: send again what a commit left in an outbox and no worker took (worker/store/outbox.py).
     "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
 }
 timezone = "UTC"

@@ -30,7 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from worker.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 
 INSTANCE = "bench-bootstrap-instance"
 APP_ID, APP_SECRET = "bench-app", "bench-secret"

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests import wix_samples  # noqa: E402
 from tests.unit.engine.test_recording import BASE_PROGRAM  # noqa: E402
-from worker.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from worker.progress_store import ProgressStore  # noqa: E402
-from worker.redis_client import sync_client  # noqa: E402
+from worker.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from worker.infra.redis_client import sync_client  # noqa: E402
+from worker.store.progress import ProgressStore  # noqa: E402
 from worker.wix.webhook_signing import new_private_key, public_pem, sign_webhook  # noqa: E402
 
 INSTANCE = "bench-instance"

@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.unit.engine.test_recording import BASE_PROGRAM  # noqa: E402
-from worker.embedded_redis import EmbeddedRedis  # noqa: E402
 from worker.engine.logs import accept_log  # noqa: E402
-from worker.progress_store import ProgressStore  # noqa: E402
-from worker.redis_client import sync_client  # noqa: E402
+from worker.infra.embedded_redis import EmbeddedRedis  # noqa: E402
+from worker.infra.redis_client import sync_client  # noqa: E402
+from worker.store.progress import ProgressStore  # noqa: E402
 
 
 def main() -> int:

@@ -47,7 +47,7 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from worker.embedded_redis import EmbeddedRedis, free_port
+from worker.infra.embedded_redis import EmbeddedRedis, free_port
 from worker.wix.webhook_signing import new_private_key, public_pem, sign_webhook
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -39,7 +39,7 @@ from tests.browser.harness import (  # noqa: E402
     member_page,
     shop_page,
 )
-from worker.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from worker.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 
 INSTANCE = "bench-widget-instance"
 APP_ID, APP_SECRET = "bench-app", "bench-secret"

@@ -7,12 +7,12 @@ from typing import Any
 
 import redis
 
-from worker.celery_app import WorkerTask, app, redis_store
-from worker.celery_dispatcher import CeleryDispatcher
-from worker.event_processing import process_event
-from worker.journal import EventJournal
+from worker.events.processing import process_event
+from worker.runtime.celery_app import WorkerTask, app, redis_store
+from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.providers import wix_client
 from worker.settings import get_settings
-from worker.wix_access import wix_client
+from worker.store.journal import EventJournal
 
 
 class EventTask(WorkerTask):
@@ -42,7 +42,7 @@ def process_wix_event(
     identity: str | None = None,
     received_at: str | None = None,
 ) -> str:
-    """Normalize the event and feed the program's rules into the engine (worker.event_processing)."""
+    """Normalize the event and feed the program's rules into the engine (worker.events.processing)."""
     settings = get_settings()
     return process_event(
         _journal(),

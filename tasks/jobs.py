@@ -10,10 +10,10 @@ from typing import Any
 import redis
 
 from worker import keys
-from worker.celery_app import WorkerTask, app, redis_store
-from worker.job_kinds import KINDS, NEEDS_WIX, job_queue
-from worker.jobs import Jobs
-from worker.monthly_messages import program_zone
+from worker.jobs.monthly_messages import program_zone
+from worker.jobs.registry import KINDS, NEEDS_WIX, job_queue
+from worker.jobs.runner import Jobs
+from worker.runtime.celery_app import WorkerTask, app, redis_store
 from worker.settings import get_settings, wix_configured
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def send_batch(job_id: str, name: str, wait_seconds: float = 0.0) -> None:
 
 
 class JobStuck(Exception):
-    """The job made no progress for `worker.jobs.MAX_STALLS` batches in a row; its record says why."""
+    """The job made no progress for `worker.jobs.runner.MAX_STALLS` batches in a row; its record says why."""
 
 
 class JobTask(WorkerTask):

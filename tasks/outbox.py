@@ -1,12 +1,12 @@
-"""Queue `periodic`: the outbox relay (worker/outbox.py)."""
+"""Queue `periodic`: the outbox relay (worker/store/outbox.py)."""
 
 from __future__ import annotations
 
 import time
 
-from worker.celery_app import app, redis_store
-from worker.celery_dispatcher import CeleryDispatcher
-from worker.outbox import RESEND_AFTER_SECONDS, relay
+from worker.runtime.celery_app import app, redis_store
+from worker.runtime.dispatcher import CeleryDispatcher
+from worker.store.outbox import RESEND_AFTER_SECONDS, relay
 
 
 @app.task(name="periodic.relay_outbox")

@@ -1,4 +1,4 @@
-"""Queue `rewards`: the points sync with an external loyalty system (worker/points_sync.py)."""
+"""Queue `rewards`: the points sync with an external loyalty system (worker/sync/points.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 import httpx
 
 from worker import keys
-from worker.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline, redis_store
 from worker.dispatch import APPLY_EXTERNAL_POINTS, queue_of
-from worker.loyalty_program import park_task, points_wait_reason
-from worker.outbox import take
-from worker.points_sync import (
+from worker.loyalty.points_gate import park_task, points_wait_reason
+from worker.runtime.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline, redis_store
+from worker.runtime.providers import wix_client
+from worker.settings import SettingsError, get_settings
+from worker.store.outbox import take
+from worker.sync.points import (
     ExternalSyncUnavailable,
     apply_external_points,
     build_message,
@@ -22,10 +24,8 @@ from worker.points_sync import (
     push_message,
     transactions_to_send,
 )
-from worker.points_sync import signer as sync_signer
-from worker.settings import SettingsError, get_settings
+from worker.sync.points import signer as sync_signer
 from worker.wix.client import WixTransientError, retry_in_place
-from worker.wix_access import wix_client
 
 T = TypeVar("T")
 
@@ -108,7 +108,9 @@ def apply_points(
 ) -> str:
     """Earn or adjust an external transaction's points on the contact's Wix account, once; while the
     Wix loyalty program is not ACTIVE it waits, as points rules do, and is sent again when it is."""
-    take(redis_store(), keys.sync_outbox(instance_id), inbound_intent_id(transaction_id))  # worker/outbox.py
+    take(
+        redis_store(), keys.sync_outbox(instance_id), inbound_intent_id(transaction_id)
+    )  # worker/store/outbox.py
     waiting = points_wait_reason(redis_store(), instance_id)
     if waiting is not None:
         kwargs = {

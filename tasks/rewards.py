@@ -13,17 +13,17 @@ from typing import Any
 
 import redis
 
-from worker.celery_app import WorkerTask, app, in_place_deadline, redis_store
-from worker.celery_dispatcher import CeleryDispatcher
-from worker.outbox import fulfil_intent_id, report_intent_id
-from worker.progress_store import ProgressStore
-from worker.reward_fulfilment import earn_points as earn
-from worker.reward_fulfilment import fulfil_reward as fulfil
-from worker.reward_fulfilment import mark_reward
-from worker.triggers import REWARD_ISSUED
-from worker.triggers import report_trigger as report
+from worker.rewards.automation_triggers import REWARD_ISSUED
+from worker.rewards.automation_triggers import report_trigger as report
+from worker.rewards.fulfilment import earn_points as earn
+from worker.rewards.fulfilment import fulfil_reward as fulfil
+from worker.rewards.fulfilment import mark_reward
+from worker.runtime.celery_app import WorkerTask, app, in_place_deadline, redis_store
+from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.providers import wix_client
+from worker.store.outbox import fulfil_intent_id, report_intent_id
+from worker.store.progress import ProgressStore
 from worker.wix.client import WixTransientError, retry_in_place
-from worker.wix_access import wix_client
 
 
 class RewardTask(WorkerTask):

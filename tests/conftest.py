@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from worker.embedded_redis import EmbeddedRedis
+from worker.infra.embedded_redis import EmbeddedRedis
 
 # A property test in a `calendar` class runs once per instant, each time on a new instance of its class;
 # the classes keep no state, so Hypothesis's warning about differing executors does not apply.
@@ -61,7 +61,7 @@ def redis_url() -> str:
 @pytest.fixture
 def real_redis(redis_url: str) -> Iterator[object]:
     """The real Redis, emptied before and after the test."""
-    from worker.redis_client import sync_client
+    from worker.infra.redis_client import sync_client
 
     client = sync_client(redis_url)
     client.flushdb()

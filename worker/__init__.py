@@ -5,7 +5,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name == "app":
-        from worker.celery_app import app
+        from worker.runtime.celery_app import app
 
         return app
     raise AttributeError(name)

@@ -19,14 +19,14 @@ def _print_json(value: Any) -> None:
 
 
 def _store() -> Any:
-    from worker.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import require_redis_url, sync_client
 
     return sync_client(require_redis_url(get_settings()))
 
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Start web, worker, beat and Flower with honcho; start an embedded Redis if REDIS_URL is unset."""
-    from worker.embedded_redis import EmbeddedRedis
+    from worker.infra.embedded_redis import EmbeddedRedis
 
     settings = get_settings()
     settings.check_for_production()
@@ -67,7 +67,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 def cmd_web(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from worker.log_config import configure_logging
+    from worker.infra.log_config import configure_logging
     from worker.web.app import create_app
 
     settings = get_settings()
@@ -101,7 +101,7 @@ def cmd_flower(_: argparse.Namespace) -> int:
 
 
 def cmd_events_show(args: argparse.Namespace) -> int:
-    from worker.journal import EventJournal
+    from worker.store.journal import EventJournal
 
     journal = EventJournal(_store(), get_settings().event_journal_ttl_seconds)
     record = journal.get(args.instance, args.event_id) if args.instance else journal.find(args.event_id)
@@ -113,7 +113,7 @@ def cmd_events_show(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from worker.dead_letters import DeadLetters
+    from worker.runtime.dead_letters import DeadLetters
 
     dead_letters = DeadLetters(_store())
     if args.action == "list":
@@ -123,7 +123,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         print(f"purged {dead_letters.purge()} dead letters")
         return 0
     # replay
-    from worker.celery_dispatcher import replay
+    from worker.runtime.dispatcher import replay
 
     if args.all:
         entries = dead_letters.list()
@@ -146,7 +146,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 def cmd_program_apply(args: argparse.Namespace) -> int:
     from worker.engine.program import ProgramInvalid
-    from worker.progress_store import ProgressStore
+    from worker.store.progress import ProgressStore
     from worker.web.admin import apply_program
 
     try:
@@ -165,15 +165,15 @@ def cmd_program_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key_create(args: argparse.Namespace) -> int:
-    from worker.api_keys import create_api_key
+    from worker.store.api_keys import create_api_key
 
     print(create_api_key(_store(), args.instance))
     return 0
 
 
 def _jobs() -> Any:
-    from worker.job_kinds import KINDS
-    from worker.jobs import Jobs
+    from worker.jobs.registry import KINDS
+    from worker.jobs.runner import Jobs
 
     return Jobs(_store(), KINDS)
 
@@ -206,9 +206,9 @@ def _follow(job_id: str, poll_seconds: float = 0.5) -> int:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    from worker.celery_dispatcher import CeleryDispatcher
-    from worker.job_kinds import job_queue
-    from worker.jobs import UnknownJob
+    from worker.jobs.registry import job_queue
+    from worker.jobs.runner import UnknownJob
+    from worker.runtime.dispatcher import CeleryDispatcher
 
     try:
         record, new = _jobs().start(args.instance, args.name, args.since)
@@ -234,7 +234,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
-    from worker.demo import run_demo
+    from worker.dev.demo import run_demo
 
     return run_demo()
 

@@ -3,7 +3,7 @@
 Celery's routes (celeryconfig.py), the receiver's queue (worker/web/event_queue.py), the outbox's
 intents, the points gate's parked tasks and the dead-letter replay all read their names and queues here.
 Task names never change (a message already in Redis finds its task by name), whatever module holds it.
-The Celery dispatcher is `worker.celery_dispatcher.CeleryDispatcher`; `RecordedDispatcher` keeps what
+The Celery dispatcher is `worker.runtime.dispatcher.CeleryDispatcher`; `RecordedDispatcher` keeps what
 would have been sent (tests).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from worker.points_rules import PointsEarn
+    from worker.loyalty.points_rules import PointsEarn
 
 QUEUES = ("events", "rewards", "bulk", "periodic")
 
@@ -35,7 +35,7 @@ TASKS: dict[str, str] = {
     # Points sync: Wix calls and POSTs to the external system.
     PUSH_POINTS_UPDATE: "rewards",
     APPLY_EXTERNAL_POINTS: "rewards",
-    # A job's batches go on its kind's queue (worker.job_kinds.QUEUES); this is the default.
+    # A job's batches go on its kind's queue (worker.jobs.registry.QUEUES); this is the default.
     RUN_JOB_BATCH: "bulk",
     START_JOB_EVERYWHERE: "periodic",
     RELAY_OUTBOX: "periodic",

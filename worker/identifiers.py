@@ -6,7 +6,7 @@ an id holding `{` or `}` could move the tag or reach into another key (a contact
 the log key of contact `c`'s `Q`), so braces are refused, with control characters, and lengths are
 bounded. An instance id is stricter (letters, digits, `.`, `_`, `-`): it is the first part of the tag,
 so it must not hold the `:` that separates it from the contact. The REST models, the Wix actions (via
-`worker.activity`), the points sync and the store all use this module.
+`worker.progress.record`), the points sync and the store all use this module.
 """
 
 from __future__ import annotations

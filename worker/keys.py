@@ -74,8 +74,8 @@ def own_points_transaction(instance_id: str, wix_transaction_id: str) -> str:
 
 
 def loyalty_account_copy(instance_id: str, contact_id: str) -> str:
-    """A short-lived copy of a member's Wix loyalty account (worker.progress_view); every change we make
-    through WixClient, and every points_updated webhook, drops it."""
+    """A short-lived copy of a member's Wix loyalty account (worker.progress.member_progress); every change we
+    make through WixClient, and every points_updated webhook, drops it."""
     return f"wrw:cache:loyalty-account:{instance_id}:{contact_id}"
 
 
@@ -84,7 +84,7 @@ def loyalty_program_copy(instance_id: str) -> str:
     return f"wrw:cache:loyalty-program:{instance_id}"
 
 
-# The outbox (worker/outbox.py): intents live beside what committed them, under that data's hash tag.
+# The outbox (worker/store/outbox.py): intents live beside what committed them, under that data's hash tag.
 
 OUTBOX_INDEX = "wrw:outbox-index"
 """Sorted set: outbox key → when an intent was last written there (the relay's list of places to look)."""
@@ -95,7 +95,7 @@ def sync_outbox(instance_id: str) -> str:
     return f"wrw:sync:{{{instance_id}}}:outbox"
 
 
-# Jobs (worker/jobs.py) and what they keep between batches.
+# Jobs (worker/jobs/runner.py) and what they keep between batches.
 
 
 def catch_up_mark(instance_id: str) -> str:
@@ -116,7 +116,7 @@ def job_running(instance_id: str, name: str) -> str:
     return f"wrw:job-running:{instance_id}:{name}"
 
 
-# The points gate (worker/loyalty_program.py): the Wix loyalty program's status and the points waiting for it.
+# The points gate (worker/loyalty/points_gate.py): the Wix loyalty program's status, the points waiting.
 
 
 def wix_program_status(instance_id: str) -> str:
@@ -127,14 +127,14 @@ def points_waiting(instance_id: str) -> str:
     return f"wrw:points-waiting:{instance_id}"
 
 
-# Instance API keys, by the SHA-256 digest of the key (worker/api_keys.py).
+# Instance API keys, by the SHA-256 digest of the key (worker/store/api_keys.py).
 
 
 def api_key(digest: str) -> str:
     return f"wrw:apikey:{digest}"
 
 
-# A member's progress (worker/progress_store.py): one hash tag `{instanceId:contactId}` per member, so a
+# A member's progress (worker/store/progress.py): one hash tag `{instanceId:contactId}` per member, so a
 # member's keys change together in one MULTI.
 
 
@@ -158,7 +158,7 @@ def member_reward(instance_id: str, contact_id: str, reward_log_id: str) -> str:
 
 
 def member_outbox(instance_id: str, contact_id: str) -> str:
-    """The member's outbox: intent id → a task still to send (worker/outbox.py)."""
+    """The member's outbox: intent id → a task still to send (worker/store/outbox.py)."""
     return f"{member(instance_id, contact_id)}:outbox"
 
 
@@ -209,7 +209,7 @@ def wix_rate(instance_id: str) -> str:
     return f"wrw:wix:rate:{instance_id}"
 
 
-# The monthly balance messages (worker/monthly_messages.py).
+# The monthly balance messages (worker/jobs/monthly_messages.py).
 
 
 def monthly_messages_marks(instance_id: str, month: str) -> str:

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     event_journal_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=8 * 24 * 3600)
     webhook_max_bytes: int = 1024 * 1024
     jwt_leeway_seconds: int = 60
-    # Two-way points sync with an external loyalty system over Standard Webhooks (worker/points_sync.py):
+    # Two-way points sync with an external loyalty system over Standard Webhooks (worker/sync/points.py):
     # no URL, no outbound sync; the `whsec_` secret signs what we send and verifies what it sends.
     external_sync_url: str | None = None
     external_sync_secret: SecretStr | None = None

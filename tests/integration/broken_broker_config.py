@@ -2,6 +2,6 @@
 listens on (`CELERY_CONFIG_MODULE=tests.integration.broken_broker_config`). Redis, the store, still works."""
 
 from celeryconfig import *  # noqa: F403  (the service's configuration, all of it)
-from worker.embedded_redis import free_port
+from worker.infra.embedded_redis import free_port
 
 broker_url = f"redis://127.0.0.1:{free_port()}/0"  # free a moment ago: nothing listens there

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from worker.embedded_redis import free_port
+from worker.infra.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "integration-admin-token"
@@ -141,7 +141,7 @@ def start_worker(env: dict[str, str], *extra: str) -> Process:
 
 @pytest.fixture(scope="module")
 def module_redis_url() -> str:
-    from worker.redis_client import sync_client
+    from worker.infra.redis_client import sync_client
 
     url = os.environ["REDIS_URL"]
     client = sync_client(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from worker.celery_app import app, redis_store
+from worker.runtime.celery_app import app, redis_store
 
 
 @app.task(name="events.test_slow_effect")

@@ -31,7 +31,7 @@ from tests.integration.conftest import (
     wait_for,
 )
 from tests.unit.engine.test_recording import BASE_PROGRAM
-from worker.embedded_redis import free_port
+from worker.infra.embedded_redis import free_port
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000ba01"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import Process, service_env, wait_for
-from worker.redis_client import sync_client
+from worker.infra.redis_client import sync_client
 
 FAST_CONFIG = """
 from celeryconfig import *  # noqa: F403

@@ -62,9 +62,9 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
     """1,000 contacts; accounts open slowly; the worker is SIGKILLed midway, mid-batch; another worker
     resumes the job: every contact ends with exactly one account and the job succeeds."""
     from tests.integration.conftest import wait_for
-    from worker.celery_dispatcher import CeleryDispatcher
-    from worker.job_kinds import KINDS
-    from worker.jobs import Jobs
+    from worker.jobs.registry import KINDS
+    from worker.jobs.runner import Jobs
+    from worker.runtime.dispatcher import CeleryDispatcher
 
     fake_wix.control("POST", "reset")
     fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 0})

@@ -12,8 +12,8 @@ import httpx
 from tests import wix_samples
 from tests.integration.conftest import ADMIN_TOKEN, FakeWixProcess, wait_for
 from tests.integration.test_rewards_against_fake_wix import INSTANCE, signing_key, stack  # noqa: F401
-from worker.journal import EventJournal
-from worker.progress_store import ProgressStore
+from worker.store.journal import EventJournal
+from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -16,8 +16,8 @@ from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN_TOKEN, wait_for
 from tests.unit.engine.test_recording import BASE_PROGRAM
-from worker.progress_store import ProgressStore
-from worker.redis_client import sync_client
+from worker.infra.redis_client import sync_client
+from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"

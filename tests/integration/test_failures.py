@@ -19,10 +19,10 @@ import pytest
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ROOT, service_env, start_web, start_worker, wait_for
-from worker.celery_app import app
-from worker.dead_letters import DeadLetters
-from worker.embedded_redis import EmbeddedRedis
-from worker.redis_client import sync_client
+from worker.infra.embedded_redis import EmbeddedRedis
+from worker.infra.redis_client import sync_client
+from worker.runtime.celery_app import app
+from worker.runtime.dead_letters import DeadLetters
 from worker.wix.webhook_signing import sign_webhook
 
 # A short visibility timeout so a task of a worker killed outright comes back within the test.

@@ -24,7 +24,7 @@ from tests.integration.conftest import (
     service_env,
     start_web,
 )
-from worker.embedded_redis import free_port
+from worker.infra.embedded_redis import free_port
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000f101"
 CONTACT = "24de6f0b-60ce-4faa-9138-2e39f1415615"

@@ -32,8 +32,8 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_points_sync import external  # noqa: F401  # the fixture
 from tests.integration.test_rewards_against_fake_wix import PROGRAM, paid_order
-from worker.progress_store import ProgressStore
-from worker.reward_fulfilment import coupon_code
+from worker.rewards.fulfilment import coupon_code
+from worker.store.progress import ProgressStore
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"  # the instance paid_order() signs for
 RATE, SEED = 0.3, 42

@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from tests.integration.conftest import ROOT, run_job_from_cli
-from tests.unit.test_jobs import reward_logs
-from worker.progress_store import ProgressStore
-from worker.redis_client import sync_client
+from tests.unit.jobs.test_runner import reward_logs
+from worker.infra.redis_client import sync_client
+from worker.store.progress import ProgressStore
 
 
 def test_expire_rewards_from_the_cli(celery_worker, module_redis_url) -> None:

@@ -14,7 +14,7 @@ import redis
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN_TOKEN, Process, wait_for
-from worker.embedded_redis import free_port
+from worker.infra.embedded_redis import free_port
 from worker.wix.webhook_signing import sign_webhook
 
 

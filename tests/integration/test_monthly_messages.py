@@ -79,7 +79,7 @@ def test_a_run_twice_in_one_month_sends_once_per_member(
 ) -> None:
     """Six members and three accounts without one: six messages with balance, points name and call to
     action; run again the same month: nothing more is sent and every account is skipped."""
-    from worker.progress_store import ProgressStore
+    from worker.store.progress import ProgressStore
 
     balances = seed(fake_wix, members=6, guests=3)
     ProgressStore(real_redis).save_program(INSTANCE, {"timezone": "Europe/Berlin"})
@@ -110,9 +110,9 @@ def test_a_worker_killed_mid_run_still_sends_one_message_per_member(
 ) -> None:
     """Sends answer slowly (Wix records each at once, then waits); the worker is SIGKILLed mid-run and
     another resumes the job: every member ends with exactly one message and the job succeeds."""
-    from worker.celery_dispatcher import CeleryDispatcher
-    from worker.job_kinds import KINDS
-    from worker.jobs import Jobs
+    from worker.jobs.registry import KINDS
+    from worker.jobs.runner import Jobs
+    from worker.runtime.dispatcher import CeleryDispatcher
 
     balances = seed(fake_wix, members=16, guests=2)
     fake_wix.control(

@@ -17,9 +17,9 @@ import pytest
 from tests.integration.conftest import APP_ID, FakeWixProcess, Process, start_web, start_worker, wait_for
 from tests.integration.test_rewards_against_fake_wix import collection, signing_key, wix_env
 from worker import keys
-from worker.api_keys import create_api_key
-from worker.progress_store import ProgressStore
-from worker.reward_fulfilment import coupon_code
+from worker.rewards.fulfilment import coupon_code
+from worker.store.api_keys import create_api_key
+from worker.store.progress import ProgressStore
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"  # the instance the fake Wix's helpers read
 PROGRAM: dict[str, Any] = {
@@ -92,7 +92,7 @@ def execute_challenge(base: str, fake_wix: FakeWixProcess, params: dict[str, Any
 
 def relay_now() -> None:
     """The beat entry's task, sent to the real worker, told that every intent is due."""
-    from worker.celery_app import app
+    from worker.runtime.celery_app import app
 
     app.send_task("periodic.relay_outbox", kwargs={"min_age_seconds": 0}, queue="periodic")
 
@@ -227,7 +227,7 @@ class TestNoRewardStaysPending:
                 f"{base}/schema/challenge_log/record", json=spend(contact, "o-3"), headers=key, timeout=10
             )
             reward_log_id = first.json()["achievedMilestoneRewardLog"]["id"]
-            from worker.celery_app import app
+            from worker.runtime.celery_app import app
 
             for round_ in range(3):
                 assert (

@@ -13,7 +13,7 @@ from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN_TOKEN, ROOT, wait_for
 from worker import keys
-from worker.redis_client import sync_client
+from worker.infra.redis_client import sync_client
 from worker.wix.webhook_signing import sign_webhook
 
 
@@ -105,7 +105,7 @@ class TestProcessedOnce:
         self, web, celery_worker, private_key, module_redis_url
     ) -> None:
         """At-least-once delivery: the same task message run again leaves the journal as it was."""
-        from worker.celery_app import app
+        from worker.runtime.celery_app import app
 
         store = sync_client(module_redis_url)
         payload = wix_samples.order_canceled(event_id=str(uuid.uuid4()))

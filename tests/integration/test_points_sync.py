@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests.integration.conftest import ADMIN_TOKEN, APP_ID, FakeWixProcess, start_web, start_worker, wait_for
 from tests.integration.test_rewards_against_fake_wix import wix_env
 from worker import keys
-from worker.embedded_redis import free_port
-from worker.standard_webhooks import StandardWebhook
+from worker.infra.embedded_redis import free_port
+from worker.sync.standard_webhooks import StandardWebhook
 from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID
 from worker.wix.webhook_signing import sign_webhook
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import redis
 
-from worker.embedded_redis import EmbeddedRedis
-from worker.redis_health import describe_durability_problems
+from worker.infra.embedded_redis import EmbeddedRedis
+from worker.infra.redis_health import describe_durability_problems
 
 
 def _problems(persistent: bool) -> list[str]:

@@ -25,9 +25,9 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
-from worker.loyalty_program import points_wait_reason
-from worker.progress_store import ProgressStore
-from worker.reward_fulfilment import coupon_code
+from worker.loyalty.points_gate import points_wait_reason
+from worker.rewards.fulfilment import coupon_code
+from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"

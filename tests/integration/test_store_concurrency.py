@@ -10,14 +10,14 @@ from decimal import Decimal
 
 from tests.integration.conftest import ROOT
 from tests.unit.engine.test_recording import BASE_PROGRAM
-from worker.progress_store import ProgressStore
+from worker.store.progress import ProgressStore
 
 WRITER = """
 import json, sys
 from datetime import UTC, datetime
 from worker.engine.logs import accept_log
-from worker.progress_store import ProgressStore
-from worker.redis_client import sync_client
+from worker.store.progress import ProgressStore
+from worker.infra.redis_client import sync_client
 
 url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = ProgressStore(sync_client(url))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from worker.celery_app import app
-from worker.task_messages import build_task_message
+from worker.runtime.celery_app import app
+from worker.runtime.task_messages import build_task_message
 
 
 def _shape(value: object) -> object:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.integration.conftest import service_env, start_web
 from tests.unit.engine.test_recording import BASE_PROGRAM
-from worker.progress_store import ProgressStore
+from worker.store.progress import ProgressStore
 
 APP_ID = "integration-app-id"
 INSTANCE = "inst-http-actions"

@@ -20,7 +20,7 @@ INSTANCE = "inst-shared"
 
 ACQUIRER = """
 import json, sys, time
-from worker.redis_client import sync_client
+from worker.infra.redis_client import sync_client
 from worker.wix.rate_limit import RateLimiter
 
 url, instance, start_at, attempts = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
@@ -33,7 +33,7 @@ print(json.dumps({"admitted": sum(limiter.try_acquire(instance) == 0 for _ in ra
 CALLER = """
 import json, sys, time
 import httpx
-from worker.redis_client import sync_client
+from worker.infra.redis_client import sync_client
 from worker.wix.client import WixClient
 
 url, base_url, instance, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.integration.conftest import APP_ID, APP_SECRET, FakeWixProcess
-from worker.redis_client import sync_client
-from worker.reward_fulfilment import coupon_specification
+from worker.infra.redis_client import sync_client
+from worker.rewards.fulfilment import coupon_specification
 from worker.wix.client import WixAlreadyExists, WixClient
 from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID
 

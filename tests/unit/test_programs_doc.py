@@ -31,8 +31,8 @@ from worker.engine.logs import accept_log
 from worker.engine.program import Program, Streak
 from worker.engine.recording import MemberState, Recorded, record_streak_log
 from worker.engine.streaks import streak_runs
-from worker.progress_store import ProgressStore
 from worker.settings import Settings
+from worker.store.progress import ProgressStore
 from worker.web.admin import apply_program
 from worker.web.app import create_app
 

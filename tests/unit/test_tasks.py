@@ -7,9 +7,9 @@ import json
 import pytest
 
 from tests import wix_samples
-from worker import celery_app
-from worker.dead_letters import DeadLetters
-from worker.journal import EventJournal
+from worker.runtime import celery_app
+from worker.runtime.dead_letters import DeadLetters
+from worker.store.journal import EventJournal
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ class TestReplayAll:
     def test_replay_all_sends_every_entry_to_its_queue_then_removes_it(self, fake_store, monkeypatch) -> None:
         """`python -m worker dlq replay --all` re-sends each parked task as it was, and empties the queue."""
         from worker import cli
-        from worker.celery_app import app
+        from worker.runtime.celery_app import app
 
         dead_letters = DeadLetters(fake_store)
         for task_id, queue in (("a", "events"), ("b", "rewards")):

@@ -11,8 +11,6 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from worker.activity import parse_moment
-from worker.api_keys import create_api_key
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, load_document, parse_program
 from worker.identifiers import (
@@ -23,10 +21,12 @@ from worker.identifiers import (
     PATTERN_MEANINGS,
     is_instance_id,
 )
-from worker.job_kinds import KINDS, job_queue
-from worker.jobs import Jobs, UnknownJob
-from worker.journal import EventJournal
-from worker.progress_store import ProgressStore
+from worker.jobs.registry import KINDS, job_queue
+from worker.jobs.runner import Jobs, UnknownJob
+from worker.progress.record import parse_moment
+from worker.store.api_keys import create_api_key
+from worker.store.journal import EventJournal
+from worker.store.progress import ProgressStore
 from worker.web.errors import ApiError
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])

@@ -11,12 +11,12 @@ import redis.asyncio
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from worker.celery_dispatcher import CeleryDispatcher
 from worker.dispatch import Dispatcher
-from worker.error_reporting import init_sentry
-from worker.metrics import ReceiverMetrics, TaskOutcomeCollector
-from worker.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
-from worker.redis_health import describe_durability_problems
+from worker.infra.error_reporting import init_sentry
+from worker.infra.metrics import ReceiverMetrics, TaskOutcomeCollector
+from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
+from worker.infra.redis_health import describe_durability_problems
+from worker.runtime.dispatcher import CeleryDispatcher
 from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
 from worker.web.errors import install_error_handlers

@@ -18,8 +18,8 @@ import redis.asyncio
 
 from worker import keys
 from worker.dispatch import PROCESS_EVENT, queue_of
-from worker.journal import now_iso
-from worker.task_messages import build_task_message
+from worker.runtime.task_messages import build_task_message
+from worker.store.journal import now_iso
 from worker.wix.envelope import WebhookEnvelope
 
 TASK_NAME = PROCESS_EVENT

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from worker.redis_client import FAST_TIMEOUT
+from worker.infra.redis_client import FAST_TIMEOUT
 from worker.web.errors import error_response
 
 router = APIRouter(tags=["operations"])

@@ -13,13 +13,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from worker.activity import ActivityRequest, Conflict, NotFound, issue_reward, parse_moment, record_activity
-from worker.api_keys import instance_for
 from worker.engine.logs import LogRejected
-from worker.follow_ups import send_follow_ups
 from worker.identifiers import MAX_LENGTH, PATTERN, Identifier, LongIdentifier, ShortIdentifier
-from worker.progress_store import NoProgram, ProgressStore
-from worker.progress_view import member_progress
+from worker.progress.member_progress import member_progress
+from worker.progress.record import (
+    ActivityRequest,
+    Conflict,
+    NotFound,
+    issue_reward,
+    parse_moment,
+    record_activity,
+)
+from worker.rewards.follow_ups import send_follow_ups
+from worker.store.api_keys import instance_for
+from worker.store.progress import NoProgram, ProgressStore
 from worker.web.errors import ApiError
 from worker.web.wix_dependency import Wix
 

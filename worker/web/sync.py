@@ -43,13 +43,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from worker.celery_dispatcher import send_by_name
 from worker.dispatch import APPLY_EXTERNAL_POINTS
 from worker.identifiers import PATTERN, Identifier, InstanceId, identifier_problem
-from worker.points_sync import accept_inbound, apply_intent, release_inbound, signer
-from worker.points_sync_mapping import contact_for_email, link_external_id, link_of
+from worker.runtime.dispatcher import send_by_name
 from worker.settings import Settings, SettingsError
-from worker.standard_webhooks import StandardWebhook, WebhookVerificationError
+from worker.sync.member_directory import contact_for_email, link_external_id, link_of
+from worker.sync.points import accept_inbound, apply_intent, release_inbound, signer
+from worker.sync.standard_webhooks import StandardWebhook, WebhookVerificationError
 from worker.web.errors import ApiError, validation_message
 
 logger = logging.getLogger(__name__)

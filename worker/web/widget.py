@@ -35,11 +35,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from worker.engine.program import Program
 from worker.engine.storefront import DEFAULT_ID, UnknownResource
 from worker.engine.timestamps import utc_stamp
-from worker.progress_store import NoProgram, ProgressStore
-from worker.progress_view import member_progress
+from worker.progress.member_progress import member_progress
+from worker.store.progress import NoProgram, ProgressStore
+from worker.storefront.widget_json import member_view, public_content
 from worker.web.errors import ApiError
 from worker.web.wix_dependency import Wix, wix_for_request
-from worker.widget_view import member_view, public_content
 from worker.wix.client import WixApiError, WixClient, WixError, WixTransientError
 
 logger = logging.getLogger(__name__)

@@ -26,8 +26,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from worker import log_config
-from worker.activity import (
+from worker.dispatch import Dispatcher
+from worker.engine.logs import LogRejected
+from worker.infra import log_config
+from worker.progress.record import (
     ActivityRequest,
     Conflict,
     Kind,
@@ -36,11 +38,9 @@ from worker.activity import (
     parse_moment,
     record_activity,
 )
-from worker.dispatch import Dispatcher
-from worker.engine.logs import LogRejected
-from worker.follow_ups import send_follow_ups
-from worker.progress_store import Contention, ProgressStore
+from worker.rewards.follow_ups import send_follow_ups
 from worker.settings import Settings
+from worker.store.progress import Contention, ProgressStore
 from worker.web.errors import ApiError
 from worker.web.receiver import BodyTooLarge, ReceiverState, read_body
 from worker.wix.tokens import InvalidToken

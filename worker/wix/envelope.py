@@ -25,7 +25,7 @@ HANDLED_EVENT_TYPES = frozenset(
         "wix.loyalty.v1.program_updated",
         "AppInstalled",
         "AppRemoved",
-        # The points sync keeps its contact mapping current from these (worker/points_sync_mapping.py).
+        # The points sync keeps its contact mapping current from these (worker/sync/member_directory.py).
         "wix.contacts.v4.contact_created",
         "wix.contacts.v4.contact_updated",
         "wix.contacts.v4.contact_deleted",

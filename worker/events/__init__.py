@@ -1,0 +1,1 @@
+"""One webhook event: process it, and the program's rules that turn it into logs."""

@@ -1,0 +1,228 @@
+"""What the worker does with one webhook event: normalize it, apply the instance's program rules through
+the engine, and record the outcome in the journal.
+
+Safe to run again at any point. A settled event is left alone. A run that stopped after recording some
+of its logs and before settling records them again: the store answers each as a duplicate of itself, and
+a claim (the id of the event that first produced a uniqueIdentifier) tells "my own earlier attempt" from
+"another webhook about the same order", so the journal ends as if the first run had finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from worker import keys
+from worker.dispatch import Dispatcher
+from worker.engine.logs import LogRejected
+from worker.engine.program import ProgramInvalid, Rule
+from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
+from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
+from worker.loyalty.points_rules import points_to_earn
+from worker.progress.record import record_activity
+from worker.rewards.follow_ups import fulfil_new_rewards
+from worker.settings import get_settings
+from worker.store.journal import EventJournal
+from worker.store.progress import NoProgram, ProgressStore
+from worker.sync.member_directory import apply_contact_event
+from worker.sync.points import forward_points_update
+from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize, resolve_fulfilment
+
+logger = logging.getLogger(__name__)
+
+NO_PROGRAM = "the instance has no program yet: no rules applied"
+
+
+def process_event(
+    journal: EventJournal,
+    client: redis.Redis,
+    *,
+    event_type: str,
+    instance_id: str,
+    event_id: str,
+    data: str,
+    our_app_id: str | None,
+    claim_ttl_seconds: int,
+    received_at: str | None = None,
+    now: datetime | None = None,
+    follow_ups: Dispatcher | None = None,
+    order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
+) -> str:
+    """Normalize the event, apply the rules and settle its journal record; an event already settled is
+    left alone. Redis errors propagate (the task retries); what the domain refuses is recorded."""
+    if journal.is_settled(instance_id, event_id):
+        logger.info("event already settled; nothing to do")
+        return "already_settled"
+    try:
+        payload = json.loads(data)
+        if not isinstance(payload, dict):
+            raise InvalidEvent("the event payload is not a JSON object")
+        event = normalize(
+            event_type=event_type,
+            instance_id=instance_id,
+            event_id=event_id,
+            payload=payload,
+            our_app_id=our_app_id,
+            received_at=received_at,
+        )
+        if event.needsOrderLookup and event.order is not None and order_lookup is not None:
+            event = resolve_fulfilment(event, order_lookup(instance_id, event.order.id))
+            claim = keys.order_fulfilled(instance_id, event.order.id)  # type: ignore[union-attr]
+            first = first_claim(client, claim, event_id, claim_ttl_seconds)
+            if first != event_id:
+                raise EventIgnored(f"order_fulfilled was emitted for this order by event {first}")
+    except EventIgnored as exc:
+        journal.settle(instance_id, event_id, "ignored", event_type=event_type, reason=str(exc))
+        logger.info("event ignored", extra={"reason": str(exc)})
+        return "ignored"
+    except (InvalidEvent, ValueError) as exc:
+        journal.settle(instance_id, event_id, "failed", event_type=event_type, error=str(exc))
+        logger.warning("event payload is not usable", extra={"error": str(exc)})
+        return "failed"
+    normalized = event.model_dump(mode="json")
+    reason: str | None = None
+    if event.contact is not None:  # contact_created|updated|deleted keep the points sync's mapping current
+        apply_contact_event(client, event)
+    if event.account is not None and event.account.contactId:  # the member's points changed in Wix
+        client.delete(keys.loyalty_account_copy(instance_id, event.account.contactId))
+    if event.program is not None:  # the program's name, status or expiration changed
+        client.delete(keys.loyalty_program_copy(instance_id))
+    try:
+        entries = apply_rules(
+            ProgressStore(client),
+            client,
+            event,
+            now=now or datetime.now(UTC),
+            claim_ttl_seconds=claim_ttl_seconds,
+        )
+    except NoProgram:
+        entries, reason = [], NO_PROGRAM
+    except ProgramInvalid as exc:
+        error = f"the instance's stored program is not valid: {exc}"
+        journal.settle(
+            instance_id, event_id, "failed", event_type=event_type, normalized=normalized, error=error
+        )
+        logger.warning("the stored program is not valid", extra={"error": str(exc)})
+        return "failed"
+    if follow_ups is not None:
+        # Before settling: a crash in between sends them again on the re-run (fulfilment is idempotent).
+        store = ProgressStore(client)
+        reward_logs = [
+            store.reward_log(instance_id, reward_id)
+            for entry in entries
+            for reward_id in entry.get("rewardLogIds", [])
+        ]
+        fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
+        with contextlib.suppress(NoProgram, ProgramInvalid):
+            earns = points_to_earn(event, store.program(instance_id))
+            if points_wait_reason(client, instance_id):
+                park_earns(client, instance_id, earns)
+            else:
+                follow_ups.earn(instance_id, earns)
+        if event.account is not None:  # a points change goes to the external system unless it is ours
+            settings = get_settings()
+            sync_url = settings.external_sync_url if settings.external_sync_secret is not None else None
+            forward_points_update(client, event, our_app_id=our_app_id, sync_url=sync_url)
+        status = event.program.status if event.program is not None else None
+        if status:
+            record_program_status(client, instance_id, status)
+        if status == "ACTIVE":  # not only on the change: a re-run after a crash releases what still waits
+            release_waiting(client, instance_id, follow_ups)
+    journal.settle(
+        instance_id,
+        event_id,
+        "processed",
+        event_type=event_type,
+        normalized=normalized,
+        reason=reason,
+        logs=entries,
+    )
+    logger.info("event processed", extra={"event": event.name, "logs": len(entries), "reason": reason})
+    return "processed"
+
+
+def first_claim(client: redis.Redis, key: str, event_id: str, ttl_seconds: int) -> str | None:
+    """Claim `key` for this event unless another event has; answers the event that holds it."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(key, event_id, nx=True, ex=ttl_seconds)
+        pipe.get(key)
+        _, holder = pipe.execute()
+    return holder if isinstance(holder, str) else None
+
+
+def apply_rules(
+    store: ProgressStore,
+    client: redis.Redis,
+    event: NormalizedEvent,
+    *,
+    now: datetime,
+    claim_ttl_seconds: int,
+) -> list[dict[str, Any]]:
+    """Record the logs the instance's rules make of the event; one journal entry per matching rule.
+    NoProgram when the instance has none."""
+    program = store.program(event.instanceId)
+    entries: list[dict[str, Any]] = []
+    for planned in plan_logs(event, program):
+        if isinstance(planned, SkippedRule):
+            entries.append({**_describe(planned.index, planned.rule), "reason": planned.reason})
+        else:
+            entries.append(_record(store, client, event, planned, now, claim_ttl_seconds))
+    return entries
+
+
+def _describe(index: int, rule: Rule) -> dict[str, Any]:
+    kind, item_id = rule_target(rule)
+    return {"rule": index, "on": rule.on, kind: item_id, "activityId": rule.activityId}
+
+
+def _record(
+    store: ProgressStore,
+    client: redis.Redis,
+    event: NormalizedEvent,
+    planned: PlannedLog,
+    now: datetime,
+    claim_ttl_seconds: int,
+) -> dict[str, Any]:
+    request = planned.request
+    entry = {
+        **_describe(planned.index, planned.rule),
+        "uniqueIdentifier": request.unique_identifier,
+        "activityValue": str(request.activity_value),
+    }
+    claim = keys.uid_source(event.instanceId, request.unique_identifier)
+    first_claimant = first_claim(client, claim, event.eventId, claim_ttl_seconds)
+    try:
+        outcome = record_activity(store, event.instanceId, request, now)
+    except LogRejected as exc:
+        return {**entry, "reason": str(exc)}
+    if not outcome.duplicate:
+        # Whoever applies the log owns it, even if an earlier claimant stopped before recording it.
+        client.set(claim, event.eventId, ex=claim_ttl_seconds)
+    elif first_claimant != event.eventId:
+        by = f"event {first_claimant}" if first_claimant else "an earlier log"
+        return {
+            **entry,
+            "applied": False,
+            "duplicate": True,
+            "achievedMilestones": [],
+            "rewardLogIds": [],
+            "reason": f"already counted by {by}",
+        }
+    # Applied now, or by this event's own earlier attempt: the (original) answer is this event's result.
+    answer = outcome.answer
+    result = {
+        **entry,
+        "applied": bool(answer.get("applied")),
+        "duplicate": False,
+        "achievedMilestones": [milestone["id"] for milestone in answer.get("achievedMilestones") or []],
+        "rewardLogIds": [reward["id"] for reward in answer.get("achievedMilestoneRewardLogs") or []],
+    }
+    if answer.get("reason"):
+        result["reason"] = answer["reason"]
+    return result

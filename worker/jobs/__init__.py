@@ -1,0 +1,1 @@
+"""Jobs: the runner, the registry of job kinds, one module per kind."""

@@ -1,0 +1,213 @@
+"""Bulk and periodic jobs: one way to start them, watch them and resume them.
+
+A job is a record in Redis (`id`, `name`, `instanceId`, `status`, `total`, `done`, `skipped`, `failed`
+with reasons, `startedAt`, `finishedAt`, and the `cursor` it has reached). It runs as a chain of Celery
+tasks, one batch each: a batch does its items, then moves the cursor and the counts in one step and
+sends the next batch. A worker killed mid-batch leaves the cursor where it was, so the redelivered task
+does that batch again; every item's effect is idempotent, so nothing happens twice.
+
+Starting a job of a name that is already running for the instance answers the running one.
+
+Through Wix's passing failures a job keeps its progress item by item. A batch whose item still fails
+for now (after its calls' tries in place and the item's own, see worker.wix.client) ends early with
+what it did and its cursor AT that item (`Batch.stalled` says why); so does a batch whose page query
+fails (the kind raises `WixTransientError`: nothing done, the cursor stays). The next batch is sent
+after a backoff that grows with the `stalls` in a row and starts afresh whenever a batch makes
+progress, so a job stops only when it is really stuck: `MAX_STALLS` batches in a row without progress
+make it `failed`, its last failure naming the item, the call and Wix's answer, its cursor kept: the
+task is parked in the dead-letter queue, and replaying it resumes the job where it stopped (`resume`).
+While it waits, the record's `waiting` says why and when it tries next (`{"reason", "nextTryAt",
+"stalls"}`; also while the shared rate limit is spent), and is null while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+
+from worker import keys
+from worker.engine.timestamps import utc_stamp
+from worker.retry_policy import retry_policy
+from worker.settings import get_settings
+from worker.store.journal import now_iso
+from worker.wix.client import WixRateLimited, WixTransientError, backoff_delay
+
+RUNNING_TTL_SECONDS = 24 * 3600  # a job lost for a day frees its name
+RECORD_TTL_SECONDS = 30 * 24 * 3600
+MAX_STALLS = 8  # batches in a row that made no progress for a passing failure before the job fails
+STALL_BACKOFF_BASE = 2.0
+STALL_BACKOFF_MAX = 300.0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch did, and where the next one starts (None: the job is done)."""
+
+    done: int
+    skipped: int
+    failures: list[str]
+    cursor: str | None
+    total: int | None = None
+    wait_seconds: float = 0.0  # how long to wait before the next batch (a spent rate limit)
+    stalled: str | None = None  # the batch stopped at an item that failed for now: which, and why
+    retry_after: float | None = None  # Wix's Retry-After for that failure
+
+
+# A job kind: given the client, the job record and `now`, do one batch from the record's cursor.
+JobStep = Callable[[redis.Redis, dict[str, Any], datetime], Batch]
+
+
+def batch_seconds() -> float:
+    """How long one batch may run: half the soft time limit the visibility timeout allows."""
+    return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+class Jobs:
+    def __init__(self, client: redis.Redis, kinds: dict[str, JobStep]) -> None:
+        self._redis = client
+        self.kinds = kinds
+
+    def start(
+        self, instance_id: str, name: str, since: str | None = None, started_by: str = "hand"
+    ) -> tuple[dict[str, Any], bool]:
+        """The new job's record and True, or the running one's and False. `started_by` is `hand` (the
+        admin API, the CLI) or `beat`, for kinds that do less on a schedule (`monthly-messages`)."""
+        if name not in self.kinds:
+            raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(self.kinds))}")
+        job_id = f"job_{uuid.uuid4().hex[:16]}"
+        claimed = self._redis.set(
+            keys.job_running(instance_id, name), job_id, nx=True, ex=RUNNING_TTL_SECONDS
+        )
+        if not claimed:
+            running = self._redis.get(keys.job_running(instance_id, name))
+            record = self.get(str(running)) if running else None
+            if record is not None:
+                return record, False
+            self._redis.set(keys.job_running(instance_id, name), job_id, ex=RUNNING_TTL_SECONDS)
+        record = {
+            "id": job_id,
+            "name": name,
+            "instanceId": instance_id,
+            "status": "running",
+            "since": since or "",
+            "startedBy": started_by,
+            "cursor": "0",
+            "total": "",
+            "done": 0,
+            "skipped": 0,
+            "failed": 0,
+            "stalls": 0,
+            "waiting": "",
+            "startedAt": now_iso(),
+            "finishedAt": "",
+        }
+        self._redis.hset(keys.job_record(job_id), mapping=record)
+        self._redis.expire(keys.job_record(job_id), RECORD_TTL_SECONDS)
+        return self.get(job_id) or record, True
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        raw: dict[str, str] = self._redis.hgetall(keys.job_record(job_id))  # type: ignore[assignment]
+        if not raw:
+            return None
+        record: dict[str, Any] = dict(raw)
+        for field in ("done", "skipped", "failed", "stalls"):
+            record[field] = int(record.get(field) or 0)
+        record["total"] = int(record["total"]) if record.get("total") else None
+        record["failures"] = json.loads(record.pop("failures", "[]"))
+        record["waiting"] = json.loads(record["waiting"]) if record.get("waiting") else None
+        for field in ("since", "finishedAt"):
+            record[field] = record.get(field) or None
+        return record
+
+    def run_batch(self, job_id: str, now: datetime) -> Batch | None:
+        """Do the job's next batch and keep its progress; the batch (its cursor None when the job is done),
+        or None when the job is not running."""
+        record = self.get(job_id)
+        if record is None or record["status"] != "running":
+            return None
+        try:
+            batch = self.kinds[record["name"]](self._redis, record, now)
+        except WixRateLimited as exc:  # our own budget is spent, no failure: wait for a slot
+            batch = Batch(0, 0, [], record["cursor"] or "0", wait_seconds=exc.retry_after or 1.0)
+        except WixTransientError as exc:  # a page or a setting read failed for now: the cursor stays
+            batch = Batch(0, 0, [], record["cursor"] or "0", stalled=str(exc), retry_after=exc.retry_after)
+        batch, waiting, stalls = self._pace(record, batch, now)
+        if stalls > MAX_STALLS:
+            reason = f"gave up after {MAX_STALLS} tries in a row without progress: {batch.stalled}"
+            batch, waiting = replace(batch, failures=[*batch.failures, reason], cursor=None), None
+        key = keys.job_record(job_id)
+        failures = (record["failures"] + batch.failures)[-100:]  # the latest reasons, bounded
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"stalls": str(stalls), "waiting": json.dumps(waiting) if waiting else ""})
+            pipe.hincrby(key, "done", batch.done)
+            pipe.hincrby(key, "skipped", batch.skipped)
+            pipe.hincrby(key, "failed", len(batch.failures))
+            pipe.hset(key, "failures", json.dumps(failures))
+            if batch.total is not None:
+                pipe.hset(key, "total", str(batch.total))
+            if stalls > MAX_STALLS:  # stuck: failed, the cursor kept for a replay to resume from
+                pipe.hset(key, mapping={"status": "failed", "finishedAt": now_iso()})
+                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+            elif batch.cursor is None:
+                pipe.hset(key, mapping={"status": "succeeded", "finishedAt": now_iso(), "cursor": ""})
+                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+            else:
+                pipe.hset(key, "cursor", batch.cursor)
+            pipe.execute()
+        return batch
+
+    @staticmethod
+    def _pace(
+        record: dict[str, Any], batch: Batch, now: datetime
+    ) -> tuple[Batch, dict[str, Any] | None, int]:
+        """The batch with the wait before the next one, what the record says while it waits, and the
+        stalls in a row: none after progress; one more for a batch stopped by a passing failure."""
+        progressed = bool(batch.done or batch.skipped or batch.failures) or batch.cursor != record["cursor"]
+        stalls = (0 if progressed else record["stalls"]) + (1 if batch.stalled else 0)
+        if batch.stalled is not None:
+            wait = backoff_delay(
+                stalls - 1, base=STALL_BACKOFF_BASE, cap=STALL_BACKOFF_MAX, at_least=batch.retry_after or 0.0
+            )
+            batch, reason = replace(batch, wait_seconds=max(batch.wait_seconds, wait)), batch.stalled
+        elif batch.wait_seconds > 0:
+            reason = "the Wix rate limit for this instance is spent"
+        else:
+            return batch, None, stalls
+        next_try = utc_stamp(now + timedelta(seconds=batch.wait_seconds))
+        return batch, {"reason": reason, "nextTryAt": next_try, "stalls": stalls}, stalls
+
+    def resume(self, job_id: str) -> bool:
+        """Run a failed job again from where it stopped (a dead letter replayed); False when it is not
+        failed, or another job of its name runs meanwhile."""
+        record = self.get(job_id)
+        if record is None or record["status"] != "failed" or not record["cursor"]:
+            return False
+        if not self._redis.set(
+            keys.job_running(record["instanceId"], record["name"]), job_id, nx=True, ex=RUNNING_TTL_SECONDS
+        ):
+            return False
+        mapping = {"status": "running", "finishedAt": "", "stalls": "0", "waiting": ""}
+        self._redis.hset(keys.job_record(job_id), mapping=mapping)
+        return True
+
+    def fail(self, job_id: str, reason: str) -> None:
+        record = self.get(job_id)
+        if record is None:
+            return
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.job_record(job_id), mapping={"status": "failed", "finishedAt": now_iso(), "waiting": ""}
+            )
+            pipe.hset(keys.job_record(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
+            pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+            pipe.execute()

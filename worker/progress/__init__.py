@@ -1,0 +1,1 @@
+"""Members' progress: record a log, read a member's progress."""

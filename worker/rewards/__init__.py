@@ -1,0 +1,1 @@
+"""Rewards: fulfilment, the follow-ups of a new reward, Wix automation triggers."""

@@ -1,0 +1,63 @@
+"""What a recorded log sets in motion: fulfilling the reward logs it created (queue `rewards`).
+
+The web app and the event task hand new reward logs to a `Dispatcher` (worker/dispatch.py), which sends
+a `rewards.fulfil_reward` task by name for each coupon or points reward (manual ones wait for a person).
+The store wrote the same tasks as intents into the member's outbox in the step that created the reward
+logs (worker/store/outbox.py): if this send fails, or the process dies before it, the relay sends them within
+a couple of minutes, and a duplicate of the request sends them again at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from worker import keys
+from worker.dispatch import Dispatcher
+from worker.rewards.automation_triggers import MILESTONE_ACHIEVED
+from worker.store import outbox
+from worker.store.outbox import needs_fulfilment
+from worker.store.progress import Outcome
+
+logger = logging.getLogger(__name__)
+
+
+def fulfil_new_rewards(
+    follow_ups: Dispatcher, instance_id: str, reward_logs: Iterable[dict[str, Any]]
+) -> None:
+    """Report each new reward log's milestone to Wix's automations and send fulfilment for the coupon
+    and points rewards among them; never fails the caller."""
+    reward_logs = list(reward_logs)
+    if reward_logs:
+        outbox.crash_after_commit_for_tests()
+    ids = [reward_log["id"] for reward_log in reward_logs if needs_fulfilment(reward_log)]
+    try:
+        if reward_logs:
+            follow_ups.report(
+                instance_id, MILESTONE_ACHIEVED, [reward_log["id"] for reward_log in reward_logs]
+            )
+        if ids:
+            follow_ups.fulfil(instance_id, ids)
+    except Exception:  # the intents are in the member's outbox: the relay sends them
+        logger.exception("could not send reward follow-ups", extra={"reward_log_ids": ids})
+
+
+def send_follow_ups(follow_ups: Dispatcher, client: redis.Redis, instance_id: str, outcome: Outcome) -> None:
+    """After a log was recorded: a new log's follow-ups go now; a duplicate's original sends again, at
+    once, whatever it committed that no worker has taken yet (its send may have failed, or its process
+    died). Never fails the caller."""
+    if not outcome.duplicate:
+        fulfil_new_rewards(follow_ups, instance_id, outcome.reward_logs)
+        return
+    by_contact: dict[str, list[str]] = {}
+    for reward_log in outcome.answer.get("achievedMilestoneRewardLogs") or []:
+        intents = outbox.reward_intents(instance_id, reward_log)
+        by_contact.setdefault(reward_log["contactId"], []).extend(intent.id for intent in intents)
+    for contact_id, intent_ids in by_contact.items():
+        outbox.resend_pending(
+            client, keys.member_outbox(instance_id, contact_id), intent_ids, follow_ups.resend, time.time()
+        )

@@ -1,0 +1,1 @@
+"""The Redis store: members' progress, the event journal, API keys, the outbox."""

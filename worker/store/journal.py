@@ -1,0 +1,90 @@
+"""The per-instance event journal: what became of each webhook, from `queued` to its outcome.
+
+The receiver writes the `queued` record in the same Lua call that enqueues the task (see
+`worker.web.event_queue`), so the record's existence is also the event's seen-mark. The worker then
+settles it as `processed` (with the normalized event), `ignored` (with the reason) or `failed`, and
+says which path the event came by (`source`): `webhook`, or `catch-up` for an event rebuilt from an
+order that Wix's orders search found (worker.jobs.catch_up).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from worker import keys
+
+SETTLED = frozenset({"processed", "ignored"})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EventJournal:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, *, source: str = "webhook") -> None:
+        self._redis = client
+        self._ttl = ttl_seconds
+        self._source = source
+
+    def get(self, instance_id: str, event_id: str) -> dict[str, Any] | None:
+        raw: dict[str, str] = self._redis.hgetall(keys.event_record(instance_id, event_id))  # type: ignore[assignment]
+        return _decode(raw) if raw else None
+
+    def find(self, event_id: str) -> dict[str, Any] | None:
+        """The record of `event_id` in whichever instance has it (an operator look-up: scans keys)."""
+        for key in self._redis.scan_iter(match=keys.event_record_pattern(event_id), count=1000):
+            raw: dict[str, str] = self._redis.hgetall(key)  # type: ignore[assignment]
+            if raw:
+                return _decode(raw)
+        return None
+
+    def is_settled(self, instance_id: str, event_id: str) -> bool:
+        status = self._redis.hget(keys.event_record(instance_id, event_id), "status")
+        return status in SETTLED
+
+    def settle(
+        self,
+        instance_id: str,
+        event_id: str,
+        status: str,
+        *,
+        event_type: str,
+        normalized: dict[str, Any] | None = None,
+        reason: str | None = None,
+        error: str | None = None,
+        logs: list[dict[str, Any]] | None = None,
+    ) -> None:
+        key = keys.event_record(instance_id, event_id)
+        fields: dict[str, str] = {
+            "status": status,
+            "instanceId": instance_id,
+            "eventId": event_id,
+            "eventType": event_type,
+            "source": self._source,
+            "updatedAt": now_iso(),
+        }
+        if normalized is not None:
+            fields["normalized"] = json.dumps(normalized, separators=(",", ":"))
+        if logs is not None:
+            fields["logs"] = json.dumps(logs, separators=(",", ":"))
+        if reason is not None:
+            fields["reason"] = reason
+        if error is not None:
+            fields["error"] = error
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(key, mapping=fields)
+        pipe.hdel(key, *[f for f in ("reason", "error") if f not in fields])
+        pipe.expire(key, self._ttl)
+        pipe.execute()
+
+
+def _decode(raw: dict[str, str]) -> dict[str, Any]:
+    record: dict[str, Any] = dict(raw)
+    for field in ("normalized", "logs"):
+        if field in record:
+            record[field] = json.loads(record[field])
+    return record

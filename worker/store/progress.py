@@ -1,0 +1,279 @@
+"""The Redis store of programs, progress and reward logs: it applies the engine's results atomically.
+
+Everything one log touches lives under the member's hash tag (`{instanceId:contactId}`): the state for
+one streak or challenge (one JSON value), the log's unique-identifier key holding its original answer,
+the reward logs and the member's list of them. Recording a log WATCHes the state and the identifier,
+lets the engine compute the outcome, then writes all of it in one MULTI; if another worker changed
+either key first, it starts again. So two workers logging for one member at once never lose an update,
+a duplicate changes nothing, and the layout is ready for Redis Cluster (one slot per member).
+
+Reward logs are found by id through a per-instance index (id -> contact), and the sweep finds members
+through a per-instance set; both live outside the member's hash slot, so they are written just *before*
+the MULTI (idempotently: reward log ids are derived from what they reward, so a retried attempt writes
+the same entries) and again by every duplicate of the same log. Nothing is written after the MULTI, so a
+crash at any point leaves nothing unfindable. The MULTI also writes, for each new reward log, the intents
+to fulfil and report it into the member's outbox (worker/store/outbox.py), which a relay sends if the
+immediate send never happens.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import redis
+
+from worker import keys
+from worker.engine.logs import ActivityLog
+from worker.engine.program import Challenge, Program, Streak, parse_program
+from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
+from worker.store import outbox
+
+Kind = Literal["streak", "challenge"]
+MAX_ATTEMPTS = 50
+
+
+class NoProgram(LookupError):
+    """The instance has no program yet."""
+
+
+class Contention(RuntimeError):
+    """Other writers kept changing the member's state; the caller may retry later."""
+
+
+@dataclass
+class Outcome:
+    answer: dict[str, Any]
+    duplicate: bool
+    reward_logs: list[dict[str, Any]]
+
+
+def _load_state(raw: str | None) -> MemberState:
+    if not raw:
+        return MemberState()
+    data = json.loads(raw)
+    return MemberState(
+        logs=[ActivityLog.from_json(entry) for entry in data["logs"]],
+        achieved=set(data["achieved"]),
+    )
+
+
+def _dump_state(state: MemberState, late: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        {
+            "logs": [log.to_json() for log in sorted(state.logs)],
+            "achieved": sorted(state.achieved),
+            "late": late,
+        },
+        separators=(",", ":"),
+    )
+
+
+def update_json(
+    client: redis.Redis, key: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> tuple[dict[str, Any] | None, bool]:
+    """Apply `change` to the JSON object at `key` in one step (WATCH/MULTI, again if another writer came
+    first). `change` answers the new value, or None to leave it; exceptions it raises propagate with
+    nothing written. Answers the value now stored (None when the key is missing) and whether it changed."""
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                raw = pipe.get(key)
+                if not raw:
+                    return None, False
+                current: dict[str, Any] = json.loads(raw)  # type: ignore[arg-type]
+                new = change(json.loads(raw))  # type: ignore[arg-type]
+                if new is None:
+                    return current, False
+                pipe.multi()
+                pipe.set(key, json.dumps(new))
+                pipe.execute()
+                return new, True
+            except redis.WatchError:
+                continue
+
+
+class ProgressStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client the store writes with (for callers that keep related data beside it)."""
+        return self._redis
+
+    # programs -----------------------------------------------------------------------------------
+
+    def save_program(self, instance_id: str, document: dict[str, Any]) -> int:
+        """Replace the program (already validated) in one step; returns its new version."""
+        key = keys.program(instance_id)
+        with self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    raw = pipe.get(key)
+                    version = (json.loads(raw)["version"] if raw else 0) + 1  # type: ignore[arg-type]
+                    pipe.multi()
+                    pipe.set(key, json.dumps({"version": version, "document": document}, default=str))
+                    pipe.execute()
+                    return int(version)
+                except redis.WatchError:
+                    continue
+
+    def program_document(self, instance_id: str) -> tuple[int, dict[str, Any]] | None:
+        raw = self._redis.get(keys.program(instance_id))
+        if not raw:
+            return None
+        stored = json.loads(raw)  # type: ignore[arg-type]
+        return int(stored["version"]), stored["document"]
+
+    def program(self, instance_id: str) -> Program:
+        stored = self.program_document(instance_id)
+        if stored is None:
+            raise NoProgram(f"instance {instance_id} has no program")
+        return parse_program(stored[1])
+
+    # logs ---------------------------------------------------------------------------------------
+
+    def record(
+        self,
+        instance_id: str,
+        program: Program,
+        item: Streak | Challenge,
+        log: ActivityLog,
+        now: datetime,
+    ) -> Outcome:
+        """Apply one log atomically; a repeated uniqueIdentifier answers the original, unchanged.
+        LogRejected from the engine propagates with nothing written."""
+        kind: Kind = "streak" if isinstance(item, Streak) else "challenge"
+        member_key = keys.member_state(instance_id, log.contactId, kind, item.id)
+        uid_key = keys.member_log(instance_id, log.contactId, log.uniqueIdentifier)
+        with self._redis.pipeline() as pipe:
+            for attempt in range(MAX_ATTEMPTS):
+                if attempt:
+                    # Someone wrote the member first: step aside a random moment so the writers spread out.
+                    time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311  (not security)
+                try:
+                    pipe.watch(member_key, uid_key)  # type: ignore[no-untyped-call]
+                    original = pipe.get(uid_key)
+                    if original:
+                        answer = json.loads(original)  # type: ignore[arg-type]
+                        pipe.reset()
+                        self._index_rewards(
+                            instance_id, log.contactId, answer.get("achievedMilestoneRewardLogs")
+                        )
+                        self._redis.sadd(keys.members(instance_id), log.contactId)
+                        return Outcome(answer, duplicate=True, reward_logs=[])
+                    raw_state = pipe.get(member_key)
+                    state = _load_state(raw_state)  # type: ignore[arg-type]
+                    late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
+                    recorded = self._compute(instance_id, program, item, state, log, now)
+                    if recorded.applied:
+                        state.logs.append(log)
+                        state.achieved.update(recorded.achieved_keys)
+                    else:
+                        late.append(log.to_json())  # kept, never counted
+                    # Outside the member's slot, so before the MULTI (see the module's docstring).
+                    self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
+                    self._redis.sadd(keys.members(instance_id), log.contactId)
+                    member_outbox = keys.member_outbox(instance_id, log.contactId)
+                    intents = [
+                        intent
+                        for reward_log in recorded.reward_logs
+                        for intent in outbox.reward_intents(instance_id, reward_log)
+                    ]
+                    if intents:
+                        outbox.index(self._redis, member_outbox, time.time())
+                    pipe.multi()
+                    pipe.set(member_key, _dump_state(state, late))
+                    pipe.set(uid_key, json.dumps(recorded.answer, default=str))
+                    for reward_log in recorded.reward_logs:
+                        pipe.set(
+                            keys.member_reward(instance_id, log.contactId, reward_log["id"]),
+                            json.dumps(reward_log),
+                        )
+                        pipe.zadd(
+                            keys.member_rewards(instance_id, log.contactId),
+                            {reward_log["id"]: now.timestamp()},
+                        )
+                    outbox.add(pipe, member_outbox, intents, time.time())
+                    pipe.execute()
+                    return Outcome(recorded.answer, duplicate=False, reward_logs=recorded.reward_logs)
+                except redis.WatchError:
+                    continue
+        raise Contention(f"could not record {log.uniqueIdentifier} after {MAX_ATTEMPTS} attempts")
+
+    @staticmethod
+    def _compute(
+        instance_id: str,
+        program: Program,
+        item: Streak | Challenge,
+        state: MemberState,
+        log: ActivityLog,
+        now: datetime,
+    ) -> Recorded:
+        if isinstance(item, Streak):
+            return record_streak_log(program, item, state, log, instance_id=instance_id, now=now)
+        return record_challenge_log(program, item, state, log, instance_id=instance_id, now=now)
+
+    def member_state(self, instance_id: str, contact_id: str, kind: Kind, item_id: str) -> MemberState:
+        return _load_state(self._redis.get(keys.member_state(instance_id, contact_id, kind, item_id)))  # type: ignore[arg-type]
+
+    # reward logs --------------------------------------------------------------------------------
+
+    def _index_rewards(
+        self, instance_id: str, contact_id: str, reward_logs: list[dict[str, Any]] | None
+    ) -> None:
+        if reward_logs:
+            self._redis.hset(
+                keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
+            )
+
+    def reward_log_key(self, instance_id: str, reward_log_id: str) -> str | None:
+        """The key of a reward log of this instance, or None when the instance has no such log."""
+        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
+        return (
+            keys.member_reward(instance_id, contact_id, reward_log_id)
+            if isinstance(contact_id, str)
+            else None
+        )
+
+    def take_intent(self, instance_id: str, reward_log_id: str, intent_id: str) -> bool:
+        """A task about a reward log has started: its intent in the member's outbox is taken."""
+        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
+        if not isinstance(contact_id, str):
+            return False
+        return outbox.take(self._redis, keys.member_outbox(instance_id, contact_id), intent_id)
+
+    def reward_log(self, instance_id: str, reward_log_id: str) -> dict[str, Any] | None:
+        key = self.reward_log_key(instance_id, reward_log_id)
+        raw = self._redis.get(key) if key else None
+        return json.loads(raw) if raw else None  # type: ignore[arg-type]
+
+    def member_reward_logs(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
+        ids: list[str] = self._redis.zrange(keys.member_rewards(instance_id, contact_id), 0, -1)  # type: ignore[assignment]
+        raws = [self._redis.get(keys.member_reward(instance_id, contact_id, reward_id)) for reward_id in ids]
+        return [json.loads(raw) for raw in raws if raw]  # type: ignore[arg-type]
+
+    # closed progress records (the sweep) ---------------------------------------------------------
+
+    def save_closures(
+        self, instance_id: str, contact_id: str, kind: Kind, item_id: str, closures: dict[str, dict[str, Any]]
+    ) -> int:
+        """Keep each closed record once (the first stamp stays); answers how many were new."""
+        key = keys.member_closed(instance_id, contact_id)
+        with self._redis.pipeline(transaction=False) as pipe:
+            for run_key, record in closures.items():
+                pipe.hsetnx(key, f"{kind}:{item_id}:{run_key}", json.dumps(record, default=str))
+            return sum(pipe.execute())
+
+    def closed_records(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
+        """The member's closed records, as the sweep stamped them."""
+        raw: dict[str, str] = self._redis.hgetall(keys.member_closed(instance_id, contact_id))  # type: ignore[assignment]
+        return [json.loads(raw[field]) for field in sorted(raw)]

@@ -1,0 +1,1 @@
+"""The storefront widget's JSON."""
