@@ -8,9 +8,9 @@ from typing import Any
 import redis
 
 from worker.events.processing import process_event
-from worker.runtime.celery_app import WorkerTask, app, redis_store
+from worker.runtime.celery_app import WorkerTask, app
 from worker.runtime.dispatcher import CeleryDispatcher
-from worker.runtime.providers import wix_client
+from worker.runtime.providers import redis_store, wix_client
 from worker.settings import get_settings
 from worker.store.journal import EventJournal
 

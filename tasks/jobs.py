@@ -13,7 +13,8 @@ from worker import keys
 from worker.jobs.monthly_messages import program_zone
 from worker.jobs.registry import KINDS, NEEDS_WIX, job_queue
 from worker.jobs.runner import Jobs
-from worker.runtime.celery_app import WorkerTask, app, redis_store
+from worker.runtime.celery_app import WorkerTask, app
+from worker.runtime.providers import redis_store
 from worker.settings import get_settings, wix_configured
 
 logger = logging.getLogger(__name__)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from worker.runtime.celery_app import app, redis_store
+from worker.runtime.celery_app import app
 from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.providers import redis_store
 from worker.store.outbox import RESEND_AFTER_SECONDS, relay
 
 

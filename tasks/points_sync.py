@@ -11,8 +11,8 @@ import httpx
 from worker import keys
 from worker.dispatch import APPLY_EXTERNAL_POINTS, queue_of
 from worker.loyalty.points_gate import park_task, points_wait_reason
-from worker.runtime.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline, redis_store
-from worker.runtime.providers import wix_client
+from worker.runtime.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_place_deadline
+from worker.runtime.providers import redis_store, wix_client
 from worker.settings import SettingsError, get_settings
 from worker.store.outbox import take
 from worker.sync.points import (

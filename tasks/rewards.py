@@ -18,9 +18,9 @@ from worker.rewards.automation_triggers import report_trigger as report
 from worker.rewards.fulfilment import earn_points as earn
 from worker.rewards.fulfilment import fulfil_reward as fulfil
 from worker.rewards.fulfilment import mark_reward
-from worker.runtime.celery_app import WorkerTask, app, in_place_deadline, redis_store
+from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
-from worker.runtime.providers import wix_client
+from worker.runtime.providers import redis_store, wix_client
 from worker.store.outbox import fulfil_intent_id, report_intent_id
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixTransientError, retry_in_place

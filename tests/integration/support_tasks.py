@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from worker.runtime.celery_app import app, redis_store
+from worker.runtime.celery_app import app
+from worker.runtime.providers import redis_store
 
 
 @app.task(name="events.test_slow_effect")

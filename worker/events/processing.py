@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from worker import keys
-from worker.dispatch import Dispatcher
+from worker.dispatch import Dispatcher, queue_of
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
@@ -128,7 +128,13 @@ def process_event(
         if event.account is not None:  # a points change goes to the external system unless it is ours
             settings = get_settings()
             sync_url = settings.external_sync_url if settings.external_sync_secret is not None else None
-            forward_points_update(client, event, our_app_id=our_app_id, sync_url=sync_url)
+            forward_points_update(
+                client,
+                event,
+                our_app_id=our_app_id,
+                sync_url=sync_url,
+                send=lambda task, kwargs: follow_ups.resend(task, kwargs, queue_of(task)),
+            )
         status = event.program.status if event.program is not None else None
         if status:
             record_program_status(client, instance_id, status)

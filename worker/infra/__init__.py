@@ -1,1 +1,1 @@
-"""Infrastructure: Redis clients and health, embedded Redis, logging, error reporting, metrics."""
+"""Infrastructure: Redis clients and health, embedded Redis, logging, error reporting."""

@@ -1,2 +1,2 @@
-"""The Celery runtime: the app, retry policy, task messages, dead letters, the Celery dispatcher and the
+"""The Celery runtime: the app, task messages, dead letters, metrics, the Celery dispatcher and the
 providers (the process-wide Redis, Wix client, dispatcher)."""

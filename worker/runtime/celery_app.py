@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 import time
-from functools import lru_cache
 from typing import Any
 
 import kombu.exceptions
@@ -19,10 +18,11 @@ from celery import Celery, Task, signals
 
 from worker.infra import log_config
 from worker.infra.error_reporting import init_sentry
-from worker.infra.metrics import count_task_outcome
-from worker.infra.redis_client import require_redis_url, sync_client
+from worker.infra.redis_client import require_redis_url
 from worker.retry_policy import retry_policy
 from worker.runtime.dead_letters import DeadLetters
+from worker.runtime.metrics import count_task_outcome
+from worker.runtime.providers import redis_store
 from worker.settings import SettingsError, get_settings
 from worker.store.progress import Contention
 from worker.wix.client import WixTransientError
@@ -55,12 +55,6 @@ def in_place_deadline() -> float:
     """Until when (`time.monotonic()`) a task may do its Wix work again in place after a passing failure
     (`worker.wix.client.retry_in_place`): half the soft time limit from now, so it ends inside it."""
     return time.monotonic() + _policy.soft_time_limit / 2
-
-
-@lru_cache
-def redis_store() -> redis.Redis:
-    """The workers' Redis client for state (journal, dead letters, counters)."""
-    return sync_client(require_redis_url(get_settings()))
 
 
 class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped

@@ -1,30 +1,47 @@
-"""The `Dispatcher` that sends through the Celery app, by task name (worker/dispatch.py).
+"""The `Dispatcher` that sends through Celery, by task name (worker/dispatch.py).
 
-The app is imported on first send, so a process that never sends imports no Celery app.
+A worker process sends with its own app (worker.runtime.celery_app). Any other process (the web app,
+the CLI) sends with a producer-only app made from the same configuration: it imports no task module and
+no worker signal handler, so the web process never imports the Celery app.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict
+from functools import lru_cache
 from typing import Any
+
+from celery import Celery
 
 from worker.dispatch import EARN_POINTS, FULFIL_REWARD, REPORT_TRIGGER, RUN_JOB_BATCH, queue_of
 from worker.loyalty.points_rules import PointsEarn
 
 
+@lru_cache
+def _producer() -> Celery:
+    app = Celery("worker", set_as_current=False)
+    # CELERY_CONFIG_MODULE names another module (one that imports celeryconfig and overrides a little).
+    app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))
+    return app
+
+
+def _app() -> Celery:
+    """The worker's own app when this process has it, else the producer-only app."""
+    worker_app = sys.modules.get("worker.runtime.celery_app")
+    return worker_app.app if worker_app is not None else _producer()
+
+
 def send_task(task: str, kwargs: dict[str, Any], queue: str) -> None:
     """Send one task by name on `queue`."""
-    from worker.runtime.celery_app import app
-
-    app.send_task(task, kwargs=kwargs, queue=queue)
+    _app().send_task(task, kwargs=kwargs, queue=queue)
 
 
 def replay(entry: dict[str, Any]) -> None:
     """Send a dead letter's task again as it was parked (worker/runtime/dead_letters.py)."""
-    from worker.runtime.celery_app import app
-
-    app.send_task(entry["task"], args=entry["args"], kwargs=entry["kwargs"], queue=entry.get("queue"))
+    _app().send_task(entry["task"], args=entry["args"], kwargs=entry["kwargs"], queue=entry.get("queue"))
 
 
 class CeleryDispatcher:

@@ -43,7 +43,6 @@ import redis
 
 from worker import keys
 from worker.dispatch import APPLY_EXTERNAL_POINTS, PUSH_POINTS_UPDATE, queue_of
-from worker.runtime.dispatcher import send_by_name
 from worker.settings import Settings, SettingsError
 from worker.store import outbox
 from worker.sync.member_directory import link_of, record_contact
@@ -193,7 +192,7 @@ def forward_points_update(
     *,
     our_app_id: str | None,
     sync_url: str | None,
-    send: Send = send_by_name,
+    send: Send,
 ) -> str:
     """Queue the points change for the external system unless it is ours; answers what was done."""
     if event.name != "points_updated" or event.account is None:

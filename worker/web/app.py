@@ -13,10 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from worker.dispatch import Dispatcher
 from worker.infra.error_reporting import init_sentry
-from worker.infra.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
 from worker.web.errors import install_error_handlers

@@ -17,8 +17,8 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from worker.infra import log_config
-from worker.infra.metrics import ReceiverMetrics, event_type_label
 from worker.infra.redis_client import FAST_TIMEOUT
+from worker.runtime.metrics import ReceiverMetrics, event_type_label
 from worker.web.errors import error_response
 from worker.web.event_queue import EventQueue
 from worker.wix.envelope import EnvelopeError, parse_envelope
