@@ -33,7 +33,7 @@ def _journal() -> EventJournal:
 
 
 @app.task(name="events.process_wix_event", base=EventTask)
-def process_wix_event(
+def process_wix_event_task(
     *,
     event_type: str,
     instance_id: str,
@@ -56,4 +56,5 @@ def process_wix_event(
         received_at=received_at,
         follow_ups=CeleryDispatcher(),
         order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
+        sync_url=settings.outbound_sync_url,
     )

@@ -14,7 +14,7 @@ from worker.jobs.monthly_messages import program_zone
 from worker.jobs.registry import KINDS, NEEDS_WIX, job_queue
 from worker.jobs.runner import Jobs
 from worker.runtime.celery_app import WorkerTask, app
-from worker.runtime.providers import redis_store
+from worker.runtime.providers import job_context, redis_store
 from worker.settings import get_settings, wix_configured
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def _jobs() -> Jobs:
 def send_batch(job_id: str, name: str, wait_seconds: float = 0.0) -> None:
     # A wait (a spent rate limit) is a countdown, never past what the visibility timeout allows.
     countdown = min(wait_seconds, WorkerTask.retry_backoff_max) or None
-    run_job_batch.apply_async(kwargs={"job_id": job_id}, queue=job_queue(name), countdown=countdown)
+    run_job_batch_task.apply_async(kwargs={"job_id": job_id}, queue=job_queue(name), countdown=countdown)
 
 
 class JobStuck(Exception):
@@ -45,13 +45,13 @@ class JobTask(WorkerTask):
 
 
 @app.task(name="bulk.run_job_batch", base=JobTask)
-def run_job_batch(*, job_id: str, resume: bool = False) -> None:
+def run_job_batch_task(*, job_id: str, resume: bool = False) -> None:
     """One batch of the job, then the next one sent; `resume` (a replayed dead letter) runs a failed job
     again from its cursor."""
     jobs = _jobs()
     if resume:
         jobs.resume(job_id)
-    batch = jobs.run_batch(job_id, datetime.now(UTC))
+    batch = jobs.run_batch(job_id, datetime.now(UTC), job_context())
     record = jobs.get(job_id)
     if batch is None or record is None:
         return
@@ -62,7 +62,7 @@ def run_job_batch(*, job_id: str, resume: bool = False) -> None:
 
 
 @app.task(name="periodic.start_job_everywhere")
-def start_job_everywhere(*, name: str, local_day: int | None = None) -> int:
+def start_job_everywhere_task(*, name: str, local_day: int | None = None) -> int:
     """Beat's entry point: start `name` for every instance that has a program; answers how many started.
     With `local_day`, only where it is that day of the month in the program's timezone."""
     if name in NEEDS_WIX and not wix_configured(get_settings()):

@@ -11,6 +11,6 @@ from worker.store.outbox import RESEND_AFTER_SECONDS, relay
 
 
 @app.task(name="periodic.relay_outbox")
-def relay_outbox(*, min_age_seconds: float = RESEND_AFTER_SECONDS) -> int:
+def relay_outbox_task(*, min_age_seconds: float = RESEND_AFTER_SECONDS) -> int:
     """Send every intent no worker took in time (beat, every minute); answers how many were sent."""
     return relay(redis_store(), CeleryDispatcher().resend, time.time(), min_age_seconds)

@@ -41,7 +41,7 @@ def _http() -> httpx.Client:
     bind=True,
     autoretry_for=(*TRANSIENT_ERRORS, ExternalSyncUnavailable),
 )
-def push_points_update(
+def push_points_update_task(
     self: WorkerTask,
     *,
     instance_id: str,
@@ -97,7 +97,7 @@ def push_points_update(
 
 
 @app.task(name="sync.apply_external_points", bind=True)
-def apply_points(
+def apply_external_points_task(
     self: WorkerTask,
     *,
     instance_id: str,

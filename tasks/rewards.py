@@ -13,11 +13,8 @@ from typing import Any
 
 import redis
 
-from worker.rewards.automation_triggers import REWARD_ISSUED
-from worker.rewards.automation_triggers import report_trigger as report
-from worker.rewards.fulfilment import earn_points as earn
-from worker.rewards.fulfilment import fulfil_reward as fulfil
-from worker.rewards.fulfilment import mark_reward
+from worker.rewards.automation_triggers import REWARD_ISSUED, report_trigger
+from worker.rewards.fulfilment import earn_points, fulfil_reward, mark_reward
 from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.providers import redis_store, wix_client
@@ -41,11 +38,11 @@ class RewardTask(WorkerTask):
 
 
 @app.task(name="rewards.fulfil_reward", base=RewardTask, bind=True)
-def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> str:
+def fulfil_reward_task(self: RewardTask, *, instance_id: str, reward_log_id: str) -> str:
     ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, fulfil_intent_id(reward_log_id))
     try:
         status = retry_in_place(
-            lambda: fulfil(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC)),
+            lambda: fulfil_reward(wix_client(), redis_store(), instance_id, reward_log_id, datetime.now(UTC)),
             deadline=in_place_deadline(),
             base=2 * wix_client().retry_base,
         )
@@ -57,7 +54,7 @@ def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> 
 
 
 @app.task(name="rewards.earn_points", bind=True)
-def earn_points(
+def earn_points_task(
     self: WorkerTask,
     *,
     instance_id: str,
@@ -68,7 +65,7 @@ def earn_points(
 ) -> None:
     try:
         retry_in_place(
-            lambda: earn(wix_client(), instance_id, contact_id, points, idempotency_key, description),
+            lambda: earn_points(wix_client(), instance_id, contact_id, points, idempotency_key, description),
             deadline=in_place_deadline(),
             base=2 * wix_client().retry_base,
         )
@@ -77,12 +74,12 @@ def earn_points(
 
 
 @app.task(name="rewards.report_trigger", bind=True)
-def report_trigger(self: WorkerTask, *, instance_id: str, trigger_key: str, reward_log_id: str) -> None:
+def report_trigger_task(self: WorkerTask, *, instance_id: str, trigger_key: str, reward_log_id: str) -> None:
     intent_id = report_intent_id(trigger_key, reward_log_id)
     ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, intent_id)
     try:
         retry_in_place(
-            lambda: report(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id),
+            lambda: report_trigger(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id),
             deadline=in_place_deadline(),
             base=2 * wix_client().retry_base,
         )

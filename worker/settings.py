@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     external_sync_match_by: Literal["email", "contactId"] = "email"
 
     @property
+    def outbound_sync_url(self) -> str | None:
+        """Where points changes go out to the external system; None while the secret is not set."""
+        return self.external_sync_url if self.external_sync_secret is not None else None
+
+    @property
     def is_production(self) -> bool:
         return self.worker_env == "production"
 

@@ -20,6 +20,7 @@ from tests import wix_samples
 from tests.browser.conftest import Stack, Tab
 from tests.browser.harness import Embed, PageServer, element_page, guest_page, member_page, shop_page
 from tests.integration.conftest import wait_for
+from tests.programs import challenge, coupon, milestone, points, program, streak
 from worker.infra.embedded_redis import free_port
 from worker.wix.webhook_signing import sign_webhook
 
@@ -27,74 +28,39 @@ INSTANCE = "6b1e6a2c-0000-4000-8000-00000000b701"
 LAUNCHER = "wix-rewards-widget .launcher"
 PANEL = "wix-rewards-widget [role=dialog]"
 
-PROGRAM: dict[str, Any] = {
-    "timezone": "UTC",
-    "lateLogGraceHours": 72,
-    "streaks": [
-        {
-            "id": "daily-shopper",
-            "name": "Daily shopper",
-            "description": "Check out once a day.",
-            "status": "live",
-            "activityIds": ["checkout"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "daily",
-            "aggregationTargetValue": 1,
-            "completionTargetValue": 10,
-            "milestones": [
-                {
-                    "id": "three-days",
-                    "name": "Three days",
-                    "milestoneTargetValue": 3,
-                    "reward": {"type": "points", "points": 10},
-                },
-            ],
-        },
+PROGRAM: dict[str, Any] = program(
+    late_log_grace_hours=72,
+    streaks=[
+        streak(
+            "daily-shopper",
+            "Daily shopper",
+            description="Check out once a day.",
+            activities=["checkout"],
+            period="daily",
+            completion=10,
+            milestones=[milestone("three-days", "Three days", 3, points(10))],
+        )
     ],
-    "challenges": [
-        {
-            "id": "spend-100",
-            "name": "Spend 100 this month",
-            "description": "Every paid order counts.",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 100,
-            "milestones": [
-                {
-                    "id": "fifty",
-                    "name": "Fifty spent",
-                    "milestoneTargetValue": 50,
-                    "reward": {
-                        "type": "coupon",
-                        "coupon": {"name": "10% off", "percentOffRate": 10},
-                        "validDays": 14,
-                    },
-                },
-                {
-                    "id": "hundred",
-                    "name": "A hundred",
-                    "milestoneTargetValue": 100,
-                    "reward": {"type": "points", "points": 25},
-                },
+    challenges=[
+        challenge(
+            "spend-100",
+            "Spend 100 this month",
+            description="Every paid order counts.",
+            method="sum",
+            period="monthly",
+            completion=100,
+            milestones=[
+                milestone("fifty", "Fifty spent", 50, coupon("10% off", 10, valid_days=14)),
+                milestone("hundred", "A hundred", 100, points(25)),
             ],
-        },
-        {
-            "id": "paused-one",
-            "name": "Paused challenge",
-            "status": "paused",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 3,
-        },
+        ),
+        challenge("paused-one", "Paused challenge", status="paused", period="monthly", completion=3),
     ],
-    "rules": [
+    rules=[
         {"on": "checkout_completed", "streak": "daily-shopper", "activityId": "checkout", "value": "count"},
         {"on": "order_paid", "challenge": "spend-100", "activityId": "order_paid", "value": "order.total"},
     ],
-    "themes": [
+    themes=[
         {
             "id": "midnight",
             "colors": {
@@ -108,7 +74,7 @@ PROGRAM: dict[str, Any] = {
             "cornerRadius": 4,
         }
     ],
-    "floatingWidgets": [
+    floatingWidgets=[
         {
             "id": "corner",
             "position": "top-left",
@@ -119,7 +85,7 @@ PROGRAM: dict[str, Any] = {
             "size": "large",
         }
     ],
-}
+)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -137,6 +138,37 @@ def start_worker(env: dict[str, str], *extra: str) -> Process:
 
     wait_for(ready, 30, "the Celery worker to be ready")
     return process
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def worker_killed_midway(
+    env: dict[str, str],
+    start: Callable[[], T],
+    under_way: Callable[[], Any],
+    timeout: float,
+    what: str,
+    before_resume: Callable[[T], None] | None = None,
+) -> Iterator[T]:
+    """Kill-the-worker-and-resume: a worker runs what `start()` sets going until `under_way()`, is SIGKILLed
+    with its children, `before_resume` looks at what it left, and a second worker runs while the block
+    waits for the end. Yields what `start()` answered; both workers are stopped whatever happens."""
+    first = start_worker(env)
+    try:
+        started = start()
+        wait_for(under_way, timeout, what)
+        first.kill_group()
+    finally:
+        first.stop()
+    if before_resume is not None:
+        before_resume(started)
+    second = start_worker(env)
+    try:
+        yield started
+    finally:
+        second.stop()
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from tests.integration.conftest import (
     start_web,
     wait_for,
 )
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.infra.embedded_redis import free_port
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000ba01"

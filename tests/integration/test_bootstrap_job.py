@@ -13,6 +13,7 @@ from tests.integration.conftest import (
     run_job_from_cli,
     service_env,
     start_worker,
+    worker_killed_midway,
 )
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000b001"
@@ -89,30 +90,30 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
         CELERY_VISIBILITY_TIMEOUT="20",
     )
     jobs = Jobs(real_redis, KINDS)
-    first = start_worker(env)
-    try:
+
+    def start() -> dict[str, Any]:
         record, _ = jobs.start(INSTANCE, "bootstrap")
         os.environ["REDIS_URL"] = redis_url
         CeleryDispatcher().run_job(record["id"], "bulk")
+        return record
 
-        def some_accounts() -> bool:
-            return len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) >= 250
+    def some_accounts() -> bool:
+        return len(fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]) >= 250
 
-        wait_for(some_accounts, 90, "the job to be a quarter done")
-        first.kill_group()
-    finally:
-        first.stop()
-    assert jobs.get(record["id"])["status"] == "running"
-    second = start_worker(env)
+    def still_running(record: dict[str, Any]) -> None:
+        assert jobs.get(record["id"])["status"] == "running"
+
     try:
-        wait_for(lambda: jobs.get(record["id"])["status"] != "running", 240, "the job to resume and end")
-        finished = jobs.get(record["id"])
-        assert finished["status"] == "succeeded", finished["failures"]
-        accounts = fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]
-        assert len(accounts) == 1000
-        assert len({account["contactId"] for account in accounts}) == 1000
-        assert (finished["total"], finished["failed"]) == (1000, 0)
+        with worker_killed_midway(
+            env, start, some_accounts, 90, "the job to be a quarter done", before_resume=still_running
+        ) as record:
+            wait_for(lambda: jobs.get(record["id"])["status"] != "running", 240, "the job to resume and end")
+            finished = jobs.get(record["id"])
+            assert finished["status"] == "succeeded", finished["failures"]
+            accounts = fake_wix.control("GET", f"instances/{INSTANCE}/accounts")["accounts"]
+            assert len(accounts) == 1000
+            assert len({account["contactId"] for account in accounts}) == 1000
+            assert (finished["total"], finished["failed"]) == (1000, 0)
     finally:
-        second.stop()
         fake_wix.control("DELETE", "faults")
         fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})

@@ -15,7 +15,7 @@ import pytest
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN_TOKEN, wait_for
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.infra.redis_client import sync_client
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook

@@ -18,7 +18,14 @@ import pytest
 
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
-from tests.integration.conftest import ROOT, service_env, start_web, start_worker, wait_for
+from tests.integration.conftest import (
+    ROOT,
+    service_env,
+    start_web,
+    start_worker,
+    wait_for,
+    worker_killed_midway,
+)
 from worker.infra.embedded_redis import EmbeddedRedis
 from worker.infra.redis_client import sync_client
 from worker.runtime.celery_app import app
@@ -55,23 +62,23 @@ class TestWorkerKilled:
         """SIGKILL the worker and its children mid-task: after the visibility timeout another runs it."""
         store = sync_client(module_redis_url)
         env = service_env(module_redis_url, public_key_pem, CELERY_VISIBILITY_TIMEOUT=SHORT_VISIBILITY)
-        first = start_worker(env)
         key = f"slow:{uuid.uuid4()}"
-        try:
-            app.send_task("events.test_slow_effect", args=[key, 2.0])
-            wait_for(lambda: _count(store, f"{key}:attempts") == 1, 20, "the task to start")
-            first.kill_group()
-        finally:
-            first.stop()
-        assert _count(store, f"{key}:done") == 0
-        second = start_worker(env)
-        try:
+
+        def not_done(_: object) -> None:
+            assert _count(store, f"{key}:done") == 0
+
+        with worker_killed_midway(
+            env,
+            lambda: app.send_task("events.test_slow_effect", args=[key, 2.0]),
+            lambda: _count(store, f"{key}:attempts") == 1,
+            20,
+            "the task to start",
+            before_resume=not_done,
+        ):
             wait_for(
                 lambda: _count(store, f"{key}:done") == 1, 60, "the abandoned task to come back and finish"
             )
             assert _count(store, f"{key}:attempts") == 2
-        finally:
-            second.stop()
 
 
 class TestRedisOutage:

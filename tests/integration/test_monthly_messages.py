@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     service_env,
     start_worker,
     wait_for,
+    worker_killed_midway,
 )
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000c001"
@@ -123,23 +124,29 @@ def test_a_worker_killed_mid_run_still_sends_one_message_per_member(
     )  # fmt: skip
     env = worker_env(fake_wix, redis_url, CELERY_VISIBILITY_TIMEOUT="20")
     jobs = Jobs(real_redis, KINDS)
-    first = start_worker(env)
-    try:
+
+    def start() -> dict[str, Any]:
         record, _ = jobs.start(INSTANCE, "monthly-messages")
         os.environ["REDIS_URL"] = redis_url
         CeleryDispatcher().run_job(record["id"], "bulk")
-        wait_for(lambda: sum(messages_by_member(fake_wix).values()) >= 4, 30, "the job to be under way")
-        first.kill_group()
-    finally:
-        first.stop()
-    assert jobs.get(record["id"])["status"] == "running"
-    second = start_worker(env)
+        return record
+
+    def still_running(record: dict[str, Any]) -> None:
+        assert jobs.get(record["id"])["status"] == "running"
+
     try:
-        wait_for(lambda: jobs.get(record["id"])["status"] != "running", 120, "the job to resume and end")
-        finished = jobs.get(record["id"])
-        assert finished["status"] == "succeeded", finished["failures"]
-        assert messages_by_member(fake_wix) == Counter({member: 1 for member in balances})
+        with worker_killed_midway(
+            env,
+            start,
+            lambda: sum(messages_by_member(fake_wix).values()) >= 4,
+            30,
+            "the job to be under way",
+            before_resume=still_running,
+        ) as record:
+            wait_for(lambda: jobs.get(record["id"])["status"] != "running", 120, "the job to resume and end")
+            finished = jobs.get(record["id"])
+            assert finished["status"] == "succeeded", finished["failures"]
+            assert messages_by_member(fake_wix) == Counter({member: 1 for member in balances})
     finally:
-        second.stop()
         fake_wix.control("DELETE", "faults")
         fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})

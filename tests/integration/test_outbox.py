@@ -16,34 +16,25 @@ import pytest
 
 from tests.integration.conftest import APP_ID, FakeWixProcess, Process, start_web, start_worker, wait_for
 from tests.integration.test_rewards_against_fake_wix import collection, signing_key, wix_env
+from tests.programs import challenge, coupon, milestone, program
 from worker import keys
 from worker.rewards.fulfilment import coupon_code
 from worker.store.api_keys import create_api_key
 from worker.store.progress import ProgressStore
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"  # the instance the fake Wix's helpers read
-PROGRAM: dict[str, Any] = {
-    "timezone": "UTC",
-    "challenges": [
-        {
-            "id": "spend-50",
-            "name": "Spend $50",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",  # a log at "now" is inside the current window on any date
-            "completionTargetValue": 50,
-            "milestones": [
-                {
-                    "id": "fifty",
-                    "name": "Fifty spent",
-                    "milestoneTargetValue": 50,
-                    "reward": {"type": "coupon", "coupon": {"name": "10% off", "percentOffRate": 10}},
-                }
-            ],
-        }
-    ],
-}
+PROGRAM: dict[str, Any] = program(
+    challenges=[
+        challenge(
+            "spend-50",
+            "Spend $50",
+            method="sum",
+            period="monthly",
+            completion=50,
+            milestones=[milestone("fifty", "Fifty spent", 50, coupon("10% off", 10))],
+        )
+    ]
+)
 
 
 @pytest.fixture

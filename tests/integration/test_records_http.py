@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import ADMIN_TOKEN, ROOT
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
+from tests.programs import challenge, coupon, milestone, points, program
 from worker.loyalty.points_gate import points_wait_reason
 from worker.rewards.fulfilment import coupon_code
 from worker.store.progress import ProgressStore
@@ -32,42 +33,23 @@ from worker.wix.webhook_signing import sign_webhook
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"
 
-PROGRAM: dict[str, Any] = {
-    "timezone": "UTC",
-    "challenges": [
-        {
-            "id": "spend-50",
-            "name": "Spend $50",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 100,
-            "milestones": [
-                {
-                    "id": "fifty",
-                    "name": "Fifty spent",
-                    "milestoneTargetValue": 50,
-                    "reward": {
-                        "type": "coupon",
-                        "coupon": {"name": "10% off", "percentOffRate": 10},
-                        "validDays": 14,
-                    },
-                },
-                {
-                    "id": "hundred",
-                    "name": "A hundred",
-                    "milestoneTargetValue": 100,
-                    "reward": {"type": "points", "points": 25},
-                },
+PROGRAM: dict[str, Any] = program(
+    challenges=[
+        challenge(
+            "spend-50",
+            "Spend $50",
+            method="sum",
+            period="monthly",
+            completion=100,
+            milestones=[
+                milestone("fifty", "Fifty spent", 50, coupon("10% off", 10, valid_days=14)),
+                milestone("hundred", "A hundred", 100, points(25)),
             ],
-        }
+        )
     ],
-    "rules": [
-        {"on": "order_paid", "challenge": "spend-50", "activityId": "order_paid", "value": "order.total"}
-    ],
-    "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}],
-}
+    rules=[{"on": "order_paid", "challenge": "spend-50", "activityId": "order_paid", "value": "order.total"}],
+    pointsRules=[{"on": "checkout_completed", "points": 1, "per": 10}],
+)
 
 
 def wix_env(fake_wix: FakeWixProcess, redis_url: str, **extra: str) -> dict[str, str]:

@@ -24,49 +24,38 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
+from tests.programs import challenge, milestone, points, program, streak
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000w701"
 MEMBER, CONTACT = "a517751b-0000-4000-8000-0000000000m1", "88615e02-0000-4000-8000-0000000000c1"
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 ORIGIN = {"origin": "https://shop.example"}
 
-PROGRAM: dict[str, Any] = {
-    "timezone": "Europe/Berlin",
-    "streaks": [
-        {
-            "id": "weekly",
-            "name": "Weekly shopper",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "weekly",
-            "aggregationTargetValue": 2,
-            "milestones": [{"id": "two", "name": "Two weeks", "milestoneTargetValue": 2}],
-        }
+PROGRAM: dict[str, Any] = program(
+    timezone="Europe/Berlin",
+    streaks=[
+        streak(
+            "weekly",
+            "Weekly shopper",
+            period="weekly",
+            target=2,
+            milestones=[milestone("two", "Two weeks", 2)],
+        )
     ],
-    "challenges": [
-        {
-            "id": "spend-50",
-            "name": "Spend 50",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 100,
-            "milestones": [
-                {
-                    "id": "fifty",
-                    "name": "Fifty spent",
-                    "milestoneTargetValue": 50,
-                    "reward": {"type": "points", "points": 25},
-                }
-            ],
-        }
+    challenges=[
+        challenge(
+            "spend-50",
+            "Spend 50",
+            method="sum",
+            period="monthly",
+            completion=100,
+            milestones=[milestone("fifty", "Fifty spent", 50, points(25))],
+        )
     ],
-    "templates": [
+    templates=[
         {"id": "shop", "defaultLocale": "de", "copy": {"de": {"title": "Treueclub"}, "en": {"title": "Club"}}}
     ],
-}
+)
 
 
 @pytest.fixture(scope="module")

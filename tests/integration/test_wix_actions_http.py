@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from tests.integration.conftest import service_env, start_web
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.store.progress import ProgressStore
 
 APP_ID = "integration-app-id"

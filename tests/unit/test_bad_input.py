@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests import wix_samples
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.cli import flower_command
 from worker.dispatch import RecordedDispatcher
 from worker.engine.program import ProgramInvalid

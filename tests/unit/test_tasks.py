@@ -33,23 +33,23 @@ def event_kwargs(payload: dict) -> dict:  # type: ignore[type-arg]
 class TestProcessWixEvent:
     def test_processes_and_records(self, store) -> None:
         """Called with the receiver's arguments, the task records the normalized event."""
-        from tasks.events import process_wix_event
+        from tasks.events import process_wix_event_task
 
         payload = wix_samples.payment_status_updated()
-        assert process_wix_event(**event_kwargs(payload)) == "processed"
+        assert process_wix_event_task(**event_kwargs(payload)) == "processed"
         assert EventJournal(store, 60).get("inst-1", payload["id"])["status"] == "processed"
 
     def test_a_failure_is_parked_and_journaled(self, store) -> None:
         """After the last retry: the task is in the dead-letter queue and the journal says failed."""
-        from tasks.events import process_wix_event
+        from tasks.events import process_wix_event_task
 
         payload = wix_samples.payment_status_updated()
         kwargs = event_kwargs(payload)
-        process_wix_event.push_request(id="task-9", retries=8, delivery_info={"routing_key": "events"})
+        process_wix_event_task.push_request(id="task-9", retries=8, delivery_info={"routing_key": "events"})
         try:
-            process_wix_event.on_failure(ConnectionError("redis went away"), "task-9", (), kwargs, None)
+            process_wix_event_task.on_failure(ConnectionError("redis went away"), "task-9", (), kwargs, None)
         finally:
-            process_wix_event.pop_request()
+            process_wix_event_task.pop_request()
         entry = DeadLetters(store).get("task-9")
         assert entry["task"] == "events.process_wix_event"
         assert entry["kwargs"] == kwargs
@@ -62,12 +62,12 @@ class TestProcessWixEvent:
 
     def test_a_replayed_failed_event_is_processed(self, store) -> None:
         """A failed record does not block a replay: the event is processed then."""
-        from tasks.events import process_wix_event
+        from tasks.events import process_wix_event_task
 
         payload = wix_samples.payment_status_updated()
         kwargs = event_kwargs(payload)
         EventJournal(store, 60).settle("inst-1", payload["id"], "failed", event_type="x", error="boom")
-        assert process_wix_event(**kwargs) == "processed"
+        assert process_wix_event_task(**kwargs) == "processed"
         record = EventJournal(store, 60).get("inst-1", payload["id"])
         assert record["status"] == "processed"
         assert "error" not in record

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from worker.infra.embedded_redis import EmbeddedRedis, free_port
 from worker.infra.redis_client import sync_client
 from worker.progress.member_progress import member_progress
+from worker.runtime.providers import configured_wix
 from worker.store.progress import ProgressStore
 from worker.wix.fake.payloads import EventOptions, checkout_completed, payment_status_updated
 from worker.wix.webhook_signing import sign_webhook
@@ -205,7 +206,9 @@ def run_demo() -> int:
         _wait(settled, 60, "the rewards to be issued")
         _wait(lambda: len(_fake(fake, "triggerReports")) >= 4, 30, "the automation triggers")
         time.sleep(1)  # the checkout points land on the same queue
-        _print_results(member_progress(progress_store, INSTANCE, CONTACT, datetime.now(UTC)), fake)
+        _print_results(
+            member_progress(progress_store, INSTANCE, CONTACT, datetime.now(UTC), wix=configured_wix), fake
+        )
         return 0
     finally:
         stack.stop()

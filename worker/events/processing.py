@@ -27,7 +27,6 @@ from worker.loyalty.points_gate import park_earns, points_wait_reason, record_pr
 from worker.loyalty.points_rules import points_to_earn
 from worker.progress.record import record_activity
 from worker.rewards.follow_ups import fulfil_new_rewards
-from worker.settings import get_settings
 from worker.store.journal import EventJournal
 from worker.store.progress import NoProgram, ProgressStore
 from worker.sync.member_directory import apply_contact_event
@@ -53,9 +52,11 @@ def process_event(
     now: datetime | None = None,
     follow_ups: Dispatcher | None = None,
     order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
+    sync_url: str | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
-    left alone. Redis errors propagate (the task retries); what the domain refuses is recorded."""
+    left alone. Redis errors propagate (the task retries); what the domain refuses is recorded. A points
+    change goes out to `sync_url` (Settings.outbound_sync_url) unless it is ours."""
     if journal.is_settled(instance_id, event_id):
         logger.info("event already settled; nothing to do")
         return "already_settled"
@@ -126,8 +127,6 @@ def process_event(
             else:
                 follow_ups.earn(instance_id, earns)
         if event.account is not None:  # a points change goes to the external system unless it is ours
-            settings = get_settings()
-            sync_url = settings.external_sync_url if settings.external_sync_secret is not None else None
             forward_points_update(
                 client,
                 event,

@@ -21,11 +21,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
-
 from worker import keys
 from worker.engine.timestamps import utc_stamp
-from worker.jobs.runner import Batch
+from worker.events.processing import process_event
+from worker.jobs.runner import Batch, JobContext
 from worker.store.journal import EventJournal
 
 LOOKBACK = timedelta(hours=72)
@@ -62,15 +61,11 @@ def events_of(order: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return events
 
 
-def catch_up(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+def catch_up(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
     """One page of orders: each one's events through the webhook path, once. `done` counts the events
     that counted something the webhooks had missed; `skipped` the rest."""
-    from worker.events.processing import process_event
-    from worker.runtime.dispatcher import CeleryDispatcher
-    from worker.runtime.providers import wix_client
-    from worker.settings import get_settings
-
-    settings, wix, instance_id = get_settings(), wix_client(), record["instanceId"]
+    client, settings, instance_id = context.redis, context.settings, record["instanceId"]
+    wix, follow_ups = context.wix(), context.dispatcher()
     if record["cursor"] in (None, "", "0"):
         mark = client.get(keys.catch_up_mark(instance_id))
         since = record["since"] or (str(mark) if mark else utc_stamp(now - LOOKBACK))
@@ -94,8 +89,9 @@ def catch_up(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batc
                 data=json.dumps(payload),
                 our_app_id=settings.wix_app_id,
                 claim_ttl_seconds=settings.event_journal_ttl_seconds,
-                follow_ups=CeleryDispatcher(),
+                follow_ups=follow_ups,
                 order_lookup=_the(order),
+                sync_url=settings.outbound_sync_url,
                 now=now,
             )
             if outcome == "processed" and _counted_something(

@@ -70,7 +70,7 @@ import redis
 from worker import keys
 from worker.engine.program import Program, ProgramInvalid, parse_program
 from worker.engine.storefront import DEFAULT_ID
-from worker.jobs.runner import Batch, batch_seconds
+from worker.jobs.runner import Batch, JobContext
 from worker.store.progress import ProgressStore
 from worker.wix.client import (
     WixApiError,
@@ -361,11 +361,9 @@ class Position:
         return cls(**json.loads(raw))
 
 
-def monthly_messages(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+def monthly_messages(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
     """`monthly-messages`: one page of loyalty accounts, each member messaged once this month."""
-    from worker.runtime.providers import wix_client
-
-    wix, instance_id = wix_client(), record["instanceId"]
+    client, wix, instance_id = context.redis, context.wix(), record["instanceId"]
     position = Position.decode(record["cursor"])
     month = month_of(_started_at(record, now), program_zone(client, instance_id))
     marks = MonthMarks(client, instance_id, month)
@@ -382,7 +380,7 @@ def monthly_messages(client: redis.Redis, record: dict[str, Any], now: datetime)
     letter = letter_for(client, instance_id, wix_program, month)
     conversations = Conversations(client, wix, instance_id)
     total = position.seen + len(accounts)
-    deadline = time.monotonic() + batch_seconds()
+    deadline = time.monotonic() + context.batch_seconds
     done = skipped = 0
     failures: list[str] = []
     index = position.at

@@ -14,8 +14,9 @@ from worker.dispatch import RUN_JOB_BATCH, queue_of
 from worker.engine.timestamps import utc_stamp
 from worker.jobs.catch_up import catch_up
 from worker.jobs.monthly_messages import monthly_messages
-from worker.jobs.runner import RECORD_TTL_SECONDS, Batch, JobStep, batch_seconds
+from worker.jobs.runner import RECORD_TTL_SECONDS, Batch, JobContext, JobStep
 from worker.jobs.sweep import sweep
+from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.store.progress import update_json
 from worker.sync.member_directory import record_wix_contacts
 from worker.wix.client import (
@@ -49,8 +50,9 @@ def expire_reward(
     return update_json(client, key, expire)[1]
 
 
-def expire_rewards(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+def expire_rewards(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
     """`expire-rewards`: every reward log of the instance, a hundred at a time (HSCAN of the id index)."""
+    client = context.redis
     index = keys.reward_index(record["instanceId"])
     total = int(client.hlen(index)) if record["total"] is None else None  # type: ignore[arg-type]
     cursor, entries = client.hscan(index, cursor=int(record["cursor"] or 0), count=BATCH_SIZE)  # type: ignore[misc]
@@ -67,24 +69,22 @@ def expire_rewards(client: redis.Redis, record: dict[str, Any], now: datetime) -
     )
 
 
-def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+def bootstrap(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
     """`bootstrap`: activate a DRAFT loyalty program (a PAUSED one is left paused, and the job says so),
     then give every contact without one a loyalty account, a hundred contacts a batch, through the
     shared per-instance rate limit (seed 001's "activate a program and create accounts")."""
-    from worker.runtime.providers import wix_client
-
-    wix, instance_id = wix_client(), record["instanceId"]
+    client, wix, instance_id = context.redis, context.wix(), record["instanceId"]
     offset = int(record["cursor"] or 0)
     if offset == 0:
         status = wix.get_loyalty_program(instance_id).get("status")
         if status == "DRAFT":
             status = wix.activate_loyalty_program(instance_id).get("status") or "ACTIVE"
-        _keep_program_status(client, instance_id, str(status))
+        _keep_program_status(context, instance_id, str(status))
         if status != "ACTIVE":
             return Batch(0, 0, [f"the loyalty program is {status}: left as it is, no accounts created"], None)
     contacts, total = wix.query_contacts(instance_id, offset=offset, limit=BATCH_SIZE)
     record_wix_contacts(client, instance_id, contacts)  # the points sync's email ↔ contact mapping
-    deadline = time.monotonic() + batch_seconds()
+    deadline = time.monotonic() + context.batch_seconds
     done = skipped = 0
     failures: list[str] = []
     for handled, contact in enumerate(contacts):
@@ -120,14 +120,11 @@ def bootstrap(client: redis.Redis, record: dict[str, Any], now: datetime) -> Bat
     return Batch(done, skipped, failures, str(next_offset) if more else None, total=total)
 
 
-def _keep_program_status(client: redis.Redis, instance_id: str, status: str) -> None:
+def _keep_program_status(context: JobContext, instance_id: str, status: str) -> None:
     """The status read at bootstrap counts as a `program_updated` event would: points that waited for an
     ACTIVE program go now (worker.loyalty.points_gate)."""
-    from worker.loyalty.points_gate import record_program_status, release_waiting
-    from worker.runtime.dispatcher import CeleryDispatcher
-
-    if record_program_status(client, instance_id, status):
-        release_waiting(client, instance_id, CeleryDispatcher())
+    if record_program_status(context.redis, instance_id, status):
+        release_waiting(context.redis, instance_id, context.dispatcher())
 
 
 def _opener(

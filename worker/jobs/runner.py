@@ -32,11 +32,12 @@ from typing import Any
 import redis
 
 from worker import keys
+from worker.dispatch import Dispatcher
 from worker.engine.timestamps import utc_stamp
 from worker.retry_policy import retry_policy
-from worker.settings import get_settings
+from worker.settings import Settings
 from worker.store.journal import now_iso
-from worker.wix.client import WixRateLimited, WixTransientError, backoff_delay
+from worker.wix.client import WixClient, WixRateLimited, WixTransientError, backoff_delay
 
 RUNNING_TTL_SECONDS = 24 * 3600  # a job lost for a day frees its name
 RECORD_TTL_SECONDS = 30 * 24 * 3600
@@ -59,13 +60,30 @@ class Batch:
     retry_after: float | None = None  # Wix's Retry-After for that failure
 
 
-# A job kind: given the client, the job record and `now`, do one batch from the record's cursor.
-JobStep = Callable[[redis.Redis, dict[str, Any], datetime], Batch]
-
-
-def batch_seconds() -> float:
+def batch_seconds(settings: Settings) -> float:
     """How long one batch may run: half the soft time limit the visibility timeout allows."""
-    return retry_policy(get_settings().celery_visibility_timeout).soft_time_limit / 2
+    return retry_policy(settings.celery_visibility_timeout).soft_time_limit / 2
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job kind works with, handed in by the entry point that runs it (tasks/jobs.py, tests).
+
+    `wix` and `dispatcher` are made on first use, so a kind that never calls Wix never makes a client.
+    """
+
+    redis: redis.Redis
+    settings: Settings
+    wix: Callable[[], WixClient]
+    dispatcher: Callable[[], Dispatcher]
+
+    @property
+    def batch_seconds(self) -> float:
+        return batch_seconds(self.settings)
+
+
+# A job kind: given the context, the job record and `now`, do one batch from the record's cursor.
+JobStep = Callable[[JobContext, dict[str, Any], datetime], Batch]
 
 
 class UnknownJob(LookupError):
@@ -129,14 +147,14 @@ class Jobs:
             record[field] = record.get(field) or None
         return record
 
-    def run_batch(self, job_id: str, now: datetime) -> Batch | None:
-        """Do the job's next batch and keep its progress; the batch (its cursor None when the job is done),
-        or None when the job is not running."""
+    def run_batch(self, job_id: str, now: datetime, context: JobContext) -> Batch | None:
+        """Do the job's next batch, with what `context` hands it, and keep its progress; the batch (its
+        cursor None when the job is done), or None when the job is not running."""
         record = self.get(job_id)
         if record is None or record["status"] != "running":
             return None
         try:
-            batch = self.kinds[record["name"]](self._redis, record, now)
+            batch = self.kinds[record["name"]](context, record, now)
         except WixRateLimited as exc:  # our own budget is spent, no failure: wait for a slot
             batch = Batch(0, 0, [], record["cursor"] or "0", wait_seconds=exc.retry_after or 1.0)
         except WixTransientError as exc:  # a page or a setting read failed for now: the cursor stays

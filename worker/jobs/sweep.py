@@ -12,13 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import redis
-
 from worker import keys
 from worker.engine.closing import final_closures
 from worker.engine.program import Program
 from worker.engine.timestamps import utc_stamp
-from worker.jobs.runner import Batch
+from worker.jobs.runner import Batch, JobContext
 from worker.store.progress import Kind, NoProgram, ProgressStore
 
 MEMBERS_PER_BATCH = 100
@@ -42,9 +40,10 @@ def close_member(
     return new
 
 
-def sweep(client: redis.Redis, record: dict[str, Any], now: datetime) -> Batch:
+def sweep(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
     """One batch of members (SSCAN of the members index): `done` the members with something newly
     closed, `skipped` the rest."""
+    client = context.redis
     store, instance_id = ProgressStore(client), record["instanceId"]
     total = int(client.scard(keys.members(instance_id))) if record["total"] is None else None  # type: ignore[arg-type]
     try:

@@ -25,22 +25,13 @@ from worker.engine.challenges import ChallengeWindow, challenge_progress, window
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge
 from worker.engine.streaks import streak_runs, task_progress
-from worker.settings import SettingsError, get_settings, wix_configured
+from worker.settings import SettingsError
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixApiError, WixClient, WixError
 
 logger = logging.getLogger(__name__)
 
 WixProvider = Callable[[], WixClient | None]
-
-
-def configured_wix() -> WixClient | None:
-    """The process's Wix client, or None when WIX_APP_ID / WIX_APP_SECRET are not set."""
-    if not wix_configured(get_settings()):
-        return None
-    from worker.runtime.providers import wix_client  # imports the Celery app: only once Wix is configured
-
-    return wix_client()
 
 
 ACCOUNT_TTL_SECONDS = 30
@@ -136,7 +127,7 @@ def member_progress(
     contact_id: str,
     now: datetime,
     *,
-    wix: WixProvider = configured_wix,
+    wix: WixProvider,
 ) -> dict[str, Any]:
     program = store.program(instance_id)
     zone = program.zone

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from worker.progress.member_progress import configured_wix
+from worker.runtime.providers import configured_wix
 from worker.wix.client import WixClient
 
 

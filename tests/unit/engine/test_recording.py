@@ -10,79 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.programs import BASE_PROGRAM
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Program, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
 
 pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
-
-BASE_PROGRAM: dict[str, Any] = {
-    "timezone": "Europe/Berlin",
-    "lateLogGraceHours": 72,
-    "streaks": [
-        {
-            "id": "weekly-shopper",
-            "name": "Weekly shopper",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "weekly",
-            "aggregationTargetValue": 1,
-            "completionTargetValue": 4,
-            "milestones": [
-                {
-                    "id": "two-weeks",
-                    "name": "Two weeks running",
-                    "milestoneTargetValue": 2,
-                    "reward": {
-                        "type": "coupon",
-                        "coupon": {"name": "5% off", "percentOffRate": 5},
-                        "validDays": 30,
-                    },
-                },
-                {
-                    "id": "four-weeks",
-                    "name": "Four weeks",
-                    "milestoneTargetValue": 4,
-                    "reward": {"type": "points", "points": 100},
-                },
-            ],
-        },
-        {
-            "id": "paused-one",
-            "name": "Paused",
-            "status": "paused",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "daily",
-            "aggregationTargetValue": 1,
-        },
-    ],
-    "challenges": [
-        {
-            "id": "spend-500",
-            "name": "Spend $500 this month",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 500,
-            "milestones": [
-                {"id": "half", "name": "Halfway", "milestoneTargetValue": 250, "reward": {"type": "manual"}},
-                {"id": "full", "name": "Done", "milestoneTargetValue": 500, "reward": {"type": "manual"}},
-            ],
-        },
-        {
-            "id": "launch-week",
-            "name": "Launch week",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "window": {"startsAt": "2026-11-02T00:00:00+01:00", "endsAt": "2026-11-09T00:00:00+01:00"},
-            "completionTargetValue": 3,
-        },
-    ],
-}
 
 
 @pytest.fixture

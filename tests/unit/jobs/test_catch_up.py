@@ -12,13 +12,14 @@ import pytest
 import worker.runtime.dispatcher
 import worker.runtime.providers
 from tests import wix_samples
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from tests.unit.events.test_processing import INSTANCE, NOW, ORDER_PAID, RULES, paid, process
 from worker import keys
 from worker.dispatch import RecordedDispatcher
 from worker.jobs.catch_up import events_of
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs
+from worker.runtime.providers import job_context
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 
@@ -61,7 +62,7 @@ def run_catch_up(client, wix: SearchingWix, monkeypatch, since: str | None = Non
     monkeypatch.setattr(worker.runtime.providers, "wix_client", lambda: wix)
     jobs = Jobs(client, KINDS)
     record, _ = jobs.start(INSTANCE, "catch-up", since)
-    while jobs.run_batch(record["id"], NOW + timedelta(hours=1)) is not None:
+    while jobs.run_batch(record["id"], NOW + timedelta(hours=1), job_context(client)) is not None:
         if jobs.get(record["id"])["status"] != "running":  # type: ignore[index]
             break
     return jobs.get(record["id"])  # type: ignore[return-value]

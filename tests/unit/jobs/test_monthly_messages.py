@@ -14,6 +14,7 @@ from worker.engine.program import parse_program
 from worker.jobs.monthly_messages import MonthMarks, month_of, month_tag, program_zone
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs
+from worker.runtime.providers import job_context
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixApiError, WixRateLimited, WixTransientError
@@ -145,7 +146,7 @@ def run(fake_store, *, started_at: datetime = NOW, started_by: str = "hand") -> 
 def finish(fake_store, job_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     jobs = Jobs(fake_store, KINDS)
     for _ in range(50):
-        batch = jobs.run_batch(job_id, NOW)
+        batch = jobs.run_batch(job_id, NOW, job_context(fake_store))
         if batch is None or batch.cursor is None:
             break
     finished = jobs.get(job_id)
@@ -239,7 +240,7 @@ class TestCrashes:
         wix.trouble = {2: "die-after"}
         jobs, job_id = Jobs(fake_store, KINDS), start(fake_store)
         with pytest.raises(WorkerDied):
-            jobs.run_batch(job_id, NOW)
+            jobs.run_batch(job_id, NOW, job_context(fake_store))
         finished = finish(fake_store, job_id)
         assert sorted(wix.sent_to()) == ["m0", "m1", "m2"]
         assert wix.listed == 1  # only the member left `sending` was looked up
@@ -251,7 +252,7 @@ class TestCrashes:
         wix.trouble = {2: "die-before"}
         jobs, job_id = Jobs(fake_store, KINDS), start(fake_store)
         with pytest.raises(WorkerDied):
-            jobs.run_batch(job_id, NOW)
+            jobs.run_batch(job_id, NOW, job_context(fake_store))
         assert MonthMarks(fake_store, INSTANCE, "2025-03").get("m1").state == "sending"  # type: ignore[union-attr]
         finish(fake_store, job_id)
         assert sorted(wix.sent_to()) == ["m0", "m1", "m2"]
@@ -271,7 +272,7 @@ class TestCrashes:
 
         wix.trouble = {n: "throttled" for n in range(2, 2 + ITEM_TRIES)}  # every try of m1
         jobs, job_id = Jobs(fake_store, KINDS), start(fake_store)
-        batch = jobs.run_batch(job_id, NOW)
+        batch = jobs.run_batch(job_id, NOW, job_context(fake_store))
         assert batch is not None and batch.cursor is not None and batch.wait_seconds > 0
         assert batch.stalled is not None and "member m1" in batch.stalled and "429" in batch.stalled
         waiting = jobs.get(job_id)["waiting"]  # type: ignore[index]
@@ -299,7 +300,7 @@ class TestUnderTheRateLimit:
         monkeypatch.setattr(worker.jobs.monthly_messages, "INLINE_WAIT_SECONDS", 0.0)  # too long to wait here
         wix.budget = 2 + 2 * 2  # program, page; conversation + send for two members
         jobs, job_id = Jobs(fake_store, KINDS), start(fake_store)
-        batch = jobs.run_batch(job_id, NOW)
+        batch = jobs.run_batch(job_id, NOW, job_context(fake_store))
         assert batch is not None and batch.cursor is not None
         assert (batch.done, batch.wait_seconds) == (2, 7.0)
         wix.budget = None
@@ -355,13 +356,13 @@ class TestBeat:
         monkeypatch.setattr(
             tasks.jobs, "get_settings", lambda: Settings(_env_file=None, redis_url="redis://x")
         )  # type: ignore[call-arg]
-        assert tasks.jobs.start_job_everywhere(name="monthly-messages", local_day=1) == 0
-        assert tasks.jobs.start_job_everywhere(name="sweep") == 2
+        assert tasks.jobs.start_job_everywhere_task(name="monthly-messages", local_day=1) == 0
+        assert tasks.jobs.start_job_everywhere_task(name="sweep") == 2
         sent.clear()
 
         with_wix = Settings(_env_file=None, redis_url="redis://x", wix_app_id="app", wix_app_secret="secret")  # type: ignore[call-arg]
         monkeypatch.setattr(tasks.jobs, "get_settings", lambda: with_wix)
-        assert tasks.jobs.start_job_everywhere(name="monthly-messages", local_day=1) == 1
+        assert tasks.jobs.start_job_everywhere_task(name="monthly-messages", local_day=1) == 1
         [job] = [Jobs(fake_store, KINDS).get(job_id) for job_id in sent]
         assert job is not None
         assert (job["instanceId"], job["startedBy"]) == ("berlin", "beat")

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import accept_log
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs, UnknownJob
 from worker.progress.record import issue_reward
+from worker.runtime.providers import job_context
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.web.app import create_app
@@ -67,7 +68,9 @@ class TestJobs:
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "expire-rewards")
         batches = 1
-        while (batch := jobs.run_batch(record["id"], NOW)) is not None and batch.cursor is not None:
+        while (
+            batch := jobs.run_batch(record["id"], NOW, job_context(fake_store))
+        ) is not None and batch.cursor is not None:
             batches += 1
         finished: dict[str, Any] = jobs.get(record["id"])  # type: ignore[assignment]
         assert batches >= 2
@@ -86,9 +89,9 @@ class TestJobs:
         reward_logs(fake_store, 10, expired=10)
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "expire-rewards")
-        again = KINDS["expire-rewards"](fake_store, jobs.get(record["id"]), NOW)  # type: ignore[arg-type]
+        again = KINDS["expire-rewards"](job_context(fake_store), jobs.get(record["id"]), NOW)  # type: ignore[arg-type]
         assert again.done == 10
-        assert KINDS["expire-rewards"](fake_store, jobs.get(record["id"]), NOW).done == 0  # type: ignore[arg-type]
+        assert KINDS["expire-rewards"](job_context(fake_store), jobs.get(record["id"]), NOW).done == 0  # type: ignore[arg-type]
 
 
 class TestJobRoutes:
@@ -134,7 +137,7 @@ class TestBootstrap:
         monkeypatch.setattr(worker.runtime.providers, "wix_client", lambda: PausedProgramWix())
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "bootstrap")
-        batch = jobs.run_batch(record["id"], NOW)
+        batch = jobs.run_batch(record["id"], NOW, job_context(fake_store))
         assert batch is not None and batch.cursor is None
         finished = jobs.get(record["id"])
         assert finished["status"] == "succeeded"
@@ -152,7 +155,7 @@ class TestBootstrap:
 
         monkeypatch.setattr(worker.runtime.providers, "wix_client", lambda: PausedProgramWix())
         jobs = Jobs(fake_store, KINDS)
-        jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW)
+        jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW, job_context(fake_store))
         assert points_wait_reason(fake_store, "inst-1") is not None
         park_earns(fake_store, "inst-1", [PointsEarn("c1", 5, "wrw:checkout_completed:k1:0", "5 points")])
 
@@ -160,7 +163,7 @@ class TestBootstrap:
         sent = RecordedDispatcher()
         monkeypatch.setattr(worker.runtime.providers, "wix_client", lambda: draft)
         monkeypatch.setattr(worker.runtime.dispatcher, "CeleryDispatcher", lambda: sent)
-        jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW)
+        jobs.run_batch(jobs.start("inst-1", "bootstrap")[0]["id"], NOW, job_context(fake_store))
 
         assert draft.activated
         assert points_wait_reason(fake_store, "inst-1") is None
@@ -229,11 +232,13 @@ class TestBootstrapUnderTheLimit:
         monkeypatch.setattr(worker.jobs.registry, "INLINE_WAIT_SECONDS", 0.0)  # too long to wait in place
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "bootstrap")
-        batch = jobs.run_batch(record["id"], NOW)
+        batch = jobs.run_batch(record["id"], NOW, job_context(fake_store))
         assert batch is not None
         assert (batch.done, batch.cursor, batch.wait_seconds) == (3, "3", 7.0)
         wix.budget = 100
-        while (batch := jobs.run_batch(record["id"], NOW)) is not None and batch.cursor is not None:
+        while (
+            batch := jobs.run_batch(record["id"], NOW, job_context(fake_store))
+        ) is not None and batch.cursor is not None:
             pass
         finished = jobs.get(record["id"])
         assert (finished["status"], finished["done"], finished["skipped"]) == ("succeeded", 10, 0)
@@ -255,7 +260,7 @@ class TestBootstrapUnderTheLimit:
         monkeypatch.setattr(worker.jobs.registry.time, "sleep", wait)
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "bootstrap")
-        batch = jobs.run_batch(record["id"], NOW)
+        batch = jobs.run_batch(record["id"], NOW, job_context(fake_store))
         assert batch is not None and batch.cursor is None
         assert waits == [7.0]
         assert jobs.get(record["id"])["done"] == 10
@@ -296,7 +301,7 @@ class FlakyWix(BudgetedWix):
 def run_through(jobs: Jobs, job_id: str, limit: int = 100) -> list[Any]:
     batches = []
     for _ in range(limit):
-        batch = jobs.run_batch(job_id, NOW)
+        batch = jobs.run_batch(job_id, NOW, job_context(jobs._redis))
         if batch is None:
             break
         batches.append(batch)
@@ -336,7 +341,7 @@ class TestJobsThroughPassingFailures:
         monkeypatch.setattr(worker.runtime.providers, "wix_client", lambda: wix)
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "bootstrap")
-        first = jobs.run_batch(record["id"], NOW)
+        first = jobs.run_batch(record["id"], NOW, job_context(fake_store))
         assert first is not None and (first.done, first.cursor) == (0, "0") and first.wait_seconds > 0
         waiting = jobs.get(record["id"])["waiting"]
         assert "contact c0" in waiting["reason"] and "500" in waiting["reason"] and waiting["stalls"] == 1
@@ -402,7 +407,7 @@ class TestAStuckJob:
         jobs = Jobs(fake_store, {"spent": spent})
         record, _ = jobs.start("inst-1", "spent")
         for _ in range(worker.jobs.runner.MAX_STALLS * 2):
-            batch = jobs.run_batch(record["id"], NOW)
+            batch = jobs.run_batch(record["id"], NOW, job_context(fake_store))
             assert batch is not None and batch.wait_seconds == 30.0
         waiting = jobs.get(record["id"])
         assert (waiting["status"], waiting["stalls"]) == ("running", 0)
@@ -434,18 +439,18 @@ class TestAStuckJob:
         record, _ = jobs.start("inst-1", "items")
         with pytest.raises(tasks.jobs.JobStuck) as stuck:
             for _ in range(50):
-                tasks.jobs.run_job_batch.run(job_id=record["id"])
+                tasks.jobs.run_job_batch_task.run(job_id=record["id"])
         assert "item 5" in str(stuck.value) and "503" in str(stuck.value)
         failed = jobs.get(record["id"])
         assert (failed["status"], failed["cursor"], failed["done"]) == ("failed", "5", 5)
-        tasks.jobs.run_job_batch.on_failure(stuck.value, "task-1", (), {"job_id": record["id"]}, None)
+        tasks.jobs.run_job_batch_task.on_failure(stuck.value, "task-1", (), {"job_id": record["id"]}, None)
         [parked] = DeadLetters(fake_store).list()
         assert parked["kwargs"] == {"job_id": record["id"], "resume": True}
         assert jobs.get(record["id"])["failures"] == failed["failures"]  # said once
 
         wix_down["yes"] = False
-        tasks.jobs.run_job_batch.run(**parked["kwargs"])
+        tasks.jobs.run_job_batch_task.run(**parked["kwargs"])
         for _ in range(10):
-            tasks.jobs.run_job_batch.run(job_id=record["id"])
+            tasks.jobs.run_job_batch_task.run(job_id=record["id"])
         finished = jobs.get(record["id"])
         assert (finished["status"], finished["done"]) == ("succeeded", 10)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.engine.logs import accept_log
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs
+from worker.runtime.providers import job_context
 from worker.store.progress import ProgressStore
 
 pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
@@ -44,7 +45,10 @@ def record(store: ProgressStore, contact: str, item_id: str, at: datetime, value
 def run_sweep(store: ProgressStore, now: datetime) -> dict[str, object]:
     jobs = Jobs(store._redis, KINDS)
     job, _ = jobs.start(INSTANCE, "sweep")
-    while jobs.run_batch(job["id"], now) is not None and jobs.get(job["id"])["status"] == "running":  # type: ignore[index]
+    while (
+        jobs.run_batch(job["id"], now, job_context(store._redis)) is not None
+        and jobs.get(job["id"])["status"] == "running"
+    ):  # type: ignore[index]
         pass
     return jobs.get(job["id"])  # type: ignore[return-value]
 

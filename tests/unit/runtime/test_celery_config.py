@@ -138,10 +138,10 @@ class TestBeat:
     def test_the_outbox_relay_runs_every_minute_and_a_late_start_is_dropped(self) -> None:
         """Beat sends `periodic.relay_outbox` every 60 s; a send nobody took within the minute expires
         (the next one comes), so a stopped worker does not find a pile of relays on its return."""
-        from tasks.outbox import relay_outbox
+        from tasks.outbox import relay_outbox_task
 
         entry = celeryconfig.beat_schedule["relay-outbox"]
-        assert entry["task"] == relay_outbox.name == "periodic.relay_outbox"
+        assert entry["task"] == relay_outbox_task.name == "periodic.relay_outbox"
         assert entry["schedule"] == 60.0
         assert entry["options"] == {"expires": 60}
         assert "kwargs" not in entry  # the relay's own default age applies

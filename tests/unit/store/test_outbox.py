@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.programs import MANUAL, challenge, coupon, milestone, points, program
 from worker import keys
 from worker.dispatch import RecordedDispatcher
 from worker.progress.record import ActivityRequest, record_activity
@@ -26,35 +27,22 @@ NO_WIX = SimpleNamespace(retry_base=0.0)
 INSTANCE = "inst-1"
 CONTACT = "c1"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # the domain's clock; the outbox keeps wall-clock time
-PROGRAM: dict[str, Any] = {
-    "timezone": "UTC",
-    "challenges": [
-        {
-            "id": "spend-100",
-            "name": "Spend $100",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 100,
-            "milestones": [
-                {"id": "note", "name": "Noted", "milestoneTargetValue": 10, "reward": {"type": "manual"}},
-                {
-                    "id": "fifty",
-                    "name": "Fifty",
-                    "milestoneTargetValue": 50,
-                    "reward": {"type": "coupon", "coupon": {"name": "10% off", "percentOffRate": 10}},
-                },
-                {
-                    "id": "hundred",
-                    "name": "A hundred",
-                    "milestoneTargetValue": 100,
-                    "reward": {"type": "points", "points": 5},
-                },
+PROGRAM: dict[str, Any] = program(
+    challenges=[
+        challenge(
+            "spend-100",
+            "Spend $100",
+            method="sum",
+            period="monthly",
+            completion=100,
+            milestones=[
+                milestone("note", "Noted", 10, MANUAL),
+                milestone("fifty", "Fifty", 50, coupon("10% off", 10)),
+                milestone("hundred", "A hundred", 100, points(5)),
             ],
-        }
-    ],
-}
+        )
+    ]
+)
 MEMBER_OUTBOX = keys.member_outbox(INSTANCE, CONTACT)
 
 
@@ -187,12 +175,12 @@ class TestTaken:
 
         for module in (celery_app, tasks.rewards):
             monkeypatch.setattr(module, "redis_store", lambda: fake_store)
-        monkeypatch.setattr(tasks.rewards, "fulfil", lambda *args: "pending")
-        monkeypatch.setattr(tasks.rewards, "report", lambda *args: True)
+        monkeypatch.setattr(tasks.rewards, "fulfil_reward", lambda *args: "pending")
+        monkeypatch.setattr(tasks.rewards, "report_trigger", lambda *args: True)
         monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)
         outcome = spend(store, "order-1", "60")
         for intent in intents_in(fake_store).values():
-            getattr(tasks.rewards, intent["task"].split(".")[1])(**intent["kwargs"])
+            getattr(tasks.rewards, intent["task"].split(".")[1] + "_task")(**intent["kwargs"])
         assert intents_in(fake_store) == {}
         assert outcome.reward_logs
 
@@ -395,7 +383,7 @@ class TestPointsSyncInbound:
         monkeypatch.setattr(tasks.points_sync, "redis_store", lambda: fake_store)
         monkeypatch.setattr(tasks.points_sync, "wix_client", lambda: NO_WIX)
         monkeypatch.setattr(tasks.points_sync, "apply_external_points", lambda *args, **kwargs: "applied")
-        assert tasks.points_sync.apply_points.apply(kwargs=self.KWARGS).get() == "applied"
+        assert tasks.points_sync.apply_external_points_task.apply(kwargs=self.KWARGS).get() == "applied"
         assert fake_store.hlen(keys.sync_outbox(INSTANCE)) == 0
 
     def test_a_duplicate_transaction_writes_no_second_intent(self, fake_store) -> None:
@@ -504,5 +492,5 @@ class TestRewardIssuedReport:
             expiry_at=datetime(2027, 1, 1, tzinfo=UTC), now=NOW,
         )  # fmt: skip
         kwargs = {"instance_id": INSTANCE, "reward_log_id": coupon["id"]}
-        assert tasks.rewards.fulfil_reward.apply(kwargs=kwargs).get() == "issued"
+        assert tasks.rewards.fulfil_reward_task.apply(kwargs=kwargs).get() == "issued"
         assert follow_ups.reports == [(INSTANCE, "reward_issued", coupon["id"])]

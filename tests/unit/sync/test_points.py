@@ -605,7 +605,7 @@ class TestWhileTheProgramIsPaused:
             "description": "from the till",
         }
 
-        outcome = tasks.points_sync.apply_points.apply(kwargs=kwargs).get()
+        outcome = tasks.points_sync.apply_external_points_task.apply(kwargs=kwargs).get()
 
         assert outcome.startswith("waiting: the Wix loyalty program is PAUSED")
         sent = RecordedDispatcher()
@@ -771,7 +771,7 @@ class TestThePushTask:
             "account": {"id": account["id"], "contactId": "c1", "balance": account["points"]["balance"]},
             "transaction": None,
         }
-        return str(tasks.points_sync.push_points_update.apply(kwargs=kwargs).get())
+        return str(tasks.points_sync.push_points_update_task.apply(kwargs=kwargs).get())
 
     def test_a_change_without_its_transaction_sends_what_wix_says_changed(
         self, task_world, wix, fake_wix, fake_store

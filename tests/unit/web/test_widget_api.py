@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.unit.engine.test_recording import BASE_PROGRAM
+from tests.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.settings import Settings, SettingsError
 from worker.web import widget
