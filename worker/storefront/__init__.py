@@ -1,1 +1,1 @@
-"""The storefront widget's JSON."""
+"""The storefront widget: its JSON, its tokens and the session decision."""

@@ -1,4 +1,5 @@
-"""The contract's error shape, `{"error": {"code", "message", "details"}}`, for every error answer."""
+"""The error shapes: the contract's `{"error": {"code", "message", "details"}}` for every answer but the
+Wix actions', which answer in Wix's `{"applicationError": {"code", "description", "data"}}`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status_code=status)
+
+
+def application_error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    """An error in the action provider's shape: `data` is always an object (a list goes under
+    `problems`)."""
+    data = details if isinstance(details, dict) else {} if details is None else {"problems": details}
+    body = {"applicationError": {"code": code, "description": message, "data": data}}
+    return JSONResponse(body, status_code=status)
 
 
 _CODES = {

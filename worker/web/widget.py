@@ -20,12 +20,11 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import brotli
-import jwt
 import redis
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
@@ -34,21 +33,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.engine.program import Program
 from worker.engine.storefront import DEFAULT_ID, UnknownResource
-from worker.engine.timestamps import utc_stamp
 from worker.progress.member_progress import member_progress
 from worker.store.progress import NoProgram, ProgressStore
+from worker.storefront.sessions import SessionRefused, open_session
 from worker.storefront.widget_json import member_view, public_content
+from worker.storefront.widget_tokens import (
+    InvalidWidgetToken,
+    verify_widget_token,
+)
 from worker.web.errors import ApiError
 from worker.web.wix_dependency import Wix, wix_for_request
-from worker.wix.client import WixApiError, WixClient, WixError, WixTransientError
+from worker.wix.client import WixClient
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/widget/v1"
 SCRIPT_PATH = Path(__file__).resolve().parent / "static" / "widget.js"
-TOKEN_LIFETIME = timedelta(minutes=15)
-TOKEN_ISSUER = "wix-rewards-worker"  # noqa: S105  # a JWT claim, not a password
-TOKEN_AUDIENCE = "wix-rewards-widget"  # noqa: S105  # a JWT claim, not a password
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 PUBLIC_MAX_AGE = 60
 SCRIPT_MAX_AGE = 300
@@ -95,64 +95,6 @@ class WidgetCors:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
-
-
-# --- Widget tokens ---------------------------------------------------------------------------------------
-
-
-class InvalidWidgetToken(Exception):
-    """The widget token is missing, malformed, expired, signed with another secret or not ours."""
-
-
-@dataclass(frozen=True)
-class WidgetClaims:
-    instance_id: str
-    contact_id: str
-    member_id: str
-
-
-def mint_widget_token(
-    secret: str, instance_id: str, contact_id: str, member_id: str, now: datetime
-) -> tuple[str, datetime]:
-    """An HS256 widget token bound to (instance, contact) and its expiry."""
-    expires = now + TOKEN_LIFETIME
-    claims = {
-        "iss": TOKEN_ISSUER,
-        "aud": TOKEN_AUDIENCE,
-        "sub": contact_id,
-        "instanceId": instance_id,
-        "memberId": member_id,
-        "iat": int(now.timestamp()),
-        "exp": int(expires.timestamp()),
-    }
-    return jwt.encode(claims, secret, algorithm="HS256"), expires
-
-
-EXPIRED = "the widget token has expired: start a new session"
-
-
-def verify_widget_token(secret: str, token: str, now: datetime | None = None) -> WidgetClaims:
-    """The claims of a valid widget token at `now`; `InvalidWidgetToken` says why not (never quoting it)."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            audience=TOKEN_AUDIENCE,
-            issuer=TOKEN_ISSUER,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise InvalidWidgetToken(EXPIRED) from None
-    except jwt.PyJWTError:
-        raise InvalidWidgetToken("the widget token is not valid") from None
-    moment = now or datetime.now(UTC)  # PyJWT checked against the clock; `now` may be later (tests)
-    if not isinstance(claims["exp"], int) or claims["exp"] <= moment.timestamp():
-        raise InvalidWidgetToken(EXPIRED)
-    instance_id, member_id, contact_id = claims.get("instanceId"), claims.get("memberId"), claims["sub"]
-    if not all(isinstance(value, str) and value for value in (instance_id, member_id, contact_id)):
-        raise InvalidWidgetToken("the widget token is not valid")
-    return WidgetClaims(instance_id=str(instance_id), contact_id=str(contact_id), member_id=str(member_id))
 
 
 def _token_secret(request: Request) -> str:
@@ -323,44 +265,13 @@ def create_session(
 ) -> dict[str, Any]:
     response.headers["cache-control"] = "no-store"
     token = _bearer(request, "the visitor's Wix access token", bare=True)
-    client = _require_wix(wix)
+    account_id = body.accountId if body is not None else None
     try:
-        info = client.token_info(token)
-    except WixTransientError:
-        raise ApiError(503, "wix_unavailable", "Wix does not answer now; try again shortly") from None
-    except WixApiError:
-        raise ApiError(401, "invalid_token", "Wix does not accept this access token") from None
-    if not info.active or not info.instance_id:
-        raise ApiError(401, "invalid_token", "Wix does not know this access token, or it has expired")
-    if info.app_id and info.app_id != client.app_id:
-        raise ApiError(401, "invalid_token", "the access token was issued to another Wix app")
-    instance_id = info.instance_id
-    if body is not None and body.accountId is not None and body.accountId != instance_id:
-        raise ApiError(403, "wrong_instance", "the access token belongs to another site than accountId")
-    if info.subject_type != "MEMBER" or not info.subject_id:
-        return {"mode": "guest", "instanceId": instance_id}
-    secret = _token_secret(request)
-    member_id = info.subject_id
-    try:
-        member = client.get_member(instance_id, member_id)
-    except WixError as exc:
-        logger.warning(
-            "Wix did not say who the member is",
-            extra={"instance_id": instance_id, "reason": type(exc).__name__},
+        return open_session(
+            _require_wix(wix), token, account_id, lambda: _token_secret(request), datetime.now(UTC)
         )
-        raise ApiError(503, "wix_unavailable", "Wix does not answer now; try again shortly") from None
-    contact_id = member.get("contactId") if member is not None else None
-    if not isinstance(contact_id, str) or not contact_id:
-        raise ApiError(401, "invalid_token", "Wix knows no member with a contact for this access token")
-    widget_token, expires = mint_widget_token(secret, instance_id, contact_id, member_id, datetime.now(UTC))
-    return {
-        "mode": "member",
-        "instanceId": instance_id,
-        "contactId": contact_id,
-        "memberId": member_id,
-        "token": widget_token,
-        "expiresAt": utc_stamp(expires),
-    }
+    except SessionRefused as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
 
 
 # --- Public content --------------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 from tests.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.settings import Settings, SettingsError
+from worker.storefront.widget_tokens import mint_widget_token, verify_widget_token
 from worker.web import widget
 from worker.web.app import create_app
-from worker.web.widget import WidgetScript, mint_widget_token, verify_widget_token
+from worker.web.widget import WidgetScript
 from worker.wix.client import WixClient
 from worker.wix.fake import FakeSettings, FakeWix
 from worker.wix.fake import create_app as create_fake_app
