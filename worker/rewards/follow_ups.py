@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import redis
 
 from worker import keys
 from worker.dispatch import Dispatcher
+from worker.progress.record import ActivityRequest, record_activity
 from worker.rewards.automation_triggers import MILESTONE_ACHIEVED
 from worker.store import outbox
 from worker.store.outbox import needs_fulfilment
-from worker.store.progress import Outcome
+from worker.store.progress import Outcome, ProgressStore
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +63,14 @@ def send_follow_ups(follow_ups: Dispatcher, client: redis.Redis, instance_id: st
         outbox.resend_pending(
             client, keys.member_outbox(instance_id, contact_id), intent_ids, follow_ups.resend, time.time()
         )
+
+
+def record_and_follow_up(
+    client: redis.Redis, follow_ups: Dispatcher, instance_id: str, activity: ActivityRequest, now: datetime
+) -> Outcome:
+    """Record a log (worker.progress.record), then send what it set in motion: the one path of the records
+    API and the Wix actions. What the domain refuses, and Redis errors, come from recording; sending
+    never fails the caller."""
+    outcome = record_activity(ProgressStore(client), instance_id, activity, now)
+    send_follow_ups(follow_ups, client, instance_id, outcome)
+    return outcome

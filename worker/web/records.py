@@ -22,9 +22,8 @@ from worker.progress.record import (
     NotFound,
     issue_reward,
     parse_moment,
-    record_activity,
 )
-from worker.rewards.follow_ups import send_follow_ups
+from worker.rewards.follow_ups import record_and_follow_up
 from worker.store.api_keys import instance_for
 from worker.store.progress import NoProgram, ProgressStore
 from worker.web.errors import ApiError
@@ -148,14 +147,15 @@ _RECORD_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _record(request: Request, instance_id: str, activity: ActivityRequest) -> JSONResponse:
-    store = ProgressStore(request.app.state.store)
+    state = request.app.state
     try:
-        outcome = record_activity(store, instance_id, activity, datetime.now(UTC))
+        outcome = record_and_follow_up(
+            state.store, state.follow_ups, instance_id, activity, datetime.now(UTC)
+        )
     except LogRejected as exc:
         raise ApiError(422, "rejected", str(exc)) from None
     except redis.RedisError:
         raise ApiError(503, "unavailable", "Redis is unavailable") from None
-    send_follow_ups(request.app.state.follow_ups, request.app.state.store, instance_id, outcome)
     if outcome.duplicate:
         raise ApiError(
             409, "duplicate", "a log with this uniqueIdentifier was recorded before", outcome.answer

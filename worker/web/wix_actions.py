@@ -36,11 +36,10 @@ from worker.progress.record import (
     NotFound,
     issue_reward,
     parse_moment,
-    record_activity,
 )
-from worker.rewards.follow_ups import send_follow_ups
+from worker.rewards.follow_ups import record_and_follow_up
 from worker.settings import Settings
-from worker.store.progress import Contention, ProgressStore
+from worker.store.progress import Contention
 from worker.web.errors import ApiError, application_error
 from worker.web.receiver import BodyTooLarge, ReceiverState, read_body
 from worker.web.wix_actions_openapi import INVOKE_DOCS
@@ -235,8 +234,7 @@ def _plain(value: dict[str, Any]) -> dict[str, Any]:
 def execute(
     client: redis.Redis, instance_id: str, activity: ActivityRequest, follow_ups: Dispatcher
 ) -> dict[str, Any]:
-    outcome = record_activity(ProgressStore(client), instance_id, activity, datetime.now(UTC))
-    send_follow_ups(follow_ups, client, instance_id, outcome)
+    outcome = record_and_follow_up(client, follow_ups, instance_id, activity, datetime.now(UTC))
     return {**_plain(outcome.answer), "duplicate": outcome.duplicate}
 
 
