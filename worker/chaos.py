@@ -552,6 +552,28 @@ def _queued(store: redis.Redis) -> int:
         return sum(int(n) for n in pipe.execute())
 
 
+def unsettled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> str:
+    """What is not settled yet, in one line (said when the run gives up)."""
+    with store.pipeline(transaction=False) as pipe:
+        for queue in keys.QUEUES:
+            pipe.llen(queue)
+        pipe.hlen("unacked")
+        *lengths, unacked = pipe.execute()
+    with store.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            pipe.hget(keys.event_record(INSTANCE, event_id), "status")
+        statuses = Counter(str(status) for status in pipe.execute())
+    progress = ProgressStore(store)
+    rewards = Counter(
+        log["status"] for contact in contacts for log in progress.member_reward_logs(INSTANCE, contact)
+    )
+    queues = ", ".join(f"{queue} {n}" for queue, n in zip(keys.QUEUES, lengths, strict=True))
+    return (
+        f"queues: {queues}, unacked {unacked}; events: {dict(statuses)}; reward logs: {dict(rewards)}; "
+        f"dead letters: {store.hlen(keys.DEAD_LETTERS)}"
+    )
+
+
 def settled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> bool:
     """No event waits, no task is queued or held, no reward log is pending."""
     if _queued(store):
@@ -673,7 +695,10 @@ def run(options: Options) -> Result:
             def calm() -> bool:
                 return agents is not None and agents.done_once() and settled(store, event_ids, contacts)
 
-            _wait(calm, options.settle_timeout, "the service to settle under chaos", interval=1)
+            try:
+                _wait(calm, options.settle_timeout, "the service to settle under chaos", interval=1)
+            except TimeoutError as exc:
+                raise TimeoutError(f"{exc}: {unsettled(store, event_ids, contacts)}") from None
             agents.join()
             _wait(lambda: settled(store, event_ids, contacts), 120, "the service to settle", interval=1)
             time.sleep(2)  # anything still in flight shows itself

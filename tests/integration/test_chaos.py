@@ -18,6 +18,7 @@ def test_600_webhooks_under_chaos_are_processed_exactly_once(tmp_path) -> None:
         redis_restarts=1,
         fault_rate=0.3,
         visibility_timeout=20,
+        concurrency=4,
         settle_timeout=120,
         work_dir=tmp_path,
         quiet=True,
