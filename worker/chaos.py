@@ -367,7 +367,9 @@ class Result:
     def table(self) -> str:
         o, s, c = self.options, self.sending, self.chaos
         faults = (
-            "unavailable (the fake Wix has no random-fault switch)"
+            "off"
+            if o.fault_rate <= 0
+            else "unavailable (the fake Wix has no random-fault switch)"
             if self.faults is None
             else f"{o.fault_rate:.0%} of Wix calls: "
             + ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.faults.get("counts", {}).items()))
@@ -380,8 +382,8 @@ class Result:
             f"{self.plan_webhooks - self.distinct_events:,} redelivered), {o.senders} senders, "
             f"{self.orders:,} orders, {self.contacts:,} members",
             f"  faults: {faults}",
-            f"  killed: {c.pool_kills:,} pool children (every {o.kill_pool_every:g} s), "
-            f"{c.worker_kills:,} workers (every {o.kill_worker_every:g} s; {self.worker_starts} starts); "
+            f"  killed: {c.pool_kills:,} pool children ({_every(o.kill_pool_every)}), "
+            f"{c.worker_kills:,} workers ({_every(o.kill_worker_every)}; {self.worker_starts} starts); "
             f"Redis restarted {c.redis_restarts} (down {down})",
             f"  sent in {s.seconds:.1f} s ({self.plan_webhooks / max(s.seconds, 1e-9):,.0f}/s): {answers}; "
             f"{s.retries:,} retried",
@@ -397,6 +399,10 @@ class Result:
         lines.append("")
         lines.append("exactly once: " + ("yes" if self.ok else "NO"))
         return "\n".join(lines)
+
+
+def _every(seconds: float) -> str:
+    return f"every {seconds:g} s" if seconds > 0 else "never"
 
 
 def _fake_collection(fake_url: str, name: str) -> list[dict[str, Any]]:
