@@ -133,9 +133,9 @@ class Options:
     redis_restarts: int = 1
     fault_rate: float = 0.3
     seed: int = 42
-    concurrency: int = 2
+    concurrency: int = 4  # pool processes: the rewards tasks mostly wait on Wix
     visibility_timeout: int = 30
-    settle_timeout: float = 900.0
+    settle_timeout: float = 1800.0
     work_dir: Path | None = None
     quiet: bool = False
 
