@@ -693,7 +693,8 @@ def run(options: Options) -> Result:
             _wait(lambda: httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200, 60, "the receiver")
             _wait(lambda: _worker_up(supervisor, store, options), 90, "the worker")  # then the chaos
             faults = _switch_faults(fake_url, options)
-            say(f"chaos: faults {'on' if faults else 'unavailable'}; sending from {options.senders} senders")
+            state = "off" if options.fault_rate <= 0 else "on" if faults else "unavailable"
+            say(f"chaos: faults {state}; sending from {options.senders} senders")
             stats = SendStats()
             agents = Agents(supervisor, redis_server, options, lambda: sum(stats.answers.values()))
             agents.start()
