@@ -39,7 +39,7 @@ class HealthProbe:
         self._thread.start()
 
     def _probe(self) -> None:
-        with httpx.Client(timeout=2) as client:
+        with httpx.Client(timeout=5) as client:
             while not self._stop.is_set():
                 try:
                     status = client.get(f"{self.base_url}/healthz").status_code
@@ -151,7 +151,7 @@ class TestRestarts:
         launcher, base_url = _start_run(env, procfile)
         probe = HealthProbe(base_url)
         try:
-            wait_for(lambda: launcher.saw("worker started (start 3)"), 60, "the third start")
+            wait_for(lambda: launcher.saw("worker started (start 3)"), 90, "the third start")
             assert launcher.saw("Could not start worker processes")
             assert launcher.saw("restarting in 1 s")
             assert launcher.saw("restarting in 2 s")
