@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 import redis
@@ -11,6 +12,7 @@ from worker.celery_app import WorkerTask, app, redis_store
 from worker.event_processing import process_event
 from worker.follow_ups import CeleryFollowUps
 from worker.journal import EventJournal
+from worker.lost_events import requeue_lost_events
 from worker.settings import get_settings
 from worker.wix_access import wix_client
 
@@ -57,3 +59,9 @@ def process_wix_event(
         follow_ups=CeleryFollowUps(),
         order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
     )
+
+
+@app.task(name="periodic.requeue_lost_events")
+def requeue_lost(stale_after: float) -> int:
+    """Send again the task of each event queued too long whose message is nowhere (worker.lost_events)."""
+    return requeue_lost_events(redis_store(), stale_after=stale_after, now=time.time())
