@@ -8,15 +8,17 @@ client's tries in place does it all again in place (`retry_in_place`) before Cel
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
+from worker import outbox
 from worker.celery_app import WorkerTask, app, in_place_deadline, redis_store
 from worker.follow_ups import CeleryFollowUps
-from worker.outbox import fulfil_intent_id, report_intent_id
-from worker.progress_store import ProgressStore
+from worker.outbox import earn_intent_id, fulfil_intent_id, report_intent, report_intent_id
+from worker.progress_store import ProgressStore, outbox_key
 from worker.reward_fulfilment import earn_points as earn
 from worker.reward_fulfilment import fulfil_reward as fulfil
 from worker.reward_fulfilment import mark_reward
@@ -51,7 +53,9 @@ def fulfil_reward(self: RewardTask, *, instance_id: str, reward_log_id: str) -> 
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
-    if status == "issued":
+    if status == "issued":  # the intent first: a message lost on its way is relayed (worker/outbox.py)
+        intent = report_intent(instance_id, REWARD_ISSUED, reward_log_id)
+        ProgressStore(redis_store()).put_intent(instance_id, reward_log_id, intent, time.time())
         CeleryFollowUps().report(instance_id, REWARD_ISSUED, [reward_log_id])
     return status
 
@@ -66,6 +70,7 @@ def earn_points(
     idempotency_key: str,
     description: str,
 ) -> None:
+    outbox.take(redis_store(), outbox_key(instance_id, contact_id), earn_intent_id(idempotency_key))
     try:
         retry_in_place(
             lambda: earn(wix_client(), instance_id, contact_id, points, idempotency_key, description),

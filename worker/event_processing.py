@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from worker import keys
+from worker import keys, outbox
 from worker.activity import record_activity
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
@@ -29,7 +31,7 @@ from worker.loyalty_program import park_earns, points_wait_reason, record_progra
 from worker.points_rules import points_to_earn
 from worker.points_sync import forward_points_update
 from worker.points_sync_mapping import apply_contact_event
-from worker.progress_store import NoProgram, ProgressStore
+from worker.progress_store import NoProgram, ProgressStore, outbox_key
 from worker.settings import get_settings
 from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize, resolve_fulfilment
 
@@ -123,6 +125,10 @@ def process_event(
             if points_wait_reason(client, instance_id):
                 park_earns(client, instance_id, earns)
             else:
+                sent_at = time.time()  # the relay's clock
+                for earn in earns:  # the intent first: a message lost on its way is relayed
+                    key = outbox_key(instance_id, earn.contact_id)
+                    outbox.put(client, key, [outbox.earn_intent(instance_id, asdict(earn))], sent_at)
                 follow_ups.earn(instance_id, earns)
         if event.account is not None:  # a points change goes to the external system unless it is ours
             settings = get_settings()

@@ -285,6 +285,14 @@ class ProgressStore:
         contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
         return reward_key(instance_id, contact_id, reward_log_id) if isinstance(contact_id, str) else None
 
+    def put_intent(self, instance_id: str, reward_log_id: str, intent: outbox.Intent, now: float) -> bool:
+        """Before a task about a reward log sends another (outbox.put): its intent in the member's outbox."""
+        contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
+        if not isinstance(contact_id, str):
+            return False
+        outbox.put(self._redis, outbox_key(instance_id, contact_id), [intent], now)
+        return True
+
     def take_intent(self, instance_id: str, reward_log_id: str, intent_id: str) -> bool:
         """A task about a reward log has started: its intent in the member's outbox is taken."""
         contact_id = self._redis.hget(reward_index_key(instance_id), reward_log_id)
