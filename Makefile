@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit lint bench demo clean
+.PHONY: run test unit lint bench chaos demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "make bench: installing chromium (Debian's package)"; \
 		apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; } || true; }
 	$(PY) bench/widget.py
+
+# 10,000 webhooks while pool children, the worker and Redis are killed and Wix fails 30% of calls;
+# prints what was counted once (python -m worker.dev.chaos --help for the knobs).
+chaos: $(STAMP)
+	$(PY) -m worker.dev.chaos
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

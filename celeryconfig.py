@@ -7,7 +7,14 @@ from celery.schedules import crontab
 from kombu.entity import Queue
 
 from worker import dispatch
-from worker.dispatch import PROCESS_EVENT, QUEUES, RELAY_OUTBOX, START_JOB_EVERYWHERE, queue_of
+from worker.dispatch import (
+    PROCESS_EVENT,
+    QUEUES,
+    RELAY_OUTBOX,
+    REQUEUE_LOST_EVENTS,
+    START_JOB_EVERYWHERE,
+    queue_of,
+)
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 
@@ -15,6 +22,11 @@ _settings = get_settings()
 _policy = retry_policy(_settings.celery_visibility_timeout)
 
 broker_url = _settings.redis_url
+# kombu's Redis transport, putting back a message Redis lost sight of while it was being taken
+# (worker/runtime/broker_transport.py).
+broker_transport = (
+    "worker.runtime.broker_transport:Transport" if (broker_url or "").startswith("redis://") else None
+)
 broker_connection_retry_on_startup = True
 # Every place Celery reads the visibility timeout gets the same value. Tasks of a worker killed outright
 # come back once the timeout has passed, found by a sweep every `unacked_restore_interval` seconds.
@@ -60,6 +72,9 @@ beat_max_loop_interval = 5  # seconds between looks at the schedule
 redbeat_lock_timeout = 30  # a dead holder's lock frees after this long
 
 
+_LOST_EVENTS_EVERY = max(5, min(60, _policy.visibility_timeout // 4))  # seconds
+
+
 def _every_instance(name: str, schedule: object, **kwargs: object) -> dict[str, object]:
     """A schedule entry that starts job `name` for every instance with a program."""
     return {
@@ -79,5 +94,13 @@ beat_schedule: dict[str, dict[str, object]] = {
     "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
     # Every minute: send again what a commit left in an outbox and no worker took (worker/store/outbox.py).
     "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
+    # An event whose task message was lost between Redis and a worker is sent again once it has been
+    # queued as long as the visibility timeout (worker.runtime.lost_events).
+    "requeue-lost-events": {
+        "task": REQUEUE_LOST_EVENTS,
+        "schedule": _LOST_EVENTS_EVERY,
+        "kwargs": {"stale_after": _policy.visibility_timeout},
+        "options": {"expires": _LOST_EVENTS_EVERY},
+    },
 }
 timezone = "UTC"

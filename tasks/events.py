@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 import redis
@@ -10,6 +11,7 @@ import redis
 from worker.events.processing import process_event
 from worker.runtime.celery_app import WorkerTask, app
 from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.lost_events import requeue_lost_events
 from worker.runtime.providers import redis_store, wix_client
 from worker.settings import get_settings
 from worker.store.journal import EventJournal
@@ -58,3 +60,10 @@ def process_wix_event_task(
         order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
         sync_url=settings.outbound_sync_url,
     )
+
+
+@app.task(name="periodic.requeue_lost_events")
+def requeue_lost_events_task(stale_after: float) -> int:
+    """Send again the task of each event queued too long whose message is nowhere
+    (worker.runtime.lost_events)."""
+    return requeue_lost_events(redis_store(), stale_after=stale_after, now=time.time())

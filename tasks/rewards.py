@@ -8,17 +8,20 @@ client's tries in place does it all again in place (`retry_in_place`) before Cel
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
+from worker import keys
 from worker.rewards.automation_triggers import REWARD_ISSUED, report_trigger
 from worker.rewards.fulfilment import earn_points, fulfil_reward, mark_reward
 from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.providers import redis_store, wix_client
-from worker.store.outbox import fulfil_intent_id, report_intent_id
+from worker.store import outbox
+from worker.store.outbox import earn_intent_id, fulfil_intent_id, report_intent, report_intent_id
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixTransientError, retry_in_place
 
@@ -48,7 +51,9 @@ def fulfil_reward_task(self: RewardTask, *, instance_id: str, reward_log_id: str
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
-    if status == "issued":
+    if status == "issued":  # the intent first: a message lost on its way is relayed (worker/store/outbox.py)
+        intent = report_intent(instance_id, REWARD_ISSUED, reward_log_id)
+        ProgressStore(redis_store()).put_intent(instance_id, reward_log_id, intent, time.time())
         CeleryDispatcher().report(instance_id, REWARD_ISSUED, [reward_log_id])
     return status
 
@@ -63,6 +68,7 @@ def earn_points_task(
     idempotency_key: str,
     description: str,
 ) -> None:
+    outbox.take(redis_store(), keys.member_outbox(instance_id, contact_id), earn_intent_id(idempotency_key))
     try:
         retry_in_place(
             lambda: earn_points(wix_client(), instance_id, contact_id, points, idempotency_key, description),

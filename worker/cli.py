@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,16 +22,21 @@ def _store() -> Any:
     return sync_client(require_redis_url(get_settings()))
 
 
-def cmd_run(_: argparse.Namespace) -> int:
-    """Start web, worker, beat and Flower with honcho; start an embedded Redis if REDIS_URL is unset."""
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the Procfile's processes under `worker.infra.supervisor` (each restarted with backoff when it
+    exits); start an embedded Redis first if REDIS_URL is unset."""
     from worker.infra.embedded_redis import EmbeddedRedis
+    from worker.infra.supervisor import Supervisor, read_procfile
 
     settings = get_settings()
     settings.check_for_production()
+    processes = read_procfile(Path(args.procfile))
     Path("var").mkdir(exist_ok=True)  # beat keeps its schedule there
     # The Procfile's commands (celery, python) come from this environment, activated or not.
     env = dict(
-        os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        os.environ,
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        PORT=str(settings.port),
     )
     embedded = None
     if not settings.redis_url:
@@ -46,19 +49,8 @@ def cmd_run(_: argparse.Namespace) -> int:
             f"(data in {embedded.data_dir}/, AOF on)",
             flush=True,
         )
-
-    def stop_on_sigterm(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(settings.port)], env=env
-    )
     try:
-        return honcho.wait()
-    except KeyboardInterrupt:
-        honcho.send_signal(signal.SIGTERM)
-        return honcho.wait(30)
+        return Supervisor(processes, env).run()
     finally:
         if embedded is not None:
             embedded.stop()
@@ -242,7 +234,9 @@ def cmd_demo(_: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run everything (what `make run` does)").set_defaults(func=cmd_run)
+    run = commands.add_parser("run", help="run everything, each process restarted when it exits (`make run`)")
+    run.add_argument("--procfile", default="Procfile", help="the processes to run (default: ./Procfile)")
+    run.set_defaults(func=cmd_run)
     commands.add_parser("web", help="run the web receiver").set_defaults(func=cmd_web)
     commands.add_parser("flower", help="run Flower behind basic auth").set_defaults(func=cmd_flower)
     commands.add_parser("demo", help="the product end to end against a local fake Wix").set_defaults(

@@ -26,6 +26,7 @@ APPLY_EXTERNAL_POINTS = "sync.apply_external_points"
 RUN_JOB_BATCH = "bulk.run_job_batch"
 START_JOB_EVERYWHERE = "periodic.start_job_everywhere"
 RELAY_OUTBOX = "periodic.relay_outbox"
+REQUEUE_LOST_EVENTS = "periodic.requeue_lost_events"
 
 TASKS: dict[str, str] = {
     PROCESS_EVENT: "events",
@@ -39,6 +40,7 @@ TASKS: dict[str, str] = {
     RUN_JOB_BATCH: "bulk",
     START_JOB_EVERYWHERE: "periodic",
     RELAY_OUTBOX: "periodic",
+    REQUEUE_LOST_EVENTS: "periodic",
 }
 """Task name → the queue it is sent to."""
 

@@ -13,6 +13,11 @@ def event_record(instance_id: str, event_id: str) -> str:
     return f"wrw:journal:{instance_id}:{event_id}"
 
 
+# Sorted set: the journal record key of each event on its way to a worker, scored by when it was queued
+# (or last sent again); the event leaves it when it settles (worker.runtime.lost_events).
+QUEUED_EVENTS = "wrw:events:queued"
+
+
 def event_record_pattern(event_id: str) -> str:
     """A SCAN pattern that finds an event's record in any instance (operator look-ups)."""
     escaped = event_id.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?").replace("[", "\\[")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +29,7 @@ from worker.loyalty.points_gate import park_earns, points_wait_reason, record_pr
 from worker.loyalty.points_rules import points_to_earn
 from worker.progress.record import record_activity
 from worker.rewards.follow_ups import fulfil_new_rewards
+from worker.store import outbox
 from worker.store.journal import EventJournal
 from worker.store.progress import NoProgram, ProgressStore
 from worker.sync.member_directory import apply_contact_event
@@ -125,6 +128,10 @@ def process_event(
             if points_wait_reason(client, instance_id):
                 park_earns(client, instance_id, earns)
             else:
+                sent_at = time.time()  # the relay's clock
+                for earn in earns:  # the intent first: a message lost on its way is relayed
+                    key = keys.member_outbox(instance_id, earn.contact_id)
+                    outbox.put(client, key, [outbox.earn_intent(instance_id, asdict(earn))], sent_at)
                 follow_ups.earn(instance_id, earns)
         if event.account is not None:  # a points change goes to the external system unless it is ours
             forward_points_update(

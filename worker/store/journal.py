@@ -77,13 +77,14 @@ class EventJournal:
             fields["error"] = error
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(key, mapping=fields)
-        pipe.hdel(key, *[f for f in ("reason", "error") if f not in fields])
+        pipe.hdel(key, "message", *[f for f in ("reason", "error") if f not in fields])
         pipe.expire(key, self._ttl)
+        pipe.zrem(keys.QUEUED_EVENTS, key)
         pipe.execute()
 
 
 def _decode(raw: dict[str, str]) -> dict[str, Any]:
-    record: dict[str, Any] = dict(raw)
+    record: dict[str, Any] = {name: value for name, value in raw.items() if name != "message"}
     for field in ("normalized", "logs"):
         if field in record:
             record[field] = json.loads(record[field])

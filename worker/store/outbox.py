@@ -13,6 +13,12 @@ acknowledged). What is not taken is sent again:
   so a long queue behind Wix's rate limit gets a few extra copies, not one a minute;
 - by a client's duplicate request, at once (the intents of the original's reward logs).
 
+A task that is itself the change's own retry (the event task, acknowledged late, sending a points rule's
+earn; the fulfilment task sending `reward_issued`) has nothing to commit the intent with: it `put`s the
+intent first and sends second. Dying before the `put` is the task's own redelivery; a message lost after
+the send (a worker SIGKILLed between kombu's BRPOP and its `unacked` write, which `make chaos` showed) is
+the relay's.
+
 Every task sent this way is idempotent by the change's identifier (a reward log id makes the coupon code,
 the points' idempotencyKey and the trigger's), so a copy does nothing twice.
 
@@ -39,13 +45,14 @@ from typing import Any
 import redis
 
 from worker import keys
-from worker.dispatch import FULFIL_REWARD, REPORT_TRIGGER, queue_of
+from worker.dispatch import EARN_POINTS, FULFIL_REWARD, REPORT_TRIGGER, queue_of
 
 logger = logging.getLogger(__name__)
 
 MILESTONE_ACHIEVED = (
     "milestone_achieved"  # worker.rewards.automation_triggers.MILESTONE_ACHIEVED (a test keeps them equal)
 )
+REWARD_ISSUED = "reward_issued"  # worker.rewards.automation_triggers.REWARD_ISSUED
 
 RESEND_AFTER_SECONDS = 90.0
 RESEND_MAX_SECONDS = 3600.0
@@ -86,18 +93,34 @@ def report_intent_id(trigger_key: str, reward_log_id: str) -> str:
     return f"report:{trigger_key}:{reward_log_id}"
 
 
+def earn_intent_id(idempotency_key: str) -> str:
+    return f"earn:{idempotency_key}"
+
+
+def earn_intent(instance_id: str, earn: dict[str, Any]) -> Intent:
+    """A points rule's earn (`asdict(PointsEarn)`): the task and arguments `Dispatcher.earn` sends."""
+    return Intent(
+        earn_intent_id(earn["idempotency_key"]),
+        EARN_POINTS,
+        {"instance_id": instance_id, **earn},
+        queue_of(EARN_POINTS),
+    )
+
+
+def report_intent(instance_id: str, trigger_key: str, reward_log_id: str) -> Intent:
+    return Intent(
+        report_intent_id(trigger_key, reward_log_id),
+        REPORT_TRIGGER,
+        {"instance_id": instance_id, "trigger_key": trigger_key, "reward_log_id": reward_log_id},
+        queue_of(REPORT_TRIGGER),
+    )
+
+
 def reward_intents(instance_id: str, reward_log: dict[str, Any]) -> list[Intent]:
     """What a new reward log sets going: the milestone_achieved report, and fulfilment for a coupon or
     points reward (the same tasks, with the same arguments, as `follow_ups.fulfil_new_rewards` sends)."""
     reward_log_id = reward_log["id"]
-    intents = [
-        Intent(
-            report_intent_id(MILESTONE_ACHIEVED, reward_log_id),
-            REPORT_TRIGGER,
-            {"instance_id": instance_id, "trigger_key": MILESTONE_ACHIEVED, "reward_log_id": reward_log_id},
-            queue_of(REPORT_TRIGGER),
-        )
-    ]
+    intents = [report_intent(instance_id, MILESTONE_ACHIEVED, reward_log_id)]
     if needs_fulfilment(reward_log):
         intents.append(
             Intent(
@@ -120,6 +143,14 @@ def add(pipe: Any, outbox_key: str, intents: Iterable[Intent], now: float) -> No
     mapping = {intent.id: intent.entry(now) for intent in intents}
     if mapping:
         pipe.hset(outbox_key, mapping=mapping)
+
+
+def put(client: redis.Redis, outbox_key: str, intents: Iterable[Intent], now: float) -> None:
+    """Before a send with no commit of its own to ride on: index the outbox, then write the intents."""
+    mapping = {intent.id: intent.entry(now) for intent in intents}
+    if mapping:
+        index(client, outbox_key, now)
+        client.hset(outbox_key, mapping=mapping)
 
 
 def take(client: redis.Redis, outbox_key: str, intent_id: str) -> bool:

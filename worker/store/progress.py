@@ -244,6 +244,14 @@ class ProgressStore:
             else None
         )
 
+    def put_intent(self, instance_id: str, reward_log_id: str, intent: outbox.Intent, now: float) -> bool:
+        """Before a task about a reward log sends another (outbox.put): its intent in the member's outbox."""
+        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
+        if not isinstance(contact_id, str):
+            return False
+        outbox.put(self._redis, keys.member_outbox(instance_id, contact_id), [intent], now)
+        return True
+
     def take_intent(self, instance_id: str, reward_log_id: str, intent_id: str) -> bool:
         """A task about a reward log has started: its intent in the member's outbox is taken."""
         contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import redis.asyncio
 
@@ -26,12 +27,15 @@ TASK_NAME = PROCESS_EVENT
 QUEUE = queue_of(PROCESS_EVENT)
 MAX_BATCH = 256
 
-# KEYS: the journal record of each event, then the queue. ARGV: for each event, its task message and
-# its record's fields as JSON. Returns 1 (queued) or 0 (seen before) for each event, in order.
+# KEYS: the journal record of each event, then the index of queued events, then the queue. ARGV: for
+# each event, its task message and its record's fields as JSON. Returns 1 (queued) or 0 (seen before) for
+# each event, in order. The record keeps the message until the event settles, so a message that vanished
+# between Redis and a worker can be sent again (worker.runtime.lost_events).
 _ENQUEUE = """
 local queue = KEYS[#KEYS]
+local index = KEYS[#KEYS - 1]
 local results = {}
-for i = 1, #KEYS - 1 do
+for i = 1, #KEYS - 2 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     results[i] = 0
   else
@@ -39,8 +43,9 @@ for i = 1, #KEYS - 1 do
     local r = cjson.decode(ARGV[2 * i])
     redis.call('HSET', KEYS[i], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
                'eventType', r.eventType, 'taskId', r.taskId,
-               'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt)
+               'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
     redis.call('EXPIRE', KEYS[i], %d)
+    redis.call('ZADD', index, r.queuedAt, KEYS[i])
     results[i] = 1
   end
 end
@@ -79,6 +84,7 @@ class EventQueue:
             "eventType": envelope.event_type,
             "taskId": task_id,
             "receivedAt": received_at,
+            "queuedAt": time.time(),
         }
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         # Read the outcome even when the caller gave up waiting, so asyncio does not log it as lost.
@@ -106,7 +112,7 @@ class EventQueue:
                 try:
                     async with asyncio.timeout(self._timeout):
                         results = await self._script(
-                            keys=[item[0] for item in batch] + [QUEUE], args=arguments
+                            keys=[item[0] for item in batch] + [keys.QUEUED_EVENTS, QUEUE], args=arguments
                         )
                 except Exception as exc:  # every waiter of this batch gets the error: a 503 each
                     for *_, done in batch:

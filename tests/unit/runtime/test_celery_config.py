@@ -122,11 +122,11 @@ class TestBeat:
     def test_every_periodic_job_is_scheduled_and_names_a_job_there_is(self) -> None:
         from worker.jobs.registry import KINDS, QUEUES
 
-        entries = [e for e in celeryconfig.beat_schedule.values() if e["task"] != "periodic.relay_outbox"]
+        jobs = "periodic.start_job_everywhere"
+        entries = [e for e in celeryconfig.beat_schedule.values() if e["task"] == jobs]
         names = {entry["kwargs"]["name"] for entry in entries}  # type: ignore[index]
         assert names == {"sweep", "expire-rewards", "catch-up", "monthly-messages"}
         assert names <= set(KINDS)
-        assert all(entry["task"] == "periodic.start_job_everywhere" for entry in entries)
         assert {QUEUES[name] for name in names} <= {"periodic", "bulk"}
 
     def test_monthly_messages_start_only_on_the_first_in_each_programs_timezone(self) -> None:
@@ -146,3 +146,15 @@ class TestBeat:
         assert entry["options"] == {"expires": 60}
         assert "kwargs" not in entry  # the relay's own default age applies
         assert app.conf.task_routes["periodic.*"] == {"queue": "periodic"}
+
+    def test_lost_events_are_looked_for_often_and_sent_after_the_visibility_timeout(self) -> None:
+        """Beat sends `periodic.requeue_lost_events` every quarter of the visibility timeout (5 to 60 s),
+        for events queued longer than the timeout; a late start expires."""
+        from tasks.events import requeue_lost_events_task
+
+        entry = celeryconfig.beat_schedule["requeue-lost-events"]
+        every = max(5, min(60, app.conf.broker_transport_options["visibility_timeout"] // 4))
+        assert entry["task"] == requeue_lost_events_task.name == "periodic.requeue_lost_events"
+        assert entry["schedule"] == every
+        assert entry["options"] == {"expires": every}
+        assert entry["kwargs"] == {"stale_after": app.conf.broker_transport_options["visibility_timeout"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -116,10 +117,10 @@ class TestWrittenWithTheRewardLog:
         )
 
     def test_the_trigger_key_is_the_triggers_module_one(self) -> None:
-        """The outbox names the milestone_achieved trigger as worker.rewards.automation_triggers does."""
-        from worker.rewards.automation_triggers import MILESTONE_ACHIEVED
+        """The outbox names the triggers exactly as worker.rewards.automation_triggers does."""
+        from worker.rewards.automation_triggers import MILESTONE_ACHIEVED, REWARD_ISSUED
 
-        assert outbox.MILESTONE_ACHIEVED == MILESTONE_ACHIEVED
+        assert (outbox.MILESTONE_ACHIEVED, outbox.REWARD_ISSUED) == (MILESTONE_ACHIEVED, REWARD_ISSUED)
 
     def test_killed_right_after_the_commit_the_reward_is_found_and_relayed(
         self, store, fake_store, monkeypatch
@@ -494,3 +495,69 @@ class TestRewardIssuedReport:
         kwargs = {"instance_id": INSTANCE, "reward_log_id": coupon["id"]}
         assert tasks.rewards.fulfil_reward_task.apply(kwargs=kwargs).get() == "issued"
         assert follow_ups.reports == [(INSTANCE, "reward_issued", coupon["id"])]
+
+
+class TestMessagesLostOnTheirWay:
+    """A worker SIGKILLed between kombu's BRPOP and its `unacked` write loses the message it took (found
+    by `make chaos`): the tasks the event and fulfilment tasks send are put in the outbox first."""
+
+    def test_a_points_rules_earn_is_relayed_until_its_task_takes_it(self, fake_store, monkeypatch) -> None:
+        """The checkout's earn is sent, its message lost: the relay sends it again; once the earn task
+        has run, nothing is left to relay."""
+        import tasks.rewards
+        from tests import wix_samples
+        from worker.events.processing import process_event
+        from worker.store.journal import EventJournal
+
+        ProgressStore(fake_store).save_program(
+            INSTANCE, {**PROGRAM, "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}]}
+        )
+        payload = wix_samples.checkout_completed()
+        follow_ups = RecordedDispatcher()  # sends nowhere: the message is lost
+        process_event(
+            EventJournal(fake_store, 3600), fake_store, event_type="wix.ecom.v1.checkout_completed",
+            instance_id=INSTANCE, event_id=payload["id"], data=json.dumps(payload), our_app_id="ours",
+            claim_ttl_seconds=3600, now=NOW, follow_ups=follow_ups,
+        )  # fmt: skip
+        [(_, earn)] = follow_ups.earns
+        relayed = RecordedDispatcher()
+        assert outbox.relay(fake_store, relayed.resend, time.time() + outbox.RESEND_AFTER_SECONDS + 1) == 1
+        [(task, kwargs, queue)] = relayed.resent
+        assert (task, queue) == ("rewards.earn_points", "rewards")
+        assert kwargs == {"instance_id": INSTANCE, **asdict(earn)}
+
+        earned: list[str] = []
+        monkeypatch.setattr(tasks.rewards, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)
+        monkeypatch.setattr(tasks.rewards, "earn_points", lambda *args: earned.append(args[4]))
+        tasks.rewards.earn_points_task.apply(kwargs=kwargs).get()
+        assert earned == [earn.idempotency_key]
+        assert outbox.relay(fake_store, relayed.resend, time.time() + 10 * outbox.RESEND_MAX_SECONDS) == 0
+
+    def test_reward_issued_is_relayed_until_its_report_task_takes_it(
+        self, store, fake_store, monkeypatch
+    ) -> None:
+        """The fulfilment issues the coupon and sends reward_issued, whose message is lost: the relay
+        sends it; the report task takes it."""
+        import tasks.rewards
+        from worker.runtime import celery_app
+
+        for module in (celery_app, tasks.rewards):
+            monkeypatch.setattr(module, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)
+        monkeypatch.setattr(tasks.rewards, "fulfil_reward", lambda *args: "issued")
+        monkeypatch.setattr(tasks.rewards, "CeleryDispatcher", RecordedDispatcher)  # the report is lost
+        [coupon] = [r for r in spend(store, "order-1", "60").reward_logs if r["milestoneId"] == "fifty"]
+        for intent_id in intents_in(fake_store):  # the first sends: taken by their tasks
+            outbox.take(fake_store, MEMBER_OUTBOX, intent_id)
+        assert intents_in(fake_store) == {}
+        kwargs = {"instance_id": INSTANCE, "reward_log_id": coupon["id"]}
+        assert tasks.rewards.fulfil_reward_task.apply(kwargs=kwargs).get() == "issued"
+
+        relayed = RecordedDispatcher()
+        assert outbox.relay(fake_store, relayed.resend, time.time() + outbox.RESEND_AFTER_SECONDS + 1) == 1
+        report = {"instance_id": INSTANCE, "trigger_key": "reward_issued", "reward_log_id": coupon["id"]}
+        assert relayed.resent == [("rewards.report_trigger", report, "rewards")]
+        monkeypatch.setattr(tasks.rewards, "report_trigger", lambda *args: True)
+        tasks.rewards.report_trigger_task.apply(kwargs=report).get()
+        assert intents_in(fake_store) == {}
