@@ -474,7 +474,7 @@ def checks(store: redis.Redis, fake_url: str, plan: Plan) -> list[Check]:
 
     coupons = Counter(coupon["specification"]["code"] for coupon in _fake_collection(fake_url, "coupons"))
     transactions = _fake_collection(fake_url, "transactions")
-    earned = Counter(t["idempotencyKey"] for t in transactions if t.get("type") == "EARN")
+    earned = Counter(t["idempotencyKey"] for t in transactions if t.get("transactionType") == "EARN")
     accounts = {a["contactId"]: a for a in _fake_collection(fake_url, "accounts")}
     reports = Counter(
         (report.get("triggerKey"), (report.get("idempotency") or {}).get("key"))
