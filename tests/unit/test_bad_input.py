@@ -393,27 +393,41 @@ class TestCredentialsBeforeBody:
     @pytest.mark.parametrize("authorization", [b"", b"Bearer wrong"])
     def test_no_body_is_read_without_credentials(self, client, method, path, authorization) -> None:
         """Admin and records routes answer 401 from the headers alone: the body is never received."""
-        received: list[dict[str, Any]] = []
-        sent: list[dict[str, Any]] = []
+        status, received = call_asgi(client, method, path, authorization)
+        assert (status, received) == (401, 0)
 
-        async def receive() -> dict[str, Any]:
-            received.append({})
-            return {"type": "http.request", "body": b"{}" * 1000, "more_body": True}
+    def test_a_widget_session_without_a_wix_token_is_refused_before_its_body(self, client) -> None:
+        """POST /widget/v1/session with no token at all: 401 from the headers, the body never received;
+        with one, the body is read and Wix is asked (here: not configured, 503)."""
+        assert call_asgi(client, "POST", "/widget/v1/session", b"") == (401, 0)
+        status, received = call_asgi(client, "POST", "/widget/v1/session", b"Bearer visitor-token")
+        assert received > 0
+        assert status != 401
 
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
 
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"1000000")]
-        if authorization:
-            headers.append((b"authorization", authorization))
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-            "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-            "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1), "server": ("testserver", 80),
-        }  # fmt: skip
-        asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
-        assert sent[0]["status"] == 401
-        assert received == []
+def call_asgi(client: Any, method: str, path: str, authorization: bytes) -> tuple[int, int]:
+    """The app called as a server would, with a 1 MB JSON body announced: the answer's status and how many
+    times the app asked for the body."""
+    received: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        received.append({})
+        return {"type": "http.request", "body": b"{}" * 1000, "more_body": len(received) < 500}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"1000000")]
+    if authorization:
+        headers.append((b"authorization", authorization))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+        "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+    }  # fmt: skip
+    asyncio.run(client.app(scope, receive, send))
+    return sent[0]["status"], len(received)
 
 
 def webhook_token(private_key: Any, *, drop: tuple[str, ...] = (), issued_at: int | None = None) -> str:

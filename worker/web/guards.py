@@ -3,10 +3,11 @@
 FastAPI reads and parses a route's body before it resolves the route's dependencies, so a check of the
 `Authorization` header written as a dependency comes after a 30 MB body is read and parsed. `AuthFirst`
 checks the header of the admin and records routes before anything reads the body (the same functions
-the routes depend on, so the rule is written once). `BodyLimit` refuses a body over the limit: at once
-when `Content-Length` says so, else as soon as the bytes read pass it (a chunked body too). The routes
-whose credential is the body itself (webhooks, Wix actions, points sync) are signed, and the limit
-bounds what they read before verifying.
+the routes depend on, so the rule is written once), and that a widget session request carries a Wix
+token at all (only a call to Wix can say more, so that waits for the route). `BodyLimit` refuses a
+body over the limit: at once when `Content-Length` says so, else as soon as the bytes read pass it (a
+chunked body too). The routes whose credential is the body itself (webhooks, Wix actions, points sync)
+are signed, and the limit bounds what they read before verifying.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from worker.web.admin import require_admin
 from worker.web.errors import ApiError, error_response
 from worker.web.records import API_KEY_INSTANCE, require_api_key
+from worker.web.widget import visitor_token
 
 ADMIN_PREFIX = "/admin/"
 RECORDS_PREFIXES = ("/schema/", "/v1/members/")
+SESSION_PATH = "/widget/v1/session"
 # The receiver and the Wix actions read with the same limit themselves: the receiver counts it in its
 # metrics, the actions answer it in the action provider's `applicationError` shape.
 _OWN_LIMIT = ("/webhooks/wix", "/wix/actions/")
@@ -93,6 +96,8 @@ class AuthFirst:
             try:
                 if path.startswith(ADMIN_PREFIX):
                     require_admin(Request(scope))
+                elif path == SESSION_PATH and scope["method"] == "POST":
+                    visitor_token(Request(scope))  # a token there at all; Wix judges it after
                 elif path.startswith(RECORDS_PREFIXES):
                     instance_id = await run_in_threadpool(require_api_key, Request(scope))
                     scope.setdefault("state", {})[API_KEY_INSTANCE] = instance_id

@@ -124,6 +124,12 @@ def _bearer(request: Request, what: str, *, bare: bool = False) -> str:
     raise ApiError(401, "invalid_token", f"{what} is required (Authorization: Bearer <token>)")
 
 
+def visitor_token(request: Request) -> str:
+    """The visitor's Wix access token of a session request; checked for presence before the body is read
+    (web.guards.AuthFirst): only Wix can say whether it is good."""
+    return _bearer(request, "the visitor's Wix access token", bare=True)
+
+
 # --- The Wix client --------------------------------------------------------------------------------------
 
 
@@ -264,7 +270,7 @@ def create_session(
     request: Request, response: Response, wix: Wix, body: SessionIn | None = None
 ) -> dict[str, Any]:
     response.headers["cache-control"] = "no-store"
-    token = _bearer(request, "the visitor's Wix access token", bare=True)
+    token = visitor_token(request)
     account_id = body.accountId if body is not None else None
     try:
         return open_session(
