@@ -235,27 +235,28 @@ class ProgressStore:
                 keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
             )
 
+    def _reward_owner(self, instance_id: str, reward_log_id: str) -> str | None:
+        """The contact whose reward log this is, from the instance's reward index (None: no such log)."""
+        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
+        return contact_id if isinstance(contact_id, str) else None
+
     def reward_log_key(self, instance_id: str, reward_log_id: str) -> str | None:
         """The key of a reward log of this instance, or None when the instance has no such log."""
-        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
-        return (
-            keys.member_reward(instance_id, contact_id, reward_log_id)
-            if isinstance(contact_id, str)
-            else None
-        )
+        contact_id = self._reward_owner(instance_id, reward_log_id)
+        return keys.member_reward(instance_id, contact_id, reward_log_id) if contact_id else None
 
     def put_intent(self, instance_id: str, reward_log_id: str, intent: outbox.Intent, now: float) -> bool:
         """Before a task about a reward log sends another (outbox.put): its intent in the member's outbox."""
-        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
-        if not isinstance(contact_id, str):
+        contact_id = self._reward_owner(instance_id, reward_log_id)
+        if contact_id is None:
             return False
         outbox.put(self._redis, keys.member_outbox(instance_id, contact_id), [intent], now)
         return True
 
     def take_intent(self, instance_id: str, reward_log_id: str, intent_id: str) -> bool:
         """A task about a reward log has started: its intent in the member's outbox is taken."""
-        contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
-        if not isinstance(contact_id, str):
+        contact_id = self._reward_owner(instance_id, reward_log_id)
+        if contact_id is None:
             return False
         return outbox.take(self._redis, keys.member_outbox(instance_id, contact_id), intent_id)
 
