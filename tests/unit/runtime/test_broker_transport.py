@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from unittest import mock
 
 import fakeredis
@@ -21,7 +22,12 @@ class TestPutBack:
         client = fakeredis.FakeRedis(server=server, decode_responses=True)
         client.lpush("events", "older")
         server.connected = False
-        threading.Timer(0.5, lambda: setattr(server, "connected", True)).start()
+
+        def back_in_half_a_second() -> None:
+            time.sleep(0.5)  # not threading.Timer: its timed wait never ends under faketime
+            server.connected = True
+
+        threading.Thread(target=back_in_half_a_second, daemon=True).start()
         assert put_back(client, "events", "taken", seconds=5)
         assert client.rpop("events") == "taken"
         assert client.rpop("events") == "older"
