@@ -230,3 +230,18 @@ def monthly_messages_complete(instance_id: str, month: str) -> str:
 def inbox_conversations(instance_id: str) -> str:
     """Inbox conversation ids by member id."""
     return f"wrw:inbox-conversations:{instance_id}"
+
+
+# Per-site settings (worker/store/site_settings.py): an instance's own points-sync URL, secret and matching,
+# auto-bootstrap and reward-expiring notice days; unset fields fall back to the environment's.
+
+
+def site_settings(instance_id: str) -> str:
+    """Hash: field name → its JSON value, for the fields the instance has set."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
+    return f"wrw:site-settings:{instance_id}"
+
+
+SITE_SYNC_SECRETS = "wrw:site-sync-secrets"
+"""Set: the instances that have their own points-sync secret (whether the sync is configured anywhere)."""

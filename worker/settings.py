@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     external_sync_url: str | None = None
     external_sync_secret: SecretStr | None = None
     external_sync_match_by: Literal["email", "contactId"] = "email"
+    # Defaults for every instance; an instance's own values (worker/store/site_settings.py) win.
+    auto_bootstrap: bool = False  # start `bootstrap` when the app is installed
+    reward_expiring_notice_days: int = Field(default=3, ge=0)  # `reward_expiring` this long before expiry
 
     @property
     def outbound_sync_url(self) -> str | None:
