@@ -53,9 +53,10 @@ def sync_external_ids(instance_id: str) -> str:
     return f"wrw:sync:{{{instance_id}}}:external-ids"
 
 
-def sync_webhook_id(webhook_id: str) -> str:
-    """An inbound `webhook-id` already accepted (replays are refused)."""
-    return f"wrw:sync:webhook-id:{webhook_id}"
+def sync_webhook_id(instance_id: str, webhook_id: str) -> str:
+    """An inbound `webhook-id` already accepted (replays are refused). Per instance: each instance's
+    external system makes its own ids, and two systems may well make the same."""
+    return f"wrw:sync:{{{instance_id}}}:webhook-id:{webhook_id}"
 
 
 def sync_inbound(instance_id: str, transaction_id: str) -> str:

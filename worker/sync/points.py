@@ -356,7 +356,9 @@ def accept_inbound(
     out. `duplicate`: another message already brought this transaction. `queued`: claimed; the caller
     queues it (and calls `release_inbound` if it cannot)."""
     if (
-        client.set(keys.sync_webhook_id(webhook_id), instance_id, nx=True, ex=WEBHOOK_ID_TTL_SECONDS)
+        client.set(
+            keys.sync_webhook_id(instance_id, webhook_id), instance_id, nx=True, ex=WEBHOOK_ID_TTL_SECONDS
+        )
         is not True
     ):
         return "replayed"
@@ -415,7 +417,9 @@ def inbound_intent_id(transaction_id: str) -> str:
 
 def release_inbound(client: redis.Redis, *, webhook_id: str, instance_id: str, transaction_id: str) -> None:
     """Undo `accept_inbound`'s claims when the message could not be queued (the sender will retry)."""
-    client.delete(keys.sync_webhook_id(webhook_id), keys.sync_inbound(instance_id, transaction_id))
+    client.delete(
+        keys.sync_webhook_id(instance_id, webhook_id), keys.sync_inbound(instance_id, transaction_id)
+    )
     client.hdel(keys.sync_outbox(instance_id), inbound_intent_id(transaction_id))
 
 

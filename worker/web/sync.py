@@ -29,8 +29,8 @@ Answers:
   from now (`details.reason` says which). A body naming an instance that has no secret (its own or the
   environment's), or none we know, is answered exactly as a wrong signature is: which it was is not told.
   A body that names no usable instance is checked with `EXTERNAL_SYNC_SECRET`.
-- 409 `replayed`: this `webhook-id` was already accepted (ids are kept a day); nothing is applied again,
-  so a sender may treat it as delivered.
+- 409 `replayed`: this `webhook-id` was already accepted for this instance (ids are kept a day);
+  nothing is applied again, so a sender may treat it as delivered.
 - 404 `not_found`: no Wix contact with that email (or contact id) in the instance; nothing changed.
 - 422 `invalid_request` with `details` (each problem's path and message); 413 over the size limit;
   503 when the sync is configured nowhere (no `EXTERNAL_SYNC_SECRET` and no instance with its own secret)

@@ -201,7 +201,7 @@ class TestInboundRoute:
         assert "nobody@example.com" in response.json()["error"]["message"]
         assert sent.sent == []
         assert not fake_store.exists(keys.sync_inbound(INSTANCE, "ext-1"))
-        assert not fake_store.exists(keys.sync_webhook_id("msg_1"))
+        assert not fake_store.exists(keys.sync_webhook_id(INSTANCE, "msg_1"))
         assert contact_for_external_id(fake_store, INSTANCE, "cust-9") is None
 
     @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ class TestInboundPerSite:
         assert crossed.json() == wrong.json()
         assert crossed.json()["error"]["details"] == {"reason": "no_matching_signature"}
         assert sent.sent == []
-        assert fake_store.keys("wrw:sync:webhook-id:*") == []
+        assert fake_store.keys("*webhook-id*") == []
 
     def test_an_instance_without_a_secret_is_answered_as_a_wrong_signature(self, api) -> None:
         """C has no secret and there is none in the environment: 401, the same answer as a bad signature,
@@ -127,6 +127,14 @@ class TestInboundPerSite:
         headers = StandardWebhook(SECRET_A).headers("msg_1", raw, now=time.time() - 3600)
         answer = client.post("/sync/v1/points", content=raw, headers=headers)
         assert answer.json()["error"]["details"] == {"reason": "timestamp_too_old"}
+
+    def test_two_systems_may_use_the_same_webhook_id(self, api) -> None:
+        """Replays are told apart per instance: A's `msg_1` does not make B's `msg_1` a replay."""
+        client, sent = api
+        assert post(client, for_a(), SECRET_A, "msg_1").status_code == 202
+        assert post(client, for_b(), SECRET_B, "msg_1").status_code == 202
+        assert post(client, for_b(transactionId="ext-2"), SECRET_B, "msg_1").status_code == 409
+        assert len(sent.sent) == 2
 
     def test_each_instance_matches_its_members_its_own_way(self, api) -> None:
         """B matches by contact id: an email alone is 422 there, while A takes it."""
