@@ -55,11 +55,6 @@ class Settings(BaseSettings):
     reward_expiring_notice_days: int = Field(default=3, ge=0)  # `reward_expiring` this long before expiry
 
     @property
-    def outbound_sync_url(self) -> str | None:
-        """Where points changes go out to the external system; None while the secret is not set."""
-        return self.external_sync_url if self.external_sync_secret is not None else None
-
-    @property
     def is_production(self) -> bool:
         return self.worker_env == "production"
 
