@@ -4,8 +4,8 @@ The external system signs each message in the Standard Webhooks format with the 
 its body names: the instance's own (its site settings, worker/store/site_settings.py), else
 `EXTERNAL_SYNC_SECRET` (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`: `v1,` + base64
 HMAC-SHA256 of `{id}.{timestamp}.{body}`). The body, read up to `WEBHOOK_MAX_BYTES` (worker/web/guards.py
-stops reading past it), is parsed for its `instanceId` alone before the signature is checked with that
-instance's secret; the rest is validated once the signature holds. The body is JSON:
+stops reading past it), is parsed once; only its `instanceId` is looked at before the signature is
+checked with that instance's secret, and the rest is validated once the signature holds. It is JSON:
 
     {"instanceId": "6b1e...",            the Wix site
      "transactionId": "ext-tx-1",        the external transaction (1..128 characters): applied once
