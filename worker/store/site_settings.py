@@ -6,10 +6,11 @@ environment (`EXTERNAL_SYNC_URL`, `EXTERNAL_SYNC_SECRET`, `EXTERNAL_SYNC_MATCH_B
 `REWARD_EXPIRING_NOTICE_DAYS`) stays the default for all: a field the instance has not set takes it.
 
 One hash per instance (`keys.site_settings`), one JSON value per field the instance has set. A change is
-validated whole first (a bad value writes nothing), then applied in one MULTI. The secret is kept as given
-(it signs and verifies, so it cannot be hashed), never logged, and shown masked: `whsec_****` and its last
-four characters. `keys.SITE_SYNC_SECRETS` lists the instances with a secret of their own, so the inbound
-route can tell "the sync is configured nowhere" (503) from "not for this instance" (401).
+validated whole first (a bad value writes nothing), then applied to the hash in one MULTI. The secret is
+kept as given (it signs and verifies, so it cannot be hashed), never logged, and shown masked:
+`whsec_****` and its last four characters. `keys.SITE_SYNC_SECRETS` lists the instances with a secret
+of their own, so the inbound route can tell "the sync is configured nowhere" (503) from "not for this
+instance" (401).
 """
 
 from __future__ import annotations
@@ -196,18 +197,21 @@ def update_site_settings(client: redis.Redis, instance_id: str, patch: SiteSetti
     """Set the fields given a value and clear those given null, in one step."""
     changes = patch.changes()
     key = keys.site_settings(instance_id)
+    secret_given = "syncSecret" in changes and changes["syncSecret"] is not None
+    # The index is another key (another slot under Redis Cluster), so it is written apart: listed before
+    # a secret is stored, unlisted after it is cleared. A crash in between leaves an instance listed
+    # without a secret, whose only effect is a 401 where a 503 would say the sync is configured nowhere.
+    if secret_given:
+        client.sadd(keys.SITE_SYNC_SECRETS, instance_id)
     with client.pipeline(transaction=True) as pipe:
         for name, value in changes.items():
             if value is None:
                 pipe.hdel(key, name)
             else:
                 pipe.hset(key, name, json.dumps(value))
-        if "syncSecret" in changes:
-            if changes["syncSecret"] is None:
-                pipe.srem(keys.SITE_SYNC_SECRETS, instance_id)
-            else:
-                pipe.sadd(keys.SITE_SYNC_SECRETS, instance_id)
         pipe.execute()
+    if "syncSecret" in changes and not secret_given:
+        client.srem(keys.SITE_SYNC_SECRETS, instance_id)
     logger.info("site settings changed", extra={"settings": sorted(changes)})
 
 
