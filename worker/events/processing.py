@@ -59,8 +59,8 @@ def process_event(
     sync_defaults: Settings | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
-        left alone. Redis errors propagate (the task retries); what the domain refuses is recorded. A points
-        change goes out to the instance's external system (its site settings over `sync_defaults`, the
+    left alone. Redis errors propagate (the task retries); what the domain refuses is recorded. A points
+    change goes out to the instance's external system (its site settings over `sync_defaults`, the
     environment's; None: no outbound sync) unless it is ours."""
     if journal.is_settled(instance_id, event_id):
         logger.info("event already settled; nothing to do")
