@@ -58,7 +58,7 @@ def process_wix_event_task(
         received_at=received_at,
         follow_ups=CeleryDispatcher(),
         order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
-        sync_url=settings.outbound_sync_url,
+        sync_defaults=settings,
     )
 
 

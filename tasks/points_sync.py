@@ -15,6 +15,7 @@ from worker.runtime.celery_app import TRANSIENT_ERRORS, WorkerTask, app, in_plac
 from worker.runtime.providers import redis_store, wix_client
 from worker.settings import SettingsError, get_settings
 from worker.store.outbox import take
+from worker.store.site_settings import site_settings_for
 from worker.sync.points import (
     ExternalSyncUnavailable,
     apply_external_points,
@@ -50,11 +51,13 @@ def push_points_update_task(
     account: dict[str, Any],
     transaction: dict[str, Any] | None = None,
 ) -> str:
-    """POST a Wix points change to EXTERNAL_SYNC_URL, signed; retried with backoff, then parked. Without
-    its transaction (Wix's account has no `latestTransaction`), Wix is asked which ones made it."""
+    """POST a Wix points change to the instance's sync URL with its secret and matching (its site settings
+    over EXTERNAL_SYNC_*); retried with backoff, then parked. Without its transaction (Wix's account has no
+    `latestTransaction`), Wix is asked which ones made it."""
     settings = get_settings()
-    if not settings.external_sync_url:
-        raise SettingsError("EXTERNAL_SYNC_URL is not set: outbound points sync is off")
+    site = site_settings_for(redis_store(), instance_id, settings)
+    if not site.sync_url:
+        raise SettingsError("no sync URL (the instance's or EXTERNAL_SYNC_URL): outbound points sync is off")
     try:
         wix = wix_client()
     except SettingsError:  # no Wix credentials: send what the mapping knows
@@ -85,10 +88,10 @@ def push_points_update_task(
         push_message(
             redis_store(),
             _http(),
-            sync_signer(settings),
-            settings.external_sync_url,
+            sync_signer(site),
+            site.sync_url,
             instance_id,
-            build_message(instance_id, settings.external_sync_match_by, member, account, found, occurred_at),
+            build_message(instance_id, site.sync_match_by, member, account, found, occurred_at),
             ttl_seconds=settings.event_journal_ttl_seconds,
         )
         for found in transactions

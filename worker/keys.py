@@ -53,9 +53,10 @@ def sync_external_ids(instance_id: str) -> str:
     return f"wrw:sync:{{{instance_id}}}:external-ids"
 
 
-def sync_webhook_id(webhook_id: str) -> str:
-    """An inbound `webhook-id` already accepted (replays are refused)."""
-    return f"wrw:sync:webhook-id:{webhook_id}"
+def sync_webhook_id(instance_id: str, webhook_id: str) -> str:
+    """An inbound `webhook-id` already accepted (replays are refused). Per instance: each instance's
+    external system makes its own ids, and two systems may well make the same."""
+    return f"wrw:sync:{{{instance_id}}}:webhook-id:{webhook_id}"
 
 
 def sync_inbound(instance_id: str, transaction_id: str) -> str:
@@ -230,3 +231,18 @@ def monthly_messages_complete(instance_id: str, month: str) -> str:
 def inbox_conversations(instance_id: str) -> str:
     """Inbox conversation ids by member id."""
     return f"wrw:inbox-conversations:{instance_id}"
+
+
+# Per-site settings (worker/store/site_settings.py): an instance's own points-sync URL, secret and matching,
+# auto-bootstrap and reward-expiring notice days; unset fields fall back to the environment's.
+
+
+def site_settings(instance_id: str) -> str:
+    """Hash: field name → its JSON value, for the fields the instance has set."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
+    return f"wrw:site-settings:{instance_id}"
+
+
+SITE_SYNC_SECRETS = "wrw:site-sync-secrets"
+"""Set: the instances that have their own points-sync secret (whether the sync is configured anywhere)."""

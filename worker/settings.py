@@ -50,11 +50,9 @@ class Settings(BaseSettings):
     external_sync_url: str | None = None
     external_sync_secret: SecretStr | None = None
     external_sync_match_by: Literal["email", "contactId"] = "email"
-
-    @property
-    def outbound_sync_url(self) -> str | None:
-        """Where points changes go out to the external system; None while the secret is not set."""
-        return self.external_sync_url if self.external_sync_secret is not None else None
+    # Defaults for every instance; an instance's own values (worker/store/site_settings.py) win.
+    auto_bootstrap: bool = False  # start `bootstrap` when the app is installed
+    reward_expiring_notice_days: int = Field(default=3, ge=0)  # `reward_expiring` this long before expiry
 
     @property
     def is_production(self) -> bool:

@@ -29,6 +29,7 @@ from worker.loyalty.points_gate import park_earns, points_wait_reason, record_pr
 from worker.loyalty.points_rules import points_to_earn
 from worker.progress.record import record_activity
 from worker.rewards.follow_ups import fulfil_new_rewards
+from worker.settings import Settings
 from worker.store import outbox
 from worker.store.journal import EventJournal
 from worker.store.progress import NoProgram, ProgressStore
@@ -55,11 +56,12 @@ def process_event(
     now: datetime | None = None,
     follow_ups: Dispatcher | None = None,
     order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
-    sync_url: str | None = None,
+    sync_defaults: Settings | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
     left alone. Redis errors propagate (the task retries); what the domain refuses is recorded. A points
-    change goes out to `sync_url` (Settings.outbound_sync_url) unless it is ours."""
+    change goes out to the instance's external system (its site settings over `sync_defaults`, the
+    environment's; None: no outbound sync) unless it is ours."""
     if journal.is_settled(instance_id, event_id):
         logger.info("event already settled; nothing to do")
         return "already_settled"
@@ -138,7 +140,7 @@ def process_event(
                 client,
                 event,
                 our_app_id=our_app_id,
-                sync_url=sync_url,
+                sync_defaults=sync_defaults,
                 send=lambda task, kwargs: follow_ups.resend(task, kwargs, queue_of(task)),
             )
         status = event.program.status if event.program is not None else None

@@ -91,7 +91,7 @@ def catch_up(context: JobContext, record: dict[str, Any], now: datetime) -> Batc
                 claim_ttl_seconds=settings.event_journal_ttl_seconds,
                 follow_ups=follow_ups,
                 order_lookup=_the(order),
-                sync_url=settings.outbound_sync_url,
+                sync_defaults=settings,
                 now=now,
             )
             if outcome == "processed" and _counted_something(

@@ -1,6 +1,9 @@
 """Two-way points sync with an external loyalty system, over Standard Webhooks (sync/standard_webhooks.py).
 
-Wix → external. A `points_updated` event becomes a signed POST to `EXTERNAL_SYNC_URL` (task
+Each instance may have its own external system: its URL, secret and matching come from its site settings
+(worker/store/site_settings.py), the environment's `EXTERNAL_SYNC_*` being the default for all.
+
+Wix → external. A `points_updated` event becomes a signed POST to the instance's sync URL (task
 `sync.push_points_update`, queue `rewards`): `{"type": "loyalty.points_updated", "timestamp", "data":
 {instanceId, matchBy, email, contactId, externalId, account, transaction}}`. Its `webhook-id` is derived
 from the instance and the Wix transaction id, so a redelivered event, a re-run task or a retry is the same
@@ -45,6 +48,7 @@ from worker import keys
 from worker.dispatch import APPLY_EXTERNAL_POINTS, PUSH_POINTS_UPDATE, queue_of
 from worker.settings import Settings, SettingsError
 from worker.store import outbox
+from worker.store.site_settings import SiteSettings, site_settings_for
 from worker.sync.member_directory import link_of, record_contact
 from worker.sync.standard_webhooks import StandardWebhook
 from worker.wix.client import (
@@ -82,14 +86,18 @@ class ExternalSyncRefused(Exception):
     """The external system refused the message for good (another 4xx): retrying will not help."""
 
 
-def signer(settings: Settings) -> StandardWebhook:
-    """The shared secret of both directions; SettingsError when it is missing or unusable."""
-    if settings.external_sync_secret is None or not settings.external_sync_secret.get_secret_value():
-        raise SettingsError("EXTERNAL_SYNC_SECRET is not set (a whsec_ secret the external system shares)")
+def signer(site: SiteSettings) -> StandardWebhook:
+    """The instance's secret, shared by both directions (its own, else EXTERNAL_SYNC_SECRET); SettingsError
+    when it is missing or unusable. The message names where it comes from, never the secret."""
+    where = (
+        "the instance's sync secret" if site.sources.get("syncSecret") == "site" else "EXTERNAL_SYNC_SECRET"
+    )
+    if site.sync_secret is None:
+        raise SettingsError(f"{where} is not set (a whsec_ secret the external system shares)")
     try:
-        return StandardWebhook(settings.external_sync_secret.get_secret_value())
+        return StandardWebhook(site.sync_secret.get_secret_value())
     except ValueError as exc:
-        raise SettingsError(f"EXTERNAL_SYNC_SECRET is not a usable whsec_ secret: {exc}") from None
+        raise SettingsError(f"{where} is not a usable whsec_ secret: {exc}") from None
 
 
 def webhook_id_for(instance_id: str, wix_transaction_id: str) -> str:
@@ -191,14 +199,19 @@ def forward_points_update(
     event: NormalizedEvent,
     *,
     our_app_id: str | None,
-    sync_url: str | None,
+    sync_defaults: Settings | None,
     send: Send,
 ) -> str:
-    """Queue the points change for the external system unless it is ours; answers what was done."""
+    """Queue the points change for the instance's external system unless it is ours; answers what was done.
+    The instance's URL and secret (worker/store/site_settings.py) over `sync_defaults`, the environment's;
+    None: no outbound sync."""
     if event.name != "points_updated" or event.account is None:
         return "not a points change"
-    if not sync_url:
-        return "outbound sync is off (EXTERNAL_SYNC_URL or EXTERNAL_SYNC_SECRET is not set)"
+    if (
+        sync_defaults is None
+        or not site_settings_for(client, event.instanceId, sync_defaults).outbound_sync_url
+    ):
+        return "outbound sync is off (no sync URL or secret, the instance's or the environment's)"
     reason = echo_reason(client, event, our_app_id)
     if reason is not None:
         logger.info("points change not sent to the external system", extra={"reason": reason})
@@ -343,7 +356,9 @@ def accept_inbound(
     out. `duplicate`: another message already brought this transaction. `queued`: claimed; the caller
     queues it (and calls `release_inbound` if it cannot)."""
     if (
-        client.set(keys.sync_webhook_id(webhook_id), instance_id, nx=True, ex=WEBHOOK_ID_TTL_SECONDS)
+        client.set(
+            keys.sync_webhook_id(instance_id, webhook_id), instance_id, nx=True, ex=WEBHOOK_ID_TTL_SECONDS
+        )
         is not True
     ):
         return "replayed"
@@ -402,7 +417,9 @@ def inbound_intent_id(transaction_id: str) -> str:
 
 def release_inbound(client: redis.Redis, *, webhook_id: str, instance_id: str, transaction_id: str) -> None:
     """Undo `accept_inbound`'s claims when the message could not be queued (the sender will retry)."""
-    client.delete(keys.sync_webhook_id(webhook_id), keys.sync_inbound(instance_id, transaction_id))
+    client.delete(
+        keys.sync_webhook_id(instance_id, webhook_id), keys.sync_inbound(instance_id, transaction_id)
+    )
     client.hdel(keys.sync_outbox(instance_id), inbound_intent_id(transaction_id))
 
 

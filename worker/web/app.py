@@ -19,6 +19,7 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
+from worker.web.admin_settings import router as admin_settings_router
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.web.guards import AuthFirst, BodyLimit
@@ -86,5 +87,6 @@ def create_app(
     app.include_router(wix_actions.router)
     app.include_router(ops.router)
     app.include_router(sync_router)
+    app.include_router(admin_settings_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

@@ -1,15 +1,18 @@
 """`POST /sync/v1/points`: an external loyalty system's points change, applied to the member's Wix account.
 
-The external system signs each message in the Standard Webhooks format with `EXTERNAL_SYNC_SECRET`
-(headers `webhook-id`, `webhook-timestamp`, `webhook-signature`: `v1,` + base64 HMAC-SHA256 of
-`{id}.{timestamp}.{body}`). The body is JSON:
+The external system signs each message in the Standard Webhooks format with the secret of the instance
+its body names: the instance's own (its site settings, worker/store/site_settings.py), else
+`EXTERNAL_SYNC_SECRET` (headers `webhook-id`, `webhook-timestamp`, `webhook-signature`: `v1,` + base64
+HMAC-SHA256 of `{id}.{timestamp}.{body}`). The body, read up to `WEBHOOK_MAX_BYTES` (worker/web/guards.py
+stops reading past it), is parsed once; only its `instanceId` is looked at before the signature is
+checked with that instance's secret, and the rest is validated once the signature holds. It is JSON:
 
     {"instanceId": "6b1e...",            the Wix site
      "transactionId": "ext-tx-1",        the external transaction (1..128 characters): applied once
      "amount": 25,                       a whole number, not 0, within ±9,999,999
      "description": "Bonus",             optional, at most 100 characters
-     "email": "jane@example.com",        the member, when EXTERNAL_SYNC_MATCH_BY=email (the default)
-     "contactId": "24de...",             the member, when EXTERNAL_SYNC_MATCH_BY=contactId
+     "email": "jane@example.com",        the member, when the instance matches by email (the default)
+     "contactId": "24de...",             the member, when it matches by contactId
      "externalId": "cust-9"}             optional: linked to the contact and sent back in our messages
 
 Answers:
@@ -23,18 +26,23 @@ Answers:
   200 `{"status": "echo"}`: the transaction id is a Wix transaction we sent to the external system, so
   sending it back changes nothing. Neither changes anything.
 - 401 `unauthorized`: a missing or wrong signature, or a `webhook-timestamp` more than five minutes
-  from now (`details.reason` says which). 409 `replayed`: this `webhook-id` was already accepted (ids are
-  kept a day); nothing is applied again, so a sender may treat it as delivered.
+  from now (`details.reason` says which). A body naming an instance that has no secret (its own or the
+  environment's), or none we know, is answered exactly as a wrong signature is: which it was is not told.
+  A body that names no usable instance is checked with `EXTERNAL_SYNC_SECRET`.
+- 409 `replayed`: this `webhook-id` was already accepted for this instance (ids are kept a day);
+  nothing is applied again, so a sender may treat it as delivered.
 - 404 `not_found`: no Wix contact with that email (or contact id) in the instance; nothing changed.
 - 422 `invalid_request` with `details` (each problem's path and message); 413 over the size limit;
-  503 when the sync is not configured (no `EXTERNAL_SYNC_SECRET`) or Redis or the queue is unavailable.
+  503 when the sync is configured nowhere (no `EXTERNAL_SYNC_SECRET` and no instance with its own secret)
+  or Redis or the queue is unavailable.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import redis
@@ -44,9 +52,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.concurrency import run_in_threadpool
 
 from worker.dispatch import APPLY_EXTERNAL_POINTS
-from worker.identifiers import PATTERN, Identifier, InstanceId, identifier_problem
+from worker.identifiers import PATTERN, Identifier, InstanceId, identifier_problem, is_instance_id
 from worker.runtime.dispatcher import send_by_name
 from worker.settings import Settings, SettingsError
+from worker.store.site_settings import (
+    SiteSettings,
+    any_site_sync_secret,
+    default_site_settings,
+    site_settings_for,
+)
 from worker.sync.member_directory import contact_for_email, link_external_id, link_of
 from worker.sync.points import accept_inbound, apply_intent, release_inbound, signer
 from worker.sync.standard_webhooks import StandardWebhook, WebhookVerificationError
@@ -92,20 +106,67 @@ class PointsIn(BaseModel):
         return self
 
 
-def _signer(settings: Settings) -> StandardWebhook:
+# Checks the signature of a body whose instance has no secret: no signature matches its random key, so the
+# answer (and the work done) is that of a wrong signature, and does not tell "no secret" from "wrong".
+_NO_SECRET = StandardWebhook(secrets.token_bytes(32))
+_NOT_JSON = object()
+
+
+def _document(body: bytes) -> Any:
+    """The body parsed once: the instance is read from it before verifying, the message after, so the
+    two cannot differ (a body with `instanceId` twice names one instance to both)."""
     try:
-        return signer(settings)
+        return json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return _NOT_JSON
+
+
+def _named_instance(document: Any) -> str | None:
+    named = document.get("instanceId") if isinstance(document, dict) else None
+    return named if isinstance(named, str) and is_instance_id(named) else None
+
+
+def _site_of(client: redis.Redis, instance_id: str | None, settings: Settings) -> SiteSettings:
+    """The settings of the instance the body names (the environment's when it names none we can use);
+    503 when the sync is configured nowhere."""
+    site = (
+        default_site_settings(settings)
+        if instance_id is None
+        else site_settings_for(client, instance_id, settings)
+    )
+    # Asked whatever the instance when the environment has no secret: the same work for every instance.
+    nowhere = default_site_settings(settings).sync_secret is None and not any_site_sync_secret(client)
+    if site.sync_secret is None and nowhere:
+        raise ApiError(
+            503,
+            "not_configured",
+            "the points sync is not configured: EXTERNAL_SYNC_SECRET is not set (a whsec_ secret the "
+            "external system shares) and no instance has a sync secret of its own",
+        )
+    return site
+
+
+def _verified(site: SiteSettings, body: bytes, headers: Mapping[str, str]) -> str:
+    """The `webhook-id` of a body signed with the instance's secret; 401 otherwise."""
+    try:
+        verifier = signer(site) if site.sync_secret is not None else _NO_SECRET
     except SettingsError as exc:
         raise ApiError(503, "not_configured", f"the points sync is not configured: {exc}") from None
-
-
-def _validated(body: bytes, match_by: str) -> PointsIn:
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-        raise ApiError(
-            422, "invalid_request", "the body is not JSON", [{"path": "", "message": "not JSON"}]
-        ) from None
+        webhook_id = verifier.verify(body, headers)
+    except WebhookVerificationError as exc:
+        logger.warning("inbound points change refused", extra={"reason": exc.reason})
+        raise ApiError(401, "unauthorized", str(exc), {"reason": exc.reason}) from None
+    problem = identifier_problem(webhook_id, MAX_WEBHOOK_ID)
+    if problem is not None:
+        details = [{"path": "webhook-id", "message": problem}]
+        raise ApiError(422, "invalid_request", f"webhook-id {problem}", details)
+    return webhook_id
+
+
+def _validated(document: Any, match_by: str) -> PointsIn:
+    if document is _NOT_JSON:
+        raise ApiError(422, "invalid_request", "the body is not JSON", [{"path": "", "message": "not JSON"}])
     try:
         message = PointsIn.model_validate(document)
     except ValidationError as exc:
@@ -118,7 +179,7 @@ def _validated(body: bytes, match_by: str) -> PointsIn:
         raise ApiError(
             422,
             "invalid_request",
-            f"{match_by} is required: members are matched by {match_by} (EXTERNAL_SYNC_MATCH_BY)",
+            f"{match_by} is required: the instance's members are matched by {match_by}",
             [{"path": match_by, "message": "Field required"}],
         )
     return message
@@ -197,29 +258,14 @@ def _accept(
 )
 async def receive_points(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    body = await request.body()
+    store: redis.Redis = request.app.state.store
+    body = await request.body()  # BodyLimit (worker/web/guards.py) stops reading past the limit
     if len(body) > settings.webhook_max_bytes:
         raise ApiError(413, "too_large", f"the body is over {settings.webhook_max_bytes} bytes")
-    try:
-        webhook_id = _signer(settings).verify(body, request.headers)
-    except WebhookVerificationError as exc:
-        logger.warning("inbound points change refused", extra={"reason": exc.reason})
-        raise ApiError(401, "unauthorized", str(exc), {"reason": exc.reason}) from None
-    problem = identifier_problem(webhook_id, MAX_WEBHOOK_ID)
-    if problem is not None:
-        details = [{"path": "webhook-id", "message": problem}]
-        raise ApiError(422, "invalid_request", f"webhook-id {problem}", details)
-    message = _validated(body, settings.external_sync_match_by)
+    document = _document(body)
+    site = await run_in_threadpool(_site_of, store, _named_instance(document), settings)
+    webhook_id = _verified(site, body, request.headers)
+    message = _validated(document, site.sync_match_by)
     send: Send = getattr(request.app.state, "points_sync_send", None) or send_by_name
-    try:
-        return await run_in_threadpool(
-            _accept,
-            request.app.state.store,
-            send,
-            webhook_id,
-            message,
-            settings.external_sync_match_by,
-            settings.event_journal_ttl_seconds,
-        )
-    except redis.RedisError:
-        raise ApiError(503, "unavailable", "Redis is unavailable") from None
+    ttl = settings.event_journal_ttl_seconds
+    return await run_in_threadpool(_accept, store, send, webhook_id, message, site.sync_match_by, ttl)

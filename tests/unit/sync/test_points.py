@@ -52,6 +52,9 @@ INSTANCE = "inst-sync"
 OUR_APP_ID = "11111111-2222-3333-4444-555555555555"
 APP_SECRET = "fake-secret"
 SYNC_URL = "https://loyalty.example.test/hooks/wix"
+# The environment's points sync: both directions on, and no URL at all.
+SYNC_ON = Settings(external_sync_url=SYNC_URL, external_sync_secret=SECRET, _env_file=None)  # type: ignore[call-arg]
+SYNC_OFF = Settings(external_sync_secret=SECRET, _env_file=None)  # type: ignore[call-arg]
 
 
 def points_event(**transaction: Any) -> Any:
@@ -198,7 +201,7 @@ class TestInboundRoute:
         assert "nobody@example.com" in response.json()["error"]["message"]
         assert sent.sent == []
         assert not fake_store.exists(keys.sync_inbound(INSTANCE, "ext-1"))
-        assert not fake_store.exists(keys.sync_webhook_id("msg_1"))
+        assert not fake_store.exists(keys.sync_webhook_id(INSTANCE, "msg_1"))
         assert contact_for_external_id(fake_store, INSTANCE, "cust-9") is None
 
     @pytest.mark.parametrize(
@@ -257,7 +260,7 @@ class TestNoEcho:
         sent = Recorder()
         event = points_event(id="wix-tx-1", appId=WIX_LOYALTY_APP_ID, amount=5, description="Goodwill")
         outcome = forward_points_update(
-            fake_store, event, our_app_id=OUR_APP_ID, sync_url=SYNC_URL, send=sent
+            fake_store, event, our_app_id=OUR_APP_ID, sync_defaults=SYNC_ON, send=sent
         )
         assert outcome == "queued"
         [(task, kwargs)] = sent.sent
@@ -280,7 +283,7 @@ class TestNoEcho:
         sent = Recorder()
         event = points_event(**transaction)
         outcome = forward_points_update(
-            fake_store, event, our_app_id=OUR_APP_ID, sync_url=SYNC_URL, send=sent
+            fake_store, event, our_app_id=OUR_APP_ID, sync_defaults=SYNC_ON, send=sent
         )
         assert outcome.startswith("not sent") and reason in outcome
         assert sent.sent == []
@@ -290,7 +293,7 @@ class TestNoEcho:
         fake_store.set(keys.sync_inbound(INSTANCE, "ext-42"), "{}")
         sent = Recorder()
         event = points_event(appId="another-app", idempotencyKey="ext-42", type="EARN")
-        forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_url=SYNC_URL, send=sent)
+        forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_defaults=SYNC_ON, send=sent)
         assert sent.sent == []
 
     def test_an_adjustment_inbound_sync_made_is_not_sent(self, fake_store) -> None:
@@ -298,14 +301,16 @@ class TestNoEcho:
         fake_store.set(keys.sync_own_transaction(INSTANCE, "wix-tx-9"), "1")
         sent = Recorder()
         event = points_event(id="wix-tx-9", appId="another-app")
-        forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_url=SYNC_URL, send=sent)
+        forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_defaults=SYNC_ON, send=sent)
         assert sent.sent == []
 
     def test_nothing_is_sent_while_outbound_sync_is_off(self, fake_store) -> None:
         """No EXTERNAL_SYNC_URL: no task."""
         sent = Recorder()
         event = points_event(appId=WIX_LOYALTY_APP_ID)
-        outcome = forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_url=None, send=sent)
+        outcome = forward_points_update(
+            fake_store, event, our_app_id=OUR_APP_ID, sync_defaults=SYNC_OFF, send=sent
+        )
         assert "off" in outcome
         assert sent.sent == []
 
@@ -651,7 +656,7 @@ class TestWithoutLatestTransaction:
             our_app_id=OUR_APP_ID,
         )
         assert (
-            forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_url=SYNC_URL, send=sent)
+            forward_points_update(fake_store, event, our_app_id=OUR_APP_ID, sync_defaults=SYNC_ON, send=sent)
             == "queued"
         )
         [(task, kwargs)] = sent.sent

@@ -1,0 +1,1 @@
+"""`python -m worker` commands, one module each, each exposing `register(commands)` (worker/cli.py)."""
