@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     external_sync_url: str | None = None
     external_sync_secret: SecretStr | None = None
     external_sync_match_by: Literal["email", "contactId"] = "email"
+    # Where Wix reaches this service: the URLs `python -m worker wix-app show` prints for the Dev Center.
+    public_base_url: str = "http://localhost:8000"
 
     @property
     def outbound_sync_url(self) -> str | None:
