@@ -4,8 +4,11 @@ broken file with one line naming the file, the JSON path and what is wrong."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -495,3 +498,15 @@ class TestCommand:
         captured = capsys.readouterr()
         assert captured.out == ""
         assert "wix-app/actions/execute-streak.json: $.name: is required" in captured.err
+
+
+def test_the_command_as_an_operator_runs_it() -> None:
+    """`python -m worker wix-app check`, in its own process, passes on the repository's wix-app/."""
+    env = {key: value for key, value in os.environ.items() if key != "PUBLIC_BASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", "wix-app", "check"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert "wix-app: every definition checks out" in done.stderr
