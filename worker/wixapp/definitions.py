@@ -336,9 +336,8 @@ def _key_problems(file: str, path: str, properties: Mapping[str, Any]) -> list[P
                 Problem(file, _at(path, name), "a payload key must be [A-Za-z0-9_] and not start with _")
             )
         if isinstance(prop, dict):
-            for sub in ("properties",):
-                if isinstance(prop.get(sub), dict):
-                    problems += _key_problems(file, _at(path, name, sub), prop[sub])
+            if isinstance(prop.get("properties"), dict):
+                problems += _key_problems(file, _at(path, name, "properties"), prop["properties"])
             items = prop.get("items")
             if isinstance(items, dict) and isinstance(items.get("properties"), dict):
                 problems += _key_problems(file, _at(path, name, "items", "properties"), items["properties"])
@@ -475,6 +474,15 @@ def code_event_types() -> frozenset[str]:
     return HANDLED_EVENT_TYPES
 
 
+def _part(file: str, app: dict[str, Any], name: str, problems: list[Problem]) -> dict[str, Any]:
+    """`app[name]`, an object; {} (and a problem) when it is not one."""
+    value = app.get(name)
+    if isinstance(value, dict):
+        return value
+    problems.append(Problem(file, f"$.{name}", "must be an object"))
+    return {}
+
+
 def _url_problems(file: str, path: str, url: Any, expected_path: str | None = None) -> list[Problem]:
     if not isinstance(url, str) or not url.startswith(BASE_URL + "/"):
         return [Problem(file, path, f"must be a URL under {BASE_URL}/")]
@@ -489,7 +497,7 @@ def check_app(file: str, app: Any, action_files: list[str]) -> list[Problem]:
         return [Problem(file, "$", "must be an object")]
     problems = [*_text(file, app, "name"), *_text(file, app, "description")]
     routes = code_routes()
-    webhooks = app.get("webhooks") or {}
+    webhooks = _part(file, app, "webhooks", problems)
     problems += _url_problems(file, "$.webhooks.url", webhooks.get("url"), routes["webhooks"])
     events = webhooks.get("events")
     if not isinstance(events, list):
@@ -513,13 +521,33 @@ def check_app(file: str, app: Any, action_files: list[str]) -> list[Problem]:
         )
     problems += _provider_problems(file, app.get("actionProvider"), routes["invoke"], action_files)
     problems += _script_problems(file, app.get("embeddedScript"))
-    page = app.get("dashboardPage") or {}
+    page = _part(file, app, "dashboardPage", problems)
     problems += _text(file, page, "name", "$.dashboardPage")
     problems += _url_problems(file, "$.dashboardPage.url", page.get("url"))
     problems += _permission_problems(file, app.get("permissions"))
-    triggers = app.get("triggers") or {}
-    if triggers.get("directory") != "triggers":
+    problems += _settings_problems(file, _part(file, app, "oauth", problems).get("settings"))
+    if _part(file, app, "triggers", problems).get("directory") != "triggers":
         problems.append(Problem(file, "$.triggers.directory", "must be 'triggers'"))
+    return problems
+
+
+def _settings_problems(file: str, settings: Any) -> list[Problem]:
+    """The service's settings a self-hoster fills in from the Dev Center, each a real setting."""
+    from worker.settings import Settings
+
+    if not isinstance(settings, dict):
+        return [Problem(file, "$.oauth.settings", "must map each setting to where its value comes from")]
+    problems = [
+        Problem(file, f"$.oauth.settings.{name}", "is not a setting of worker/settings.py")
+        for name in settings
+        if name.lower() not in Settings.model_fields
+    ]
+    problems += [
+        Problem(file, "$.oauth.settings", f"must name {name}")
+        for name in ("WIX_APP_ID", "WIX_APP_SECRET", "WIX_PUBLIC_KEY", "PUBLIC_BASE_URL")
+        if name not in settings
+    ]
+    problems += [problem for name in settings for problem in _text(file, settings, name, "$.oauth.settings")]
     return problems
 
 
@@ -616,11 +644,11 @@ def check(
     root: Path = DEFAULT_ROOT,
     *,
     embedded: EmbeddedScript | None = None,
-    load_embedded: bool = True,
     secrets: Iterable[str] = (),
 ) -> Report:
     """Every file of `root` (the repository's `wix-app/`) checked; `embedded` stands in for the install
-    code's view of the script (tests), else it is imported when `load_embedded`."""
+    code's view of the script (tests), else `worker.installs.embedded_script` is asked; no parameter
+    may hold one of `secrets`."""
     report = Report()
     app_path = root / "app.json"
     app: Any = None
@@ -644,24 +672,23 @@ def check(
     if app is not None:
         action_files = [f"actions/{stem}.json" for stem in actions]
         report.problems += check_app(_label(root, app_path), app, action_files)
-        _check_script(root, app, embedded, load_embedded, secrets, report)
+        _check_script(root, app, embedded or load_embedded_script(), secrets, report)
     return report
 
 
 def _check_script(
     root: Path,
     app: dict[str, Any],
-    embedded: EmbeddedScript | None,
-    load_embedded: bool,
+    script: EmbeddedScript | None,
     secrets: Iterable[str],
     report: Report,
 ) -> None:
-    name = (app.get("embeddedScript") or {}).get("file")
+    described = app.get("embeddedScript")
+    name = described.get("file") if isinstance(described, dict) else None
     if not isinstance(name, str) or not name:
         return  # check_app names it
     path = root / name
     label = _label(root, path)
-    script = embedded if embedded is not None else (load_embedded_script() if load_embedded else None)
     elsewhere = (
         root.resolve() == DEFAULT_ROOT
         and script is not None

@@ -432,6 +432,16 @@ class TestAppJson:
                 id="dashboard-url",
             ),
             pytest.param(
+                lambda a: a["oauth"]["settings"].update(WIX_APP_KEY="the key"),
+                "$.oauth.settings.WIX_APP_KEY: is not a setting of worker/settings.py",
+                id="not-a-setting",
+            ),
+            pytest.param(
+                lambda a: a["oauth"]["settings"].pop("WIX_APP_SECRET"),
+                "$.oauth.settings: must name WIX_APP_SECRET",
+                id="setting-missing",
+            ),
+            pytest.param(
                 lambda a: a["permissions"][0].pop("why"),
                 "$.permissions[0].why: is required (a non-empty string)",
                 id="permission-without-why",
@@ -510,3 +520,22 @@ def test_the_command_as_an_operator_runs_it() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout == ""
     assert "wix-app: every definition checks out" in done.stderr
+
+
+class TestAnyShape:
+    @pytest.mark.parametrize("value", [None, 7, "text", [], [1], {}, {"x": []}])
+    def test_any_value_in_place_of_a_part_is_a_problem_not_a_crash(self, root: Path, value: Any) -> None:
+        """Whatever stands where an object or a list belongs, the check answers problems, never a crash
+        (a text, where a text belongs, is fine)."""
+        expected = not isinstance(value, str)
+        good = (root / "app.json").read_text()
+        for name in json.loads(good):
+            edit(root / "app.json", lambda app, name=name: app.update({name: value}))
+            assert bool(lines(root)) or not expected, name
+            (root / "app.json").write_text(good)
+        for path in [*sorted((root / "actions").glob("*.json")), root / "triggers" / "order_paid.json"]:
+            good = path.read_text()
+            for name in json.loads(good):
+                edit(path, lambda document, name=name: document.update({name: value}))
+                assert bool(lines(root)) or not expected, (path.name, name)
+                path.write_text(good)
