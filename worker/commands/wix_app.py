@@ -38,7 +38,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print("fix these first (python -m worker wix-app check)", file=sys.stderr)
         return 1
-    print(dev_center.instructions(definitions.load(Path(args.dir)), get_settings().public_base_url))
+    found = definitions.load(Path(args.dir))
+    print(dev_center.instructions(found, get_settings().public_base_url))
+    if args.schemas:
+        print()
+        print(dev_center.schemas(found))
     return 0
 
 
@@ -52,4 +56,5 @@ def register(commands: Any) -> None:
     check.set_defaults(func=cmd_check)
     show = actions.add_parser("show", help="what to paste in the Dev Center, step by step (PUBLIC_BASE_URL)")
     show.add_argument("--dir", default=default, help="the definitions (default: the repository's wix-app/)")
+    show.add_argument("--schemas", action="store_true", help="then print each schema to paste")
     show.set_defaults(func=cmd_show)

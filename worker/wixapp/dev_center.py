@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from worker.wixapp.definitions import BASE_URL, INVOKE_PATH, PLACEHOLDER, Definitions
@@ -45,7 +46,7 @@ def instructions(definitions: Definitions, base_url: str) -> str:
         f"   name {provider['name']!r}, base URI {base_uri}",
         f"   (Wix calls {base_uri}{INVOKE_PATH}; the optional validate-configuration and quota-info",
         "   methods are not served). Then one action each: name, action key, and the input and output",
-        "   schemas to paste (the file's inputSchema and outputSchema):",
+        "   schemas to paste (the file's inputSchema and outputSchema; `--schemas` prints them):",
     ]
     for relative in provider["actions"]:
         action = definitions.actions[relative.removeprefix("actions/").removesuffix(".json")]
@@ -95,3 +96,16 @@ def _script_lines(definitions: Definitions, script: dict[str, Any]) -> list[str]
     else:
         lines.append("   (the file is not there yet)")
     return lines
+
+
+def schemas(definitions: Definitions) -> str:
+    """Each schema to paste, under a line naming the extension and the Dev Center field it goes in."""
+    parts = []
+    for action in definitions.actions.values():
+        for field, meaning in (("inputSchema", "input schema"), ("outputSchema", "output schema")):
+            parts.append(f"==== action {action['actionKey']} ({action['name']}): {meaning}")
+            parts.append(json.dumps(action[field], indent=2, ensure_ascii=False))
+    for trigger in definitions.triggers.values():
+        parts.append(f"==== trigger {trigger['triggerKey']} ({trigger['name']}): payload schema")
+        parts.append(json.dumps(trigger["payloadSchema"], indent=2, ensure_ascii=False))
+    return "\n".join(parts)

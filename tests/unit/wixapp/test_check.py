@@ -499,6 +499,18 @@ class TestCommand:
         assert "- Manage Coupons: " in out
         assert "placement BODY_END, type FUNCTIONAL" in out
 
+    def test_show_schemas_prints_each_schema_as_json(
+        self, copied: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`wix-app show --schemas` adds every schema to paste, exactly as in its file."""
+        assert main(["wix-app", "show", "--dir", str(copied), "--schemas"]) == 0
+        out = capsys.readouterr().out
+        header = "==== action execute-streak (Execute Streak): input schema\n"
+        assert header in out
+        pasted = json.JSONDecoder().raw_decode(out.split(header, 1)[1])[0]
+        assert pasted == json.loads((copied / "actions" / "execute-streak.json").read_text())["inputSchema"]
+        assert "==== trigger order_paid (Order paid): payload schema" in out
+
     def test_show_refuses_while_a_definition_is_broken(
         self, copied: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
