@@ -177,3 +177,39 @@ class TestInputSchemas:
         params = streak_params(now_local().isoformat(), "o}:uid:1")
         assert "must not contain {, }" in invoke("execute-streak", params, status=422)["description"]
         assert [m.split(":")[0] for m in misfits(schema, params)] == ["$.uniqueIdentifier"]
+
+
+class TestOutputSchemas:
+    @pytest.mark.parametrize(
+        ("key", "seed_fields"),
+        [
+            pytest.param(
+                "execute-streak",
+                {"log", "streakProgress", "achievedMilestone", "nextMilestone", "taskProgress",
+                 "achievedMilestoneRewardLog"},
+                id="execute-streak",
+            ),
+            pytest.param(
+                "execute-challenge",
+                {"log", "challengeProgress", "achievedMilestone", "nextMilestone",
+                 "achievedMilestoneRewardLog"},
+                id="execute-challenge",
+            ),
+            pytest.param("update-reward-log", {"rewardLog"}, id="update-reward-log"),
+        ],
+    )  # fmt: skip
+    def test_the_seeds_output_fields_are_there_and_always_answered(
+        self, key: str, seed_fields: set[str]
+    ) -> None:
+        """What seed 000 says each action returns is in its output schema, required (null when none)."""
+        schema = action(key)["outputSchema"]
+        assert seed_fields <= set(schema["properties"])
+        assert seed_fields <= set(schema["required"])
+
+    def test_the_reward_log_id_chains_into_update_reward_log(self) -> None:
+        """achievedMilestoneRewardLog.id is a string, as Update Reward Log's rewardLogId takes."""
+        for key in ("execute-streak", "execute-challenge"):
+            reward_log = action(key)["outputSchema"]["properties"]["achievedMilestoneRewardLog"]
+            assert reward_log["properties"]["id"]["type"] == "string"
+            assert "id" in reward_log["required"]
+        assert action("update-reward-log")["inputSchema"]["properties"]["rewardLogId"]["type"] == "string"
