@@ -279,6 +279,26 @@ def _input_problems(file: str, schema: dict[str, Any], action_key: str, examples
             problems.append(
                 Problem(file, f"$.inputSchema.examples[{index}]", f"the code refuses it: {refusal}")
             )
+    if examples and isinstance(examples[0], dict) and not problems:
+        problems += _fields_problems(file, schema, action_key, examples[0])
+    return problems
+
+
+def _fields_problems(
+    file: str, schema: dict[str, Any], action_key: str, example: dict[str, Any]
+) -> list[Problem]:
+    """The form's fields are the ones the code reads (it refuses a field of the wrong shape, naming it),
+    and every field the code cannot do without is required (so Wix asks for it)."""
+    problems = []
+    required = schema.get("required", [])
+    for name in schema["properties"]:
+        where = f"$.inputSchema.properties.{name}"
+        refusal = code_refusal(action_key, {**example, name: {"not": "a value"}})
+        if refusal is None or name not in refusal:
+            problems.append(Problem(file, where, "the code does not read this field"))
+        without = {key: value for key, value in example.items() if key != name}
+        if name not in required and code_refusal(action_key, without) is not None:
+            problems.append(Problem(file, "$.inputSchema.required", f"the code needs {name!r}: require it"))
     return problems
 
 

@@ -166,6 +166,18 @@ class TestActions:
                 id="example-the-schema-refuses",
             ),
             pytest.param(
+                lambda d: d["inputSchema"]["properties"].update(note={"title": "Note", "type": "string"}),
+                "wix-app/actions/execute-streak.json: $.inputSchema.properties.note: "
+                "the code does not read this field",
+                id="field-the-code-does-not-read",
+            ),
+            pytest.param(
+                lambda d: d["inputSchema"]["required"].remove("activityAt"),
+                "wix-app/actions/execute-streak.json: $.inputSchema.required: "
+                "the code needs 'activityAt': require it",
+                id="field-the-code-needs-is-optional",
+            ),
+            pytest.param(
                 lambda d: d["inputSchema"].pop("examples"),
                 "wix-app/actions/execute-streak.json: $.inputSchema.examples: needs at least one example",
                 id="no-example",
