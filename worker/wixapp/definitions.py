@@ -192,30 +192,48 @@ def _text(file: str, document: Mapping[str, Any], name: str, path: str = "$") ->
 # -- Actions -----------------------------------------------------------------------------------------------
 
 
-def code_action_keys() -> list[str]:
-    """The action keys the invoke route serves."""
-    from worker.web.wix_actions import ACTION_KEYS
+def _invocation_claims(action_key: str, params: Any) -> dict[str, Any]:
+    """The decoded token of an action call, as Wix sends it (wix-facts.md §5.1)."""
+    request = {"actionKey": action_key, "actionParams": params, "activationContext": {}}
+    return {"data": {"request": request, "metadata": {"requestId": "check", "instanceId": "check"}}}
 
-    return list(ACTION_KEYS)
+
+def code_action_keys() -> list[str]:
+    """The action keys the invoke route serves, as it lists them when refusing an unknown one."""
+    from worker.web.errors import ApiError
+    from worker.web.wix_actions import parse_invocation
+
+    try:
+        parse_invocation(_invocation_claims("?", {}))
+    except ApiError as exc:
+        if exc.code == "unknown_action":
+            return list(exc.details["known"])
+        raise
+    raise AssertionError("the invoke route took the action key '?'")
 
 
 def code_refusal(action_key: str, params: dict[str, Any]) -> str | None:
-    """Why the invoke route would refuse these `actionParams` (its own parsing), or None."""
+    """Why the invoke route would refuse these `actionParams`, or None. Its own parsing does the work:
+    `_action` checks everything it can without Redis and hands back the work itself, not done here."""
     from worker.engine.logs import LogRejected
     from worker.web.errors import ApiError
-    from worker.web.wix_actions import EXECUTE_ACTIONS, Invocation, activity_request, reward_update
+    from worker.web.wix_actions import _action, parse_invocation
 
-    invocation = Invocation("check-instance", "check-request", action_key, params)
     try:
-        if action_key in EXECUTE_ACTIONS:
-            activity_request(invocation)
-        else:
-            reward_update(invocation)
+        _action(parse_invocation(_invocation_claims(action_key, params)), _NO_FOLLOW_UPS)
     except ApiError as exc:
         return exc.message
     except LogRejected as exc:
         return str(exc)
     return None
+
+
+class _NoFollowUps:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the check sends nothing ({name})")
+
+
+_NO_FOLLOW_UPS: Any = _NoFollowUps()
 
 
 def documented_results() -> dict[str, list[Any]]:
@@ -275,7 +293,7 @@ def _input_problems(file: str, schema: dict[str, Any], action_key: str, examples
         if name not in properties:
             problems.append(Problem(file, "$.inputSchema.required", f"{name!r} is not a property"))
     for index, example in enumerate(examples):
-        if isinstance(example, dict) and (refusal := code_refusal(action_key, example)) is not None:
+        if (refusal := code_refusal(action_key, example)) is not None:
             problems.append(
                 Problem(file, f"$.inputSchema.examples[{index}]", f"the code refuses it: {refusal}")
             )
