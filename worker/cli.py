@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.commands import site_settings as site_settings_commands
+from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
 
 
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--all", action="store_true", help="replay every entry")
     dlq.set_defaults(func=cmd_dlq)
     site_settings_commands.register(commands)
+    wix_app.register(commands)
     return parser
 
 

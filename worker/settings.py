@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Defaults for every instance; an instance's own values (worker/store/site_settings.py) win.
     auto_bootstrap: bool = False  # start `bootstrap` when the app is installed
     reward_expiring_notice_days: int = Field(default=3, ge=0)  # `reward_expiring` this long before expiry
+    # Where Wix reaches this service: the URLs `python -m worker wix-app show` prints for the Dev Center.
+    public_base_url: str = "http://localhost:8000"
 
     @property
     def is_production(self) -> bool:
