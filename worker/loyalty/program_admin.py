@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from worker import keys
 from worker.dispatch import Dispatcher
@@ -93,7 +94,7 @@ class ProgramChanges(BaseModel):
     name: Annotated[str, Field(min_length=NAME_LENGTH[0], max_length=NAME_LENGTH[1])] | None = None
     pointDefinition: PointDefinition | None = None
     pointsExpiration: ExpirationSettings | None = None
-    status: Annotated[Any, Field(exclude=True, json_schema_extra={"readOnly": True})] = None
+    status: SkipJsonSchema[Any] = Field(default=None, exclude=True)  # read-only: refused, not documented
 
     @field_validator("status")
     @classmethod

@@ -76,7 +76,7 @@ def _answer(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("", summary="The site's Wix loyalty program")
-def get_loyalty_program(instance_id: InstanceIdPath, request: Request, wix: Wix, _: Admin) -> dict[str, Any]:
+def get_loyalty_program(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
     return _answer(lambda: admin.show(instance_id))
 
@@ -88,20 +88,20 @@ def get_loyalty_program(instance_id: InstanceIdPath, request: Request, wix: Wix,
     "program stays ACTIVE): use `.../activate` and `.../pause`.",
 )
 def patch_loyalty_program(
-    instance_id: InstanceIdPath, body: ProgramChanges, request: Request, wix: Wix, _: Admin
+    instance_id: InstanceIdPath, body: ProgramChanges, request: Request, _: Admin, wix: Wix
 ) -> dict[str, Any]:
     admin = _admin(request, wix)
     return _answer(lambda: admin.update(instance_id, body))
 
 
 @router.post("/activate", summary="Activate a DRAFT or PAUSED program (points that waited are sent)")
-def activate(instance_id: InstanceIdPath, request: Request, wix: Wix, _: Admin) -> dict[str, Any]:
+def activate(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
     return _answer(lambda: admin.activate(instance_id))
 
 
 @router.post("/pause", summary="Pause an ACTIVE program (points wait until it is activated)")
-def pause(instance_id: InstanceIdPath, request: Request, wix: Wix, _: Admin) -> dict[str, Any]:
+def pause(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
     return _answer(lambda: admin.pause(instance_id))
 
@@ -113,8 +113,8 @@ def pause(instance_id: InstanceIdPath, request: Request, wix: Wix, _: Admin) -> 
 def enable_points_expiration(
     instance_id: InstanceIdPath,
     request: Request,
-    wix: Wix,
     _: Admin,
+    wix: Wix,
     body: ExpirationSettings | None = None,
 ) -> dict[str, Any]:
     admin = _admin(request, wix)
@@ -123,13 +123,13 @@ def enable_points_expiration(
 
 @router.post("/points-expiration/disable", summary="Turn points expiration off")
 def disable_points_expiration(
-    instance_id: InstanceIdPath, request: Request, wix: Wix, _: Admin
+    instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix
 ) -> dict[str, Any]:
     admin = _admin(request, wix)
     return _answer(lambda: admin.disable_expiration(instance_id))
 
 
 @router.get("/premium-features", summary="Which premium features the site's program has")
-def premium_features(instance_id: InstanceIdPath, request: Request, wix: Wix, _: Admin) -> dict[str, Any]:
+def premium_features(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
     return _answer(lambda: admin.premium_features(instance_id))
