@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from worker.commands import loyalty_program
+from worker.commands.loyalty_program import register as register_loyalty_program
 from worker.settings import Settings, SettingsError, get_settings
 
 
@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("id", nargs="?", help="the entry to replay")
     dlq.add_argument("--all", action="store_true", help="replay every entry")
     dlq.set_defaults(func=cmd_dlq)
-    loyalty_program.register(commands)
+    register_loyalty_program(commands)
     return parser
 
 
