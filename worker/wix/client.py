@@ -985,8 +985,13 @@ def safe_to_repeat(method: str, path: str, body: Any = None) -> bool:
 
 
 def _not_installed(refusal: WixApiError) -> WixApiError:
-    """A program route's refusal: a 404 means the site has no loyalty program (`LoyaltyAppNotInstalled`)."""
-    return LoyaltyAppNotInstalled.after(refusal) if refusal.status == 404 else refusal
+    """A program route's refusal: a 404 means the site has no loyalty program (`LoyaltyAppNotInstalled`);
+    so does any 4xx whose code or description speaks of installing (Wix documents no error for a missing
+    app: should it answer, say, 403 `APP_NOT_INSTALLED`, it is still read right)."""
+    said = " ".join(text for text in (refusal.code, refusal.description) if text).lower()
+    if refusal.status == 404 or "install" in said:
+        return LoyaltyAppNotInstalled.after(refusal)
+    return refusal
 
 
 def _segment(value: str) -> str:

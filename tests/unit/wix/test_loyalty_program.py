@@ -278,6 +278,29 @@ class TestLoyaltyAppNotInstalled:
         with pytest.raises(LoyaltyAppNotInstalled):
             wix.update_loyalty_program(INSTANCE, name="Nobody home")
 
+    @pytest.mark.parametrize(
+        ("status", "code", "missing"),
+        [(403, "APP_NOT_INSTALLED", True), (428, "FAILED_PRECONDITION", False), (404, None, True)],
+    )
+    def test_a_refusal_that_speaks_of_installing_counts_too(
+        self, fake_store, status: int, code: str | None, missing: bool
+    ) -> None:
+        """Wix documents no error for a missing app: a 404, or any refusal whose code speaks of
+        installing, is `LoyaltyAppNotInstalled`; another refusal stays itself."""
+
+        def wix_answers(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/oauth2/token":
+                return httpx.Response(200, json={"access_token": "token", "expires_in": 14400})
+            details = {"applicationError": {"code": code, "description": "no"}} if code else {}
+            return httpx.Response(status, json={"message": "refused", "details": details})
+
+        http = httpx.Client(base_url="https://www.wixapis.test", transport=httpx.MockTransport(wix_answers))
+        client = WixClient(http, fake_store, app_id=APP_ID, app_secret=APP_SECRET)
+        with client, pytest.raises(WixApiError) as caught:
+            client.activate_loyalty_program(INSTANCE)
+        assert isinstance(caught.value, LoyaltyAppNotInstalled) is missing
+        assert caught.value.status == status and caught.value.code == code
+
     def test_installing_the_app_starts_a_draft(self, wix, fake_app) -> None:
         """The app installed again starts a new program in DRAFT, as Wix's docs say."""
         for installed in (False, True):
