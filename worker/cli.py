@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from worker.commands import loyalty_program as loyalty_program_commands
 from worker.commands import site_settings as site_settings_commands
 from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.set_defaults(func=cmd_dlq)
     site_settings_commands.register(commands)
     wix_app.register(commands)
+    loyalty_program_commands.register(commands)
     return parser
 
 

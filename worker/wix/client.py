@@ -165,6 +165,24 @@ class WixAlreadyExists(WixApiError):
         )
 
 
+class LoyaltyAppNotInstalled(WixApiError):
+    """The site has no loyalty program: the site owner has not installed the Wix Loyalty Program app
+    (seed 001: "install the Wix Loyalty Program before activating"). Wix answers the program's routes
+    404 then (the program is one per site, with no id in its path, so nothing else can be missing);
+    still a `WixApiError` with `status` 404, so code that reads a 404 as "no program" keeps working."""
+
+    @classmethod
+    def after(cls, refusal: WixApiError) -> LoyaltyAppNotInstalled:
+        return cls(
+            "the site has no Wix loyalty program: the Wix Loyalty Program app must be installed on the "
+            "site first (from its dashboard or the Wix App Market)" + _request_id_note(refusal.request_id),
+            status=refusal.status,
+            code=refusal.code,
+            description=refusal.description,
+            request_id=refusal.request_id,
+        )
+
+
 def backoff_delay(
     retries: int, *, base: float = 2.0, cap: float = MAX_SUGGESTED_DELAY, at_least: float = 0.0
 ) -> float:
@@ -381,15 +399,83 @@ class WixClient:
         answer = self._call(instance_id, "POST", "/stores/v2/coupons/query", json={"query": query})
         return [c for c in _objects(answer, "coupons") if (c.get("specification") or {}).get("code") == code]
 
-    # --- Loyalty program (seed 003) and contacts (§4.4) --------------------------------------------
+    # --- Loyalty program (seed 003; `@wix/auto_sdk_loyalty_programs`) and contacts (§4.4) -----------
 
     def get_loyalty_program(self, instance_id: str) -> WixObject:
-        """The site's loyalty program (`GET /loyalty-programs/v1/program`): name, status, points name."""
-        return _object(self._call(instance_id, "GET", "/loyalty-programs/v1/program"), "loyaltyProgram")
+        """The site's loyalty program (`GET /loyalty-programs/v1/program`): name, status, points name,
+        points expiration, premium features. `LoyaltyAppNotInstalled` when the site has none."""
+        return self._program_call(instance_id, "GET", "")
 
     def activate_loyalty_program(self, instance_id: str) -> WixObject:
         """Activate a DRAFT or PAUSED program (`POST /loyalty-programs/v1/program/activate`)."""
-        answer = self._call(instance_id, "POST", "/loyalty-programs/v1/program/activate", json={})
+        return self._program_call(instance_id, "POST", "/activate", json={})
+
+    def update_loyalty_program(
+        self,
+        instance_id: str,
+        *,
+        name: str | None = None,
+        points_name: str | None = None,
+        icon: Mapping[str, Any] | None = None,
+        months_of_inactivity: int | None = None,
+        expiring_points_percentage: int | None = None,
+    ) -> WixObject:
+        """Change the given fields of the program, keep the others (`PATCH /loyalty-programs/v1/program`
+        `{"loyaltyProgram": {name, pointDefinition {customName, icon}, pointsExpiration
+        {monthsOfInactivity, expiringPointsPercentage}}}`; Wix takes no field mask and no revision).
+        The status is not Wix's to change here: an ACTIVE program stays ACTIVE (activate and pause do
+        that). `icon` is an image: `{"url"}` or `{"id"}` (a Wix Media id), optionally `altText`."""
+        program: dict[str, Any] = {}
+        if name is not None:
+            program["name"] = name
+        definition: dict[str, Any] = {}
+        if points_name is not None:
+            definition["customName"] = points_name
+        if icon is not None:
+            definition["icon"] = dict(icon)
+        if definition:
+            program["pointDefinition"] = definition
+        expiration: dict[str, Any] = {}
+        if months_of_inactivity is not None:
+            expiration["monthsOfInactivity"] = months_of_inactivity
+        if expiring_points_percentage is not None:
+            expiration["expiringPointsPercentage"] = expiring_points_percentage
+        if expiration:
+            program["pointsExpiration"] = expiration
+        if not program:
+            raise ValueError("update_loyalty_program needs at least one field to change")
+        return self._program_call(instance_id, "PATCH", "", json={"loyaltyProgram": program})
+
+    def pause_loyalty_program(self, instance_id: str) -> WixObject:
+        """Pause an ACTIVE program (`POST /loyalty-programs/v1/program/pause`): no points are earned or
+        redeemed until it is activated again."""
+        return self._program_call(instance_id, "POST", "/pause", json={})
+
+    def enable_points_expiration(self, instance_id: str) -> WixObject:
+        """Points expiration ENABLED (`POST .../program/points-expiration/enable`, no body: its months
+        of inactivity and percentage are the program's, set with `update_loyalty_program`)."""
+        return self._program_call(instance_id, "POST", "/points-expiration/enable", json={})
+
+    def disable_points_expiration(self, instance_id: str) -> WixObject:
+        """Points expiration DISABLED (`POST .../program/points-expiration/disable`, no body)."""
+        return self._program_call(instance_id, "POST", "/points-expiration/disable", json={})
+
+    def get_loyalty_program_premium_features(self, instance_id: str) -> dict[str, bool]:
+        """Which premium features the program has (`GET .../program/premium-features`): `loyaltyProgram`,
+        `tiers`, `pointsExpiration`, each a boolean (Wix answers them at the top level)."""
+        path = f"{LOYALTY_PROGRAM_PATH}/premium-features"
+        try:
+            answer = self._call(instance_id, "GET", path)
+        except WixApiError as exc:
+            raise _not_installed(exc) from None
+        return {name: answer.get(name) is True for name in ("loyaltyProgram", "tiers", "pointsExpiration")}
+
+    def _program_call(self, instance_id: str, method: str, suffix: str, *, json: Any = None) -> WixObject:
+        """A program route answering `{"loyaltyProgram": {...}}`; a 404 is `LoyaltyAppNotInstalled`."""
+        try:
+            answer = self._call(instance_id, method, f"{LOYALTY_PROGRAM_PATH}{suffix}", json=json)
+        except WixApiError as exc:
+            raise _not_installed(exc) from None
         return _object(answer, "loyaltyProgram")
 
     def query_contacts(
@@ -868,13 +954,19 @@ class WixClient:
         )
 
 
-# Calls whose repeat changes nothing more: a new token, a state set again, the one conversation.
+LOYALTY_PROGRAM_PATH = "/loyalty-programs/v1/program"
+
+# Calls whose repeat changes nothing more: a new token, a state set again (the program's status, its
+# points expiration, the fields of an update), the one conversation.
 _REPEATABLE_PATHS = frozenset(
     {
         "/oauth2/token",
         "/oauth2/token-info",
-        "/loyalty-programs/v1/program/activate",
-        "/loyalty-programs/v1/program/pause",
+        LOYALTY_PROGRAM_PATH,
+        f"{LOYALTY_PROGRAM_PATH}/activate",
+        f"{LOYALTY_PROGRAM_PATH}/pause",
+        f"{LOYALTY_PROGRAM_PATH}/points-expiration/enable",
+        f"{LOYALTY_PROGRAM_PATH}/points-expiration/disable",
         "/inbox/v2/conversations",
     }
 )
@@ -890,6 +982,16 @@ def safe_to_repeat(method: str, path: str, body: Any = None) -> bool:
     if isinstance(body, Mapping):
         return "idempotencyKey" in body or "idempotency" in body or "revision" in body
     return False
+
+
+def _not_installed(refusal: WixApiError) -> WixApiError:
+    """A program route's refusal: a 404 means the site has no loyalty program (`LoyaltyAppNotInstalled`);
+    so does any 4xx whose code or description speaks of installing (Wix documents no error for a missing
+    app: should it answer, say, 403 `APP_NOT_INSTALLED`, it is still read right)."""
+    said = " ".join(text for text in (refusal.code, refusal.description) if text).lower()
+    if refusal.status == 404 or "install" in said:
+        return LoyaltyAppNotInstalled.after(refusal)
+    return refusal
 
 
 def _segment(value: str) -> str:

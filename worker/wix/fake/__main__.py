@@ -2,6 +2,7 @@
 
     python -m worker.wix.fake [serve] --port 9911 [--app-id ID --app-secret SECRET]
         [--private-key PATH] [--public-key-out PATH] [--rate-limit 200] [--require-contacts]
+        [--webhook-url http://127.0.0.1:8000/webhooks/wix]
         [--fault-rate 0.3 --fault-seed 42 --fault-kinds 429,500,timeout --fault-stall 0]
     python -m worker.wix.fake send-webhook --to http://127.0.0.1:8000/webhooks/wix
         --type wix.ecom.v1.order_payment_status_updated --instance ID
@@ -11,7 +12,9 @@ The server keeps its key pair in `--private-key` (default var/fake-wix/private-k
 missing, reused when present, so the service's WIX_PUBLIC_KEY stays valid across restarts) and
 writes the public key beside it, or to `--public-key-out`. `send-webhook` signs with that private key.
 `--fault-rate` starts it with random faults on, as `POST /_fake/faults {"rate", "seed", "kinds",
-"stallSeconds"}` would (see `worker.wix.fake.traffic.RandomFaults`).
+"stallSeconds"}` would (see `worker.wix.fake.traffic.RandomFaults`). `--webhook-url` is where the fake
+posts the webhooks it sends itself (a `program_updated` after a program change), as `PATCH
+/_fake/settings {"webhookUrl"}` would.
 The app id and secret default to WIX_APP_ID and WIX_APP_SECRET, so the service's own settings work.
 """
 
@@ -64,6 +67,7 @@ def serve(args: argparse.Namespace) -> int:
         app_secret=args.app_secret,
         rate_limit_per_minute=args.rate_limit,
         require_contacts=args.require_contacts,
+        webhook_url=args.webhook_url,
     )
     fake = FakeWix(settings, key, public_key_path=str(public_path.resolve()))
     if args.fault_rate:
@@ -137,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--rate-limit", type=int, default=200, help="requests a minute per instance; 0 for none")
     run.add_argument("--require-contacts", action="store_true", help="accounts only for seeded contacts")
+    run.add_argument("--webhook-url", help="where to post the webhooks the fake sends (program_updated)")
     run.add_argument("--fault-rate", type=float, default=0.0, help="fraction of Wix calls that fail (0-1)")
     run.add_argument("--fault-seed", type=int, help="seed of the random faults (default: a random one)")
     run.add_argument("--fault-kinds", default="429,500,timeout", help="which faults, comma-separated")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from worker.wix.fake import automations, contacts, control, coupons, inbox, loyalty, members, oauth, orders
+from worker.wix.fake import (
+    automations,
+    contacts,
+    control,
+    coupons,
+    inbox,
+    loyalty,
+    loyalty_program,
+    members,
+    oauth,
+    orders,
+)
 from worker.wix.fake.errors import install_error_handlers
 from worker.wix.fake.front import WixFront
 from worker.wix.fake.state import FakeWix
@@ -19,7 +30,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         openapi_url="/_fake/openapi.json",
     )
     app.state.fake = fake
-    modules = (oauth, loyalty, coupons, orders, contacts, members, automations, inbox)
+    modules = (oauth, loyalty, loyalty_program, coupons, orders, contacts, members, automations, inbox)
     routers = [module.router for module in modules]
     for router in [*routers, control.router]:
         app.include_router(router)

@@ -2,6 +2,7 @@
 faulted or logged as calls).
 
 Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders`,
+`PUT /_fake/instances/{id}/loyalty-app` (the Wix Loyalty Program app installed or not),
 `POST /_fake/instances/{id}/accounts/{accountId}/adjust` (a points change made in Wix's dashboard),
 `POST /_fake/instances/{id}/contacts`, `POST /_fake/instances/{id}/contacts/bulk`,
 `POST /_fake/instances/{id}/members`, `POST /_fake/instances/{id}/member-tokens`,
@@ -9,8 +10,8 @@ Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders
 Read-back: `GET /_fake/instances/{id}` (everything), `GET /_fake/instances/{id}/{collection}`,
 `GET /_fake/state`, `GET /_fake/calls` (`?instanceId=`, `?endpoint=`), `DELETE /_fake/calls`.
 Switches: `POST|GET|DELETE /_fake/faults` (queued faults, or random ones at a `rate`),
-`GET|PATCH /_fake/settings` (`rateLimitPerMinute`, `requireContacts`), `POST /_fake/tokens/revoke`,
-`POST /_fake/reset`.
+`GET|PATCH /_fake/settings` (`rateLimitPerMinute`, `requireContacts`, `webhookUrl`),
+`POST /_fake/tokens/revoke`, `POST /_fake/reset`.
 Also `GET /_fake/health` and `GET /_fake/public-key` (the PEM webhooks are signed with).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from worker.wix.fake import loyalty
+from worker.wix.fake import loyalty, loyalty_program
 from worker.wix.fake.errors import Violations, invalid, json_object, not_found
 from worker.wix.fake.members import member_object
 from worker.wix.fake.oauth import fake_of
@@ -45,6 +46,7 @@ COLLECTIONS = {
     "canceledEvents",
     "conversations",
     "messages",
+    "webhooks",
 }
 
 
@@ -72,8 +74,14 @@ async def get_settings(request: Request) -> dict[str, Any]:
 
 @router.patch("/settings")
 async def change_settings(request: Request) -> dict[str, Any]:
-    """`{"rateLimitPerMinute": 200, "requireContacts": false}`, either or both."""
+    """`{"rateLimitPerMinute": 200, "requireContacts": false, "webhookUrl": "http://.../webhooks/wix"}`,
+    any of them (`webhookUrl` null: the fake's own webhooks are kept, not posted)."""
     fake, body = fake_of(request), await json_object(request)
+    webhook_url = body.get("webhookUrl", fake.settings.webhook_url)
+    if webhook_url is not None and (
+        not isinstance(webhook_url, str) or not webhook_url.startswith(("http://", "https://"))
+    ):
+        raise invalid("webhookUrl", "an http(s) URL, or null", "FORMAT")
     limit = body.get("rateLimitPerMinute", fake.settings.rate_limit_per_minute)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise invalid("rateLimitPerMinute", "a whole number, 0 for no limit", "MIN")
@@ -82,6 +90,7 @@ async def change_settings(request: Request) -> dict[str, Any]:
         raise invalid("requireContacts", "true or false")
     fake.settings.rate_limit_per_minute = limit
     fake.settings.require_contacts = require
+    fake.settings.webhook_url = webhook_url
     return fake.settings.public()
 
 
@@ -260,6 +269,19 @@ async def seed_program(instance_id: str, request: Request) -> dict[str, Any]:
     program.update(copy.deepcopy(body))
     program["updatedDate"] = iso(fake.clock())
     return {"loyaltyProgram": copy.deepcopy(program)}
+
+
+@router.put("/instances/{instance_id}/loyalty-app")
+async def loyalty_app(instance_id: str, request: Request) -> dict[str, Any]:
+    """`{"installed": false}`: the site owner removes the Wix Loyalty Program app, so the program API
+    answers 404; `{"installed": true}` installs it again, with a new DRAFT program."""
+    fake, body = fake_of(request), await json_object(request)
+    installed = body.get("installed")
+    if not isinstance(installed, bool):
+        raise invalid("installed", "true or false", "REQUIRED_FIELD")
+    instance = fake.instance(instance_id)
+    loyalty_program.set_loyalty_app(fake, instance, installed)
+    return {"installed": instance.loyalty_app_installed, "loyaltyProgram": copy.deepcopy(instance.program)}
 
 
 @router.post("/instances/{instance_id}/accounts/{account_id}/adjust")

@@ -25,11 +25,7 @@ UNCONFIRMED choices (Wix documents no custom errors for these methods):
 - writes while the program is not ACTIVE: 428 `FAILED_PRECONDITION`;
 - fetch-by takes `?contactId=` or `?memberId=`.
 
-The program (seed 003, "Loyalty Program" reference): `GET /loyalty-programs/v1/program`, `POST
-.../program/activate` (DRAFT or PAUSED → ACTIVE) and `POST .../program/pause` (ACTIVE → PAUSED), each
-answering `{"loyaltyProgram": {...}}`. UNCONFIRMED: activating an ACTIVE program or pausing a PAUSED one
-answers the program unchanged; pausing a DRAFT program is a 428 `FAILED_PRECONDITION`. No
-`program_updated` webhook is sent (send one with `send-webhook`).
+The program (seed 003) is worker.wix.fake.loyalty_program.
 """
 
 from __future__ import annotations
@@ -50,7 +46,7 @@ from worker.wix.fake.errors import (
     json_object,
     not_found,
 )
-from worker.wix.fake.oauth import Caller, CallerDep
+from worker.wix.fake.oauth import CallerDep
 from worker.wix.fake.query import compare_keys, cursor_page, matches, parse_filter, parse_sort, sort_key
 from worker.wix.fake.state import InstanceState, iso, new_id
 
@@ -316,36 +312,3 @@ async def get_transaction(transaction_id: str, caller: CallerDep) -> dict[str, A
         if transaction["id"] == transaction_id:
             return {"loyaltyTransaction": copy.deepcopy(transaction)}
     raise not_found("Loyalty transaction", transaction_id)
-
-
-@router.get("/loyalty-programs/v1/program")
-async def get_loyalty_program(caller: CallerDep) -> dict[str, Any]:
-    """`{"loyaltyProgram": {name, pointDefinition, status, createdDate, updatedDate}}` (§3.5)."""
-    return {"loyaltyProgram": copy.deepcopy(caller.instance.program)}
-
-
-def _set_program_status(caller: Caller, status: str) -> dict[str, Any]:
-    program = caller.instance.program
-    if program.get("status") != status:
-        program["status"] = status
-        program["updatedDate"] = iso(caller.fake.clock())
-    return {"loyaltyProgram": copy.deepcopy(program)}
-
-
-@router.post("/loyalty-programs/v1/program/activate")
-async def activate_loyalty_program(caller: CallerDep) -> dict[str, Any]:
-    """DRAFT or PAUSED → ACTIVE; an ACTIVE program comes back as it is."""
-    return _set_program_status(caller, "ACTIVE")
-
-
-@router.post("/loyalty-programs/v1/program/pause")
-async def pause_loyalty_program(caller: CallerDep) -> dict[str, Any]:
-    """ACTIVE → PAUSED; a PAUSED program comes back as it is; a DRAFT one cannot be paused (428)."""
-    if caller.instance.program.get("status") not in ("ACTIVE", "PAUSED"):
-        raise WixError(
-            428,
-            "Loyalty program is not active",
-            FAILED_PRECONDITION,
-            f"a {caller.instance.program.get('status')} loyalty program cannot be paused",
-        )
-    return _set_program_status(caller, "PAUSED")

@@ -41,12 +41,14 @@ class FakeSettings:
     app_secret: str
     rate_limit_per_minute: int = 200  # per instance (wix-facts.md §4.6); 0 turns the limit off
     require_contacts: bool = False  # loyalty accounts only for seeded contacts ("contact must exist")
+    webhook_url: str | None = None  # where the fake posts the webhooks Wix would send (None: nowhere)
 
     def public(self) -> dict[str, Any]:
         return {
             "appId": self.app_id,
             "rateLimitPerMinute": self.rate_limit_per_minute,
             "requireContacts": self.require_contacts,
+            "webhookUrl": self.webhook_url,
         }
 
 
@@ -66,12 +68,16 @@ class Grant:
         return not self.revoked and now < self.expires_at
 
 
-def default_program(now: float) -> dict[str, Any]:
-    """An ACTIVE program, so accounts can be created without seeding one (wix-facts.md §3.5)."""
+def default_program(now: float, status: str = "ACTIVE") -> dict[str, Any]:
+    """An ACTIVE program, so accounts can be created without seeding one (wix-facts.md §3.5), with
+    the points expiration and premium features of Wix's own example (seed 003): expiration DISABLED
+    after 3 months at 100%, every premium feature on. A newly installed Loyalty app's is a DRAFT."""
     return {
         "name": "Loyalty program",
         "pointDefinition": {"customName": "Points", "icon": {"url": "shapes/points.svg"}},
-        "status": "ACTIVE",
+        "status": status,
+        "pointsExpiration": {"status": "DISABLED", "monthsOfInactivity": 3, "expiringPointsPercentage": 100},
+        "premiumFeatures": {"loyaltyProgram": True, "tiers": True, "pointsExpiration": True},
         "createdDate": iso(now),
         "updatedDate": iso(now),
     }
@@ -96,6 +102,8 @@ class InstanceState:
     canceled_events: list[dict[str, Any]] = field(default_factory=list)
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    loyalty_app_installed: bool = True  # False: the program API answers 404 (worker.wix.fake.loyalty_program)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the fake sent, as Wix would
 
     def account_for_contact(self, contact_id: str) -> dict[str, Any] | None:
         for account in self.accounts.values():
@@ -119,6 +127,8 @@ class InstanceState:
             "canceledEvents": self.canceled_events,
             "conversations": list(self.conversations.values()),
             "messages": self.messages,
+            "loyaltyAppInstalled": self.loyalty_app_installed,
+            "webhooks": self.webhooks,
         }
 
 
