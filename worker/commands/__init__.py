@@ -1,0 +1,1 @@
+"""`python -m worker` subcommands, one module per capability; each exposes `register(commands)`."""
