@@ -3,7 +3,6 @@ crash between steps) ends the same, and later events do not bring their data bac
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import re
@@ -16,6 +15,7 @@ import redis
 
 from tests import wix_samples
 from tests.programs import challenge, coupon, milestone, program
+from tests.redis_dump import dump
 from worker import keys
 from worker.dispatch import FULFIL_REWARD
 from worker.events.processing import process_event
@@ -110,29 +110,6 @@ def contact_event(kind: str, event_id: str, contact: str = CONTACT, email: str =
         entity["primaryInfo"]["email"] = email
         entity["info"]["emails"] = {"items": [{"email": email, "primary": True}]}
     return payload
-
-
-def dump(client: redis.Redis) -> str:
-    """Every key and value in Redis as text, Celery message bodies decoded (what a grep would find)."""
-    parts: list[str] = []
-    for key in sorted(client.scan_iter(count=1000)):
-        kind = client.type(key)
-        if kind == "string":
-            value: Any = client.get(key)
-        elif kind == "hash":
-            value = client.hgetall(key)
-        elif kind == "set":
-            value = sorted(client.smembers(key))  # type: ignore[arg-type]
-        elif kind == "zset":
-            value = client.zrange(key, 0, -1)
-        elif kind == "list":
-            value = client.lrange(key, 0, -1)
-        else:
-            value = None
-        parts.append(f"{key} {json.dumps(value, sort_keys=True)}")
-    text = "\n".join(parts)
-    bodies = re.findall(r'\\"body\\":\s*\\"([A-Za-z0-9+/=]+)\\"', text)
-    return text + "\n" + "\n".join(base64.b64decode(body).decode() for body in bodies)
 
 
 @dataclass
