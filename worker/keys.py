@@ -270,3 +270,12 @@ def erased_contacts(instance_id: str) -> str:
 def erasure_pending(instance_id: str, digest: str) -> str:
     """An erasure under way (its counts, added to `erased_counts` once); removed when it completes."""
     return f"wrw:erased:{{{instance_id}}}:pending:{digest}"
+
+
+JOB_RECORDS = "wrw:job:*"
+"""A SCAN pattern for every job's record (`job_record`)."""
+
+
+def job_id_of(record_key: str) -> str:
+    """The job id in a `job_record` key."""
+    return record_key.removeprefix("wrw:job:")

@@ -241,3 +241,43 @@ class TestErasureOverHttp:
         assert by_hand.status_code == 200 and not any(by_hand.json()["erased"].values())
         bad = httpx.delete(f"{base}/admin/v1/instances/{INSTANCE}/members/a%7Db", headers=ADMIN, timeout=10)
         assert bad.status_code == 422 and bad.json()["error"]["code"]
+
+
+class TestKilledMidway:
+    def test_a_worker_killed_between_steps_finishes_on_redelivery(
+        self, fake_wix, real_redis, redis_url
+    ) -> None:
+        """SIGKILL after the mapping step: half erased, counts already in once; the redelivered event
+        erases the rest and adds nothing twice."""
+        fake_wix.control("POST", "reset")
+        ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
+        env = wix_env(fake_wix, redis_url)
+        web, base = start_web(env)
+        first = start_worker({**env, "WRW_TEST_KILL_ERASURE_AFTER": "sync-mapping"})
+        second = None
+        try:
+            member = Member(fake_wix, base, real_redis, api_key(base))
+            deleted = post(
+                fake_wix,
+                base,
+                "wix.contacts.v4.contact_deleted",
+                contact_event("deleted", member.contact, ""),
+            )
+            wait_for(lambda: first.popen.poll() is not None, 30, "the worker to be killed mid-erasure")
+            first.kill_group()
+            # Half done: the mapping is gone, the member's own keys are not; the counts are in, once.
+            assert contact_for_email(real_redis, INSTANCE, member.email) is None
+            assert list(real_redis.scan_iter(match=keys.member_pattern(INSTANCE, member.contact)))
+            assert real_redis.hget(keys.event_record(INSTANCE, deleted), "status") == "queued"
+            assert erased_counts(real_redis, INSTANCE) == TALLY
+
+            second = start_worker(env)
+            assert settled(base, deleted)["status"] == "processed"
+            member.assert_erased(base, real_redis)
+            assert erased_counts(real_redis, INSTANCE) == TALLY
+            assert list(real_redis.scan_iter(match="wrw:erased:*:pending:*")) == []
+        finally:
+            first.stop()
+            if second is not None:
+                second.stop()
+            web.stop()

@@ -8,7 +8,8 @@ What goes, for one contact of one instance:
   closed records, reward logs with their coupon codes, the member's outbox);
 - the instance-level entries that point at them: the reward index's ids, the members set, the outbox
   index's entry, the points-sync mapping (contact ↔ email ↔ external id, no deletion mark either), the
-  cached loyalty account, the claims of the member's log identifiers (`uid_source`);
+  cached loyalty account, the claims of the member's log identifiers (`uid_source`), the contact in the
+  instance's job records (a job's `unsure` set, failure reasons naming them);
 - what is still owed to anyone about them is dropped, not made anonymous: the member's outbox intents
   (fulfil a reward, report `milestone_achieved`, earn points), their points waiting for an ACTIVE program,
   the points sync's apply intents, and dead letters about them. Each of those would send the contact id
@@ -39,7 +40,9 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import re
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -246,6 +249,7 @@ class _Eraser:
             ("sync-inbound", self.sync_inbound),
             ("sync-mapping", self.sync_mapping),
             ("loyalty-account-copy", self.loyalty_account_copy),
+            ("jobs", self.jobs),
             ("uid-sources", self.uid_sources),
             ("reward-index", self.reward_index),
             ("members-set", self.members_set),
@@ -336,6 +340,19 @@ class _Eraser:
     def loyalty_account_copy(self) -> None:
         self.redis.delete(keys.loyalty_account_copy(self.instance_id, self.contact_id))
 
+    def jobs(self) -> None:
+        """The instance's job records: failure reasons naming them, the contact in a job's `unsure` set."""
+        for key in self.redis.scan_iter(match=keys.JOB_RECORDS, count=1000):
+            instance_id, failures = self.redis.hmget(key, ["instanceId", "failures"])  # type: ignore[misc]
+            if instance_id != self.instance_id:
+                continue
+            unsure = keys.job_unsure(keys.job_id_of(key))
+            self.done["jobEntries"] += int(self.redis.srem(unsure, self.contact_id))  # type: ignore[arg-type]
+            if isinstance(failures, str) and self.needles.found_in(failures):
+                scrubbed = self.needles.scrub(_json(failures))
+                self.redis.hset(key, "failures", json.dumps(scrubbed, separators=(",", ":")))
+                self.done["jobEntries"] += 1
+
     def uid_sources(self) -> None:
         names = [keys.uid_source(self.instance_id, uid) for uid in self.found.uids]
         for start in range(0, len(names), 500):
@@ -414,6 +431,21 @@ def erased_counts(client: redis.Redis, instance_id: str) -> dict[str, int]:
     """What the instance's erasures removed, as counts (to add to any figure about the instance)."""
     raw: dict[str, str] = client.hgetall(keys.erased_counts(instance_id))  # type: ignore[assignment]
     return {name: int(value) for name, value in sorted(raw.items())}
+
+
+def kill_after_step_for_tests() -> Step | None:
+    """Test-only fault: with `WRW_TEST_KILL_ERASURE_AFTER=<step>` the process group (a Celery worker and its
+    pool) is SIGKILLed right after that step of an event's erasure (tests/integration/test_erasure_http.py).
+    Never set it anywhere else."""
+    chosen = os.environ.get("WRW_TEST_KILL_ERASURE_AFTER")
+    if not chosen:
+        return None
+
+    def kill(name: str) -> None:
+        if name == chosen:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    return kill
 
 
 # --- events ---------------------------------------------------------------------------------------------
@@ -515,7 +547,14 @@ def erase_on_request(
         reason = f"{why} naming no contact we could key: nothing to erase"
         journal.settle(instance_id, event_id, "ignored", event_type=event_type, reason=reason)
         return "ignored"
-    counts = erase_member(client, instance_id, contact_id, deleted_in_wix=deleted, skip_event=event_id)
+    counts = erase_member(
+        client,
+        instance_id,
+        contact_id,
+        deleted_in_wix=deleted,
+        skip_event=event_id,
+        after_step=kill_after_step_for_tests(),
+    )
     summary = ", ".join(f"{name} {count}" for name, count in counts.items() if count)
     reason = f"the member's data was erased ({why}): {summary or 'nothing was kept'}"
     journal.settle(instance_id, event_id, "processed", event_type=event_type, reason=reason)

@@ -67,6 +67,7 @@ STEPS = [
     "sync-inbound",
     "sync-mapping",
     "loyalty-account-copy",
+    "jobs",
     "uid-sources",
     "reward-index",
     "members-set",
@@ -161,6 +162,12 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
         error="Wix said no",
         retries=5,
     )
+    # A bootstrap job that could not tell whether it opened their account, and failed once naming them.
+    client.hset(
+        keys.job_record("job-1"),
+        mapping={"instanceId": INSTANCE, "failures": json.dumps([f"contact {CONTACT}: Wix answered 500"])},
+    )
+    client.sadd(keys.job_unsure("job-1"), CONTACT, OTHER)
     # An event of theirs still queued: its journal record holds the task message (the raw payload).
     queued = paid("evt-queued", "order-3")
     _, message = build_task_message(
@@ -199,6 +206,8 @@ def assert_nothing_of_them_left(member: Member) -> None:
     assert client.hlen(keys.points_waiting(INSTANCE)) == 0
     assert client.hlen(keys.sync_outbox(INSTANCE)) == 0
     assert client.hlen(keys.DEAD_LETTERS) == 0
+    assert client.smembers(keys.job_unsure("job-1")) == {OTHER}
+    assert json.loads(client.hget(keys.job_record("job-1"), "failures")) == ["[erased]"]  # type: ignore[arg-type]
     assert json.loads(client.get(keys.sync_inbound(INSTANCE, "ext-tx-1")))["status"] == "queued"  # type: ignore[arg-type]
     journal = EventJournal(client, 3600)
     for event_id in ("evt-created", "evt-paid-1", "evt-paid-2"):
