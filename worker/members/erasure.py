@@ -14,8 +14,8 @@ What goes, for one contact of one instance:
   (fulfil a reward, report `milestone_achieved`, earn points), their points waiting for an ACTIVE program,
   the points sync's apply intents, and dead letters about them. Each of those would send the contact id
   to Wix or the external system for a person who asked to be forgotten; Wix has deleted or anonymized
-  the contact, so a coupon, a trigger or points for it have no one to reach; and every one of those
-  tasks, sent anyway, finds no reward log and does nothing;
+  the contact, so a coupon, a trigger or points for it have no one to reach; and a fulfilment or report
+  already on its way finds no reward log and does nothing;
 - the event journal keeps each of their events' ids and outcome (status, event type, times, the rules'
   outcomes with reward log ids) and loses the rest: the normalized event, the queued task message (the
   raw payload), any reason or log text naming them. An event of theirs not yet processed is settled
