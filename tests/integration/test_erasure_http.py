@@ -228,9 +228,11 @@ class TestErasureOverHttp:
         """An event flagged `triggeredByAnonymizeRequest` erases the same; the admin route finds nothing."""
         base = stack
         member = Member(fake_wix, base, real_redis, api_key(base))
-        flagged = contact_event("updated", member.contact, "anonymized@example.invalid")
+        # Wix anonymizes one of their orders: `order_updated` (a type we otherwise ignore), flagged.
+        options = EventOptions(order_id=str(uuid.uuid4()), contact_id=member.contact)
+        flagged = build_payload("wix.ecom.v1.order_updated", options)
         flagged["triggeredByAnonymizeRequest"] = True
-        record = settled(base, post(fake_wix, base, "wix.contacts.v4.contact_updated", flagged))
+        record = settled(base, post(fake_wix, base, "wix.ecom.v1.order_updated", flagged))
         assert record["status"] == "processed" and "(anonymize request)" in record["reason"]
         member.assert_erased(base, real_redis)
         assert erased_counts(real_redis, INSTANCE) == TALLY

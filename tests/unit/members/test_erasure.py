@@ -343,6 +343,30 @@ class TestEvents:
             "wix:order:order-6:order_paid:challenge:spend-50"
         ]
 
+    def test_an_anonymize_request_of_a_type_we_do_not_handle_reaches_the_worker_and_erases(
+        self, member
+    ) -> None:
+        """`order_updated` is not handled, but flagged it is queued and erases the order's buyer."""
+        from worker.wix.envelope import parse_envelope
+
+        flagged = build_payload(
+            "wix.ecom.v1.order_updated", EventOptions(order_id="order-1", contact_id=CONTACT)
+        )
+        flagged["triggeredByAnonymizeRequest"] = True
+        claims = {
+            "data": json.dumps(
+                {"eventType": "wix.ecom.v1.order_updated", "instanceId": INSTANCE, "data": flagged}
+            )
+        }
+        assert parse_envelope(claims, b"t").handled
+        plain = {**flagged, "triggeredByAnonymizeRequest": False}
+        claims["data"] = json.dumps(
+            {"eventType": "wix.ecom.v1.order_updated", "instanceId": INSTANCE, "data": plain}
+        )
+        assert not parse_envelope(claims, b"t").handled
+        assert process(member.client, "wix.ecom.v1.order_updated", flagged) == "processed"
+        assert_nothing_of_them_left(member)
+
     def test_an_anonymize_request_naming_no_contact_is_ignored(self, fake_store) -> None:
         """Nothing to key an erasure on: the event is settled `ignored`, nothing recorded from it."""
         ProgressStore(fake_store).save_program(INSTANCE, PROGRAM)
