@@ -279,3 +279,8 @@ JOB_RECORDS = "wrw:job:*"
 def job_id_of(record_key: str) -> str:
     """The job id in a `job_record` key."""
     return record_key.removeprefix("wrw:job:")
+
+
+def monthly_messages_pattern(instance_id: str) -> str:
+    """A SCAN pattern for the instance's monthly marks of every month (`monthly_messages_marks`)."""
+    return f"wrw:monthly-messages:{glob_escape(instance_id)}:*"

@@ -9,7 +9,9 @@ What goes, for one contact of one instance:
 - the instance-level entries that point at them: the reward index's ids, the members set, the outbox
   index's entry, the points-sync mapping (contact ↔ email ↔ external id, no deletion mark either), the
   cached loyalty account, the claims of the member's log identifiers (`uid_source`), the contact in the
-  instance's job records (a job's `unsure` set, failure reasons naming them);
+  instance's job records (a job's `unsure` set, failure reasons naming them), and, by their Wix member id
+  (as the cached account or the journal's points events know it), their Inbox conversation and monthly
+  message marks;
 - what is still owed to anyone about them is dropped, not made anonymous: the member's outbox intents
   (fulfil a reward, report `milestone_achieved`, earn points), their points waiting for an ACTIVE program,
   the points sync's apply intents, and dead letters about them. Each of those would send the contact id
@@ -140,6 +142,7 @@ class _Found:
     reward_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     external_ids: list[str] = field(default_factory=list)
+    member_ids: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -179,6 +182,7 @@ def _find(client: redis.Redis, instance_id: str, contact_id: str) -> _Found:
             found.external_ids = [record["externalId"]] if isinstance(record.get("externalId"), str) else []
     if client.exists(keys.loyalty_account_copy(instance_id, contact_id)):
         found.counts["cachedAccounts"] = 1
+        found.member_ids = _member_ids(_json(client.get(keys.loyalty_account_copy(instance_id, contact_id))))
     if found.member_keys or client.sismember(keys.members(instance_id), contact_id):
         found.counts["members"] = 1
     return found
@@ -224,6 +228,13 @@ def _json(raw: Any) -> Any:
         return None
 
 
+def _member_ids(*accounts: Any) -> list[str]:
+    """The Wix member ids (`memberId`) of loyalty accounts, as the cache and the journal keep them."""
+    return sorted(
+        {a["memberId"] for a in accounts if isinstance(a, dict) and isinstance(a.get("memberId"), str)}
+    )
+
+
 def _of_contact(kwargs: Any, contact_id: str) -> bool:
     return isinstance(kwargs, dict) and kwargs.get("contact_id") == contact_id
 
@@ -237,11 +248,12 @@ class _Eraser:
         self.contact_id = contact_id
         self.found = found
         self.skip_event = skip_event
-        self.needles = _Needles([contact_id, *found.emails, *found.external_ids])
+        self.needles = _Needles([contact_id, *found.emails, *found.external_ids, *found.member_ids])
         self.done: Counter[str] = Counter()
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         return [
+            ("member-ids", self.member_ids),
             ("journal", self.journal),
             ("dead-letters", self.dead_letters),
             ("points-waiting", self.points_waiting),
@@ -264,8 +276,24 @@ class _Eraser:
                 continue
             raw: dict[str, str] = self.redis.hgetall(key)  # type: ignore[assignment]
             if raw and any(self.needles.found_in(value) for value in raw.values()):
+                normalized = _json(raw.get("normalized")) or {}
+                self._forget_member_ids(
+                    _member_ids(normalized.get("account"))
+                )  # before the record forgets it
                 self._scrub_record(key, raw)
                 self.done["journalRecords"] += 1
+
+    def member_ids(self) -> None:
+        """Their Wix member id (the cached account's): its Inbox conversation, its monthly-message marks."""
+        self._forget_member_ids(self.found.member_ids)
+
+    def _forget_member_ids(self, member_ids: list[str]) -> None:
+        if not member_ids:
+            return
+        removed = int(self.redis.hdel(keys.inbox_conversations(self.instance_id), *member_ids))  # type: ignore[arg-type]
+        for key in self.redis.scan_iter(match=keys.monthly_messages_pattern(self.instance_id), count=1000):
+            removed += int(self.redis.hdel(key, *member_ids))  # type: ignore[arg-type]
+        self.done["memberIdEntries"] += removed
 
     def _scrub_record(self, key: str, raw: dict[str, str]) -> None:
         kept = {name: raw[name] for name in JOURNAL_KEPT if name in raw}

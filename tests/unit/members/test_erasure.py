@@ -60,6 +60,7 @@ PROGRAM = program(
 )
 STEPS = [
     "start",
+    "member-ids",
     "journal",
     "dead-letters",
     "points-waiting",
@@ -142,7 +143,17 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
         keys.member_reward(INSTANCE, CONTACT, reward_log["id"]),
         lambda log: {**log, "status": "issued", "couponCode": code},
     )
-    client.set(keys.loyalty_account_copy(INSTANCE, CONTACT), json.dumps({"contactId": CONTACT, "points": 7}))
+    points = wix_samples.account_points_updated("evt-points")
+    points["actionEvent"]["body"]["account"].update(contactId=CONTACT, memberId="mem-2")
+    assert process(client, "wix.loyalty.v1.account_points_updated", points) == "processed"
+    account = {"contactId": CONTACT, "memberId": "mem-1", "points": {"balance": 7}}
+    client.set(keys.loyalty_account_copy(INSTANCE, CONTACT), json.dumps(account))
+    # Kept by their Wix member id: the monthly message's Inbox conversation and marks.
+    client.hset(
+        keys.inbox_conversations(INSTANCE), mapping={"mem-1": "conv-1", "mem-2": "conv-2", "mem-x": "c3"}
+    )
+    client.hset(keys.monthly_messages_marks(INSTANCE, "2026-10"), mapping={"mem-1": "{}", "mem-x": "{}"})
+    client.hset(keys.monthly_messages_marks(INSTANCE, "2026-11"), mapping={"mem-2": "{}", "mem-x": "{}"})
     park_earns(client, INSTANCE, [PointsEarn(CONTACT, 5, "wrw:checkout_completed:chk-1:0", "Order chk-1")])
     accept_inbound(
         client,
@@ -183,7 +194,7 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
     record = keys.event_record(INSTANCE, "evt-queued")
     client.hset(record, mapping={"status": "queued", "eventId": "evt-queued", "message": message})
     client.zadd(keys.QUEUED_EVENTS, {record: 1.0})
-    for needle in (CONTACT, EMAIL, EXTERNAL_ID, code):
+    for needle in (CONTACT, EMAIL, EXTERNAL_ID, code, "mem-1", "mem-2"):
         assert needle in dump(client)
     return Member(client, reward_log["id"], code, "evt-queued")
 
@@ -196,8 +207,11 @@ def member(fake_store) -> Member:  # type: ignore[no-untyped-def]
 def assert_nothing_of_them_left(member: Member) -> None:
     client = member.client
     text = dump(client)
-    for needle in (CONTACT, EMAIL, EXTERNAL_ID, member.code):
+    for needle in (CONTACT, EMAIL, EXTERNAL_ID, member.code, "mem-1", "mem-2"):
         assert needle not in text
+    assert client.hkeys(keys.inbox_conversations(INSTANCE)) == ["mem-x"]
+    for month in ("2026-10", "2026-11"):
+        assert client.hkeys(keys.monthly_messages_marks(INSTANCE, month)) == ["mem-x"]
     assert list(client.scan_iter(match=keys.member_pattern(INSTANCE, CONTACT))) == []
     assert client.hget(keys.reward_index(INSTANCE), member.reward_id) is None
     assert link_of(client, INSTANCE, CONTACT) is None
@@ -254,9 +268,10 @@ class TestErasure:
         """The instance's counts (coupons issued among them) keep what the member had."""
         counts = erase_member(member.client, INSTANCE, CONTACT)
         assert {name: counts[name] for name in EXPECTED_TALLY} == EXPECTED_TALLY
-        assert counts["journalRecords"] == 4  # created, two payments, the queued one
+        assert counts["journalRecords"] == 5  # created, two payments, points, the queued one
         assert counts["outboxIntents"] == 4  # fulfil + report, the parked earn, the inbound apply
         assert counts["syncMappings"] == 1 and counts["cachedAccounts"] == 1 and counts["deadLetters"] == 1
+        assert counts["memberIdEntries"] == 4
         assert erased_counts(member.client, INSTANCE) == EXPECTED_TALLY
 
     def test_erasing_again_changes_nothing(self, member) -> None:
