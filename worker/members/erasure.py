@@ -141,7 +141,6 @@ class _Found:
     uids: list[str] = field(default_factory=list)
     reward_ids: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
-    external_ids: list[str] = field(default_factory=list)
     member_ids: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -179,7 +178,6 @@ def _find(client: redis.Redis, instance_id: str, contact_id: str) -> _Found:
         record = json.loads(mapping)
         if isinstance(record, dict):
             found.emails = [record["email"]] if isinstance(record.get("email"), str) else []
-            found.external_ids = [record["externalId"]] if isinstance(record.get("externalId"), str) else []
     if client.exists(keys.loyalty_account_copy(instance_id, contact_id)):
         found.counts["cachedAccounts"] = 1
         found.member_ids = _member_ids(_json(client.get(keys.loyalty_account_copy(instance_id, contact_id))))
@@ -248,7 +246,9 @@ class _Eraser:
         self.contact_id = contact_id
         self.found = found
         self.skip_event = skip_event
-        self.needles = _Needles([contact_id, *found.emails, *found.external_ids, *found.member_ids])
+        # Ids Wix makes (contact and member ids are UUIDs) and emails: specific enough to search text for.
+        # An external system's ids may be short numbers that other text holds too, so they are not.
+        self.needles = _Needles([contact_id, *found.emails, *found.member_ids])
         self.done: Counter[str] = Counter()
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
@@ -320,11 +320,9 @@ class _Eraser:
         for entry_id, raw in self.redis.hscan_iter(keys.DEAD_LETTERS, count=500):
             entry = _json(raw) or {}
             kwargs = entry.get("kwargs") if isinstance(entry, dict) else None
-            ours = (
-                isinstance(kwargs, dict)
-                and kwargs.get("instance_id") == self.instance_id
-                and (_of_contact(kwargs, self.contact_id) or kwargs.get("reward_log_id") in reward_ids)
-            )
+            if not isinstance(kwargs, dict) or kwargs.get("instance_id") != self.instance_id:
+                continue
+            ours = _of_contact(kwargs, self.contact_id) or kwargs.get("reward_log_id") in reward_ids
             if ours or self.needles.found_in(raw):
                 self.done["deadLetters"] += int(self.redis.hdel(keys.DEAD_LETTERS, entry_id))  # type: ignore[arg-type]
 

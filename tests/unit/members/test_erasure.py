@@ -179,6 +179,16 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
         mapping={"instanceId": INSTANCE, "failures": json.dumps([f"contact {CONTACT}: Wix answered 500"])},
     )
     client.sadd(keys.job_unsure("job-1"), CONTACT, OTHER)
+    [other_reward] = store.member_reward_logs(INSTANCE, OTHER)
+    DeadLetters(client).park(
+        task_id="task-2",
+        task_name=FULFIL_REWARD,
+        args=[],
+        kwargs={"instance_id": INSTANCE, "reward_log_id": other_reward["id"]},
+        queue="rewards",
+        error="Wix said no",
+        retries=5,
+    )
     # An event of theirs still queued: its journal record holds the task message (the raw payload).
     queued = paid("evt-queued", "order-3")
     _, message = build_task_message(
@@ -219,7 +229,7 @@ def assert_nothing_of_them_left(member: Member) -> None:
     assert contact_for_external_id(client, INSTANCE, EXTERNAL_ID) is None
     assert client.hlen(keys.points_waiting(INSTANCE)) == 0
     assert client.hlen(keys.sync_outbox(INSTANCE)) == 0
-    assert client.hlen(keys.DEAD_LETTERS) == 0
+    assert client.hkeys(keys.DEAD_LETTERS) == ["task-2"]  # the other member's
     assert client.smembers(keys.job_unsure("job-1")) == {OTHER}
     assert json.loads(client.hget(keys.job_record("job-1"), "failures")) == ["[erased]"]  # type: ignore[arg-type]
     assert json.loads(client.get(keys.sync_inbound(INSTANCE, "ext-tx-1")))["status"] == "queued"  # type: ignore[arg-type]
