@@ -198,8 +198,8 @@ for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return ARGV[1]
 """
 
-# KEYS: sync contacts, emails, external ids. ARGV: contact id, then its emails and external ids as the
-# mapping knows them (each removed only while it still finds this contact). No deletion mark is left.
+# KEYS: sync contacts, emails, external ids. ARGV: contact id. Its email and external id go (each only
+# while it still finds this contact), and its record; no deletion mark is left.
 _FORGET = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local removed = 0
@@ -276,10 +276,10 @@ class _Eraser:
                 continue
             raw: dict[str, str] = self.redis.hgetall(key)  # type: ignore[assignment]
             if raw and any(self.needles.found_in(value) for value in raw.values()):
-                normalized = _json(raw.get("normalized")) or {}
-                self._forget_member_ids(
-                    _member_ids(normalized.get("account"))
-                )  # before the record forgets it
+                normalized = _json(raw.get("normalized"))
+                account = normalized.get("account") if isinstance(normalized, dict) else None
+                if isinstance(account, dict) and account.get("contactId") == self.contact_id:
+                    self._forget_member_ids(_member_ids(account))  # before the record forgets it
                 self._scrub_record(key, raw)
                 self.done["journalRecords"] += 1
 
