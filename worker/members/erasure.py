@@ -272,15 +272,7 @@ class _Eraser:
     def journal(self) -> None:
         skip = keys.event_record(self.instance_id, self.skip_event) if self.skip_event else None
         for key in self.redis.scan_iter(match=keys.event_records_of(self.instance_id), count=1000):
-            if key == skip:
-                continue
-            raw: dict[str, str] = self.redis.hgetall(key)  # type: ignore[assignment]
-            if raw and any(self.needles.found_in(value) for value in raw.values()):
-                normalized = _json(raw.get("normalized"))
-                account = normalized.get("account") if isinstance(normalized, dict) else None
-                if isinstance(account, dict) and account.get("contactId") == self.contact_id:
-                    self._forget_member_ids(_member_ids(account))  # before the record forgets it
-                self._scrub_record(key, raw)
+            if key != skip and self._scrub_record(key):
                 self.done["journalRecords"] += 1
 
     def member_ids(self) -> None:
@@ -295,25 +287,46 @@ class _Eraser:
             removed += int(self.redis.hdel(key, *member_ids))  # type: ignore[arg-type]
         self.done["memberIdEntries"] += removed
 
-    def _scrub_record(self, key: str, raw: dict[str, str]) -> None:
+    def _scrub_record(self, key: str) -> bool:
+        """Keep a record's ids and outcome if it names the member (in one step: a worker may settle it
+        meanwhile); True when it did."""
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    raw: dict[str, str] = pipe.hgetall(key)  # type: ignore[assignment]
+                    if not raw or not any(self.needles.found_in(value) for value in raw.values()):
+                        pipe.reset()
+                        return False
+                    normalized = _json(raw.get("normalized"))
+                    account = normalized.get("account") if isinstance(normalized, dict) else None
+                    if isinstance(account, dict) and account.get("contactId") == self.contact_id:
+                        self._forget_member_ids(_member_ids(account))  # before the record forgets it
+                    kept = self._kept(raw)
+                    pipe.multi()
+                    dropped = [name for name in raw if name not in kept]
+                    if dropped:
+                        pipe.hdel(key, *dropped)
+                    pipe.hset(key, mapping=kept)
+                    if kept["status"] != raw.get("status"):  # it was still queued: not any more
+                        pipe.zrem(keys.QUEUED_EVENTS, key)
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+
+    def _kept(self, raw: dict[str, str]) -> dict[str, str]:
+        """What a journal record of theirs keeps: ids, times and outcomes, nothing naming them."""
         kept = {name: raw[name] for name in JOURNAL_KEPT if name in raw}
         for name in ("reason", "error"):
             if name in kept:
                 kept[name] = self.needles.scrub(kept[name])
         if "logs" in kept:
             kept["logs"] = json.dumps(self.needles.scrub(_json(kept["logs"])), separators=(",", ":"))
-        unprocessed = kept.get("status") not in (*SETTLED, "failed")
-        if unprocessed:
+        if kept.get("status") not in (*SETTLED, "failed"):
             kept.update(status="ignored", reason=UNPROCESSED_REASON, updatedAt=now_iso())
         kept.update(erased="true", erasedAt=now_iso())
-        with self.redis.pipeline(transaction=True) as pipe:
-            dropped = [name for name in raw if name not in kept]
-            if dropped:
-                pipe.hdel(key, *dropped)
-            pipe.hset(key, mapping=kept)
-            if unprocessed:
-                pipe.zrem(keys.QUEUED_EVENTS, key)
-            pipe.execute()
+        return kept
 
     def dead_letters(self) -> None:
         reward_ids = set(self.found.reward_ids)
