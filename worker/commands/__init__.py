@@ -1,1 +1,1 @@
-"""`python -m worker` subcommands, one module per capability; each exposes `register(commands)`."""
+"""`python -m worker` commands, one module each, each exposing `register(commands)` (worker/cli.py)."""
