@@ -63,6 +63,19 @@ CONTACT_DELETED = "wix.contacts.v4.contact_deleted"
 ERASED = "[erased]"
 # Counts that describe the instance (added to `erased_counts`); the others describe one erasure.
 TALLIED = ("members", "logs", "progressRecords", "rewardLogs", "coupons")
+# Every erasure's answer names these (0 when there was none), and `rewardLogs.<status>` for each status.
+REPORTED = (
+    *TALLIED,
+    "outboxIntents",
+    "syncMappings",
+    "syncTransactions",
+    "cachedAccounts",
+    "memberIdEntries",
+    "jobEntries",
+    "journalRecords",
+    "deadLetters",
+    "keys",
+)
 # What a journal record of an erased member keeps: ids, times and outcomes.
 JOURNAL_KEPT = (
     "status",
@@ -458,7 +471,7 @@ def erase_member(
     counts: Counter[str] = Counter(json.loads(stored))  # type: ignore[arg-type]
     counts.update(eraser.done)
     logger.info("member erased", extra={"instance_id": instance_id, "counts": counts})
-    return dict(sorted(counts.items()))
+    return {name: counts[name] for name in sorted({*REPORTED, *counts})}
 
 
 def was_deleted(client: redis.Redis, instance_id: str, contact_id: str) -> bool:
