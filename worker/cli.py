@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.commands import loyalty_program as loyalty_program_commands
+from worker.commands import members as members_commands
 from worker.commands import site_settings as site_settings_commands
 from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
@@ -289,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     site_settings_commands.register(commands)
     wix_app.register(commands)
     loyalty_program_commands.register(commands)
+    members_commands.register(commands)
     return parser
 
 

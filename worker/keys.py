@@ -246,3 +246,57 @@ def site_settings(instance_id: str) -> str:
 
 SITE_SYNC_SECRETS = "wrw:site-sync-secrets"
 """Set: the instances that have their own points-sync secret (whether the sync is configured anywhere)."""
+
+
+# Erasure (worker/members/erasure.py): what is left of an erased member is counts and a one-way digest.
+
+
+def glob_escape(text: str) -> str:
+    """`text` as a literal inside a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "\\*?[]" else c for c in text)
+
+
+def member_pattern(instance_id: str, contact_id: str) -> str:
+    """A SCAN pattern for every key under the member's hash tag (whatever the suffix)."""
+    return glob_escape(member(instance_id, contact_id)) + ":*"
+
+
+def event_records_of(instance_id: str) -> str:
+    """A SCAN pattern for every journal record of one instance."""
+    return f"wrw:journal:{glob_escape(instance_id)}:*"
+
+
+def sync_inbound_pattern(instance_id: str) -> str:
+    """A SCAN pattern for the instance's inbound sync records (`sync_inbound`)."""
+    return f"wrw:sync:{{{glob_escape(instance_id)}}}:in:*"
+
+
+def erased_counts(instance_id: str) -> str:
+    """Hash: what the instance's erasures removed, as counts (`members`, `logs`, `rewardLogs`, `coupons`,
+    `rewardLogs.<status>`): figures about the instance stay right after its members are erased."""
+    return f"wrw:erased:{{{instance_id}}}:counts"
+
+
+def erased_contacts(instance_id: str) -> str:
+    """Set: the SHA-256 digest of each contact deleted in Wix and erased here (no contact id): a late event
+    about one is ignored."""
+    return f"wrw:erased:{{{instance_id}}}:deleted"
+
+
+def erasure_pending(instance_id: str, digest: str) -> str:
+    """An erasure under way (its counts, added to `erased_counts` once); removed when it completes."""
+    return f"wrw:erased:{{{instance_id}}}:pending:{digest}"
+
+
+JOB_RECORDS = "wrw:job:*"
+"""A SCAN pattern for every job's record (`job_record`)."""
+
+
+def job_id_of(record_key: str) -> str:
+    """The job id in a `job_record` key."""
+    return record_key.removeprefix("wrw:job:")
+
+
+def monthly_messages_pattern(instance_id: str) -> str:
+    """A SCAN pattern for the instance's monthly marks of every month (`monthly_messages_marks`)."""
+    return f"wrw:monthly-messages:{glob_escape(instance_id)}:*"

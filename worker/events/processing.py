@@ -27,6 +27,7 @@ from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.loyalty.points_rules import points_to_earn
+from worker.members.erasure import erase_on_request
 from worker.progress.record import record_activity
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.settings import Settings
@@ -69,6 +70,10 @@ def process_event(
         payload = json.loads(data)
         if not isinstance(payload, dict):
             raise InvalidEvent("the event payload is not a JSON object")
+        if erased := erase_on_request(
+            journal, client, payload, event_type, instance_id, event_id, our_app_id
+        ):
+            return erased  # contact_deleted, an anonymize request, or an event about an erased contact
         event = normalize(
             event_type=event_type,
             instance_id=instance_id,

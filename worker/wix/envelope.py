@@ -46,10 +46,13 @@ class WebhookEnvelope:
     event_id: str
     data: str  # the inner payload, still a JSON string: the worker parses it
     identity: str | None
+    # Wix's GDPR flag (`triggeredByAnonymizeRequest`): whatever its type, the event erases its member
+    # (worker/members/erasure.py), so it is queued too.
+    anonymize: bool = False
 
     @property
     def handled(self) -> bool:
-        return self.event_type in HANDLED_EVENT_TYPES
+        return self.event_type in HANDLED_EVENT_TYPES or self.anonymize
 
     def task_kwargs(self) -> dict[str, Any]:
         """The JSON-primitive arguments of `events.process_wix_event`."""
@@ -110,4 +113,5 @@ def parse_envelope(claims: dict[str, Any], raw_token: bytes) -> WebhookEnvelope:
     else:
         # No event id (legacy events): a redelivery of the same token is still recognised.
         event_id = "token-" + hashlib.sha256(raw_token).hexdigest()[:32]
-    return WebhookEnvelope(event_type, instance_id, event_id, inner_text, identity_text)
+    anonymize = inner.get("triggeredByAnonymizeRequest") is True
+    return WebhookEnvelope(event_type, instance_id, event_id, inner_text, identity_text, anonymize)
