@@ -20,7 +20,7 @@ from tests import wix_samples
 from tests.browser.conftest import Stack, Tab
 from tests.browser.harness import Embed, PageServer, element_page, guest_page, member_page, shop_page
 from tests.integration.conftest import wait_for
-from tests.programs import challenge, coupon, milestone, points, program, streak
+from worker.dev.programs import challenge, coupon, milestone, points, program, streak
 from worker.infra.embedded_redis import free_port
 from worker.wix.webhook_signing import sign_webhook
 

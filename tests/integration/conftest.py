@@ -1,6 +1,10 @@
-"""Real processes: the web app under uvicorn on a loopback port, a Celery worker, real Redis.
+"""Real processes: the web app under uvicorn on a loopback port, a Celery worker, real Redis, the fake Wix.
 
-Every wait is bounded; every process started here is killed at the end, whatever happens.
+One set-up for all: `service_stack` runs the receiver and workers on one environment (`service_env`, or
+`fake_wix.env` pointed at the fake Wix), `shop_env` / `shop_stack` the shop of `shop.py`, `calm_wix` a fake
+Wix without a rate limit; `worker_killed_midway` and `job_resumed_after_a_kill` are the one way to kill
+a worker and resume. Every wait is bounded; every process started here is killed at the end, whatever
+happens.
 """
 
 from __future__ import annotations
@@ -11,19 +15,23 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+from tests.integration import shop
 from worker.infra.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "integration-admin-token"
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}  # the admin API's credential
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
@@ -103,20 +111,58 @@ def service_env(redis_url: str, public_key_pem: str, **extra: str) -> dict[str, 
     return env
 
 
+def wait_for_answer(process: Process, name: str, url: str, timeout: float, status: int = 200) -> None:
+    """Poll GET `url` until it answers `status`; fail the test, with the process's output, if it exits."""
+
+    def answers() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"{name} exited:\n{process.tail()}")
+        try:
+            return httpx.get(url, timeout=1).status_code == status
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout, f"{name} to answer {status} at {url}")
+
+
+@contextmanager
+def _killed_on_failure(process: Process) -> Iterator[None]:
+    """A process that did not come up is not left behind: killed with its children, the failure raised."""
+    try:
+        yield
+    except BaseException:  # pytest.fail's exception too
+        process.kill_group()
+        raise
+
+
+def webhook_processed(
+    base_url: str, private_key: Any, timeout: float = 40, process: Process | None = None
+) -> None:
+    """Post a signed order-paid webhook to the receiver at `base_url` and wait until the admin API says it
+    was processed; fail at once if `process` (what runs the service) exits meanwhile."""
+    from tests import wix_samples
+    from tests.conftest import INSTANCE_ID
+    from worker.wix.webhook_signing import sign_webhook
+
+    payload = wix_samples.payment_status_updated(event_id=str(uuid.uuid4()))
+    token = sign_webhook(private_key, "wix.ecom.v1.order_payment_status_updated", INSTANCE_ID, payload)
+    assert httpx.post(f"{base_url}/webhooks/wix", content=token, timeout=5).json() == {"status": "queued"}
+    record_url = f"{base_url}/admin/v1/instances/{INSTANCE_ID}/events/{payload['id']}"
+
+    def processed() -> bool:
+        if process is not None and process.popen.poll() is not None:
+            pytest.fail(f"the service exited:\n{process.tail()}")
+        return httpx.get(record_url, headers=ADMIN, timeout=5).json().get("status") == "processed"
+
+    wait_for(processed, timeout, "the worker to process the webhook")
+
+
 def start_web(env: dict[str, str]) -> tuple[Process, str]:
     port = free_port()
     process = Process([sys.executable, "-m", "worker", "web"], {**env, "PORT": str(port)})
     base_url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.popen.poll() is not None:
-            pytest.fail(f"the web process exited:\n{process.tail()}")
-        try:
-            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, 20, "the web process to answer /healthz")
+    with _killed_on_failure(process):
+        wait_for_answer(process, "the web process", f"{base_url}/healthz", 20)
     return process, base_url
 
 
@@ -136,8 +182,45 @@ def start_worker(env: dict[str, str], *extra: str) -> Process:
             pytest.fail(f"the worker exited:\n{process.tail()}")
         return process.saw("ready.")
 
-    wait_for(ready, 30, "the Celery worker to be ready")
+    with _killed_on_failure(process):
+        wait_for(ready, 30, "the Celery worker to be ready")
     return process
+
+
+@dataclass
+class Stack:
+    """The receiver (when asked for) and Celery workers on one environment, as `service_stack` runs them."""
+
+    env: dict[str, str]
+    base_url: str = ""
+    web: Process | None = None
+    workers: list[Process] = field(default_factory=list)
+
+    def add_worker(self, *extra: str, env: dict[str, str] | None = None) -> Process:
+        """One more worker (on `env` when given), stopped with the rest."""
+        process = start_worker(self.env if env is None else env, *extra)
+        self.workers.append(process)
+        return process
+
+
+@contextmanager
+def service_stack(
+    env: dict[str, str], *, web: bool = True, workers: int = 1, worker_args: tuple[str, ...] = ()
+) -> Iterator[Stack]:
+    """Start the web process and `workers` Celery workers on `env`; every one is stopped at the end,
+    whatever happens (also when one of them fails to start)."""
+    stack = Stack(env)
+    try:
+        if web:
+            stack.web, stack.base_url = start_web(env)
+        for _ in range(workers):
+            stack.add_worker(*worker_args)
+        yield stack
+    finally:
+        for process in stack.workers:
+            process.stop()
+        if stack.web is not None:
+            stack.web.stop()
 
 
 T = TypeVar("T")
@@ -169,6 +252,43 @@ def worker_killed_midway(
         yield started
     finally:
         second.stop()
+
+
+def job_resumed_after_a_kill(
+    env: dict[str, str],
+    redis_client: Any,
+    instance_id: str,
+    name: str,
+    under_way: Callable[[], Any],
+    timeout: float,
+    finish_timeout: float,
+) -> dict[str, Any]:
+    """Kill-the-worker-and-resume for a job: job `name` is started for `instance_id` on a worker that is
+    SIGKILLed once `under_way()`; the job is still `running` then, and a second worker takes it to its
+    end. Answers the job's final record."""
+    from worker.jobs.registry import KINDS
+    from worker.jobs.runner import Jobs
+    from worker.runtime.dispatcher import CeleryDispatcher
+
+    jobs = Jobs(redis_client, KINDS)
+
+    def start() -> dict[str, Any]:
+        record, _ = jobs.start(instance_id, name)
+        CeleryDispatcher().run_job(record["id"], "bulk")
+        return record
+
+    def still_running(record: dict[str, Any]) -> None:
+        assert jobs.get(record["id"])["status"] == "running"
+
+    with worker_killed_midway(
+        env, start, under_way, timeout, f"the {name} job to be under way", before_resume=still_running
+    ) as record:
+
+        def ended() -> dict[str, Any] | None:
+            job = jobs.get(record["id"])
+            return job if job["status"] != "running" else None
+
+        return wait_for(ended, finish_timeout, f"the {name} job to resume and end")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +334,22 @@ class FakeWixProcess:
         answer.raise_for_status()
         return answer.json()
 
+    def app_headers(self, instance_id: str) -> dict[str, str]:
+        """The app's credential for `instance_id`, from the fake's OAuth route as the service gets it."""
+        answer = httpx.post(
+            f"{self.base_url}/oauth2/token",
+            json={"grant_type": "client_credentials", "client_id": APP_ID, "client_secret": APP_SECRET,
+                  "instance_id": instance_id},
+            timeout=5,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": answer.json()["access_token"]}
+
+    def env(self, redis_url: str, **extra: str) -> dict[str, str]:
+        """The service's environment pointed at this fake: its key, the app's id and secret, its URL."""
+        wix = {"WIX_APP_ID": APP_ID, "WIX_APP_SECRET": APP_SECRET, "WIX_API_BASE": self.base_url}
+        return service_env(redis_url, self.public_key.read_text(), **{**wix, **extra})
+
 
 @pytest.fixture(scope="module")
 def fake_wix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWixProcess]:
@@ -228,20 +364,51 @@ def fake_wix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeWixProces
         {**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.popen.poll() is not None:
-            pytest.fail(f"the fake Wix exited:\n{process.tail()}")
-        try:
-            return httpx.get(f"{base_url}/_fake/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_for(healthy, 20, "the fake Wix to answer /_fake/health")
+        wait_for_answer(process, "the fake Wix", f"{base_url}/_fake/health", 20)
         yield FakeWixProcess(process, base_url, keys / "private.pem", keys / "public.pem")
     finally:
         process.stop()
+
+
+@pytest.fixture
+def calm_wix(fake_wix: FakeWixProcess) -> Iterator[FakeWixProcess]:
+    """The fake Wix reset, without a rate limit; its faults cleared and its limit (200 a minute) restored
+    afterwards."""
+    fake_wix.control("POST", "reset")
+    fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 0})
+    yield fake_wix
+    fake_wix.control("DELETE", "faults")
+    fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
+
+
+@pytest.fixture
+def shop_env(fake_wix: FakeWixProcess, real_redis: Any, redis_url: str) -> dict[str, str]:
+    """The shop of tests/integration/shop.py in a clean fake Wix, its program applied: the service's
+    environment for it."""
+    from worker.store.progress import ProgressStore
+
+    fake_wix.control("POST", "reset")
+    ProgressStore(real_redis).save_program(shop.INSTANCE, shop.PROGRAM)
+    return shop.wix_env(fake_wix, redis_url)
+
+
+@pytest.fixture
+def shop_stack(shop_env: dict[str, str]) -> Iterator[Stack]:
+    """The receiver and one worker for the shop, pointed at the fake Wix."""
+    with service_stack(shop_env) as stack:
+        yield stack
+
+
+# --- the operators' ways in: the CLI and the admin API ------------------------------------------------
+
+
+def cli(redis_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m worker ARGS` against `redis_url`, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "worker", *args],
+        cwd=ROOT, env={**os.environ, "REDIS_URL": redis_url}, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
 
 
 def run_job_from_cli(
@@ -257,3 +424,48 @@ def run_job_from_cli(
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     return json.loads(run.stdout[run.stdout.index("{") :])  # type: ignore[no-any-return]
+
+
+def run_job_over_http(
+    base_url: str, instance_id: str, body: dict[str, Any], timeout: float = 60
+) -> dict[str, Any]:
+    """Start a job with the admin API (`body`: its name and options) and wait for its final record."""
+    started = httpx.post(
+        f"{base_url}/admin/v1/instances/{instance_id}/jobs", json=body, headers=ADMIN, timeout=5
+    )
+    assert started.status_code == 202, started.text
+    job_url = f"{base_url}/admin/v1/instances/{instance_id}/jobs/{started.json()['id']}"
+
+    def ended() -> dict[str, Any] | None:
+        job = httpx.get(job_url, headers=ADMIN, timeout=5).json()
+        return job if job["status"] != "running" else None
+
+    return wait_for(ended, timeout, f"the {body['name']} job to end")  # type: ignore[no-any-return]
+
+
+def apply_program_with_key(base_url: str, instance_id: str, program: dict[str, Any]) -> dict[str, str]:
+    """The instance's program applied and an API key made, both with the admin API: the key's header."""
+    put = httpx.put(
+        f"{base_url}/admin/v1/instances/{instance_id}/program", json=program, headers=ADMIN, timeout=5
+    )
+    assert put.status_code == 200, put.text
+    key = httpx.post(f"{base_url}/admin/v1/instances/{instance_id}/api-keys", headers=ADMIN, timeout=5)
+    assert key.status_code == 201, key.text
+    return {"authorization": f"Bearer {key.json()['apiKey']}"}
+
+
+def challenge_log(contact_id: str, challenge_id: str, value: str, unique_identifier: str) -> dict[str, str]:
+    """A challenge log as the records API and the execute-challenge action take it: an order paid now."""
+    return {
+        "contactId": contact_id,
+        "challengeId": challenge_id,
+        "activityId": "order_paid",
+        "activityValue": value,
+        "activityAt": datetime.now(UTC).isoformat(),
+        "uniqueIdentifier": unique_identifier,
+    }
+
+
+def record_log(base_url: str, api_key: dict[str, str], log: dict[str, str]) -> httpx.Response:
+    """POST a challenge log to the records API with the instance's API key."""
+    return httpx.post(f"{base_url}/schema/challenge_log/record", json=log, headers=api_key, timeout=10)

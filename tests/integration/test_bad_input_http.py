@@ -21,20 +21,19 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.integration.conftest import (
+    ADMIN,
     ADMIN_TOKEN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
     Process,
-    service_env,
-    start_web,
+    apply_program_with_key,
+    service_stack,
     wait_for,
+    wait_for_answer,
 )
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.infra.embedded_redis import free_port
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000ba01"
-ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 EXAMPLES_PER_ROUTE = 25
 # DESIGN.md "Status codes", with the successes and 304 (the widget's ETags), 405 (a method a path lacks).
 CONTRACT_STATUSES = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 422}
@@ -44,26 +43,15 @@ CONTRACT_STATUSES = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413,
 def service(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[tuple[Process, str, dict[str, str]]]:
     """The web process with every feature configured (Wix key and app against the fake Wix, admin
     token, points sync, widget sessions), a program and an API key."""
-    env = service_env(
+    env = fake_wix.env(
         module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
         WIDGET_TOKEN_SECRET="integration-widget-secret-32-bytes-long",
         EXTERNAL_SYNC_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     )
-    web, base = start_web(env)
-    try:
-        put = httpx.put(
-            f"{base}/admin/v1/instances/{INSTANCE}/program", json=copy.deepcopy(BASE_PROGRAM), headers=ADMIN
-        )
-        assert put.status_code == 200, put.text
-        key = httpx.post(f"{base}/admin/v1/instances/{INSTANCE}/api-keys", headers=ADMIN, timeout=5)
-        assert key.status_code == 201, key.text
-        yield web, base, {"authorization": f"Bearer {key.json()['apiKey']}"}
-    finally:
-        web.stop()
+    with service_stack(env, workers=0) as receiver:
+        assert receiver.web is not None
+        key = apply_program_with_key(receiver.base_url, INSTANCE, copy.deepcopy(BASE_PROGRAM))
+        yield receiver.web, receiver.base_url, key
 
 
 def credentials(path: str, api_key: dict[str, str]) -> dict[str, str]:
@@ -191,16 +179,7 @@ class TestFlower:
         env.pop("FLOWER_ADDRESS", None)
         flower = Process([sys.executable, "-m", "worker", "flower"], env)
         try:
-
-            def asks_for_credentials() -> bool:
-                if flower.popen.poll() is not None:
-                    pytest.fail(f"Flower exited:\n{flower.tail()}")
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 401
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(asks_for_credentials, 40, "Flower to answer on 127.0.0.1")
+            wait_for_answer(flower, "Flower", f"http://127.0.0.1:{port}/", 40, status=401)
             listening = {
                 connection.laddr.ip
                 for connection in psutil.Process(flower.popen.pid).net_connections(kind="inet")

@@ -10,24 +10,11 @@ from typing import Any
 import httpx
 
 from tests import wix_samples
-from tests.integration.conftest import ADMIN_TOKEN, FakeWixProcess, wait_for
-from tests.integration.test_rewards_against_fake_wix import INSTANCE, signing_key, stack  # noqa: F401
+from tests.integration.conftest import FakeWixProcess, run_job_over_http, wait_for
+from tests.integration.shop import INSTANCE, paid_order_in_wix, signing_key
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
-
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def paid_order_in_wix(fake_wix: FakeWixProcess, contact: str, total: str) -> dict[str, Any]:
-    """A paid order as Wix keeps it (what its orders search finds), updated just now."""
-    order = wix_samples.payment_status_updated()["actionEvent"]["body"]["order"]
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    order.update(id=str(uuid.uuid4()), createdDate=now, updatedDate=now, purchasedDate=now)
-    order["buyerInfo"]["contactId"] = contact
-    order["priceSummary"]["total"]["amount"] = total
-    fake_wix.control("POST", f"instances/{INSTANCE}/orders", json=order)
-    return order
 
 
 def deliver(fake_wix: FakeWixProcess, base: str, order: dict[str, Any]) -> None:
@@ -39,26 +26,11 @@ def deliver(fake_wix: FakeWixProcess, base: str, order: dict[str, Any]) -> None:
 
 
 def run_catch_up(base: str, since: str) -> dict[str, Any]:
-    answer = httpx.post(
-        f"{base}/admin/v1/instances/{INSTANCE}/jobs",
-        json={"name": "catch-up", "since": since},
-        headers=ADMIN,
-        timeout=5,
-    )
-    assert answer.status_code == 202, answer.text
-    job_id = answer.json()["id"]
-
-    def finished() -> dict[str, Any] | None:
-        job = httpx.get(
-            f"{base}/admin/v1/instances/{INSTANCE}/jobs/{job_id}", headers=ADMIN, timeout=5
-        ).json()
-        return job if job["status"] != "running" else None
-
-    return wait_for(finished, 60, "the catch-up job to finish")  # type: ignore[no-any-return]
+    return run_job_over_http(base, INSTANCE, {"name": "catch-up", "since": since})
 
 
-def test_a_dropped_webhook_is_recovered_once(fake_wix, stack, real_redis) -> None:  # noqa: F811
-    base, _, _ = stack
+def test_a_dropped_webhook_is_recovered_once(fake_wix, shop_stack, real_redis) -> None:
+    base = shop_stack.base_url
     store = ProgressStore(real_redis)
     delivered_contact, dropped_contact = f"contact-{uuid.uuid4()}", f"contact-{uuid.uuid4()}"
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")

@@ -15,15 +15,15 @@ import pytest
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN_TOKEN, wait_for
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM, rule
 from worker.infra.redis_client import sync_client
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
 RULES = [
-    {"on": "order_paid", "streak": "weekly-shopper", "activityId": "order_paid", "value": "count"},
-    {"on": "order_paid", "challenge": "spend-500", "activityId": "order_paid", "value": "order.total"},
+    rule("order_paid", streak="weekly-shopper"),
+    rule("order_paid", challenge="spend-500", value="order.total"),
 ]
 
 

@@ -3,10 +3,7 @@ task that keeps failing until it is parked and replayed. All real processes, all
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -19,10 +16,10 @@ import pytest
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import (
-    ROOT,
+    cli,
     service_env,
+    service_stack,
     start_web,
-    start_worker,
     wait_for,
     worker_killed_midway,
 )
@@ -44,19 +41,16 @@ class TestWorkerKilled:
     def test_a_killed_child_process_does_not_lose_its_task(self, module_redis_url, public_key_pem) -> None:
         """SIGKILL the pool process mid-task: the task is requeued and finishes (reject_on_worker_lost)."""
         store = sync_client(module_redis_url)
-        worker = start_worker(service_env(module_redis_url, public_key_pem))
-        try:
+        with service_stack(service_env(module_redis_url, public_key_pem), web=False) as stack:
             key = f"slow:{uuid.uuid4()}"
             app.send_task("events.test_slow_effect", args=[key, 2.0])
             wait_for(lambda: _count(store, f"{key}:attempts") == 1, 20, "the task to start")
-            [child] = psutil.Process(worker.popen.pid).children()
+            [child] = psutil.Process(stack.workers[0].popen.pid).children()
             child.send_signal(signal.SIGKILL)
             wait_for(lambda: _count(store, f"{key}:done") == 1, 40, "the task to run again and finish")
             assert _count(store, f"{key}:attempts") == 2
             time.sleep(1)
             assert _count(store, f"{key}:done") == 1
-        finally:
-            worker.stop()
 
     def test_a_worker_killed_outright_does_not_lose_its_task(self, module_redis_url, public_key_pem) -> None:
         """SIGKILL the worker and its children mid-task: after the visibility timeout another runs it."""
@@ -120,8 +114,7 @@ class TestDeadLetters:
     ) -> None:
         """Transient failures are retried with backoff, parked after the last try, and a replay runs it."""
         store = sync_client(module_redis_url)
-        worker = start_worker(service_env(module_redis_url, public_key_pem))
-        try:
+        with service_stack(service_env(module_redis_url, public_key_pem), web=False):
             key = f"flaky:{uuid.uuid4()}"
             store.set(f"{key}:broken", 1)
             result = app.send_task("events.test_flaky", args=[key])
@@ -138,19 +131,10 @@ class TestDeadLetters:
             _cli(module_redis_url, "dlq", "replay", result.id)
             wait_for(lambda: _count(store, f"{key}:done") == 1, 20, "the replayed task to succeed")
             assert dead_letters.get(result.id) is None
-        finally:
-            worker.stop()
 
 
 def _cli(redis_url: str, *args: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "-m", "worker", *args],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": redis_url},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    completed = cli(redis_url, *args, timeout=30)
     if completed.returncode != 0:
         pytest.fail(f"python -m worker {' '.join(args)} failed:\n{completed.stderr}")
     return completed.stdout

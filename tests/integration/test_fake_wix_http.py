@@ -18,11 +18,9 @@ import pytest
 
 from tests.integration.conftest import (
     APP_ID,
-    APP_SECRET,
     ROOT,
     FakeWixProcess,
-    service_env,
-    start_web,
+    service_stack,
 )
 from worker.infra.embedded_redis import free_port
 
@@ -33,21 +31,6 @@ CONTACT = "24de6f0b-60ce-4faa-9138-2e39f1415615"
 @pytest.fixture(autouse=True)
 def fresh(fake_wix: FakeWixProcess) -> None:
     fake_wix.control("POST", "reset")
-
-
-def app_headers(fake_wix: FakeWixProcess) -> dict[str, str]:
-    answer = httpx.post(
-        f"{fake_wix.base_url}/oauth2/token",
-        json={
-            "grant_type": "client_credentials",
-            "client_id": APP_ID,
-            "client_secret": APP_SECRET,
-            "instance_id": INSTANCE,
-        },
-        timeout=5,
-    )
-    assert answer.status_code == 200
-    return {"Authorization": answer.json()["access_token"]}
 
 
 def send_webhook(fake_wix: FakeWixProcess, to: str, *options: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +54,7 @@ class TestTheProcess:
 
     def test_a_reward_round_trip_over_http(self, fake_wix: FakeWixProcess) -> None:
         """Token, account, earn twice with one key, coupon, report: each recorded once, every answer id'd."""
-        headers = app_headers(fake_wix)
+        headers = fake_wix.app_headers(INSTANCE)
         with httpx.Client(base_url=fake_wix.base_url, headers=headers, timeout=5) as wix:
             account = wix.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT}).json()["account"]
             earn = {"amount": 50, "description": "streak", "appId": APP_ID, "idempotencyKey": "reward-log-1"}
@@ -99,7 +82,7 @@ class TestTheProcess:
 
     def test_an_injected_429_arrives_with_retry_after(self, fake_wix: FakeWixProcess) -> None:
         """Over the wire, an injected 429 carries Retry-After and Wix's error body; the next call passes."""
-        headers = app_headers(fake_wix)
+        headers = fake_wix.app_headers(INSTANCE)
         fake_wix.control("POST", "faults", json={"status": 429, "count": 1, "retryAfter": 2})
         throttled = httpx.get(f"{fake_wix.base_url}/loyalty-programs/v1/program", headers=headers, timeout=5)
         passed = httpx.get(f"{fake_wix.base_url}/loyalty-programs/v1/program", headers=headers, timeout=5)
@@ -109,7 +92,7 @@ class TestTheProcess:
 
     def test_a_timed_out_earn_was_still_done_once(self, fake_wix: FakeWixProcess) -> None:
         """A client that gives up on a slow earn finds on retry that it was earned, and only once."""
-        headers = app_headers(fake_wix)
+        headers = fake_wix.app_headers(INSTANCE)
         with httpx.Client(base_url=fake_wix.base_url, headers=headers, timeout=5) as wix:
             account = wix.post("/loyalty-accounts/v1/accounts", json={"contactId": CONTACT}).json()["account"]
             path = f"/loyalty-accounts/v1/accounts/{account['id']}/earn-points"
@@ -126,7 +109,7 @@ class TestTheProcess:
     def test_a_random_timeout_does_the_work_and_drops_the_connection(self, fake_wix: FakeWixProcess) -> None:
         """Over the wire, a random timeout opens the account and closes the connection unanswered;
         a stall holds the answer past the client's timeout first."""
-        headers = app_headers(fake_wix)
+        headers = fake_wix.app_headers(INSTANCE)
         fake_wix.control("POST", "faults", json={"rate": 1, "seed": 7, "kinds": ["timeout"]})
         with httpx.Client(base_url=fake_wix.base_url, headers=headers, timeout=5) as wix:
             with pytest.raises(httpx.RemoteProtocolError):
@@ -142,7 +125,7 @@ class TestTheProcess:
 
     def test_revoked_tokens_are_refused_over_http(self, fake_wix: FakeWixProcess) -> None:
         """After the revoke switch the token is a 401, as a client refreshing on 401 needs."""
-        headers = app_headers(fake_wix)
+        headers = fake_wix.app_headers(INSTANCE)
         fake_wix.control("POST", "tokens/revoke", json={})
         answer = httpx.get(f"{fake_wix.base_url}/loyalty-programs/v1/program", headers=headers, timeout=5)
         assert answer.status_code == 401
@@ -213,8 +196,8 @@ class TestSendWebhook:
 
     def test_our_receiver_queues_it_once(self, fake_wix: FakeWixProcess, module_redis_url: str) -> None:
         """`python -m worker web` verifying with the fake's public key answers 200 queued, then duplicate."""
-        web, base_url = start_web(service_env(module_redis_url, fake_wix.public_key.read_text()))
-        try:
+        with service_stack(fake_wix.env(module_redis_url), workers=0) as receiver:
+            base_url = receiver.base_url
             options = (
                 "--type",
                 "wix.ecom.v1.fulfillments_updated",
@@ -227,8 +210,6 @@ class TestSendWebhook:
                 fake_wix, f"{base_url}/webhooks/wix", *options, "--seed-fake", fake_wix.base_url
             )
             again = send_webhook(fake_wix, f"{base_url}/webhooks/wix", *options)
-        finally:
-            web.stop()
         assert (first.returncode, first.stdout.strip()) == (0, '200 {"status":"queued"}'), first.stderr
         assert again.stdout.strip() == '200 {"status":"duplicate"}'
         orders = fake_wix.control("GET", f"instances/{INSTANCE}/orders")["orders"]

@@ -17,38 +17,25 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import wix_samples
 from tests.integration.conftest import (
-    ADMIN_TOKEN,
     APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
+    Stack,
     run_job_from_cli,
-    service_env,
-    start_web,
-    start_worker,
+    run_job_over_http,
+    service_stack,
     wait_for,
 )
+from tests.integration.shop import INSTANCE, PROGRAM, collection, paid_order, paid_order_in_wix
 from tests.integration.test_points_sync import external  # noqa: F401  # the fixture
-from tests.integration.test_rewards_against_fake_wix import PROGRAM, paid_order
 from worker.rewards.fulfilment import coupon_code
 from worker.store.progress import ProgressStore
 
-INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"  # the instance paid_order() signs for
 RATE, SEED = 0.3, 42
 
 
-def storm_env(fake_wix: FakeWixProcess, redis_url: str) -> dict[str, str]:
-    return service_env(
-        redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        WIX_RATE_LIMIT_PER_MINUTE="10000",
-        WIX_TIMEOUT_SECONDS="2",
-    )
+def storm_env(fake_wix: FakeWixProcess, redis_url: str, **extra: str) -> dict[str, str]:
+    return fake_wix.env(redis_url, WIX_RATE_LIMIT_PER_MINUTE="10000", WIX_TIMEOUT_SECONDS="2", **extra)
 
 
 def storm(fake_wix: FakeWixProcess, seed: int = SEED) -> None:
@@ -60,37 +47,22 @@ def faults_seen(fake_wix: FakeWixProcess) -> Counter[str]:
 
 
 @pytest.fixture
-def calm(fake_wix: FakeWixProcess) -> Iterator[FakeWixProcess]:
-    """A fresh fake Wix without a rate limit; faults and the limit restored afterwards."""
-    fake_wix.control("POST", "reset")
-    fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 0})
-    yield fake_wix
-    fake_wix.control("DELETE", "faults")
-    fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
+def worker(calm_wix: FakeWixProcess, real_redis, redis_url) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    with service_stack(storm_env(calm_wix, redis_url), web=False) as workers:
+        yield workers
 
 
-@pytest.fixture
-def worker(calm: FakeWixProcess, real_redis, redis_url) -> Iterator[Process]:  # type: ignore[no-untyped-def]
-    process = start_worker(storm_env(calm, redis_url))
-    yield process
-    process.stop()
-
-
-def collection(fake_wix: FakeWixProcess, name: str) -> list[dict[str, Any]]:
-    return list(fake_wix.control("GET", f"instances/{INSTANCE}/{name}")[name])
-
-
-def test_bootstrap_of_1000_contacts_opens_1000_accounts_once(calm, worker, redis_url) -> None:
+def test_bootstrap_of_1000_contacts_opens_1000_accounts_once(calm_wix, worker, redis_url) -> None:
     """1,000 contacts at 30% faults: the job succeeds, 1,000 accounts, none twice, each counted once."""
-    calm.control("POST", f"instances/{INSTANCE}/contacts/bulk", json={"count": 1000})
-    storm(calm)
-    job = run_job_from_cli(storm_env(calm, redis_url), "bootstrap", INSTANCE, timeout=120)
+    calm_wix.control("POST", f"instances/{INSTANCE}/contacts/bulk", json={"count": 1000})
+    storm(calm_wix)
+    job = run_job_from_cli(storm_env(calm_wix, redis_url), "bootstrap", INSTANCE, timeout=120)
     assert job["status"] == "succeeded", job
-    accounts = collection(calm, "accounts")
+    accounts = collection(calm_wix, "accounts")
     assert len(accounts) == 1000
     assert len({account["contactId"] for account in accounts}) == 1000
     assert (job["total"], job["done"], job["skipped"], job["failed"]) == (1000, 1000, 0, 0)
-    seen = faults_seen(calm)
+    seen = faults_seen(calm_wix)
     assert min(seen["429"], seen["500"], seen["timeout"]) > 100, seen
 
 
@@ -100,13 +72,7 @@ def seed_members(fake_wix: FakeWixProcess, count: int) -> None:
         fake_wix.control(
             "POST", f"instances/{INSTANCE}/members", json={"id": f"m-{n}", "contactId": f"c-{n}"}
         )
-    token = httpx.post(
-        f"{fake_wix.base_url}/oauth2/token",
-        json={"grant_type": "client_credentials", "client_id": APP_ID, "client_secret": APP_SECRET,
-              "instance_id": INSTANCE},
-        timeout=5,
-    ).json()["access_token"]  # fmt: skip
-    with httpx.Client(base_url=fake_wix.base_url, headers={"Authorization": token}, timeout=5) as wix:
+    with httpx.Client(base_url=fake_wix.base_url, headers=fake_wix.app_headers(INSTANCE), timeout=5) as wix:
         for n in range(count):
             answer = wix.post("/loyalty-accounts/v1/accounts", json={"contactId": f"c-{n}"})
             account = answer.json()["account"]
@@ -114,72 +80,49 @@ def seed_members(fake_wix: FakeWixProcess, count: int) -> None:
             wix.post(f"/loyalty-accounts/v1/accounts/{account['id']}/earn-points", json=earn)
 
 
-def test_monthly_messages_for_200_members_go_once_each_also_when_run_twice(calm, worker, redis_url) -> None:
+def test_monthly_messages_for_200_members_go_once_each_also_when_run_twice(
+    calm_wix, worker, redis_url
+) -> None:
     """200 members at 30% faults: 200 messages, one each, nobody recorded failed; a second run the same
     month sends nothing more."""
-    seed_members(calm, 200)
-    storm(calm)
-    env = storm_env(calm, redis_url)
+    seed_members(calm_wix, 200)
+    storm(calm_wix)
+    env = storm_env(calm_wix, redis_url)
     first = run_job_from_cli(env, "monthly-messages", INSTANCE, timeout=120)
     assert first["status"] == "succeeded", first
     assert (first["total"], first["done"], first["failed"]) == (200, 200, 0)
-    assert sum(faults_seen(calm).values()) > 100
-    storm(calm, seed=SEED + 1)
+    assert sum(faults_seen(calm_wix).values()) > 100
+    storm(calm_wix, seed=SEED + 1)
     again = run_job_from_cli(env, "monthly-messages", INSTANCE, timeout=120)
     assert again["status"] == "succeeded", again
     assert (again["done"], again["skipped"], again["failed"]) == (0, 200, 0)
-    sent = Counter(message["participant"]["memberId"] for message in collection(calm, "messages"))
+    sent = Counter(message["participant"]["memberId"] for message in collection(calm_wix, "messages"))
     assert sent == Counter({f"m-{n}": 1 for n in range(200)})
 
 
 @pytest.fixture
-def web(calm: FakeWixProcess, real_redis, redis_url) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def web(calm_wix: FakeWixProcess, real_redis, redis_url) -> Iterator[str]:  # type: ignore[no-untyped-def]
     ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
-    process, base = start_web(storm_env(calm, redis_url))
-    yield base
-    process.stop()
+    with service_stack(storm_env(calm_wix, redis_url), workers=0) as receiver:
+        yield receiver.base_url
 
 
-def order_in_wix(fake_wix: FakeWixProcess, contact: str, total: str) -> dict[str, Any]:
-    """A paid order as Wix keeps it (what catch-up's orders search finds); no webhook is sent."""
-    order = wix_samples.payment_status_updated()["actionEvent"]["body"]["order"]
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    order.update(id=str(uuid.uuid4()), createdDate=now, updatedDate=now, purchasedDate=now)
-    order["buyerInfo"]["contactId"] = contact
-    order["priceSummary"]["total"]["amount"] = total
-    fake_wix.control("POST", f"instances/{INSTANCE}/orders", json=order)
-    return order
-
-
-def test_catch_up_over_50_missed_orders_counts_each_once(calm, web, worker, real_redis) -> None:
+def test_catch_up_over_50_missed_orders_counts_each_once(calm_wix, web, worker, real_redis) -> None:
     """50 paid orders whose webhooks never came, at 30% faults: each counted once; a second run
     counts nothing."""
     store = ProgressStore(real_redis)
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
     contacts = [f"contact-{uuid.uuid4()}" for _ in range(50)]
     for contact in contacts:
-        order_in_wix(calm, contact, "20.00")
-    storm(calm)
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        paid_order_in_wix(calm_wix, contact, "20.00")  # no webhook is sent
+    storm(calm_wix)
 
     def run() -> dict[str, Any]:
-        started = httpx.post(
-            f"{web}/admin/v1/instances/{INSTANCE}/jobs",
-            json={"name": "catch-up", "since": since},
-            headers=admin,
-            timeout=5,
-        ).json()
-
-        def finished() -> dict[str, Any] | None:
-            path = f"{web}/admin/v1/instances/{INSTANCE}/jobs/{started['id']}"
-            job = httpx.get(path, headers=admin, timeout=5).json()
-            return job if job["status"] != "running" else None
-
-        return wait_for(finished, 60, "catch-up to finish")  # type: ignore[no-any-return]
+        return run_job_over_http(web, INSTANCE, {"name": "catch-up", "since": since})
 
     first = run()
     assert (first["status"], first["done"], first["failed"]) == ("succeeded", 50, 0), first
-    assert faults_seen(calm)["429"] >= 1  # the seed fails the first orders search
+    assert faults_seen(calm_wix)["429"] >= 1  # the seed fails the first orders search
     again = run()
     assert (again["status"], again["done"]) == ("succeeded", 0), again
     for contact in contacts:
@@ -187,14 +130,14 @@ def test_catch_up_over_50_missed_orders_counts_each_once(calm, web, worker, real
         assert [str(log.activityValue) for log in logs] == ["20.00"], contact
 
 
-def test_100_coupon_rewards_make_100_coupons(calm, web, worker, real_redis) -> None:
+def test_100_coupon_rewards_make_100_coupons(calm_wix, web, worker, real_redis) -> None:
     """100 members reach a coupon milestone at 30% faults: 100 coupons, one per reward log, each issued
     with its code, and each trigger reported once."""
     store = ProgressStore(real_redis)
-    storm(calm)
+    storm(calm_wix)
     contacts = [f"contact-{uuid.uuid4()}" for _ in range(100)]
     for contact in contacts:
-        answer = httpx.post(f"{web}/webhooks/wix", content=paid_order(calm, "60.00", contact), timeout=5)
+        answer = httpx.post(f"{web}/webhooks/wix", content=paid_order(calm_wix, "60.00", contact), timeout=5)
         assert answer.status_code == 200
 
     def reward_logs() -> list[dict[str, Any]]:
@@ -202,20 +145,20 @@ def test_100_coupon_rewards_make_100_coupons(calm, web, worker, real_redis) -> N
 
     wait_for(lambda: len(reward_logs()) == 100, 60, "100 reward logs")
     wait_for(lambda: all(log["status"] == "issued" for log in reward_logs()), 90, "every coupon issued")
-    codes = sorted(coupon["specification"]["code"] for coupon in collection(calm, "coupons"))
+    codes = sorted(coupon["specification"]["code"] for coupon in collection(calm_wix, "coupons"))
     assert codes == sorted(coupon_code(log["id"]) for log in reward_logs())
     assert all(log["couponCode"] == coupon_code(log["id"]) for log in reward_logs())
 
     def reports() -> Counter[str]:
-        return Counter(report["triggerKey"] for report in collection(calm, "triggerReports"))
+        return Counter(report["triggerKey"] for report in collection(calm_wix, "triggerReports"))
 
     expected = Counter({"milestone_achieved": 100, "reward_issued": 100})
     wait_for(lambda: reports() == expected, 60, "each trigger reported once")
-    assert sum(faults_seen(calm).values()) > 100
+    assert sum(faults_seen(calm_wix).values()) > 100
 
 
 def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
-    calm,
+    calm_wix,
     real_redis,
     redis_url,
     external,  # noqa: F811  # the fixture imported above
@@ -227,14 +170,12 @@ def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
     from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID
 
     contact_id = str(uuid.uuid4())
-    calm.control("POST", f"instances/{SYNC_INSTANCE}/contacts", json={"id": contact_id, "email": EMAIL})
-    env = {**storm_env(calm, redis_url), "EXTERNAL_SYNC_URL": external.url, "EXTERNAL_SYNC_SECRET": SECRET}
-    web_process, base = start_web(env)
-    worker_process = start_worker(env)
-    external.our_url = base
-    try:
+    calm_wix.control("POST", f"instances/{SYNC_INSTANCE}/contacts", json={"id": contact_id, "email": EMAIL})
+    env = storm_env(calm_wix, redis_url, EXTERNAL_SYNC_URL=external.url, EXTERNAL_SYNC_SECRET=SECRET)
+    with service_stack(env) as stack:
+        base = external.our_url = stack.base_url
         assert run_job_from_cli(env, "bootstrap", SYNC_INSTANCE)["status"] == "succeeded"
-        storm(calm)
+        storm(calm_wix)
 
         def send(transaction_id: str, amount: int) -> None:
             body = {"instanceId": SYNC_INSTANCE, "transactionId": transaction_id, "amount": amount,
@@ -243,7 +184,7 @@ def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
 
         def wix_transactions() -> list[dict[str, Any]]:
             path = f"instances/{SYNC_INSTANCE}/transactions"
-            return list(calm.control("GET", path)["transactions"])
+            return list(calm_wix.control("GET", path)["transactions"])
 
         for n in range(20):
             send(f"ext-earn-{n}", 5)
@@ -252,7 +193,7 @@ def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
             send(f"ext-adjust-{n}", -2)
         wait_for(lambda: len(wix_transactions()) >= 30, 60, "the adjustments to reach Wix")
 
-        [account] = calm.control("GET", f"instances/{SYNC_INSTANCE}/accounts")["accounts"]
+        [account] = calm_wix.control("GET", f"instances/{SYNC_INSTANCE}/accounts")["accounts"]
         kinds = Counter(transaction["transactionType"] for transaction in wix_transactions())
         assert (account["points"]["balance"], kinds) == (80, Counter({"EARN": 20, "ADJUST": 10}))
         earned = sorted(t["idempotencyKey"] for t in wix_transactions() if t["transactionType"] == "EARN")
@@ -262,12 +203,9 @@ def test_points_sync_both_ways_applies_and_sends_each_transaction_once(
         for transaction_id in changes:
             latest = {"id": transaction_id, "amount": 1, "type": "ADJUST", "description": "",
                       "appId": WIX_LOYALTY_APP_ID, "createdDate": account["updatedDate"]}  # fmt: skip
-            post_points_updated(calm, base, {**account, "latestTransaction": latest})
+            post_points_updated(calm_wix, base, {**account, "latestTransaction": latest})
         wait_for(lambda: len(external.received) >= 10, 60, "the Wix changes to reach the external system")
         sent = Counter(message["data"]["transaction"]["id"] for message in external.received)
         assert sent == Counter({transaction_id: 1 for transaction_id in changes})
         assert len(wix_transactions()) == 30  # the echoes changed nothing
-        assert sum(faults_seen(calm).values()) >= 10
-    finally:
-        worker_process.stop()
-        web_process.stop()
+        assert sum(faults_seen(calm_wix).values()) >= 10

@@ -42,7 +42,7 @@ def test_sweep_closes_lapsed_streaks_on_the_worker(celery_worker, module_redis_u
     the member still going is left open; a second sweep finds nothing new."""
     from datetime import UTC, datetime, timedelta
 
-    from tests.programs import BASE_PROGRAM
+    from worker.dev.programs import BASE_PROGRAM
     from worker.engine.logs import accept_log
 
     client = sync_client(module_redis_url)

@@ -7,61 +7,44 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 
-from tests.integration.conftest import APP_ID, FakeWixProcess, Process, start_web, start_worker, wait_for
-from tests.integration.test_rewards_against_fake_wix import collection, signing_key, wix_env
-from tests.programs import challenge, coupon, milestone, program
+from tests.integration.conftest import (
+    APP_ID,
+    FakeWixProcess,
+    Stack,
+    challenge_log,
+    record_log,
+    service_stack,
+    start_web,
+    wait_for,
+)
+from tests.integration.shop import INSTANCE, collection, signing_key, wix_env
 from worker import keys
 from worker.rewards.fulfilment import coupon_code
 from worker.store.api_keys import create_api_key
 from worker.store.progress import ProgressStore
 
-INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"  # the instance the fake Wix's helpers read
-PROGRAM: dict[str, Any] = program(
-    challenges=[
-        challenge(
-            "spend-50",
-            "Spend $50",
-            method="sum",
-            period="monthly",
-            completion=50,
-            milestones=[milestone("fifty", "Fifty spent", 50, coupon("10% off", 10))],
-        )
-    ]
-)
+
+@pytest.fixture
+def site(shop_env: dict[str, str], real_redis: Any) -> tuple[ProgressStore, dict[str, str]]:
+    """The shop in a clean fake Wix (tests/integration/shop.py) and an API key for the records API."""
+    return ProgressStore(real_redis), {"authorization": f"Bearer {create_api_key(real_redis, INSTANCE)}"}
 
 
 @pytest.fixture
-def site(fake_wix: FakeWixProcess, real_redis: Any) -> Iterator[tuple[ProgressStore, dict[str, str]]]:
-    """A clean fake Wix, the program saved and an API key for the records API."""
-    fake_wix.control("POST", "reset")
-    store = ProgressStore(real_redis)
-    store.save_program(INSTANCE, PROGRAM)
-    yield store, {"authorization": f"Bearer {create_api_key(real_redis, INSTANCE)}"}
+def worker(shop_env: dict[str, str], site: Any) -> Iterator[Stack]:
+    with service_stack(shop_env, web=False) as workers:
+        yield workers
 
 
-@pytest.fixture
-def worker(fake_wix: FakeWixProcess, redis_url: str, site: Any) -> Iterator[Process]:
-    process = start_worker(wix_env(fake_wix, redis_url))
-    yield process
-    process.stop()
-
-
-def spend(contact: str, uid: str) -> dict[str, Any]:
-    return {
-        "contactId": contact,
-        "challengeId": "spend-50",
-        "activityId": "order_paid",
-        "activityValue": "60",
-        "activityAt": datetime.now(UTC).isoformat(),
-        "uniqueIdentifier": uid,
-    }
+def spend(contact: str, uid: str) -> dict[str, str]:
+    """$60 towards the shop's spend-50 challenge: its coupon milestone."""
+    return challenge_log(contact, "spend-50", "60", uid)
 
 
 def execute_challenge(base: str, fake_wix: FakeWixProcess, params: dict[str, Any]) -> httpx.Response:
@@ -127,21 +110,10 @@ class TestNoRewardStaysPending:
         )
         contact = f"contact-{uuid.uuid4()}"
         try:
-            first = httpx.post(
-                f"{broken_base}/schema/challenge_log/record",
-                json=spend(contact, "o-1"),
-                headers=key,
-                timeout=10,
-            )
+            first = record_log(broken_base, key, spend(contact, "o-1"))
             assert first.status_code == 201
             reward_log_id = first.json()["achievedMilestoneRewardLog"]["id"]
-            again = httpx.post(
-                f"{broken_base}/schema/challenge_log/record",
-                json=spend(contact, "o-1"),
-                headers=key,
-                timeout=10,
-            )
-            assert again.status_code == 409
+            assert record_log(broken_base, key, spend(contact, "o-1")).status_code == 409
             assert broken.saw("could not send")
         finally:
             broken.stop()
@@ -152,10 +124,7 @@ class TestNoRewardStaysPending:
 
         web, base = start_web(wix_env(fake_wix, redis_url))
         try:
-            retry = httpx.post(
-                f"{base}/schema/challenge_log/record", json=spend(contact, "o-1"), headers=key, timeout=10
-            )
-            assert retry.status_code == 409
+            assert record_log(base, key, spend(contact, "o-1")).status_code == 409
             wait_for(lambda: issued(store, reward_log_id), 60, "the retry's send to issue the coupon")
             settle(store, contact)
             relay_now()  # nothing is left to relay
@@ -210,26 +179,15 @@ class TestNoRewardStaysPending:
             "faults",
             json={"count": 2, "delaySeconds": 2, "when": "after", "pathPrefix": "/stores/v2/coupons"},
         )
-        workers = [start_worker(env, "--concurrency=2")]
-        web, base = start_web(env)
         contact = f"contact-{uuid.uuid4()}"
-        try:
-            first = httpx.post(
-                f"{base}/schema/challenge_log/record", json=spend(contact, "o-3"), headers=key, timeout=10
-            )
+        with service_stack(env, worker_args=("--concurrency=2",)) as stack:
+            base = stack.base_url
+            first = record_log(base, key, spend(contact, "o-3"))
             reward_log_id = first.json()["achievedMilestoneRewardLog"]["id"]
             from worker.runtime.celery_app import app
 
             for round_ in range(3):
-                assert (
-                    httpx.post(
-                        f"{base}/schema/challenge_log/record",
-                        json=spend(contact, "o-3"),
-                        headers=key,
-                        timeout=10,
-                    ).status_code
-                    == 409
-                )
+                assert record_log(base, key, spend(contact, "o-3")).status_code == 409
                 assert execute_challenge(base, fake_wix, spend(contact, "o-3")).json()["result"]["duplicate"]
                 relay_now()
                 app.send_task(
@@ -238,13 +196,9 @@ class TestNoRewardStaysPending:
                     queue="rewards",
                 )
                 if round_ == 1:
-                    workers.append(start_worker(env))
+                    stack.add_worker()
             wait_for(lambda: issued(store, reward_log_id), 60, "the coupon to be issued")
             settle(store, contact)
             assert_one_coupon(fake_wix, store, reward_log_id)
             reports = sorted(r["triggerKey"] for r in collection(fake_wix, "triggerReports"))
             assert reports == ["milestone_achieved", "reward_issued"]
-        finally:
-            web.stop()
-            for process in workers:
-                process.stop()

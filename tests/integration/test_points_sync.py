@@ -19,8 +19,15 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from tests.integration.conftest import ADMIN_TOKEN, APP_ID, FakeWixProcess, start_web, start_worker, wait_for
-from tests.integration.test_rewards_against_fake_wix import wix_env
+from tests.integration.conftest import (
+    ADMIN,
+    APP_ID,
+    FakeWixProcess,
+    run_job_over_http,
+    service_stack,
+    wait_for,
+)
+from tests.integration.shop import wix_env
 from worker import keys
 from worker.infra.embedded_redis import free_port
 from worker.sync.standard_webhooks import StandardWebhook
@@ -30,7 +37,6 @@ from worker.wix.webhook_signing import sign_webhook
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000c301"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 EMAIL = "jane.sync@example.com"
-ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @dataclass
@@ -102,25 +108,12 @@ def stack(fake_wix: FakeWixProcess, real_redis, redis_url, external: ExternalSys
     contact_id = str(uuid.uuid4())
     fake_wix.control("POST", f"instances/{INSTANCE}/contacts", json={"id": contact_id, "email": EMAIL})
     env = wix_env(fake_wix, redis_url, EXTERNAL_SYNC_URL=external.url, EXTERNAL_SYNC_SECRET=SECRET)
-    web, base = start_web(env)
-    worker = start_worker(env)
-    external.our_url = base
-    try:
-        started = httpx.post(
-            f"{base}/admin/v1/instances/{INSTANCE}/jobs", json={"name": "bootstrap"}, headers=ADMIN, timeout=5
+    with service_stack(env) as running:
+        external.our_url = running.base_url
+        assert (
+            run_job_over_http(running.base_url, INSTANCE, {"name": "bootstrap"}, 30)["status"] == "succeeded"
         )
-        assert started.status_code == 202, started.text
-        job_url = f"{base}/admin/v1/instances/{INSTANCE}/jobs/{started.json()['id']}"
-
-        def finished() -> dict[str, Any] | None:
-            job = httpx.get(job_url, headers=ADMIN, timeout=5).json()
-            return job if job["status"] != "running" else None
-
-        assert wait_for(finished, 30, "the bootstrap job")["status"] == "succeeded"
-        yield base, contact_id, worker
-    finally:
-        worker.stop()
-        web.stop()
+        yield running.base_url, contact_id, running.workers[0]
 
 
 def transactions(fake_wix: FakeWixProcess) -> list[dict[str, Any]]:

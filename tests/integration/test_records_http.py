@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.integration.conftest import ADMIN_TOKEN, ROOT
-from tests.programs import BASE_PROGRAM
-
-ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def cli(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "worker", *args],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": redis_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.integration.conftest import ADMIN, challenge_log, cli
+from worker.dev.programs import BASE_PROGRAM
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +27,7 @@ def api(web: str, module_redis_url: str, tmp_path_factory) -> tuple[str, dict[st
 
 
 def log(uid: str, value: str = "260") -> dict[str, str]:
-    return {
-        "contactId": "c-http",
-        "challengeId": "spend-500",
-        "activityId": "order_paid",
-        "activityValue": value,
-        "activityAt": datetime.now(UTC).isoformat(),
-        "uniqueIdentifier": uid,
-    }
+    return challenge_log("c-http", "spend-500", value, uid)
 
 
 class TestOverHttp:

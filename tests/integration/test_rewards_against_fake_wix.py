@@ -3,104 +3,40 @@ exactly once through 429s, 500s and a worker killed mid-fulfilment."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
-from tests.integration.conftest import (
-    APP_ID,
-    APP_SECRET,
-    ROOT,
-    FakeWixProcess,
-    service_env,
-    start_web,
-    start_worker,
-    wait_for,
+from tests.integration.conftest import FakeWixProcess, cli, service_stack, wait_for, worker_killed_midway
+from tests.integration.shop import (
+    INSTANCE,
+    PROGRAM,
+    checkout,
+    collection,
+    post_paid_order,
+    signing_key,
+    wix_env,
 )
-from tests.programs import challenge, coupon, milestone, points, program
 from worker.loyalty.points_gate import points_wait_reason
 from worker.rewards.fulfilment import coupon_code
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
-INSTANCE = "6b1e6a2c-0000-4000-8000-00000000e201"
 
-PROGRAM: dict[str, Any] = program(
-    challenges=[
-        challenge(
-            "spend-50",
-            "Spend $50",
-            method="sum",
-            period="monthly",
-            completion=100,
-            milestones=[
-                milestone("fifty", "Fifty spent", 50, coupon("10% off", 10, valid_days=14)),
-                milestone("hundred", "A hundred", 100, points(25)),
-            ],
-        )
-    ],
-    rules=[{"on": "order_paid", "challenge": "spend-50", "activityId": "order_paid", "value": "order.total"}],
-    pointsRules=[{"on": "checkout_completed", "points": 1, "per": 10}],
-)
-
-
-def wix_env(fake_wix: FakeWixProcess, redis_url: str, **extra: str) -> dict[str, str]:
-    """The service's environment, pointed at the fake Wix."""
-    return service_env(
-        redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        **{"CELERY_VISIBILITY_TIMEOUT": "20", "WIX_TIMEOUT_SECONDS": "1", **extra},
-    )
-
-
-@pytest.fixture
-def stack(fake_wix: FakeWixProcess, real_redis, redis_url):  # type: ignore[no-untyped-def]
-    """Receiver and one worker pointed at the fake Wix (one-second call timeout), the program applied."""
-    fake_wix.control("POST", "reset")
-    ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
-    env = wix_env(fake_wix, redis_url)
-    web, base = start_web(env)
-    worker = start_worker(env)
-    yield base, env, worker
-    worker.stop()
-    web.stop()
-
-
-def signing_key(fake_wix: FakeWixProcess):  # type: ignore[no-untyped-def]
-    """The fake Wix's private key: what Wix signs webhooks with."""
-    return load_pem_private_key(fake_wix.private_key.read_bytes(), password=None)
-
-
-def paid_order(fake_wix: FakeWixProcess, total: str, contact: str) -> str:
-    payload = wix_samples.payment_status_updated(event_id=str(uuid.uuid4()))
-    payload["eventTime"] = datetime.now(UTC).isoformat()
-    order = payload["actionEvent"]["body"]["order"]
-    order["id"] = str(uuid.uuid4())
-    order["buyerInfo"]["contactId"] = contact
-    order["priceSummary"]["total"]["amount"] = total
-    key = signing_key(fake_wix)
-    return sign_webhook(key, "wix.ecom.v1.order_payment_status_updated", INSTANCE, payload)  # type: ignore[arg-type]
-
-
-def collection(fake_wix: FakeWixProcess, name: str) -> list[dict[str, Any]]:
-    return list(fake_wix.control("GET", f"instances/{INSTANCE}/{name}")[name])
+def slow_coupons(fake_wix: FakeWixProcess, seconds: float) -> None:
+    """Wix creates the next coupon at once but answers `seconds` later."""
+    fault = {"count": 1, "delaySeconds": seconds, "when": "after", "pathPrefix": "/stores/v2/coupons"}
+    fake_wix.control("POST", "faults", json=fault)
 
 
 class TestCouponRewards:
-    def test_one_coupon_through_429s_and_500s(self, fake_wix, stack, real_redis) -> None:
+    def test_one_coupon_through_429s_and_500s(self, fake_wix, shop_stack, real_redis) -> None:
         """Wix throttles three times and fails twice: the coupon is created once and the log issued."""
-        base, _, _ = stack
+        base = shop_stack.base_url
         fake_wix.control(
             "POST",
             "faults",
@@ -110,12 +46,7 @@ class TestCouponRewards:
             "POST", "faults", json={"count": 2, "status": 500, "pathPrefix": "/stores/v2/coupons"}
         )
         contact = f"contact-{uuid.uuid4()}"
-        assert (
-            httpx.post(
-                f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5
-            ).status_code
-            == 200
-        )
+        post_paid_order(fake_wix, base, "60.00", contact)
 
         store = ProgressStore(real_redis)
         wait_for(lambda: store.member_reward_logs(INSTANCE, contact), 30, "the milestone's reward log")
@@ -141,22 +72,22 @@ class TestCouponRewards:
         assert issued_report["payload"]["contact_id"] == contact
 
     def test_a_worker_killed_mid_fulfilment_still_yields_one_coupon(
-        self, fake_wix, stack, real_redis, redis_url
+        self, fake_wix, shop_env, real_redis
     ) -> None:
         """Wix creates the coupon but answers slowly; the worker is SIGKILLed; the next one finishes."""
-        base, env, worker = stack
-        fake_wix.control(
-            "POST",
-            "faults",
-            json={"count": 1, "delaySeconds": 4, "when": "after", "pathPrefix": "/stores/v2/coupons"},
-        )
+        slow_coupons(fake_wix, 4)
         contact = f"contact-{uuid.uuid4()}"
-        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "55.00", contact), timeout=5)
-        wait_for(lambda: collection(fake_wix, "coupons"), 30, "Wix to have created the coupon")
-        worker.kill_group()
-        replacement = start_worker(env)
-        try:
-            store = ProgressStore(real_redis)
+        store = ProgressStore(real_redis)
+        with (
+            service_stack(shop_env, workers=0) as receiver,
+            worker_killed_midway(
+                shop_env,
+                lambda: post_paid_order(fake_wix, receiver.base_url, "55.00", contact),
+                lambda: collection(fake_wix, "coupons"),
+                30,
+                "Wix to have created the coupon",
+            ),
+        ):
             [reward_log] = store.member_reward_logs(INSTANCE, contact)
             wait_for(
                 lambda: store.reward_log(INSTANCE, reward_log["id"])["status"] == "issued",
@@ -164,16 +95,14 @@ class TestCouponRewards:
                 "the replacement worker to issue the coupon",
             )
             assert len(collection(fake_wix, "coupons")) == 1
-        finally:
-            replacement.stop()
 
 
 class TestPointsRewards:
-    def test_points_earned_once_on_a_new_account(self, fake_wix, stack, real_redis) -> None:
+    def test_points_earned_once_on_a_new_account(self, fake_wix, shop_stack, real_redis) -> None:
         """A hundred spent earns 25 points once, on an account created for the contact."""
-        base, _, _ = stack
+        base = shop_stack.base_url
         contact = f"contact-{uuid.uuid4()}"
-        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "120.00", contact), timeout=5)
+        post_paid_order(fake_wix, base, "120.00", contact)
         store = ProgressStore(real_redis)
 
         def all_issued() -> bool:
@@ -186,21 +115,10 @@ class TestPointsRewards:
         assert accounts[0]["points"]["balance"] == 25
 
 
-def checkout(fake_wix: FakeWixProcess, checkout_id: str, contact: str, total: str) -> str:
-    payload = wix_samples.checkout_completed(event_id=str(uuid.uuid4()))
-    payload["eventTime"] = datetime.now(UTC).isoformat()
-    body = payload["actionEvent"]["body"]["checkout"]
-    body["id"] = checkout_id
-    body["buyerInfo"]["contactId"] = contact
-    body["priceSummary"]["total"]["amount"] = total
-    key = signing_key(fake_wix)
-    return sign_webhook(key, "wix.ecom.v1.checkout_completed", INSTANCE, payload)  # type: ignore[arg-type]
-
-
 class TestCheckoutPoints:
-    def test_points_once_per_checkout_however_often_delivered(self, fake_wix, stack) -> None:
+    def test_points_once_per_checkout_however_often_delivered(self, fake_wix, shop_stack) -> None:
         """The same checkout in three webhooks (different event ids): 7 points for $75, earned once."""
-        base, _, _ = stack
+        base = shop_stack.base_url
         contact, checkout_id = f"contact-{uuid.uuid4()}", str(uuid.uuid4())
         for _ in range(3):
             token = checkout(fake_wix, checkout_id, contact, "75.00")
@@ -217,10 +135,10 @@ class TestCheckoutPoints:
 
 class TestOrderFulfilled:
     def test_a_fulfilment_webhook_looks_the_order_up_and_counts_once(
-        self, fake_wix, stack, real_redis
+        self, fake_wix, shop_stack, real_redis
     ) -> None:
         """A fulfilment update carries no buyer: the worker fetches the order and feeds the rules."""
-        base, _, _ = stack
+        base = shop_stack.base_url
         program = {
             **PROGRAM,
             "rules": [
@@ -258,18 +176,13 @@ class TestOrderFulfilled:
 
 
 class TestDeadLetteredReward:
-    def test_a_parked_reward_is_replayed_once(self, fake_wix, real_redis, redis_url) -> None:
+    def test_a_parked_reward_is_replayed_once(self, fake_wix, shop_env, real_redis, redis_url) -> None:
         """A worker with the wrong app secret cannot get a token: the reward is failed and parked; after
         the fix, `dlq replay --all` issues it, with one coupon."""
-        fake_wix.control("POST", "reset")
-        ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
-        common = {"WIX_APP_ID": APP_ID, "WIX_API_BASE": fake_wix.base_url, "CELERY_VISIBILITY_TIMEOUT": "20"}
-        public_key = fake_wix.public_key.read_text()
-        web, base = start_web(service_env(redis_url, public_key, WIX_APP_SECRET=APP_SECRET, **common))
-        broken = start_worker(service_env(redis_url, public_key, WIX_APP_SECRET="not-the-secret", **common))
-        try:
+        with service_stack(shop_env, workers=0) as receiver:
+            broken = receiver.add_worker(env={**shop_env, "WIX_APP_SECRET": "not-the-secret"})
             contact = f"contact-{uuid.uuid4()}"
-            httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5)
+            post_paid_order(fake_wix, receiver.base_url, "60.00", contact)
             store = ProgressStore(real_redis)
             wait_for(lambda: store.member_reward_logs(INSTANCE, contact), 30, "the reward log")
             [reward_log] = store.member_reward_logs(INSTANCE, contact)
@@ -280,18 +193,10 @@ class TestDeadLetteredReward:
             )
             assert "401" in store.reward_log(INSTANCE, reward_log["id"])["error"]
             assert collection(fake_wix, "coupons") == []
-        finally:
             broken.stop()
-        fixed = start_worker(service_env(redis_url, public_key, WIX_APP_SECRET=APP_SECRET, **common))
-        try:
-            replay = subprocess.run(
-                [sys.executable, "-m", "worker", "dlq", "replay", "--all"],
-                cwd=ROOT,
-                env=service_env(redis_url, public_key),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+
+            receiver.add_worker()
+            replay = cli(redis_url, "dlq", "replay", "--all")
             assert replay.returncode == 0, replay.stderr
             assert "rewards.fulfil_reward" in replay.stdout
             wait_for(
@@ -300,9 +205,6 @@ class TestDeadLetteredReward:
                 "the replayed reward",
             )
             assert len(collection(fake_wix, "coupons")) == 1
-        finally:
-            fixed.stop()
-            web.stop()
 
 
 def issued(store: ProgressStore, contact: str, count: int = 1) -> bool:
@@ -312,31 +214,27 @@ def issued(store: ProgressStore, contact: str, count: int = 1) -> bool:
 
 class TestTimeoutsAndTokens:
     def test_a_call_that_times_out_after_wix_did_the_work_yields_one_coupon(
-        self, fake_wix, stack, real_redis
+        self, fake_wix, shop_stack, real_redis
     ) -> None:
         """Wix creates the coupon but answers after our one-second timeout: the retry accepts it."""
-        base, _, _ = stack
-        fake_wix.control(
-            "POST",
-            "faults",
-            json={"count": 1, "delaySeconds": 3, "when": "after", "pathPrefix": "/stores/v2/coupons"},
-        )
+        base = shop_stack.base_url
+        slow_coupons(fake_wix, 3)
         contact = f"contact-{uuid.uuid4()}"
-        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5)
+        post_paid_order(fake_wix, base, "60.00", contact)
         store = ProgressStore(real_redis)
         wait_for(lambda: issued(store, contact), 60, "the coupon after the timeout")
         assert len(collection(fake_wix, "coupons")) == 1
 
-    def test_a_revoked_token_is_replaced(self, fake_wix, stack, real_redis) -> None:
+    def test_a_revoked_token_is_replaced(self, fake_wix, shop_stack, real_redis) -> None:
         """Wix stops honouring the cached token: the next call gets a 401, a new token, and goes through."""
-        base, _, _ = stack
+        base = shop_stack.base_url
         store = ProgressStore(real_redis)
         first = f"contact-{uuid.uuid4()}"
-        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", first), timeout=5)
+        post_paid_order(fake_wix, base, "60.00", first)
         wait_for(lambda: issued(store, first), 60, "the first coupon")
         fake_wix.control("POST", "tokens/revoke", json={})
         second = f"contact-{uuid.uuid4()}"
-        httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", second), timeout=5)
+        post_paid_order(fake_wix, base, "60.00", second)
         wait_for(lambda: issued(store, second), 60, "the coupon after the token was revoked")
         assert len(collection(fake_wix, "coupons")) == 2
 
@@ -349,23 +247,19 @@ class TestRateLimit:
         fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 10})
         ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
         env = wix_env(fake_wix, redis_url, WIX_RATE_LIMIT_PER_MINUTE="10", CELERY_VISIBILITY_TIMEOUT="400")
-        web, base = start_web(env)
-        workers = [start_worker(env), start_worker(env)]
         try:
-            contacts = [f"contact-{uuid.uuid4()}" for _ in range(4)]
-            for contact in contacts:
-                httpx.post(f"{base}/webhooks/wix", content=paid_order(fake_wix, "60.00", contact), timeout=5)
-            store = ProgressStore(real_redis)
-            wait_for(lambda: all(issued(store, c) for c in contacts), 150, "all four coupons")
-            wait_for(
-                lambda: len(collection(fake_wix, "triggerReports")) == 8, 150, "all eight trigger reports"
-            )
-            assert len(collection(fake_wix, "coupons")) == 4
-            assert fake_wix.control("GET", "state")["rateLimited"].get(INSTANCE, 0) == 0
+            with service_stack(env, workers=2) as two_workers:
+                contacts = [f"contact-{uuid.uuid4()}" for _ in range(4)]
+                for contact in contacts:
+                    post_paid_order(fake_wix, two_workers.base_url, "60.00", contact)
+                store = ProgressStore(real_redis)
+                wait_for(lambda: all(issued(store, c) for c in contacts), 150, "all four coupons")
+                wait_for(
+                    lambda: len(collection(fake_wix, "triggerReports")) == 8, 150, "all eight trigger reports"
+                )
+                assert len(collection(fake_wix, "coupons")) == 4
+                assert fake_wix.control("GET", "state")["rateLimited"].get(INSTANCE, 0) == 0
         finally:
-            for worker in workers:
-                worker.stop()
-            web.stop()
             fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 200})
 
 
@@ -378,10 +272,12 @@ def program_status(fake_wix: FakeWixProcess, base: str, status: str) -> None:
 
 
 class TestPausedProgram:
-    def test_a_paused_program_issues_no_points_until_activated(self, fake_wix, stack, real_redis) -> None:
+    def test_a_paused_program_issues_no_points_until_activated(
+        self, fake_wix, shop_stack, real_redis
+    ) -> None:
         """While Wix's program is PAUSED a checkout's points wait (progress goes on); once it is ACTIVE
         again they are earned, once."""
-        base, _, _ = stack
+        base = shop_stack.base_url
         contact, checkout_id = f"contact-{uuid.uuid4()}", str(uuid.uuid4())
         program_status(fake_wix, base, "PAUSED")
         wait_for(lambda: points_wait_reason(real_redis, INSTANCE), 30, "the worker to hear of the pause")

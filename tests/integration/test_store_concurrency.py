@@ -9,7 +9,7 @@ import sys
 from decimal import Decimal
 
 from tests.integration.conftest import ROOT
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.store.progress import ProgressStore
 
 WRITER = """

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests import wix_samples
-from tests.conftest import INSTANCE_ID
-from tests.integration.conftest import ADMIN_TOKEN, Process, service_env, wait_for
+from tests.integration.conftest import Process, service_env, wait_for, wait_for_answer, webhook_processed
 from worker.infra.embedded_redis import free_port
-from worker.wix.webhook_signing import sign_webhook
 
 WORKER = (
     "celery -A worker worker --queues=events,rewards,bulk,periodic --concurrency=1 --loglevel=INFO "
@@ -62,16 +58,7 @@ def _start_run(env: dict[str, str], procfile: Path | None = None) -> tuple[Proce
         args += ["--procfile", str(procfile)]
     launcher = Process(args, {**env, "PORT": str(port), "PYTHONUNBUFFERED": "1"})
     base_url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if launcher.popen.poll() is not None:
-            pytest.fail(f"python -m worker run exited:\n{launcher.tail()}")
-        try:
-            return httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 40, "the receiver to be ready")
+    wait_for_answer(launcher, "python -m worker run", f"{base_url}/readyz", 40)
     return launcher, base_url
 
 
@@ -97,22 +84,6 @@ def _worker_pid(launcher: Process) -> int:
     return int(worker.pid)
 
 
-def _processed(base_url: str, private_key: object) -> None:
-    payload = wix_samples.payment_status_updated(event_id=str(uuid.uuid4()))
-    token = sign_webhook(private_key, "wix.ecom.v1.order_payment_status_updated", INSTANCE_ID, payload)
-    assert httpx.post(f"{base_url}/webhooks/wix", content=token, timeout=5).json() == {"status": "queued"}
-
-    def settled() -> bool:
-        answer = httpx.get(
-            f"{base_url}/admin/v1/instances/{INSTANCE_ID}/events/{payload['id']}",
-            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
-            timeout=5,
-        )
-        return answer.json().get("status") == "processed"
-
-    wait_for(settled, 40, "the worker to process an event")
-
-
 @pytest.fixture
 def env(module_redis_url: str, public_key_pem: str) -> Iterator[dict[str, str]]:
     yield service_env(module_redis_url, public_key_pem, FLOWER_PORT=str(free_port()))
@@ -126,13 +97,13 @@ class TestRestarts:
         probe = HealthProbe(base_url)
         try:
             wait_for(lambda: launcher.saw("celery@") and launcher.saw("ready."), 40, "the worker to be ready")
-            _processed(base_url, private_key)
+            webhook_processed(base_url, private_key)
             killed = _worker_pid(launcher)
             os.kill(killed, signal.SIGKILL)
             wait_for(lambda: launcher.saw("worker exited (signal SIGKILL)"), 10, "the exit to be logged")
             wait_for(lambda: launcher.saw("worker started (start 2)"), 10, "the worker to be started again")
             assert launcher.saw("restarting in 1 s")
-            _processed(base_url, private_key)
+            webhook_processed(base_url, private_key)
             assert _worker_pid(launcher) != killed
         finally:
             probe.stop()
@@ -155,7 +126,7 @@ class TestRestarts:
             assert launcher.saw("Could not start worker processes")
             assert launcher.saw("restarting in 1 s")
             assert launcher.saw("restarting in 2 s")
-            _processed(base_url, private_key)
+            webhook_processed(base_url, private_key)
             assert launcher.saw("web started") and not launcher.saw("web exited")
         finally:
             probe.stop()

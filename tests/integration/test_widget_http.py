@@ -14,21 +14,15 @@ import httpx
 import pytest
 
 from tests.integration.conftest import (
-    ADMIN_TOKEN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
-    service_env,
-    start_web,
-    start_worker,
+    apply_program_with_key,
+    service_stack,
     wait_for,
 )
-from tests.programs import challenge, milestone, points, program, streak
+from worker.dev.programs import challenge, milestone, points, program, streak
 
 INSTANCE = "6b1e6a2c-0000-4000-8000-00000000w701"
 MEMBER, CONTACT = "a517751b-0000-4000-8000-0000000000m1", "88615e02-0000-4000-8000-0000000000c1"
-ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 ORIGIN = {"origin": "https://shop.example"}
 
 PROGRAM: dict[str, Any] = program(
@@ -61,33 +55,14 @@ PROGRAM: dict[str, Any] = program(
 @pytest.fixture(scope="module")
 def service(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     """The web process and a worker pointed at the fake Wix; the program applied, an API key made."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        WIDGET_TOKEN_SECRET="integration-widget-secret-32-bytes-long",
-    )
-    processes: list[Process] = []
-    try:
-        web, base = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        put = httpx.put(
-            f"{base}/admin/v1/instances/{INSTANCE}/program", json=PROGRAM, headers=ADMIN, timeout=5
-        )
-        assert put.status_code == 200, put.text
-        key = httpx.post(f"{base}/admin/v1/instances/{INSTANCE}/api-keys", headers=ADMIN, timeout=5)
-        assert key.status_code == 201, key.text
+    env = fake_wix.env(module_redis_url, WIDGET_TOKEN_SECRET="integration-widget-secret-32-bytes-long")
+    with service_stack(env) as stack:
+        key = apply_program_with_key(stack.base_url, INSTANCE, PROGRAM)
         fake_wix.control("POST", f"instances/{INSTANCE}/members", json={"id": MEMBER, "contactId": CONTACT})
         fake_wix.control(
             "PUT", f"instances/{INSTANCE}/program", json={"pointDefinition": {"customName": "Stars"}}
         )
-        yield base, {"authorization": f"Bearer {key.json()['apiKey']}"}
-    finally:
-        for process in reversed(processes):
-            process.stop()
+        yield stack.base_url, key
 
 
 def record(base: str, key: dict[str, str], kind: str, item: str, uid: str, value: str) -> None:

@@ -12,8 +12,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.conftest import service_env, start_web
-from tests.programs import BASE_PROGRAM
+from tests.integration.conftest import challenge_log, service_env, start_web
+from worker.dev.programs import BASE_PROGRAM
 from worker.store.progress import ProgressStore
 
 APP_ID = "integration-app-id"
@@ -57,15 +57,8 @@ def invoke(base_url: str, private_key: Any, action_key: str, params: dict[str, A
     )
 
 
-def spend(value: str, uid: str) -> dict[str, Any]:
-    return {
-        "contactId": "c-http",
-        "challengeId": "spend-500",
-        "activityId": "order_paid",
-        "activityValue": value,
-        "activityAt": datetime.now(UTC).isoformat(),
-        "uniqueIdentifier": uid,
-    }
+def spend(value: str, uid: str) -> dict[str, str]:
+    return challenge_log("c-http", "spend-500", value, uid)
 
 
 class TestActionsOverHttp:

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests import wix_samples
-from tests.programs import BASE_PROGRAM
 from worker.cli import flower_command
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.program import ProgramInvalid
 from worker.infra.embedded_redis import free_port

@@ -1,1 +1,2 @@
-"""Development tools: the demo (the only module outside tests that imports worker.wix.fake)."""
+"""Development tools: the demo and the chaos run (the only modules outside tests that import
+worker.wix.fake), and the program builder they and the tests write their program documents with."""

@@ -50,6 +50,7 @@ import redis
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from worker import keys
+from worker.dev.programs import challenge, coupon, milestone, points, points_rule, program, rule, streak
 from worker.dispatch import QUEUES
 from worker.engine.program import parse_program
 from worker.infra.embedded_redis import EmbeddedRedis, free_port
@@ -70,55 +71,39 @@ CHALLENGE_MILESTONES = (("spent-100", 100, "points", 25), ("spent-250", 250, "co
                         ("spent-500", 500, "points", 100))  # fmt: skip
 POINTS_PER_DOLLARS = 10
 
-PROGRAM: dict[str, Any] = {
-    "timezone": "UTC",
-    "streaks": [
-        {
-            "id": "weekly-shopper",
-            "name": "Weekly shopper",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "weekly",
-            "aggregationTargetValue": 1,
-            "milestones": [
-                {
-                    "id": "first-week",
-                    "name": "A week with an order",
-                    "milestoneTargetValue": 1,
-                    "reward": {"type": "coupon", "coupon": {"name": "5% off", "percentOffRate": 5}},
-                }
+PROGRAM: dict[str, Any] = program(
+    streaks=[
+        streak(
+            "weekly-shopper",
+            "Weekly shopper",
+            period="weekly",
+            milestones=[milestone("first-week", "A week with an order", 1, coupon("5% off", 5))],
+        )
+    ],
+    challenges=[
+        challenge(
+            "big-spender",
+            "Big spender",
+            method="sum",
+            window={"startsAt": "2020-01-01T00:00:00Z", "endsAt": "2100-01-01T00:00:00Z"},
+            completion=1_000_000,
+            milestones=[
+                milestone(
+                    name,
+                    f"${target} spent",
+                    target,
+                    points(amount) if kind == "points" else coupon("$10 off", money_off=10),
+                )
+                for name, target, kind, amount in CHALLENGE_MILESTONES
             ],
-        }
+        )
     ],
-    "challenges": [
-        {
-            "id": "big-spender",
-            "name": "Big spender",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "window": {"startsAt": "2020-01-01T00:00:00Z", "endsAt": "2100-01-01T00:00:00Z"},
-            "completionTargetValue": 1_000_000,
-            "milestones": [
-                {
-                    "id": milestone,
-                    "name": f"${target} spent",
-                    "milestoneTargetValue": target,
-                    "reward": {"type": "points", "points": points}
-                    if kind == "points"
-                    else {"type": "coupon", "coupon": {"name": "$10 off", "moneyOffAmount": 10}},
-                }
-                for milestone, target, kind, points in CHALLENGE_MILESTONES
-            ],
-        }
+    rules=[
+        rule("order_paid", streak="weekly-shopper"),
+        rule("order_paid", challenge="big-spender", value="order.total"),
     ],
-    "rules": [
-        {"on": "order_paid", "streak": "weekly-shopper", "activityId": "order_paid", "value": "count"},
-        {"on": "order_paid", "challenge": "big-spender", "activityId": "order_paid", "value": "order.total"},
-    ],
-    "pointsRules": [{"on": "checkout_completed", "points": 1, "per": POINTS_PER_DOLLARS}],
-}
+    points_rules=[points_rule("checkout_completed", 1, per=POINTS_PER_DOLLARS)],
+)
 
 
 @dataclass
@@ -459,12 +444,12 @@ def checks(store: redis.Redis, fake_url: str, plan: Plan) -> list[Check]:
         if counted == spent and len(state.logs) == len(orders):
             challenge_right += 1
         expected_rewards[(contact, "first-week")] = ("coupon", 0)
-        for milestone, target, kind, points in CHALLENGE_MILESTONES:
+        for milestone_id, target, kind, amount in CHALLENGE_MILESTONES:
             if spent >= target:
-                expected_rewards[(contact, milestone)] = (kind, points)
+                expected_rewards[(contact, milestone_id)] = (kind, amount)
         expected_balance[contact] = sum(
             _expected_points(order.total) for order in orders if order.checkout_sent
-        ) + sum(points for (who, _), (_, points) in expected_rewards.items() if who == contact)
+        ) + sum(amount for (who, _), (_, amount) in expected_rewards.items() if who == contact)
 
     reward_logs = [log for contact in by_contact for log in progress.member_reward_logs(INSTANCE, contact)]
     per_milestone = Counter((log["contactId"], log["milestoneId"]) for log in reward_logs)

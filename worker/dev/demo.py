@@ -25,6 +25,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from worker.dev.programs import challenge, coupon, milestone, points, points_rule, program, rule, streak
 from worker.infra.embedded_redis import EmbeddedRedis, free_port
 from worker.infra.redis_client import sync_client
 from worker.progress.member_progress import member_progress
@@ -38,59 +39,41 @@ CONTACT = "demo-contact-jane"
 APP_ID = "demo-app-0000-4000-8000-000000000001"
 APP_SECRET = "demo-app-secret"  # noqa: S105  (the fake Wix's, for the demo only)
 
-PROGRAM: dict[str, Any] = {
-    "timezone": "UTC",
-    "lateLogGraceHours": 240,
-    "streaks": [
-        {
-            "id": "weekly-shopper",
-            "name": "Weekly shopper",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "count",
-            "aggregationPeriod": "weekly",
-            "aggregationTargetValue": 1,
-            "completionTargetValue": 8,
-            "milestones": [
-                {
-                    "id": "two-weeks",
-                    "name": "Two weeks running",
-                    "milestoneTargetValue": 2,
-                    "rewardInstructions": "Use this code at checkout",
-                    "reward": {
-                        "type": "coupon",
-                        "coupon": {"name": "10% off", "percentOffRate": 10},
-                        "validDays": 30,
-                    },
-                }
+PROGRAM: dict[str, Any] = program(
+    late_log_grace_hours=240,
+    streaks=[
+        streak(
+            "weekly-shopper",
+            "Weekly shopper",
+            period="weekly",
+            completion=8,
+            milestones=[
+                milestone(
+                    "two-weeks",
+                    "Two weeks running",
+                    2,
+                    coupon("10% off", 10, valid_days=30),
+                    instructions="Use this code at checkout",
+                )
             ],
-        }
+        )
     ],
-    "challenges": [
-        {
-            "id": "spend-100",
-            "name": "Spend $100 this month",
-            "status": "live",
-            "activityIds": ["order_paid"],
-            "aggregationMethod": "sum",
-            "aggregationPeriod": "monthly",
-            "completionTargetValue": 100,
-            "milestones": [
-                {
-                    "id": "hundred",
-                    "name": "A hundred spent",
-                    "milestoneTargetValue": 100,
-                    "reward": {"type": "points", "points": 50},
-                }
-            ],
-        }
+    challenges=[
+        challenge(
+            "spend-100",
+            "Spend $100 this month",
+            method="sum",
+            period="monthly",
+            completion=100,
+            milestones=[milestone("hundred", "A hundred spent", 100, points(50))],
+        )
     ],
-    "rules": [
-        {"on": "order_paid", "streak": "weekly-shopper", "activityId": "order_paid", "value": "count"},
-        {"on": "order_paid", "challenge": "spend-100", "activityId": "order_paid", "value": "order.total"},
+    rules=[
+        rule("order_paid", streak="weekly-shopper"),
+        rule("order_paid", challenge="spend-100", value="order.total"),
     ],
-    "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}],
-}
+    points_rules=[points_rule("checkout_completed", 1, per=10)],
+)
 
 
 def _wait(condition: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -233,8 +216,8 @@ def _print_results(progress: dict[str, Any], fake: str) -> None:
         code = f", coupon {log['couponCode']}" if log.get("couponCode") else ""
         print(f"  {log['milestoneName']}: {log['reward']['type']} {log['status']}{code}")
     print("\nIn the fake Wix:")
-    for coupon in _fake(fake, "coupons"):
-        spec = coupon["specification"]
+    for made in _fake(fake, "coupons"):
+        spec = made["specification"]
         print(f"  coupon {spec['code']}: {spec['name']}, one use")
     for account in _fake(fake, "accounts"):
         print(f"  loyalty account of {account['contactId']}: {account['points']['balance']} points")

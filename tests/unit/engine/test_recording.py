@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Program, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log

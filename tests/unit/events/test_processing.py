@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests import wix_samples
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.events.processing import process_event
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import wix_samples
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.engine.program import Program, parse_program
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs
 from worker.wix.events import NormalizedEvent, normalize

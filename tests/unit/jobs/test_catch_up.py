@@ -12,9 +12,9 @@ import pytest
 import worker.runtime.dispatcher
 import worker.runtime.providers
 from tests import wix_samples
-from tests.programs import BASE_PROGRAM
 from tests.unit.events.test_processing import INSTANCE, NOW, ORDER_PAID, RULES, paid, process
 from worker import keys
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.jobs.catch_up import events_of
 from worker.jobs.registry import KINDS

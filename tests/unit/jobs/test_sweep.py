@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.engine.logs import accept_log
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs

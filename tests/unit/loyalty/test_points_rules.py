@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from tests import wix_samples
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.program import parse_program
 from worker.events.processing import process_event

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import accept_log
 from worker.rewards.automation_triggers import MILESTONE_ACHIEVED, report_trigger

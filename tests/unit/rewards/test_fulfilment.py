@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.engine.logs import accept_log
 from worker.rewards.fulfilment import coupon_code, fulfil_reward
 from worker.store.progress import ProgressStore

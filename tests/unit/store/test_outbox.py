@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.programs import MANUAL, challenge, coupon, milestone, points, program
 from worker import keys
+from worker.dev.programs import MANUAL, challenge, coupon, milestone, points, program
 from worker.dispatch import RecordedDispatcher
 from worker.progress.record import ActivityRequest, record_activity
 from worker.rewards.follow_ups import send_follow_ups

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.engine.logs import LogRejected, accept_log
 from worker.store.progress import NoProgram, ProgressStore
 

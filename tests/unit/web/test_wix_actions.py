@@ -17,7 +17,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.infra.embedded_redis import free_port
 from worker.settings import Settings
