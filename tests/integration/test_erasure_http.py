@@ -22,9 +22,9 @@ import redis
 from tests import wix_samples
 from tests.integration.conftest import ADMIN_TOKEN, FakeWixProcess, start_web, start_worker, wait_for
 from tests.integration.test_rewards_against_fake_wix import signing_key, wix_env
-from tests.programs import challenge, coupon, milestone, program
 from tests.redis_dump import dump
 from worker import keys
+from worker.dev.programs import challenge, coupon, milestone, program
 from worker.members.erasure import erased_counts
 from worker.store.progress import ProgressStore
 from worker.sync.member_directory import contact_for_email

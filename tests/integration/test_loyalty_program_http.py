@@ -30,7 +30,7 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
-from tests.programs import program
+from worker.dev.programs import program
 from worker.infra.redis_client import sync_client
 from worker.loyalty.points_gate import points_wait_reason
 from worker.store.progress import ProgressStore

@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from tests import wix_samples
-from tests.programs import challenge, coupon, milestone, program
 from tests.redis_dump import dump
 from worker import keys
+from worker.dev.programs import challenge, coupon, milestone, program
 from worker.dispatch import FULFIL_REWARD
 from worker.events.processing import process_event
 from worker.loyalty.points_gate import park_earns

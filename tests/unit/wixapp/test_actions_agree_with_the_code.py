@@ -12,7 +12,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
