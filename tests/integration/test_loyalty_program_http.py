@@ -37,7 +37,7 @@ from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-POINTS_PROGRAM: dict[str, Any] = program(pointsRules=[{"on": "checkout_completed", "points": 1, "per": 10}])
+POINTS_PROGRAM: dict[str, Any] = program(points_rules=[{"on": "checkout_completed", "points": 1, "per": 10}])
 
 
 @pytest.fixture(scope="module")
