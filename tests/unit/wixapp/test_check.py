@@ -439,7 +439,7 @@ class TestAppJson:
                 id="script-type",
             ),
             pytest.param(
-                lambda a: a["dashboardPage"].update(url="https://elsewhere.example/console/"),
+                lambda a: a["dashboardPage"].update(url="https://elsewhere.example/dashboard/"),
                 "$.dashboardPage.url: must be a URL under {PUBLIC_BASE_URL}/",
                 id="dashboard-url",
             ),
@@ -504,7 +504,7 @@ class TestCommand:
         out = capsys.readouterr().out
         assert "https://rewards.example.com/webhooks/wix" in out
         assert "base URI https://rewards.example.com/wix/actions" in out
-        assert "URL https://rewards.example.com/console/" in out
+        assert "URL https://rewards.example.com/dashboard/" in out
         assert "{PUBLIC_BASE_URL}" not in out
         assert "Execute Streak (action key execute-streak)" in out
         assert "Order paid (trigger key order_paid)" in out
