@@ -30,6 +30,7 @@ def _required(message: str) -> Any:
 
 
 def _optional_text(value: Any) -> str | None:
+    """A string, or None for absent or empty."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -60,15 +61,9 @@ class _Request(_Model):
     actionParams: dict[str, Any] = {}  # pydantic copies a mutable default
 
 
-def _string_or_none(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise PydanticCustomError("text", "must be a string")
-    return value or None
-
-
 class _Metadata(_Model):
     instanceId: EnvelopeText = _ABSENT
-    requestId: Annotated[str | None, PlainValidator(_string_or_none)] = None
+    requestId: OptionalText = None
 
 
 class ActionCall(_Model):
