@@ -85,7 +85,7 @@ class Answer:
 
 
 BUSY = "the member's progress is busy; try again"
-REDIS_UNAVAILABLE = "Redis is unavailable; try again shortly"
+REDIS_UNAVAILABLE = "Redis is unavailable; try again"  # as the Wix actions' OpenAPI example shows
 
 DOMAIN_ERRORS: dict[type[Exception], Answer] = {
     LogRejected: Answer(422, "rejected"),
