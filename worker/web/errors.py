@@ -7,8 +7,9 @@ its shape with its route class (`ApplicationErrorRoute` for the Wix actions); th
 
 Routes call the domain and let its exceptions rise: `DOMAIN_ERRORS` says which HTTP answer each one is.
 To answer a new domain exception, add one entry: `MyError: Answer(404, "not_found")` (the message is
-`str(exc)` unless `message=` says otherwise; `details=` gives the details). A subclass answers as its
-nearest listed ancestor unless it has an entry of its own. `ApiError(status, code, message, details)` stays
+`str(exc)` unless `message=` says otherwise; `details=` gives the details), or, when the status or code
+depends on the exception, a function of it returning the `Answer`. A subclass answers as its nearest
+listed ancestor unless it has an entry of its own. `ApiError(status, code, message, details)` stays
 for what only the web layer knows (a missing credential, a body over the limit).
 """
 
@@ -87,7 +88,10 @@ class Answer:
 BUSY = "the member's progress is busy; try again"
 REDIS_UNAVAILABLE = "Redis is unavailable; try again"  # as the Wix actions' OpenAPI example shows
 
-DOMAIN_ERRORS: dict[type[Exception], Answer] = {
+# An entry: the answer, or a function of the exception deciding it.
+Entry = Answer | Callable[[Any], Answer]
+
+DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     LogRejected: Answer(422, "rejected"),
     ProgramInvalid: Answer(
         422, "invalid_program", lambda _: "the program has problems", lambda e: e.problems
@@ -111,10 +115,11 @@ DOMAIN_ERRORS: dict[type[Exception], Answer] = {
 }
 
 
-def _answering(answer: Answer) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+def _answering(entry: Entry) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     """The handler of one entry (Starlette finds it by the exception's nearest listed class)."""
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
+        answer = entry if isinstance(entry, Answer) else entry(exc)
         return _renderer(request)(answer.status, answer.code, answer.message(exc), answer.details(exc))
 
     return handle
@@ -143,8 +148,8 @@ def validation_message(error: Any) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for exception, answer in DOMAIN_ERRORS.items():
-        app.add_exception_handler(exception, _answering(answer))
+    for exception, entry in DOMAIN_ERRORS.items():
+        app.add_exception_handler(exception, _answering(entry))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["wix actions"], route_class=ApplicationErrorRoute)
 
 ISSUER = "wix.com"
+# `wix-app check` (worker/wixapp) asks this module's parsing what it accepts.
+__all__ = ["invoke_action", "parse_invocation", "router"]
 
 
 def _plain(value: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from worker.progress.record import Conflict, NotFound
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
-from worker.web.errors import DOMAIN_ERRORS, ApiError, ApplicationErrorRoute, install_error_handlers
+from worker.web.errors import DOMAIN_ERRORS, Answer, ApiError, ApplicationErrorRoute, install_error_handlers
 from worker.wix.tokens import InvalidToken
 
 PROBLEMS = [{"path": "streaks[0].id", "message": "is required"}]
@@ -98,6 +98,34 @@ class TestTheTable:
         response = app_raising(_Paused("paused")).get("/contract")
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "rejected"
+
+
+class _WixSaid(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Wix answered {status}")
+        self.status = status
+
+
+class TestAnEntryDecidedByTheException:
+    def test_a_function_entry_decides_status_and_code_from_the_exception(self, monkeypatch) -> None:
+        """An entry may be a function of the exception: here Wix's own status picks the answer."""
+
+        def decide(exc: _WixSaid) -> Answer:
+            if exc.status == 400:
+                return Answer(422, "wix_rejected")
+            return Answer(502, "wix_refused", details=lambda e: {"wixStatus": e.status})
+
+        monkeypatch.setitem(DOMAIN_ERRORS, _WixSaid, decide)
+        rejected = app_raising(_WixSaid(400)).get("/contract")
+        assert rejected.status_code == 422
+        assert rejected.json()["error"] == {
+            "code": "wix_rejected",
+            "message": "Wix answered 400",
+            "details": None,
+        }
+        refused = app_raising(_WixSaid(403)).get("/action")
+        assert refused.status_code == 502
+        assert refused.json()["applicationError"]["data"] == {"wixStatus": 403}
 
 
 class TestOtherErrors:
