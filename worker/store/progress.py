@@ -41,6 +41,10 @@ MAX_ATTEMPTS = 50
 class NoProgram(LookupError):
     """The instance has no program yet."""
 
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"instance {instance_id} has no program")
+        self.instance_id = instance_id
+
 
 class Contention(RuntimeError):
     """Other writers kept changing the member's state; the caller may retry later."""
@@ -136,7 +140,7 @@ class ProgressStore:
     def program(self, instance_id: str) -> Program:
         stored = self.program_document(instance_id)
         if stored is None:
-            raise NoProgram(f"instance {instance_id} has no program")
+            raise NoProgram(instance_id)
         return parse_program(stored[1])
 
     # logs ---------------------------------------------------------------------------------------

@@ -18,13 +18,19 @@ WIX_UNAVAILABLE = "Wix does not answer now; try again shortly"
 
 
 class SessionRefused(Exception):
-    """No session: `status` and `code` are the answer's (401 invalid_token, 403 wrong_instance, 503
-    wix_unavailable), the message says why."""
+    """No session; the message says why."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+
+class TokenRefused(SessionRefused):
+    """Wix does not know the access token, or it is not a member's of this app (401 invalid_token)."""
+
+
+class WrongInstance(SessionRefused):
+    """The token belongs to another site than the `accountId` asked for (403 wrong_instance)."""
+
+
+class WixUnavailable(SessionRefused):
+    """Wix does not answer now (503 wix_unavailable)."""
 
 
 def open_session(
@@ -35,16 +41,16 @@ def open_session(
     try:
         info = client.token_info(token)
     except WixTransientError:
-        raise SessionRefused(503, "wix_unavailable", WIX_UNAVAILABLE) from None
+        raise WixUnavailable(WIX_UNAVAILABLE) from None
     except WixApiError:
-        raise SessionRefused(401, "invalid_token", "Wix does not accept this access token") from None
+        raise TokenRefused("Wix does not accept this access token") from None
     if not info.active or not info.instance_id:
-        raise SessionRefused(401, "invalid_token", "Wix does not know this access token, or it has expired")
+        raise TokenRefused("Wix does not know this access token, or it has expired")
     if info.app_id and info.app_id != client.app_id:
-        raise SessionRefused(401, "invalid_token", "the access token was issued to another Wix app")
+        raise TokenRefused("the access token was issued to another Wix app")
     instance_id = info.instance_id
     if account_id is not None and account_id != instance_id:
-        raise SessionRefused(403, "wrong_instance", "the access token belongs to another site than accountId")
+        raise WrongInstance("the access token belongs to another site than accountId")
     if info.subject_type != "MEMBER" or not info.subject_id:
         return {"mode": "guest", "instanceId": instance_id}
     widget_secret = secret()
@@ -56,10 +62,10 @@ def open_session(
             "Wix did not say who the member is",
             extra={"instance_id": instance_id, "reason": type(exc).__name__},
         )
-        raise SessionRefused(503, "wix_unavailable", WIX_UNAVAILABLE) from None
+        raise WixUnavailable(WIX_UNAVAILABLE) from None
     contact_id = member.get("contactId") if member is not None else None
     if not isinstance(contact_id, str) or not contact_id:
-        raise SessionRefused(401, "invalid_token", "Wix knows no member with a contact for this access token")
+        raise TokenRefused("Wix knows no member with a contact for this access token")
     widget_token, expires = mint_widget_token(widget_secret, instance_id, contact_id, member_id, now)
     return {
         "mode": "member",

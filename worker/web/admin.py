@@ -6,7 +6,6 @@ import hmac
 import json
 from typing import Annotated, Any
 
-import redis
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +21,7 @@ from worker.identifiers import (
     is_instance_id,
 )
 from worker.jobs.registry import KINDS, job_queue
-from worker.jobs.runner import Jobs, UnknownJob
+from worker.jobs.runner import Jobs
 from worker.progress.record import parse_moment
 from worker.store.api_keys import create_api_key
 from worker.store.journal import EventJournal
@@ -71,10 +70,7 @@ async def show_event(
     instance_id: InstanceIdPath, event_id: IdPath, request: Request, _: Admin
 ) -> dict[str, Any]:
     journal = EventJournal(request.app.state.store, request.app.state.settings.event_journal_ttl_seconds)
-    try:
-        record = await run_in_threadpool(journal.get, instance_id, event_id)
-    except redis.RedisError:
-        raise ApiError(503, "unavailable", "Redis is unavailable") from None
+    record = await run_in_threadpool(journal.get, instance_id, event_id)
     if record is None:
         raise ApiError(404, "not_found", f"no event {event_id} in instance {instance_id}")
     return record
@@ -124,14 +120,8 @@ async def put_program(instance_id: InstanceIdPath, request: Request, _: Admin) -
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_request", "the program must be UTF-8 text") from None
-    try:
-        return await run_in_threadpool(
-            apply_program, ProgressStore(request.app.state.store), instance_id, text
-        )
-    except ProgramInvalid as exc:
-        raise ApiError(422, "invalid_program", "the program has problems", exc.problems) from None
-    except redis.RedisError:
-        raise ApiError(503, "unavailable", "Redis is unavailable") from None
+    store = ProgressStore(request.app.state.store)
+    return await run_in_threadpool(apply_program, store, instance_id, text)
 
 
 @router.get("/instances/{instance_id}/program", summary="The instance's program")
@@ -178,10 +168,7 @@ class JobRequest(BaseModel):
 )
 def post_job(instance_id: InstanceIdPath, body: JobRequest, request: Request, _: Admin) -> dict[str, Any]:
     jobs = Jobs(request.app.state.store, KINDS)
-    try:
-        record, new = jobs.start(instance_id, body.name, body.since)
-    except UnknownJob as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
+    record, new = jobs.start(instance_id, body.name, body.since)
     if new:
         request.app.state.follow_ups.run_job(record["id"], job_queue(body.name))
     return record

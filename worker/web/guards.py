@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from worker.web.admin import require_admin
 from worker.web.errors import ApiError, error_response
 from worker.web.records import API_KEY_INSTANCE, require_api_key
-from worker.web.widget import visitor_token
+from worker.web.widget_auth import visitor_token
 
 ADMIN_PREFIX = "/admin/"
 RECORDS_PREFIXES = ("/schema/", "/v1/members/")

@@ -13,20 +13,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from worker.engine.logs import LogRejected
 from worker.identifiers import MAX_LENGTH, PATTERN, Identifier, LongIdentifier, ShortIdentifier
 from worker.progress.member_progress import member_progress
-from worker.progress.record import (
-    ActivityRequest,
-    Conflict,
-    NotFound,
-    issue_reward,
-    parse_moment,
-)
+from worker.progress.record import ActivityRequest, issue_reward, parse_moment
 from worker.rewards.follow_ups import record_and_follow_up
 from worker.store.api_keys import instance_for
-from worker.store.progress import NoProgram, ProgressStore
-from worker.web.errors import ApiError
+from worker.store.progress import Kind, ProgressStore
+from worker.web.errors import REDIS_UNAVAILABLE, ApiError
 from worker.web.wix_dependency import Wix
 
 router = APIRouter(tags=["records"])
@@ -43,10 +36,10 @@ def require_api_key(request: Request) -> str:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise ApiError(401, "unauthorized", "an instance API key is required (Authorization: Bearer <key>)")
-    try:
+    try:  # also called by worker.web.guards.AuthFirst, outside the routes' error handlers
         instance_id = instance_for(request.app.state.store, key)
     except redis.RedisError:
-        raise ApiError(503, "unavailable", "Redis is unavailable") from None
+        raise ApiError(503, "unavailable", REDIS_UNAVAILABLE) from None
     if instance_id is None:
         raise ApiError(401, "unauthorized", "the API key is not valid")
     return instance_id
@@ -148,14 +141,7 @@ _RECORD_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _record(request: Request, instance_id: str, activity: ActivityRequest) -> JSONResponse:
     state = request.app.state
-    try:
-        outcome = record_and_follow_up(
-            state.store, state.follow_ups, instance_id, activity, datetime.now(UTC)
-        )
-    except LogRejected as exc:
-        raise ApiError(422, "rejected", str(exc)) from None
-    except redis.RedisError:
-        raise ApiError(503, "unavailable", "Redis is unavailable") from None
+    outcome = record_and_follow_up(state.store, state.follow_ups, instance_id, activity, datetime.now(UTC))
     if outcome.duplicate:
         raise ApiError(
             409, "duplicate", "a log with this uniqueIdentifier was recorded before", outcome.answer
@@ -163,18 +149,14 @@ def _record(request: Request, instance_id: str, activity: ActivityRequest) -> JS
     return JSONResponse(outcome.answer, status_code=201)
 
 
-def _activity(body: _LogIn, kind: str, item_id: str) -> ActivityRequest:
-    try:
-        moment = parse_moment(body.activityAt, "activityAt")
-    except LogRejected as exc:
-        raise ApiError(422, "rejected", str(exc)) from None
+def _activity(body: _LogIn, kind: Kind, item_id: str) -> ActivityRequest:
     return ActivityRequest(
-        kind="streak" if kind == "streak" else "challenge",
+        kind=kind,
         item_id=item_id,
         contact_id=body.contactId,
         activity_id=body.activityId,
         activity_value=body.activityValue,
-        activity_at=moment,
+        activity_at=parse_moment(body.activityAt, "activityAt"),
         unique_identifier=body.uniqueIdentifier,
     )
 
@@ -215,22 +197,15 @@ def get_reward_log(reward_log_id: RewardLogId, request: Request, instance_id: In
 def patch_reward_log(
     reward_log_id: RewardLogId, body: RewardLogPatch, request: Request, instance_id: Instance
 ) -> dict[str, Any]:
-    try:
-        reward_log, _ = issue_reward(
-            request.app.state.store,
-            instance_id,
-            reward_log_id,
-            coupon_code=body.couponCode,
-            issued_at=parse_moment(body.rewardIssuedAt, "rewardIssuedAt"),
-            expiry_at=parse_moment(body.rewardExpiryAt, "rewardExpiryAt"),
-            now=datetime.now(UTC),
-        )
-    except NotFound as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, "conflict", str(exc)) from None
-    except LogRejected as exc:
-        raise ApiError(422, "rejected", str(exc)) from None
+    reward_log, _ = issue_reward(
+        request.app.state.store,
+        instance_id,
+        reward_log_id,
+        coupon_code=body.couponCode,
+        issued_at=parse_moment(body.rewardIssuedAt, "rewardIssuedAt"),
+        expiry_at=parse_moment(body.rewardExpiryAt, "rewardExpiryAt"),
+        now=datetime.now(UTC),
+    )
     return reward_log
 
 
@@ -238,13 +213,5 @@ def patch_reward_log(
 def get_member_progress(
     contact_id: ContactId, request: Request, instance_id: Instance, wix: Wix
 ) -> dict[str, Any]:
-    try:
-        return member_progress(
-            ProgressStore(request.app.state.store),
-            instance_id,
-            contact_id,
-            datetime.now(UTC),
-            wix=lambda: wix,
-        )
-    except NoProgram:
-        raise ApiError(404, "not_found", "the instance has no program yet") from None
+    store = ProgressStore(request.app.state.store)
+    return member_progress(store, instance_id, contact_id, datetime.now(UTC), wix=lambda: wix)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.settings import Settings
+from worker.store.progress import Contention, ProgressStore
 from worker.web.app import create_app
 
 pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
@@ -161,6 +162,22 @@ class TestRecordLogs:
             assert response.status_code == 401
 
 
+class TestBusy:
+    def test_a_member_kept_busy_by_other_writers_is_503_not_500(self, client, monkeypatch) -> None:
+        """When other writers keep changing the member's state, the client is told to try again."""
+
+        def busy(*_: object) -> None:
+            raise Contention
+
+        monkeypatch.setattr(ProgressStore, "record", busy)
+        response = client.post(
+            "/schema/challenge_log/record", json=challenge_log("o-1"), headers=api_key(client)
+        )
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "unavailable"
+        assert "try again" in response.json()["error"]["message"]
+
+
 class TestRewardLogs:
     def reward_log_id(self, client, key) -> str:  # type: ignore[no-untyped-def]
         answer = client.post(
@@ -240,6 +257,16 @@ class TestMemberProgress:
         assert weekly["streakProgress"]["currentProgressValue"] == 1
         assert weekly["taskProgress"]["complete"] is True
         assert [r["milestoneId"] for r in progress["rewardLogs"]] == ["half"]
+
+    def test_an_instance_without_a_program_is_404_naming_it(self, client) -> None:
+        """The same answer the widget gives for it: 404 not_found naming the instance."""
+        response = client.get("/v1/members/c1/progress", headers=api_key(client, "inst-2"))
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "code": "not_found",
+            "message": "no program for instance 'inst-2'",
+            "details": {"instance": "inst-2"},
+        }
 
     def test_the_openapi_document_covers_the_routes(self, client) -> None:
         """/docs has every record route, with examples."""

@@ -339,6 +339,14 @@ class TestPayloadShape:
         assert response.status_code == 400
         assert [p["field"] for p in error(response)["details"]] == ["request.actionParams.uniqueIdentifier"]
 
+    def test_a_field_of_the_wrong_type_is_named_once(self, call) -> None:
+        """A uniqueIdentifier that is a number is one problem, its type; not also 'missing'."""
+        response = call("execute-challenge", challenge_params(uniqueIdentifier=5), request_id=None)
+        assert response.status_code == 400
+        assert error(response)["details"] == [
+            {"field": "request.actionParams.uniqueIdentifier", "message": "must be a string"}
+        ]
+
     def test_update_reward_log_needs_all_four_fields(self, call) -> None:
         """Update Reward Log names each missing field."""
         response = call("update-reward-log", {"rewardLogId": "rl_x"})
