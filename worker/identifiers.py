@@ -12,7 +12,7 @@ so it must not hold the `:` that separates it from the contact. The REST models,
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -64,3 +64,11 @@ Identifier = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=P
 ShortIdentifier = Annotated[str, Field(min_length=1, max_length=100, pattern=PATTERN)]
 LongIdentifier = Annotated[str, Field(min_length=1, max_length=300, pattern=PATTERN)]
 InstanceId = Annotated[str, Field(min_length=1, max_length=INSTANCE_MAX_LENGTH, pattern=INSTANCE_PATTERN)]
+
+
+def validation_message(error: Any) -> str:
+    """Pydantic's message, or the identifier rule in words where a pattern says it in regex."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    mismatch = error.get("type") == "string_pattern_mismatch"
+    meaning = PATTERN_MEANINGS.get(pattern) if mismatch and isinstance(pattern, str) else None
+    return meaning or str(error["msg"])

@@ -30,12 +30,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
-from worker.identifiers import PATTERN_MEANINGS
+from worker.identifiers import validation_message
 from worker.jobs.runner import UnknownJob
 from worker.progress.record import Conflict, NotFound
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
+from worker.sync.inbound import InboundRefused
 from worker.wix.tokens import InvalidToken
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     WrongInstance: Answer(403, "wrong_instance"),
     WixUnavailable: Answer(503, "wix_unavailable"),
     InvalidToken: Answer(401, "invalid_token", lambda e: e.message, lambda e: {"reason": e.reason}),
+    InboundRefused: lambda e: Answer(e.status, e.code, lambda x: x.message, lambda x: x.details),
 }
 
 
@@ -137,14 +139,6 @@ _CODES = {
     405: "method_not_allowed",
     413: "too_large",
 }
-
-
-def validation_message(error: Any) -> str:
-    """Pydantic's message, or the identifier rule in words where a pattern says it in regex."""
-    pattern = (error.get("ctx") or {}).get("pattern")
-    mismatch = error.get("type") == "string_pattern_mismatch"
-    meaning = PATTERN_MEANINGS.get(pattern) if mismatch and isinstance(pattern, str) else None
-    return meaning or str(error["msg"])
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from worker.progress.record import Conflict, NotFound
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
+from worker.sync.inbound import InboundRefused
 from worker.web.errors import DOMAIN_ERRORS, Answer, ApiError, ApplicationErrorRoute, install_error_handlers
 from worker.wix.tokens import InvalidToken
 
@@ -44,6 +45,13 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "invalid_token",
         "the token has expired",
         {"reason": "expired"},
+    ),
+    (
+        InboundRefused("the request is not valid", [{"path": "amount", "message": "Field required"}]),
+        422,
+        "invalid_request",
+        "the request is not valid",
+        [{"path": "amount", "message": "Field required"}],
     ),
 ]
 
