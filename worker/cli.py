@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from worker.commands import instances as instances_commands
 from worker.settings import Settings, SettingsError, get_settings
 
 
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("id", nargs="?", help="the entry to replay")
     dlq.add_argument("--all", action="store_true", help="replay every entry")
     dlq.set_defaults(func=cmd_dlq)
+    instances_commands.register(commands)
     return parser
 
 

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     external_sync_url: str | None = None
     external_sync_secret: SecretStr | None = None
     external_sync_match_by: Literal["email", "contactId"] = "email"
+    # Install and removal (worker/installs/): the service's public origin, for the embedded script's `host`
+    # (no PUBLIC_URL, no embedding); whether an install starts the `bootstrap` job (activating a merchant's
+    # loyalty program is the merchant's decision: off); how long a removed site's data is kept.
+    public_url: str | None = None
+    auto_bootstrap: bool = False
+    instance_retention_days: int = Field(default=30, ge=0)
 
     @property
     def outbound_sync_url(self) -> str | None:

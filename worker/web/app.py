@@ -19,6 +19,7 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, ops, receiver, records, widget, wix_actions
+from worker.web.admin_instances import router as instances_router
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.web.guards import AuthFirst, BodyLimit
@@ -82,6 +83,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.webhook_max_bytes)  # ... and no body over the limit
     app.include_router(receiver.router)
     app.include_router(admin.router)
+    app.include_router(instances_router)
     app.include_router(records.router)
     app.include_router(wix_actions.router)
     app.include_router(ops.router)

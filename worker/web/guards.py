@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from worker.store.instances import is_removed
 from worker.web.admin import require_admin
 from worker.web.errors import ApiError, error_response
 from worker.web.records import API_KEY_INSTANCE, require_api_key
@@ -106,3 +108,10 @@ class AuthFirst:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def refuse_removed(store: redis.Redis, instance_id: str) -> None:
+    """401 for a call on behalf of a site that removed the app (worker/store/instances.py): a Wix action
+    invocation's instance comes from its verified body, so this is asked after the token is verified."""
+    if is_removed(store, instance_id):
+        raise ApiError(401, "instance_removed", "the app was removed from this site")

@@ -274,7 +274,12 @@ def create_session(
     account_id = body.accountId if body is not None else None
     try:
         return open_session(
-            _require_wix(wix), token, account_id, lambda: _token_secret(request), datetime.now(UTC)
+            _require_wix(wix),
+            token,
+            account_id,
+            lambda: _token_secret(request),
+            datetime.now(UTC),
+            request.app.state.store,
         )
     except SessionRefused as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
@@ -349,7 +354,7 @@ def get_me(
     token = _bearer(request, "a widget token")
     secret = _token_secret(request)
     try:
-        claims = verify_widget_token(secret, token)
+        claims = verify_widget_token(secret, token, store=request.app.state.store)
     except InvalidWidgetToken as exc:
         raise ApiError(401, "invalid_token", str(exc)) from None
     if instance is not None and instance != claims.instance_id:

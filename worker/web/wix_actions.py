@@ -41,6 +41,7 @@ from worker.rewards.follow_ups import record_and_follow_up
 from worker.settings import Settings
 from worker.store.progress import Contention
 from worker.web.errors import ApiError, application_error
+from worker.web.guards import refuse_removed
 from worker.web.receiver import BodyTooLarge, ReceiverState, read_body
 from worker.web.wix_actions_openapi import INVOKE_DOCS
 from worker.wix.tokens import InvalidToken
@@ -292,6 +293,7 @@ async def invoke_action(request: Request) -> JSONResponse:
     invocation = parse_invocation(_verify(request, body))
     log_config.bind(instance_id=invocation.instance_id)
     try:
+        await run_in_threadpool(refuse_removed, request.app.state.store, invocation.instance_id)
         action = _action(invocation, request.app.state.follow_ups)
         result = await run_in_threadpool(action, request.app.state.store)
         logger.info(

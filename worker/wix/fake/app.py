@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from worker.wix.fake import automations, contacts, control, coupons, inbox, loyalty, members, oauth, orders
+from worker.wix.fake import (
+    app_management,
+    automations,
+    contacts,
+    control,
+    coupons,
+    inbox,
+    loyalty,
+    members,
+    oauth,
+    orders,
+)
 from worker.wix.fake.errors import install_error_handlers
 from worker.wix.fake.front import WixFront
 from worker.wix.fake.state import FakeWix
@@ -19,9 +30,9 @@ def create_app(fake: FakeWix) -> FastAPI:
         openapi_url="/_fake/openapi.json",
     )
     app.state.fake = fake
-    modules = (oauth, loyalty, coupons, orders, contacts, members, automations, inbox)
+    modules = (oauth, loyalty, coupons, orders, contacts, members, automations, inbox, app_management)
     routers = [module.router for module in modules]
-    for router in [*routers, control.router]:
+    for router in [*routers, control.router, app_management.control_router]:
         app.include_router(router)
     install_error_handlers(app)
     # The routers' own routes, for naming each call's endpoint ("GET /ecom/v1/orders/{order_id}").

@@ -96,6 +96,8 @@ class InstanceState:
     canceled_events: list[dict[str, Any]] = field(default_factory=list)
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    embedded_script: dict[str, Any] | None = None  # `{"parameters", "disabled"}` once embedded
+    installed: bool = True  # False after the fake sent AppRemoved (until it sends AppInstalled again)
 
     def account_for_contact(self, contact_id: str) -> dict[str, Any] | None:
         for account in self.accounts.values():
@@ -119,6 +121,8 @@ class InstanceState:
             "canceledEvents": self.canceled_events,
             "conversations": list(self.conversations.values()),
             "messages": self.messages,
+            "embeddedScript": self.embedded_script,
+            "installed": self.installed,
         }
 
 
@@ -145,6 +149,8 @@ class FakeWix:
         self.random_faults = RandomFaults()
         self.limiter = RateLimiter(clock)
         self.calls = CallLog(clock)
+        # The embedded script's placeholders, when told (`PUT /_fake/script`); None: read the repository's.
+        self.script_placeholders: set[str] | None = None
 
     def instance(self, instance_id: str) -> InstanceState:
         """The instance's state, created on first use (an app is installed wherever it is asked about)."""
@@ -190,3 +196,4 @@ class FakeWix:
         self.random_faults.clear()
         self.limiter.clear()
         self.calls.clear()
+        self.script_placeholders = None
