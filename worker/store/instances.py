@@ -25,9 +25,9 @@ REMOVED = "removed"
 FIRST_EVENT = "first_event"
 APP_INSTALLED = "AppInstalled"
 
-# KEYS: the instance's hash, the index of instances. ARGV: the event time (ISO), its epoch seconds.
-# Stamps lastEventAt; an instance never seen before is recorded as installed by this first event.
-# Returns the status it had before ("" when it was unknown).
+# KEYS: the instance's hash, the index of instances. ARGV: the event time (ISO), its epoch seconds, the
+# instance id. Stamps lastEventAt (never backwards: events arrive out of order); an instance never seen
+# before is recorded as installed by this first event. Returns the status it had before ("" when unknown).
 _TOUCH = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -35,7 +35,10 @@ if not status then
   redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[3])
   status = ''
 end
-redis.call('HSET', KEYS[1], 'lastEventAt', ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'lastEventTs') or '-1')
+if tonumber(ARGV[2]) > last then
+  redis.call('HSET', KEYS[1], 'lastEventAt', ARGV[1], 'lastEventTs', ARGV[2])
+end
 return status
 """
 

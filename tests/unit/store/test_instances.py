@@ -34,6 +34,12 @@ class TestRegistry:
         assert entry["installedAt"] == "2026-11-02T09:00:00Z"
         assert entry["lastEventAt"] == "2026-11-02T10:00:00Z"
 
+    def test_the_last_event_never_goes_backwards(self, fake_store) -> None:
+        """An older event delivered late leaves lastEventAt at the newest one."""
+        instances.touch(fake_store, INSTANCE, T0 + timedelta(seconds=1.5))
+        instances.touch(fake_store, INSTANCE, T0)
+        assert instances.get(fake_store, INSTANCE)["lastEventAt"] == "2026-11-02T09:00:01.500000Z"  # type: ignore[index]
+
     def test_removed_then_installed_again(self, fake_store) -> None:
         """Removal is seen at once; a reinstall clears it and says it was one."""
         assert instances.record_installed(fake_store, INSTANCE, T0) is False
@@ -113,3 +119,37 @@ class TestPurgePatterns:
         """A glob character never reaches a SCAN pattern."""
         with pytest.raises(ValueError):
             keys.instance_key_patterns("inst*")
+
+
+class TestWidgetTokensOfARemovedSite:
+    def test_a_valid_widget_token_is_refused_once_the_site_removed_the_app(self, fake_store) -> None:
+        """The same token verifies while installed and is refused after the removal (with `store`)."""
+        from worker.storefront.widget_tokens import InvalidWidgetToken, mint_widget_token, verify_widget_token
+
+        secret = "s" * 32
+        token, _ = mint_widget_token(secret, INSTANCE, "contact-1", "member-1", datetime.now(UTC))
+        assert verify_widget_token(secret, token, store=fake_store).instance_id == INSTANCE
+        instances.record_removed(fake_store, INSTANCE, T0)
+        with pytest.raises(InvalidWidgetToken, match="removed"):
+            verify_widget_token(secret, token, store=fake_store)
+
+
+class TestInstancesCommand:
+    def test_list_and_show_print_the_registry_and_an_unknown_id_fails(
+        self, fake_store, monkeypatch, capsys
+    ) -> None:
+        """`instances list` prints the page, `instances show ID` one site, an unknown one exits 1."""
+        import json
+
+        from worker import cli
+        from worker.commands import instances as command
+
+        monkeypatch.setattr(command, "_store", lambda: fake_store)
+        instances.record_installed(fake_store, INSTANCE, T0)
+        assert cli.main(["instances", "list"]) == 0
+        listing = json.loads(capsys.readouterr().out)
+        assert listing["total"] == 1 and listing["instances"][0]["status"] == "installed"
+        assert cli.main(["instances", "show", INSTANCE]) == 0
+        assert json.loads(capsys.readouterr().out)["program"] is None
+        assert cli.main(["instances", "show", "inst-unknown"]) == 1
+        assert "no instance" in capsys.readouterr().err
