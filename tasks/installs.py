@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tasks.jobs import _jobs, send_batch
+from tasks.jobs import send_batch
 from worker.installs.lifecycle import complete_install
 from worker.installs.purge import purge_due
+from worker.jobs.registry import KINDS
+from worker.jobs.runner import Jobs
 from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.providers import configured_wix, redis_store
@@ -38,7 +40,7 @@ def on_installed_task(self: WorkerTask, *, instance_id: str) -> str:
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
     if outcome.bootstrap:  # a running bootstrap of the site is answered, not doubled
-        record, new = _jobs().start(instance_id, BOOTSTRAP, started_by="install")
+        record, new = Jobs(redis_store(), KINDS).start(instance_id, BOOTSTRAP, started_by="install")
         if new:
             send_batch(record["id"], BOOTSTRAP)
     return outcome.status

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from tests import wix_samples
 from worker import keys
@@ -23,45 +20,16 @@ from worker.settings import Settings
 from worker.store import instances
 from worker.store.journal import EventJournal
 from worker.web.event_queue import EventQueue
-from worker.wix.client import WixApiError, WixClient
+from worker.wix.client import WixApiError
 from worker.wix.envelope import WebhookEnvelope
 from worker.wix.events import EventIgnored, NormalizedEvent
-from worker.wix.fake import create_app as create_fake_wix
 from worker.wix.fake.app_management import PARAMETERS_MISMATCH
-from worker.wix.fake.state import FakeSettings, FakeWix
 
 APP_ID = "7d3f0c52-0000-4000-8000-0000000000a1"
 APP_SECRET = "fake-secret"
 INSTANCE = "inst-install"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PUBLIC_URL = "https://rewards.example.com"
-
-
-@pytest.fixture
-def fake_wix() -> FakeWix:
-    return FakeWix(FakeSettings(app_id=APP_ID, app_secret=APP_SECRET))
-
-
-@pytest.fixture
-def calls() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def wix(fake_wix, fake_store, calls) -> Iterator[WixClient]:
-    fake_app = TestClient(create_fake_wix(fake_wix), base_url="https://www.wixapis.test")
-
-    def through_the_fake(request: httpx.Request) -> httpx.Response:
-        calls.append(f"{request.method} {request.url.path}")
-        answer = fake_app.request(
-            request.method, str(request.url), headers=request.headers, content=request.content
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-    http = httpx.Client(base_url="https://www.wixapis.test", transport=httpx.MockTransport(through_the_fake))
-    client = WixClient(http, fake_store, app_id=APP_ID, app_secret=APP_SECRET)
-    yield client
-    client.close()
 
 
 def event(name: str, at: datetime = T0, instance_id: str = INSTANCE) -> NormalizedEvent:
