@@ -9,6 +9,7 @@ from kombu.entity import Queue
 from worker import dispatch
 from worker.dispatch import (
     PROCESS_EVENT,
+    PURGE_REMOVED_INSTANCES,
     QUEUES,
     RELAY_OUTBOX,
     REQUEUE_LOST_EVENTS,
@@ -94,6 +95,12 @@ beat_schedule: dict[str, dict[str, object]] = {
     "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
     # Every minute: send again what a commit left in an outbox and no worker took (worker/store/outbox.py).
     "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
+    # Daily: the data of sites that removed the app INSTANCE_RETENTION_DAYS ago (worker/installs/purge.py).
+    "purge-removed-instances": {
+        "task": PURGE_REMOVED_INSTANCES,
+        "schedule": crontab(minute=50, hour=3),
+        "options": {"expires": 3600},
+    },
     # An event whose task message was lost between Redis and a worker is sent again once it has been
     # queued as long as the visibility timeout (worker.runtime.lost_events).
     "requeue-lost-events": {

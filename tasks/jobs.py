@@ -16,6 +16,7 @@ from worker.jobs.runner import Jobs
 from worker.runtime.celery_app import WorkerTask, app
 from worker.runtime.providers import job_context, redis_store
 from worker.settings import get_settings, wix_configured
+from worker.store.instances import is_removed
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def start_job_everywhere_task(*, name: str, local_day: int | None = None) -> int
     store, jobs, started, now = redis_store(), _jobs(), 0, datetime.now(UTC)
     for key in store.scan_iter(match=keys.PROGRAMS, count=1000):
         instance_id = keys.program_instance(key)
+        if is_removed(store, instance_id):  # the app was removed from the site: no job for it
+            continue
         if local_day is not None and now.astimezone(program_zone(store, instance_id)).day != local_day:
             continue
         record, new = jobs.start(instance_id, name, started_by="beat")

@@ -27,6 +27,8 @@ RUN_JOB_BATCH = "bulk.run_job_batch"
 START_JOB_EVERYWHERE = "periodic.start_job_everywhere"
 RELAY_OUTBOX = "periodic.relay_outbox"
 REQUEUE_LOST_EVENTS = "periodic.requeue_lost_events"
+ON_INSTALLED = "installs.on_installed"
+PURGE_REMOVED_INSTANCES = "periodic.purge_removed_instances"
 
 TASKS: dict[str, str] = {
     PROCESS_EVENT: "events",
@@ -41,6 +43,9 @@ TASKS: dict[str, str] = {
     START_JOB_EVERYWHERE: "periodic",
     RELAY_OUTBOX: "periodic",
     REQUEUE_LOST_EVENTS: "periodic",
+    # Install and removal (worker/installs/): Wix calls on install; the daily purge of removed sites.
+    ON_INSTALLED: "rewards",
+    PURGE_REMOVED_INSTANCES: "periodic",
 }
 """Task name → the queue it is sent to."""
 

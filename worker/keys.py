@@ -300,3 +300,51 @@ def job_id_of(record_key: str) -> str:
 def monthly_messages_pattern(instance_id: str) -> str:
     """A SCAN pattern for the instance's monthly marks of every month (`monthly_messages_marks`)."""
     return f"wrw:monthly-messages:{glob_escape(instance_id)}:*"
+
+
+# The instance registry (worker/store/instances.py): one hash per Wix site that installed the app, an index
+# of every instance by install time, and the removed ones by removal time (the purge's list).
+
+
+def instance(instance_id: str) -> str:
+    """Hash: `status` (installed|removed), `installedAt`, `removedAt`, `lastEventAt`, the embedding, the Wix
+    loyalty program status read at install."""
+    return f"wrw:instance:{instance_id}"
+
+
+INSTANCES = "wrw:instances"
+"""Sorted set: instance id → when it was first installed (epoch seconds): the admin's list."""
+
+REMOVED_INSTANCES = "wrw:instances:removed"
+"""Sorted set: instance id → when it was removed (epoch seconds); a reinstall takes it out."""
+
+
+def instance_key_patterns(instance_id: str) -> list[str]:
+    """SCAN patterns for every key that holds an instance's data (the purge after removal). A new key
+    builder scoped to an instance adds its pattern here (tests/unit/store/test_instances.py checks)."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id: {instance_id[:100]!r}")
+    i = instance_id
+    return [
+        f"wrw:{{{i}:*",  # every member's progress, reward logs, outbox (hash tag `{instanceId:contactId}`)
+        f"wrw:journal:{i}:*",
+        f"wrw:uid-source:{i}:*",
+        f"wrw:order-fulfilled:{i}:*",
+        f"wrw:sync:{{{i}}}:*",
+        f"wrw:wix:{{{i}}}:*",
+        f"wrw:cache:loyalty-account:{i}:*",
+        loyalty_program_copy(i),
+        catch_up_mark(i),
+        f"wrw:job-running:{i}:*",
+        wix_program_status(i),
+        points_waiting(i),
+        reward_index(i),
+        members(i),
+        program(i),
+        wix_token(i),
+        wix_token_lock(i),
+        wix_rate(i),
+        f"wrw:monthly-messages:{i}:*",
+        f"wrw:monthly-messages-complete:{i}:*",
+        inbox_conversations(i),
+    ]

@@ -51,10 +51,13 @@ class Settings(BaseSettings):
     external_sync_secret: SecretStr | None = None
     external_sync_match_by: Literal["email", "contactId"] = "email"
     # Defaults for every instance; an instance's own values (worker/store/site_settings.py) win.
-    auto_bootstrap: bool = False  # start `bootstrap` when the app is installed
+    auto_bootstrap: bool = False  # start `bootstrap` when the app is installed (the merchant's decision: off)
     reward_expiring_notice_days: int = Field(default=3, ge=0)  # `reward_expiring` this long before expiry
-    # Where Wix reaches this service: the URLs `python -m worker wix-app show` prints for the Dev Center.
-    public_base_url: str = "http://localhost:8000"
+    # Where Wix reaches this service: the embedded script's `host` (unset: no embedding on install) and the
+    # URLs `python -m worker wix-app show` prints for the Dev Center.
+    public_base_url: str | None = None
+    # How long a removed site's data is kept before the purge (worker/installs/purge.py).
+    instance_retention_days: int = Field(default=30, ge=0)
 
     @property
     def is_production(self) -> bool:

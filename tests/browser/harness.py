@@ -1,7 +1,7 @@
 """What the browser tests and bench/widget.py share: Debian's Chromium under Playwright, a static page
 server on localhost, and the pages that embed the widget as a shop would.
 
-A member page runs the real Wix snippet (widget/wix-embedded-script.html): its `{{placeholders}}` are
+A member page runs the real Wix snippet (wix-app/embedded-script.html): its `{{placeholders}}` are
 filled as Wix fills them, its `@wix/sdk` and `@wix/site` imports resolve (through an import map) to
 small stand-ins that behave as Wix's packages do — `fetchWithAuth` waits for the token function Wix
 hands to the exported `injectAccessTokenFunction`, then sends the token in `Authorization` — and the
@@ -31,7 +31,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SNIPPET = ROOT / "widget" / "wix-embedded-script.html"
+SNIPPET = ROOT / "wix-app" / "embedded-script.html"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 
 # Stand-ins for Wix's packages, shaped after @wix/site's `site.auth()` and @wix/sdk's `createClient`.

@@ -39,7 +39,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("fix these first (python -m worker wix-app check)", file=sys.stderr)
         return 1
     found = definitions.load(Path(args.dir))
-    print(dev_center.instructions(found, get_settings().public_base_url))
+    print(dev_center.instructions(found, get_settings().public_base_url or "http://localhost:8000"))
     if args.schemas:
         print()
         print(dev_center.schemas(found))

@@ -25,6 +25,7 @@ from worker.dispatch import Dispatcher, queue_of
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
+from worker.installs.lifecycle import admit_event
 from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.loyalty.points_rules import points_to_earn
 from worker.members.erasure import erase_on_request
@@ -82,6 +83,7 @@ def process_event(
             our_app_id=our_app_id,
             received_at=received_at,
         )
+        admit_event(client, event, follow_ups)  # the instance registry; a removed site's events are ignored
         if event.needsOrderLookup and event.order is not None and order_lookup is not None:
             event = resolve_fulfilment(event, order_lookup(instance_id, event.order.id))
             claim = keys.order_fulfilled(instance_id, event.order.id)  # type: ignore[union-attr]

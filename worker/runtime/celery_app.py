@@ -92,7 +92,14 @@ class WorkerTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
 app = Celery(
     "worker",
     task_cls=WorkerTask,
-    include=["tasks.events", "tasks.rewards", "tasks.jobs", "tasks.points_sync", "tasks.outbox"],
+    include=[
+        "tasks.events",
+        "tasks.rewards",
+        "tasks.jobs",
+        "tasks.points_sync",
+        "tasks.outbox",
+        "tasks.installs",
+    ],
 )
 # CELERY_CONFIG_MODULE names another module (one that imports celeryconfig and overrides a little).
 app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))

@@ -12,6 +12,7 @@ import secrets
 import redis
 
 from worker import keys
+from worker.store.instances import is_removed
 from worker.store.journal import now_iso
 
 PREFIX = "wrw_"
@@ -29,8 +30,11 @@ def create_api_key(client: redis.Redis, instance_id: str) -> str:
 
 
 def instance_for(client: redis.Redis, key: str) -> str | None:
-    """The instance a key belongs to, or None for an unknown key."""
+    """The instance a key belongs to, or None for an unknown key, or one of a site that removed the app
+    (its keys work again if the app is installed again before the data is purged)."""
     if not key.startswith(PREFIX):
         return None
     instance = client.hget(keys.api_key(_digest(key)), "instanceId")
-    return instance if isinstance(instance, str) else None
+    if not isinstance(instance, str) or is_removed(client, instance):
+        return None
+    return instance

@@ -8,13 +8,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import redis
+
 from worker.engine.timestamps import utc_stamp
+from worker.store.instances import is_removed
 from worker.storefront.widget_tokens import mint_widget_token
 from worker.wix.client import WixApiError, WixClient, WixError, WixTransientError
 
 logger = logging.getLogger(__name__)
 
 WIX_UNAVAILABLE = "Wix does not answer now; try again shortly"
+REMOVED = "the app was removed from this site"
 
 
 class SessionRefused(Exception):
@@ -34,10 +38,16 @@ class WixUnavailable(SessionRefused):
 
 
 def open_session(
-    client: WixClient, token: str, account_id: str | None, secret: Callable[[], str], now: datetime
+    client: WixClient,
+    token: str,
+    account_id: str | None,
+    secret: Callable[[], str],
+    now: datetime,
+    store: redis.Redis | None = None,
 ) -> dict[str, Any]:
     """The session for the visitor whose Wix access token is `token`; `secret()` is the widget token
-    secret, asked for only when a member's token is minted."""
+    secret, asked for only when a member's token is minted. With `store`, a site that removed the app
+    gets no session (401)."""
     try:
         info = client.token_info(token)
     except WixTransientError:
@@ -49,6 +59,8 @@ def open_session(
     if info.app_id and info.app_id != client.app_id:
         raise TokenRefused("the access token was issued to another Wix app")
     instance_id = info.instance_id
+    if store is not None and is_removed(store, instance_id):
+        raise TokenRefused(REMOVED)
     if account_id is not None and account_id != instance_id:
         raise WrongInstance("the access token belongs to another site than accountId")
     if info.subject_type != "MEMBER" or not info.subject_id:

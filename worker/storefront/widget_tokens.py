@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+import redis
+
+from worker.store.instances import is_removed
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_ISSUER = "wix-rewards-worker"  # noqa: S105  # a JWT claim, not a password
@@ -45,8 +48,11 @@ def mint_widget_token(
 EXPIRED = "the widget token has expired: start a new session"
 
 
-def verify_widget_token(secret: str, token: str, now: datetime | None = None) -> WidgetClaims:
-    """The claims of a valid widget token at `now`; `InvalidWidgetToken` says why not (never quoting it)."""
+def verify_widget_token(
+    secret: str, token: str, now: datetime | None = None, *, store: redis.Redis | None = None
+) -> WidgetClaims:
+    """The claims of a valid widget token at `now`; `InvalidWidgetToken` says why not (never quoting it).
+    With `store`, a token of a site that removed the app is no longer valid."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -66,4 +72,6 @@ def verify_widget_token(secret: str, token: str, now: datetime | None = None) ->
     instance_id, member_id, contact_id = claims.get("instanceId"), claims.get("memberId"), claims["sub"]
     if not all(isinstance(value, str) and value for value in (instance_id, member_id, contact_id)):
         raise InvalidWidgetToken("the widget token is not valid")
+    if store is not None and is_removed(store, str(instance_id)):
+        raise InvalidWidgetToken("the app was removed from this site")
     return WidgetClaims(instance_id=str(instance_id), contact_id=str(contact_id), member_id=str(member_id))

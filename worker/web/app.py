@@ -19,6 +19,7 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
+from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_settings import router as admin_settings_router
 from worker.web.errors import install_error_handlers
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(loyalty_program_router)
     app.include_router(admin_members.router)
+    app.include_router(instances_router)
     app.include_router(records.router)
     app.include_router(wix_actions.router)
     app.include_router(ops.router)

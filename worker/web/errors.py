@@ -33,6 +33,7 @@ from worker.engine.storefront import UnknownResource
 from worker.identifiers import validation_message
 from worker.jobs.runner import UnknownJob
 from worker.progress.record import Conflict, NotFound
+from worker.store.instances import InstanceRemoved
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
@@ -113,6 +114,7 @@ DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     WrongInstance: Answer(403, "wrong_instance"),
     WixUnavailable: Answer(503, "wix_unavailable"),
     InvalidToken: Answer(401, "invalid_token", lambda e: e.message, lambda e: {"reason": e.reason}),
+    InstanceRemoved: Answer(401, "instance_removed"),
     InboundRefused: lambda e: Answer(e.status, e.code, lambda x: x.message, lambda x: x.details),
 }
 

@@ -27,20 +27,26 @@ TASK_NAME = PROCESS_EVENT
 QUEUE = queue_of(PROCESS_EVENT)
 MAX_BATCH = 256
 
-# KEYS: the journal record of each event, then the index of queued events, then the queue. ARGV: for
-# each event, its task message and its record's fields as JSON. Returns 1 (queued) or 0 (seen before) for
-# each event, in order. The record keeps the message until the event settles, so a message that vanished
-# between Redis and a worker can be sent again (worker.runtime.lost_events).
+# KEYS: the journal record of each event, then each event's instance registry entry, then the index of
+# queued events, then the queue. ARGV: for each event, its task message and its record's fields as JSON.
+# Returns, for each event in order, 1 (queued), 0 (seen before) or 2 (its site removed the app: not
+# queued, nothing written; AppInstalled and AppRemoved always pass). The record keeps the message until
+# the event settles, so a message that vanished between Redis and a worker can be sent again
+# (worker.runtime.lost_events).
 _ENQUEUE = """
 local queue = KEYS[#KEYS]
 local index = KEYS[#KEYS - 1]
+local n = (#KEYS - 2) / 2
 local results = {}
-for i = 1, #KEYS - 2 do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
+for i = 1, n do
+  local r = cjson.decode(ARGV[2 * i])
+  if r.eventType ~= 'AppInstalled' and r.eventType ~= 'AppRemoved'
+     and redis.call('HGET', KEYS[n + i], 'status') == 'removed' then
+    results[i] = 2
+  elseif redis.call('EXISTS', KEYS[i]) == 1 then
     results[i] = 0
   else
     redis.call('LPUSH', queue, ARGV[2 * i - 1])
-    local r = cjson.decode(ARGV[2 * i])
     redis.call('HSET', KEYS[i], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
                'eventType', r.eventType, 'taskId', r.taskId,
                'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
@@ -53,15 +59,19 @@ return results
 """
 
 
+_OUTCOMES = {1: "queued", 0: "duplicate", 2: "removed"}
+
+
 class EventQueue:
     def __init__(self, client: redis.asyncio.Redis, record_ttl_seconds: int, timeout: float = 0.5) -> None:
         self._script = client.register_script(_ENQUEUE % record_ttl_seconds)
         self._timeout = timeout
-        self._waiting: list[tuple[str, str, str, asyncio.Future[str]]] = []
+        self._waiting: list[tuple[str, str, str, str, asyncio.Future[str]]] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def enqueue(self, envelope: WebhookEnvelope) -> str:
-        """`queued`, or `duplicate` when the event id was seen before. Redis errors propagate."""
+        """`queued`, `duplicate` when the event id was seen before, or `removed` when the app was removed
+        from the event's site (worker/store/instances.py). Redis errors propagate."""
         received_at = now_iso()
         kwargs = envelope.task_kwargs()
         kwargs["received_at"] = received_at
@@ -92,6 +102,7 @@ class EventQueue:
         self._waiting.append(
             (
                 keys.event_record(envelope.instance_id, envelope.event_id),
+                keys.instance(envelope.instance_id),
                 message,
                 json.dumps(record, separators=(",", ":")),
                 done,
@@ -107,12 +118,15 @@ class EventQueue:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
                 arguments: list[str] = []
-                for _, message, record, _ in batch:
+                for _, _, message, record, _ in batch:
                     arguments += (message, record)
                 try:
                     async with asyncio.timeout(self._timeout):
                         results = await self._script(
-                            keys=[item[0] for item in batch] + [keys.QUEUED_EVENTS, QUEUE], args=arguments
+                            keys=[item[0] for item in batch]
+                            + [item[1] for item in batch]
+                            + [keys.QUEUED_EVENTS, QUEUE],
+                            args=arguments,
                         )
                 except Exception as exc:  # every waiter of this batch gets the error: a 503 each
                     for *_, done in batch:
@@ -121,6 +135,6 @@ class EventQueue:
                     continue
                 for (*_, done), added in zip(batch, results, strict=True):
                     if not done.done():
-                        done.set_result("queued" if added == 1 else "duplicate")
+                        done.set_result(_OUTCOMES[added])
         finally:
             self._sender = None

@@ -62,6 +62,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 _QUEUED = b'{"status":"queued"}'
 _DUPLICATE = b'{"status":"duplicate"}'
 _IGNORED = b'{"status":"ignored"}'
+_REMOVED = b'{"status":"ignored","reason":"the app was removed from this site"}'
+_ANSWERS = {"queued": _QUEUED, "duplicate": _DUPLICATE, "removed": _REMOVED}
 
 
 async def handle_webhook(request: Request) -> Response:
@@ -106,7 +108,7 @@ async def handle_webhook(request: Request) -> Response:
         log_config.clear()
     state.metrics.enqueue_seconds.observe(time.perf_counter() - started)
     count(label, outcome)
-    return Response(_QUEUED if outcome == "queued" else _DUPLICATE, media_type="application/json")
+    return Response(_ANSWERS[outcome], media_type="application/json")
 
 
 class WebhookFastPath:

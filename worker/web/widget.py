@@ -148,7 +148,9 @@ def create_session(
     token = visitor_token(request)
     account_id = body.accountId if body is not None else None
     secret = partial(token_secret, request)  # asked for only when a member's token is minted
-    return open_session(require_wix(wix), token, account_id, secret, datetime.now(UTC))
+    return open_session(
+        require_wix(wix), token, account_id, secret, datetime.now(UTC), request.app.state.store
+    )
 
 
 # --- Public content --------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def visitor_token(request: Request) -> str:
 def widget_member(request: Request, instance: str | None) -> WidgetClaims:
     """The member a widget token names; with `instance`, the token must be that instance's."""
     token = _bearer(request, "a widget token")
-    claims = verify_widget_token(token_secret(request), token)
+    claims = verify_widget_token(token_secret(request), token, store=request.app.state.store)
     if instance is not None and instance != claims.instance_id:
         raise InvalidWidgetToken("the widget token belongs to another instance")
     return claims

@@ -31,6 +31,7 @@ from worker.infra import log_config
 from worker.progress.record import ActivityRequest, issue_reward
 from worker.rewards.follow_ups import record_and_follow_up
 from worker.settings import Settings
+from worker.store.instances import require_installed
 from worker.web.errors import ApiError, ApplicationErrorRoute
 from worker.web.receiver import BodyTooLarge, ReceiverState, read_body
 from worker.web.wix_action_calls import (
@@ -120,6 +121,7 @@ async def invoke_action(request: Request) -> JSONResponse:
     invocation = parse_invocation(_verify(request, await _body(request)))
     log_config.bind(instance_id=invocation.instance_id)
     try:
+        await run_in_threadpool(require_installed, request.app.state.store, invocation.instance_id)
         action = _action(invocation, request.app.state.follow_ups)
         result = await run_in_threadpool(action, request.app.state.store)
     finally:

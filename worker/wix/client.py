@@ -710,6 +710,25 @@ class WixClient:
         ids = answer.get("activationIds")
         return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
 
+    # --- Embedded scripts (§6.1, §8) -------------------------------------------------------------------
+
+    def embed_script(
+        self, instance_id: str, parameters: Mapping[str, str], *, disabled: bool = False
+    ) -> None:
+        """Embed the app's script in the site with these parameters (`POST /apps/v1/scripts`); calling it
+        again replaces them. The keys must be exactly the script's placeholders, the values strings."""
+        body = {"properties": {"parameters": dict(parameters), "disabled": disabled}}
+        self._call(instance_id, "POST", "/apps/v1/scripts", json=body)
+
+    def get_embedded_script(self, instance_id: str) -> WixObject | None:
+        """The script as embedded in the site (`GET /apps/v1/scripts`): `{"parameters", "disabled"}`, or
+        None when it is not embedded."""
+        answer = self._call_or_none(instance_id, "GET", "/apps/v1/scripts")
+        if answer is None:
+            return None
+        properties = answer.get("properties")
+        return properties if isinstance(properties, dict) else {}
+
     # --- Tokens (§4.1) ------------------------------------------------------------------------------
 
     def token_info(self, token: str) -> TokenInfo:
@@ -968,6 +987,7 @@ _REPEATABLE_PATHS = frozenset(
         f"{LOYALTY_PROGRAM_PATH}/points-expiration/enable",
         f"{LOYALTY_PROGRAM_PATH}/points-expiration/disable",
         "/inbox/v2/conversations",
+        "/apps/v1/scripts",  # embedding again sets the same parameters
     }
 )
 

@@ -16,6 +16,7 @@ from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.jobs.runner import UnknownJob
 from worker.progress.record import Conflict, NotFound
+from worker.store.instances import InstanceRemoved
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
@@ -45,6 +46,13 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "invalid_token",
         "the token has expired",
         {"reason": "expired"},
+    ),
+    (
+        InstanceRemoved("inst-1"),
+        401,
+        "instance_removed",
+        "the app was removed from the site of instance 'inst-1'",
+        None,
     ),
     (
         InboundRefused("the request is not valid", [{"path": "amount", "message": "Field required"}]),

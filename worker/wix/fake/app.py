@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from worker.wix.fake import (
+    app_management,
     automations,
     contacts,
     control,
@@ -30,9 +31,20 @@ def create_app(fake: FakeWix) -> FastAPI:
         openapi_url="/_fake/openapi.json",
     )
     app.state.fake = fake
-    modules = (oauth, loyalty, loyalty_program, coupons, orders, contacts, members, automations, inbox)
+    modules = (
+        oauth,
+        loyalty,
+        loyalty_program,
+        coupons,
+        orders,
+        contacts,
+        members,
+        automations,
+        inbox,
+        app_management,
+    )
     routers = [module.router for module in modules]
-    for router in [*routers, control.router]:
+    for router in [*routers, control.router, app_management.control_router]:
         app.include_router(router)
     install_error_handlers(app)
     # The routers' own routes, for naming each call's endpoint ("GET /ecom/v1/orders/{order_id}").

@@ -104,6 +104,8 @@ class InstanceState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     loyalty_app_installed: bool = True  # False: the program API answers 404 (worker.wix.fake.loyalty_program)
     webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the fake sent, as Wix would
+    embedded_script: dict[str, Any] | None = None  # `{"parameters", "disabled"}` once embedded
+    installed: bool = True  # False after the fake sent AppRemoved (until it sends AppInstalled again)
 
     def account_for_contact(self, contact_id: str) -> dict[str, Any] | None:
         for account in self.accounts.values():
@@ -129,6 +131,8 @@ class InstanceState:
             "messages": self.messages,
             "loyaltyAppInstalled": self.loyalty_app_installed,
             "webhooks": self.webhooks,
+            "embeddedScript": self.embedded_script,
+            "installed": self.installed,
         }
 
 
@@ -155,6 +159,8 @@ class FakeWix:
         self.random_faults = RandomFaults()
         self.limiter = RateLimiter(clock)
         self.calls = CallLog(clock)
+        # The embedded script's placeholders, when told (`PUT /_fake/script`); None: read the repository's.
+        self.script_placeholders: set[str] | None = None
 
     def instance(self, instance_id: str) -> InstanceState:
         """The instance's state, created on first use (an app is installed wherever it is asked about)."""
@@ -200,3 +206,4 @@ class FakeWix:
         self.random_faults.clear()
         self.limiter.clear()
         self.calls.clear()
+        self.script_placeholders = None

@@ -1,0 +1,2 @@
+"""Install and removal of the app on a Wix site: the instance registry's events, the embedded script, the
+purge of a removed site's data."""

@@ -1,0 +1,137 @@
+"""The app's install and removal on a Wix site, as the worker sees them.
+
+- Every event of an instance passes `admit_event` first: it stamps the registry's `lastEventAt`;
+  `app_installed` records the instance as installed (a reinstall inside the retention window finds its
+  data as it was) and sends `installs.on_installed`; `app_removed` records it as removed; any other event
+  of a removed instance is ignored; the first event of an instance never seen (a site that installed the
+  app before the registry existed) records it as installed and sends `installs.on_installed` too.
+- `installs.on_installed` runs `complete_install`: it reads the site's Wix loyalty program status (the
+  points gate's, worker/loyalty/points_gate.py) and embeds the widget's script with the site's parameters.
+  Safe to run again: both are reads or replacements. Whether the `bootstrap` job starts too is
+  `auto_bootstrap_for`'s answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+
+from worker.dispatch import ON_INSTALLED, Dispatcher, queue_of
+from worker.engine.program import ProgramInvalid
+from worker.installs.embedded_script import embed_parameters
+from worker.loyalty.points_gate import record_program_status, release_waiting
+from worker.settings import Settings
+from worker.store import instances
+from worker.store.progress import NoProgram, ProgressStore
+from worker.wix.client import WixApiError, WixClient
+from worker.wix.events import EventIgnored, NormalizedEvent
+
+logger = logging.getLogger(__name__)
+
+REMOVED_REASON = "the app was removed from this site: its events are not processed"
+NOT_CONFIGURED = "Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)"
+NO_PUBLIC_BASE_URL = "PUBLIC_BASE_URL is not set: the widget's host is unknown, so the script is not embedded"
+
+
+def admit_event(client: redis.Redis, event: NormalizedEvent, follow_ups: Dispatcher | None) -> None:
+    """Keep the registry current with this event; EventIgnored when its instance's app was removed."""
+    instance_id, at = event.instanceId, event.occurredAt
+    before = instances.touch(client, instance_id, at)
+    if event.name == "app_installed":
+        if instances.record_installed(client, instance_id, at):
+            logger.info("app installed again: the site's data is kept", extra={"instance_id": instance_id})
+        send_on_installed(follow_ups, instance_id)
+    elif event.name == "app_removed":
+        instances.record_removed(client, instance_id, at)
+        logger.info("app removed from the site", extra={"instance_id": instance_id})
+    elif before == instances.REMOVED:
+        raise EventIgnored(REMOVED_REASON)
+    elif before == "":  # installed before the registry existed: this first event stands for AppInstalled
+        send_on_installed(follow_ups, instance_id)
+
+
+def send_on_installed(follow_ups: Dispatcher | None, instance_id: str) -> None:
+    if follow_ups is not None:
+        follow_ups.resend(ON_INSTALLED, {"instance_id": instance_id}, queue_of(ON_INSTALLED))
+
+
+def auto_bootstrap_for(settings: Settings, instance_id: str) -> bool:
+    """Whether installing the app on this site starts the `bootstrap` job (activating the merchant's
+    loyalty program is the merchant's decision: AUTO_BOOTSTRAP, off by default). The seam for a per-site
+    setting: today every site has the global one."""
+    del instance_id
+    return settings.auto_bootstrap
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    status: str  # `completed`, `removed` (nothing done), `not_configured`
+    program_status: str | None = None
+    embedded: bool = False
+    bootstrap: bool = False
+
+
+def complete_install(
+    client: redis.Redis,
+    wix: WixClient | None,
+    instance_id: str,
+    *,
+    settings: Settings,
+    follow_ups: Dispatcher,
+    now: datetime,
+) -> InstallOutcome:
+    """Read the site's Wix loyalty program status and embed the widget's script. Transient Wix errors
+    propagate (the task retries); a refusal is recorded on the instance, not retried."""
+    if instances.is_removed(client, instance_id):
+        return InstallOutcome("removed")
+    if wix is None:
+        instances.record_embedding(client, instance_id, now, error=NOT_CONFIGURED)
+        return InstallOutcome("not_configured")
+    program_status = _read_program_status(client, wix, instance_id, follow_ups, now)
+    embedded = _embed(client, wix, instance_id, settings.public_base_url, now)
+    bootstrap = auto_bootstrap_for(settings, instance_id)
+    return InstallOutcome("completed", program_status, embedded, bootstrap)
+
+
+def _read_program_status(
+    client: redis.Redis, wix: WixClient, instance_id: str, follow_ups: Dispatcher, now: datetime
+) -> str:
+    try:
+        status = str(wix.get_loyalty_program(instance_id).get("status") or "UNKNOWN")
+    except WixApiError as exc:  # e.g. Wix's Loyalty app is not on the site
+        status = f"UNAVAILABLE ({exc.status})"
+        logger.info(
+            "no Wix loyalty program to read", extra={"instance_id": instance_id, "status": exc.status}
+        )
+        instances.record_wix_program(client, instance_id, status, now)
+        return status
+    instances.record_wix_program(client, instance_id, status, now)
+    if record_program_status(client, instance_id, status):  # points that waited for ACTIVE go now
+        release_waiting(client, instance_id, follow_ups)
+    return status
+
+
+def _embed(
+    client: redis.Redis, wix: WixClient, instance_id: str, public_base_url: str | None, now: datetime
+) -> bool:
+    if not public_base_url:
+        instances.record_embedding(client, instance_id, now, error=NO_PUBLIC_BASE_URL)
+        return False
+    try:
+        program = ProgressStore(client).program(instance_id)
+    except (NoProgram, ProgramInvalid):
+        program = None
+    parameters = embed_parameters(program, instance_id=instance_id, host=public_base_url)
+    try:
+        wix.embed_script(instance_id, parameters)
+    except WixApiError as exc:
+        instances.record_embedding(client, instance_id, now, error=f"Wix refused the embedding: {exc}")
+        logger.warning(
+            "Wix refused the embedded script", extra={"instance_id": instance_id, "status": exc.status}
+        )
+        return False
+    instances.record_embedding(client, instance_id, now, parameters=parameters)
+    return True
