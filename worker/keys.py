@@ -347,4 +347,6 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         f"wrw:monthly-messages:{i}:*",
         f"wrw:monthly-messages-complete:{i}:*",
         inbox_conversations(i),
+        site_settings(i),
+        f"wrw:erased:{{{i}}}:*",
     ]

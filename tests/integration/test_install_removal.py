@@ -32,8 +32,8 @@ from tests.integration.conftest import (
     start_worker,
     wait_for,
 )
-from tests.programs import BASE_PROGRAM
 from worker import keys
+from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import PURGE_REMOVED_INSTANCES, START_JOB_EVERYWHERE
 from worker.infra.redis_client import sync_client
 from worker.installs.embedded_script import script_placeholders

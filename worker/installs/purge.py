@@ -53,6 +53,7 @@ def purge_instance(
             deleted += _unlink_in_batches(client, instance_id, found, batch_size)
         deleted += _unlink_in_batches(client, instance_id, _api_keys(client, instance_id), batch_size)
         _forget_outboxes(client, instance_id)
+        client.srem(keys.SITE_SYNC_SECRETS, instance_id)  # its secret went with its site settings
     except PurgeCanceled:
         logger.info("purge stopped: the app was installed again", extra={"instance_id": instance_id})
         return None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.programs import BASE_PROGRAM
+from worker.dev.programs import BASE_PROGRAM
 from worker.engine.program import parse_program
 from worker.installs.embedded_script import SCRIPT_PATH, embed_parameters, placeholders, script_placeholders
 

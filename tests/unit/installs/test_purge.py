@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.programs import BASE_PROGRAM
 from worker import keys
+from worker.dev.programs import BASE_PROGRAM
 from worker.installs.purge import purge_due, purge_instance
 from worker.store import instances
 from worker.store.api_keys import create_api_key, instance_for
