@@ -26,6 +26,7 @@ from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.settings import Settings
 from worker.store import instances
 from worker.store.progress import NoProgram, ProgressStore
+from worker.store.site_settings import site_settings_for
 from worker.wix.client import WixApiError, WixClient
 from worker.wix.events import EventIgnored, NormalizedEvent
 
@@ -58,12 +59,11 @@ def send_on_installed(follow_ups: Dispatcher | None, instance_id: str) -> None:
         follow_ups.resend(ON_INSTALLED, {"instance_id": instance_id}, queue_of(ON_INSTALLED))
 
 
-def auto_bootstrap_for(settings: Settings, instance_id: str) -> bool:
+def auto_bootstrap_for(client: redis.Redis, settings: Settings, instance_id: str) -> bool:
     """Whether installing the app on this site starts the `bootstrap` job (activating the merchant's
-    loyalty program is the merchant's decision: AUTO_BOOTSTRAP, off by default). The seam for a per-site
-    setting: today every site has the global one."""
-    del instance_id
-    return settings.auto_bootstrap
+    loyalty program is the merchant's decision): the site's own `autoBootstrap`, else AUTO_BOOTSTRAP
+    (off by default)."""
+    return site_settings_for(client, instance_id, settings).auto_bootstrap
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def complete_install(
         return InstallOutcome("not_configured")
     program_status = _read_program_status(client, wix, instance_id, follow_ups, now)
     embedded = _embed(client, wix, instance_id, settings.public_base_url, now)
-    bootstrap = auto_bootstrap_for(settings, instance_id)
+    bootstrap = auto_bootstrap_for(client, settings, instance_id)
     return InstallOutcome("completed", program_status, embedded, bootstrap)
 
 

@@ -9,6 +9,7 @@ import pytest
 from worker import keys
 from worker.settings import Settings
 from worker.store import instances
+from worker.store.site_settings import SiteSettingsPatch, update_site_settings
 
 INSTANCE = "inst-task"
 
@@ -54,6 +55,20 @@ class TestOnInstalled:
         on_installed_task(instance_id=INSTANCE)
         assert [name for _, name in sent] == ["bootstrap"]
         assert fake_store.get(keys.job_running(INSTANCE, "bootstrap")) == sent[0][0]
+
+    def test_a_sites_own_auto_bootstrap_wins_over_the_environments(self, task_world, fake_store) -> None:
+        """The site's `autoBootstrap` (PATCH .../settings) decides, whatever AUTO_BOOTSTRAP says."""
+        from tasks.installs import on_installed_task
+
+        sent, use = task_world
+        use(public_base_url="https://rewards.example.com", auto_bootstrap=True)
+        update_site_settings(fake_store, INSTANCE, SiteSettingsPatch.model_validate({"autoBootstrap": False}))
+        on_installed_task(instance_id=INSTANCE)
+        assert sent == []
+        use(public_base_url="https://rewards.example.com", auto_bootstrap=False)
+        update_site_settings(fake_store, INSTANCE, SiteSettingsPatch.model_validate({"autoBootstrap": True}))
+        on_installed_task(instance_id=INSTANCE)
+        assert [name for _, name in sent] == ["bootstrap"]
 
 
 class TestPurgeTask:
