@@ -230,3 +230,14 @@ def monthly_messages_complete(instance_id: str, month: str) -> str:
 def inbox_conversations(instance_id: str) -> str:
     """Inbox conversation ids by member id."""
     return f"wrw:inbox-conversations:{instance_id}"
+
+
+# Automation triggers decided once (worker/store/trigger_marks.py).
+
+
+def member_trigger_mark(instance_id: str, contact_id: str, mark_digest: str) -> str:
+    """Set once a trigger event about the member was decided (its intent written beside it); the mark's
+    digest (hex) names the trigger key and business entity, so no outside text reaches the key."""
+    if not mark_digest.isalnum():
+        raise InvalidIdentifier("a trigger mark is a hex digest")
+    return f"{member(instance_id, contact_id)}:trigger:{mark_digest}"

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     external_sync_url: str | None = None
     external_sync_secret: SecretStr | None = None
     external_sync_match_by: Literal["email", "contactId"] = "email"
+    # The `reward_expiring` trigger: how many days before an issued reward's rewardExpiryAt it is reported
+    # (the default for every site; worker/jobs/trigger_notices.py reads it through one function).
+    reward_expiring_notice_days: int = Field(default=3, ge=1, le=365)
 
     @property
     def outbound_sync_url(self) -> str | None:

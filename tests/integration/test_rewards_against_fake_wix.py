@@ -137,8 +137,8 @@ class TestCouponRewards:
         issued_report = next(
             r for r in collection(fake_wix, "triggerReports") if r["triggerKey"] == "reward_issued"
         )
-        assert issued_report["payload"]["coupon_code"] == coupon_code(reward_log["id"])
-        assert issued_report["payload"]["contact_id"] == contact
+        assert issued_report["payload"]["couponCode"] == coupon_code(reward_log["id"])
+        assert issued_report["payload"]["contactId"] == contact
 
     def test_a_worker_killed_mid_fulfilment_still_yields_one_coupon(
         self, fake_wix, stack, real_redis, redis_url

@@ -20,10 +20,9 @@ from worker.progress.record import (
     ActivityRequest,
     Conflict,
     NotFound,
-    issue_reward,
     parse_moment,
 )
-from worker.rewards.follow_ups import record_and_follow_up
+from worker.rewards.follow_ups import issue_and_follow_up, record_and_follow_up
 from worker.store.api_keys import instance_for
 from worker.store.progress import NoProgram, ProgressStore
 from worker.web.errors import ApiError
@@ -216,8 +215,9 @@ def patch_reward_log(
     reward_log_id: RewardLogId, body: RewardLogPatch, request: Request, instance_id: Instance
 ) -> dict[str, Any]:
     try:
-        reward_log, _ = issue_reward(
+        reward_log, _ = issue_and_follow_up(
             request.app.state.store,
+            request.app.state.follow_ups,
             instance_id,
             reward_log_id,
             coupon_code=body.couponCode,

@@ -34,10 +34,9 @@ from worker.progress.record import (
     Conflict,
     Kind,
     NotFound,
-    issue_reward,
     parse_moment,
 )
-from worker.rewards.follow_ups import record_and_follow_up
+from worker.rewards.follow_ups import issue_and_follow_up, record_and_follow_up
 from worker.settings import Settings
 from worker.store.progress import Contention
 from worker.web.errors import ApiError, application_error
@@ -238,9 +237,12 @@ def execute(
     return {**_plain(outcome.answer), "duplicate": outcome.duplicate}
 
 
-def update_reward_log(client: redis.Redis, instance_id: str, update: RewardUpdate) -> dict[str, Any]:
-    reward_log, changed = issue_reward(
+def update_reward_log(
+    client: redis.Redis, instance_id: str, update: RewardUpdate, follow_ups: Dispatcher
+) -> dict[str, Any]:
+    reward_log, changed = issue_and_follow_up(
         client,
+        follow_ups,
         instance_id,
         update.reward_log_id,
         coupon_code=update.coupon_code,
@@ -279,7 +281,7 @@ def _action(invocation: Invocation, follow_ups: Dispatcher) -> Callable[[redis.R
         activity = activity_request(invocation)
         return lambda client: execute(client, invocation.instance_id, activity, follow_ups)
     update = reward_update(invocation)
-    return lambda client: update_reward_log(client, invocation.instance_id, update)
+    return lambda client: update_reward_log(client, invocation.instance_id, update, follow_ups)
 
 
 @router.post("/wix/actions/v1/invoke", **INVOKE_DOCS)
