@@ -209,7 +209,7 @@ def test_100_coupon_rewards_make_100_coupons(calm, web, worker, real_redis) -> N
     def reports() -> Counter[str]:
         return Counter(report["triggerKey"] for report in collection(calm, "triggerReports"))
 
-    expected = Counter({"milestone_achieved": 100, "reward_issued": 100})
+    expected = Counter({"order_paid": 100, "milestone_achieved": 100, "reward_issued": 100})
     wait_for(lambda: reports() == expected, 60, "each trigger reported once")
     assert sum(faults_seen(calm).values()) > 100
 

@@ -525,7 +525,16 @@ def checks(store: redis.Redis, fake_url: str, plan: Plan) -> list[Check]:
         Check(
             "automation triggers reported once (achieved, issued)",
             len(reward_logs) + len(issued),
-            sum(1 for n in reports.values() if n == 1),
+            sum(
+                1
+                for (key, _), n in reports.items()
+                if key in ("milestone_achieved", "reward_issued") and n == 1
+            ),
+        ),
+        Check(
+            "order_paid reported once per paid order (twins and redeliveries: once)",
+            len(plan.orders),
+            sum(1 for order in plan.orders if reports[("order_paid", f"order_paid:order:{order.id}")] == 1),
         ),
         Check("tasks left queued or unacknowledged", 0, queued),
         Check("dead letters left", 0, len(DeadLetters(store).list())),
