@@ -587,9 +587,15 @@ def unsettled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> s
 
 
 def settled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> bool:
-    """No event waits, no task is queued or held, no reward log is pending."""
+    """No event waits, no task is queued or held, nothing waits in a member's outbox (a task message
+    lost to a kill waits there for the relay), no reward log is pending."""
     if _queued(store):
         return False
+    with store.pipeline(transaction=False) as pipe:
+        for contact in contacts:
+            pipe.exists(keys.member_outbox(INSTANCE, contact))
+        if any(pipe.execute()):
+            return False
     with store.pipeline(transaction=False) as pipe:
         for event_id in event_ids:
             pipe.hget(keys.event_record(INSTANCE, event_id), "status")
