@@ -167,3 +167,11 @@ class TestStreakAtRisk:
         with_logs(fake_store, "UTC", ("daily-visit", datetime(2026, 12, 9, 18, tzinfo=UTC)))
         [payload] = at_risk(run(fake_store, "streak-at-risk", datetime(2026, 12, 10, 0, 5, tzinfo=UTC)))
         assert (payload["streakId"], payload["periodKey"]) == ("daily-visit", "2026-12-10")
+
+    def test_the_sunday_clocks_go_forward_is_a_last_day_of_23_hours(self, fake_store) -> None:
+        """Berlin, 28 March 2027: the week's last day starts at 23:00 UTC on Saturday and ends at 22:00
+        UTC on Sunday (CEST); at 01:30 UTC, as the clocks change, the week is at risk."""
+        with_logs(fake_store, "Europe/Berlin", ("weekly-shopper", datetime(2027, 3, 17, 10, tzinfo=UTC)))
+        assert at_risk(run(fake_store, "streak-at-risk", datetime(2027, 3, 27, 22, 30, tzinfo=UTC))) == []
+        [payload] = at_risk(run(fake_store, "streak-at-risk", datetime(2027, 3, 28, 1, 30, tzinfo=UTC)))
+        assert (payload["periodKey"], payload["periodEndsAt"]) == ("2027-03-22", "2027-03-28T22:00:00Z")
