@@ -93,6 +93,10 @@ beat_schedule: dict[str, dict[str, object]] = {
     # Hourly, so that every timezone's first of the month is seen; only instances where it is the 1st
     # start it, and a member is messaged once a month however often it runs.
     "monthly-messages": _every_instance("monthly-messages", crontab(minute=40), local_day=1),
+    # Automation triggers (worker/jobs/trigger_notices.py): each notice goes once however often they run;
+    # every quarter hour, so a period's last day is seen soon after it begins in every timezone.
+    "reward-expiring": _every_instance("reward-expiring", crontab(minute=25)),
+    "streak-at-risk": _every_instance("streak-at-risk", crontab(minute="5,20,35,50")),
     # Every minute: send again what a commit left in an outbox and no worker took (worker/store/outbox.py).
     "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
     # Daily: the data of sites that removed the app INSTANCE_RETENTION_DAYS ago (worker/installs/purge.py).

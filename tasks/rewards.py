@@ -15,12 +15,18 @@ from typing import Any
 import redis
 
 from worker import keys
-from worker.rewards.automation_triggers import REWARD_ISSUED, report_trigger
+from worker.loyalty.points_rules import PointsEarn
+from worker.rewards.automation_triggers import (
+    REWARD_ISSUED,
+    report_event,
+    report_points_earned,
+    report_trigger,
+)
 from worker.rewards.fulfilment import earn_points, fulfil_reward, mark_reward
 from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.providers import redis_store, wix_client
-from worker.store import outbox
+from worker.store import outbox, trigger_marks
 from worker.store.outbox import earn_intent_id, fulfil_intent_id, report_intent, report_intent_id
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixTransientError, retry_in_place
@@ -72,6 +78,30 @@ def earn_points_task(
     try:
         retry_in_place(
             lambda: earn_points(wix_client(), instance_id, contact_id, points, idempotency_key, description),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
+    except WixTransientError as exc:
+        raise self.retry_after_wix(exc) from exc
+    earned = PointsEarn(contact_id, points, idempotency_key, description)
+    report_points_earned(redis_store(), CeleryDispatcher(), instance_id, earned, datetime.now(UTC))
+
+
+@app.task(name="rewards.report_event", bind=True)
+def report_event_task(
+    self: WorkerTask,
+    *,
+    instance_id: str,
+    contact_id: str,
+    trigger_key: str,
+    entity: str,
+    payload: dict[str, Any],
+) -> None:
+    outbox_key = keys.member_outbox(instance_id, contact_id)
+    outbox.take(redis_store(), outbox_key, trigger_marks.event_intent_id(trigger_key, entity))
+    try:
+        retry_in_place(
+            lambda: report_event(wix_client(), instance_id, trigger_key, entity, payload),
             deadline=in_place_deadline(),
             base=2 * wix_client().retry_base,
         )

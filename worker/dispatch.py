@@ -21,6 +21,7 @@ PROCESS_EVENT = "events.process_wix_event"
 FULFIL_REWARD = "rewards.fulfil_reward"
 EARN_POINTS = "rewards.earn_points"
 REPORT_TRIGGER = "rewards.report_trigger"
+REPORT_EVENT = "rewards.report_event"  # a trigger event not about a reward log
 PUSH_POINTS_UPDATE = "sync.push_points_update"
 APPLY_EXTERNAL_POINTS = "sync.apply_external_points"
 RUN_JOB_BATCH = "bulk.run_job_batch"
@@ -35,6 +36,7 @@ TASKS: dict[str, str] = {
     FULFIL_REWARD: "rewards",
     EARN_POINTS: "rewards",
     REPORT_TRIGGER: "rewards",
+    REPORT_EVENT: "rewards",
     # Points sync: Wix calls and POSTs to the external system.
     PUSH_POINTS_UPDATE: "rewards",
     APPLY_EXTERNAL_POINTS: "rewards",

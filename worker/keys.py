@@ -350,3 +350,14 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         site_settings(i),
         f"wrw:erased:{{{i}}}:*",
     ]
+
+
+# Automation triggers decided once (worker/store/trigger_marks.py).
+
+
+def member_trigger_mark(instance_id: str, contact_id: str, mark_digest: str) -> str:
+    """Set once a trigger event about the member was decided (its intent written beside it); the mark's
+    digest (hex) names the trigger key and business entity, so no outside text reaches the key."""
+    if not mark_digest.isalnum():
+        raise InvalidIdentifier("a trigger mark is a hex digest")
+    return f"{member(instance_id, contact_id)}:trigger:{mark_digest}"

@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     external_sync_match_by: Literal["email", "contactId"] = "email"
     # Defaults for every instance; an instance's own values (worker/store/site_settings.py) win.
     auto_bootstrap: bool = False  # start `bootstrap` when the app is installed (the merchant's decision: off)
-    reward_expiring_notice_days: int = Field(default=3, ge=0)  # `reward_expiring` this long before expiry
+    reward_expiring_notice_days: int = Field(
+        default=3, ge=0, le=365
+    )  # `reward_expiring` this long before expiry
     # Where Wix reaches this service: the embedded script's `host` (unset: no embedding on install) and the
     # URLs `python -m worker wix-app show` prints for the Dev Center.
     public_base_url: str | None = None

@@ -152,7 +152,7 @@ def test_100_coupon_rewards_make_100_coupons(calm_wix, web, worker, real_redis) 
     def reports() -> Counter[str]:
         return Counter(report["triggerKey"] for report in collection(calm_wix, "triggerReports"))
 
-    expected = Counter({"milestone_achieved": 100, "reward_issued": 100})
+    expected = Counter({"order_paid": 100, "milestone_achieved": 100, "reward_issued": 100})
     wait_for(lambda: reports() == expected, 60, "each trigger reported once")
     assert sum(faults_seen(calm_wix).values()) > 100
 

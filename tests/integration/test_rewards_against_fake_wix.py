@@ -64,12 +64,16 @@ class TestCouponRewards:
         def reported() -> list[str]:
             return sorted(r["triggerKey"] for r in collection(fake_wix, "triggerReports"))
 
-        wait_for(lambda: reported() == ["milestone_achieved", "reward_issued"], 30, "both trigger reports")
+        wait_for(
+            lambda: reported() == ["milestone_achieved", "order_paid", "reward_issued"],
+            30,
+            "the trigger reports",
+        )
         issued_report = next(
             r for r in collection(fake_wix, "triggerReports") if r["triggerKey"] == "reward_issued"
         )
-        assert issued_report["payload"]["coupon_code"] == coupon_code(reward_log["id"])
-        assert issued_report["payload"]["contact_id"] == contact
+        assert issued_report["payload"]["couponCode"] == coupon_code(reward_log["id"])
+        assert issued_report["payload"]["contactId"] == contact
 
     def test_a_worker_killed_mid_fulfilment_still_yields_one_coupon(
         self, fake_wix, shop_env, real_redis
@@ -241,8 +245,9 @@ class TestTimeoutsAndTokens:
 
 class TestRateLimit:
     def test_two_workers_stay_under_wixs_limit_together(self, fake_wix, real_redis, redis_url) -> None:
-        """Wix allows 10 calls a minute here and so do we: two workers make 13 calls (a token, and per
-        reward a coupon and two trigger reports) for four rewards, spread over two minutes, with no 429."""
+        """Wix allows 10 calls a minute here and so do we: two workers make 17 calls (a token, per order
+        its order_paid report, and per reward a coupon and two trigger reports) for four paid orders and
+        their rewards, spread over two minutes, with no 429."""
         fake_wix.control("POST", "reset")
         fake_wix.control("PATCH", "settings", json={"rateLimitPerMinute": 10})
         ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
@@ -255,7 +260,9 @@ class TestRateLimit:
                 store = ProgressStore(real_redis)
                 wait_for(lambda: all(issued(store, c) for c in contacts), 150, "all four coupons")
                 wait_for(
-                    lambda: len(collection(fake_wix, "triggerReports")) == 8, 150, "all eight trigger reports"
+                    lambda: len(collection(fake_wix, "triggerReports")) == 12,
+                    200,
+                    "all twelve trigger reports",
                 )
                 assert len(collection(fake_wix, "coupons")) == 4
                 assert fake_wix.control("GET", "state")["rateLimited"].get(INSTANCE, 0) == 0

@@ -510,7 +510,16 @@ def checks(store: redis.Redis, fake_url: str, plan: Plan) -> list[Check]:
         Check(
             "automation triggers reported once (achieved, issued)",
             len(reward_logs) + len(issued),
-            sum(1 for n in reports.values() if n == 1),
+            sum(
+                1
+                for (key, _), n in reports.items()
+                if key in ("milestone_achieved", "reward_issued") and n == 1
+            ),
+        ),
+        Check(
+            "order_paid reported once per paid order (twins and redeliveries: once)",
+            len(plan.orders),
+            sum(1 for order in plan.orders if reports[("order_paid", f"order_paid:order:{order.id}")] == 1),
         ),
         Check("tasks left queued or unacknowledged", 0, queued),
         Check("dead letters left", 0, len(DeadLetters(store).list())),
@@ -563,9 +572,15 @@ def unsettled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> s
 
 
 def settled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> bool:
-    """No event waits, no task is queued or held, no reward log is pending."""
+    """No event waits, no task is queued or held, nothing waits in a member's outbox (a task message
+    lost to a kill waits there for the relay), no reward log is pending."""
     if _queued(store):
         return False
+    with store.pipeline(transaction=False) as pipe:
+        for contact in contacts:
+            pipe.exists(keys.member_outbox(INSTANCE, contact))
+        if any(pipe.execute()):
+            return False
     with store.pipeline(transaction=False) as pipe:
         for event_id in event_ids:
             pipe.hget(keys.event_record(INSTANCE, event_id), "status")

@@ -30,6 +30,7 @@ from worker.loyalty.points_gate import park_earns, points_wait_reason, record_pr
 from worker.loyalty.points_rules import points_to_earn
 from worker.members.erasure import erase_on_request
 from worker.progress.record import record_activity
+from worker.rewards.automation_triggers import report_order_event
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.settings import Settings
 from worker.store import outbox
@@ -132,6 +133,7 @@ def process_event(
             for reward_id in entry.get("rewardLogIds", [])
         ]
         fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
+        report_order_event(client, follow_ups, event)  # order_paid, order_fulfilled: once per order
         with contextlib.suppress(NoProgram, ProgramInvalid):
             earns = points_to_earn(event, store.program(instance_id))
             if points_wait_reason(client, instance_id):

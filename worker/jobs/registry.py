@@ -16,6 +16,7 @@ from worker.jobs.catch_up import catch_up
 from worker.jobs.monthly_messages import monthly_messages
 from worker.jobs.runner import RECORD_TTL_SECONDS, Batch, JobContext, JobStep
 from worker.jobs.sweep import sweep
+from worker.jobs.trigger_notices import reward_expiring, streak_at_risk_job
 from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.store.progress import update_json
 from worker.sync.member_directory import record_wix_contacts
@@ -167,15 +168,19 @@ KINDS: dict[str, JobStep] = {
     "catch-up": catch_up,
     "monthly-messages": monthly_messages,
     "sweep": sweep,
+    "reward-expiring": reward_expiring,
+    "streak-at-risk": streak_at_risk_job,
 }
 # Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
-NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages"})
+NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk"})
 QUEUES: dict[str, str] = {
     "expire-rewards": "periodic",
     "bootstrap": "bulk",
     "catch-up": "periodic",
     "monthly-messages": "bulk",
     "sweep": "periodic",
+    "reward-expiring": "periodic",
+    "streak-at-risk": "periodic",
 }
 
 

@@ -3,15 +3,18 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
 
+from worker import keys
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier
+from worker.store import outbox
 from worker.store.progress import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
@@ -112,9 +115,15 @@ def issue_reward(
         raise LogRejected("couponCode must be 1 to 100 characters")
     if expiry_at <= issued_at:
         raise LogRejected("rewardExpiryAt must be after rewardIssuedAt")
-    key = ProgressStore(client).reward_log_key(instance_id, reward_log_id)
-    if key is None:
+    store = ProgressStore(client)
+    key = store.reward_log_key(instance_id, reward_log_id)
+    contact_id = store.reward_owner(instance_id, reward_log_id)
+    if key is None or contact_id is None:
         raise NotFound(f"no reward log {reward_log_id}")
+    # `reward_issued` is reported once: its intent is committed with the change (worker/store/outbox.py).
+    member_outbox = keys.member_outbox(instance_id, contact_id)
+    intents = [outbox.report_intent(instance_id, outbox.REWARD_ISSUED, reward_log_id)]
+    outbox.index(client, member_outbox, time.time())
     wanted = {
         "couponCode": coupon_code,
         "rewardIssuedAt": utc_stamp(issued_at),
@@ -128,7 +137,9 @@ def issue_reward(
             raise Conflict(f"reward log {reward_log_id} was already issued with another coupon")
         return {**reward_log, **wanted, "status": "issued", "updatedAt": utc_stamp(now)}
 
-    reward_log, changed = update_json(client, key, issue)
+    reward_log, changed = update_json(
+        client, key, issue, also=lambda pipe: outbox.add(pipe, member_outbox, intents, time.time())
+    )
     if reward_log is None:
         raise NotFound(f"no reward log {reward_log_id}")
     return reward_log, changed

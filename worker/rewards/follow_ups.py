@@ -19,8 +19,8 @@ import redis
 
 from worker import keys
 from worker.dispatch import Dispatcher
-from worker.progress.record import ActivityRequest, record_activity
-from worker.rewards.automation_triggers import MILESTONE_ACHIEVED
+from worker.progress.record import ActivityRequest, issue_reward, record_activity
+from worker.rewards.automation_triggers import MILESTONE_ACHIEVED, REWARD_ISSUED
 from worker.store import outbox
 from worker.store.outbox import needs_fulfilment
 from worker.store.progress import Outcome, ProgressStore
@@ -74,3 +74,40 @@ def record_and_follow_up(
     outcome = record_activity(ProgressStore(client), instance_id, activity, now)
     send_follow_ups(follow_ups, client, instance_id, outcome)
     return outcome
+
+
+def issue_and_follow_up(
+    client: redis.Redis,
+    follow_ups: Dispatcher,
+    instance_id: str,
+    reward_log_id: str,
+    *,
+    coupon_code: str,
+    issued_at: datetime,
+    expiry_at: datetime,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Issue a reward log with a coupon someone else made (worker.progress.record.issue_reward), then
+    report `reward_issued`: the one path of the Update Reward Log action and the records API. The issue
+    committed the report's intent, so a repeat sends again only what is still unsent; sending never
+    fails the caller."""
+    reward_log, changed = issue_reward(
+        client,
+        instance_id,
+        reward_log_id,
+        coupon_code=coupon_code,
+        issued_at=issued_at,
+        expiry_at=expiry_at,
+        now=now,
+    )
+    intent = outbox.report_intent(instance_id, REWARD_ISSUED, reward_log_id)
+    if not changed:
+        member_outbox = keys.member_outbox(instance_id, reward_log["contactId"])
+        outbox.resend_pending(client, member_outbox, [intent.id], follow_ups.resend, time.time())
+        return reward_log, changed
+    outbox.crash_after_commit_for_tests()
+    try:
+        follow_ups.report(instance_id, REWARD_ISSUED, [reward_log_id])
+    except Exception:  # the intent is in the member's outbox: the relay sends it
+        logger.exception("could not send the reward_issued report", extra={"reward_log_id": reward_log_id})
+    return reward_log, changed

@@ -19,6 +19,10 @@ intent first and sends second. Dying before the `put` is the task's own redelive
 the send (a worker SIGKILLed between kombu's BRPOP and its `unacked` write, which `make chaos` showed) is
 the relay's.
 
+A trigger event decided once (worker/store/trigger_marks.py: an order paid, points earned, a reward
+expiring, a streak at risk, a reward issued by hand) writes its report's intent in the same Lua call or
+MULTI as its decision, and is relayed the same way.
+
 Every task sent this way is idempotent by the change's identifier (a reward log id makes the coupon code,
 the points' idempotencyKey and the trigger's), so a copy does nothing twice.
 

@@ -79,11 +79,15 @@ def _dump_state(state: MemberState, late: list[dict[str, Any]]) -> str:
 
 
 def update_json(
-    client: redis.Redis, key: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    client: redis.Redis,
+    key: str,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    also: Callable[[Any], None] | None = None,
 ) -> tuple[dict[str, Any] | None, bool]:
     """Apply `change` to the JSON object at `key` in one step (WATCH/MULTI, again if another writer came
     first). `change` answers the new value, or None to leave it; exceptions it raises propagate with
-    nothing written. Answers the value now stored (None when the key is missing) and whether it changed."""
+    nothing written. `also` queues more writes on the same MULTI when the value changes (keys of the
+    same hash tag). Answers the value now stored (None when the key is missing) and whether it changed."""
     with client.pipeline() as pipe:
         while True:
             try:
@@ -97,6 +101,8 @@ def update_json(
                     return current, False
                 pipe.multi()
                 pipe.set(key, json.dumps(new))
+                if also is not None:
+                    also(pipe)
                 pipe.execute()
                 return new, True
             except redis.WatchError:
@@ -243,6 +249,10 @@ class ProgressStore:
         """The contact whose reward log this is, from the instance's reward index (None: no such log)."""
         contact_id = self._redis.hget(keys.reward_index(instance_id), reward_log_id)
         return contact_id if isinstance(contact_id, str) else None
+
+    def reward_owner(self, instance_id: str, reward_log_id: str) -> str | None:
+        """The contact whose reward log this is (None: the instance has no such log)."""
+        return self._reward_owner(instance_id, reward_log_id)
 
     def reward_log_key(self, instance_id: str, reward_log_id: str) -> str | None:
         """The key of a reward log of this instance, or None when the instance has no such log."""

@@ -15,8 +15,8 @@ from pydantic.config import JsonDict
 
 from worker.identifiers import MAX_LENGTH, PATTERN, Identifier, LongIdentifier, ShortIdentifier
 from worker.progress.member_progress import member_progress
-from worker.progress.record import ActivityRequest, issue_reward, parse_moment
-from worker.rewards.follow_ups import record_and_follow_up
+from worker.progress.record import ActivityRequest, parse_moment
+from worker.rewards.follow_ups import issue_and_follow_up, record_and_follow_up
 from worker.store.api_keys import instance_for
 from worker.store.progress import Kind, ProgressStore
 from worker.web.errors import REDIS_UNAVAILABLE, ApiError
@@ -197,8 +197,9 @@ def get_reward_log(reward_log_id: RewardLogId, request: Request, instance_id: In
 def patch_reward_log(
     reward_log_id: RewardLogId, body: RewardLogPatch, request: Request, instance_id: Instance
 ) -> dict[str, Any]:
-    reward_log, _ = issue_reward(
+    reward_log, _ = issue_and_follow_up(
         request.app.state.store,
+        request.app.state.follow_ups,
         instance_id,
         reward_log_id,
         coupon_code=body.couponCode,

@@ -28,8 +28,8 @@ from starlette.concurrency import run_in_threadpool
 
 from worker.dispatch import Dispatcher
 from worker.infra import log_config
-from worker.progress.record import ActivityRequest, issue_reward
-from worker.rewards.follow_ups import record_and_follow_up
+from worker.progress.record import ActivityRequest
+from worker.rewards.follow_ups import issue_and_follow_up, record_and_follow_up
 from worker.settings import Settings
 from worker.store.instances import require_installed
 from worker.web.errors import ApiError, ApplicationErrorRoute
@@ -65,9 +65,12 @@ def execute(
     return {**_plain(outcome.answer), "duplicate": outcome.duplicate}
 
 
-def update_reward_log(client: redis.Redis, instance_id: str, update: RewardUpdate) -> dict[str, Any]:
-    reward_log, changed = issue_reward(
+def update_reward_log(
+    client: redis.Redis, instance_id: str, update: RewardUpdate, follow_ups: Dispatcher
+) -> dict[str, Any]:
+    reward_log, changed = issue_and_follow_up(
         client,
+        follow_ups,
         instance_id,
         update.reward_log_id,
         coupon_code=update.coupon_code,
@@ -111,7 +114,7 @@ def _action(invocation: Invocation, follow_ups: Dispatcher) -> Callable[[redis.R
     params = invocation.params
     if isinstance(params, UpdateRewardLog):
         update = params.update()
-        return lambda client: update_reward_log(client, invocation.instance_id, update)
+        return lambda client: update_reward_log(client, invocation.instance_id, update, follow_ups)
     activity = params.activity(invocation.request_id)
     return lambda client: execute(client, invocation.instance_id, activity, follow_ups)
 

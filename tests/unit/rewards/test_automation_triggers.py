@@ -53,7 +53,7 @@ class TestTriggers:
         reward_log = halfway_reward(fake_store)
         assert report_trigger(wix, fake_store, "i", MILESTONE_ACHIEVED, reward_log["id"])  # type: ignore[arg-type]
         [report] = wix.reports
-        assert report["payload"]["contact_id"] == "c1"
-        assert report["payload"]["milestone_name"] == "Halfway"
+        assert report["payload"]["contactId"] == "c1"
+        assert report["payload"]["milestoneName"] == "Halfway"
         assert report["idempotency_key"] == f"milestone_achieved:{reward_log['id']}"
         assert len(report["external_entity_id"]) == 36

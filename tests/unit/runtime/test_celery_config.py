@@ -125,7 +125,14 @@ class TestBeat:
         jobs = "periodic.start_job_everywhere"
         entries = [e for e in celeryconfig.beat_schedule.values() if e["task"] == jobs]
         names = {entry["kwargs"]["name"] for entry in entries}  # type: ignore[index]
-        assert names == {"sweep", "expire-rewards", "catch-up", "monthly-messages"}
+        assert names == {
+            "sweep",
+            "expire-rewards",
+            "catch-up",
+            "monthly-messages",
+            "reward-expiring",
+            "streak-at-risk",
+        }
         assert names <= set(KINDS)
         assert {QUEUES[name] for name in names} <= {"periodic", "bulk"}
 

@@ -530,9 +530,19 @@ class TestMessagesLostOnTheirWay:
         monkeypatch.setattr(tasks.rewards, "redis_store", lambda: fake_store)
         monkeypatch.setattr(tasks.rewards, "wix_client", lambda: NO_WIX)
         monkeypatch.setattr(tasks.rewards, "earn_points", lambda *args: earned.append(args[4]))
+        reports = RecordedDispatcher()  # the points_earned report's message is lost too
+        monkeypatch.setattr(tasks.rewards, "CeleryDispatcher", lambda: reports)
         tasks.rewards.earn_points_task.apply(kwargs=kwargs).get()
         assert earned == [earn.idempotency_key]
-        assert outbox.relay(fake_store, relayed.resend, time.time() + 10 * outbox.RESEND_MAX_SECONDS) == 0
+        [(task, report, _)] = reports.resent
+        assert (task, report["trigger_key"]) == ("rewards.report_event", "points_earned")
+        later = time.time() + 10 * outbox.RESEND_MAX_SECONDS
+        relayed.resent.clear()
+        assert outbox.relay(fake_store, relayed.resend, later) == 1  # only the report: the earn was taken
+        assert [entry[0] for entry in relayed.resent] == ["rewards.report_event"]
+        monkeypatch.setattr(tasks.rewards, "report_event", lambda *args: [])
+        tasks.rewards.report_event_task.apply(kwargs=report).get()
+        assert outbox.relay(fake_store, relayed.resend, later) == 0
 
     def test_reward_issued_is_relayed_until_its_report_task_takes_it(
         self, store, fake_store, monkeypatch

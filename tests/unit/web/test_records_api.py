@@ -202,6 +202,27 @@ class TestRewardLogs:
         assert again.json() == issued.json()
         assert client.get(f"/schema/reward_log/{reward_id}", headers=key).json() == issued.json()
 
+    def test_patch_reports_reward_issued_once(self, client) -> None:
+        """The PATCH issues through the domain's one path: reward_issued is reported once; the same
+        values again, or another code (409), report nothing more."""
+        key = api_key(client)
+        reward_id = self.reward_log_id(client, key)
+        patch = {
+            "couponCode": "HALF-1",
+            "rewardIssuedAt": "2026-11-24T10:00:00Z",
+            "rewardExpiryAt": "2026-12-24T10:00:00Z",
+        }
+        follow_ups = client.app.state.follow_ups  # type: ignore[attr-defined]
+        follow_ups.reports.clear()  # the milestone_achieved of the log's recording
+        assert client.patch(f"/schema/reward_log/{reward_id}", json=patch, headers=key).status_code == 200
+        assert follow_ups.reports == [("inst-1", "reward_issued", reward_id)]
+        client.patch(f"/schema/reward_log/{reward_id}", json=patch, headers=key)
+        other = client.patch(
+            f"/schema/reward_log/{reward_id}", json={**patch, "couponCode": "B"}, headers=key
+        )
+        assert other.status_code == 409
+        assert follow_ups.reports == [("inst-1", "reward_issued", reward_id)]
+
     def test_another_code_on_an_issued_log_is_409(self, client) -> None:
         """A reward is issued once."""
         key = api_key(client)

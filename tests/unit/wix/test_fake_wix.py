@@ -513,7 +513,7 @@ class TestTriggerReports:
     def report(self, client: TestClient, headers: dict[str, str], key: str, **extra: Any) -> httpx.Response:
         body = {
             "triggerKey": "reward_issued",
-            "payload": {"contact_id": CONTACT, "coupon_code": "STRK-7Q2X9"},
+            "payload": {"contactId": CONTACT, "couponCode": "STRK-7Q2X9"},
             "externalEntityId": "16ef8c9c-413e-4d5f-b77d-8c67c3c8ae0c",
             "idempotency": {"key": key, **extra},
         }
@@ -541,6 +541,33 @@ class TestTriggerReports:
         """A report without triggerKey is a 400."""
         answer = client.post("/automations/v1/events/report", json={"payload": {}}, headers=auth(client))
         assert answer.status_code == 400
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"idempotency": {"key": "k" * 81}},
+            {"idempotency": {"key": ""}},
+            {"externalEntityId": "not-a-guid"},
+            {"payload": {"_private": 1}},
+            {"payload": {"contact-id": "x"}},
+            {"triggerKey": "t" * 101},
+        ],
+        ids=["key-over-80", "empty-key", "entity-not-a-guid", "underscore-key", "dash-key", "long-trigger"],
+    )
+    def test_what_wixs_sdk_declares_invalid_is_a_400(
+        self, client: TestClient, change: dict[str, Any]
+    ) -> None:
+        """@wix/automations: key 1 to 80, a GUID entity id, payload keys [A-Za-z0-9_] not starting with _."""
+        body = {
+            "triggerKey": "reward_issued",
+            "payload": {"contactId": CONTACT},
+            "externalEntityId": "16ef8c9c-413e-4d5f-b77d-8c67c3c8ae0c",
+            "idempotency": {"key": "k"},
+            **change,
+        }
+        answer = client.post("/automations/v1/events/report", json=body, headers=auth(client))
+        assert answer.status_code == 400, answer.text
+        assert client.get(f"/_fake/instances/{INSTANCE}").json()["triggerReports"] == []
 
 
 class TestInbox:

@@ -4,7 +4,9 @@
 ttlInMilliseconds}}` → `{"activationIds": [...]}`. "If you send the same idempotency key in multiple
 report event requests, for the same trigger key and app id, consecutive requests will be ignored after
 the first one" for the key's TTL (default one week). `POST /automations/v1/events/cancel`
-`{triggerKey, externalEntityId}` → `{}`.
+`{triggerKey, externalEntityId}` → `{}`. Checked as @wix/automations declares them: `triggerKey` 1 to 100
+characters, payload keys `[A-Za-z0-9_]` not starting with `_`, `externalEntityId` a GUID, `idempotency.key`
+1 to 80 characters, `ttlInMilliseconds` an int64 (a string on the wire).
 
 UNCONFIRMED choice: an ignored repeat answers 200 `{"activationIds": []}`.
 """
@@ -12,6 +14,8 @@ UNCONFIRMED choice: an ignored repeat answers 200 `{"activationIds": []}`.
 from __future__ import annotations
 
 import copy
+import re
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +25,19 @@ from worker.wix.fake.oauth import CallerDep
 from worker.wix.fake.state import iso, new_id
 
 router = APIRouter(tags=["automations"])
+
+# @wix/automations `ReportEventRequest` (wix-facts.md §8): payload keys, a GUID entity id.
+_PAYLOAD_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
+
+
+def _is_guid(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
 
 DEFAULT_IDEMPOTENCY_TTL_MS = 7 * 24 * 3600 * 1000
 
@@ -45,13 +62,25 @@ async def report_event(request: Request, caller: CallerDep) -> dict[str, Any]:
     trigger_key = body.get("triggerKey")
     if not isinstance(trigger_key, str) or not trigger_key:
         violations.add("triggerKey", "triggerKey is required", "REQUIRED_FIELD")
-    if body.get("payload") is not None and not isinstance(body.get("payload"), dict):
+    elif len(trigger_key) > 100:
+        violations.add("triggerKey", "triggerKey must be at most 100 characters", "MAX_LENGTH")
+    payload = body.get("payload")
+    if payload is not None and not isinstance(payload, dict):
         violations.add("payload", "payload must be an object", "FORMAT")
+    elif isinstance(payload, dict):
+        for name in payload:
+            if not _PAYLOAD_KEY.fullmatch(name):
+                violations.add(f"payload.{name}", "keys are [A-Za-z0-9_], not starting with _", "FORMAT")
+    entity = body.get("externalEntityId")
+    if entity is not None and not _is_guid(entity):
+        violations.add("externalEntityId", "externalEntityId must be a GUID", "FORMAT")
     idempotency = body.get("idempotency")
     key, ttl_ms = None, 0
     if idempotency is not None:
         if not isinstance(idempotency, dict) or not isinstance(idempotency.get("key"), str):
             violations.add("idempotency.key", "idempotency needs a key", "REQUIRED_FIELD")
+        elif not 1 <= len(idempotency["key"]) <= 80:
+            violations.add("idempotency.key", "idempotency.key must be 1 to 80 characters", "MAX_LENGTH")
         else:
             key = idempotency["key"]
             ttl_ms = _ttl_ms(idempotency, violations)
