@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tasks.jobs import send_batch
-from worker.installs.lifecycle import complete_install
+from worker import keys
+from worker.installs.lifecycle import INSTALL_INTENT, complete_install
 from worker.installs.purge import purge_due
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs
@@ -14,6 +15,7 @@ from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.providers import configured_wix, redis_store
 from worker.settings import get_settings
+from worker.store import outbox
 from worker.wix.client import WixTransientError, retry_in_place
 
 BOOTSTRAP = "bootstrap"
@@ -24,6 +26,7 @@ def on_installed_task(self: WorkerTask, *, instance_id: str) -> str:
     """Read the site's Wix loyalty program status, embed the widget's script, and start `bootstrap` when
     auto-bootstrap is on for the site; answers what became of it."""
     wix, settings = configured_wix(), get_settings()
+    outbox.take(redis_store(), keys.instance_outbox(instance_id), INSTALL_INTENT)  # the broker has it now
     try:
         outcome = retry_in_place(
             lambda: complete_install(

@@ -348,6 +348,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         f"wrw:monthly-messages-complete:{i}:*",
         inbox_conversations(i),
         site_settings(i),
+        instance_outbox(i),
         f"wrw:erased:{{{i}}}:*",
     ]
 
@@ -361,3 +362,10 @@ def member_trigger_mark(instance_id: str, contact_id: str, mark_digest: str) -> 
     if not mark_digest.isalnum():
         raise InvalidIdentifier("a trigger mark is a hex digest")
     return f"{member(instance_id, contact_id)}:trigger:{mark_digest}"
+
+
+def instance_outbox(instance_id: str) -> str:
+    """Hash: intents of the instance's own tasks not yet taken (worker/store/outbox.py): the install."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
+    return f"wrw:instance-outbox:{instance_id}"

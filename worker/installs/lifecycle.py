@@ -14,17 +14,19 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import redis
 
+from worker import keys
 from worker.dispatch import ON_INSTALLED, Dispatcher, queue_of
 from worker.engine.program import ProgramInvalid
 from worker.installs.embedded_script import embed_parameters
 from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.settings import Settings
-from worker.store import instances
+from worker.store import instances, outbox
 from worker.store.progress import NoProgram, ProgressStore
 from worker.store.site_settings import site_settings_for
 from worker.wix.client import WixApiError, WixClient
@@ -33,30 +35,49 @@ from worker.wix.events import EventIgnored, NormalizedEvent
 logger = logging.getLogger(__name__)
 
 REMOVED_REASON = "the app was removed from this site: its events are not processed"
+INSTALL_INTENT = "install"  # the install task's intent in the instance's outbox (one at a time)
 NOT_CONFIGURED = "Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)"
 NO_PUBLIC_BASE_URL = "PUBLIC_BASE_URL is not set: the widget's host is unknown, so the script is not embedded"
 
 
 def admit_event(client: redis.Redis, event: NormalizedEvent, follow_ups: Dispatcher | None) -> None:
-    """Keep the registry current with this event; EventIgnored when its instance's app was removed."""
+    """Keep the registry current with this event; EventIgnored when its instance's app was removed.
+
+    An install (`AppInstalled`, or the first event of a site the registry has not seen) writes its
+    `installs.on_installed` intent in the instance's outbox before the registry knows the site: a worker
+    dying before the send, or a broker refusing it, leaves the intent to the relay, not to an event
+    whose redelivery finds the site already known."""
     instance_id, at = event.instanceId, event.occurredAt
+    installing = event.name == "app_installed" or instances.status(client, instance_id) is None
+    if installing:
+        outbox.put(client, keys.instance_outbox(instance_id), [install_intent(instance_id)], time.time())
     before = instances.touch(client, instance_id, at)
     if event.name == "app_installed":
         if instances.record_installed(client, instance_id, at):
             logger.info("app installed again: the site's data is kept", extra={"instance_id": instance_id})
-        send_on_installed(follow_ups, instance_id)
     elif event.name == "app_removed":
         instances.record_removed(client, instance_id, at)
         logger.info("app removed from the site", extra={"instance_id": instance_id})
     elif before == instances.REMOVED:
         raise EventIgnored(REMOVED_REASON)
-    elif before == "":  # installed before the registry existed: this first event stands for AppInstalled
+    if installing:
         send_on_installed(follow_ups, instance_id)
 
 
+def install_intent(instance_id: str) -> outbox.Intent:
+    return outbox.Intent(INSTALL_INTENT, ON_INSTALLED, {"instance_id": instance_id}, queue_of(ON_INSTALLED))
+
+
 def send_on_installed(follow_ups: Dispatcher | None, instance_id: str) -> None:
-    if follow_ups is not None:
+    """Send the install task at once; a failure is left to the outbox's relay (the intent is there)."""
+    if follow_ups is None:
+        return
+    try:
         follow_ups.resend(ON_INSTALLED, {"instance_id": instance_id}, queue_of(ON_INSTALLED))
+    except Exception:
+        logger.exception(
+            "could not send the install task: the outbox relay will", extra={"instance_id": instance_id}
+        )
 
 
 def auto_bootstrap_for(client: redis.Redis, settings: Settings, instance_id: str) -> bool:

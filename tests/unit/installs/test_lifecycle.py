@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from worker.events.processing import process_event
 from worker.installs.embedded_script import script_placeholders
 from worker.installs.lifecycle import NO_PUBLIC_BASE_URL, admit_event, complete_install
 from worker.settings import Settings
-from worker.store import instances
+from worker.store import instances, outbox
 from worker.store.journal import EventJournal
 from worker.web.event_queue import EventQueue
 from worker.wix.client import WixApiError
@@ -57,6 +58,27 @@ class TestAdmitEvent:
         admit_event(fake_store, event("order_paid", T0 + timedelta(minutes=1)), sent)
         assert instances.get(fake_store, INSTANCE)["installedVia"] == "first_event"  # type: ignore[index]
         assert [task for task, _, _ in sent.resent] == ["installs.on_installed"]
+
+    def test_an_install_whose_send_failed_is_relayed_until_its_task_takes_it(
+        self, fake_store, monkeypatch
+    ) -> None:
+        """The broker refuses the install task of a site's first event: the event goes on, its redelivery
+        sends nothing (the site is known now), and the outbox's relay sends the install, until the task
+        has taken it."""
+        import tasks.installs
+
+        down = RecordedDispatcher()
+        down.resend = lambda *args: (_ for _ in ()).throw(ConnectionError("broker down"))  # type: ignore[method-assign]
+        admit_event(fake_store, event("order_paid"), down)
+        admit_event(fake_store, event("order_paid"), RecordedDispatcher())  # the redelivery
+        relayed = RecordedDispatcher()
+        later = time.time() + outbox.RESEND_AFTER_SECONDS + 1
+        assert outbox.relay(fake_store, relayed.resend, later) == 1
+        assert relayed.resent == [("installs.on_installed", {"instance_id": INSTANCE}, "rewards")]
+        monkeypatch.setattr(tasks.installs, "redis_store", lambda: fake_store)
+        monkeypatch.setattr(tasks.installs, "configured_wix", lambda: None)  # Wix not configured: no call
+        tasks.installs.on_installed_task(instance_id=INSTANCE)
+        assert outbox.relay(fake_store, relayed.resend, later + outbox.RESEND_MAX_SECONDS) == 0
 
     def test_a_removed_sites_events_are_ignored_until_it_installs_again(self, fake_store) -> None:
         """After AppRemoved every event but AppInstalled is ignored; AppInstalled brings the site back."""

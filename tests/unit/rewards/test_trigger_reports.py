@@ -32,7 +32,7 @@ from worker.rewards.automation_triggers import (
 )
 from worker.rewards.follow_ups import issue_and_follow_up, record_and_follow_up
 from worker.rewards.trigger_schemas import trigger_definition, trigger_keys, trigger_payload_schema
-from worker.store import outbox
+from worker.store import instances, outbox
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 
@@ -291,6 +291,7 @@ class TestCrashBetweenDecisionAndReport:
     def test_a_decision_whose_send_never_happened_is_relayed_exactly_once(self, fake_store) -> None:
         """The process dies after the decision (the send never happens): the relay sends the intent,
         a redelivered webhook does not decide again, and once the task took it nothing is left."""
+        instances.record_installed(fake_store, INSTANCE, datetime.now(UTC))  # a site we know: no install
         lost = RecordedDispatcher()
         lost.resend = lambda *args: (_ for _ in ()).throw(ConnectionError("broker down"))  # type: ignore[method-assign]
         process(fake_store, "wix.ecom.v1.order_payment_status_updated",

@@ -19,7 +19,7 @@ from worker.dispatch import RecordedDispatcher
 from worker.progress.record import ActivityRequest, record_activity
 from worker.rewards.follow_ups import send_follow_ups
 from worker.runtime.dispatcher import CeleryDispatcher
-from worker.store import outbox
+from worker.store import instances, outbox
 from worker.store.progress import ProgressStore
 
 # A Wix client that makes no call: the tasks read its retry pace; any call would fail.
@@ -512,6 +512,7 @@ class TestMessagesLostOnTheirWay:
         ProgressStore(fake_store).save_program(
             INSTANCE, {**PROGRAM, "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}]}
         )
+        instances.record_installed(fake_store, INSTANCE, NOW)  # a site we know: no install task
         payload = wix_samples.checkout_completed()
         follow_ups = RecordedDispatcher()  # sends nowhere: the message is lost
         process_event(
