@@ -27,4 +27,8 @@ def test_the_demo_issues_a_coupon_and_points() -> None:
     assert "Two weeks running: coupon issued, coupon RW-" in out
     assert "A hundred spent: points issued" in out
     assert "loyalty account of demo-contact-jane: 64 points" in out
-    assert out.count("automation trigger") == 4
+    assert out.count("automation trigger order_paid (order #") == 3
+    assert out.count("automation trigger points_earned (+") == 3
+    assert out.count("automation trigger milestone_achieved") == 2
+    assert out.count("automation trigger reward_issued (Two weeks running)") == 1
+    assert out.count("automation trigger") == 10

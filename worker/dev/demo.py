@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,8 +188,7 @@ def run_demo() -> int:
             return len(logs) == 2 and all(log["status"] == "issued" for log in logs)
 
         _wait(settled, 60, "the rewards to be issued")
-        _wait(lambda: len(_fake(fake, "triggerReports")) >= 4, 30, "the automation triggers")
-        time.sleep(1)  # the checkout points land on the same queue
+        _wait(lambda: _trigger_counts(fake) == EXPECTED_TRIGGERS, 60, "the automation triggers")
         _print_results(
             member_progress(progress_store, INSTANCE, CONTACT, datetime.now(UTC), wix=configured_wix), fake
         )
@@ -201,6 +201,27 @@ def run_demo() -> int:
 def _fake(fake: str, collection: str) -> list[dict[str, Any]]:
     answer = httpx.get(f"{fake}/_fake/instances/{INSTANCE}/{collection}", timeout=5).json()
     return list(answer[collection])
+
+
+# Jane's story reports, once each: three orders paid, two milestones reached and their rewards issued,
+# and the points of her three checkouts (1 per $10).
+EXPECTED_TRIGGERS = Counter(
+    {"order_paid": 3, "milestone_achieved": 2, "reward_issued": 2, "points_earned": 3}
+)
+
+
+def _trigger_counts(fake: str) -> Counter[str]:
+    return Counter(report["triggerKey"] for report in _fake(fake, "triggerReports"))
+
+
+def _trigger_detail(payload: dict[str, Any]) -> str:
+    if "milestoneName" in payload:
+        return str(payload["milestoneName"])
+    if "orderNumber" in payload:
+        return f"order #{payload['orderNumber']}, {payload.get('total')} {payload.get('currency')}"
+    if "points" in payload:
+        return f"+{payload['points']} points"
+    return ""
 
 
 def _print_results(progress: dict[str, Any], fake: str) -> None:
@@ -222,5 +243,5 @@ def _print_results(progress: dict[str, Any], fake: str) -> None:
     for account in _fake(fake, "accounts"):
         print(f"  loyalty account of {account['contactId']}: {account['points']['balance']} points")
     for report in _fake(fake, "triggerReports"):
-        print(f"  automation trigger {report['triggerKey']} ({report['payload'].get('milestone_name')})")
+        print(f"  automation trigger {report['triggerKey']} ({_trigger_detail(report['payload'])})")
     print("\n" + json.dumps({"done": True}))
