@@ -20,7 +20,6 @@ answers mean here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,7 +28,7 @@ from worker.loyalty.program_admin import ExpirationSettings, ProgramAdmin, Progr
 from worker.web.admin import Admin, InstanceIdPath
 from worker.web.errors import ApiError
 from worker.web.wix_dependency import Wix
-from worker.wix.client import LoyaltyAppNotInstalled, WixApiError, WixClient, WixError, WixTransientError
+from worker.wix.client import WixClient
 
 PREFIX = "/admin/v1/instances/{instance_id}/loyalty-program"
 router = APIRouter(
@@ -50,35 +49,10 @@ def _admin(request: Request, wix: WixClient | None) -> ProgramAdmin:
     return ProgramAdmin(wix, request.app.state.store, request.app.state.follow_ups)
 
 
-def wix_failure(exc: WixError) -> ApiError:
-    """The answer to a Wix failure (see the module's doc)."""
-    if isinstance(exc, LoyaltyAppNotInstalled):
-        return ApiError(409, "loyalty_app_not_installed", exc.message)
-    if isinstance(exc, WixTransientError):
-        retry_after = round(exc.suggested_delay(0), 1)
-        message = f"Wix cannot answer now, try again shortly ({exc.message})"
-        return ApiError(503, "wix_unavailable", message, {"retryAfter": retry_after})
-    details = None
-    if isinstance(exc, WixApiError):
-        details = {"wixStatus": exc.status, "wixCode": exc.code, "wixRequestId": exc.request_id}
-        if exc.status in (409, 412, 428):
-            return ApiError(409, "wix_refused", exc.message, details)
-        if exc.status == 400:
-            return ApiError(422, "wix_rejected", exc.message, details)
-    return ApiError(502, "wix_refused", exc.message, details)
-
-
-def _answer(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return work()
-    except WixError as exc:
-        raise wix_failure(exc) from None
-
-
 @router.get("", summary="The site's Wix loyalty program")
 def get_loyalty_program(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.show(instance_id))
+    return admin.show(instance_id)
 
 
 @router.patch(
@@ -91,19 +65,19 @@ def patch_loyalty_program(
     instance_id: InstanceIdPath, body: ProgramChanges, request: Request, _: Admin, wix: Wix
 ) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.update(instance_id, body))
+    return admin.update(instance_id, body)
 
 
 @router.post("/activate", summary="Activate a DRAFT or PAUSED program (points that waited are sent)")
 def activate(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.activate(instance_id))
+    return admin.activate(instance_id)
 
 
 @router.post("/pause", summary="Pause an ACTIVE program (points wait until it is activated)")
 def pause(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.pause(instance_id))
+    return admin.pause(instance_id)
 
 
 @router.post(
@@ -118,7 +92,7 @@ def enable_points_expiration(
     body: ExpirationSettings | None = None,
 ) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.enable_expiration(instance_id, body))
+    return admin.enable_expiration(instance_id, body)
 
 
 @router.post("/points-expiration/disable", summary="Turn points expiration off")
@@ -126,10 +100,10 @@ def disable_points_expiration(
     instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix
 ) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.disable_expiration(instance_id))
+    return admin.disable_expiration(instance_id)
 
 
 @router.get("/premium-features", summary="Which premium features the site's program has")
 def premium_features(instance_id: InstanceIdPath, request: Request, _: Admin, wix: Wix) -> dict[str, Any]:
     admin = _admin(request, wix)
-    return _answer(lambda: admin.premium_features(instance_id))
+    return admin.premium_features(instance_id)

@@ -38,6 +38,7 @@ from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
 from worker.sync.inbound import InboundRefused
+from worker.wix.client import LoyaltyAppNotInstalled, WixApiError, WixError, WixTransientError
 from worker.wix.tokens import InvalidToken
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,28 @@ class Answer:
 BUSY = "the member's progress is busy; try again"
 REDIS_UNAVAILABLE = "Redis is unavailable; try again"  # as the Wix actions' OpenAPI example shows
 
+
+def _wix_failure(exc: WixError) -> Answer:
+    """Wix's answer after the client's tries in place: the site lacks the Loyalty app (409); Wix refuses
+    what the program's state does not allow (409) or rejects a value (422), with its status, code and
+    request id; cannot answer now (503, `retryAfter`); anything else it refused (our app's permissions or
+    credentials: 502)."""
+    if isinstance(exc, LoyaltyAppNotInstalled):
+        return Answer(409, "loyalty_app_not_installed", lambda e: e.message)
+    if isinstance(exc, WixTransientError):
+        retry_after = round(exc.suggested_delay(0), 1)
+        message = f"Wix cannot answer now, try again shortly ({exc.message})"
+        return Answer(503, "wix_unavailable", lambda _: message, lambda _: {"retryAfter": retry_after})
+    details = None
+    if isinstance(exc, WixApiError):
+        details = {"wixStatus": exc.status, "wixCode": exc.code, "wixRequestId": exc.request_id}
+        if exc.status in (409, 412, 428):
+            return Answer(409, "wix_refused", lambda e: e.message, lambda _: details)
+        if exc.status == 400:
+            return Answer(422, "wix_rejected", lambda e: e.message, lambda _: details)
+    return Answer(502, "wix_refused", lambda e: e.message, lambda _: details)
+
+
 # An entry: the answer, or a function of the exception deciding it.
 Entry = Answer | Callable[[Any], Answer]
 
@@ -115,6 +138,7 @@ DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     WixUnavailable: Answer(503, "wix_unavailable"),
     InvalidToken: Answer(401, "invalid_token", lambda e: e.message, lambda e: {"reason": e.reason}),
     InstanceRemoved: Answer(401, "instance_removed"),
+    WixError: _wix_failure,
     InboundRefused: lambda e: Answer(e.status, e.code, lambda x: x.message, lambda x: x.details),
 }
 

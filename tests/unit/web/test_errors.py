@@ -22,6 +22,7 @@ from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstan
 from worker.storefront.widget_tokens import InvalidWidgetToken
 from worker.sync.inbound import InboundRefused
 from worker.web.errors import DOMAIN_ERRORS, Answer, ApiError, ApplicationErrorRoute, install_error_handlers
+from worker.wix.client import WixError, WixTransientError
 from worker.wix.tokens import InvalidToken
 
 PROBLEMS = [{"path": "streaks[0].id", "message": "is required"}]
@@ -54,6 +55,7 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "the app was removed from the site of instance 'inst-1'",
         None,
     ),
+    (WixError("no credentials"), 502, "wix_refused", "no credentials", None),
     (
         InboundRefused("the request is not valid", [{"path": "amount", "message": "Field required"}]),
         422,
@@ -165,3 +167,11 @@ class TestOtherErrors:
         assert response.status_code == 500
         assert response.json()["error"]["code"] == "internal_error"
         assert "secret" not in response.text
+
+
+def test_wix_not_answering_is_503_with_when_to_try_again() -> None:
+    """A Wix failure that may pass (after the client's tries in place) tells the caller when to retry."""
+    response = app_raising(WixTransientError("503 from Wix", status=503, retry_after=7)).get("/contract")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "wix_unavailable" and error["details"]["retryAfter"] == 7
