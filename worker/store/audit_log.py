@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,3 +77,25 @@ def recent(client: redis.Redis, instance_id: str, limit: int = 50) -> list[dict[
         return []
     raws: list[str] = client.lrange(keys.audit_log(instance_id), 0, count - 1)  # type: ignore[assignment]
     return [json.loads(raw) for raw in raws]
+
+
+def rewrite(client: redis.Redis, instance_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """Replace each entry by `change(entry)` (the erasure scrubs a member out), atomically against
+    concurrent appends (WATCH); answers how many entries changed."""
+    key = keys.audit_log(instance_id)
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                raws: list[str] = pipe.lrange(key, 0, -1)  # type: ignore[assignment]
+                entries = [json.loads(raw) for raw in raws]
+                changed = [change(entry) for entry in entries]
+                count = sum(1 for new, old in zip(changed, entries, strict=True) if new != old)
+                pipe.multi()
+                if count:
+                    pipe.delete(key)
+                    pipe.rpush(key, *[json.dumps(entry) for entry in changed])
+                pipe.execute()
+                return count
+            except redis.WatchError:
+                continue
