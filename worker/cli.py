@@ -12,6 +12,7 @@ from typing import Any
 from worker.commands import instances as instances_commands
 from worker.commands import loyalty_program as loyalty_program_commands
 from worker.commands import members as members_commands
+from worker.commands import program_versions as program_versions_commands
 from worker.commands import site_settings as site_settings_commands
 from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
@@ -263,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("file")
     apply.add_argument("--instance", required=True)
     apply.set_defaults(func=cmd_program_apply)
+    program_versions_commands.register(program)
 
     api_key = commands.add_parser("api-key", help="instance API keys").add_subparsers(
         dest="action", required=True

@@ -350,6 +350,9 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         site_settings(i),
         instance_outbox(i),
         f"wrw:erased:{{{i}}}:*",
+        program_draft(i),
+        program_versions(i),
+        audit_log(i),
     ]
 
 
@@ -369,3 +372,29 @@ def instance_outbox(instance_id: str) -> str:
     if not is_instance_id(instance_id):
         raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
     return f"wrw:instance-outbox:{instance_id}"
+
+
+# The programme's drafts, published versions and the audit log (worker/store/program_versions.py,
+# worker/store/audit_log.py). Not under `wrw:program:`, which the beat SCANs for live programs.
+
+
+def program_draft(instance_id: str) -> str:
+    """JSON: the instance's unpublished program draft ({document, who, at})."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
+    return f"wrw:program-draft:{instance_id}"
+
+
+def program_versions(instance_id: str) -> str:
+    """Hash: each published version of the instance's program (number -> {version, who, at, note,
+    document}), the oldest trimmed."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
+    return f"wrw:program-versions:{instance_id}"
+
+
+def audit_log(instance_id: str) -> str:
+    """List: the instance's audit entries ({at, who, action, details}), newest first, trimmed."""
+    if not is_instance_id(instance_id):
+        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
+    return f"wrw:audit-log:{instance_id}"

@@ -9,7 +9,8 @@ What goes, for one contact of one instance:
 - the instance-level entries that point at them: the reward index's ids, the members set, the outbox
   index's entry, the points-sync mapping (contact ↔ email ↔ external id, no deletion mark either), the
   cached loyalty account, the claims of the member's log identifiers (`uid_source`), the contact in the
-  instance's job records (a job's `unsure` set, failure reasons naming them), and, by their Wix member id
+  instance's job records (a job's `unsure` set, failure reasons naming them), the audit log's entries
+  naming them (scrubbed, the action and time kept), and, by their Wix member id
   (as the cached account or the journal's points events know it), their Inbox conversation and monthly
   message marks;
 - what is still owed to anyone about them is dropped, not made anonymous: the member's outbox intents
@@ -54,6 +55,7 @@ import redis
 
 from worker import keys
 from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
+from worker.store import audit_log
 from worker.store.journal import SETTLED, EventJournal, now_iso
 from worker.wix.events import EventIgnored, InvalidEvent, normalize
 
@@ -72,6 +74,7 @@ REPORTED = (
     "cachedAccounts",
     "memberIdEntries",
     "jobEntries",
+    "auditEntries",
     "journalRecords",
     "deadLetters",
     "keys",
@@ -275,6 +278,7 @@ class _Eraser:
             ("sync-mapping", self.sync_mapping),
             ("loyalty-account-copy", self.loyalty_account_copy),
             ("jobs", self.jobs),
+            ("audit-log", self.audit_entries),
             ("uid-sources", self.uid_sources),
             ("reward-index", self.reward_index),
             ("members-set", self.members_set),
@@ -404,6 +408,10 @@ class _Eraser:
                 scrubbed = self.needles.scrub(_json(failures))
                 self.redis.hset(key, "failures", json.dumps(scrubbed, separators=(",", ":")))
                 self.done["jobEntries"] += 1
+
+    def audit_entries(self) -> None:
+        """The instance's audit log: each entry naming them keeps its action and time, loses the names."""
+        self.done["auditEntries"] += audit_log.rewrite(self.redis, self.instance_id, self.needles.scrub)
 
     def uid_sources(self) -> None:
         names = [keys.uid_source(self.instance_id, uid) for uid in self.found.uids]

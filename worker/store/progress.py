@@ -32,7 +32,7 @@ from worker import keys
 from worker.engine.logs import ActivityLog
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
-from worker.store import outbox
+from worker.store import outbox, program_versions
 
 Kind = Literal["streak", "challenge"]
 MAX_ATTEMPTS = 50
@@ -120,21 +120,10 @@ class ProgressStore:
 
     # programs -----------------------------------------------------------------------------------
 
-    def save_program(self, instance_id: str, document: dict[str, Any]) -> int:
-        """Replace the program (already validated) in one step; returns its new version."""
-        key = keys.program(instance_id)
-        with self._redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)  # type: ignore[no-untyped-call]
-                    raw = pipe.get(key)
-                    version = (json.loads(raw)["version"] if raw else 0) + 1  # type: ignore[arg-type]
-                    pipe.multi()
-                    pipe.set(key, json.dumps({"version": version, "document": document}, default=str))
-                    pipe.execute()
-                    return int(version)
-                except redis.WatchError:
-                    continue
+    def save_program(self, instance_id: str, document: dict[str, Any], who: str = "admin") -> int:
+        """Replace the program (already validated) in one step, recorded as a published version
+        (worker/store/program_versions.py); returns its new version."""
+        return int(program_versions.publish_document(self._redis, instance_id, document, who=who)["version"])
 
     def program_document(self, instance_id: str) -> tuple[int, dict[str, Any]] | None:
         raw = self._redis.get(keys.program(instance_id))

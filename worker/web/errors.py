@@ -33,7 +33,9 @@ from worker.engine.storefront import UnknownResource
 from worker.identifiers import validation_message
 from worker.jobs.runner import UnknownJob
 from worker.progress.record import Conflict, NotFound
+from worker.store.audit_log import InvalidAuditEntry
 from worker.store.instances import InstanceRemoved
+from worker.store.program_versions import NoDraft, NoVersion
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
@@ -131,6 +133,9 @@ DOMAIN_ERRORS: dict[type[Exception], Entry] = {
         lambda e: {"instance": e.instance_id},
     ),
     UnknownJob: Answer(404, "not_found"),
+    NoDraft: Answer(404, "not_found", details=lambda e: {"instance": e.instance_id}),
+    NoVersion: Answer(404, "not_found", details=lambda e: {"version": e.version}),
+    InvalidAuditEntry: Answer(422, "invalid_request"),
     UnknownResource: Answer(404, "not_found", details=lambda e: {e.kind: e.resource_id}),
     InvalidWidgetToken: Answer(401, "invalid_token"),
     TokenRefused: Answer(401, "invalid_token"),

@@ -25,6 +25,7 @@ from worker.members.erasure import erase_member, erased_counts, was_deleted
 from worker.rewards.fulfilment import coupon_code
 from worker.runtime.dead_letters import DeadLetters
 from worker.runtime.task_messages import build_task_message
+from worker.store import audit_log
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore, update_json
 from worker.sync.member_directory import (
@@ -69,6 +70,7 @@ STEPS = [
     "sync-mapping",
     "loyalty-account-copy",
     "jobs",
+    "audit-log",
     "uid-sources",
     "reward-index",
     "members-set",
@@ -204,6 +206,8 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
     record = keys.event_record(INSTANCE, "evt-queued")
     client.hset(record, mapping={"status": "queued", "eventId": "evt-queued", "message": message})
     client.zadd(keys.QUEUED_EVENTS, {record: 1.0})
+    audit_log.record(client, INSTANCE, "admin", "points_adjusted", {"contactId": CONTACT, "points": 5})
+    audit_log.record(client, INSTANCE, "admin", "published", {"version": 1})
     for needle in (CONTACT, EMAIL, EXTERNAL_ID, code, "mem-1", "mem-2"):
         assert needle in dump(client)
     return Member(client, reward_log["id"], code, "evt-queued")
@@ -243,6 +247,11 @@ def assert_nothing_of_them_left(member: Member) -> None:
     queued = journal.get(INSTANCE, member.queued_event)
     assert queued is not None and queued["status"] == "ignored" and "message" not in queued
     assert client.zscore(keys.QUEUED_EVENTS, keys.event_record(INSTANCE, member.queued_event)) is None
+    entries = audit_log.recent(client, INSTANCE, 2)
+    assert [(e["action"], e["details"]) for e in entries] == [
+        ("published", {"version": 1}),
+        ("points_adjusted", {"contactId": "[erased]", "points": 5}),
+    ]
 
 
 def assert_other_member_untouched(client: redis.Redis) -> None:

@@ -90,7 +90,8 @@ class TestOneSlotPerMember:
         """State, identifier, reward log and outbox all live in the member's slot; only the indexes
         (reward log ids, members for the sweep, outboxes for the relay) are outside."""
         record(store, "spend-500", "order-1", value=300)
-        written = {key for key in fake_store.keys("*") if not key.startswith("wrw:program:")}
+        program_keys = ("wrw:program:", "wrw:program-versions:", "wrw:audit-log:")  # the program's save
+        written = {key for key in fake_store.keys("*") if not key.startswith(program_keys)}
         outside = {key for key in written if not key.startswith("wrw:{inst-1:c1}:")}
         assert outside == {"wrw:reward-index:inst-1", "wrw:members:inst-1", "wrw:outbox-index"}
         assert "wrw:{inst-1:c1}:outbox" in written

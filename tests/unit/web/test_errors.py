@@ -16,7 +16,9 @@ from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.jobs.runner import UnknownJob
 from worker.progress.record import Conflict, NotFound
+from worker.store.audit_log import InvalidAuditEntry
 from worker.store.instances import InstanceRemoved
+from worker.store.program_versions import NoDraft, NoVersion
 from worker.store.progress import Contention, NoProgram
 from worker.storefront.sessions import TokenRefused, WixUnavailable, WrongInstance
 from worker.storefront.widget_tokens import InvalidWidgetToken
@@ -62,6 +64,15 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "invalid_request",
         "the request is not valid",
         [{"path": "amount", "message": "Field required"}],
+    ),
+    (NoDraft("inst-1"), 404, "not_found", "instance inst-1 has no draft", {"instance": "inst-1"}),
+    (NoVersion("inst-1", 7), 404, "not_found", "instance inst-1 has no program version 7", {"version": 7}),
+    (
+        InvalidAuditEntry("who is 1 to 200 characters"),
+        422,
+        "invalid_request",
+        "who is 1 to 200 characters",
+        None,
     ),
 ]
 
