@@ -13,7 +13,6 @@ in occurred order) and the answer says it stopped.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,7 +68,7 @@ def _decode_batch(client: redis.Redis, batch: list[str]) -> list[NormalizedEvent
         if status != "processed" or not normalized:
             continue
         try:
-            events.append(NormalizedEvent.model_validate(json.loads(normalized)))
+            events.append(NormalizedEvent.model_validate_json(normalized))
         except (ValueError, ValidationError):  # a record written by another version: not replayable
             continue
     return events
