@@ -26,6 +26,7 @@ from worker.engine.logs import ActivityLog, LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, load_document, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
 from worker.events.rules import PlannedLog, plan_logs
+from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.loyalty.points_rules import points_to_earn
 from worker.store.progress import NoProgram, ProgressStore
 from worker.wix.events import NormalizedEvent
@@ -133,6 +134,9 @@ class Replay:
         if item is None or (request.contact_id, request.unique_identifier) in self.seen:
             return  # no such item (the worker refuses it), or a duplicate (answered, not counted again)
         try:
+            check_identifier(request.contact_id, "contactId")  # as record_activity checks them
+            check_identifier(request.activity_id, "activityId", 100)
+            check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
             log = accept_log(
                 item,
                 contact_id=request.contact_id,
@@ -144,7 +148,7 @@ class Replay:
             )
             state = self.states.setdefault((request.contact_id, request.kind, item.id), MemberState())
             recorded = _compute(program, item, state, log, self.instance_id, now)
-        except LogRejected:
+        except (LogRejected, InvalidIdentifier):  # the worker refuses it: nothing counts
             return
         self.seen.add((request.contact_id, request.unique_identifier))
         state.apply(log, recorded)
