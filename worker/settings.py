@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     # How long a removed site's data is kept before the purge (worker/installs/purge.py).
     instance_retention_days: int = Field(default=30, ge=0)
+    dry_run_max_events: int = Field(default=200_000, ge=1)  # a dry-run replays at most this many events
 
     @property
     def is_production(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property, lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,8 @@ class PeriodSpan:
     start: datetime
     end: datetime
 
-    @property
-    def key(self) -> str:
+    @cached_property
+    def key(self) -> str:  # cached: the same (cached) span is asked for its key at every log
         return self.first_day.isoformat()
 
 
@@ -48,6 +49,9 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
+# Spans are immutable and a member's logs are placed in their periods again at every new log (a dry-run
+# replays thousands in a row): both look-ups are cached, by instant (an aware datetime hashes by it).
+@lru_cache(maxsize=4096)
 def span_starting(first_day: date, kind: PeriodKind, zone: ZoneInfo) -> PeriodSpan:
     return PeriodSpan(
         first_day=first_day,
@@ -56,6 +60,7 @@ def span_starting(first_day: date, kind: PeriodKind, zone: ZoneInfo) -> PeriodSp
     )
 
 
+@lru_cache(maxsize=65536)
 def period_of(moment: datetime, kind: PeriodKind, zone: ZoneInfo) -> PeriodSpan:
     """The period `moment` (timezone-aware) falls in."""
     if moment.tzinfo is None:

@@ -29,6 +29,13 @@ class MemberState:
     logs: list[ActivityLog] = field(default_factory=list)
     achieved: set[str] = field(default_factory=set)
 
+    def apply(self, log: ActivityLog, recorded: Recorded) -> None:
+        """Keep what `record_*` answered: the log when it counted, and the milestones it achieved
+        (the store does the same before writing the state back; a dry-run keeps the state in memory)."""
+        if recorded.applied:
+            self.logs.append(log)
+            self.achieved.update(recorded.achieved_keys)
+
 
 @dataclass
 class Recorded:

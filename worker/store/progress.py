@@ -173,10 +173,8 @@ class ProgressStore:
                     state = _load_state(raw_state)  # type: ignore[arg-type]
                     late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
                     recorded = self._compute(instance_id, program, item, state, log, now)
-                    if recorded.applied:
-                        state.logs.append(log)
-                        state.achieved.update(recorded.achieved_keys)
-                    else:
+                    state.apply(log, recorded)
+                    if not recorded.applied:
                         late.append(log.to_json())  # kept, never counted
                     # Outside the member's slot, so before the MULTI (see the module's docstring).
                     self._index_rewards(instance_id, log.contactId, recorded.reward_logs)

@@ -21,6 +21,7 @@ from worker.settings import Settings, get_settings
 from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
 from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
+from worker.web.admin_preview import router as preview_router
 from worker.web.admin_program_versions import router as program_versions_router
 from worker.web.admin_settings import router as admin_settings_router
 from worker.web.errors import install_error_handlers
@@ -95,5 +96,6 @@ def create_app(
     app.include_router(sync_router)
     app.include_router(admin_settings_router)
     app.include_router(program_versions_router)
+    app.include_router(preview_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app
