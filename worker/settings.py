@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     # How long a removed site's data is kept before the purge (worker/installs/purge.py).
     instance_retention_days: int = Field(default=30, ge=0)
+    # Signs the merchant console's sessions and sign-in links (worker/console/sessions.py), 32+ bytes.
+    console_secret: SecretStr | None = None
 
     @property
     def is_production(self) -> bool:

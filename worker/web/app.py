@@ -22,6 +22,7 @@ from worker.web import admin, admin_members, ops, receiver, records, widget, wix
 from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_settings import router as admin_settings_router
+from worker.web.console.routes import router as console_router
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.web.guards import AuthFirst, BodyLimit
@@ -93,5 +94,6 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(sync_router)
     app.include_router(admin_settings_router)
+    app.include_router(console_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app
