@@ -23,6 +23,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 STATIC_FILES = {
     "console.css": ("console.css", "text/css"),
     "htmx.min.js": ("vendor/htmx.min.js", "text/javascript"),
+    "icon.svg": ("console-icon.svg", "image/svg+xml"),
 }
 SESSION_HEADER = "x-console-session"
 CSRF_HEADER = "x-csrf-token"
