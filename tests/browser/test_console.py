@@ -149,6 +149,24 @@ class TestConsole:
         assert answer is not None and answer.status == 403
         assert "another site" in tab.page.get_by_role("alert").inner_text()
 
+    def test_an_htmx_post_with_a_wrong_csrf_token_shows_the_refusal(self, console: Console, tab: Tab) -> None:
+        """The page's own request, its CSRF header changed: the refusal replaces the page's content and
+        no job starts (another site, never installed, so its checklist still offers the bootstrap)."""
+        tab.page.goto(console.entry(signed(OTHER_SITE)))
+        tab.page.evaluate(
+            """() => {
+              const headers = JSON.parse(document.body.getAttribute("hx-headers"));
+              headers["X-CSRF-Token"] = "0".repeat(64);
+              document.body.setAttribute("hx-headers", JSON.stringify(headers));
+              document.querySelectorAll("input[name=csrf]").forEach((input) => input.remove());
+            }"""
+        )
+        tab.page.locator("[data-item=accounts] button").click()
+        assert "CSRF" in tab.page.get_by_role("alert").inner_text()
+        assert tab.page.get_by_role("heading", level=1).inner_text() == "Not allowed (403)"
+        tab.page.goto(console.entry(signed(OTHER_SITE)))
+        assert "The bootstrap has not run" in tab.page.locator("[data-item=accounts] .detail").inner_text()
+
     def test_axe_finds_no_serious_violation(self, console: Console, browser: Any) -> None:
         """The Home page and the sign-in page; the context bypasses CSP only to inject axe-core."""
         context = browser.new_context(bypass_csp=True)
