@@ -177,3 +177,19 @@ class TestHome:
         answer = api.get("/dashboard/static/htmx.min.js")
         assert answer.status_code == 200 and "htmx" in answer.text[:2000]
         assert api.get("/dashboard/static/..%2Fwidget.js").status_code == 404
+
+
+def test_the_console_routes_stay_thin() -> None:
+    """test_thin_routes reads worker/web/'s own modules; the console's routes keep the same limit."""
+    from fastapi.routing import APIRoute
+
+    from tests.unit.web.test_thin_routes import MAX_BODY_LINES, body_lines
+    from worker.web.console.routes import router
+
+    routes = [route for route in router.routes if isinstance(route, APIRoute)]
+    assert len(routes) == 7
+    assert {
+        route.path: body_lines(route.endpoint)
+        for route in routes
+        if body_lines(route.endpoint) >= MAX_BODY_LINES
+    } == {}
