@@ -98,6 +98,10 @@ class TestWhoGetsIn:
     def test_without_a_session_a_site_page_is_401(self, api) -> None:
         answer = api.get(f"/dashboard/sites/{SITE}/")
         assert answer.status_code == 401 and "no console session" in answer.text
+        as_json = api.get(f"/dashboard/sites/{SITE}/", headers={"accept": "application/json"})
+        assert as_json.status_code == 401
+        assert as_json.json()["error"]["code"] == "unauthenticated"
+        assert "no console session" in as_json.json()["error"]["message"]
 
     def test_a_link_opens_one_site(self, api) -> None:
         link = mint_link(CONSOLE_SECRET, SITE, datetime.now(UTC))

@@ -17,6 +17,7 @@ from worker.console.checklist import checklist
 from worker.console.sessions import Refused, Session, check_csrf, check_secret, csrf_token, verify_session
 from worker.identifiers import is_instance_id
 from worker.store.instances import is_removed
+from worker.web.errors import error_response
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -115,7 +116,14 @@ def page(request: Request, template: str, session: Session, instance_id: str, **
     )
 
 
+CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 503: "not_configured"}
+
+
 def refused(request: Request, exc: Refused) -> Response:
+    """The refusal as a page, or in the API's JSON shape for a client that asks for JSON only."""
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        return error_response(exc.status, CODES.get(exc.status, "refused"), exc.message)
     return TEMPLATES.TemplateResponse(
         request, "refused.html", {"status": exc.status, "message": exc.message}, status_code=exc.status
     )
