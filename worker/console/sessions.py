@@ -116,7 +116,7 @@ def verify_instance(value: str, *, app_secret: str, app_id: str, now: datetime) 
 
 
 def sign_instance(payload: dict[str, Any], app_secret: str) -> str:
-    """An `instance` parameter as Wix signs it (for the tests and the fake Wix's dashboard link)."""
+    """An `instance` parameter as Wix signs it (the tests sign with it; the service only verifies)."""
     part = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
     digest = hmac.new(app_secret.encode(), part.encode(), hashlib.sha256).digest()
     return f"{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}.{part}"
