@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from worker.commands import console as console_commands
 from worker.commands import instances as instances_commands
 from worker.commands import loyalty_program as loyalty_program_commands
 from worker.commands import members as members_commands
@@ -295,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     loyalty_program_commands.register(commands)
     members_commands.register(commands)
     instances_commands.register(commands)
+    console_commands.register(commands)
     return parser
 
 

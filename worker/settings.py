@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # How long a removed site's data is kept before the purge (worker/installs/purge.py).
     instance_retention_days: int = Field(default=30, ge=0)
     dry_run_max_events: int = Field(default=200_000, ge=1)  # a dry-run replays at most this many events
+    # Signs the merchant console's sessions and sign-in links (worker/console/sessions.py), 32+ bytes.
+    console_secret: SecretStr | None = None
 
     @property
     def is_production(self) -> bool:

@@ -1,0 +1,187 @@
+"""The merchant console (`/dashboard/`) in a real Chromium, against the running service (web, one worker,
+Redis) and the fake Wix: a site installed through the fake's AppInstalled webhook, opened with a Wix-signed
+`instance` parameter; the Home checklist shows the real state and its bootstrap button starts the job; a
+forged parameter, a POST without CSRF and another site's id are refused; axe-core finds nothing serious.
+A screenshot of the Home page goes to tests/artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.browser.conftest import Tab
+from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
+    ADMIN,
+    APP_ID,
+    APP_SECRET,
+    FakeWixProcess,
+    Process,
+    fake_wix,
+    module_redis_url,
+    service_env,
+    start_web,
+    start_worker,
+    wait_for,
+)
+from worker.console.sessions import sign_instance
+from worker.dev.programs import coupon, milestone, program, rule, streak
+
+SITE = "6b1e6a2c-0000-4000-8000-00000000c014"
+OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000c015"
+CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
+PROGRAM = program(
+    streaks=[
+        streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
+    ],
+    rules=[rule("order_paid", streak="daily")],
+)
+
+
+def signed(instance_id: str = SITE, secret: str = APP_SECRET) -> str:
+    payload = {"instanceId": instance_id, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
+    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, secret)
+
+
+class Console:
+    def __init__(self, api: str) -> None:
+        self.api = api
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.api}/admin/v1{path}", headers=ADMIN, timeout=10, **kwargs)
+
+    def entry(self, instance: str) -> str:
+        return f"{self.api}/dashboard/?instance={quote(instance)}"
+
+
+@pytest.fixture(scope="module")
+def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
+    """Web and one worker; the site installed by the fake Wix (its program status read, the widget's
+    script embedded) and a programme published through the admin API."""
+    env = service_env(
+        module_redis_url,
+        fake_wix.public_key.read_text(),
+        WIX_APP_ID=APP_ID,
+        WIX_APP_SECRET=APP_SECRET,
+        WIX_API_BASE=fake_wix.base_url,
+        CONSOLE_SECRET=CONSOLE_SECRET,
+        PUBLIC_BASE_URL="https://rewards.example.test",
+        WIX_TIMEOUT_SECONDS="5",
+    )
+    processes: list[Process] = []
+    try:
+        web, api = start_web(env)
+        processes.append(web)
+        processes.append(start_worker(env))
+        console = Console(api)
+        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
+        wait_for(
+            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
+        )
+        assert console.admin("PUT", f"/instances/{SITE}/program", json=PROGRAM).status_code == 200
+        yield console
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+def state(tab: Tab) -> dict[str, str]:
+    """Each checklist item's state, by its key, as the page shows it."""
+    items = tab.page.locator("#checklist li.item")
+    return {
+        str(items.nth(i).get_attribute("data-item")): "done"
+        if "done" in str(items.nth(i).get_attribute("class")).split()
+        else "todo"
+        for i in range(items.count())
+    }
+
+
+class TestConsole:
+    def test_signed_in_through_wix_the_home_page_shows_the_real_state(
+        self, console: Console, tab: Tab, artifacts: Path
+    ) -> None:
+        """Installed and published, no bootstrap yet: four done, accounts to do; the button starts the
+        bootstrap (through htmx, session and CSRF in its headers) and the finished job shows."""
+        tab.page.set_viewport_size({"width": 420, "height": 900})  # a narrow dashboard frame
+        answer = tab.page.goto(console.entry(signed()))
+        assert answer is not None and answer.status == 200
+        assert "frame-ancestors https://manage.wix.com" in answer.headers["content-security-policy"]
+        assert state(tab) == {
+            **dict.fromkeys(("program", "widget", "wix-program", "webhooks"), "done"),
+            "accounts": "todo",
+        }
+        assert tab.page.get_by_role("heading", name="Set-up", level=1).is_visible()
+        assert "1 streaks" in tab.page.locator("[data-item=program] .detail").inner_text()
+        tab.page.screenshot(path=str(artifacts / "console-home.png"), full_page=True)
+
+        tab.page.locator("[data-item=accounts] button").focus()
+        tab.page.keyboard.press("Enter")
+        tab.page.get_by_role("status").filter(has_text="The bootstrap").wait_for()
+
+        def bootstrapped() -> bool:
+            tab.page.goto(console.entry(signed()))
+            return state(tab)["accounts"] == "done"
+
+        wait_for(bootstrapped, 30, "the finished bootstrap to show on the Home page")
+        assert "accounts made" in tab.page.locator("[data-item=accounts] .detail").inner_text()
+        assert tab.errors() == []
+
+    def test_a_forged_instance_is_refused(self, console: Console, tab: Tab) -> None:
+        answer = tab.page.goto(console.entry(signed(secret="not-the-app-secret")))
+        assert answer is not None and answer.status == 403
+        assert "signature does not verify" in tab.page.get_by_role("alert").inner_text()
+
+    def test_a_post_without_csrf_and_another_sites_id_are_refused(self, console: Console, tab: Tab) -> None:
+        tab.page.goto(console.entry(signed()))
+        headers = json.loads(str(tab.page.locator("body").get_attribute("hx-headers")))
+        session = headers["X-Console-Session"]
+        no_csrf = httpx.post(
+            f"{console.api}/dashboard/sites/{SITE}/embed", data={"session": session}, timeout=10
+        )
+        assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+        answer = tab.page.goto(f"{console.api}/dashboard/sites/{OTHER_SITE}/?session={quote(session)}")
+        assert answer is not None and answer.status == 403
+        assert "another site" in tab.page.get_by_role("alert").inner_text()
+
+    def test_an_htmx_post_with_a_wrong_csrf_token_shows_the_refusal(self, console: Console, tab: Tab) -> None:
+        """The page's own request, its CSRF header changed: the refusal replaces the page's content and
+        no job starts (another site, never installed, so its checklist still offers the bootstrap)."""
+        tab.page.goto(console.entry(signed(OTHER_SITE)))
+        tab.page.evaluate(
+            """() => {
+              const headers = JSON.parse(document.body.getAttribute("hx-headers"));
+              headers["X-CSRF-Token"] = "0".repeat(64);
+              document.body.setAttribute("hx-headers", JSON.stringify(headers));
+              document.querySelectorAll("input[name=csrf]").forEach((input) => input.remove());
+            }"""
+        )
+        tab.page.locator("[data-item=accounts] button").click()
+        assert "CSRF" in tab.page.get_by_role("alert").inner_text()
+        assert tab.page.get_by_role("heading", level=1).inner_text() == "Not allowed (403)"
+        tab.page.goto(console.entry(signed(OTHER_SITE)))
+        assert "The bootstrap has not run" in tab.page.locator("[data-item=accounts] .detail").inner_text()
+
+    def test_axe_finds_no_serious_violation(self, console: Console, browser: Any) -> None:
+        """The Home page and the sign-in page; the context bypasses CSP only to inject axe-core."""
+        context = browser.new_context(bypass_csp=True)
+        try:
+            page = context.new_page()
+            axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+            for url in (console.entry(signed()), f"{console.api}/dashboard/"):
+                page.goto(url)
+                page.add_script_tag(content=axe)
+                result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+                serious = [
+                    (v["id"], [node["target"] for node in v["nodes"]])
+                    for v in result["violations"]
+                    if v["impact"] in ("serious", "critical")
+                ]
+                assert serious == [], url
+        finally:
+            context.close()

@@ -1,0 +1,93 @@
+"""`/dashboard/`: the merchant console's routes (thin: worker/console/ decides, pages.py renders).
+
+- `GET /dashboard/?instance=...`: Wix opens the page with its signed `instance` parameter;
+  `GET /dashboard/?link=...`: a sign-in link (`python -m worker console link`); with neither, the
+  operator's sign-in form, posted to `POST /dashboard/signin` with ADMIN_TOKEN and a site id.
+- `GET /dashboard/sites/{id}/`: a site's Home page (the set-up checklist); `.../editor`: a placeholder.
+- `POST /dashboard/sites/{id}/bootstrap|embed`: the checklist's actions, CSRF-checked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from worker.console.checklist import complete_install_again, start_bootstrap
+from worker.console.sessions import (
+    ANY_SITE,
+    Refused,
+    check_admin_token,
+    mint_session,
+    verify_instance,
+    verify_link,
+)
+from worker.web.console import pages
+from worker.web.console.pages import ConsoleRoute, home, now, posted, secret, session_of, site_for, started
+
+router = APIRouter(prefix="/dashboard", route_class=ConsoleRoute, include_in_schema=False)
+
+
+@router.get("/")
+def enter(
+    request: Request, instance: Annotated[str | None, Query()] = None, link: str | None = None
+) -> Response:
+    settings, key = request.app.state.settings, secret(request)
+    if instance is not None:
+        app_secret = settings.wix_app_secret.get_secret_value() if settings.wix_app_secret else ""
+        if not app_secret or not settings.wix_app_id:
+            raise Refused(503, "the console cannot check Wix's signature: WIX_APP_ID, WIX_APP_SECRET")
+        claims = verify_instance(instance, app_secret=app_secret, app_id=settings.wix_app_id, now=now())
+        site, who = claims.instance_id, claims.uid
+    elif link is not None:
+        site, who = verify_link(key, link, now()).instance_id, "link"
+    else:
+        return pages.TEMPLATES.TemplateResponse(request, "signin.html", {})
+    session = started(request, mint_session(key, site, who, now()))
+    return home(request, session, site_for(request, session, site))
+
+
+@router.post("/signin")
+async def sign_in(request: Request) -> Response:
+    form = await pages.form_of(request)
+    admin = request.app.state.settings.admin_token
+    check_admin_token(admin.get_secret_value() if admin is not None else None, form.get("admin_token", ""))
+    session = started(request, mint_session(secret(request), ANY_SITE, "operator", now()))
+    return home(request, session, site_for(request, session, form.get("instance_id", "").strip()))
+
+
+@router.get("/sites/{instance_id}/")
+def site_home(instance_id: str, request: Request) -> Response:
+    session = session_of(request)
+    return home(request, session, site_for(request, session, instance_id))
+
+
+@router.get("/sites/{instance_id}/editor")
+def editor(instance_id: str, request: Request) -> Response:
+    session = session_of(request)
+    return pages.page(request, "editor.html", session, site_for(request, session, instance_id))
+
+
+@router.post("/sites/{instance_id}/bootstrap")
+async def bootstrap(instance_id: str, request: Request) -> Response:
+    session = await posted(request)
+    site = site_for(request, session, instance_id)
+    started = start_bootstrap(request.app.state.store, request.app.state.follow_ups, site)
+    return home(request, session, site, "The bootstrap started." if started else "The bootstrap is running.")
+
+
+@router.post("/sites/{instance_id}/embed")
+async def embed(instance_id: str, request: Request) -> Response:
+    session = await posted(request)
+    site = site_for(request, session, instance_id)
+    complete_install_again(request.app.state.follow_ups, site)
+    return home(request, session, site, "Embedding the widget and reading the program's status: reload soon.")
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in pages.STATIC_FILES:
+        raise Refused(404, "there is no such file")
+    path, media_type = pages.STATIC_FILES[name]
+    return FileResponse(pages.STATIC / path, media_type=media_type)
