@@ -21,7 +21,7 @@ from worker.dispatch import ON_INSTALLED, Dispatcher, queue_of
 from worker.installs.overview import program_summary
 from worker.jobs.registry import KINDS, job_queue
 from worker.jobs.runner import Jobs
-from worker.store import instances
+from worker.store import audit_log, instances
 
 BOOTSTRAP = "bootstrap"
 SCAN_COUNT = 500
@@ -141,15 +141,18 @@ def checklist(client: redis.Redis, instance_id: str) -> list[Item]:
     ]
 
 
-def start_bootstrap(client: redis.Redis, follow_ups: Dispatcher, instance_id: str) -> bool:
-    """Start the site's `bootstrap` job (a running one is answered, not doubled); True when it started."""
+def start_bootstrap(client: redis.Redis, follow_ups: Dispatcher, instance_id: str, who: str) -> bool:
+    """Start the site's `bootstrap` job (a running one is answered, not doubled); True when it started.
+    A start is written to the site's audit log."""
     record, new = Jobs(client, KINDS).start(instance_id, BOOTSTRAP)
     if new:
+        audit_log.record(client, instance_id, who, "bootstrap_started", {"jobId": record["id"]})
         follow_ups.run_job(record["id"], job_queue(BOOTSTRAP))
     return new
 
 
-def complete_install_again(follow_ups: Dispatcher, instance_id: str) -> None:
+def complete_install_again(client: redis.Redis, follow_ups: Dispatcher, instance_id: str, who: str) -> None:
     """Run the install completion again (read the Wix program status, embed the widget's script): the
-    same task the install sends, safe to repeat."""
+    same task the install sends, safe to repeat; the request is written to the site's audit log."""
+    audit_log.record(client, instance_id, who, "embed_requested")
     follow_ups.resend(ON_INSTALLED, {"instance_id": instance_id}, queue_of(ON_INSTALLED))

@@ -14,7 +14,7 @@ from worker import keys
 from worker.console.sessions import mint_link, sign_instance
 from worker.dispatch import ON_INSTALLED, RecordedDispatcher
 from worker.settings import Settings
-from worker.store import instances
+from worker.store import audit_log, instances
 from worker.web.app import create_app
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -176,6 +176,17 @@ class TestHome:
         answer = api.post(f"/dashboard/sites/{SITE}/embed", data={"session": session, "csrf": csrf})
         assert answer.status_code == 200
         assert follow_ups.resent == [(ON_INSTALLED, {"instance_id": SITE}, "rewards")]
+
+    def test_a_change_is_in_the_audit_log_the_home_page_shows(self, api, fake_store) -> None:
+        """Who asked for what, when: written by the POST, shown under "Recent changes" (Wix's uid)."""
+        html = api.get("/dashboard/", params={"instance": signed()}).text
+        assert "Nothing changed yet." in html
+        session, csrf = tokens(html)
+        api.post(f"/dashboard/sites/{SITE}/embed", data={"session": session, "csrf": csrf})
+        [entry] = audit_log.recent(fake_store, SITE)
+        assert entry["action"] == "embed_requested" and entry["who"] != ""
+        html = api.get(f"/dashboard/sites/{SITE}/", params={"session": session}).text
+        assert "embed requested" in html and entry["who"] in html
 
     def test_the_vendored_htmx_is_served_and_nothing_else(self, api) -> None:
         answer = api.get("/dashboard/static/htmx.min.js")

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from worker.console.checklist import checklist
 from worker.console.sessions import Refused, Session, check_csrf, check_secret, csrf_token, verify_session
 from worker.identifiers import is_instance_id
+from worker.store import audit_log
 from worker.store.instances import is_removed
 from worker.web.errors import error_response
 
@@ -92,6 +93,9 @@ async def posted(request: Request) -> Session:
     return session
 
 
+AUDIT_SHOWN = 10  # the newest audit entries on the Home page
+
+
 def home(request: Request, session: Session, instance_id: str, notice: str = "") -> Response:
     """The Home page of a site for a session, its token and CSRF token carried in the page."""
     return page(request, "home.html", session, instance_id, notice=notice)
@@ -111,6 +115,7 @@ def page(request: Request, template: str, session: Session, instance_id: str, **
             "csrf": csrf,
             "headers": {"X-Console-Session": token, "X-CSRF-Token": csrf},
             "items": checklist(request.app.state.store, instance_id),
+            "audit": audit_log.recent(request.app.state.store, instance_id, AUDIT_SHOWN),
             **context,
         },
     )

@@ -73,7 +73,7 @@ def editor(instance_id: str, request: Request) -> Response:
 async def bootstrap(instance_id: str, request: Request) -> Response:
     session = await posted(request)
     site = site_for(request, session, instance_id)
-    started = start_bootstrap(request.app.state.store, request.app.state.follow_ups, site)
+    started = start_bootstrap(request.app.state.store, request.app.state.follow_ups, site, session.who)
     return home(request, session, site, "The bootstrap started." if started else "The bootstrap is running.")
 
 
@@ -81,7 +81,7 @@ async def bootstrap(instance_id: str, request: Request) -> Response:
 async def embed(instance_id: str, request: Request) -> Response:
     session = await posted(request)
     site = site_for(request, session, instance_id)
-    complete_install_again(request.app.state.follow_ups, site)
+    complete_install_again(request.app.state.store, request.app.state.follow_ups, site, session.who)
     return home(request, session, site, "Embedding the widget and reading the program's status: reload soon.")
 
 
