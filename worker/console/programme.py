@@ -5,6 +5,7 @@ through `worker.store.program_versions`, which writes its audit entry in the sam
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,12 @@ class Outcome:
     notice: str = ""
     problems: list[dict[str, str]] = field(default_factory=list)
     status: int = 200
+    source: str = "yaml"  # which form the problems belong to: "yaml" or "fields"
+    document: dict[str, Any] | None = None  # the refused fields' document, shown as it was posted
+
+    @property
+    def by_path(self) -> dict[str, str]:
+        return {problem["path"]: problem["message"] for problem in self.problems}
 
 
 def as_yaml(document: dict[str, Any]) -> str:
@@ -45,6 +52,50 @@ def editor_text(client: redis.Redis, instance_id: str) -> tuple[str, bool]:
     except NoDraft:
         live = live_document(client, instance_id)
         return (as_yaml(live) if live is not None else ""), False
+
+
+def editor_document(client: redis.Redis, instance_id: str) -> dict[str, Any]:
+    """The document the fields edit: the draft, else the live program, else an empty programme."""
+    try:
+        return program_versions.draft(client, instance_id)["document"]  # type: ignore[no-any-return]
+    except NoDraft:
+        return live_document(client, instance_id) or {"timezone": "UTC"}
+
+
+def _number(text: str) -> int | float | str:
+    """A posted target as a number; what is not one is kept, for the validation to name."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            continue
+    return text
+
+
+def with_fields(document: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
+    """The document with the posted streak names and milestone targets; each field is named by its
+    path in the document, as the validation's problems are."""
+    changed = copy.deepcopy(document)
+    for i, streak in enumerate(changed.get("streaks") or []):
+        if not isinstance(streak, dict):
+            continue
+        where = f"streaks[{i}]"
+        if f"{where}.name" in form:
+            streak["name"] = form[f"{where}.name"].strip()
+        for j, milestone in enumerate(streak.get("milestones") or []):
+            target = f"{where}.milestones[{j}].milestoneTargetValue"
+            if isinstance(milestone, dict) and target in form:
+                milestone["milestoneTargetValue"] = _number(form[target])
+    return changed
+
+
+def save_fields(client: redis.Redis, instance_id: str, form: dict[str, str], who: str) -> Outcome:
+    """The fields view's save: the same draft, the same validation as the YAML tab."""
+    document = with_fields(editor_document(client, instance_id), form)
+    outcome = save_draft(client, instance_id, json.dumps(document), who)
+    if outcome.problems:
+        return Outcome(problems=outcome.problems, status=422, source="fields", document=document)
+    return outcome
 
 
 def save_draft(client: redis.Redis, instance_id: str, text: str, who: str) -> Outcome:

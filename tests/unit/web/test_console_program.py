@@ -150,3 +150,35 @@ class TestRefusals:
             "/dashboard/sites/site-b/program/draft", data={"session": session, "csrf": csrf, "program": text}
         )
         assert answer.status_code == 403
+
+
+class TestFields:
+    def test_the_fields_rename_a_streak_and_change_a_target_into_the_draft(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        page = client.get(PAGE, params={"session": session}).text
+        assert 'name="streaks[0].name" value="Daily"' in page
+        assert 'name="streaks[0].milestones[0].milestoneTargetValue" value="3"' in page
+        fields = {"streaks[0].name": "Every day", "streaks[0].milestones[0].milestoneTargetValue": "2"}
+        answer = client.post(f"{PAGE}/fields", data={"session": session, "csrf": csrf, **fields})
+        assert answer.status_code == 200 and "The draft is saved" in answer.text
+        assert program_versions.draft(fake_store, SITE)["document"] == document(name="Every day", target=2)
+        assert yaml.safe_load(textarea(answer.text)) == document(name="Every day", target=2)
+        assert live_name(fake_store) == "Daily"
+
+    def test_a_negative_target_is_shown_beside_its_field_and_nothing_is_saved(
+        self, client, fake_store
+    ) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        target = "streaks[0].milestones[0].milestoneTargetValue"
+        fields = {"streaks[0].name": "Every day", target: "-1"}
+        answer = client.post(f"{PAGE}/fields", data={"session": session, "csrf": csrf, **fields})
+        assert answer.status_code == 422
+        field = re.escape(target)
+        marked = rf'name="{field}" value="-1"[^>]*aria-invalid="true" aria-describedby="{field}-problem"'
+        assert re.search(marked, answer.text), answer.text
+        assert re.search(rf'id="{re.escape(target)}-problem">[^<]*greater than 0', answer.text), answer.text
+        assert 'value="Every day"' in answer.text  # what the merchant typed stays
+        assert fake_store.get(keys.program_draft(SITE)) is None
+        assert client.post(f"{PAGE}/fields", data={"session": session, **fields}).status_code == 403

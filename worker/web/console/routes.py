@@ -6,7 +6,8 @@
 - `GET /dashboard/sites/{id}/`: a site's Home page (the set-up checklist); `.../program`: the Programme
   page (`?version=N`: N's diff against live).
 - `POST /dashboard/sites/{id}/bootstrap|embed`: the checklist's actions, CSRF-checked.
-- `POST /dashboard/sites/{id}/program/draft|publish|rollback`: the Programme page's actions, CSRF-checked.
+- `POST /dashboard/sites/{id}/program/draft|fields|publish|rollback`: the Programme page's actions,
+  CSRF-checked.
 """
 
 from __future__ import annotations
@@ -90,6 +91,14 @@ async def save_draft(instance_id: str, request: Request) -> Response:
     store = request.app.state.store
     outcome = await run_in_threadpool(programme.save_draft, store, site, text, session.who)
     return pages.programme(request, session, site, outcome, text=text if outcome.problems else None)
+
+
+@router.post("/sites/{instance_id}/program/fields")
+async def save_fields(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site, store = site_for(request, session, instance_id), request.app.state.store
+    outcome = await run_in_threadpool(programme.save_fields, store, site, form, session.who)
+    return pages.programme(request, session, site, outcome)
 
 
 @router.post("/sites/{instance_id}/program/publish")
