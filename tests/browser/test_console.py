@@ -176,7 +176,7 @@ class TestConsole:
         assert "The bootstrap has not run" in tab.page.locator("[data-item=accounts] .detail").inner_text()
 
     def test_the_programme_page_saves_publishes_and_rolls_back_a_streaks_name(
-        self, console: Console, tab: Tab
+        self, console: Console, tab: Tab, artifacts: Path
     ) -> None:
         """The YAML tab: the streak renamed, saved as a draft (the widget still shows the old name),
         published with a note (the widget's /public shows the new one), rolled back (the old again)."""
@@ -198,6 +198,7 @@ class TestConsole:
         tab.page.get_by_role("button", name=f"Roll back to {before}").click()
         tab.page.get_by_role("status").filter(has_text=f"Version {before} is live again").wait_for()
         assert console.public_streak_name() == "Daily"
+        tab.page.screenshot(path=str(artifacts / "console-programme.png"), full_page=True)
         assert tab.errors() == []
 
     def test_axe_finds_no_serious_violation(self, console: Console, browser: Any) -> None:
