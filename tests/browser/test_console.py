@@ -1,7 +1,8 @@
 """The merchant console (`/dashboard/`) in a real Chromium, against the running service (web, one worker,
 Redis) and the fake Wix: a site installed through the fake's AppInstalled webhook, opened with a Wix-signed
 `instance` parameter; the Home checklist shows the real state and its bootstrap button starts the job; a
-forged parameter, a POST without CSRF and another site's id are refused; axe-core finds nothing serious.
+forged parameter, a POST without CSRF and another site's id are refused; the Programme page renames a
+streak, publishes and rolls back (the widget's `/public` follows); axe-core finds nothing serious.
 A screenshot of the Home page goes to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ class Console:
 
     def entry(self, instance: str) -> str:
         return f"{self.api}/dashboard/?instance={quote(instance)}"
+
+    def public_streak_name(self) -> str:
+        """The first streak's name in the widget's `/public` answer."""
+        query = {"instance": SITE, "template": "default"}
+        answer = httpx.get(f"{self.api}/widget/v1/public", params=query, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["streaks"][0]["name"])
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +175,44 @@ class TestConsole:
         tab.page.goto(console.entry(signed(OTHER_SITE)))
         assert "The bootstrap has not run" in tab.page.locator("[data-item=accounts] .detail").inner_text()
 
+    def test_the_programme_page_saves_publishes_and_rolls_back_a_streaks_name(
+        self, console: Console, tab: Tab, artifacts: Path
+    ) -> None:
+        """The YAML tab: the streak renamed, saved as a draft (the widget still shows the old name),
+        published with a note (the widget's /public shows the new one), rolled back (the old again)."""
+        tab.page.goto(console.entry(signed()))
+        tab.page.get_by_role("link", name="Programme").click()
+        text = tab.page.get_by_label("Programme (YAML)")
+        assert "name: Daily\n" in text.input_value()
+        text.fill(text.input_value().replace("name: Daily\n", "name: Every day\n"))
+        tab.page.get_by_role("button", name="Save draft").click()
+        tab.page.get_by_role("status").filter(has_text="The draft is saved").wait_for()
+        assert console.public_streak_name() == "Daily"
+        tab.page.get_by_label("Note for this version").fill("friendlier")
+        tab.page.get_by_role("button", name="Publish the draft").click()
+        tab.page.get_by_role("status").filter(has_text="is live.").wait_for()
+        assert console.public_streak_name() == "Every day"
+        live = tab.page.locator("#versions tbody tr").first
+        assert "friendlier" in live.inner_text() and "owner-1" in live.inner_text()
+        before = int(str(tab.page.locator("#versions tbody tr").nth(1).get_attribute("data-version")))
+        tab.page.get_by_role("button", name=f"Roll back to {before}").click()
+        tab.page.get_by_role("status").filter(has_text=f"Version {before} is live again").wait_for()
+        assert console.public_streak_name() == "Daily"
+        tab.page.screenshot(path=str(artifacts / "console-programme.png"), full_page=True)
+        assert tab.errors() == []
+
     def test_axe_finds_no_serious_violation(self, console: Console, browser: Any) -> None:
-        """The Home page and the sign-in page; the context bypasses CSP only to inject axe-core."""
+        """The Home page, the Programme page (a version's diff shown) and the sign-in page; the context
+        bypasses CSP only to inject axe-core."""
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            for url in (console.entry(signed()), f"{console.api}/dashboard/"):
+            page.goto(console.entry(signed()))
+            session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
+            # after the programme test, version 2 (the renamed streak) differs from live: a diff table
+            programme = f"{console.api}/dashboard/sites/{SITE}/program?version=2&session={quote(session)}"
+            for url in (console.entry(signed()), programme, f"{console.api}/dashboard/"):
                 page.goto(url)
                 page.add_script_tag(content=axe)
                 result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")

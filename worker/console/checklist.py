@@ -63,7 +63,7 @@ def last_job(client: redis.Redis, instance_id: str, name: str) -> dict[str, Any]
 
 def _program(client: redis.Redis, instance_id: str) -> Item:
     summary = program_summary(client, instance_id)
-    editor = Action("Open the programme editor", href="editor")
+    editor = Action("Open the programme editor", href="program")
     if summary is None:
         return Item("program", "Programme published", False, "No programme is published yet.", editor)
     if "invalid" in summary:

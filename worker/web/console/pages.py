@@ -13,7 +13,9 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from worker.console import programme as programme_domain
 from worker.console.checklist import checklist
+from worker.console.programme import Outcome
 from worker.console.sessions import Refused, Session, check_csrf, check_secret, csrf_token, verify_session
 from worker.identifiers import is_instance_id
 from worker.store import audit_log
@@ -87,10 +89,15 @@ async def form_of(request: Request) -> dict[str, str]:
 
 async def posted(request: Request) -> Session:
     """The session of a POST, its CSRF token checked (the header, or the form's `csrf` field)."""
+    return (await posted_form(request))[0]
+
+
+async def posted_form(request: Request) -> tuple[Session, dict[str, str]]:
+    """The session of a POST, its CSRF token checked, and the posted form's fields."""
     form = await form_of(request)
     session = session_of(request, form.get("session"))
     check_csrf(secret(request), session, request.headers.get(CSRF_HEADER) or form.get("csrf"))
-    return session
+    return session, form
 
 
 AUDIT_SHOWN = 10  # the newest audit entries on the Home page
@@ -149,3 +156,33 @@ class ConsoleRoute(APIRoute):
             return response
 
         return guarded
+
+
+def programme(
+    request: Request,
+    session: Session,
+    instance_id: str,
+    outcome: Outcome | None = None,
+    *,
+    text: str | None = None,
+    compare: str = "",
+) -> Response:
+    """The Programme page: the YAML tab (the posted `text` kept when it was refused), the versions, and
+    the diff of version `compare` against live; a refused POST answers its 4xx with the page."""
+    store, outcome = request.app.state.store, outcome or Outcome()
+    shown_text, is_draft = programme_domain.editor_text(store, instance_id)
+    response = page(
+        request,
+        "program.html",
+        session,
+        instance_id,
+        outcome=outcome,
+        text=shown_text if text is None or outcome.source != "yaml" else text,
+        fields=outcome.document or programme_domain.editor_document(store, instance_id),
+        is_draft=is_draft,
+        versions=programme_domain.versions(store, instance_id),
+        compare=compare,
+        changes=programme_domain.diff_with_live(store, instance_id, compare) if compare else None,
+    )
+    response.status_code = outcome.status
+    return response

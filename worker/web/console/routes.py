@@ -3,8 +3,11 @@
 - `GET /dashboard/?instance=...`: Wix opens the page with its signed `instance` parameter;
   `GET /dashboard/?link=...`: a sign-in link (`python -m worker console link`); with neither, the
   operator's sign-in form, posted to `POST /dashboard/signin` with ADMIN_TOKEN and a site id.
-- `GET /dashboard/sites/{id}/`: a site's Home page (the set-up checklist); `.../editor`: a placeholder.
+- `GET /dashboard/sites/{id}/`: a site's Home page (the set-up checklist); `.../program`: the Programme
+  page (`?version=N`: N's diff against live).
 - `POST /dashboard/sites/{id}/bootstrap|embed`: the checklist's actions, CSRF-checked.
+- `POST /dashboard/sites/{id}/program/draft|fields|publish|rollback`: the Programme page's actions,
+  CSRF-checked.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
+from worker.console import programme
 from worker.console.checklist import complete_install_again, start_bootstrap
 from worker.console.sessions import (
     ANY_SITE,
@@ -24,7 +29,17 @@ from worker.console.sessions import (
     verify_link,
 )
 from worker.web.console import pages
-from worker.web.console.pages import ConsoleRoute, home, now, posted, secret, session_of, site_for, started
+from worker.web.console.pages import (
+    ConsoleRoute,
+    home,
+    now,
+    posted,
+    posted_form,
+    secret,
+    session_of,
+    site_for,
+    started,
+)
 
 router = APIRouter(prefix="/dashboard", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -63,10 +78,43 @@ def site_home(instance_id: str, request: Request) -> Response:
     return home(request, session, site_for(request, session, instance_id))
 
 
-@router.get("/sites/{instance_id}/editor")
-def editor(instance_id: str, request: Request) -> Response:
+@router.get("/sites/{instance_id}/program")
+def program(instance_id: str, request: Request, version: str = "") -> Response:
     session = session_of(request)
-    return pages.page(request, "editor.html", session, site_for(request, session, instance_id))
+    return pages.programme(request, session, site_for(request, session, instance_id), compare=version[:9])
+
+
+@router.post("/sites/{instance_id}/program/draft")
+async def save_draft(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site, text = site_for(request, session, instance_id), form.get("program", "")
+    store = request.app.state.store
+    outcome = await run_in_threadpool(programme.save_draft, store, site, text, session.who)
+    return pages.programme(request, session, site, outcome, text=text if outcome.problems else None)
+
+
+@router.post("/sites/{instance_id}/program/fields")
+async def save_fields(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site, store = site_for(request, session, instance_id), request.app.state.store
+    outcome = await run_in_threadpool(programme.save_fields, store, site, form, session.who)
+    return pages.programme(request, session, site, outcome)
+
+
+@router.post("/sites/{instance_id}/program/publish")
+async def publish(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site = site_for(request, session, instance_id)
+    outcome = programme.publish(request.app.state.store, site, session.who, form.get("note", ""))
+    return pages.programme(request, session, site, outcome)
+
+
+@router.post("/sites/{instance_id}/program/rollback")
+async def roll_back(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site = site_for(request, session, instance_id)
+    outcome = programme.rollback(request.app.state.store, site, form.get("version", ""), session.who)
+    return pages.programme(request, session, site, outcome)
 
 
 @router.post("/sites/{instance_id}/bootstrap")

@@ -1,0 +1,184 @@
+"""The console's Programme page (`/dashboard/sites/{id}/program`): the YAML tab saves a valid draft and
+lists an invalid one's problems with their paths (nothing saved), publishing makes a version with its
+audit entry, the versions list, a version's diff against live, rollback; CSRF and another site refused."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from tests.unit.web.test_console import api, follow_ups, signed, tokens  # noqa: F401  (fixtures)
+from worker import keys
+from worker.dev.programs import coupon, milestone, program, rule, streak
+from worker.store import audit_log, program_versions
+
+SITE = "site-a"
+PAGE = f"/dashboard/sites/{SITE}/program"
+
+
+def document(name: str = "Daily", target: int = 3) -> dict[str, object]:
+    milestones = [milestone("m3", "Three", target, coupon("Ten", 10))]
+    return program(
+        streaks=[streak("daily", name, period="daily", milestones=milestones)],
+        rules=[rule("order_paid", streak="daily")],
+    )
+
+
+def opened(client: TestClient) -> tuple[str, str]:
+    return tokens(client.get("/dashboard/", params={"instance": signed()}).text)
+
+
+def textarea(page: str) -> str:
+    found = re.search(r'<textarea id="program"[^>]*>(.*?)</textarea>', page, re.DOTALL)
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+@pytest.fixture
+def client(api: TestClient) -> TestClient:  # noqa: F811  (the imported fixture)
+    return api
+
+
+def live_name(fake_store) -> str:
+    return str(program_versions.document_named(fake_store, SITE, "live")["streaks"][0]["name"])
+
+
+class TestYamlTab:
+    def test_the_tab_shows_the_live_programme_as_yaml_when_there_is_no_draft(
+        self, client, fake_store
+    ) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, _ = opened(client)
+        answer = client.get(PAGE, params={"session": session})
+        assert answer.status_code == 200 and "<h1>Programme</h1>" in answer.text
+        assert yaml.safe_load(textarea(answer.text)) == document()
+        assert "<script>" not in answer.text
+
+    def test_an_invalid_programme_lists_its_problems_by_path_and_saves_nothing(
+        self, client, fake_store
+    ) -> None:
+        session, csrf = opened(client)
+        bad = yaml.safe_dump(document(target=0), sort_keys=False)
+        answer = client.post(f"{PAGE}/draft", data={"session": session, "csrf": csrf, "program": bad})
+        assert answer.status_code == 422
+        assert "<code>streaks[0].milestones[0].milestoneTargetValue</code>" in answer.text
+        assert "Not saved" in answer.text
+        assert textarea(answer.text) == bad  # what the merchant typed stays in the textarea
+        assert fake_store.get(keys.program_draft(SITE)) is None
+        assert audit_log.recent(fake_store, SITE) == []
+        broken = client.post(f"{PAGE}/draft", data={"session": session, "csrf": csrf, "program": "a: [1"})
+        assert broken.status_code == 422 and "not valid YAML or JSON" in broken.text
+
+    def test_a_valid_programme_becomes_the_draft_and_the_live_one_is_untouched(
+        self, client, fake_store
+    ) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        text = yaml.safe_dump(document(name="Every day"), sort_keys=False)
+        answer = client.post(f"{PAGE}/draft", data={"session": session, "csrf": csrf, "program": text})
+        assert answer.status_code == 200 and "The draft is saved" in answer.text
+        assert program_versions.draft(fake_store, SITE)["document"] == document(name="Every day")
+        assert program_versions.draft(fake_store, SITE)["who"] == "owner-1"
+        assert live_name(fake_store) == "Daily"
+        assert (
+            yaml.safe_load(textarea(client.get(PAGE, params={"session": session}).text))["streaks"][0]["name"]
+            == "Every day"
+        )
+        assert audit_log.recent(fake_store, SITE, 1)[0]["action"] == "draft_saved"
+
+    def test_publishing_the_draft_makes_a_version_with_its_note_and_an_audit_entry(
+        self, client, fake_store
+    ) -> None:
+        session, csrf = opened(client)
+        text = yaml.safe_dump(document(name="Every day"))
+        client.post(f"{PAGE}/draft", data={"session": session, "csrf": csrf, "program": text})
+        answer = client.post(f"{PAGE}/publish", data={"session": session, "csrf": csrf, "note": "new name"})
+        assert answer.status_code == 200 and "Version 1 is live." in answer.text
+        assert live_name(fake_store) == "Every day"
+        assert [v["note"] for v in program_versions.list_versions(fake_store, SITE)] == ["new name"]
+        entry = audit_log.recent(fake_store, SITE, 1)[0]
+        assert (entry["who"], entry["action"], entry["details"]["version"]) == ("owner-1", "published", 1)
+        assert 'data-version="1"' in answer.text and "new name" in answer.text
+        again = client.post(f"{PAGE}/publish", data={"session": session, "csrf": csrf, "note": ""})
+        assert again.status_code == 409 and "no draft to publish" in again.text
+
+
+class TestVersions:
+    def test_a_versions_diff_against_live_and_rolling_back_to_it(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin", note="first")
+        program_versions.publish_document(fake_store, SITE, document(name="Every day"), who="admin")
+        session, csrf = opened(client)
+        page = client.get(PAGE, params={"session": session, "version": "1"}).text
+        assert "Version 1 compared with live" in page
+        assert re.search(
+            r"<code>streaks\[0\]\.name</code></td><td>changed</td>\s*<td>&#34;Daily&#34;</td>"
+            r"<td>&#34;Every day&#34;</td>",
+            page,
+        ), page
+        assert "Roll back to 1" in page and "Roll back to 2" not in page  # 2 is live
+        answer = client.post(f"{PAGE}/rollback", data={"session": session, "csrf": csrf, "version": "1"})
+        assert answer.status_code == 200 and "Version 1 is live again, as version 3." in answer.text
+        assert live_name(fake_store) == "Daily"
+        entry = audit_log.recent(fake_store, SITE, 1)[0]
+        assert (entry["who"], entry["action"], entry["details"]["to"]) == ("owner-1", "rolled_back", 1)
+        missing = client.post(f"{PAGE}/rollback", data={"session": session, "csrf": csrf, "version": "9"})
+        assert missing.status_code == 404 and "no version 9" in missing.text
+        assert "There is no version 7." in client.get(PAGE, params={"session": session, "version": "7"}).text
+
+
+class TestRefusals:
+    def test_a_post_without_the_csrf_token_changes_nothing(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, _ = opened(client)
+        text = yaml.safe_dump(document(name="Every day"))
+        for path, extra in (("draft", {"program": text}), ("publish", {}), ("rollback", {"version": "1"})):
+            answer = client.post(f"{PAGE}/{path}", data={"session": session, "csrf": "wrong", **extra})
+            assert answer.status_code == 403, path
+            assert client.post(f"{PAGE}/{path}", data={"session": session, **extra}).status_code == 403
+        assert fake_store.get(keys.program_draft(SITE)) is None
+        assert len(program_versions.list_versions(fake_store, SITE)) == 1
+
+    def test_another_sites_programme_is_refused(self, client) -> None:
+        session, csrf = opened(client)
+        assert client.get("/dashboard/sites/site-b/program", params={"session": session}).status_code == 403
+        text = yaml.safe_dump(document())
+        answer = client.post(
+            "/dashboard/sites/site-b/program/draft", data={"session": session, "csrf": csrf, "program": text}
+        )
+        assert answer.status_code == 403
+
+
+class TestFields:
+    def test_the_fields_rename_a_streak_and_change_a_target_into_the_draft(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        page = client.get(PAGE, params={"session": session}).text
+        assert 'name="streaks[0].name" value="Daily"' in page
+        assert 'name="streaks[0].milestones[0].milestoneTargetValue" value="3"' in page
+        fields = {"streaks[0].name": "Every day", "streaks[0].milestones[0].milestoneTargetValue": "2"}
+        answer = client.post(f"{PAGE}/fields", data={"session": session, "csrf": csrf, **fields})
+        assert answer.status_code == 200 and "The draft is saved" in answer.text
+        assert program_versions.draft(fake_store, SITE)["document"] == document(name="Every day", target=2)
+        assert yaml.safe_load(textarea(answer.text)) == document(name="Every day", target=2)
+        assert live_name(fake_store) == "Daily"
+
+    def test_a_negative_target_is_shown_beside_its_field_and_nothing_is_saved(
+        self, client, fake_store
+    ) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        target = "streaks[0].milestones[0].milestoneTargetValue"
+        fields = {"streaks[0].name": "Every day", target: "-1"}
+        answer = client.post(f"{PAGE}/fields", data={"session": session, "csrf": csrf, **fields})
+        assert answer.status_code == 422
+        field = re.escape(target)
+        marked = rf'name="{field}" value="-1"[^>]*aria-invalid="true" aria-describedby="{field}-problem"'
+        assert re.search(marked, answer.text), answer.text
+        assert re.search(rf'id="{re.escape(target)}-problem">[^<]*greater than 0', answer.text), answer.text
+        assert 'value="Every day"' in answer.text  # what the merchant typed stays
+        assert fake_store.get(keys.program_draft(SITE)) is None
+        assert client.post(f"{PAGE}/fields", data={"session": session, **fields}).status_code == 403
