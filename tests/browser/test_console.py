@@ -7,6 +7,7 @@ A screenshot of the Home page goes to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -210,8 +211,15 @@ class TestConsole:
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
             page.goto(console.entry(signed()))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
-            # after the programme test, version 2 (the renamed streak) differs from live: a diff table
-            programme = f"{console.api}/dashboard/sites/{SITE}/program?version=2&session={quote(session)}"
+            # a version that differs from live, whatever ran before: its diff table is scanned too
+            renamed = copy.deepcopy(PROGRAM)
+            renamed["streaks"][0]["name"] = "Renamed for the scan"
+            assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200
+            versions = console.admin("GET", f"/instances/{SITE}/program/versions").json()["versions"]
+            version = versions[1]["version"]  # newest first: the one before the renamed live program
+            programme = (
+                f"{console.api}/dashboard/sites/{SITE}/program?version={version}&session={quote(session)}"
+            )
             for url in (console.entry(signed()), programme, f"{console.api}/dashboard/"):
                 page.goto(url)
                 page.add_script_tag(content=axe)
