@@ -135,7 +135,8 @@ def _mint(secret: str, audience: str, instance_id: str, who: str, now: datetime,
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def _decode(secret: str, token: str, audience: str, now: datetime, what: str) -> Session:
+def _decode(secret: str, token: str, audience: str, what: str) -> Session:
+    """The session a token carries; PyJWT checks its signature, audience, issuer and expiry."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -143,17 +144,16 @@ def _decode(secret: str, token: str, audience: str, now: datetime, what: str) ->
             algorithms=["HS256"],
             audience=audience,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
         )
+    except jwt.ExpiredSignatureError:
+        raise Refused(401, f"the {what} has expired: open the console again") from None
     except jwt.PyJWTError:
         raise Refused(401, f"the {what} is not valid: open the console again") from None
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or exp <= now.timestamp():
-        raise Refused(401, f"the {what} has expired: open the console again")
     instance_id, who, sid = claims.get("instanceId"), claims.get("sub"), claims.get("sid")
     if not all(isinstance(value, str) and value for value in (instance_id, who, sid)):
         raise Refused(401, f"the {what} is not valid: open the console again")
-    return Session(str(instance_id), str(who), str(sid), datetime.fromtimestamp(exp, UTC))
+    return Session(str(instance_id), str(who), str(sid), datetime.fromtimestamp(claims["exp"], UTC))
 
 
 def mint_session(secret: str, instance_id: str, who: str, now: datetime) -> str:
@@ -161,8 +161,8 @@ def mint_session(secret: str, instance_id: str, who: str, now: datetime) -> str:
     return _mint(secret, SESSION_AUDIENCE, instance_id, who, now, SESSION_LIFETIME)
 
 
-def verify_session(secret: str, token: str, now: datetime) -> Session:
-    return _decode(secret, token, SESSION_AUDIENCE, now, "console session")
+def verify_session(secret: str, token: str) -> Session:
+    return _decode(secret, token, SESSION_AUDIENCE, "console session")
 
 
 def mint_link(secret: str, instance_id: str, now: datetime) -> str:
@@ -171,8 +171,8 @@ def mint_link(secret: str, instance_id: str, now: datetime) -> str:
     return _mint(secret, LINK_AUDIENCE, instance_id, "link", now, LINK_LIFETIME)
 
 
-def verify_link(secret: str, token: str, now: datetime) -> Session:
-    return _decode(secret, token, LINK_AUDIENCE, now, "sign-in link")
+def verify_link(secret: str, token: str) -> Session:
+    return _decode(secret, token, LINK_AUDIENCE, "sign-in link")
 
 
 def csrf_token(secret: str, session: Session) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 
 from worker.console.sessions import (
     ANY_SITE,
@@ -87,41 +88,47 @@ class TestInstanceParameter:
             verify(sign_instance(payload(instanceId="a}b"), APP_SECRET))
 
 
+def at(when: datetime, verify: Any, *args: Any) -> Any:
+    """`verify(*args)` with the clock at `when` (PyJWT checks the expiry against the clock)."""
+    with time_machine.travel(when, tick=False):
+        return verify(*args)
+
+
 class TestSessionToken:
     def test_a_session_names_its_site_and_who(self) -> None:
-        session = verify_session(SECRET, mint_session(SECRET, "site-a", "owner-1", NOW), NOW)
+        session = at(NOW, verify_session, SECRET, mint_session(SECRET, "site-a", "owner-1", NOW))
         assert (session.instance_id, session.who) == ("site-a", "owner-1")
         assert session.may_open("site-a") and not session.may_open("site-b")
 
     def test_an_operator_session_opens_any_site(self) -> None:
-        session = verify_session(SECRET, mint_session(SECRET, ANY_SITE, "operator", NOW), NOW)
+        session = at(NOW, verify_session, SECRET, mint_session(SECRET, ANY_SITE, "operator", NOW))
         assert session.is_operator and session.may_open("site-b")
 
     def test_an_expired_or_foreign_token_is_refused(self) -> None:
         token = mint_session(SECRET, "site-a", "owner-1", NOW)
         with pytest.raises(Refused, match="expired") as caught:
-            verify_session(SECRET, token, NOW + timedelta(hours=1, seconds=1))
+            at(NOW + timedelta(hours=1, seconds=1), verify_session, SECRET, token)
         assert caught.value.status == 401
         with pytest.raises(Refused, match="not valid"):
-            verify_session("another-secret-0123456789abcdef0123", token, NOW)
+            at(NOW, verify_session, "another-secret-0123456789abcdef0123", token)
         with pytest.raises(Refused, match="not valid"):
-            verify_session(SECRET, "not.a.token", NOW)
+            at(NOW, verify_session, SECRET, "not.a.token")
 
     def test_a_link_is_not_a_session_and_a_session_not_a_link(self) -> None:
         link = mint_link(SECRET, "site-a", NOW)
-        assert verify_link(SECRET, link, NOW).instance_id == "site-a"
+        assert at(NOW, verify_link, SECRET, link).instance_id == "site-a"
         with pytest.raises(Refused):
-            verify_session(SECRET, link, NOW)
+            at(NOW, verify_session, SECRET, link)
         with pytest.raises(Refused):
-            verify_link(SECRET, mint_session(SECRET, "site-a", "x", NOW), NOW)
+            at(NOW, verify_link, SECRET, mint_session(SECRET, "site-a", "x", NOW))
         with pytest.raises(Refused, match="expired"):
-            verify_link(SECRET, link, NOW + timedelta(minutes=16))
+            at(NOW + timedelta(minutes=16), verify_link, SECRET, link)
 
 
 class TestCsrf:
     def test_the_sessions_own_token_passes_and_no_other(self) -> None:
-        session = verify_session(SECRET, mint_session(SECRET, "site-a", "owner-1", NOW), NOW)
-        other = verify_session(SECRET, mint_session(SECRET, "site-a", "owner-1", NOW), NOW)
+        session = at(NOW, verify_session, SECRET, mint_session(SECRET, "site-a", "owner-1", NOW))
+        other = at(NOW, verify_session, SECRET, mint_session(SECRET, "site-a", "owner-1", NOW))
         check_csrf(SECRET, session, csrf_token(SECRET, session))
         for given in (None, "", csrf_token(SECRET, other), "0" * 64):
             with pytest.raises(Refused, match="CSRF") as caught:
@@ -131,7 +138,7 @@ class TestCsrf:
     def test_the_csrf_token_is_not_readable_from_the_session_token(self) -> None:
         """A leaked session token (a plain link) does not carry what a POST needs."""
         token = mint_session(SECRET, "site-a", "owner-1", NOW)
-        assert csrf_token(SECRET, verify_session(SECRET, token, NOW)) not in token
+        assert csrf_token(SECRET, at(NOW, verify_session, SECRET, token)) not in token
 
 
 class TestAdminToken:

@@ -59,7 +59,7 @@ def session_of(request: Request, given: str | None = None) -> Session:
     token = request.headers.get(SESSION_HEADER) or given or request.query_params.get("session")
     if not token:
         raise Refused(401, "no console session: open the app from the Wix dashboard, or sign in")
-    session = verify_session(secret(request), token, now())
+    session = verify_session(secret(request), token)
     request.state.console_token = token
     return session
 
@@ -67,7 +67,7 @@ def session_of(request: Request, given: str | None = None) -> Session:
 def started(request: Request, token: str) -> Session:
     """A session just minted, carried from here on by the page this request renders."""
     request.state.console_token = token
-    return verify_session(secret(request), token, now())
+    return verify_session(secret(request), token)
 
 
 def site_for(request: Request, session: Session, instance_id: str) -> str:

@@ -56,7 +56,7 @@ def enter(
         claims = verify_instance(instance, app_secret=app_secret, app_id=settings.wix_app_id, now=now())
         site, who = claims.instance_id, claims.uid
     elif link is not None:
-        site, who = verify_link(key, link, now()).instance_id, "link"
+        site, who = verify_link(key, link).instance_id, "link"
     else:
         return pages.TEMPLATES.TemplateResponse(request, "signin.html", {})
     session = started(request, mint_session(key, site, who, now()))
