@@ -8,6 +8,13 @@ DEAD_LETTERS = "wrw:dlq"
 TASK_OUTCOMES = "wrw:metrics:tasks"
 
 
+def _checked_instance(text: str) -> str:
+    """`text`, when it is an instance id that may stand in a key (InvalidIdentifier otherwise)."""
+    if not is_instance_id(text):
+        raise InvalidIdentifier(f"not an instance id for a key: {text[:100]!r}")
+    return text
+
+
 def event_record(instance_id: str, event_id: str) -> str:
     """The journal record of one webhook event; its existence is also the event's seen-mark."""
     return f"wrw:journal:{instance_id}:{event_id}"
@@ -239,9 +246,7 @@ def inbox_conversations(instance_id: str) -> str:
 
 def site_settings(instance_id: str) -> str:
     """Hash: field name → its JSON value, for the fields the instance has set."""
-    if not is_instance_id(instance_id):
-        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
-    return f"wrw:site-settings:{instance_id}"
+    return f"wrw:site-settings:{_checked_instance(instance_id)}"
 
 
 SITE_SYNC_SECRETS = "wrw:site-sync-secrets"
@@ -274,18 +279,18 @@ def sync_inbound_pattern(instance_id: str) -> str:
 def erased_counts(instance_id: str) -> str:
     """Hash: what the instance's erasures removed, as counts (`members`, `logs`, `rewardLogs`, `coupons`,
     `rewardLogs.<status>`): figures about the instance stay right after its members are erased."""
-    return f"wrw:erased:{{{instance_id}}}:counts"
+    return f"wrw:erased:{{{_checked_instance(instance_id)}}}:counts"
 
 
 def erased_contacts(instance_id: str) -> str:
     """Set: the SHA-256 digest of each contact deleted in Wix and erased here (no contact id): a late event
     about one is ignored."""
-    return f"wrw:erased:{{{instance_id}}}:deleted"
+    return f"wrw:erased:{{{_checked_instance(instance_id)}}}:deleted"
 
 
 def erasure_pending(instance_id: str, digest: str) -> str:
     """An erasure under way (its counts, added to `erased_counts` once); removed when it completes."""
-    return f"wrw:erased:{{{instance_id}}}:pending:{digest}"
+    return f"wrw:erased:{{{_checked_instance(instance_id)}}}:pending:{digest}"
 
 
 JOB_RECORDS = "wrw:job:*"
@@ -369,9 +374,7 @@ def member_trigger_mark(instance_id: str, contact_id: str, mark_digest: str) -> 
 
 def instance_outbox(instance_id: str) -> str:
     """Hash: intents of the instance's own tasks not yet taken (worker/store/outbox.py): the install."""
-    if not is_instance_id(instance_id):
-        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
-    return f"wrw:instance-outbox:{instance_id}"
+    return f"wrw:instance-outbox:{_checked_instance(instance_id)}"
 
 
 # The programme's drafts, published versions and the audit log (worker/store/program_versions.py,
@@ -380,21 +383,15 @@ def instance_outbox(instance_id: str) -> str:
 
 def program_draft(instance_id: str) -> str:
     """JSON: the instance's unpublished program draft ({document, who, at})."""
-    if not is_instance_id(instance_id):
-        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
-    return f"wrw:program-draft:{instance_id}"
+    return f"wrw:program-draft:{_checked_instance(instance_id)}"
 
 
 def program_versions(instance_id: str) -> str:
     """Hash: each published version of the instance's program (number -> {version, who, at, note,
     document}), the oldest trimmed."""
-    if not is_instance_id(instance_id):
-        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
-    return f"wrw:program-versions:{instance_id}"
+    return f"wrw:program-versions:{_checked_instance(instance_id)}"
 
 
 def audit_log(instance_id: str) -> str:
     """List: the instance's audit entries ({at, who, action, details}), newest first, trimmed."""
-    if not is_instance_id(instance_id):
-        raise InvalidIdentifier(f"not an instance id for a key: {instance_id[:100]!r}")
-    return f"wrw:audit-log:{instance_id}"
+    return f"wrw:audit-log:{_checked_instance(instance_id)}"
