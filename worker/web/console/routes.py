@@ -8,6 +8,8 @@
 - `POST /dashboard/sites/{id}/bootstrap|embed`: the checklist's actions, CSRF-checked.
 - `POST /dashboard/sites/{id}/program/draft|fields|publish|rollback`: the Programme page's actions,
   CSRF-checked.
+- `GET /dashboard/sites/{id}/preview`: the Preview page (the draft replayed against the journal beside
+  live; nothing written).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from worker.console import programme
+from worker.console import preview, programme
 from worker.console.checklist import complete_install_again, start_bootstrap
 from worker.console.sessions import (
     ANY_SITE,
@@ -139,3 +141,18 @@ def static(name: str) -> Response:
         raise Refused(404, "there is no such file")
     path, media_type = pages.STATIC_FILES[name]
     return FileResponse(pages.STATIC / path, media_type=media_type)
+
+
+@router.get("/sites/{instance_id}/preview")
+async def draft_preview(instance_id: str, request: Request) -> Response:
+    """The draft replayed against the journal beside live; a GET, as the replay writes nothing."""
+    session = session_of(request)
+    site, settings = site_for(request, session, instance_id), request.app.state.settings
+    shown = await run_in_threadpool(
+        preview.preview,
+        request.app.state.store,
+        site,
+        max_events=settings.dry_run_max_events,
+        journal_seconds=settings.event_journal_ttl_seconds,
+    )
+    return pages.page(request, "preview.html", session, site, preview=shown)
