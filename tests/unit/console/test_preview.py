@@ -12,6 +12,7 @@ from typing import Any
 import fakeredis
 
 from tests.redis_dump import dump
+from worker import keys
 from worker.console.preview import Row, preview, rows, shaped
 from worker.dev.programs import challenge, coupon, milestone, points, program, rule, streak
 from worker.store import program_versions
@@ -156,3 +157,14 @@ def test_another_sites_journal_is_not_replayed(fake_store) -> None:
     program_versions.save_draft(fake_store, "site-b", json.dumps(daily(2)), "owner")
     journal_orders(fake_store, {"ann": 3})  # journaled for SITE
     assert preview(fake_store, "site-b", max_events=100, journal_seconds=JOURNAL).state == "no_events"
+
+
+def test_a_draft_no_longer_valid_lists_its_problems(fake_store) -> None:
+    """A draft saved under older rules (written here as it was kept) is refused by today's validation."""
+    stale = daily(2)
+    stale["streaks"][0]["milestones"][0]["milestoneTargetValue"] = 0
+    fake_store.set(keys.program_draft(SITE), json.dumps({"document": stale, "who": "owner", "at": "x"}))
+    journal_orders(fake_store, {"ann": 3})
+    found = preview(fake_store, SITE, max_events=100, journal_seconds=JOURNAL)
+    assert found.state == "invalid_draft"
+    assert any("milestoneTargetValue" in problem["path"] for problem in found.problems)

@@ -11,8 +11,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.console.test_preview import SITE, daily, journal_orders
-from tests.unit.web.test_console import api, follow_ups, signed, tokens  # noqa: F401  (fixtures)
+from tests.unit.web.test_console import (  # noqa: F401  (fixtures)
+    APP_ID,
+    APP_SECRET,
+    CONSOLE_SECRET,
+    api,
+    follow_ups,
+    signed,
+    tokens,
+)
+from worker import keys
+from worker.dispatch import RecordedDispatcher
+from worker.settings import Settings
 from worker.store import program_versions
+from worker.web.app import create_app
 
 PAGE = f"/dashboard/sites/{SITE}/preview"
 
@@ -74,3 +86,33 @@ def test_another_site_or_no_session_is_refused(client, session) -> None:
     other = client.get("/dashboard/sites/site-b/preview", params={"session": session})
     assert other.status_code == 403 and "another site" in other.text
     assert client.get(PAGE).status_code == 401
+
+
+def test_a_journal_over_the_cap_is_previewed_in_part_with_a_warning(fake_async, fake_store) -> None:
+    capped = Settings(
+        redis_url="redis://unused",
+        wix_app_id=APP_ID,
+        wix_app_secret=APP_SECRET,
+        console_secret=CONSOLE_SECRET,
+        dry_run_max_events=2,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    client = TestClient(
+        create_app(capped, async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher())
+    )
+    program_versions.save_draft(fake_store, SITE, json.dumps(daily(2)), "owner-1")
+    journal_orders(fake_store, {"ann": 3, "ben": 2})
+    session = tokens(client.get("/dashboard/", params={"instance": signed()}).text)[0]
+    answer = client.get(PAGE, params={"session": session})
+    assert answer.status_code == 200
+    assert "Only part of the journal was replayed" in answer.text and "DRY_RUN_MAX_EVENTS" in answer.text
+    assert "Replayed <strong>2</strong> events" in answer.text
+
+
+def test_a_draft_no_longer_valid_is_shown_with_its_problems(client, session, fake_store) -> None:
+    stale = daily(2)
+    stale["streaks"][0]["milestones"][0]["milestoneTargetValue"] = 0
+    fake_store.set(keys.program_draft(SITE), json.dumps({"document": stale, "who": "owner", "at": "x"}))
+    answer = client.get(PAGE, params={"session": session})
+    assert answer.status_code == 200 and "The draft is no longer a valid programme" in answer.text
+    assert "<code>streaks[0].milestones[0].milestoneTargetValue</code>" in answer.text
