@@ -28,7 +28,12 @@ from worker.identifiers import is_instance_id
 
 SESSION_LIFETIME = timedelta(hours=1)
 LINK_LIFETIME = timedelta(minutes=15)
-INSTANCE_MAX_AGE = timedelta(minutes=10)  # the `instance` parameter is signed as Wix opens the page
+# How old a legacy signed `instance` may be. wix-facts.md §6.2 gives the decoded fields (`signDate`, and in
+# some forms `expirationDate`) but no lifetime; Wix signs the value as it opens the dashboard page, so a
+# fresh one is minutes old, and the console then lives on its own one-hour session. Ten minutes covers a
+# slow load and the clock skew; an older value (a copied URL, a replay) is refused, and so is one whose
+# `expirationDate` has passed, whichever comes first.
+INSTANCE_MAX_AGE = timedelta(minutes=10)
 CLOCK_SKEW = timedelta(minutes=1)
 ANY_SITE = "*"  # an operator's session opens every site
 ISSUER = "wix-rewards-worker"
@@ -84,7 +89,9 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def verify_instance(value: str, *, app_secret: str, app_id: str, now: datetime) -> InstanceClaims:
-    """The claims of a Wix-signed `instance` parameter, or `Refused` (403) saying why not."""
+    """The claims of a Wix-signed `instance` parameter, or `Refused` (403) saying why not: a signature
+    that does not verify, another app's, a `signDate` missing, more than INSTANCE_MAX_AGE old or ahead of
+    `now` by more than CLOCK_SKEW, an `expirationDate` passed, or no instance id."""
     if not value or len(value) > MAX_PARAMETER_CHARS or value.count(".") != 1:
         raise Refused(403, "the instance parameter is not a Wix-signed instance")
     signature, payload = value.split(".")

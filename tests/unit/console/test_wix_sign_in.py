@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -173,3 +173,33 @@ class TestTheRoute:
         forged = api.get("/dashboard/", params={"instance": "OauthNG.JWS.forged"})
         assert forged.status_code == 401 and "not valid or has expired" in forged.text
         assert 'name="session"' not in forged.text
+
+
+class TestLegacyInstanceAge:
+    """A legacy signed instance is good for INSTANCE_MAX_AGE (ten minutes) after its `signDate`, and not
+    past its `expirationDate`, whichever comes first (worker/console/sessions.py says why)."""
+
+    NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+
+    def instance(self, signed_ago: timedelta, **extra: str) -> str:
+        payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": (self.NOW - signed_ago).isoformat()}
+        return sign_instance({**payload, "uid": "owner-1", **extra}, APP_SECRET)
+
+    def test_ten_minutes_and_no_more(self) -> None:
+        fresh = sign_in_from_wix(self.instance(timedelta(minutes=9, seconds=59)), SETTINGS, None, self.NOW)
+        assert fresh == WixSignIn(SITE, "owner-1")
+        with pytest.raises(Refused, match="has expired") as caught:
+            sign_in_from_wix(self.instance(timedelta(minutes=10, seconds=1)), SETTINGS, None, self.NOW)
+        assert caught.value.status == 403
+
+    def test_a_later_expiration_date_does_not_stretch_the_age_and_a_past_one_ends_it_early(self) -> None:
+        later = (self.NOW + timedelta(hours=4)).isoformat()
+        with pytest.raises(Refused, match="has expired"):
+            sign_in_from_wix(
+                self.instance(timedelta(minutes=11), expirationDate=later), SETTINGS, None, self.NOW
+            )
+        past = (self.NOW - timedelta(seconds=1)).isoformat()
+        with pytest.raises(Refused, match="has expired"):
+            sign_in_from_wix(
+                self.instance(timedelta(seconds=5), expirationDate=past), SETTINGS, None, self.NOW
+            )
