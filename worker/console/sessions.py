@@ -3,8 +3,9 @@
 Wix opens the console in an iframe with the signed `instance` query parameter (wix-facts.md §6.2):
 `<signature>.<payload>`, both base64url without padding, the signature an HMAC-SHA256 of the payload part
 with the app secret. `verify_instance` checks it in constant time, that it is for our app and that it was
-signed recently. A good one opens a console session: an HS256 token (`CONSOLE_SECRET`, one hour) naming
-the instance (or `*` for an operator), who (Wix's `uid`, `operator`, `link`) and a random session id.
+signed recently (a value of any other shape goes to Wix's Token Info: worker/console/wix_sign_in.py).
+A good one opens a console session: an HS256 token (`CONSOLE_SECRET`, one hour) naming the instance
+(or `*` for an operator), who (Wix's `uid`, `operator`, `link`) and a random session id.
 The session's CSRF token is not in the token (a JWT's payload is readable): it is an HMAC of the session
 id, so only a page the server rendered knows it, and a session token that leaked through a plain link
 cannot change anything. Tokens and secrets appear in no log line and no error message.
