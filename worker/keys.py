@@ -129,6 +129,12 @@ def job_running(instance_id: str, name: str) -> str:
     return f"wrw:job-running:{instance_id}:{name}"
 
 
+def job_last(instance_id: str, name: str) -> str:
+    """String: the id of the instance's most recently started job of that name, written as it starts (the
+    console's Home page reads it instead of scanning every job record)."""
+    return f"wrw:job-last:{_checked_instance(instance_id)}:{name}"
+
+
 # The points gate (worker/loyalty/points_gate.py): the Wix loyalty program's status, the points waiting.
 
 
@@ -341,6 +347,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         loyalty_program_copy(i),
         catch_up_mark(i),
         f"wrw:job-running:{i}:*",
+        f"wrw:job-last:{i}:*",
         wix_program_status(i),
         points_waiting(i),
         reward_index(i),

@@ -6,7 +6,7 @@ Each item says whether it is done, what was read, and what fixes it:
 - the site's Wix loyalty program ACTIVE (the registry's `wixProgramStatus`, as the install or the
   bootstrap job last read it);
 - webhooks arriving (the registry's `lastEventAt`);
-- loyalty accounts bootstrapped (the site's last `bootstrap` job record, worker/jobs).
+- loyalty accounts bootstrapped (the site's last `bootstrap` job: its id under `keys.job_last`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from worker.jobs.runner import Jobs
 from worker.store import audit_log, instances
 
 BOOTSTRAP = "bootstrap"
-SCAN_COUNT = 500
 
 
 @dataclass(frozen=True)
@@ -46,19 +45,15 @@ class Item:
 
 
 def last_job(client: redis.Redis, instance_id: str, name: str) -> dict[str, Any] | None:
-    """The site's running job of that name, else its most recently started one still on record."""
+    """The site's running job of that name, else the one it started last (`keys.job_last`, written as a
+    job starts), while its record is kept."""
     jobs = Jobs(client, KINDS)
-    running = client.get(keys.job_running(instance_id, name))
-    if running:
-        record = jobs.get(str(running))
+    for key in (keys.job_running(instance_id, name), keys.job_last(instance_id, name)):
+        job_id = client.get(key)
+        record = jobs.get(str(job_id)) if job_id else None
         if record is not None:
             return record
-    latest: dict[str, Any] | None = None
-    for key in client.scan_iter(match=keys.JOB_RECORDS, count=SCAN_COUNT):
-        owner, kind, started = client.hmget(str(key), ["instanceId", "name", "startedAt"])  # type: ignore[misc]
-        if owner == instance_id and kind == name and (latest is None or str(started) > latest["startedAt"]):
-            latest = jobs.get(keys.job_id_of(str(key)))
-    return latest
+    return None
 
 
 def _program(client: redis.Redis, instance_id: str) -> Item:

@@ -3,8 +3,9 @@
 Wix opens the console in an iframe with the signed `instance` query parameter (wix-facts.md §6.2):
 `<signature>.<payload>`, both base64url without padding, the signature an HMAC-SHA256 of the payload part
 with the app secret. `verify_instance` checks it in constant time, that it is for our app and that it was
-signed recently. A good one opens a console session: an HS256 token (`CONSOLE_SECRET`, one hour) naming
-the instance (or `*` for an operator), who (Wix's `uid`, `operator`, `link`) and a random session id.
+signed recently (a value of any other shape goes to Wix's Token Info: worker/console/wix_sign_in.py).
+A good one opens a console session: an HS256 token (`CONSOLE_SECRET`, one hour) naming the instance
+(or `*` for an operator), who (Wix's `uid`, `operator`, `link`) and a random session id.
 The session's CSRF token is not in the token (a JWT's payload is readable): it is an HMAC of the session
 id, so only a page the server rendered knows it, and a session token that leaked through a plain link
 cannot change anything. Tokens and secrets appear in no log line and no error message.
@@ -28,7 +29,12 @@ from worker.identifiers import is_instance_id
 
 SESSION_LIFETIME = timedelta(hours=1)
 LINK_LIFETIME = timedelta(minutes=15)
-INSTANCE_MAX_AGE = timedelta(minutes=10)  # the `instance` parameter is signed as Wix opens the page
+# How old a legacy signed `instance` may be. wix-facts.md §6.2 gives the decoded fields (`signDate`, and in
+# some forms `expirationDate`) but no lifetime; Wix signs the value as it opens the dashboard page, so a
+# fresh one is minutes old, and the console then lives on its own one-hour session. Ten minutes covers a
+# slow load and the clock skew; an older value (a copied URL, a replay) is refused, and so is one whose
+# `expirationDate` has passed, whichever comes first.
+INSTANCE_MAX_AGE = timedelta(minutes=10)
 CLOCK_SKEW = timedelta(minutes=1)
 ANY_SITE = "*"  # an operator's session opens every site
 ISSUER = "wix-rewards-worker"
@@ -84,7 +90,9 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def verify_instance(value: str, *, app_secret: str, app_id: str, now: datetime) -> InstanceClaims:
-    """The claims of a Wix-signed `instance` parameter, or `Refused` (403) saying why not."""
+    """The claims of a Wix-signed `instance` parameter, or `Refused` (403) saying why not: a signature
+    that does not verify, another app's, a `signDate` missing, more than INSTANCE_MAX_AGE old or ahead of
+    `now` by more than CLOCK_SKEW, an `expirationDate` passed, or no instance id."""
     if not value or len(value) > MAX_PARAMETER_CHARS or value.count(".") != 1:
         raise Refused(403, "the instance parameter is not a Wix-signed instance")
     signature, payload = value.split(".")

@@ -129,8 +129,11 @@ class Jobs:
             "startedAt": now_iso(),
             "finishedAt": "",
         }
-        self._redis.hset(keys.job_record(job_id), mapping=record)
-        self._redis.expire(keys.job_record(job_id), RECORD_TTL_SECONDS)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(keys.job_record(job_id), mapping=record)
+            pipe.expire(keys.job_record(job_id), RECORD_TTL_SECONDS)
+            pipe.set(keys.job_last(instance_id, name), job_id, ex=RECORD_TTL_SECONDS)
+            pipe.execute()
         return self.get(job_id) or record, True
 
     def get(self, job_id: str) -> dict[str, Any] | None:

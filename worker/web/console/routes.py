@@ -1,6 +1,7 @@
 """`/dashboard/`: the merchant console's routes (thin: worker/console/ decides, pages.py renders).
 
-- `GET /dashboard/?instance=...`: Wix opens the page with its signed `instance` parameter;
+- `GET /dashboard/?instance=...`: Wix opens the page with its `instance` parameter (a legacy signed
+  instance, or a token Wix's Token Info vouches for: worker/console/wix_sign_in.py);
   `GET /dashboard/?link=...`: a sign-in link (`python -m worker console link`); with neither, the
   operator's sign-in form, posted to `POST /dashboard/signin` with ADMIN_TOKEN and a site id.
 - `GET /dashboard/sites/{id}/`: a site's Home page (the set-up checklist); `.../program`: the Programme
@@ -27,9 +28,9 @@ from worker.console.sessions import (
     Refused,
     check_admin_token,
     mint_session,
-    verify_instance,
     verify_link,
 )
+from worker.console.wix_sign_in import sign_in_from_wix
 from worker.web.console import pages
 from worker.web.console.pages import (
     ConsoleRoute,
@@ -42,21 +43,19 @@ from worker.web.console.pages import (
     site_for,
     started,
 )
+from worker.web.wix_dependency import Wix
 
 router = APIRouter(prefix="/dashboard", route_class=ConsoleRoute, include_in_schema=False)
 
 
 @router.get("/")
 def enter(
-    request: Request, instance: Annotated[str | None, Query()] = None, link: str | None = None
+    request: Request, wix: Wix, instance: Annotated[str | None, Query()] = None, link: str | None = None
 ) -> Response:
-    settings, key = request.app.state.settings, secret(request)
+    key = secret(request)
     if instance is not None:
-        app_secret = settings.wix_app_secret.get_secret_value() if settings.wix_app_secret else ""
-        if not app_secret or not settings.wix_app_id:
-            raise Refused(503, "the console cannot check Wix's signature: WIX_APP_ID, WIX_APP_SECRET")
-        claims = verify_instance(instance, app_secret=app_secret, app_id=settings.wix_app_id, now=now())
-        site, who = claims.instance_id, claims.uid
+        signed_in = sign_in_from_wix(instance, request.app.state.settings, wix, now())
+        site, who = signed_in.instance_id, signed_in.who
     elif link is not None:
         site, who = verify_link(key, link).instance_id, "link"
     else:

@@ -6,7 +6,8 @@ Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders
 `POST /_fake/instances/{id}/accounts/{accountId}/adjust` (a points change made in Wix's dashboard),
 `POST /_fake/instances/{id}/contacts`, `POST /_fake/instances/{id}/contacts/bulk`,
 `POST /_fake/instances/{id}/members`, `POST /_fake/instances/{id}/member-tokens`,
-`POST /_fake/instances/{id}/visitor-tokens`.
+`POST /_fake/instances/{id}/visitor-tokens`, `POST /_fake/instances/{id}/dashboard-tokens` (the
+`instance` value of an app's dashboard page, a Wix user's token).
 Read-back: `GET /_fake/instances/{id}` (everything), `GET /_fake/instances/{id}/{collection}`,
 `GET /_fake/state`, `GET /_fake/calls` (`?instanceId=`, `?endpoint=`), `DELETE /_fake/calls`.
 Switches: `POST|GET|DELETE /_fake/faults` (queued faults, or random ones at a `rate`),
@@ -226,6 +227,21 @@ async def visitor_token(instance_id: str, request: Request) -> dict[str, Any]:
         "token": fake_of(request).issue_token(instance_id, "VISITOR", visitor_id),
         "visitorId": visitor_id,
     }
+
+
+@router.post("/instances/{instance_id}/dashboard-tokens")
+async def dashboard_token(instance_id: str, request: Request) -> dict[str, Any]:
+    """`{"userId", "appId"}` (each optional) → the `instance` value Wix's dashboard opens an app's page
+    with, as a token (§6.2: pass it to Token Info): token-info answers `subjectType: "USER"` with the
+    Wix user's id, `clientId` our app's id, or `appId`'s (another app's page on the same site)."""
+    body = await json_object(request)
+    user_id, app_id = body.get("userId") or new_id(), body.get("appId")
+    if not isinstance(user_id, str):
+        raise invalid("userId", "a string")
+    if app_id is not None and (not isinstance(app_id, str) or not app_id):
+        raise invalid("appId", "a non-empty string")
+    token = fake_of(request).issue_token(instance_id, "USER", user_id, app_id=app_id)
+    return {"instance": token, "userId": user_id}
 
 
 @router.post("/instances/{instance_id}/members")

@@ -9,7 +9,8 @@ expired or revoked token answers 200 `{"active": false}` (as OAuth token introsp
 tokens (what an embedded script gets, §6.2) are minted under `/_fake/`: a logged-in member's reads back
 as `subjectType: "MEMBER"` with the member id, an anonymous visitor's as `subjectType: "VISITOR"` with a
 visitor id (the enum's values are UNCONFIRMED, §4.1); both live 4 hours like app tokens and may call no
-app-only method (403).
+app-only method (403). So does a dashboard page's `instance` token (a Wix user's, `subjectType: "USER"`,
+UNCONFIRMED), which may be issued to another app to model that app's page on the same site.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class Grant:
     app_id: str
     issued_at: float
     expires_at: float
-    subject_type: str = "APP"  # APP for client-credentials tokens; MEMBER, VISITOR for seeded site tokens
+    subject_type: str = "APP"  # APP: client credentials; MEMBER, VISITOR: site tokens; USER: dashboard
     subject_id: str = ""
     revoked: bool = False
 
@@ -174,12 +174,15 @@ class FakeWix:
         """The instance's state for reading: an empty one, not kept, if it was never used."""
         return self.instances.get(instance_id) or InstanceState(instance_id, default_program(self.clock()))
 
-    def issue_token(self, instance_id: str, subject_type: str = "APP", subject_id: str = "") -> str:
+    def issue_token(
+        self, instance_id: str, subject_type: str = "APP", subject_id: str = "", app_id: str | None = None
+    ) -> str:
+        """A 4-hour token for the instance, standing for the subject, issued to our app (or `app_id`)."""
         now = self.clock()
         token = "OauthNG.JWS." + secrets.token_urlsafe(32)
         self.tokens[token] = Grant(
             instance_id=instance_id,
-            app_id=self.settings.app_id,
+            app_id=app_id or self.settings.app_id,
             issued_at=now,
             expires_at=now + TOKEN_LIFETIME,
             subject_type=subject_type,
