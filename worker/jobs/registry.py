@@ -37,7 +37,9 @@ INLINE_WAIT_SECONDS = 65.0
 def expire_reward(
     client: redis.Redis, instance_id: str, contact_id: str, reward_log_id: str, now: datetime
 ) -> bool:
-    """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed."""
+    """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed. Any
+    other status stays: a `redeemed` coupon (used on a paid order, worker/rewards/redemption.py) is never
+    expired, also when its redemption lands between this read and the write (the WATCH starts again)."""
     key = keys.member_reward(instance_id, contact_id, reward_log_id)
 
     def expire(reward_log: dict[str, Any]) -> dict[str, Any] | None:
