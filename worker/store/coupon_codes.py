@@ -62,6 +62,16 @@ def owner(client: redis.Redis, instance_id: str, code: str) -> CodeOwner | None:
     return CodeOwner(contact_id, reward_log_id)
 
 
+def index_stamped(client: redis.Redis, instance_id: str, reward_log: dict[str, Any]) -> bool:
+    """Index a reward log stamped before the index existed (the `index-coupon-codes` job): its code, if it
+    has one and the code names no log yet; True when it added the entry."""
+    code = reward_log.get("couponCode")
+    if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+        return False
+    entry = _entry(str(reward_log["contactId"]), str(reward_log["id"]))
+    return bool(client.hsetnx(keys.coupon_codes(instance_id), code, entry))
+
+
 # KEYS: the index. ARGV: the code, the entry it must still hold. Removes it only then (another log's
 # entry for the same code stays).
 _FORGET = """

@@ -25,7 +25,7 @@ from worker.rewards.fulfilment import coupon_code, mark_reward
 from worker.rewards.redemption import redeem_coupon
 from worker.runtime.providers import job_context
 from worker.store.journal import EventJournal
-from worker.store.progress import ProgressStore
+from worker.store.progress import ProgressStore, update_json
 from worker.wix.events import Money, OrderInfo, normalize
 from worker.wix.fake.payloads import EventOptions, build_payload
 
@@ -283,8 +283,13 @@ class TestARedeemedLogStaysRedeemed:
 
 def run_expire_rewards(client: redis.Redis, at: datetime) -> dict[str, Any]:
     """The `expire-rewards` job to its end, at `at`; its final record."""
+    return run_job(client, "expire-rewards", at)
+
+
+def run_job(client: redis.Redis, name: str, at: datetime) -> dict[str, Any]:
+    """The job `name` of the instance to its end, at `at`; its final record."""
     jobs = Jobs(client, KINDS)
-    record, _ = jobs.start(INSTANCE, "expire-rewards")
+    record, _ = jobs.start(INSTANCE, name)
     while (batch := jobs.run_batch(record["id"], at, job_context(client))) is not None and batch.cursor:
         pass
     finished = jobs.get(record["id"])
@@ -314,6 +319,29 @@ class TestExpiry:
         reward_log = stored(client, issued["id"])
         assert reward_log["status"] == "redeemed"
         assert reward_log["redeemedAt"] == utc_stamp(late)
+
+
+class TestIndexingCouponsIssuedBefore:
+    def test_the_job_indexes_old_coupons_once_and_keeps_an_existing_entry(self, client, now) -> None:
+        """A coupon stamped before the index existed (no entry) is found after `index-coupon-codes` and
+        its order redeems it; a code already naming a log keeps it; a second run adds nothing."""
+        old = earned_reward(client, now, "member-7")
+        key = keys.member_reward(INSTANCE, "member-7", old["id"])
+        update_json(client, key, lambda log: {**log, "status": "issued", "couponCode": "OLD-1"})
+        first = issue(client, earned_reward(client, now, "member-8"), now, code="SHARED-2")
+        second = earned_reward(client, now, "member-9")
+        key = keys.member_reward(INSTANCE, "member-9", second["id"])
+        update_json(client, key, lambda log: {**log, "status": "issued", "couponCode": "SHARED-2"})
+        assert process(client, order_event(now, code="OLD-1"), now) == "processed"
+        assert stored(client, old["id"])["status"] == "issued"  # not findable yet
+
+        assert run_job(client, "index-coupon-codes", now)["done"] == 1
+        assert run_job(client, "index-coupon-codes", now)["done"] == 0
+        assert process(client, order_event(now, code="OLD-1"), now) == "processed"
+        assert stored(client, old["id"])["status"] == "redeemed"
+        assert process(client, order_event(now, code="SHARED-2"), now) == "processed"
+        assert stored(client, first["id"])["status"] == "redeemed"
+        assert stored(client, second["id"])["status"] == "issued"
 
 
 class TestNormalising:
