@@ -365,6 +365,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         program_draft(i),
         program_versions(i),
         audit_log(i),
+        coupon_codes(i),
     ]
 
 
@@ -402,3 +403,12 @@ def program_versions(instance_id: str) -> str:
 def audit_log(instance_id: str) -> str:
     """List: the instance's audit entries ({at, who, action, details}), newest first, trimmed."""
     return f"wrw:audit-log:{_checked_instance(instance_id)}"
+
+
+# Reward coupons by code (worker/store/coupon_codes.py): an order's applied coupon finds its reward log.
+
+
+def coupon_codes(instance_id: str) -> str:
+    """Hash: coupon code → `{"contactId", "rewardLogId"}` (JSON) of the reward log stamped with it. A code
+    is a field, never part of a key name, so no code (untrusted text from an order) reaches another key."""
+    return f"wrw:coupon-codes:{_checked_instance(instance_id)}"

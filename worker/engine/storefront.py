@@ -57,6 +57,7 @@ COPY_KEYS: tuple[str, ...] = (
     "statusIssued",
     "statusExpired",
     "statusFailed",
+    "statusRedeemed",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -104,6 +105,7 @@ class Copy(_Strict):
     statusIssued: Text | None = None
     statusExpired: Text | None = None
     statusFailed: Text | None = None
+    statusRedeemed: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -183,6 +185,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusIssued": "Ready to use",
         "statusExpired": "Expired",
         "statusFailed": "Delayed",
+        "statusRedeemed": "Used",
     },
     "de": {
         "title": "Prämien",
@@ -212,6 +215,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusIssued": "Einlösbar",
         "statusExpired": "Abgelaufen",
         "statusFailed": "Verzögert",
+        "statusRedeemed": "Eingelöst",
     },
 }
 

@@ -18,7 +18,8 @@ from worker.jobs.runner import RECORD_TTL_SECONDS, Batch, JobContext, JobStep
 from worker.jobs.sweep import sweep
 from worker.jobs.trigger_notices import reward_expiring, streak_at_risk_job
 from worker.loyalty.points_gate import record_program_status, release_waiting
-from worker.store.progress import update_json
+from worker.store import coupon_codes
+from worker.store.progress import ProgressStore, update_json
 from worker.sync.member_directory import record_wix_contacts
 from worker.wix.client import (
     WixAlreadyExists,
@@ -37,7 +38,9 @@ INLINE_WAIT_SECONDS = 65.0
 def expire_reward(
     client: redis.Redis, instance_id: str, contact_id: str, reward_log_id: str, now: datetime
 ) -> bool:
-    """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed."""
+    """Mark an issued reward log `expired` once its rewardExpiryAt has passed; True when it changed. Any
+    other status stays: a `redeemed` coupon (used on a paid order, worker/rewards/redemption.py) is never
+    expired, also when its redemption lands between this read and the write (the WATCH starts again)."""
     key = keys.member_reward(instance_id, contact_id, reward_log_id)
 
     def expire(reward_log: dict[str, Any]) -> dict[str, Any] | None:
@@ -61,6 +64,26 @@ def expire_rewards(context: JobContext, record: dict[str, Any], now: datetime) -
         expire_reward(client, record["instanceId"], contact_id, reward_log_id, now)
         for reward_log_id, contact_id in entries.items()
     )
+    return Batch(
+        done=done,
+        skipped=len(entries) - done,
+        failures=[],
+        cursor=None if int(cursor) == 0 else str(cursor),
+        total=total,
+    )
+
+
+def index_coupon_codes(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
+    """`index-coupon-codes` (by hand, once after the upgrade that brought redemptions): every reward log
+    of the instance stamped with a coupon code before the code index existed is indexed, so an order
+    using its coupon redeems it. What is indexed already counts as skipped; safe to run again."""
+    client, instance_id = context.redis, record["instanceId"]
+    index = keys.reward_index(instance_id)
+    total = int(client.hlen(index)) if record["total"] is None else None  # type: ignore[arg-type]
+    cursor, entries = client.hscan(index, cursor=int(record["cursor"] or 0), count=BATCH_SIZE)  # type: ignore[misc]
+    store = ProgressStore(client)
+    reward_logs = [store.reward_log(instance_id, reward_log_id) for reward_log_id in entries]
+    done = sum(coupon_codes.index_stamped(client, instance_id, r) for r in reward_logs if r is not None)
     return Batch(
         done=done,
         skipped=len(entries) - done,
@@ -170,6 +193,7 @@ KINDS: dict[str, JobStep] = {
     "sweep": sweep,
     "reward-expiring": reward_expiring,
     "streak-at-risk": streak_at_risk_job,
+    "index-coupon-codes": index_coupon_codes,
 }
 # Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
 NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk"})
@@ -181,6 +205,7 @@ QUEUES: dict[str, str] = {
     "sweep": "periodic",
     "reward-expiring": "periodic",
     "streak-at-risk": "periodic",
+    "index-coupon-codes": "bulk",
 }
 
 

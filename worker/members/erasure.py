@@ -6,13 +6,13 @@ What goes, for one contact of one instance:
 
 - every key under the member's hash tag `{instanceId:contactId}`, whatever its suffix (logs, progress,
   closed records, reward logs with their coupon codes, the member's outbox);
-- the instance-level entries that point at them: the reward index's ids, the members set, the outbox
-  index's entry, the points-sync mapping (contact ↔ email ↔ external id, no deletion mark either), the
-  cached loyalty account, the claims of the member's log identifiers (`uid_source`), the contact in the
-  instance's job records (a job's `unsure` set, failure reasons naming them), the audit log's entries
-  naming them (scrubbed, the action and time kept), and, by their Wix member id
-  (as the cached account or the journal's points events know it), their Inbox conversation and monthly
-  message marks;
+- the instance-level entries that point at them: the reward index's ids, their coupon codes' entries in
+  the code index, the members set, the outbox index's entry, the points-sync mapping (contact ↔ email ↔
+  external id, no deletion mark either), the cached loyalty account, the claims of the member's log
+  identifiers (`uid_source`), the contact in the instance's job records (a job's `unsure` set, failure
+  reasons naming them), the audit log's entries naming them (scrubbed, the action and time kept), and,
+  by their Wix member id (as the cached account or the journal's points events know it), their Inbox
+  conversation and monthly message marks;
 - what is still owed to anyone about them is dropped, not made anonymous: the member's outbox intents
   (fulfil a reward, report `milestone_achieved`, earn points), their points waiting for an ACTIVE program,
   the points sync's apply intents, and dead letters about them. Each of those would send the contact id
@@ -55,7 +55,7 @@ import redis
 
 from worker import keys
 from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
-from worker.store import audit_log
+from worker.store import audit_log, coupon_codes
 from worker.store.journal import SETTLED, EventJournal, now_iso
 from worker.wix.events import EventIgnored, InvalidEvent, normalize
 
@@ -156,6 +156,7 @@ class _Found:
     member_keys: list[str] = field(default_factory=list)
     uids: list[str] = field(default_factory=list)
     reward_ids: list[str] = field(default_factory=list)
+    coupon_codes: list[tuple[str, str]] = field(default_factory=list)  # (code, reward log id)
     emails: list[str] = field(default_factory=list)
     member_ids: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -188,6 +189,7 @@ def _find(client: redis.Redis, instance_id: str, contact_id: str) -> _Found:
         found.counts[f"rewardLogs.{reward_log.get('status') or 'unknown'}"] += 1
         if reward_log.get("couponCode"):
             found.counts["coupons"] += 1
+            found.coupon_codes.append((str(reward_log["couponCode"]), reward_id))
     mapping = client.hget(keys.sync_contacts(instance_id), contact_id)
     if isinstance(mapping, str):
         found.counts["syncMappings"] = 1
@@ -281,6 +283,7 @@ class _Eraser:
             ("audit-log", self.audit_entries),
             ("uid-sources", self.uid_sources),
             ("reward-index", self.reward_index),
+            ("coupon-codes", self.code_index),
             ("members-set", self.members_set),
             ("outbox-index", self.outbox_index),
             ("member-keys", self.member_keys),
@@ -421,6 +424,11 @@ class _Eraser:
     def reward_index(self) -> None:
         if self.found.reward_ids:
             self.redis.hdel(keys.reward_index(self.instance_id), *self.found.reward_ids)
+
+    def code_index(self) -> None:
+        """Their coupons' entries in the code index (each only while it still names their reward log)."""
+        for code, reward_log_id in self.found.coupon_codes:
+            coupon_codes.forget(self.redis, self.instance_id, code, self.contact_id, reward_log_id)
 
     def members_set(self) -> None:
         self.redis.srem(keys.members(self.instance_id), self.contact_id)

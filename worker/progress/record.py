@@ -14,7 +14,7 @@ from worker import keys
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier
-from worker.store import outbox
+from worker.store import coupon_codes, outbox
 from worker.store.progress import NoProgram, Outcome, ProgressStore, update_json
 
 Kind = Literal["streak", "challenge"]
@@ -111,8 +111,8 @@ def issue_reward(
         check_identifier(reward_log_id, "rewardLogId")
     except InvalidIdentifier as exc:
         raise LogRejected(str(exc)) from None
-    if not coupon_code or len(coupon_code) > 100:
-        raise LogRejected("couponCode must be 1 to 100 characters")
+    if not coupon_code or len(coupon_code) > coupon_codes.MAX_CODE_LENGTH:
+        raise LogRejected(f"couponCode must be 1 to {coupon_codes.MAX_CODE_LENGTH} characters")
     if expiry_at <= issued_at:
         raise LogRejected("rewardExpiryAt must be after rewardIssuedAt")
     store = ProgressStore(client)
@@ -131,15 +131,18 @@ def issue_reward(
     }
 
     def issue(reward_log: dict[str, Any]) -> dict[str, Any] | None:
-        if reward_log["status"] == "issued":
+        if reward_log["status"] in ("issued", "redeemed"):  # a redeemed coupon is never issued again
             if all(reward_log.get(field) == value for field, value in wanted.items()):
                 return None
             raise Conflict(f"reward log {reward_log_id} was already issued with another coupon")
         return {**reward_log, **wanted, "status": "issued", "updatedAt": utc_stamp(now)}
 
-    reward_log, changed = update_json(
-        client, key, issue, also=lambda pipe: outbox.add(pipe, member_outbox, intents, time.time())
-    )
+    def also(pipe: Any) -> None:
+        outbox.add(pipe, member_outbox, intents, time.time())
+        # In the same MULTI: a log issued with a code is found by it (worker/store/coupon_codes.py).
+        coupon_codes.claim(pipe, instance_id, coupon_code, contact_id, reward_log_id)
+
+    reward_log, changed = update_json(client, key, issue, also=also)
     if reward_log is None:
         raise NotFound(f"no reward log {reward_log_id}")
     return reward_log, changed

@@ -165,8 +165,8 @@ def mark_reward(
     stamp = utc_stamp(now)
 
     def mark(reward_log: dict[str, Any]) -> dict[str, Any] | None:
-        if reward_log["status"] == "issued":
-            return None  # issued stays issued
+        if reward_log["status"] in ("issued", "redeemed"):
+            return None  # issued stays issued, and a redeemed coupon redeemed
         reward_log.update(status=status, updatedAt=stamp)
         if status == "issued":
             reward_log["rewardIssuedAt"] = stamp

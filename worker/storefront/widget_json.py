@@ -162,6 +162,7 @@ def _reward_json(reward_log: dict[str, Any]) -> dict[str, Any]:
         "points": reward.get("points") if reward.get("type") == "points" else None,
         "expiresAt": reward_log.get("rewardExpiryAt"),
         "issuedAt": reward_log.get("rewardIssuedAt"),
+        "redeemedAt": reward_log.get("redeemedAt"),
     }
 
 

@@ -50,6 +50,9 @@ class OrderInfo(BaseModel):
     fulfillmentStatus: str | None = None
     total: Money | None = None
     checkoutId: str | None = None
+    # The codes of the coupons the order used (`appliedDiscounts[].coupon.code`): how a reward's coupon is
+    # known to be redeemed (worker/rewards/redemption.py).
+    couponCodes: list[str] = []
 
 
 class CheckoutInfo(BaseModel):
@@ -179,7 +182,24 @@ def _order(order: dict[str, Any], fallback_id: str | None) -> OrderInfo:
             "order.priceSummary.total.amount",
         ),
         checkoutId=_text(order, "checkoutId"),
+        couponCodes=coupon_codes(order),
     )
+
+
+MAX_COUPONS = 10  # Wix applies one coupon to an order; a few more in a payload are read, not hundreds
+
+
+def coupon_codes(order: dict[str, Any]) -> list[str]:
+    """The coupon codes in an order's `appliedDiscounts` (wix-facts.md §3.1), in order, each once. A
+    discount without a coupon (an automatic discount rule) or of another shape is passed over: the
+    discounts never make the order itself unusable."""
+    discounts = order.get("appliedDiscounts")
+    codes: list[str] = []
+    for discount in discounts[:MAX_COUPONS] if isinstance(discounts, list) else []:
+        code = _text(discount, "coupon", "code") if isinstance(discount, dict) else None
+        if code and code not in codes:
+            codes.append(code)
+    return codes
 
 
 def _occurred_at(payload: dict[str, Any], received_at: str | None) -> datetime:

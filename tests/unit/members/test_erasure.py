@@ -25,7 +25,7 @@ from worker.members.erasure import erase_member, erased_counts, was_deleted
 from worker.rewards.fulfilment import coupon_code
 from worker.runtime.dead_letters import DeadLetters
 from worker.runtime.task_messages import build_task_message
-from worker.store import audit_log
+from worker.store import audit_log, coupon_codes
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore, update_json
 from worker.sync.member_directory import (
@@ -44,6 +44,7 @@ CONTACT = wix_samples.CONTACT_ID
 OTHER = "7f3a1c2e-0000-4000-8000-0000000000aa"
 EMAIL = "jane.erased@example.com"
 EXTERNAL_ID = "ext-cust-4711"
+OTHER_CODE = "RW-OTHERMEMBER1"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
 PROGRAM = program(
@@ -73,6 +74,7 @@ STEPS = [
     "audit-log",
     "uid-sources",
     "reward-index",
+    "coupon-codes",
     "members-set",
     "outbox-index",
     "member-keys",
@@ -145,6 +147,7 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
         keys.member_reward(INSTANCE, CONTACT, reward_log["id"]),
         lambda log: {**log, "status": "issued", "couponCode": code},
     )
+    coupon_codes.claim(client, INSTANCE, code, CONTACT, reward_log["id"])  # as issue_reward's MULTI does
     points = wix_samples.account_points_updated("evt-points")
     points["actionEvent"]["body"]["account"].update(contactId=CONTACT, memberId="mem-2")
     assert process(client, "wix.loyalty.v1.account_points_updated", points) == "processed"
@@ -182,6 +185,7 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
     )
     client.sadd(keys.job_unsure("job-1"), CONTACT, OTHER)
     [other_reward] = store.member_reward_logs(INSTANCE, OTHER)
+    coupon_codes.claim(client, INSTANCE, OTHER_CODE, OTHER, other_reward["id"])
     DeadLetters(client).park(
         task_id="task-2",
         task_name=FULFIL_REWARD,
@@ -259,6 +263,7 @@ def assert_other_member_untouched(client: redis.Redis) -> None:
     [reward_log] = store.member_reward_logs(INSTANCE, OTHER)
     assert store.reward_log(INSTANCE, reward_log["id"]) == reward_log
     assert client.sismember(keys.members(INSTANCE), OTHER)
+    assert coupon_codes.owner(client, INSTANCE, OTHER_CODE) == coupon_codes.CodeOwner(OTHER, reward_log["id"])
     assert EventJournal(client, 3600).get(INSTANCE, "evt-other")["normalized"]["contactId"] == OTHER  # type: ignore[index]
 
 

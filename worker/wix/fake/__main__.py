@@ -104,6 +104,7 @@ def send_webhook(args: argparse.Namespace) -> int:
         checkout_id=args.checkout_id,
         points=args.points,
         app_id=args.app_id,
+        coupon_code=args.coupon_code,
     )
     payload = build_payload(args.type, options)
     key = load_private_key(key_path)
@@ -172,6 +173,7 @@ def parser() -> argparse.ArgumentParser:
         "--fulfillment-status", help="default FULFILLED for fulfillments_updated, else NOT_FULFILLED"
     )
     send.add_argument("--checkout-id")
+    send.add_argument("--coupon-code", help="a coupon the order (or checkout) used: its appliedDiscounts")
     send.add_argument("--points", type=int, default=defaults.points, help="for account_points_updated")
     send.add_argument("--app-id", default=os.environ.get("WIX_APP_ID", ""), help="for AppInstalled")
     send.add_argument("--private-key", default=str(DEFAULT_PRIVATE_KEY), help="the fake's private key PEM")

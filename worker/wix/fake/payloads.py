@@ -41,8 +41,10 @@ def order_object(
     checkout_id: str | None = None,
     email: str = "janedoe@gmail.com",
     created: float | None = None,
+    coupon_code: str | None = None,
 ) -> dict[str, Any]:
-    """An eCommerce order (§3.1) with one line item costing `total`."""
+    """An eCommerce order (§3.1) with one line item costing `total`; with `coupon_code`, the order used
+    that coupon (`appliedDiscounts[].coupon`, as in Wix's example)."""
     when = iso(time.time() if created is None else created)
     return {
         "id": order_id,
@@ -57,7 +59,7 @@ def order_object(
             "visitorId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"visitor:{contact_id}")),
         },
         "priceSummary": {"subtotal": _money(total, currency), "total": _money(total, currency)},
-        "appliedDiscounts": [],
+        "appliedDiscounts": applied_discounts(coupon_code),
         "checkoutId": checkout_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"checkout:{order_id}")),
         "createdDate": when,
         "updatedDate": when,
@@ -70,6 +72,15 @@ def order_object(
             }
         ],
     }
+
+
+def applied_discounts(coupon_code: str | None) -> list[dict[str, Any]]:
+    """An order's or checkout's `appliedDiscounts` (§3.1, §3.3): none, or the one coupon Wix allows."""
+    if coupon_code is None:
+        return []
+    coupon_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"coupon:{coupon_code}"))
+    coupon = {"id": coupon_id, "code": coupon_code, "name": coupon_code, "amount": {"amount": "5.0"}}
+    return [{"discountType": "GLOBAL", "coupon": coupon}]
 
 
 def contact_object(
@@ -117,6 +128,7 @@ class EventOptions:
     program_status: str = "ACTIVE"
     app_id: str = ""
     event_time: float | None = None
+    coupon_code: str | None = None  # a coupon the order (and its checkout) used
 
     def order(self) -> dict[str, Any]:
         return order_object(
@@ -127,6 +139,7 @@ class EventOptions:
             payment_status=self.payment_status,
             fulfillment_status=self.fulfillment_status,
             checkout_id=self.checkout_id,
+            coupon_code=self.coupon_code,
         )
 
     def when(self) -> str:
@@ -209,7 +222,7 @@ def checkout_completed(options: EventOptions) -> dict[str, Any]:
         "priceSummary": {
             "total": {**_money(options.total, options.currency), "convertedAmount": options.total}
         },
-        "appliedDiscounts": [],
+        "appliedDiscounts": order["appliedDiscounts"],
         "createdDate": order["createdDate"],
         "updatedDate": order["updatedDate"],
     }
