@@ -336,10 +336,11 @@ class _Overlay:
             schema = spec.schema
 
     def _item(self, container: Document, key: str, index: int, spec: Items) -> Any:
-        items = container.setdefault(key, [])
+        items = container.get(key, [])
         if not isinstance(items, list):
             return None
         if index == len(items) and id(items) not in self.grown:
+            container[key] = items
             self.grown.add(id(items))
             items.append(spec.blank(items))
         return items[index] if index < len(items) else None
