@@ -147,7 +147,11 @@ class TestProgrammeForms:
         challenge = console.live()["program"]["challenges"][0]
         assert challenge["name"] == "Spring spend" and challenge["aggregationMethod"] == "sum"
         reward = challenge["milestones"][0]["reward"]
-        assert reward == {"type": "coupon", "coupon": {"name": "Ten off", "percentOffRate": 10}, "validDays": 30}
+        assert reward == {
+            "type": "coupon",
+            "coupon": {"name": "Ten off", "percentOffRate": 10},
+            "validDays": 30,
+        }
 
         versions = page.locator("#versions tbody tr")
         newest, before = (int(str(versions.nth(i).get_attribute("data-version"))) for i in (0, 1))
@@ -185,9 +189,7 @@ class TestProgrammeForms:
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             renamed = {**PROGRAM, "streaks": [{**PROGRAM["streaks"][0], "name": "Renamed for the scan"}]}
             assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200
-            page.goto(
-                f"{console.api}/dashboard/sites/{SITE}/program?from=1&to=live&session={quote(session)}"
-            )
+            page.goto(f"{console.api}/dashboard/sites/{SITE}/program?from=1&to=live&session={quote(session)}")
             page.locator('[id="streaks[0].milestones[0].milestoneTargetValue"]').fill("-1")
             page.get_by_role("button", name="Save the forms as a draft").first.click()
             page.get_by_role("alert").filter(has_text="Not saved").wait_for()
