@@ -209,3 +209,49 @@ class TestFields:
         assert 'value="Every day"' in answer.text  # what the merchant typed stays
         assert fake_store.get(keys.program_draft(SITE)) is None
         assert client.post(f"{PAGE}/fields", data={"session": session, **fields}).status_code == 403
+
+    def test_the_add_button_renders_the_new_item_and_saves_nothing(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        answer = client.post(
+            f"{PAGE}/fields",
+            data={"session": session, "csrf": csrf, "add": "challenges", "streaks[0].name": "X"},
+        )
+        assert answer.status_code == 200 and "Added a challenge (challenges[0])" in answer.text
+        assert 'name="challenges[0].completionTargetValue" value=""' in answer.text
+        assert 'name="streaks[0].name" value="X"' in answer.text  # the other edits are kept in the form
+        assert 'name="remove" value="challenges[0]"' in answer.text
+        assert fake_store.get(keys.program_draft(SITE)) is None
+
+    def test_a_problem_without_a_field_of_its_own_is_named_at_the_top_and_beside_its_item(
+        self, client, fake_store
+    ) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        fields = {"session": session, "csrf": csrf, "rules[0].challenge": "daily"}  # a streak AND a challenge
+        answer = client.post(f"{PAGE}/fields", data=fields)
+        assert answer.status_code == 422
+        top = answer.text.split('id="fields-problems"', 1)[1].split("</div>", 1)[0]
+        assert "<code>rules[0]</code>: needs exactly one of streak and challenge" in top
+        assert (
+            '<p class="problem" id="rules[0]-problem"><code>rules[0]</code>: needs exactly one' in answer.text
+        )
+        assert fake_store.get(keys.program_draft(SITE)) is None
+
+    def test_hostile_posts_are_ignored_or_refused_by_name_never_a_500(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        base = {"session": session, "csrf": csrf}
+        far = client.post(f"{PAGE}/fields", data={**base, "streaks[999999].name": "x", "bogus[0].x": "y"})
+        assert far.status_code == 200 and program_versions.draft(fake_store, SITE)["document"] == document()
+        broken = client.post(f"{PAGE}/fields", data={**base, "document": "{not json"})
+        assert broken.status_code == 422 and "<code>(form)</code>" in broken.text
+        huge = client.post(f"{PAGE}/fields", data={**base, **{f"x{i}": "" for i in range(6000)}})
+        assert huge.status_code == 422 and "the form is too large" in huge.text
+        not_a_number = client.post(
+            f"{PAGE}/fields", data={**base, "streaks[0].milestones[0].milestoneTargetValue": "lots"}
+        )
+        assert not_a_number.status_code == 422
+        assert 'id="streaks[0].milestones[0].milestoneTargetValue-problem">Input should be a valid' in (
+            not_a_number.text
+        )
