@@ -1,11 +1,10 @@
 """The Programme page's domain: the text the YAML tab edits (the draft, else the live program as YAML),
 saving it as the draft (the admin API's validation; nothing saved when invalid), publishing the draft
-with a note, the versions, a version's diff against the live program, and rollback. Every change goes
+with a note, the versions, the diff between any two (or live, or the draft), and rollback. Every change goes
 through `worker.store.program_versions`, which writes its audit entry in the same MULTI."""
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ import redis
 import yaml
 
 from worker import keys
+from worker.console import program_form
 from worker.engine.program import ProgramInvalid
 from worker.store import program_versions
 from worker.store.program_versions import NoDraft, NoVersion
@@ -62,39 +62,18 @@ def editor_document(client: redis.Redis, instance_id: str) -> dict[str, Any]:
         return live_document(client, instance_id) or {"timezone": "UTC"}
 
 
-def _number(text: str) -> int | float | str:
-    """A posted target as a number; what is not one is kept, for the validation to name."""
-    for kind in (int, float):
-        try:
-            return kind(text.strip())
-        except ValueError:
-            continue
-    return text
-
-
-def with_fields(document: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
-    """The document with the posted streak names and milestone targets; each field is named by its
-    path in the document, as the validation's problems are."""
-    changed = copy.deepcopy(document)
-    for i, streak in enumerate(changed.get("streaks") or []):
-        if not isinstance(streak, dict):
-            continue
-        where = f"streaks[{i}]"
-        if f"{where}.name" in form:
-            streak["name"] = form[f"{where}.name"].strip()
-        for j, milestone in enumerate(streak.get("milestones") or []):
-            target = f"{where}.milestones[{j}].milestoneTargetValue"
-            if isinstance(milestone, dict) and target in form:
-                milestone["milestoneTargetValue"] = _number(form[target])
-    return changed
-
-
 def save_fields(client: redis.Redis, instance_id: str, form: dict[str, str], who: str) -> Outcome:
-    """The fields view's save: the same draft, the same validation as the YAML tab."""
-    document = with_fields(editor_document(client, instance_id), form)
-    outcome = save_draft(client, instance_id, json.dumps(document), who)
+    """The forms' post (`worker.console.program_form`): an add or remove button changes only the form
+    (nothing saved); else the document it makes is saved as the draft, with the YAML tab's validation.
+    Refused, nothing is saved and the form comes back as it was posted."""
+    posted = program_form.read_post(editor_document(client, instance_id), form)
+    if posted.problem:
+        return Outcome(problems=[{"path": "(form)", "message": posted.problem}], status=422, source="fields")
+    if posted.action:
+        return Outcome(posted.action, source="fields", document=posted.document)
+    outcome = save_draft(client, instance_id, json.dumps(posted.document), who)
     if outcome.problems:
-        return Outcome(problems=outcome.problems, status=422, source="fields", document=document)
+        return Outcome(problems=outcome.problems, status=422, source="fields", document=posted.document)
     return outcome
 
 
@@ -141,14 +120,22 @@ def shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def diff_with_live(client: redis.Redis, instance_id: str, version: str) -> list[dict[str, str]] | None:
-    """The changes from version N to the live program, each {op, path, old, new} as text; None when
-    there is no such version (or no live program)."""
-    if not version.isdigit() or len(version) > 9:
+COMPARABLE = ("live", "draft")
+
+
+def comparable(name: str) -> bool:
+    """Whether `name` may name a document to compare: live, draft or a version number."""
+    return name in COMPARABLE or (name.isdigit() and len(name) <= 9)
+
+
+def diff_between(client: redis.Redis, instance_id: str, old: str, new: str) -> list[dict[str, str]] | None:
+    """The changes from document `old` to `new` (a version number, "live" or "draft"), each
+    {op, path, old, new} as text; None when either is not there."""
+    if not (comparable(old) and comparable(new)):
         return None
     try:
-        changes = program_versions.diff(client, instance_id, version, "live")["changes"]
-    except NoVersion:
+        changes = program_versions.diff(client, instance_id, old, new)["changes"]
+    except (NoVersion, NoDraft):
         return None
     return [
         {
@@ -159,3 +146,7 @@ def diff_with_live(client: redis.Redis, instance_id: str, version: str) -> list[
         }
         for change in changes
     ]
+
+
+def has_draft(client: redis.Redis, instance_id: str) -> bool:
+    return bool(client.exists(keys.program_draft(instance_id)))

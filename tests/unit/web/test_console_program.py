@@ -113,7 +113,7 @@ class TestVersions:
         program_versions.publish_document(fake_store, SITE, document(name="Every day"), who="admin")
         session, csrf = opened(client)
         page = client.get(PAGE, params={"session": session, "version": "1"}).text
-        assert "Version 1 compared with live" in page
+        assert "Changes from version 1 to live" in page  # ?version=N: N against live, as before
         assert re.search(
             r"<code>streaks\[0\]\.name</code></td><td>changed</td>\s*<td>&#34;Daily&#34;</td>"
             r"<td>&#34;Every day&#34;</td>",
@@ -127,7 +127,34 @@ class TestVersions:
         assert (entry["who"], entry["action"], entry["details"]["to"]) == ("owner-1", "rolled_back", 1)
         missing = client.post(f"{PAGE}/rollback", data={"session": session, "csrf": csrf, "version": "9"})
         assert missing.status_code == 404 and "no version 9" in missing.text
-        assert "There is no version 7." in client.get(PAGE, params={"session": session, "version": "7"}).text
+        missing_page = client.get(PAGE, params={"session": session, "version": "7"}).text
+        assert "Nothing to compare: version 7 or live does not exist." in missing_page
+
+    def test_any_two_versions_live_or_the_draft_are_compared(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin", note="first")
+        program_versions.publish_document(fake_store, SITE, document(name="Every day"), who="admin")
+        program_versions.publish_document(fake_store, SITE, document(target=2), who="admin")
+        session, _ = opened(client)
+
+        def compared(old: str, new: str) -> str:
+            """The page's Compare section for `from=old&to=new`."""
+            answer = client.get(PAGE, params={"session": session, "from": old, "to": new})
+            assert answer.status_code == 200
+            return answer.text.split('<section id="diff"', 1)[1].split("</section>", 1)[0]
+
+        two_to_one = compared("2", "1")
+        assert "Changes from version 2 to version 1" in two_to_one
+        assert re.search(r"<td>&#34;Every day&#34;</td><td>&#34;Daily&#34;</td>", two_to_one), two_to_one
+        assert "milestoneTargetValue" not in two_to_one  # 1 and 2 differ only in the name
+        one_to_live = compared("1", "live")
+        assert "streaks[0].milestones[0].milestoneTargetValue</code>" in one_to_live
+        assert "Version 3 and live are the same." in compared("3", "live")
+        assert "Nothing to compare: version 1 or the draft does not exist." in compared("1", "draft")
+        program_versions.save_draft(fake_store, SITE, yaml.safe_dump(document(name="Weekly")), "owner-1")
+        assert "<td>&#34;Daily&#34;</td><td>&#34;Weekly&#34;</td>" in compared("live", "draft")
+        assert 'option value="draft" selected' in compared("live", "draft")
+        for hostile in ("../x", "9" * 40, "<b>"):
+            assert "<b>" not in compared(hostile, "live")
 
 
 class TestRefusals:
@@ -182,3 +209,49 @@ class TestFields:
         assert 'value="Every day"' in answer.text  # what the merchant typed stays
         assert fake_store.get(keys.program_draft(SITE)) is None
         assert client.post(f"{PAGE}/fields", data={"session": session, **fields}).status_code == 403
+
+    def test_the_add_button_renders_the_new_item_and_saves_nothing(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        answer = client.post(
+            f"{PAGE}/fields",
+            data={"session": session, "csrf": csrf, "add": "challenges", "streaks[0].name": "X"},
+        )
+        assert answer.status_code == 200 and "Added a challenge (challenges[0])" in answer.text
+        assert 'name="challenges[0].completionTargetValue" value=""' in answer.text
+        assert 'name="streaks[0].name" value="X"' in answer.text  # the other edits are kept in the form
+        assert 'name="remove" value="challenges[0]"' in answer.text
+        assert fake_store.get(keys.program_draft(SITE)) is None
+
+    def test_a_problem_without_a_field_of_its_own_is_named_at_the_top_and_beside_its_item(
+        self, client, fake_store
+    ) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        fields = {"session": session, "csrf": csrf, "rules[0].challenge": "daily"}  # a streak AND a challenge
+        answer = client.post(f"{PAGE}/fields", data=fields)
+        assert answer.status_code == 422
+        top = answer.text.split('id="fields-problems"', 1)[1].split("</div>", 1)[0]
+        assert "<code>rules[0]</code>: needs exactly one of streak and challenge" in top
+        assert (
+            '<p class="problem" id="rules[0]-problem"><code>rules[0]</code>: needs exactly one' in answer.text
+        )
+        assert fake_store.get(keys.program_draft(SITE)) is None
+
+    def test_hostile_posts_are_ignored_or_refused_by_name_never_a_500(self, client, fake_store) -> None:
+        program_versions.publish_document(fake_store, SITE, document(), who="admin")
+        session, csrf = opened(client)
+        base = {"session": session, "csrf": csrf}
+        far = client.post(f"{PAGE}/fields", data={**base, "streaks[999999].name": "x", "bogus[0].x": "y"})
+        assert far.status_code == 200 and program_versions.draft(fake_store, SITE)["document"] == document()
+        broken = client.post(f"{PAGE}/fields", data={**base, "document": "{not json"})
+        assert broken.status_code == 422 and "<code>(form)</code>" in broken.text
+        huge = client.post(f"{PAGE}/fields", data={**base, **{f"x{i}": "" for i in range(6000)}})
+        assert huge.status_code == 422 and "the form is too large" in huge.text
+        not_a_number = client.post(
+            f"{PAGE}/fields", data={**base, "streaks[0].milestones[0].milestoneTargetValue": "lots"}
+        )
+        assert not_a_number.status_code == 422
+        assert 'id="streaks[0].milestones[0].milestoneTargetValue-problem">Input should be a valid' in (
+            not_a_number.text
+        )

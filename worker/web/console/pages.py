@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from worker.console import program_form
 from worker.console import programme as programme_domain
 from worker.console.checklist import checklist
 from worker.console.programme import Outcome
@@ -84,7 +85,7 @@ def site_for(request: Request, session: Session, instance_id: str) -> str:
 async def form_of(request: Request) -> dict[str, str]:
     """A posted form's fields (application/x-www-form-urlencoded), each field's first value."""
     body = (await request.body()).decode(errors="replace")
-    return {key: values[0] for key, values in parse_qs(body).items()}
+    return {key: values[0] for key, values in parse_qs(body, keep_blank_values=True).items()}
 
 
 async def posted(request: Request) -> Session:
@@ -165,12 +166,15 @@ def programme(
     outcome: Outcome | None = None,
     *,
     text: str | None = None,
-    compare: str = "",
+    compare: tuple[str, str] = ("", ""),
 ) -> Response:
-    """The Programme page: the YAML tab (the posted `text` kept when it was refused), the versions, and
-    the diff of version `compare` against live; a refused POST answers its 4xx with the page."""
+    """The Programme page: the forms and the YAML tab (each shows what was posted when it was refused),
+    the versions, and the diff between the two documents `compare` names; a refused POST answers its 4xx
+    with the page."""
     store, outcome = request.app.state.store, outcome or Outcome()
     shown_text, is_draft = programme_domain.editor_text(store, instance_id)
+    document = outcome.document or programme_domain.editor_document(store, instance_id)
+    old, new = compare
     response = page(
         request,
         "program.html",
@@ -178,11 +182,15 @@ def programme(
         instance_id,
         outcome=outcome,
         text=shown_text if text is None or outcome.source != "yaml" else text,
-        fields=outcome.document or programme_domain.editor_document(store, instance_id),
+        fields=document,
+        values=program_form.form_fields(document),
+        working=program_form.as_json(document),
+        schema=program_form.SCHEMA,
         is_draft=is_draft,
         versions=programme_domain.versions(store, instance_id),
-        compare=compare,
-        changes=programme_domain.diff_with_live(store, instance_id, compare) if compare else None,
+        compare_from=old,
+        compare_to=new,
+        changes=programme_domain.diff_between(store, instance_id, old, new) if old and new else None,
     )
     response.status_code = outcome.status
     return response

@@ -5,7 +5,8 @@
   `GET /dashboard/?link=...`: a sign-in link (`python -m worker console link`); with neither, the
   operator's sign-in form, posted to `POST /dashboard/signin` with ADMIN_TOKEN and a site id.
 - `GET /dashboard/sites/{id}/`: a site's Home page (the set-up checklist); `.../program`: the Programme
-  page (`?version=N`: N's diff against live).
+  page (`?from=A&to=B`: the diff from A to B, each a version number, `live` or `draft`; `?version=N`:
+  N's diff against live).
 - `POST /dashboard/sites/{id}/bootstrap|embed`: the checklist's actions, CSRF-checked.
 - `POST /dashboard/sites/{id}/program/draft|fields|publish|rollback`: the Programme page's actions,
   CSRF-checked.
@@ -80,9 +81,16 @@ def site_home(instance_id: str, request: Request) -> Response:
 
 
 @router.get("/sites/{instance_id}/program")
-def program(instance_id: str, request: Request, version: str = "") -> Response:
+def program(
+    instance_id: str,
+    request: Request,
+    version: str = "",
+    old: Annotated[str, Query(alias="from")] = "",
+    new: Annotated[str, Query(alias="to")] = "",
+) -> Response:
     session = session_of(request)
-    return pages.programme(request, session, site_for(request, session, instance_id), compare=version[:9])
+    compare = (version[:9], "live") if version else (old[:9], new[:9])
+    return pages.programme(request, session, site_for(request, session, instance_id), compare=compare)
 
 
 @router.post("/sites/{instance_id}/program/draft")
