@@ -358,6 +358,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         program_draft(i),
         program_versions(i),
         audit_log(i),
+        storefront_choice(i),
     ]
 
 
@@ -395,3 +396,12 @@ def program_versions(instance_id: str) -> str:
 def audit_log(instance_id: str) -> str:
     """List: the instance's audit entries ({at, who, action, details}), newest first, trimmed."""
     return f"wrw:audit-log:{_checked_instance(instance_id)}"
+
+
+# The storefront widget's choice per site (worker/store/storefront_choice.py).
+
+
+def storefront_choice(instance_id: str) -> str:
+    """Hash: the template, theme and floating widget ids the site's embedded script names, and whether the
+    widget is shown (`shown`: "1" or "0")."""
+    return f"wrw:storefront-choice:{_checked_instance(instance_id)}"
