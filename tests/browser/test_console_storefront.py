@@ -143,6 +143,10 @@ class TestStorefront:
         text.wait_for()
         assert text.input_value() == DARK["text"]  # the dark theme's editor, not saved yet
         text.fill("#333333")
+        text.press("Tab")  # the theme editor asks for the contrast of what was typed
+        contrast = tab.page.locator('[id="theme.colors.text-contrast"]')
+        contrast.filter(has_text="1.5:1").wait_for()
+        assert "fail" in str(contrast.get_attribute("class"))
         tab.page.get_by_role("button", name="Save", exact=True).click()
         problem = tab.page.locator('[id="theme.colors.text-problem"]')
         assert "contrast with background is 1.5:1" in problem.inner_text()

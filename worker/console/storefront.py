@@ -173,7 +173,8 @@ def posted_locales(form: Mapping[str, str]) -> list[str]:
 
 def editing(client: redis.Redis, instance_id: str, picked: Mapping[str, str] | None = None) -> Editing:
     """The page's state: the saved choice, or the ids picked in the selects (not saved) when they are
-    the site's own, and the editors' values for those items."""
+    the site's own, and the editors' values for those items (with theme fields being tried, so the
+    contrast beside a colour follows it before a Save)."""
     document = live_document(client, instance_id)
     saved, known = storefront_choice.get(client, instance_id), options(document)
     wanted: dict[str, Any] = {
@@ -183,7 +184,12 @@ def editing(client: redis.Redis, instance_id: str, picked: Mapping[str, str] | N
     }
     choice = replace(saved, **wanted)
     template, theme, widget = chosen_items(document, choice)
-    return Editing(choice, editor_values(template, theme, widget), list(template.copy_), known)
+    values = editor_values(template, theme, widget)
+    # colours being tried (the theme editor asks for its contrast before a Save)
+    values.update(
+        {name: text for name, text in (picked or {}).items() if name in values and name.startswith("theme.")}
+    )
+    return Editing(choice, values, list(template.copy_), known)
 
 
 def preview_locales(editing: Editing) -> list[str]:

@@ -98,6 +98,17 @@ class TestThePage:
         assert "themeId=dark" in answer.text and "locale=de" in answer.text  # the preview frames follow
         assert storefront_choice.get(fake_store, SITE).themeId == "default"
 
+    def test_a_colour_being_tried_gets_its_contrast_before_a_save(self, client, fake_store) -> None:
+        """The theme editor asks the page again with the colours typed: the contrast follows them."""
+        session, _, _ = opened(client)
+        query = {"session": session, "theme.colors.text": "#cccccc", "theme.colors.background": "#ffffff"}
+        answer = client.get(PAGE, params=query)
+        assert (
+            '<span id="theme.colors.text-contrast" class="contrast fail">Contrast with background: 1.6:1'
+            in (answer.text)
+        )
+        assert fake_store.get(keys.program(SITE)) == json.dumps({"version": 1, "document": document()})
+
     def test_the_preview_frame_has_its_own_csp_and_the_picked_ids(self, client) -> None:
         session, _, _ = opened(client)
         query = {
