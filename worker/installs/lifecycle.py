@@ -157,5 +157,5 @@ def _embed(
             "Wix refused the embedded script", extra={"instance_id": instance_id, "status": exc.status}
         )
         return False
-    instances.record_embedding(client, instance_id, now, parameters=parameters)
+    instances.record_embedding(client, instance_id, now, parameters=parameters, disabled=not choice.shown)
     return True

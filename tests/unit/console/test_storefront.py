@@ -5,16 +5,18 @@ draft keeps its other changes and gets the same sections), and the choice saved 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from worker import keys
 from worker.console import storefront
+from worker.console.checklist import checklist
 from worker.dispatch import ON_INSTALLED, RecordedDispatcher
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import BUILT_IN_FLOATING_WIDGET, BUILT_IN_TEMPLATE, BUILT_IN_THEME
 from worker.installs.lifecycle import INSTALL_INTENT
-from worker.store import program_versions, storefront_choice
+from worker.store import instances, program_versions, storefront_choice
 from worker.store.storefront_choice import StorefrontChoice
 
 SITE = "site-a"
@@ -108,3 +110,13 @@ class TestSavingTheChoice:
         storefront.set_shown(fake_store, Down(), SITE, False, "owner-1")
         assert storefront_choice.get(fake_store, SITE).shown is False
         assert fake_store.hexists(keys.instance_outbox(SITE), INSTALL_INTENT)
+
+
+def test_the_home_checklist_says_when_the_widget_is_switched_off(fake_store) -> None:
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    instances.record_embedding(fake_store, SITE, at, parameters={"themeId": "dark"}, disabled=True)
+    [widget] = [item for item in checklist(fake_store, SITE) if item.key == "widget"]
+    assert widget.done and "Switched off on the Storefront page" in widget.detail
+    instances.record_embedding(fake_store, SITE, at, parameters={"themeId": "dark"})
+    [widget] = [item for item in checklist(fake_store, SITE) if item.key == "widget"]
+    assert "Switched off" not in widget.detail

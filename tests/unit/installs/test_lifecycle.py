@@ -208,6 +208,7 @@ class TestTheSitesStorefrontChoice:
         )
         embedded = fake_wix.peek(INSTANCE).embedded_script
         assert embedded is not None and embedded["disabled"] is True
+        assert instances.get(fake_store, INSTANCE)["embedding"]["disabled"] is True  # type: ignore[index]
         chosen = {k: embedded["parameters"][k] for k in ("templateId", "themeId", "floatingWidgetId")}
         assert chosen == {"templateId": "summer", "themeId": "dark", "floatingWidgetId": "corner"}
         storefront_choice.save(fake_store, INSTANCE, replace(choice, shown=True), "owner-1")
@@ -215,6 +216,7 @@ class TestTheSitesStorefrontChoice:
             fake_store, wix, INSTANCE, settings=settings(), follow_ups=RecordedDispatcher(), now=T0
         )
         assert fake_wix.peek(INSTANCE).embedded_script["disabled"] is False  # type: ignore[index]
+        assert "disabled" not in instances.get(fake_store, INSTANCE)["embedding"]  # type: ignore[index]
 
 
 class TestFakeEmbedScript:
