@@ -174,5 +174,7 @@ async def save_storefront(instance_id: str, request: Request) -> Response:
 async def show_widget(instance_id: str, request: Request) -> Response:
     session, form = await posted_form(request)
     site, state, shown = site_for(request, session, instance_id), request.app.state, form.get("shown") == "on"
-    outcome = storefront_domain.set_shown(state.store, state.follow_ups, site, shown, session.who)
+    outcome = await run_in_threadpool(
+        storefront_domain.set_shown, state.store, state.follow_ups, site, shown, session.who
+    )
     return storefront_pages.storefront(request, session, site, outcome)
