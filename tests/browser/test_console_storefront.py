@@ -121,6 +121,9 @@ class TestStorefront:
         site.storefront(tab)
         assert tab.page.locator("#account-id").inner_text() == SITE
         tab.page.get_by_label("Preview language").select_option("de")
+        tab.page.locator('#preview-guest[src*="locale=de"]').wait_for(
+            state="attached"
+        )  # htmx swapped the page
         guest = tab.page.frame_locator("#preview-guest")
         member = tab.page.frame_locator("#preview-member")
         guest.locator("wix-rewards-widget[data-state=ready][data-mode=guest]").wait_for(state="attached")
@@ -130,6 +133,8 @@ class TestStorefront:
         member.locator("wix-rewards-widget[data-state=ready][data-mode=member]").wait_for(state="attached")
         assert member.get_by_role("heading", name="Ihre Prämien").is_visible()  # rewardsTitle
         assert member.get_by_text("SAMPLE-10").is_visible()  # the made-up member's coupon
+        assert member.get_by_role("heading", name="Täglich").is_visible()  # over the site's own streak
+        assert member.get_by_text("Aktuelle Serie").is_visible()  # currentRun, built-in German
         tab.page.screenshot(path=str(artifacts / "console-storefront.png"), full_page=True)
         assert tab.errors() == []
 
@@ -139,8 +144,8 @@ class TestStorefront:
         assert site.embedded()["parameters"]["themeId"] == "default"  # as the install embedded it
         site.storefront(tab)
         tab.page.get_by_label("Theme", exact=True).select_option("dark")
+        tab.page.locator('#preview-guest[src*="themeId=dark"]').wait_for(state="attached")  # htmx swapped
         text = tab.page.get_by_label("text", exact=True)
-        text.wait_for()
         assert text.input_value() == DARK["text"]  # the dark theme's editor, not saved yet
         text.fill("#333333")
         text.press("Tab")  # the theme editor asks for the contrast of what was typed

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from math import floor
 from typing import Any, get_args
 
@@ -28,6 +29,7 @@ import redis
 from pydantic import BaseModel, ValidationError
 
 from worker.console.programme import live_document
+from worker.console.storefront_sample import sample_member
 from worker.dispatch import Dispatcher
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import (
@@ -49,6 +51,7 @@ from worker.engine.storefront import (
 )
 from worker.installs.lifecycle import install_intent, send_on_installed
 from worker.store import program_versions, storefront_choice
+from worker.store.progress import NoProgram, ProgressStore
 from worker.store.storefront_choice import StorefrontChoice
 
 LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -190,6 +193,15 @@ def editing(client: redis.Redis, instance_id: str, picked: Mapping[str, str] | N
         {name: text for name, text in (picked or {}).items() if name in values and name.startswith("theme.")}
     )
     return Editing(choice, values, list(template.copy_), known)
+
+
+def sample_for(client: redis.Redis, instance_id: str, now: datetime) -> dict[str, Any]:
+    """The preview's sample member over the site's live programme (none: no streaks or challenges)."""
+    try:
+        program = ProgressStore(client).program(instance_id)
+    except (NoProgram, ProgramInvalid):
+        program = None
+    return sample_member(program, instance_id, now)
 
 
 def preview_locales(editing: Editing) -> list[str]:

@@ -12,8 +12,10 @@ import pytest
 from worker import keys
 from worker.console import storefront
 from worker.console.checklist import checklist
+from worker.console.storefront_sample import sample_member
+from worker.dev.programs import challenge, coupon, milestone, program, rule, streak
 from worker.dispatch import ON_INSTALLED, RecordedDispatcher
-from worker.engine.program import ProgramInvalid
+from worker.engine.program import ProgramInvalid, parse_program
 from worker.engine.storefront import BUILT_IN_FLOATING_WIDGET, BUILT_IN_TEMPLATE, BUILT_IN_THEME
 from worker.installs.lifecycle import INSTALL_INTENT
 from worker.store import instances, program_versions, storefront_choice
@@ -120,3 +122,31 @@ def test_the_home_checklist_says_when_the_widget_is_switched_off(fake_store) -> 
     instances.record_embedding(fake_store, SITE, at, parameters={"themeId": "dark"})
     [widget] = [item for item in checklist(fake_store, SITE) if item.key == "widget"]
     assert "Switched off" not in widget.detail
+
+
+def test_the_sample_member_has_made_up_progress_over_the_sites_live_streaks_and_challenges() -> None:
+    """One run short of each streak's first milestone, 60% through each challenge, a coupon named after
+    the first milestone; shaped as /widget/v1/me answers."""
+    document = program(
+        streaks=[
+            streak(
+                "weekly",
+                "Weekly",
+                period="weekly",
+                milestones=[milestone("m4", "Four", 4, coupon("Ten", 10))],
+            )
+        ],
+        challenges=[
+            challenge(
+                "five", "Five orders", completion=5, period="monthly", milestones=[milestone("c2", "Two", 2)]
+            )
+        ],
+        rules=[rule("order_paid", streak="weekly"), rule("order_paid", challenge="five")],
+    )
+    sample = sample_member(parse_program(document), SITE, datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    [weekly] = sample["streaks"]
+    assert weekly["currentRun"] == 3 and weekly["nextMilestone"]["name"] == "Four"
+    [five] = sample["challenges"]
+    assert five["value"] == "3" and five["milestones"][0]["achieved"] is True
+    assert sample["rewards"][0]["name"] == "Four" and sample["rewards"][0]["couponCode"] == "SAMPLE-10"
+    assert sample_member(None, SITE, datetime(2026, 12, 7, tzinfo=UTC))["streaks"] == []

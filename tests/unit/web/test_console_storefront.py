@@ -125,6 +125,12 @@ class TestThePage:
         assert '<html lang="de">' in answer.text
         assert 'data-theme-id="dark"' in answer.text and 'data-template-id="default"' in answer.text
         assert 'data-mode="member"' in answer.text and "<script>" not in answer.text
+        sample = re.search(r'<script type="application/json" id="sample-member">(.*?)</script>', answer.text)
+        assert (
+            sample and json.loads(sample.group(1))["streaks"][0]["name"] == "Daily"
+        )  # the site's own streak
+        guest = client.get(f"{PAGE}/preview", params={**query, "mode": "guest"})
+        assert "sample-member" not in guest.text
 
 
 class TestSave:

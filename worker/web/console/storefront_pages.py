@@ -5,8 +5,9 @@ widget's fixed launcher stays inside the frame, and the frame's `<html lang>` is
 widget reads its locale there). The frame's own CSP lets it be framed by the console only
 (`frame-ancestors 'self'`) and allows the widget's fallback `<style>` (`style-src 'unsafe-inline'`, for a
 browser without constructable stylesheets); scripts still come from us alone. In sample-member mode the
-frame's static script hands the widget made-up member data (`element.session.sample`); no server route
-answers member data on a flag."""
+frame carries made-up progress over the site's own streaks (worker/console/storefront_sample.py) as a JSON
+block, which its static script hands to the widget (`element.session.sample`); no server route answers
+member data on a flag."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fastapi import Request, Response
 from worker.console import storefront as domain
 from worker.console.sessions import Session
 from worker.engine.storefront import COPY_KEYS
-from worker.web.console.pages import TEMPLATES, page
+from worker.web.console.pages import TEMPLATES, now, page
 
 PREVIEW_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -92,6 +93,9 @@ def preview(request: Request, instance_id: str, query: Mapping[str, str]) -> Res
             "choice": editing.choice,
             "locale": _locale(editing, query.get("locale")),
             "mode": mode,
+            "sample": domain.sample_for(request.app.state.store, instance_id, now())
+            if mode == "member"
+            else None,
         },
     )
     response.headers["content-security-policy"] = PREVIEW_CSP
