@@ -366,6 +366,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         program_versions(i),
         audit_log(i),
         coupon_codes(i),
+        storefront_choice(i),
     ]
 
 
@@ -412,3 +413,12 @@ def coupon_codes(instance_id: str) -> str:
     """Hash: coupon code → `{"contactId", "rewardLogId"}` (JSON) of the reward log stamped with it. A code
     is a field, never part of a key name, so no code (untrusted text from an order) reaches another key."""
     return f"wrw:coupon-codes:{_checked_instance(instance_id)}"
+
+
+# The storefront widget's choice per site (worker/store/storefront_choice.py).
+
+
+def storefront_choice(instance_id: str) -> str:
+    """Hash: the template, theme and floating widget ids the site's embedded script names, and whether the
+    widget is shown (`shown`: "1" or "0")."""
+    return f"wrw:storefront-choice:{_checked_instance(instance_id)}"

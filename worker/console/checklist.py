@@ -74,9 +74,10 @@ def _widget(entry: dict[str, Any] | None) -> Item:
     embedding = (entry or {}).get("embedding") or {}
     fix = Action("Embed the widget", post="embed")
     if embedding.get("embedded"):
-        return Item(
-            "widget", "Widget embedded on the site", True, f"Embedded at {embedding.get('at')}.", None
-        )
+        detail = f"Embedded at {embedding.get('at')}."
+        if embedding.get("disabled"):
+            detail += " Switched off on the Storefront page: shoppers do not see it."
+        return Item("widget", "Widget embedded on the site", True, detail, None)
     if embedding:
         detail = f"Embedding failed at {embedding.get('at')}: {embedding.get('error')}"
         return Item("widget", "Widget embedded on the site", False, detail, fix)

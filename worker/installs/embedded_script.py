@@ -4,7 +4,9 @@ parameters the app sends with Embed Script (wix-facts.md §6.1, §8).
 Wix substitutes `{{name}}` placeholders in the script's HTML attribute values with the parameters; the
 parameters' keys must be exactly the script's placeholders (else Wix answers 400 "Parameters map sent to
 embedded script is not the same as discovered in the script code") and every value is a string. Every
-visitor sees them: nothing secret goes there.
+visitor sees them: nothing secret goes there. The template, theme and floating widget are the site's own
+choice (the console's Storefront page); the install, a reinstall and every Storefront save send them, and
+`disabled: true` when the merchant switched the widget off (worker/installs/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from worker.engine.program import Program
 from worker.engine.storefront import DEFAULT_ID
+from worker.store.storefront_choice import StorefrontChoice
 
 SCRIPT_PATH = Path(__file__).resolve().parents[2] / "wix-app" / "embedded-script.html"
 
@@ -34,18 +37,29 @@ def script_placeholders() -> set[str]:
 
 
 def embed_parameters(
-    program: Program | None = None, *, instance_id: str = EXAMPLE_INSTANCE, host: str = EXAMPLE_HOST
+    program: Program | None = None,
+    *,
+    choice: StorefrontChoice | None = None,
+    instance_id: str = EXAMPLE_INSTANCE,
+    host: str = EXAMPLE_HOST,
 ) -> dict[str, str]:
     """The Embed Script parameters for a site: where the widget comes from (`host`, the service's public
     origin), whose it is (`accountId`, the instance id) and which template, theme and floating widget it
-    shows: the built-in `default` ones until the merchant chooses (the program, when it has one, is where
-    that choice will be read; a program's own `default` items already replace the built-in ones).
-    Exactly the script's placeholders, all strings."""
-    del program  # no choice to read yet: every site starts with `default`
-    return {
-        "host": host.rstrip("/"),
-        "accountId": instance_id,
-        "templateId": DEFAULT_ID,
-        "themeId": DEFAULT_ID,
-        "floatingWidgetId": DEFAULT_ID,
+    shows: the site's `choice` (the console's Storefront page, worker/store/storefront_choice.py), else
+    `default`. An id the live `program` no longer has (the merchant removed it in the YAML) falls back to
+    `default`, so the site shows the built-in item rather than no widget; without a program the choice is
+    sent as it is. Exactly the script's placeholders, all strings."""
+    chosen = choice or StorefrontChoice()
+    ids = {
+        "templateId": chosen.templateId,
+        "themeId": chosen.themeId,
+        "floatingWidgetId": chosen.floatingWidgetId,
     }
+    if program is not None:
+        known = {
+            "templateId": {item.id for item in program.templates},
+            "themeId": {item.id for item in program.themes},
+            "floatingWidgetId": {item.id for item in program.floatingWidgets},
+        }
+        ids = {name: value if value in known[name] else DEFAULT_ID for name, value in ids.items()}
+    return {"host": host.rstrip("/"), "accountId": instance_id, **ids}

@@ -6,7 +6,9 @@
   of a removed instance is ignored; the first event of an instance never seen (a site that installed the
   app before the registry existed) records it as installed and sends `installs.on_installed` too.
 - `installs.on_installed` runs `complete_install`: it reads the site's Wix loyalty program status (the
-  points gate's, worker/loyalty/points_gate.py) and embeds the widget's script with the site's parameters.
+  points gate's, worker/loyalty/points_gate.py) and embeds the widget's script with the site's parameters
+  (its storefront choice, `disabled` when the merchant switched the widget off; the console's Storefront
+  page sends this task after a save, through the same outbox intent).
   Safe to run again: both are reads or replacements. Whether the `bootstrap` job starts too is
   `auto_bootstrap_for`'s answer.
 """
@@ -26,7 +28,7 @@ from worker.engine.program import ProgramInvalid
 from worker.installs.embedded_script import embed_parameters
 from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.settings import Settings
-from worker.store import instances, outbox
+from worker.store import instances, outbox, storefront_choice
 from worker.store.progress import NoProgram, ProgressStore
 from worker.store.site_settings import site_settings_for
 from worker.wix.client import WixApiError, WixClient
@@ -145,14 +147,15 @@ def _embed(
         program = ProgressStore(client).program(instance_id)
     except (NoProgram, ProgramInvalid):
         program = None
-    parameters = embed_parameters(program, instance_id=instance_id, host=public_base_url)
+    choice = storefront_choice.get(client, instance_id)
+    parameters = embed_parameters(program, choice=choice, instance_id=instance_id, host=public_base_url)
     try:
-        wix.embed_script(instance_id, parameters)
+        wix.embed_script(instance_id, parameters, disabled=not choice.shown)
     except WixApiError as exc:
         instances.record_embedding(client, instance_id, now, error=f"Wix refused the embedding: {exc}")
         logger.warning(
             "Wix refused the embedded script", extra={"instance_id": instance_id, "status": exc.status}
         )
         return False
-    instances.record_embedding(client, instance_id, now, parameters=parameters)
+    instances.record_embedding(client, instance_id, now, parameters=parameters, disabled=not choice.shown)
     return True

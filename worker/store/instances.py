@@ -109,13 +109,17 @@ def record_embedding(
     *,
     parameters: dict[str, str] | None = None,
     error: str | None = None,
+    disabled: bool = False,
 ) -> None:
-    """What became of the embedded script: embedded with `parameters`, or not, and why."""
+    """What became of the embedded script: embedded with `parameters` (and `disabled`: switched off on
+    the console's Storefront page), or not, and why."""
     embedding: dict[str, Any] = (
         {"embedded": True, "parameters": parameters, "at": utc_stamp(at)}
         if error is None
         else {"embedded": False, "error": error, "at": utc_stamp(at)}
     )
+    if disabled and error is None:
+        embedding["disabled"] = True
     client.hset(keys.instance(instance_id), "embedding", json.dumps(embedding, separators=(",", ":")))
 
 

@@ -186,3 +186,54 @@ def diff(client: redis.Redis, instance_id: str, old: str, new: str) -> dict[str,
         document_named(client, instance_id, old), document_named(client, instance_id, new)
     )
     return {"instanceId": instance_id, "from": old, "to": new, "changes": changes}
+
+
+# the storefront's sections ------------------------------------------------------------------------
+
+STOREFRONT_SECTIONS = ("templates", "themes", "floatingWidgets")
+
+
+def publish_sections(
+    client: redis.Redis, instance_id: str, sections: dict[str, Any], *, who: str, note: str
+) -> dict[str, Any]:
+    """The live document with `sections` (some of `STOREFRONT_SECTIONS`) replaced, published as the next
+    version; a draft, when there is one, gets the same sections, so publishing it later does not undo
+    them, and stays a draft (the merchant's other pending changes are not published). One MULTI, WATCHing
+    the live program and the draft; ProgramInvalid when the result is not a valid program."""
+    program_key, versions_key, draft_key = (
+        keys.program(instance_id),
+        keys.program_versions(instance_id),
+        keys.program_draft(instance_id),
+    )
+    changed = {name: sections[name] for name in STOREFRONT_SECTIONS if name in sections}
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(program_key, draft_key)  # type: ignore[no-untyped-call]
+                raw, raw_draft = pipe.get(program_key), pipe.get(draft_key)
+                live: dict[str, Any] = (
+                    json.loads(raw)  # type: ignore[arg-type]
+                    if raw
+                    else {"version": 0, "document": {"timezone": "UTC"}}
+                )
+                document = {**live["document"], **changed}
+                parse_program(document)
+                version = int(live["version"]) + 1
+                summary = {"version": version, "who": who, "at": _now(), "note": note}
+                raw_entry = audit_log.entry(who, "storefront_published", {"version": version, "note": note})
+                pipe.multi()
+                pipe.set(program_key, json.dumps({"version": version, "document": document}, default=str))
+                pipe.hset(
+                    versions_key, str(version), json.dumps({**summary, "document": document}, default=str)
+                )
+                if version > MAX_VERSIONS:
+                    pipe.hdel(versions_key, str(version - MAX_VERSIONS))
+                if raw_draft:
+                    pending = json.loads(raw_draft)  # type: ignore[arg-type]
+                    pending["document"] = {**pending["document"], **changed}
+                    pipe.set(draft_key, json.dumps(pending, default=str))
+                audit_log.append(pipe, instance_id, raw_entry)
+                pipe.execute()
+                return summary
+            except redis.WatchError:
+                continue

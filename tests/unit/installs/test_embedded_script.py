@@ -6,6 +6,7 @@ from __future__ import annotations
 from worker.dev.programs import BASE_PROGRAM
 from worker.engine.program import parse_program
 from worker.installs.embedded_script import SCRIPT_PATH, embed_parameters, placeholders, script_placeholders
+from worker.store.storefront_choice import StorefrontChoice
 
 
 class TestPlaceholders:
@@ -38,3 +39,21 @@ class TestEmbedParameters:
             "themeId": "default",
             "floatingWidgetId": "default",
         }
+
+    def test_the_sites_choice_is_sent_and_an_id_the_programme_lost_falls_back_to_default(self) -> None:
+        """The Storefront page's choice; a theme the live programme no longer has is `default` (the
+        built-in one), not an id the widget would answer 404 for."""
+        choice = StorefrontChoice("summer", "gone", "corner", shown=False)
+        document = {
+            **BASE_PROGRAM,
+            "templates": [{"id": "summer", "copy": {"en": {"title": "Summer"}}}],
+            "floatingWidgets": [{"id": "corner", "label": "Rewards"}],
+        }
+        parameters = embed_parameters(parse_program(document), choice=choice, instance_id="inst-9")
+        assert (parameters["templateId"], parameters["themeId"], parameters["floatingWidgetId"]) == (
+            "summer",
+            "default",
+            "corner",
+        )
+        without_program = embed_parameters(None, choice=choice, instance_id="inst-9")
+        assert without_program["themeId"] == "gone"  # nothing to check it against: sent as chosen

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from worker.events.processing import process_event
 from worker.installs.embedded_script import script_placeholders
 from worker.installs.lifecycle import NO_PUBLIC_BASE_URL, admit_event, complete_install
 from worker.settings import Settings
-from worker.store import instances, outbox
+from worker.store import instances, outbox, storefront_choice
 from worker.store.journal import EventJournal
 from worker.web.event_queue import EventQueue
 from worker.wix.client import WixApiError
@@ -191,6 +192,31 @@ class TestCompleteInstall:
         )
         assert not outcome.embedded
         assert PARAMETERS_MISMATCH in instances.get(fake_store, INSTANCE)["embedding"]["error"]  # type: ignore[index]
+
+
+class TestTheSitesStorefrontChoice:
+    def test_the_install_embeds_the_sites_chosen_ids_and_disabled_when_switched_off(
+        self, fake_store, wix, fake_wix
+    ) -> None:
+        """The Storefront page's choice reaches Wix on the next completion (a save, a reinstall): its ids,
+        and `disabled: true` while the widget is switched off; `false` once it is on again."""
+        instances.record_installed(fake_store, INSTANCE, T0)
+        choice = storefront_choice.StorefrontChoice("summer", "dark", "corner", shown=False)
+        storefront_choice.save(fake_store, INSTANCE, choice, "owner-1")
+        complete_install(
+            fake_store, wix, INSTANCE, settings=settings(), follow_ups=RecordedDispatcher(), now=T0
+        )
+        embedded = fake_wix.peek(INSTANCE).embedded_script
+        assert embedded is not None and embedded["disabled"] is True
+        assert instances.get(fake_store, INSTANCE)["embedding"]["disabled"] is True  # type: ignore[index]
+        chosen = {k: embedded["parameters"][k] for k in ("templateId", "themeId", "floatingWidgetId")}
+        assert chosen == {"templateId": "summer", "themeId": "dark", "floatingWidgetId": "corner"}
+        storefront_choice.save(fake_store, INSTANCE, replace(choice, shown=True), "owner-1")
+        complete_install(
+            fake_store, wix, INSTANCE, settings=settings(), follow_ups=RecordedDispatcher(), now=T0
+        )
+        assert fake_wix.peek(INSTANCE).embedded_script["disabled"] is False  # type: ignore[index]
+        assert "disabled" not in instances.get(fake_store, INSTANCE)["embedding"]  # type: ignore[index]
 
 
 class TestFakeEmbedScript:

@@ -29,6 +29,7 @@ STATIC_FILES = {
     "console.css": ("console.css", "text/css"),
     "htmx.min.js": ("vendor/htmx.min.js", "text/javascript"),
     "icon.svg": ("console-icon.svg", "image/svg+xml"),
+    "storefront-preview.js": ("storefront-preview.js", "text/javascript"),
 }
 SESSION_HEADER = "x-console-session"
 CSRF_HEADER = "x-csrf-token"
@@ -153,7 +154,10 @@ class ConsoleRoute(APIRoute):
                 response = await handler(request)
             except Refused as exc:
                 response = refused(request, exc)
+            own_csp = response.headers.get("content-security-policy")  # a page with its own (a preview)
             response.headers.update(SECURITY_HEADERS)
+            if own_csp:
+                response.headers["content-security-policy"] = own_csp
             return response
 
         return guarded

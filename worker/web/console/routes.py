@@ -12,6 +12,9 @@
   CSRF-checked.
 - `GET /dashboard/sites/{id}/preview`: the Preview page (the draft replayed against the journal beside
   live; nothing written).
+- `GET /dashboard/sites/{id}/storefront` (`?templateId=&themeId=&floatingWidgetId=&locale=`: picked, not
+  saved), `.../storefront/preview` (the preview frame); `POST .../storefront` (Save) and
+  `POST .../storefront/shown` (the switch), CSRF-checked.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from worker.console import preview, programme
+from worker.console import storefront as storefront_domain
 from worker.console.checklist import complete_install_again, start_bootstrap
 from worker.console.sessions import (
     ANY_SITE,
@@ -32,7 +36,7 @@ from worker.console.sessions import (
     verify_link,
 )
 from worker.console.wix_sign_in import sign_in_from_wix
-from worker.web.console import pages
+from worker.web.console import pages, storefront_pages
 from worker.web.console.pages import (
     ConsoleRoute,
     home,
@@ -163,3 +167,38 @@ async def draft_preview(instance_id: str, request: Request) -> Response:
         journal_seconds=settings.event_journal_ttl_seconds,
     )
     return pages.page(request, "preview.html", session, site, preview=shown)
+
+
+@router.get("/sites/{instance_id}/storefront")
+def storefront(instance_id: str, request: Request) -> Response:
+    session = session_of(request)
+    site = site_for(request, session, instance_id)
+    return storefront_pages.storefront(request, session, site, picked=dict(request.query_params))
+
+
+@router.get("/sites/{instance_id}/storefront/preview")
+def storefront_preview(instance_id: str, request: Request) -> Response:
+    session = session_of(request)
+    return storefront_pages.preview(request, site_for(request, session, instance_id), request.query_params)
+
+
+@router.post("/sites/{instance_id}/storefront")
+async def save_storefront(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site, state = site_for(request, session, instance_id), request.app.state
+    outcome = await run_in_threadpool(
+        storefront_domain.save, state.store, state.follow_ups, site, form, session.who
+    )
+    return storefront_pages.storefront(
+        request, session, site, outcome, picked=form if outcome.problems else None
+    )
+
+
+@router.post("/sites/{instance_id}/storefront/shown")
+async def show_widget(instance_id: str, request: Request) -> Response:
+    session, form = await posted_form(request)
+    site, state, shown = site_for(request, session, instance_id), request.app.state, form.get("shown") == "on"
+    outcome = await run_in_threadpool(
+        storefront_domain.set_shown, state.store, state.follow_ups, site, shown, session.who
+    )
+    return storefront_pages.storefront(request, session, site, outcome)

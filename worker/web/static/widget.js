@@ -2,6 +2,8 @@
  * Contract: docs/widget-api.md. Defines <wix-rewards-widget> (its only global); when loaded by a
  * <script data-account-id=...> tag it mounts one itself (guest mode). The Wix snippet instead creates
  * the element, sets `element.session` to the /widget/v1/session answer and appends it (member mode).
+ * A preview may set `element.session = {mode: "member", sample: <a /me answer>}` (shown as it is) and the
+ * `open` attribute (the panel open from the start).
  * Once rendered it marks its element data-state="ready" (or "error", with one console.error saying why)
  * and data-mode="guest"|"member", and sets performance.mark("wix-rewards-widget:ready").
  */
@@ -202,17 +204,22 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
       if (lang) query.set("locale", lang);
       const session = this.#session;
       const token = session && session.mode === "member" && typeof session.token === "string" && session.token;
+      // A preview (the console's) hands made-up member data to the element itself: nothing is asked for.
+      const sample = session && session.mode === "member" && session.sample && typeof session.sample === "object"
+        ? session.sample
+        : null;
       const [content, me] = await Promise.all([
         getJson(`${base}/widget/v1/public?${query}`),
-        token
-          ? getJson(`${base}/widget/v1/me?instance=${encodeURIComponent(query.get("instance"))}`, token).catch(
-              (error) => {
-                // Public content still works: show guest mode, and say why.
-                this.#fail(`${error.message}; showing guest mode`);
-                return null;
-              },
-            )
-          : null,
+        sample ||
+          (token
+            ? getJson(`${base}/widget/v1/me?instance=${encodeURIComponent(query.get("instance"))}`, token).catch(
+                (error) => {
+                  // Public content still works: show guest mode, and say why.
+                  this.#fail(`${error.message}; showing guest mode`);
+                  return null;
+                },
+              )
+            : null),
       ]);
       this.#render(content, me);
     }
@@ -277,6 +284,11 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
         me ? this.#member(me, copy, fmt) : this.#guest(content, copy, fmt),
       );
       launcher.addEventListener("click", () => this.#toggle(panel.hidden));
+      if (this.hasAttribute("open")) {
+        // Open from the start (a preview), without taking the focus.
+        panel.hidden = false;
+        launcher.setAttribute("aria-expanded", "true");
+      }
       root.addEventListener("keydown", (event) => {
         if (event.key === "Escape" && !panel.hidden) {
           event.stopPropagation();
