@@ -57,6 +57,11 @@ class Outcome:
     reward_logs: list[dict[str, Any]]
 
 
+def created_score(reward_log: dict[str, Any]) -> float:
+    """A reward log's place in the instance's time index: its `createdAt` in epoch seconds."""
+    return datetime.fromisoformat(str(reward_log["createdAt"]).replace("Z", "+00:00")).timestamp()
+
+
 def _load_state(raw: str | None) -> MemberState:
     if not raw:
         return MemberState()
@@ -227,10 +232,14 @@ class ProgressStore:
     def _index_rewards(
         self, instance_id: str, contact_id: str, reward_logs: list[dict[str, Any]] | None
     ) -> None:
+        """The id index and the time index (worker/store/reward_listing.py) of new reward logs, in one
+        MULTI of their own: idempotent (a reward log's id and createdAt never change), written before the
+        member's MULTI, so no reward log ever exists without both entries."""
         if reward_logs:
-            self._redis.hset(
-                keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
-            )
+            with self._redis.pipeline() as pipe:
+                pipe.hset(keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs})
+                pipe.zadd(keys.reward_times(instance_id), {r["id"]: created_score(r) for r in reward_logs})
+                pipe.execute()
 
     def _reward_owner(self, instance_id: str, reward_log_id: str) -> str | None:
         """The contact whose reward log this is, from the instance's reward index (None: no such log)."""
