@@ -108,7 +108,8 @@ def _limit(value: str) -> int:
 
 def parse_query(params: Mapping[str, str]) -> Query:
     """The query in `params` (empty values mean "any"); BadFilter names the first field that is wrong."""
-    given = {name: params[name].strip() for name in (*FILTER_FIELDS, "cursor", "limit") if params.get(name)}
+    stripped = {name: (params.get(name) or "").strip() for name in (*FILTER_FIELDS, "cursor", "limit")}
+    given = {name: value for name, value in stripped.items() if value}
     start = _day("from", given["from"]) if "from" in given else None
     end = _day("to", given["to"]) if "to" in given else None
     if start and end and start > end:

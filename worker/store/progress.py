@@ -7,7 +7,8 @@ lets the engine compute the outcome, then writes all of it in one MULTI; if anot
 either key first, it starts again. So two workers logging for one member at once never lose an update,
 a duplicate changes nothing, and the layout is ready for Redis Cluster (one slot per member).
 
-Reward logs are found by id through a per-instance index (id -> contact), and the sweep finds members
+Reward logs are found by id through a per-instance index (id -> contact), listed by time through another
+(id -> createdAt, worker/store/reward_listing.py), and the sweep finds members
 through a per-instance set; both live outside the member's hash slot, so they are written just *before*
 the MULTI (idempotently: reward log ids are derived from what they reward, so a retried attempt writes
 the same entries) and again by every duplicate of the same log. Nothing is written after the MULTI, so a
