@@ -60,6 +60,10 @@ def ids(logs: list[dict[str, Any]]) -> list[str]:
     return [log["id"] for log in logs]
 
 
+def flat(pages: list[list[str]]) -> list[str]:
+    return [reward_log_id for page in pages for reward_log_id in page]
+
+
 def every_page(client: Any, filters: RewardFilters, limit: int) -> list[list[str]]:
     pages, cursor = [], None
     while True:
@@ -131,7 +135,7 @@ class TestPaging:
             put_log(fake_store, n)
         pages = every_page(fake_store, RewardFilters(), limit=3)
         assert [len(page) for page in pages] == [3, 3, 1]
-        assert sum(pages, []) == [f"rl_{n:024x}" for n in range(6, -1, -1)]
+        assert flat(pages) == [f"rl_{n:024x}" for n in range(6, -1, -1)]
 
     def test_a_full_last_page_has_no_next(self, fake_store) -> None:
         for n in range(6):
@@ -143,15 +147,15 @@ class TestPaging:
         for n in range(5):
             put_log(fake_store, n, createdAt=same)
         pages = every_page(fake_store, RewardFilters(), limit=2)
-        assert sorted(sum(pages, [])) == [f"rl_{n:024x}" for n in range(5)]
-        assert len(sum(pages, [])) == 5
+        assert sorted(flat(pages)) == [f"rl_{n:024x}" for n in range(5)]
+        assert len(flat(pages)) == 5
 
     def test_paging_through_a_filter_across_batches(self, fake_store) -> None:
         """More logs than one index batch, one in ten failed: every failed one, once."""
         for n in range(reward_listing.BATCH + 150):
             put_log(fake_store, n, status="failed" if n % 10 == 0 else "issued")
         pages = every_page(fake_store, RewardFilters(status="failed"), limit=7)
-        assert len(sum(pages, [])) == len(set(sum(pages, []))) == 35
+        assert len(flat(pages)) == len(set(flat(pages))) == 35
 
     def test_a_sparse_filter_stops_at_the_cap_with_a_cursor_to_go_on(self, fake_store) -> None:
         for n in range(30):

@@ -49,7 +49,7 @@ class TestList:
         assert "Wix refused the coupon" in html and "Send again" in html
 
     def test_the_next_page_link_carries_the_filters(self, client) -> None:
-        session, _, html = opened(client, kind="coupon", limit="1")
+        _, _, html = opened(client, kind="coupon", limit="1")
         assert len(rows(html)) == 1
         link = re.search(r'id="next-page" href="([^"]+)"', html)
         assert link is not None and "kind=coupon" in link.group(1)
