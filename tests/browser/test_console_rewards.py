@@ -164,6 +164,7 @@ class TestRewardsPage:
         [ben] = reward_logs(console, status="failed")
         assert ben["contactId"] == "ben" and "401" in failed_rows.first.inner_text()
 
+        page.screenshot(path=str(artifacts / "console-rewards.png"), full_page=True)
         before = fulfilled(client)
         posts: list[str] = []
         page.context.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
@@ -193,7 +194,6 @@ class TestRewardsPage:
         page.get_by_role("button", name="Filter").click()
         page.wait_for_url("**status=issued**")
         assert page.locator("#rewards tbody tr[data-status=issued]").count() == 2
-        page.screenshot(path=str(artifacts / "console-rewards.png"), full_page=True)
         with page.expect_download() as download:
             page.get_by_role("link", name="Download as CSV").click()
         table = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))

@@ -48,6 +48,8 @@ CSV_COLUMNS = (
     ("rewardIssuedAt", "Issued (UTC)"),
     ("rewardExpiryAt", "Expires (UTC)"),
     ("error", "Error"),
+    ("lastError", "Error before it was sent again"),
+    ("sentAgainBy", "Sent again by"),
 )
 
 
@@ -136,13 +138,14 @@ def listing(client: redis.Redis, instance_id: str, query: Query) -> reward_listi
 
 
 def shown(reward_log: dict[str, Any]) -> dict[str, Any]:
-    """A reward log as the page, the API and the CSV show it: its kind and points brought up."""
+    """A reward log as the page and the CSV show it: its kind and points brought up; `error` is the
+    current failure only (a log sent again keeps its earlier one as `lastError`)."""
     reward = reward_log.get("reward") or {}
     return {
         **reward_log,
         "kind": reward.get("type") or "manual",
         "points": reward.get("points"),
-        "error": reward_log.get("error") or reward_log.get("lastError"),
+        "error": reward_log.get("error"),
     }
 
 
