@@ -367,6 +367,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         audit_log(i),
         coupon_codes(i),
         storefront_choice(i),
+        job_runs(i),
     ]
 
 
@@ -422,3 +423,12 @@ def storefront_choice(instance_id: str) -> str:
     """Hash: the template, theme and floating widget ids the site's embedded script names, and whether the
     widget is shown (`shown`: "1" or "0")."""
     return f"wrw:storefront-choice:{_checked_instance(instance_id)}"
+
+
+# The operations room (worker/console/job_runs.py).
+
+
+def job_runs(instance_id: str) -> str:
+    """Sorted set: the instance's job ids by when each started (epoch seconds), the newest
+    `worker.jobs.runner.RUNS_KEPT`: the console lists a site's runs without scanning every job record."""
+    return f"wrw:job-runs:{_checked_instance(instance_id)}"
