@@ -15,6 +15,7 @@ import redis
 
 from worker import keys
 from worker.dispatch import Dispatcher
+from worker.identifiers import identifier_problem
 from worker.jobs.registry import KINDS, job_queue
 from worker.jobs.runner import RUNS_KEPT, Jobs
 from worker.store import audit_log
@@ -127,7 +128,7 @@ def start(
 
 def run(client: redis.Redis, instance_id: str, job_id: str) -> dict[str, Any] | None:
     """One of the site's job runs, with what the page shows; None when it is not the site's."""
-    record = Jobs(client, KINDS).get(job_id) if len(job_id) <= 100 else None
+    record = Jobs(client, KINDS).get(job_id) if identifier_problem(job_id, 100) is None else None
     if record is None or record["instanceId"] != instance_id:
         return None
     return shown(record)
