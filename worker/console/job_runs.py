@@ -143,12 +143,13 @@ def runs(client: redis.Redis, instance_id: str, limit: int = RUNS_SHOWN) -> list
 
 
 def shown(record: dict[str, Any]) -> dict[str, Any]:
-    """A job record with its title, its progress in percent (None while the total is unknown) and only its
-    latest failures."""
+    """A job record with its title, its progress in percent (None while it runs and its total is unknown)
+    and only its latest failures."""
     total, handled = record["total"], record["done"] + record["skipped"] + record["failed"]
-    percent = (
-        min(100, round(100 * handled / total)) if total else (100 if record["status"] != "running" else None)
-    )
+    if total:
+        percent: int | None = min(100, round(100 * handled / total))
+    else:  # the total is not known yet (or there was nothing to do)
+        percent = {"succeeded": 100, "running": None}.get(record["status"], 0)
     kind = BY_NAME.get(record["name"])
     return {
         **record,

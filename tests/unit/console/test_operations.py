@@ -102,6 +102,16 @@ class TestJobRuns:
         assert shown["percent"] == 50 and shown["title"] == "Bootstrap"
         assert shown["latestFailures"] == [f"contact {i}: 400" for i in range(4, 9)]
 
+    def test_a_run_without_a_total_is_full_only_once_it_succeeded(self) -> None:
+        record = {"name": "sweep", "total": None, "done": 0, "skipped": 0, "failed": 0, "failures": []}
+        assert [
+            job_runs.shown({**record, "status": s})["percent"] for s in ("running", "succeeded", "failed")
+        ] == [
+            None,
+            100,
+            0,
+        ]
+
     def test_every_job_there_is_can_be_started_from_the_page(self) -> None:
         assert {kind.name for kind in job_runs.JOB_KINDS} == set(KINDS)
 
