@@ -368,6 +368,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         coupon_codes(i),
         storefront_choice(i),
         reward_times(i),
+        job_runs(i),
     ]
 
 
@@ -431,3 +432,12 @@ def storefront_choice(instance_id: str) -> str:
 def reward_times(instance_id: str) -> str:
     """Sorted set: reward log id → its `createdAt` (epoch seconds), every reward log of the instance."""
     return f"wrw:reward-times:{_checked_instance(instance_id)}"
+
+
+# The operations room (worker/console/job_runs.py).
+
+
+def job_runs(instance_id: str) -> str:
+    """Sorted set: the instance's job ids by when each started (epoch seconds), the newest
+    `worker.jobs.runner.RUNS_KEPT`: the console lists a site's runs without scanning every job record."""
+    return f"wrw:job-runs:{_checked_instance(instance_id)}"
