@@ -15,6 +15,13 @@ def _checked_instance(text: str) -> str:
     return text
 
 
+def dead_letter_replay(entry_id: str) -> str:
+    """String with a TTL: a console replay of dead letter `entry_id` (a Celery task id) is under way."""
+    if not entry_id or len(entry_id) > 200 or any(c in entry_id for c in "*?[]\\ \n\r"):
+        raise InvalidIdentifier(f"not a dead letter id for a key: {entry_id[:100]!r}")
+    return f"wrw:dlq-replaying:{entry_id}"
+
+
 def event_record(instance_id: str, event_id: str) -> str:
     """The journal record of one webhook event; its existence is also the event's seen-mark."""
     return f"wrw:journal:{instance_id}:{event_id}"

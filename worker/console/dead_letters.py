@@ -3,9 +3,13 @@ them all in one hash, `keys.DEAD_LETTERS`), shown with secrets redacted, replaye
 
 A dead letter belongs to the site its task's arguments name: `kwargs.instance_id`, or for a job's batch
 the instance of the job `kwargs.job_id` names. One that names no site (or another) is never listed,
-shown, replayed or purged for this site. A replay takes the entry out of the hash first (HDEL: only one
-of two replays of the same entry gets it) and then sends its task again, so replaying twice sends once;
-if the broker refuses the send, the entry is put back.
+shown, replayed or purged for this site.
+
+A replay first claims the entry (`keys.dead_letter_replay`, SET NX with a TTL: of two replays of the same
+entry only one gets it), then sends its task again, then removes the entry. So replaying twice sends
+once, a send the broker refuses leaves the entry (the claim is let go), and a crash between two steps
+loses nothing: the entry stays and can be replayed once the claim has lapsed (a crash after the send and
+before the removal may send it twice then; the tasks are idempotent by their unique identifiers).
 """
 
 from __future__ import annotations
@@ -123,17 +127,26 @@ def page(client: redis.Redis, instance_id: str, number: int) -> Page:
     return Page([shown(e) for e in chosen], number, pages, len(found))
 
 
+REPLAY_CLAIM_SECONDS = 300  # how long a crashed replay keeps its entry from being replayed again
+
+
 def _replay(client: redis.Redis, follow_ups: Dispatcher, entry: dict[str, Any]) -> bool:
-    """Take the entry out, then send its task again; False when another replay or purge took it first.
-    A send the broker refuses puts the entry back and raises SendRefused."""
-    if not client.hdel(keys.DEAD_LETTERS, entry["id"]):
+    """Claim the entry, send its task again, then remove it; False when another replay holds the claim or
+    a purge or replay took the entry first. A send the broker refuses keeps the entry and raises
+    SendRefused."""
+    claim = keys.dead_letter_replay(str(entry["id"]))
+    if not client.set(claim, "1", nx=True, ex=REPLAY_CLAIM_SECONDS):
+        return False
+    if not client.hexists(keys.DEAD_LETTERS, entry["id"]):
+        client.delete(claim)
         return False
     task = str(entry["task"])
     try:
         follow_ups.resend(task, dict(entry.get("kwargs") or {}), entry.get("queue") or TASKS[task])
     except Exception as exc:  # whatever the transport raises: the entry must not be lost
-        client.hsetnx(keys.DEAD_LETTERS, entry["id"], json.dumps(entry, default=str))
+        client.delete(claim)
         raise SendRefused(type(exc).__name__) from exc
+    client.hdel(keys.DEAD_LETTERS, entry["id"])
     return True
 
 

@@ -57,6 +57,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     ),
     JobKind("expire-rewards", "Expire rewards", "Mark issued rewards whose expiry has passed as expired."),
     JobKind("index-coupon-codes", "Index coupon codes", "Index older rewards' coupon codes for redemptions."),
+    JobKind("index-reward-times", "Index reward times", "List older rewards on the Rewards page."),
     JobKind("monthly-messages", "Monthly messages", "Send members their monthly balance message."),
     JobKind(
         "reward-expiring", "Reward expiring", "Report rewards about to expire to the site's automations."

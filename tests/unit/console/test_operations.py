@@ -150,6 +150,25 @@ class TestDeadLetters:
         ]
         assert [e["action"] for e in audit_log.recent(fake_store, SITE)] == ["dead_letter_replayed"]
 
+    def test_a_crash_between_claim_and_send_loses_nothing(self, fake_store) -> None:
+        """A replay whose process dies after claiming the entry (before sending or removing it) leaves the
+        entry parked; a second replay waits for the claim to lapse, then sends it once."""
+        park(fake_store, "a-1", {"instance_id": SITE, "reward_log_id": "r1"})
+
+        class Crashing(RecordedDispatcher):
+            def resend(self, *args: Any, **kwargs: Any) -> None:
+                raise SystemExit("the web process was killed")
+
+        with pytest.raises(SystemExit):
+            dead_letters.replay(fake_store, Crashing(), SITE, "a-1", "owner")
+        assert DeadLetters(fake_store).get("a-1") is not None
+        sent = RecordedDispatcher()
+        assert dead_letters.replay(fake_store, sent, SITE, "a-1", "owner").status != 200  # still claimed
+        assert sent.resent == []
+        fake_store.delete(keys.dead_letter_replay("a-1"))  # the claim's TTL lapsed
+        assert dead_letters.replay(fake_store, sent, SITE, "a-1", "owner").status == 200
+        assert len(sent.resent) == 1 and DeadLetters(fake_store).get("a-1") is None
+
     def test_replay_all_and_purge_all_touch_only_this_sites(self, fake_store) -> None:
         for n in range(3):
             park(fake_store, f"a-{n}", {"instance_id": SITE, "reward_log_id": f"r{n}"})
