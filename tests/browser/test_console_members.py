@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
+from tests.browser.harness import Embed, PageServer, member_page
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
     APP_ID,
@@ -37,6 +38,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
 )
 from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
+from worker.engine.storefront import BUILT_IN_COPY
 from worker.wix.webhook_signing import sign_webhook
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000d015"
@@ -99,14 +101,18 @@ class Site:
     def wix_state(self) -> dict[str, Any]:
         return self.wix.control("GET", f"instances/{SITE}")  # type: ignore[no-any-return]
 
-    def me(self) -> dict[str, Any]:
-        """The widget's `/me` for the member, through a real widget session."""
-        wix_token = self.wix.control(
+    def wix_token(self) -> str:
+        """A Wix access token for the site member, as Wix hands a site widget."""
+        answer = self.wix.control(
             "POST", f"instances/{SITE}/member-tokens", json={"memberId": self.member_id}
         )
+        return str(answer["token"])
+
+    def me(self) -> dict[str, Any]:
+        """The widget's `/me` for the member, through a real widget session."""
         session = httpx.post(
             f"{self.api}/widget/v1/session",
-            headers={"authorization": wix_token["token"]},
+            headers={"authorization": self.wix_token()},
             json={"accountId": SITE},
             timeout=10,
         )
@@ -255,14 +261,26 @@ class TestMemberPage:
         assert tab.errors() == []
 
     def test_pause_shows_in_the_widget_and_another_sites_session_is_refused(
-        self, site: Site, tab: Tab
+        self, site: Site, tab: Tab, pages: PageServer, browser: Any
     ) -> None:
-        """Paused: `/me` says so; resumed: `live`. Site B's session cannot open site A's member page."""
+        """Paused: `/me` says so and the widget on the shop shows the `memberPaused` note; resumed: `live`.
+        Site B's session cannot open site A's member page, nor pause the member."""
         open_member(site, tab)
         tab.page.get_by_role("button", name="Pause in the programme").click()
         tab.page.get_by_role("status").filter(has_text="Paused").wait_for()
         assert tab.page.locator("#member-status").inner_text() == "paused"
         assert site.me()["status"] == "paused"
+        shop = browser.new_context()
+        try:
+            shopper = shop.new_page()
+            embed = Embed(api=site.api, account=SITE)
+            shopper.goto(member_page(pages, "paused-member", embed, site.wix_token()))
+            shopper.locator("wix-rewards-widget[data-state=ready]").wait_for(state="attached")
+            shopper.locator("wix-rewards-widget .launcher").click()
+            note = shopper.locator("wix-rewards-widget [role=dialog] .paused")
+            assert note.inner_text() == BUILT_IN_COPY["en"]["memberPaused"]
+        finally:
+            shop.close()
         tab.page.get_by_role("button", name="Resume in the programme").click()
         tab.page.get_by_role("status").filter(has_text="Resumed").wait_for()
         assert site.me()["status"] == "live"
