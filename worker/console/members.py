@@ -9,7 +9,7 @@ thing once and is audited once. What goes to Wix is written in that MULTI as an 
 (worker/store/outbox.py) and sent right after; the relay sends it if the send is lost:
 - a granted reward is a reward log like the engine's (`new_reward_log`, its period key `manual-<id>`),
   fulfilled by the workers' normal path (a coupon made, points earned) and reported to automations;
-- a failed reward is sent to `rewards.fulfil_reward` again (it takes `failed` logs);
+- a failed reward is sent again by worker/rewards/resend.py (the Rewards page's path: once by its state);
 - a points change is an inbound sync transaction (`console-<id>`, worker/sync/points.py): positive
   amounts are earned with that id as Wix's idempotency key, negative ones adjusted at the account's
   revision, and the outbound sync knows it as ours.
@@ -31,12 +31,13 @@ import redis
 
 from worker import keys
 from worker.console.sessions import Refused
-from worker.dispatch import APPLY_EXTERNAL_POINTS, FULFIL_REWARD, Dispatcher, queue_of
+from worker.dispatch import APPLY_EXTERNAL_POINTS, Dispatcher, queue_of
 from worker.engine.program import Challenge, Milestone, Program, Streak
 from worker.engine.recording import new_reward_log
 from worker.engine.streaks import streak_runs
 from worker.identifiers import identifier_problem
 from worker.progress.member_progress import member_progress
+from worker.rewards import resend
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.settings import SettingsError
 from worker.store import audit_log, outbox
@@ -339,43 +340,18 @@ def send_again(
     form: Mapping[str, str],
     who: str,
 ) -> Outcome:
-    """Send a failed reward log of this member to fulfilment again."""
-    action_id = _action_id(form)
+    """Send a failed reward log of this member to fulfilment again: the Rewards page's one path
+    (worker/rewards/resend.py flips it `failed` → `pending` once, however often it is posted)."""
     contact_id = checked_member(client, instance_id, contact_id)
-    store = ProgressStore(client)
     reward_log_id = form.get("reward_log_id", "")
-    owner = (
-        store.reward_owner(instance_id, reward_log_id) if identifier_problem(reward_log_id) is None else None
-    )
-    reward_log = store.reward_log(instance_id, reward_log_id) if owner == contact_id else None
-    if reward_log is None:
+    if identifier_problem(reward_log_id) is not None:
         raise Refused(404, "this member has no such reward log")
-    if reward_log.get("status") != "failed":
-        return Outcome(
-            problem=f"Only a failed reward is sent again; this one is {reward_log.get('status')}.", status=409
-        )
-    intent = outbox.Intent(
-        outbox.fulfil_intent_id(reward_log_id),
-        FULFIL_REWARD,
-        {"instance_id": instance_id, "reward_log_id": reward_log_id},
-        queue_of(FULFIL_REWARD),
-    )
-    member_outbox = keys.member_outbox(instance_id, contact_id)
-    outbox.index(client, member_outbox, time.time())
-    entry = audit_log.entry(
-        who, "member_reward_sent_again", {"contactId": contact_id, "rewardLogId": reward_log_id}
-    )
-    if not _once(
-        client,
-        instance_id,
-        contact_id,
-        action_id,
-        entry,
-        lambda pipe: outbox.add(pipe, member_outbox, [intent], time.time()),
-    ):
-        return Outcome("That reward was already sent again.")
-    follow_ups.fulfil(instance_id, [reward_log_id])
-    return Outcome(f"Reward log {reward_log_id} is being sent again.")
+    done = resend.send_again(client, follow_ups, instance_id, contact_id, reward_log_id, who)
+    if done.result == "not_found":
+        raise Refused(404, "this member has no such reward log")
+    if done.result == "manual":
+        return Outcome(problem=done.message, status=409)
+    return Outcome(done.message)
 
 
 def adjust_points(

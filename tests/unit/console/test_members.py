@@ -101,36 +101,34 @@ class TestGrant:
 
 class TestSendAgain:
     def test_a_failed_reward_is_sent_again_once(self, client) -> None:
+        """Through worker/rewards/resend.py: flipped to pending and sent once, audited once."""
         follow_ups = RecordedDispatcher()
-        members.grant(
-            client, follow_ups, SITE, CONTACT, form(milestone="streak:weekly-shopper:two-weeks"), "j", NOW
-        )
+        chosen = form(milestone="streak:weekly-shopper:two-weeks")
+        members.grant(client, follow_ups, SITE, CONTACT, chosen, "j", NOW)
         (reward_log,) = ProgressStore(client).member_reward_logs(SITE, CONTACT)
         key = keys.member_reward(SITE, CONTACT, reward_log["id"])
-        client.set(key, json.dumps({**reward_log, "status": "failed"}))
+        client.set(key, json.dumps({**reward_log, "status": "failed", "error": "Wix refused"}))
         resend = form("R" * 24, reward_log_id=reward_log["id"])
         again = RecordedDispatcher()
-        assert "sent again" in members.send_again(client, again, SITE, CONTACT, resend, "j").notice
-        assert "already" in members.send_again(client, again, SITE, CONTACT, resend, "j").notice
+        assert "Sent again" in members.send_again(client, again, SITE, CONTACT, resend, "j").notice
+        assert "Nothing sent" in members.send_again(client, again, SITE, CONTACT, resend, "j").notice
         assert again.sent == [(SITE, reward_log["id"])]
-        assert actions(client).count("member_reward_sent_again") == 1
+        assert ProgressStore(client).member_reward_logs(SITE, CONTACT)[0]["status"] == "pending"
+        audit = [entry["action"] for entry in audit_log.recent(client, SITE)]
+        assert audit.count("reward_sent_again") == 1
 
-    def test_a_reward_not_failed_is_refused_and_another_members_is_not_found(self, client) -> None:
+    def test_another_members_reward_log_is_not_found(self, client) -> None:
         follow_ups = RecordedDispatcher()
-        members.grant(
-            client, follow_ups, SITE, CONTACT, form(milestone="streak:weekly-shopper:two-weeks"), "j", NOW
-        )
+        chosen = form(milestone="streak:weekly-shopper:two-weeks")
+        members.grant(client, follow_ups, SITE, CONTACT, chosen, "j", NOW)
         (reward_log,) = ProgressStore(client).member_reward_logs(SITE, CONTACT)
-        outcome = members.send_again(
-            client, follow_ups, SITE, CONTACT, form("R" * 24, reward_log_id=reward_log["id"]), "j"
-        )
-        assert outcome.status == 409 and "pending" in outcome.problem
         record_contact(client, SITE, "c-2", None)
-        with pytest.raises(Refused) as refused:
-            members.send_again(
-                client, follow_ups, SITE, "c-2", form("S" * 24, reward_log_id=reward_log["id"]), "j"
-            )
-        assert refused.value.status == 404
+        for contact_id, reward_log_id in (("c-2", reward_log["id"]), (CONTACT, "rl_{x}")):
+            with pytest.raises(Refused) as refused:
+                members.send_again(
+                    client, follow_ups, SITE, contact_id, form(reward_log_id=reward_log_id), "j"
+                )
+            assert refused.value.status == 404
 
 
 class TestAdjustPoints:
