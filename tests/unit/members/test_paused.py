@@ -12,9 +12,11 @@ import pytest
 import time_machine
 
 from tests import wix_samples
+from worker import keys
 from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.events.processing import process_event
+from worker.members.erasure import erase_member
 from worker.store.journal import EventJournal
 from worker.store.member_status import set_status, status_of
 from worker.store.progress import ProgressStore
@@ -121,3 +123,17 @@ class TestMemberTimeline:
         older, _ = journal.member_events(INSTANCE, CONTACT, offset=2, limit=2)
         assert [record["eventId"] for record in older] == ["evt-1"]
         assert journal.member_events(INSTANCE, "someone-else")[1] == 0
+
+
+def test_erasing_the_member_takes_their_status_and_timeline(fake_store, store) -> None:
+    """The status and the timeline index live under the member's hash tag: the erasure removes them."""
+    pause(fake_store, "paused")
+    process(fake_store, RecordedDispatcher(), paid("evt-1", "order-1"))
+    assert (
+        fake_store.exists(keys.member_status(INSTANCE, CONTACT), keys.member_events(INSTANCE, CONTACT)) == 2
+    )
+    erase_member(fake_store, INSTANCE, CONTACT)
+    assert (
+        fake_store.exists(keys.member_status(INSTANCE, CONTACT), keys.member_events(INSTANCE, CONTACT)) == 0
+    )
+    assert status_of(fake_store, INSTANCE, CONTACT) == "live"
