@@ -448,3 +448,22 @@ def job_runs(instance_id: str) -> str:
     """Sorted set: the instance's job ids by when each started (epoch seconds), the newest
     `worker.jobs.runner.RUNS_KEPT`: the console lists a site's runs without scanning every job record."""
     return f"wrw:job-runs:{_checked_instance(instance_id)}"
+
+
+# The console's member page (worker/console/members.py): under the member's hash tag, so the purge of the
+# instance and the erasure of the member take them with the rest of the member's keys.
+
+
+def member_status(instance_id: str, contact_id: str) -> str:
+    """`paused` while the member is paused in the programme; absent: `live` (store/member_status.py)."""
+    return f"{member(instance_id, contact_id)}:status"
+
+
+def member_events(instance_id: str, contact_id: str) -> str:
+    """Sorted set: the member's journal event ids, scored by when each settled (worker/store/journal.py)."""
+    return f"{member(instance_id, contact_id)}:events"
+
+
+def member_action(instance_id: str, contact_id: str, action_id: str) -> str:
+    """Set once the console action with this id (minted into its form) took effect: once only."""
+    return f"{member(instance_id, contact_id)}:action:{action_id}"
