@@ -22,9 +22,9 @@ import redis
 from pydantic import ValidationError
 
 from worker import keys
-from worker.engine.logs import ActivityLog, LogRejected, accept_log
+from worker.engine.carried import ChallengeTracker, Outcome, StreakTracker, tracker_for
+from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, load_document, parse_program
-from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
 from worker.events.rules import PlannedLog, plan_logs
 from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.loyalty.points_rules import points_to_earn
@@ -109,7 +109,7 @@ class Replay:
     instance_id: str
     total: Tally = field(default_factory=Tally)
     items: dict[tuple[str, str], Tally] = field(default_factory=dict)
-    states: dict[tuple[str, str, str], MemberState] = field(default_factory=dict)
+    trackers: dict[tuple[str, str, str], StreakTracker | ChallengeTracker] = field(default_factory=dict)
     seen: set[tuple[str, str]] = field(default_factory=set)
     earned: set[str] = field(default_factory=set)
 
@@ -146,38 +146,29 @@ class Replay:
                 unique_identifier=request.unique_identifier,
                 now=now,
             )
-            state = self.states.setdefault((request.contact_id, request.kind, item.id), MemberState())
-            recorded = _compute(program, item, state, log, self.instance_id, now)
+            tracker = self.trackers.get((request.contact_id, request.kind, item.id))
+            if tracker is None:
+                tracker = tracker_for(program, item)
+                self.trackers[(request.contact_id, request.kind, item.id)] = tracker
+            outcome = tracker.record(log, now)
         except (LogRejected, InvalidIdentifier):  # the worker refuses it: nothing counts
             return
         self.seen.add((request.contact_id, request.unique_identifier))
-        state.apply(log, recorded)
-        if recorded.applied:
-            self._count(request.kind, item, log, recorded)
+        if outcome.applied:
+            self._count(request.kind, item, request.contact_id, outcome)
 
-    def _count(self, kind: str, item: Streak | Challenge, log: ActivityLog, recorded: Recorded) -> None:
-        share = self.items.setdefault((kind, item.id), Tally())
+    def _count(self, kind: str, item: Streak | Challenge, contact_id: str, outcome: Outcome) -> None:
+        share = self.items.get((kind, item.id))
+        if share is None:  # not setdefault: a Tally (and its Counter) per log adds up over a replay
+            share = self.items[(kind, item.id)] = Tally()
         for tally in (self.total, share):
             tally.logs += 1
-            tally.members.add(log.contactId)
-            tally.milestones += len(recorded.achieved_keys)
-            for reward_log in recorded.reward_logs:
-                reward = reward_log.get("reward") or {}
-                tally.reward_logs[reward.get("type", "manual")] += 1  # no reward: given by hand
-                tally.reward_points += int(reward.get("points") or 0) if reward.get("type") == "points" else 0
-
-
-def _compute(
-    program: Program,
-    item: Streak | Challenge,
-    state: MemberState,
-    log: ActivityLog,
-    instance_id: str,
-    now: datetime,
-) -> Recorded:
-    if isinstance(item, Streak):
-        return record_streak_log(program, item, state, log, instance_id=instance_id, now=now)
-    return record_challenge_log(program, item, state, log, instance_id=instance_id, now=now)
+            tally.members.add(contact_id)
+            tally.milestones += len(outcome.achieved)
+            for _, milestone in outcome.achieved:
+                reward = milestone.reward
+                tally.reward_logs[reward.type if reward else "manual"] += 1  # no reward: given by hand
+                tally.reward_points += (reward.points or 0) if reward and reward.type == "points" else 0
 
 
 def _items(program: Program | None) -> list[tuple[str, Streak | Challenge]]:
