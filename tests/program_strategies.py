@@ -28,7 +28,8 @@ def milestones(draw: st.DrawFn, targets: st.SearchStrategy[Any]) -> list[dict[st
     """Up to three milestones (ties allowed: their order then comes from the document)."""
     count = draw(st.integers(min_value=0, max_value=3))
     return [
-        milestone(f"m{n}", f"Milestone {n}", draw(targets), draw(st.sampled_from(REWARDS))) for n in range(count)
+        milestone(f"m{n}", f"Milestone {n}", draw(targets), draw(st.sampled_from(REWARDS)))
+        for n in range(count)
     ]
 
 
@@ -78,8 +79,7 @@ def challenges(draw: st.DrawFn, challenge_id: str) -> dict[str, Any]:
         ends = starts + timedelta(hours=draw(st.integers(min_value=1, max_value=20 * 24)))
         document["window"] = {"startsAt": starts.isoformat(), "endsAt": ends.isoformat()}
     document["completionTargetValue"] = completion
-    document["milestones"] = draw(
-milestones(st.integers(min_value=1, max_value=completion)))
+    document["milestones"] = draw(milestones(st.integers(min_value=1, max_value=completion)))
     return document
 
 

@@ -54,9 +54,14 @@ def tracker_answer(tracker: Any, log: ActivityLog, now: datetime) -> tuple[Any, 
 
 def accepted(item: Streak | Challenge, at: datetime, value: str, uid: str, now: datetime) -> ActivityLog:
     return accept_log(
-        item, contact_id="c1", activity_id=item.activityIds[0], activity_value=value,
-        activity_at=at, unique_identifier=uid, now=now,
-    )  # fmt: skip
+        item,
+        contact_id="c1",
+        activity_id=item.activityIds[0],
+        activity_value=value,
+        activity_at=at,
+        unique_identifier=uid,
+        now=now,
+    )
 
 
 class TestSameAnswersAsTheEngine:
@@ -92,9 +97,12 @@ class TestStreakRuns:
             late_log_grace_hours=720,
             streaks=[
                 streak(
-                    "daily", "Daily", period="daily", completion=completion,
+                    "daily",
+                    "Daily",
+                    period="daily",
+                    completion=completion,
                     milestones=[milestone("two", "Two", 2), milestone("three", "Three", completion or 3)],
-                )  # fmt: skip
+                )
             ],
         )
 
@@ -107,7 +115,8 @@ class TestStreakRuns:
         day = START.replace(hour=12)
         now = day + timedelta(days=4)
         answers = [
-            tracker.record(accepted(item, day + timedelta(days=n), "1", f"u{n}", now), now) for n in (0, 2, 3, 1)
+            tracker.record(accepted(item, day + timedelta(days=n), "1", f"u{n}", now), now)
+            for n in (0, 2, 3, 1)
         ]
         assert [[key for key, _ in a.achieved] for a in answers] == [
             [],
@@ -135,7 +144,9 @@ class TestStreakRuns:
         item = prog.streaks[0]
         tracker = StreakTracker(prog, item)
         at = START.replace(hour=12)
-        outcome = tracker.record(accepted(item, at, "1", "u1", at + timedelta(days=2)), at + timedelta(days=2))
+        outcome = tracker.record(
+            accepted(item, at, "1", "u1", at + timedelta(days=2)), at + timedelta(days=2)
+        )
         assert not outcome.applied
         assert tracker.totals == {}
 
@@ -147,9 +158,14 @@ def test_sums_are_exact(value: str) -> None:
         program(
             challenges=[
                 {
-                    "id": "c", "name": "C", "status": "live", "activityIds": ["order_paid"],
-                    "aggregationMethod": "sum", "aggregationPeriod": "monthly", "completionTargetValue": 1,
-                }  # fmt: skip
+                    "id": "c",
+                    "name": "C",
+                    "status": "live",
+                    "activityIds": ["order_paid"],
+                    "aggregationMethod": "sum",
+                    "aggregationPeriod": "monthly",
+                    "completionTargetValue": 1,
+                }
             ]
         )
     )
@@ -172,9 +188,14 @@ def test_the_grace_ends_where_the_engines_does(after_grace: timedelta) -> None:
             streaks=[streak("weekly", "Weekly", period="weekly", milestones=[milestone("one", "One", 1)])],
             challenges=[
                 {
-                    "id": "c", "name": "C", "status": "live", "activityIds": ["order_paid"],
-                    "aggregationMethod": "count", "aggregationPeriod": "weekly", "completionTargetValue": 1,
-                }  # fmt: skip
+                    "id": "c",
+                    "name": "C",
+                    "status": "live",
+                    "activityIds": ["order_paid"],
+                    "aggregationMethod": "count",
+                    "aggregationPeriod": "weekly",
+                    "completionTargetValue": 1,
+                }
             ],
         )
     )
