@@ -27,7 +27,8 @@ from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, load_document, parse_program
 from worker.events.rules import PlannedLog, plan_logs
 from worker.identifiers import InvalidIdentifier, check_identifier
-from worker.loyalty.points_rules import points_to_earn
+from worker.loyalty.points_rules import PointsEarn, points_to_earn
+from worker.progress.record import ActivityRequest
 from worker.store.progress import NoProgram, ProgressStore
 from worker.wix.events import NormalizedEvent
 
@@ -101,11 +102,51 @@ class Tally:
         return answer
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one event asks of a program's rules: its logs, each with whether its identifiers pass the
+    worker's checks (they do not depend on the item), and the points it earns. The two sides share one
+    plan when their rules are equal (a draft mostly changes targets and rewards, not rules)."""
+
+    logs: list[tuple[ActivityRequest, bool]]
+    earns: list[PointsEarn]
+
+
+class Planner:
+    """Plans events under one program's rules, remembering the contact and activity ids already checked
+    (a replay meets the same few thousand again and again)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.checked: set[tuple[str, str]] = set()
+
+    def plan(self, event: NormalizedEvent) -> Plan:
+        logs = [
+            (planned.request, self._identifiers_pass(planned.request))
+            for planned in plan_logs(event, self.program)
+            if isinstance(planned, PlannedLog)
+        ]
+        return Plan(logs, points_to_earn(event, self.program))
+
+    def _identifiers_pass(self, request: ActivityRequest) -> bool:
+        """The checks record_activity makes of a log's identifiers."""
+        try:
+            if (request.contact_id, request.activity_id) not in self.checked:
+                check_identifier(request.contact_id, "contactId")
+                check_identifier(request.activity_id, "activityId", 100)
+                self.checked.add((request.contact_id, request.activity_id))
+            check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
+        except InvalidIdentifier:
+            return False
+        return True
+
+
 @dataclass
 class Replay:
-    """One program's replay: members' states in memory, the logs already counted, the tallies."""
+    """One program's replay: each member's progress in each item (carried forward log by log, see
+    worker/engine/carried.py), the logs already counted, the tallies."""
 
-    program: Program | None
+    program: Program
     instance_id: str
     total: Tally = field(default_factory=Tally)
     items: dict[tuple[str, str], Tally] = field(default_factory=dict)
@@ -113,30 +154,28 @@ class Replay:
     seen: set[tuple[str, str]] = field(default_factory=set)
     earned: set[str] = field(default_factory=set)
 
-    def feed(self, event: NormalizedEvent) -> None:
-        if self.program is None:
-            return
-        for planned in plan_logs(event, self.program):
-            if isinstance(planned, PlannedLog):
-                self._record(self.program, planned, event.occurredAt)
-        for earn in points_to_earn(event, self.program):
+    def __post_init__(self) -> None:
+        self.by_id: dict[tuple[str, str], Streak | Challenge] = {
+            **{("streak", s.id): s for s in reversed(self.program.streaks)},
+            **{("challenge", c.id): c for c in reversed(self.program.challenges)},
+        }  # reversed: the first of a repeated id wins, as Program.streak() answers
+
+    def feed(self, event: NormalizedEvent, plan: Plan) -> None:
+        """One event (in occurred order), planned under this program's rules."""
+        for request, identifiers_pass in plan.logs:
+            self._record(request, identifiers_pass, event.occurredAt)
+        for earn in plan.earns:
             if earn.idempotency_key not in self.earned:  # Wix earns a checkout's points once
                 self.earned.add(earn.idempotency_key)
                 self.total.rule_points += earn.points
 
-    def _record(self, program: Program, planned: PlannedLog, now: datetime) -> None:
-        request = planned.request
-        item = (
-            program.streak(request.item_id)
-            if request.kind == "streak"
-            else program.challenge(request.item_id)
-        )
+    def _record(self, request: ActivityRequest, identifiers_pass: bool, now: datetime) -> None:
+        item = self.by_id.get((request.kind, request.item_id))
         if item is None or (request.contact_id, request.unique_identifier) in self.seen:
             return  # no such item (the worker refuses it), or a duplicate (answered, not counted again)
+        if not identifiers_pass:
+            return  # the worker refuses it: nothing counts
         try:
-            check_identifier(request.contact_id, "contactId")  # as record_activity checks them
-            check_identifier(request.activity_id, "activityId", 100)
-            check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
             log = accept_log(
                 item,
                 contact_id=request.contact_id,
@@ -148,10 +187,10 @@ class Replay:
             )
             tracker = self.trackers.get((request.contact_id, request.kind, item.id))
             if tracker is None:
-                tracker = tracker_for(program, item)
+                tracker = tracker_for(self.program, item)
                 self.trackers[(request.contact_id, request.kind, item.id)] = tracker
             outcome = tracker.record(log, now)
-        except (LogRejected, InvalidIdentifier):  # the worker refuses it: nothing counts
+        except LogRejected:  # the worker refuses it: nothing counts
             return
         self.seen.add((request.contact_id, request.unique_identifier))
         if outcome.applied:
@@ -171,9 +210,7 @@ class Replay:
                 tally.reward_points += (reward.points or 0) if reward and reward.type == "points" else 0
 
 
-def _items(program: Program | None) -> list[tuple[str, Streak | Challenge]]:
-    if program is None:
-        return []
+def _items(program: Program) -> list[tuple[str, Streak | Challenge]]:
     return [("streak", s) for s in program.streaks] + [("challenge", c) for c in program.challenges]
 
 
@@ -181,20 +218,28 @@ def replay(
     events: list[NormalizedEvent], instance_id: str, current: Program | None, draft: Program
 ) -> dict[str, Any]:
     """The events (in occurred order) replayed against both programs; pure."""
-    sides = {"current": Replay(current, instance_id), "draft": Replay(draft, instance_id)}
+    sides = {"draft": Replay(draft, instance_id)}
+    planners = {"draft": Planner(draft)}
+    if current is not None:
+        sides["current"] = Replay(current, instance_id)
+        if (current.rules, current.pointsRules) != (draft.rules, draft.pointsRules):
+            planners["current"] = Planner(current)
     for event in events:
-        for side in sides.values():
-            side.feed(event)
+        plans = {name: planner.plan(event) for name, planner in planners.items()}
+        for name, side in sides.items():
+            side.feed(event, plans.get(name, plans["draft"]))
     by_item: dict[tuple[str, str], dict[str, Any]] = {}
-    for name, side in sides.items():
-        for kind, item in _items(side.program):
-            entry = by_item.setdefault((kind, item.id), {"kind": kind, "id": item.id, "name": item.name})
-            entry[name] = side.items.get((kind, item.id), Tally()).to_json()
+    for name in ("current", "draft"):  # the live program's items first, as they were
+        if name in sides:
+            side = sides[name]
+            for kind, item in _items(side.program):
+                entry = by_item.setdefault((kind, item.id), {"kind": kind, "id": item.id, "name": item.name})
+                entry[name] = side.items.get((kind, item.id), Tally()).to_json()
     empty = Tally().to_json()
     return {
         "events": len(events),
         "members": len({event.contactId for event in events if event.contactId}),
-        "current": sides["current"].total.to_json(),
+        "current": (sides["current"].total if "current" in sides else Tally()).to_json(),
         "draft": sides["draft"].total.to_json(),
         "byItem": [{"current": empty, "draft": empty, **entry} for entry in by_item.values()],
     }

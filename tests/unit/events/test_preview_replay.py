@@ -1,6 +1,6 @@
 """The dry-run's replay, carried forward log by log (worker/engine/carried.py), gives the very answer the
 replay gave when it recorded every log through the live engine (`record_*_log` over a `MemberState`,
-kept here as `RecordingReplay`, as it was): the same dict, for any programs and events."""
+kept here as `recording_replay`, as it was): the same dict, for any programs and events."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,19 +18,37 @@ from worker.engine.logs import ActivityLog, LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
 from worker.events import preview
-from worker.events.rules import PlannedLog
+from worker.events.rules import PlannedLog, plan_logs
 from worker.identifiers import InvalidIdentifier, check_identifier
+from worker.loyalty.points_rules import points_to_earn
 from worker.wix.events import CheckoutInfo, Money, NormalizedEvent, OrderInfo
 
 INSTANCE = "inst-1"
-MEMBERS = ("alice", "bob", "carol", "dave", "erin")
+MEMBERS = ("alice", "bob", "carol", "dave", "erin", "bad{contact}")  # the worker refuses the last
 
 
 @dataclass
-class RecordingReplay(preview.Replay):
-    """The replay as it was before the trackers: every log recorded by the live engine."""
+class RecordingReplay:
+    """One program's replay as it was before the trackers: every log recorded by the live engine."""
 
+    program: Program | None
+    instance_id: str
+    total: preview.Tally = field(default_factory=preview.Tally)
+    items: dict[tuple[str, str], preview.Tally] = field(default_factory=dict)
     states: dict[tuple[str, str, str], MemberState] = field(default_factory=dict)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    earned: set[str] = field(default_factory=set)
+
+    def feed(self, event: NormalizedEvent) -> None:
+        if self.program is None:
+            return
+        for planned in plan_logs(event, self.program):
+            if isinstance(planned, PlannedLog):
+                self._record(self.program, planned, event.occurredAt)
+        for earn in points_to_earn(event, self.program):
+            if earn.idempotency_key not in self.earned:
+                self.earned.add(earn.idempotency_key)
+                self.total.rule_points += earn.points
 
     def _record(self, program: Program, planned: PlannedLog, now: datetime) -> None:
         request = planned.request
@@ -67,11 +84,9 @@ class RecordingReplay(preview.Replay):
         self.seen.add((request.contact_id, request.unique_identifier))
         state.apply(log, recorded)
         if recorded.applied:
-            self._count_recorded(request.kind, item, log, recorded)
+            self._count(request.kind, item, log, recorded)
 
-    def _count_recorded(
-        self, kind: str, item: Streak | Challenge, log: ActivityLog, recorded: Recorded
-    ) -> None:
+    def _count(self, kind: str, item: Streak | Challenge, log: ActivityLog, recorded: Recorded) -> None:
         share = self.items.setdefault((kind, item.id), preview.Tally())
         for tally in (self.total, share):
             tally.logs += 1
@@ -83,11 +98,33 @@ class RecordingReplay(preview.Replay):
                 tally.reward_points += int(reward.get("points") or 0) if reward.get("type") == "points" else 0
 
 
+def _items(program: Program | None) -> list[tuple[str, Streak | Challenge]]:
+    if program is None:
+        return []
+    return [("streak", s) for s in program.streaks] + [("challenge", c) for c in program.challenges]
+
+
 def recording_replay(
     events: list[NormalizedEvent], current: Program | None, draft: Program
 ) -> dict[str, Any]:
-    with patch.object(preview, "Replay", RecordingReplay):
-        return preview.replay(events, INSTANCE, current, draft)
+    """`worker.events.preview.replay` as it was, every log through the engine's recording."""
+    sides = {"current": RecordingReplay(current, INSTANCE), "draft": RecordingReplay(draft, INSTANCE)}
+    for event in events:
+        for side in sides.values():
+            side.feed(event)
+    by_item: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, side in sides.items():
+        for kind, item in _items(side.program):
+            entry = by_item.setdefault((kind, item.id), {"kind": kind, "id": item.id, "name": item.name})
+            entry[name] = side.items.get((kind, item.id), preview.Tally()).to_json()
+    empty = preview.Tally().to_json()
+    return {
+        "events": len(events),
+        "members": len({event.contactId for event in events if event.contactId}),
+        "current": sides["current"].total.to_json(),
+        "draft": sides["draft"].total.to_json(),
+        "byItem": [{"current": empty, "draft": empty, **entry} for entry in by_item.values()],
+    }
 
 
 @st.composite
@@ -115,7 +152,8 @@ def programs(draw: st.DrawFn) -> Program:
 @st.composite
 def journals(draw: st.DrawFn) -> list[NormalizedEvent]:
     """Orders and checkouts of a few members over up to 45 days; some orders delivered twice (as two
-    events), some events with no contact; in occurred order, as the journal is read."""
+    events), some events with no contact, some with identifiers the worker refuses; in occurred order,
+    as the journal is read."""
     spread = draw(st.sampled_from((3, 14, SPAN_DAYS)))
     count = draw(st.integers(min_value=0, max_value=120))
     events = []
@@ -124,6 +162,7 @@ def journals(draw: st.DrawFn) -> list[NormalizedEvent]:
         contact = draw(st.sampled_from((*MEMBERS, None)))
         total = Money(amount=Decimal(draw(st.sampled_from(("5", "12.50", "40", "99.99")))), currency="EUR")
         order = f"order-{draw(st.integers(0, count * 2))}"  # the same order twice: one log, counted once
+        order += draw(st.sampled_from(("",) * 9 + ("{x}",)))  # the worker refuses such a log identifier
         if draw(st.integers(0, 4)):
             events.append(
                 NormalizedEvent(
