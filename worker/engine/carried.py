@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from worker.engine.challenges import window_of
+from worker.engine.challenges import ChallengeWindow, window_of
 from worker.engine.logs import ActivityLog, LogRejected
-from worker.engine.periods import is_next, period_of
+from worker.engine.periods import PeriodSpan, is_next, period_of
 from worker.engine.program import Challenge, Milestone, Program, Streak
 
 
@@ -88,9 +88,12 @@ class StreakTracker:
         self.complete: list[date] = []  # sorted
         self.runs: list[_Run] = []
         self.run_of: dict[date, _Run] = {}
+        self.last_span: PeriodSpan | None = None
 
     def record(self, log: ActivityLog, now: datetime) -> Outcome:
-        span = period_of(log.activityAt, self.streak.aggregationPeriod, self.zone)
+        span = self.last_span
+        if span is None or not span.start <= log.activityAt < span.end:  # most logs fall in the last one
+            span = self.last_span = period_of(log.activityAt, self.streak.aggregationPeriod, self.zone)
         if span.end + self.grace < now:
             return NOT_APPLIED
         day = span.first_day
@@ -142,10 +145,13 @@ class ChallengeTracker:
         self.grace = timedelta(hours=program.lateLogGraceHours)
         self.milestones = _Milestones(challenge)
         self.totals: dict[str, Decimal] = {}
+        self.last_window: ChallengeWindow | None = None
 
     def record(self, log: ActivityLog, now: datetime) -> Outcome:
         """LogRejected when the log falls outside a one-off window, as `record_challenge_log`."""
-        window = window_of(self.challenge, log.activityAt, self.zone)
+        window = self.last_window
+        if window is None or not window.contains(log.activityAt):  # most logs fall in the last one
+            window = self.last_window = window_of(self.challenge, log.activityAt, self.zone)
         if window is None:
             raise LogRejected(f"activityAt is outside the window of challenge {self.challenge.id!r}")
         if window.end + self.grace < now:

@@ -14,6 +14,7 @@ in occurred order) and the answer says it stopped.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -87,6 +88,18 @@ class Tally:
     reward_points: int = 0
     rule_points: int = 0
 
+    @classmethod
+    def whole(cls, shares: Iterable[Tally], rule_points: int) -> Tally:
+        """The program's tally: its items' shares added up, and the points its rules earn."""
+        whole = cls(rule_points=rule_points)
+        for share in shares:
+            whole.logs += share.logs
+            whole.members |= share.members
+            whole.milestones += share.milestones
+            whole.reward_logs.update(share.reward_logs)
+            whole.reward_points += share.reward_points
+        return whole
+
     def to_json(self) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "logs": self.logs,
@@ -148,8 +161,8 @@ class Replay:
 
     program: Program
     instance_id: str
-    total: Tally = field(default_factory=Tally)
     items: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    rule_points: int = 0
     trackers: dict[tuple[str, str, str], StreakTracker | ChallengeTracker] = field(default_factory=dict)
     seen: set[tuple[str, str]] = field(default_factory=set)
     earned: set[str] = field(default_factory=set)
@@ -167,7 +180,7 @@ class Replay:
         for earn in plan.earns:
             if earn.idempotency_key not in self.earned:  # Wix earns a checkout's points once
                 self.earned.add(earn.idempotency_key)
-                self.total.rule_points += earn.points
+                self.rule_points += earn.points
 
     def _record(self, request: ActivityRequest, identifiers_pass: bool, now: datetime) -> None:
         item = self.by_id.get((request.kind, request.item_id))
@@ -200,14 +213,17 @@ class Replay:
         share = self.items.get((kind, item.id))
         if share is None:  # not setdefault: a Tally (and its Counter) per log adds up over a replay
             share = self.items[(kind, item.id)] = Tally()
-        for tally in (self.total, share):
-            tally.logs += 1
-            tally.members.add(contact_id)
-            tally.milestones += len(outcome.achieved)
-            for _, milestone in outcome.achieved:
-                reward = milestone.reward
-                tally.reward_logs[reward.type if reward else "manual"] += 1  # no reward: given by hand
-                tally.reward_points += (reward.points or 0) if reward and reward.type == "points" else 0
+        share.logs += 1
+        share.members.add(contact_id)
+        share.milestones += len(outcome.achieved)
+        for _, milestone in outcome.achieved:
+            reward = milestone.reward
+            share.reward_logs[reward.type if reward else "manual"] += 1  # no reward: given by hand
+            share.reward_points += (reward.points or 0) if reward and reward.type == "points" else 0
+
+    @property
+    def total(self) -> Tally:
+        return Tally.whole(self.items.values(), self.rule_points)
 
 
 def _items(program: Program) -> list[tuple[str, Streak | Challenge]]:
