@@ -26,6 +26,7 @@ from worker import keys
 from worker.engine.carried import ChallengeTracker, Outcome, StreakTracker, tracker_for
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, load_document, parse_program
+from worker.events.gc_pause import cyclic_gc_paused
 from worker.events.rules import PlannedLog, plan_logs
 from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.loyalty.points_rules import PointsEarn, points_to_earn
@@ -43,21 +44,19 @@ def read_events(client: redis.Redis, instance_id: str, max_events: int) -> tuple
     whether there were more than `max_events` (then only that many are answered). Reads only."""
     found: list[NormalizedEvent] = []
     batch: list[str] = []
-    stopped = False
-    for key in client.scan_iter(match=keys.event_records_of(instance_id), count=READ_BATCH):
-        batch.append(key)
-        if len(batch) >= READ_BATCH:
-            found.extend(_decode_batch(client, batch))
-            batch = []
-            if len(found) >= max_events:
-                stopped = True
-                break
-    if batch and not stopped:
-        found.extend(_decode_batch(client, batch))
-    if len(found) > max_events:
-        stopped = True
+    with cyclic_gc_paused():
+        for key in client.scan_iter(match=keys.event_records_of(instance_id), count=READ_BATCH):
+            batch.append(key)
+            if len(batch) >= READ_BATCH:
+                found.extend(_decode_batch(client, batch))
+                batch = []
+                if len(found) > max_events:
+                    break  # enough to answer, and to know that there were more
+        else:
+            found.extend(_decode_batch(client, batch) if batch else [])
+        stopped = len(found) > max_events
         found = found[:max_events]
-    found.sort(key=lambda event: (event.occurredAt, event.eventId))
+        found.sort(key=lambda event: (event.occurredAt, event.eventId))
     return found, stopped
 
 
@@ -265,8 +264,9 @@ def dry_run(
     client: redis.Redis, instance_id: str, current: Program | None, draft: Program, *, max_events: int
 ) -> dict[str, Any]:
     """The site's journaled events replayed against `current` (None: no program yet) and `draft`."""
-    events, stopped = read_events(client, instance_id, max_events)
-    answer = replay(events, instance_id, current, draft)
+    with cyclic_gc_paused():
+        events, stopped = read_events(client, instance_id, max_events)
+        answer = replay(events, instance_id, current, draft)
     answer["stopped"] = stopped
     if stopped:
         answer["stoppedReason"] = (
