@@ -3,9 +3,14 @@ side by side, with no side effect.
 
 The journal keeps each processed event's normalized form for `EVENT_JOURNAL_TTL_SECONDS` (erasure strips
 it for erased members, so they are left out). Each event is replayed in the order it occurred, its clock
-its own time, through the same rules planner (`worker.events.rules`), the same checks (`accept_log`), the
-same engine (`record_*_log`) and the same points rules (`worker.loyalty.points_rules`) the worker uses;
-the members' states live in memory. The only Redis calls are reads (SCAN and HMGET of journal records).
+its own time, through the same rules planner (`worker.events.rules`), the same checks (`accept_log`) and
+the same points rules (`worker.loyalty.points_rules`) the worker uses. Each member's progress lives in
+memory and is carried forward log by log (`worker.engine.carried`): the engine's `record_*_log`
+recomputes a member's whole history at every log, which made a replay quadratic per member; the
+trackers give the same answers (tests/unit/engine/test_carried.py, and tests/unit/events/
+test_preview_replay.py against the replay as it was). When the draft keeps the live program's rules, each
+event is planned once for both. The only Redis calls are reads (SCAN and pipelined HMGETs of journal
+records, 1,000 a round trip), made with the cyclic GC paused (`worker.events.gc_pause`).
 
 A site with more than `max_events` journaled events is replayed up to that many (the first found, then
 in occurred order) and the answer says it stopped.
