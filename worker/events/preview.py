@@ -28,7 +28,7 @@ import redis
 from pydantic import ValidationError
 
 from worker import keys
-from worker.engine.carried import ChallengeTracker, Outcome, StreakTracker, tracker_for
+from worker.engine.carried import Milestones, Outcome, Step, Tracker, progress_signature, tracker_for
 from worker.engine.logs import LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, load_document, parse_program
 from worker.events.gc_pause import cyclic_gc_paused
@@ -119,23 +119,31 @@ class Tally:
         return answer
 
 
+Member = tuple[str, str, str]  # (contact id, "streak" or "challenge", item id)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What one event asks of a program's rules: its logs, each with whether its identifiers pass the
-    worker's checks (they do not depend on the item), and the points it earns. The two sides share one
-    plan when their rules are equal (a draft mostly changes targets and rewards, not rules)."""
+    worker's checks (they do not depend on the item), and the points it earns; and the steps its logs
+    took (None: refused), so that a second side asking the same of the same progress is answered."""
 
     logs: list[tuple[ActivityRequest, bool]]
     earns: list[PointsEarn]
+    now: datetime  # the replay's clock: when the event occurred
+    steps: dict[tuple[str, str, str, str, str], Step | None] = field(default_factory=dict)
 
 
 class Planner:
-    """Plans events under one program's rules, remembering the contact and activity ids already checked
-    (a replay meets the same few thousand again and again)."""
+    """Plans events under one program's rules, and carries the members' progress that follows from them
+    (worker/engine/carried.py). The two sides share one planner when their rules are equal (a draft
+    mostly changes targets and rewards, not rules); then an item whose progress signature is the same on
+    both sides (say, only its milestones changed) has one tracker per member, and each log one step."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
         self.checked: set[tuple[str, str]] = set()
+        self.trackers: dict[tuple[str, str, str, str], Tracker] = {}
 
     def plan(self, event: NormalizedEvent) -> Plan:
         logs = [
@@ -143,10 +151,11 @@ class Planner:
             for planned in plan_logs(event, self.program)
             if isinstance(planned, PlannedLog)
         ]
-        return Plan(logs, points_to_earn(event, self.program))
+        return Plan(logs, points_to_earn(event, self.program), now=event.occurredAt)
 
     def _identifiers_pass(self, request: ActivityRequest) -> bool:
-        """The checks record_activity makes of a log's identifiers."""
+        """The checks record_activity makes of a log's identifiers; a contact and an activity are checked
+        once per replay (it meets the same few thousand again and again)."""
         try:
             if (request.contact_id, request.activity_id) not in self.checked:
                 check_identifier(request.contact_id, "contactId")
@@ -157,41 +166,16 @@ class Planner:
             return False
         return True
 
-
-@dataclass
-class Replay:
-    """One program's replay: each member's progress in each item (carried forward log by log, see
-    worker/engine/carried.py), the logs already counted, the tallies."""
-
-    program: Program
-    instance_id: str
-    items: dict[tuple[str, str], Tally] = field(default_factory=dict)
-    rule_points: int = 0
-    trackers: dict[tuple[str, str, str], StreakTracker | ChallengeTracker] = field(default_factory=dict)
-    seen: set[tuple[str, str]] = field(default_factory=set)
-    earned: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.by_id: dict[tuple[str, str], Streak | Challenge] = {
-            **{("streak", s.id): s for s in reversed(self.program.streaks)},
-            **{("challenge", c.id): c for c in reversed(self.program.challenges)},
-        }  # reversed: the first of a repeated id wins, as Program.streak() answers
-
-    def feed(self, event: NormalizedEvent, plan: Plan) -> None:
-        """One event (in occurred order), planned under this program's rules."""
-        for request, identifiers_pass in plan.logs:
-            self._record(request, identifiers_pass, event.occurredAt)
-        for earn in plan.earns:
-            if earn.idempotency_key not in self.earned:  # Wix earns a checkout's points once
-                self.earned.add(earn.idempotency_key)
-                self.rule_points += earn.points
-
-    def _record(self, request: ActivityRequest, identifiers_pass: bool, now: datetime) -> None:
-        item = self.by_id.get((request.kind, request.item_id))
-        if item is None or (request.contact_id, request.unique_identifier) in self.seen:
-            return  # no such item (the worker refuses it), or a duplicate (answered, not counted again)
-        if not identifiers_pass:
-            return  # the worker refuses it: nothing counts
+    def step(
+        self, plan: Plan, request: ActivityRequest, program: Program, item: Streak | Challenge, signature: str
+    ) -> Step | None:
+        """The log's step in the member's progress (None: the worker refuses the log), taken once
+        whichever side asks first."""
+        tracked = (request.contact_id, request.kind, item.id, signature)
+        key = (*tracked, request.unique_identifier)
+        if key in plan.steps:
+            return plan.steps[key]
+        step: Step | None
         try:
             log = accept_log(
                 item,
@@ -200,18 +184,67 @@ class Replay:
                 activity_value=request.activity_value,
                 activity_at=request.activity_at,
                 unique_identifier=request.unique_identifier,
-                now=now,
+                now=plan.now,
             )
-            tracker = self.trackers.get((request.contact_id, request.kind, item.id))
+            tracker = self.trackers.get(tracked)
             if tracker is None:
-                tracker = tracker_for(self.program, item)
-                self.trackers[(request.contact_id, request.kind, item.id)] = tracker
-            outcome = tracker.record(log, now)
-        except LogRejected:  # the worker refuses it: nothing counts
-            return
+                tracker = self.trackers[tracked] = tracker_for(program, item)
+            step = tracker.advance(log, plan.now)
+        except LogRejected:
+            step = None
+        plan.steps[key] = step
+        return step
+
+
+@dataclass
+class Replay:
+    """One program's replay: each member's milestones in each item (their progress is the planner's),
+    the logs already counted, the tallies."""
+
+    program: Program
+    instance_id: str
+    planner: Planner
+    items: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    rule_points: int = 0
+    milestones: dict[Member, Milestones] = field(default_factory=dict)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    earned: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        items = [("streak", s) for s in self.program.streaks] + [
+            ("challenge", c) for c in self.program.challenges
+        ]
+        self.by_id: dict[tuple[str, str], Streak | Challenge] = {}
+        for kind, item in items:
+            self.by_id.setdefault((kind, item.id), item)  # the first of a repeated id, as Program.streak()
+        self.signatures = {key: progress_signature(self.program, item) for key, item in self.by_id.items()}
+
+    def feed(self, plan: Plan) -> None:
+        """One event (in occurred order), planned under this program's rules."""
+        for request, identifiers_pass in plan.logs:
+            self._record(plan, request, identifiers_pass)
+        for earn in plan.earns:
+            if earn.idempotency_key not in self.earned:  # Wix earns a checkout's points once
+                self.earned.add(earn.idempotency_key)
+                self.rule_points += earn.points
+
+    def _record(self, plan: Plan, request: ActivityRequest, identifiers_pass: bool) -> None:
+        item = self.by_id.get((request.kind, request.item_id))
+        if item is None or (request.contact_id, request.unique_identifier) in self.seen:
+            return  # no such item (the worker refuses it), or a duplicate (answered, not counted again)
+        if not identifiers_pass:
+            return  # the worker refuses it: nothing counts
+        signature = self.signatures[(request.kind, item.id)]
+        step = self.planner.step(plan, request, self.program, item, signature)
+        if step is None:
+            return  # the worker refuses it: nothing counts
         self.seen.add((request.contact_id, request.unique_identifier))
-        if outcome.applied:
-            self._count(request.kind, item, request.contact_id, outcome)
+        if step.applied:
+            member = (request.contact_id, request.kind, item.id)
+            milestones = self.milestones.get(member)
+            if milestones is None:
+                milestones = self.milestones[member] = Milestones(item)
+            self._count(request.kind, item, request.contact_id, milestones.reach(step))
 
     def _count(self, kind: str, item: Streak | Challenge, contact_id: str, outcome: Outcome) -> None:
         share = self.items.get((kind, item.id))
@@ -238,16 +271,16 @@ def replay(
     events: list[NormalizedEvent], instance_id: str, current: Program | None, draft: Program
 ) -> dict[str, Any]:
     """The events (in occurred order) replayed against both programs; pure."""
-    sides = {"draft": Replay(draft, instance_id)}
     planners = {"draft": Planner(draft)}
+    sides = {"draft": Replay(draft, instance_id, planners["draft"])}
     if current is not None:
-        sides["current"] = Replay(current, instance_id)
         if (current.rules, current.pointsRules) != (draft.rules, draft.pointsRules):
             planners["current"] = Planner(current)
+        sides["current"] = Replay(current, instance_id, planners.get("current", planners["draft"]))
     for event in events:
         plans = {name: planner.plan(event) for name, planner in planners.items()}
         for name, side in sides.items():
-            side.feed(event, plans.get(name, plans["draft"]))
+            side.feed(plans.get(name, plans["draft"]))
     by_item: dict[tuple[str, str], dict[str, Any]] = {}
     for name in ("current", "draft"):  # the live program's items first, as they were
         if name in sides:

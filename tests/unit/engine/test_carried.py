@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.program_strategies import SPAN_DAYS, START, program_documents
 from worker.dev.programs import milestone, program, streak
-from worker.engine.carried import StreakTracker, tracker_for
+from worker.engine.carried import MemberProgress, StreakTracker, tracker_for
 from worker.engine.logs import ActivityLog, LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, record_challenge_log, record_streak_log
@@ -44,7 +44,7 @@ def reference_answer(
     return (recorded.applied, recorded.achieved_keys, milestone_ids)
 
 
-def tracker_answer(tracker: Any, log: ActivityLog, now: datetime) -> tuple[Any, ...]:
+def tracker_answer(tracker: MemberProgress, log: ActivityLog, now: datetime) -> tuple[Any, ...]:
     try:
         outcome = tracker.record(log, now)
     except LogRejected as exc:
@@ -85,7 +85,7 @@ class TestSameAnswersAsTheEngine:
         for item in [*program.streaks, *program.challenges]:
             if item.status != "live":
                 continue
-            state, tracker = MemberState(), tracker_for(program, item)
+            state, tracker = MemberState(), MemberProgress(program, item)
             for at, value, now, uid in logs:
                 log = accepted(item, at, value, uid, now)
                 assert tracker_answer(tracker, log, now) == reference_answer(program, item, state, log, now)
@@ -111,7 +111,7 @@ class TestStreakRuns:
         (keyed by its first day) are reached by the late log."""
         prog = parse_program(self.document(None))
         item = prog.streaks[0]
-        tracker = StreakTracker(prog, item)
+        tracker = MemberProgress(prog, item)
         day = START.replace(hour=12)
         now = day + timedelta(days=4)
         answers = [
@@ -133,7 +133,7 @@ class TestStreakRuns:
         day = START.replace(hour=12)
         for n in range(4):
             at = day + timedelta(days=n)
-            tracker.record(accepted(item, at, "1", f"u{n}", at), at)
+            tracker.advance(accepted(item, at, "1", f"u{n}", at), at)
         assert [(run.days[0], len(run.days)) for run in tracker.runs] == [
             (day.date(), 2),
             ((day + timedelta(days=2)).date(), 2),
@@ -144,7 +144,7 @@ class TestStreakRuns:
         item = prog.streaks[0]
         tracker = StreakTracker(prog, item)
         at = START.replace(hour=12)
-        outcome = tracker.record(
+        outcome = tracker.advance(
             accepted(item, at, "1", "u1", at + timedelta(days=2)), at + timedelta(days=2)
         )
         assert not outcome.applied
@@ -173,7 +173,7 @@ def test_sums_are_exact(value: str) -> None:
     tracker = tracker_for(prog, item)
     at = START.replace(day=2)
     for n in range(10):
-        tracker.record(accepted(item, at, value, f"u{n}", at), at)
+        tracker.advance(accepted(item, at, value, f"u{n}", at), at)
     assert tracker.totals == {"2027-03-01": Decimal(value) * 10}  # type: ignore[union-attr]
 
 
@@ -204,6 +204,6 @@ def test_the_grace_ends_where_the_engines_does(after_grace: timedelta) -> None:
     now = week_end + timedelta(hours=72) + after_grace
     for item in (prog.streaks[0], prog.challenges[0]):
         log = accepted(item, at, "1", "u1", now)
-        answer = tracker_answer(tracker_for(prog, item), log, now)
+        answer = tracker_answer(MemberProgress(prog, item), log, now)
         assert answer == reference_answer(prog, item, MemberState(), log, now)
         assert answer[0] is (after_grace == timedelta(0))

@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.program_strategies import SPAN_DAYS, START, program_documents
+from tests.program_strategies import SPAN_DAYS, START, milestones, program_documents
 from worker.engine.logs import ActivityLog, LogRejected, accept_log
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
@@ -150,6 +150,23 @@ def programs(draw: st.DrawFn) -> Program:
 
 
 @st.composite
+def drafts_of(draw: st.DrawFn, current: Program) -> Program:
+    """The live program with its items' milestones drawn again (so most items keep their progress
+    signature and the replay shares their progress), and now and then one streak's period and target
+    changed."""
+    document = current.model_dump(mode="json", exclude_none=True)
+    for item in document["streaks"]:
+        item["milestones"] = draw(milestones(st.integers(1, item.get("completionTargetValue") or 6)))
+    for item in document["challenges"]:
+        item["milestones"] = draw(milestones(st.integers(1, int(Decimal(item["completionTargetValue"])))))
+    if draw(st.booleans()):  # one streak's progress defined otherwise: its members' progress not shared
+        item = draw(st.sampled_from(document["streaks"]))
+        item["aggregationTargetValue"] = str(Decimal(item["aggregationTargetValue"]) * 3)
+        item["aggregationPeriod"] = draw(st.sampled_from(("daily", "weekly", "monthly")))
+    return parse_program(document)
+
+
+@st.composite
 def journals(draw: st.DrawFn) -> list[NormalizedEvent]:
     """Orders and checkouts of a few members over up to 45 days; some orders delivered twice (as two
     events), some events with no contact, some with identifiers the worker refuses; in occurred order,
@@ -194,6 +211,14 @@ class TestSameAnswerAsRecordingEveryLog:
     @given(current=st.none() | programs(), draft=programs(), events=journals())
     def test_any_programs_and_journal(self, current, draft, events) -> None:
         """Whatever the programs and the journal, the answer is the one the engine's recording gives."""
+        assert preview.replay(events, INSTANCE, current, draft) == recording_replay(events, current, draft)
+
+    @settings(max_examples=120, deadline=None)
+    @given(current=programs(), data=st.data(), events=journals())
+    def test_a_draft_that_changes_milestones(self, current, data, events) -> None:
+        """A draft with the live rules and new milestones (the two sides then share each member's
+        progress in the items whose progress is defined alike): the answer the engine's recording gives."""
+        draft = data.draw(drafts_of(current))
         assert preview.replay(events, INSTANCE, current, draft) == recording_replay(events, current, draft)
 
     @settings(max_examples=50, deadline=None)
