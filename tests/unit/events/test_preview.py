@@ -241,3 +241,15 @@ class TestCalendar:
 
 def _json(doc: dict[str, Any]) -> str:
     return json.dumps(doc)
+
+
+def test_exactly_the_cap_is_not_a_stop(client, monkeypatch) -> None:
+    """150 events read in batches of 10 under a cap of 150: all replayed, and the answer does not claim
+    to have stopped; a cap of 149 does stop."""
+    monkeypatch.setattr("worker.events.preview.READ_BATCH", 10)
+    journal_events(client, weekly_orders(30, ("alice", "bob", "carol", "dave", "erin")))  # 150 events
+    draft = parse_program(document())
+    answer = dry_run(client, INSTANCE, None, draft, max_events=150)
+    assert (answer["events"], answer["stopped"]) == (150, False)
+    answer = dry_run(client, INSTANCE, None, draft, max_events=149)
+    assert (answer["events"], answer["stopped"]) == (149, True)
