@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from worker import keys
+from worker.store import stats
 
 SETTLED = frozenset({"processed", "ignored"})
 
@@ -76,6 +77,7 @@ class EventJournal:
         if error is not None:
             fields["error"] = error
         pipe = self._redis.pipeline(transaction=True)
+        stats.queue_event(pipe, key, instance_id, status, datetime.now(UTC))  # before the HSET: sees the old
         pipe.hset(key, mapping=fields)
         pipe.hdel(key, "message", *[f for f in ("reason", "error") if f not in fields])
         pipe.expire(key, self._ttl)
