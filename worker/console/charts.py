@@ -19,7 +19,7 @@ Formatter = Callable[[float], str]
 WIDTH = 640  # the viewBox; the SVG scales to its container
 HEIGHT = 240
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 20, 36  # room for the y labels, the x labels and values over bars
-LINE_RIGHT = 110  # the line chart keeps room at the right for each series' label
+LINE_RIGHT = 120  # the line chart keeps room at the right for each series' label
 MAX_X_LABELS = 8  # dates written under the x axis, at most
 MAX_VALUE_LABELS = 14  # bars with their value written over them (more would overlap)
 MAX_Y_TICKS = 5
@@ -269,10 +269,10 @@ def _spread(wanted: list[float], gap: float, low: float, high: float) -> list[fl
     for index in order:
         placed[index] = max(wanted[index], last + gap)
         last = placed[index]
-    overflow = last - high
-    if overflow > 0:  # pushed past the bottom: move them all up, as far as the top allows
-        for index in placed:
-            placed[index] = max(low, placed[index] - overflow)
+    limit = high  # then pushed back above the bottom, keeping the gaps
+    for index in reversed(order):
+        placed[index] = min(placed[index], limit)
+        limit = placed[index] - gap
     return [placed[index] for index in range(len(wanted))]
 
 
@@ -284,9 +284,11 @@ def daily_lines(
     *,
     measure: str,
     fmt: Formatter = plain,
+    tick_fmt: Formatter = plain,
 ) -> LineChart:
     """A line per named series over the same `days` (ISO dates, oldest first), each with its own dash
-    pattern and marker shape, and its name written at its end."""
+    pattern and marker shape, and its name written at its end. `tick_fmt` writes the y axis (short: an
+    amount's currency is in the title)."""
     right, bottom = WIDTH - LINE_RIGHT, HEIGHT - BOTTOM
     plot_width, plot_height = right - LEFT, bottom - TOP
     largest = max((value for _, values in series for value in values), default=0.0)
@@ -317,7 +319,7 @@ def daily_lines(
         title=title,
         description=description,
         lines=() if empty else drawn,
-        y_ticks=_y_ticks(top, ticks, bottom, plot_height, fmt),
+        y_ticks=_y_ticks(top, ticks, bottom, plot_height, tick_fmt),
         x_ticks=_x_ticks(xs, days),
         columns=("Day", *(name for name, _ in series)),
         rows=tuple(

@@ -28,6 +28,13 @@ REWARD_LABELS = {
     "expired": "Expired unused",
     "failed": "Failed",
 }
+LINE_NAMES = {
+    "created": "Created",
+    "issued": "Issued",
+    "redeemed": "Redeemed",
+    "expired": "Expired",
+    "failed": "Failed",
+}
 FUNNEL_STEPS = (
     ("logged", "Logged"),
     ("milestone", "Reached a milestone"),
@@ -224,10 +231,7 @@ def line_charts(series: Sequence[Mapping[str, Any]], currency: str | None) -> tu
         "Reward logs per day",
         days,
         [
-            (
-                REWARD_LABELS[status].replace("Reward logs created", "Created"),
-                [float(day["rewardLogs"][status]) for day in series],
-            )
+            (LINE_NAMES[status], [float(day["rewardLogs"][status]) for day in series])
             for status in REWARD_STATUSES
         ],
         measure="reward logs",
@@ -242,11 +246,12 @@ def line_charts(series: Sequence[Mapping[str, Any]], currency: str | None) -> tu
         "Revenue per day" + (f" ({currency})" if currency else ""),
         days,
         [
-            ("Engaged", [float(money_amount(day["revenue"].get("engaged"))) for day in series]),
+            ("Loyalty-driven", [float(money_amount(day["revenue"].get("engaged"))) for day in series]),
             ("Redeemed", [float(money_amount(day["revenue"].get("redeemed"))) for day in series]),
         ],
         measure="revenue",
         fmt=amount,
+        tick_fmt=count,
     )
     return rewards, revenue
 

@@ -5,6 +5,7 @@ text is escaped, and the SVG is one image named by its title and description."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -98,6 +99,17 @@ def test_lines_differ_by_marker_and_dash_and_carry_their_names() -> None:
     assert 'class="series series-0"' in markup and 'class="series series-1"' in markup
     assert markup.count('<rect class="marker"') == 3 + 1 + 1  # the squares: 3 points, the end, the key
     assert ">Redeemed</text>" in markup
+
+
+def test_the_names_at_the_lines_ends_stay_apart_and_inside_the_plot() -> None:
+    """Two lines end at the top, three at the bottom: five names, none over another."""
+    values = [[0, 4], [0, 4], [0, 0], [0, 0], [0, 0]]
+    chart = charts.daily_lines(
+        "l", "R", WEEK[:2], [(f"s{index}", v) for index, v in enumerate(values)], measure="r"
+    )
+    ends = sorted(line.end_label_y for line in chart.lines)
+    assert all(later - earlier >= 14 for earlier, later in itertools.pairwise(ends))
+    assert ends[0] >= charts.TOP and ends[-1] <= PLOT_BOTTOM
 
 
 def test_the_funnel_is_as_wide_as_each_steps_share_of_the_first() -> None:

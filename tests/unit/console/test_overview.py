@@ -66,10 +66,11 @@ def test_the_charts_and_item_rows_come_from_the_answer() -> None:
         "Created",
         "Issued",
         "Redeemed",
-        "Expired unused",
+        "Expired",
         "Failed",
     ]
     assert revenue.rows[-1].cells == ("12,340.50 USD", "0.00 USD")
+    assert [tick.text for tick in revenue.y_ticks][-1] == "15,000"  # the axis short: USD is in the title
     assert [row.cells for row in shown.funnel.rows] == [
         ("5", "n/a", "100%"), ("3", "60%", "60%"), ("3", "100%", "60%"), ("1", "33%", "20%")
     ]  # fmt: skip
