@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from worker.analytics.overview import ALLOWED_DAYS, REWARD_STATUSES, overview
+from worker.analytics.overview import ALLOWED_DAYS, REWARD_KINDS, REWARD_STATUSES, overview
 from worker.console import charts
 from worker.console.sessions import Refused
 
@@ -35,6 +35,7 @@ LINE_NAMES = {
     "expired": "Expired",
     "failed": "Failed",
 }
+KIND_LABELS = {"coupon": "Coupons", "points": "Points", "manual": "Given by hand", "none": "No reward"}
 FUNNEL_STEPS = (
     ("logged", "Logged"),
     ("milestone", "Reached a milestone"),
@@ -131,6 +132,8 @@ class Shown:
     choices: tuple[DayChoice, ...]
     cards: tuple[Card, ...]
     reward_cards: tuple[Card, ...]
+    by_kind: tuple[charts.Row, ...]  # a row per reward kind with any log: its count in each status
+    statuses: tuple[str, ...]  # the by-kind table's columns
     programme_cards: tuple[Card, ...]
     daily: tuple[charts.BarChart, ...]
     lines: tuple[charts.LineChart, ...]
@@ -194,6 +197,19 @@ def reward_cards_of(totals: Mapping[str, Any]) -> tuple[Card, ...]:
     logs = totals["rewardLogs"]
     return tuple(
         Card(f"rewardLogs.{status}", REWARD_LABELS[status], count(logs[status])) for status in REWARD_STATUSES
+    )
+
+
+def by_kind_rows(totals: Mapping[str, Any]) -> tuple[charts.Row, ...]:
+    """The reward logs of each kind in each status, the kinds with none left out."""
+    kinds = totals["rewardLogs"].get("byKind", {})
+    return tuple(
+        charts.Row(
+            KIND_LABELS.get(kind, kind),
+            tuple(count(kinds[kind].get(status, 0)) for status in REWARD_STATUSES),
+        )
+        for kind in (*REWARD_KINDS, *sorted(set(kinds) - set(REWARD_KINDS)))
+        if kind in kinds and any(kinds[kind].get(status, 0) for status in REWARD_STATUSES)
     )
 
 
@@ -346,6 +362,8 @@ def shown(answer: Mapping[str, Any]) -> Shown:
         choices=tuple(DayChoice(days, days == answer["days"]) for days in ALLOWED_DAYS),
         cards=cards_of(totals),
         reward_cards=reward_cards_of(totals),
+        by_kind=by_kind_rows(totals),
+        statuses=tuple(LINE_NAMES[status] for status in REWARD_STATUSES),
         programme_cards=programme_cards_of(totals),
         daily=daily_charts(series),
         lines=line_charts(series, totals["revenue"].get("currency")),

@@ -45,7 +45,12 @@ def answer() -> dict[str, Any]:
         )
         for day, count in orders.items()
     ]
-    reward_logs = {"created": 3, "issued": 3, "redeemed": 1, "expired": 1, "failed": 1, "byKind": {}}
+    by_kind = {
+        "coupon": {"created": 2, "issued": 2, "redeemed": 1, "expired": 1, "failed": 0},
+        "points": {"created": 1, "issued": 1, "redeemed": 0, "expired": 0, "failed": 1},
+        "manual": dict.fromkeys(STATUSES, 0),
+    }
+    reward_logs = {"created": 3, "issued": 3, "redeemed": 1, "expired": 1, "failed": 1, "byKind": by_kind}
     item_logs = {"created": 2, "issued": 2, "redeemed": 1, "expired": 0, "failed": 0, "byKind": {}}
     return {
         "days": 7,

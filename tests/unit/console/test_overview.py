@@ -54,6 +54,10 @@ def test_the_cards_show_the_totals_and_other_currencies_beside_the_main_one() ->
         "1",
     ]
     assert cards["streaks.alive"].value == "2" and cards["challenges.completed"].value == "1"
+    assert [(row.label, row.cells) for row in shown.by_kind] == [
+        ("Coupons", ("2", "2", "1", "1", "0")),
+        ("Points", ("1", "1", "0", "0", "1")),
+    ]  # fmt: skip  (no manual reward: no row)
     assert not shown.quiet
 
 

@@ -76,6 +76,7 @@ def test_the_page_shows_the_totals_the_charts_and_their_tables(
         [day, value] for day, value in zip(WEEK, ["0", "0", "0", "0", "2", "3", "1,234"], strict=True)
     ]
     assert table_rows(text, "chart-funnel-table")[4] == ["Redeemed it", "1", "33%", "20%"]
+    assert table_rows(text, "by-kind")[1] == ["Coupons", "2", "2", "1", "1", "0"]
     items = table_rows(text, "items-table")
     assert items[1][0].startswith("Order &lt;b&gt;daily&lt;/b&gt;")  # the item's name escaped
     assert items[2][0].startswith("ten (removed)") and items[2][-1] == "1 completed, 0 failed"
