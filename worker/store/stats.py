@@ -75,6 +75,11 @@ def currency_of(value: Any) -> str | None:
     return value.upper() if isinstance(value, str) and value.isalpha() and 3 <= len(value) <= 10 else None
 
 
+def member_digest(contact_id: str) -> str:
+    """What the distinct-member counts add for a member (the same member, the same element)."""
+    return hashlib.sha256(contact_id.encode()).hexdigest()[:24]
+
+
 class Counts:
     """The counts of one step, queued on its MULTI by `queue`."""
 
@@ -90,7 +95,9 @@ class Counts:
             self.fields[field] = self.fields.get(field, 0) + amount
 
     def member(self, stage: str, contact_id: str) -> None:
-        self.members.setdefault(stage, set()).add(contact_id)
+        """Count the member as distinct at `stage` by a digest of their id: a HyperLogLog keeps no id, but
+        a digest keeps none anywhere (an erased member leaves nothing behind)."""
+        self.members.setdefault(stage, set()).add(member_digest(contact_id))
 
     def alive_change(self, field: str, amount: int) -> None:
         self.alive[field] = self.alive.get(field, 0) + amount
