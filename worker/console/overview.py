@@ -1,13 +1,12 @@
 """The console's Overview page: the analytics answer (worker/analytics/overview.py) as a merchant reads
 it — totals as cards with their labels and number formats, the daily series as charts (worker/console/
-charts.py), the funnel, the streaks and challenges compared — and the daily series as CSV.
+charts.py), the funnel, the streaks and challenges compared — and the daily series as CSV (the admin
+API's, worker/analytics/series_csv.py).
 
 The answer's shape is the analytics module's (its docstring); this module only reads it."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 import redis
 
 from worker.analytics.overview import ALLOWED_DAYS, REWARD_KINDS, REWARD_STATUSES, overview
+from worker.analytics.series_csv import series_csv
 from worker.console import charts
 from worker.console.sessions import Refused
 
@@ -41,28 +41,6 @@ FUNNEL_STEPS = (
     ("milestone", "Reached a milestone"),
     ("issued", "Were issued a reward"),
     ("redeemed", "Redeemed it"),
-)
-# The CSV's columns: a header and the path to its value in a day of the series.
-CSV_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("date", ("date",)),
-    ("events", ("events",)),
-    ("orders", ("orders",)),
-    ("members", ("members",)),
-    ("logs", ("logs",)),
-    ("milestones", ("milestones",)),
-    *((f"rewardLogs.{status}", ("rewardLogs", status)) for status in REWARD_STATUSES),
-    ("streaks.started", ("streaks", "started")),
-    ("streaks.alive", ("streaks", "alive")),
-    ("streaks.broken", ("streaks", "broken")),
-    ("challenges.completed", ("challenges", "completed")),
-    ("challenges.failed", ("challenges", "failed")),
-    ("pointsEarned", ("pointsEarned",)),
-    ("pointsEarned.rules", ("pointsEarnedBy", "rules")),
-    ("pointsEarned.rewards", ("pointsEarnedBy", "rewards")),
-    ("redemptionRate", ("redemptionRate",)),
-    ("revenue.currency", ("revenue", "currency")),
-    ("revenue.redeemed", ("revenue", "redeemed")),
-    ("revenue.engaged", ("revenue", "engaged")),
 )
 
 
@@ -380,24 +358,8 @@ def page(client: redis.Redis, instance_id: str, days: int, now: datetime) -> Sho
     return shown(overview(client, instance_id, days, now))
 
 
-def _at(day: Mapping[str, Any], path: Sequence[str]) -> object:
-    value: object = day
-    for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return "" if value is None else value
-
-
-def series_csv(answer: Mapping[str, Any]) -> str:
-    """The daily series as CSV: a header row, then a row a day, oldest first."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([header for header, _ in CSV_COLUMNS])
-    for day in answer["series"]:
-        writer.writerow([_at(day, path) for _, path in CSV_COLUMNS])
-    return out.getvalue()
-
-
 def csv_of(client: redis.Redis, instance_id: str, days: int, now: datetime) -> tuple[str, str]:
-    """The CSV of a site's last `days` days and the file name to download it as."""
+    """The CSV of a site's last `days` days (the admin API's `analytics.csv`, the same text) and the file
+    name to download it as."""
     answer = overview(client, instance_id, days, now)
     return series_csv(answer), f"analytics-{instance_id}-{answer['from']}-{answer['to']}.csv"

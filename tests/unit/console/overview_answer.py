@@ -41,7 +41,12 @@ def answer() -> dict[str, Any]:
             rewardLogs={"created": 1, "issued": 1, "redeemed": 0, "expired": 0, "failed": 0, "byKind": {}}
             if count
             else totals()["rewardLogs"],
-            revenue={"currency": "USD", "redeemed": "0.00", "engaged": f"{count * 10}.50", "byCurrency": {}},
+            revenue={
+                "currency": "USD",
+                "redeemed": "0.00",
+                "engaged": f"{count * 10}.50",
+                "byCurrency": {"USD": {"redeemed": "0.00", "engaged": f"{count * 10}.50"}},
+            },
         )
         for day, count in orders.items()
     ]

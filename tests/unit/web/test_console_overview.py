@@ -111,6 +111,7 @@ def test_the_csv_is_the_series_of_the_sessions_site(api: TestClient, session: st
     )
     rows = list(csv.DictReader(io.StringIO(answer_.text)))
     assert [row["orders"] for row in rows] == ["0", "0", "0", "0", "2", "3", "1234"]
+    assert rows[-1]["revenueEngaged"] == "12340.50"
     assert active == [(SITE, 90)]
 
 
