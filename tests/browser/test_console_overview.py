@@ -43,8 +43,9 @@ from worker.wix.webhook_signing import sign_webhook
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c015"
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
-# Days ago each member paid an order: Ann three days running, Ben two, Cy one.
-ORDERS = {"ann": (5, 4, 3), "ben": (2, 1), "cy": (1,)}
+# Days ago each member paid an order: Ann three days running, Ben two, Cy one (all within the programme's
+# late-log grace, 72 hours after a day's end: an older log would not count).
+ORDERS = {"ann": (2, 1, 0), "ben": (1, 0), "cy": (0,)}
 
 
 def signed() -> str:
@@ -103,9 +104,9 @@ def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console
             rules=[rule("order_paid", streak="daily")],
         )  # fmt: skip
         assert console.admin("PUT", f"/instances/{SITE}/program", json=document).status_code == 200
-        sent = [post_paid(console, fake_wix, who, ago) for who, days in ORDERS.items() for ago in days]
-        for event_id in sent:
-            processed(console, event_id)
+        for who, days in ORDERS.items():  # one at a time, oldest first: a late log would not count
+            for ago in days:
+                processed(console, post_paid(console, fake_wix, who, ago))
         yield console
     finally:
         for process in reversed(processes):
