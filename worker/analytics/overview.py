@@ -7,7 +7,7 @@ The answer (`overview`) is JSON:
      "byItem": [ITEM, ...], "funnel": FUNNEL}
 
 TOTALS (and each day of the series) has:
-    events        webhooks handled (each Wix event id once, redeliveries not again)
+    events        webhooks handled: events settled `processed` (each event id once, redeliveries not again)
     orders        paid orders counted (each order once)
     members       distinct members with a log (over the range: distinct over the days, approximate)
     logs          logs that counted (a repeated uniqueIdentifier or a late log does not)
@@ -34,16 +34,18 @@ FUNNEL: distinct members over the range at each stage, approximate like `members
     {"logged", "milestone", "issued", "redeemed"}
 
 Day buckets are UTC days (of when each effect happened; worker/store/stats.py writes them); `now` picks
-the last one. Everything is read from the counters the effects wrote, a fixed number of Redis calls per
-day, whatever the number of members: a pipeline of HGETALLs and PFCOUNTs.
+the last one. Everything is read from the counters the effects wrote, a fixed number of Redis calls per range,
+whatever the number of members: one Lua read of the day hashes and a pipeline of PFCOUNTs.
 
 Counting notes: `members` and the funnel are HyperLogLogs (exact for small numbers, about ±0.81% for
 many). `streaks.alive` is the runs started and not yet closed (broken, as the sweep finds them, or
-completed), from the live gauge back through the days' changes; runs started before counting existed are
-not in it (never below zero). `rewardLogs.failed` counts each failure (a log failed, parked, then failed
-again counts twice). Revenue: "redeemed" adds each paid order that redeemed one of our coupons once,
-"engaged" each paid order whose buyer had a streak alive or a challenge open (worker/rewards/
-order_counts.py); amounts are per currency, `currency` the one with the most revenue.
+completed), from the live gauge back through the days' changes; runs started before counting existed
+are not in it (never below zero). A run is known by its first period: a late log that fills an earlier
+period (within the grace) makes it a new run, counted as started again. `rewardLogs.failed` counts each
+failure (a log failed, parked, then failed again counts twice). Revenue: "redeemed" adds each paid
+order that redeemed one of our coupons once, "engaged" each paid order whose buyer had a streak alive
+or a challenge open (worker/rewards/order_counts.py); amounts are per currency, `currency` the one with
+the most revenue.
 """
 
 from __future__ import annotations
