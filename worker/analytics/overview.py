@@ -7,7 +7,7 @@ The answer (`overview`) is JSON:
      "byItem": [ITEM, ...], "funnel": FUNNEL}
 
 TOTALS (and each day of the series) has:
-    events        webhooks handled (each Wix event id once, redeliveries not again)
+    events        webhooks handled: events settled `processed` (each event id once, redeliveries not again)
     orders        paid orders counted (each order once)
     members       distinct members with a log (over the range: distinct over the days, approximate)
     logs          logs that counted (a repeated uniqueIdentifier or a late log does not)
@@ -34,16 +34,18 @@ FUNNEL: distinct members over the range at each stage, approximate like `members
     {"logged", "milestone", "issued", "redeemed"}
 
 Day buckets are UTC days (of when each effect happened; worker/store/stats.py writes them); `now` picks
-the last one. Everything is read from the counters the effects wrote, a fixed number of Redis calls per
-day, whatever the number of members: a pipeline of HGETALLs and PFCOUNTs.
+the last one. Everything is read from the counters the effects wrote, a fixed number of Redis calls per range,
+whatever the number of members: one Lua read of the day hashes and a pipeline of PFCOUNTs.
 
 Counting notes: `members` and the funnel are HyperLogLogs (exact for small numbers, about ±0.81% for
 many). `streaks.alive` is the runs started and not yet closed (broken, as the sweep finds them, or
-completed), from the live gauge back through the days' changes; runs started before counting existed are
-not in it (never below zero). `rewardLogs.failed` counts each failure (a log failed, parked, then failed
-again counts twice). Revenue: "redeemed" adds each paid order that redeemed one of our coupons once,
-"engaged" each paid order whose buyer had a streak alive or a challenge open (worker/rewards/
-order_counts.py); amounts are per currency, `currency` the one with the most revenue.
+completed), from the live gauge back through the days' changes; runs started before counting existed
+are not in it (never below zero). A run is known by its first period: a late log that fills an earlier
+period (within the grace) makes it a new run, counted as started again. `rewardLogs.failed` counts each
+failure (a log failed, parked, then failed again counts twice). Revenue: "redeemed" adds each paid
+order that redeemed one of our coupons once, "engaged" each paid order whose buyer had a streak alive
+or a challenge open (worker/rewards/order_counts.py); amounts are per currency, `currency` the one with
+the most revenue.
 """
 
 from __future__ import annotations
@@ -134,6 +136,35 @@ def _figures(counts: dict[str, int], members: int, alive: int) -> dict[str, Any]
     }
 
 
+# KEYS: the day hashes, oldest first. Answers each day's own fields (field, value, ...) and, last, the items'
+# fields summed over the days: the per-item figures are only shown for the whole range, and summing them
+# here sends a tenth of the data back (`make bench`: most of the overview's time was reading replies).
+_READ_DAYS = """
+local out, items = {}, {}
+for i, key in ipairs(KEYS) do
+  local flat, day = redis.call('HGETALL', key), {}
+  for j = 1, #flat, 2 do
+    if string.sub(flat[j], 1, 5) == 'item|' then
+      items[flat[j]] = (items[flat[j]] or 0) + tonumber(flat[j + 1])
+    else
+      day[#day + 1] = flat[j]; day[#day + 1] = flat[j + 1]
+    end
+  end
+  out[i] = day
+end
+local summed = {}
+for field, value in pairs(items) do
+  summed[#summed + 1] = field; summed[#summed + 1] = string.format('%.0f', value)
+end
+out[#KEYS + 1] = summed
+return out
+"""
+
+
+def _pairs(flat: list[str]) -> dict[str, int]:
+    return {flat[n]: int(flat[n + 1]) for n in range(0, len(flat), 2)}
+
+
 def _summed(days: Iterable[dict[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for counts in days:
@@ -216,20 +247,20 @@ def overview(client: redis.Redis, instance_id: str, days: int, now: datetime) ->
     """The site's counts for the `days` UTC days ending with `now`'s (see the module's docstring)."""
     dates = [d.isoformat() for d in day_range(days, now)]
     with client.pipeline(transaction=False) as pipe:
-        for day in dates:
-            pipe.hgetall(keys.stats_day(instance_id, day))
+        pipe.eval(_READ_DAYS, len(dates), *[keys.stats_day(instance_id, day) for day in dates])
         for day in dates:
             pipe.pfcount(keys.stats_members(instance_id, day, "logged"))
         pipe.hgetall(keys.stats_alive(instance_id))
         for stage in FUNNEL_STAGES:
             pipe.pfcount(*[keys.stats_members(instance_id, day, stage) for day in dates])
         answers = pipe.execute()
-    day_counts = [{field: int(value) for field, value in raw.items()} for raw in answers[:days]]
-    day_members = answers[days : 2 * days]
-    alive_now = {field: int(value) for field, value in answers[2 * days].items()}
-    funnel = dict(zip(FUNNEL_STAGES, answers[2 * days + 1 :], strict=True))
+    *flat_days, flat_items = answers[0]
+    day_counts = [_pairs(flat) for flat in flat_days]
+    day_members = answers[1 : 1 + days]
+    alive_now = {field: int(value) for field, value in answers[1 + days].items()}
+    funnel = dict(zip(FUNNEL_STAGES, answers[2 + days :], strict=True))
     alive_days = _alive_series(alive_now.get("streaks", 0), day_counts)
-    totals = _summed(day_counts)
+    totals = _summed(day_counts) | _pairs(flat_items)
     items = _items(client, instance_id, totals)
     with client.pipeline(transaction=False) as pipe:
         for kind, item_id, _ in items:

@@ -8,8 +8,9 @@ Each count changes in the same atomic step as its effect, never by re-scanning a
 - a reward log's status change (issued, failed, expired, redeemed) and a points reward's points: queued on
   the MULTI that changes the log (`update_reward_log`); a step that changes nothing counts nothing.
 - a webhook handled: in the MULTI that settles its journal record, only when the record was not already
-  processed (`count_event`); a paid order and the revenue of a redeeming order: keyed by the order id
-  (`count_paid_order`, `redeemed_order`), in one Lua call each.
+  processed (`queue_event`); a paid order and the revenue of a redeeming order: keyed by the order id
+  (`count_paid_order`, `queue_redeemed_order`), and a rule's points by the earn's idempotency key
+  (`count_points_earned`), in one Lua call each.
 - a streak run closed as broken, a challenge failed: with the sweep's HSETNX of the closure (Lua).
 
 The counts span the member's slot and the instance's day hash: fine on one Redis, as the coupon index is
@@ -61,13 +62,18 @@ def reward_kind(reward_log: dict[str, Any]) -> str:
     return kind if kind in REWARD_KINDS else "none"
 
 
+MAX_AMOUNT = Decimal(10) ** 12  # larger is no order total; kept out, a counter stays within 64 bits
+
+
 def money(amount: Any) -> int | None:
-    """An amount in thousandths (None when it is not a finite decimal)."""
+    """An amount in thousandths (None when it is not a finite decimal of at most MAX_AMOUNT)."""
     try:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError):
         return None
-    return int((value * MONEY_SCALE).to_integral_value()) if value.is_finite() else None
+    if not value.is_finite() or abs(value) > MAX_AMOUNT:
+        return None
+    return int((value * MONEY_SCALE).to_integral_value())
 
 
 def currency_of(value: Any) -> str | None:

@@ -372,3 +372,22 @@ def _crash(*args: Any, **kwargs: Any) -> Any:
 
 class _NoFollowUps:
     """A dispatcher that is never reached (the crash comes first)."""
+
+
+class TestBadInput:
+    def test_an_absurd_total_counts_the_order_and_no_revenue(self, client) -> None:
+        """A total past any real order (or not a number) leaves revenue alone; processing goes on."""
+        assert process(client, order(START, total="99999999999999999.00"), START) == "processed"
+        got = totals(client, START)
+        assert got["orders"] == 1
+        assert got["revenue"]["byCurrency"] == {}
+
+    def test_money_is_exact_in_thousandths(self) -> None:
+        assert stats.money("19.99") == 19_990
+        assert stats.money("0.125") == 125
+        assert [stats.money(v) for v in ("NaN", "Infinity", "abc", None, "1e13")] == [None] * 5
+
+    def test_an_order_id_that_cannot_be_a_key_is_not_counted(self, client) -> None:
+        assert not stats.count_paid_order(client, INSTANCE, "a b*{x}", "10", "USD", True, START)
+        assert not stats.count_paid_order(client, INSTANCE, "x" * 500, "10", "USD", True, START)
+        assert day(client, START) == {}
