@@ -29,6 +29,7 @@ from worker.runtime.providers import redis_store, wix_client
 from worker.store import outbox, trigger_marks
 from worker.store.outbox import earn_intent_id, fulfil_intent_id, report_intent, report_intent_id
 from worker.store.progress import ProgressStore
+from worker.store.stats import count_points_earned
 from worker.wix.client import WixTransientError, retry_in_place
 
 
@@ -83,6 +84,7 @@ def earn_points_task(
         )
     except WixTransientError as exc:
         raise self.retry_after_wix(exc) from exc
+    count_points_earned(redis_store(), instance_id, idempotency_key, points, datetime.now(UTC))
     earned = PointsEarn(contact_id, points, idempotency_key, description)
     report_points_earned(redis_store(), CeleryDispatcher(), instance_id, earned, datetime.now(UTC))
 

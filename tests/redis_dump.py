@@ -16,7 +16,11 @@ _BODY = re.compile(r'\\"body\\":\s*\\"([A-Za-z0-9+/=]+)\\"')
 def _value(client: redis.Redis, key: str) -> Any:
     kind = client.type(key)
     if kind == "string":
-        return client.get(key)
+        try:
+            return client.get(key)
+        except UnicodeDecodeError:  # binary, as a HyperLogLog is: shown as text with the bytes escaped
+            raw = client.execute_command("GET", key, NEVER_DECODE=True)
+            return raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else None
     if kind == "hash":
         return client.hgetall(key)
     if kind == "set":

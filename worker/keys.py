@@ -376,6 +376,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         storefront_choice(i),
         reward_times(i),
         job_runs(i),
+        f"wrw:stats:{i}:*",
     ]
 
 
@@ -467,3 +468,28 @@ def member_events(instance_id: str, contact_id: str) -> str:
 def member_action(instance_id: str, contact_id: str, action_id: str) -> str:
     """Set once the console action with this id (minted into its form) took effect: once only."""
     return f"{member(instance_id, contact_id)}:action:{action_id}"
+
+
+# Analytics counts (worker/store/stats.py, read by worker/analytics/overview.py): per instance per UTC day.
+
+
+def stats_day(instance_id: str, day: str) -> str:
+    """Hash: the day's counts (`events`, `logs`, `rewardLogs.issued.coupon`, `item|streak|s1|logs`, ...)."""
+    return f"wrw:stats:{_checked_instance(instance_id)}:{day}"
+
+
+def stats_members(instance_id: str, day: str, stage: str) -> str:
+    """HyperLogLog: the distinct members of the day at a stage (`logged`, `milestone`, `issued`, `redeemed`,
+    or `item|{kind}|{itemId}`)."""
+    return f"wrw:stats:{_checked_instance(instance_id)}:{day}:members:{stage}"
+
+
+def stats_alive(instance_id: str) -> str:
+    """Hash: streak runs started and not yet closed, now (`streaks`, `item|streak|{itemId}`)."""
+    return f"wrw:stats:{_checked_instance(instance_id)}:alive"
+
+
+def stats_counted_order(instance_id: str, purpose: str, order_id: str) -> str:
+    """Set once an order (or a points earn, by its key's digest) was counted for `purpose` (`paid`,
+    `redeemed`, `earn`): each counts once."""
+    return f"wrw:stats:{_checked_instance(instance_id)}:order:{purpose}:{order_id}"

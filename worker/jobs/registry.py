@@ -19,7 +19,8 @@ from worker.jobs.sweep import sweep
 from worker.jobs.trigger_notices import reward_expiring, streak_at_risk_job
 from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.store import coupon_codes
-from worker.store.progress import ProgressStore, created_score, update_json
+from worker.store.counted_updates import update_reward_log
+from worker.store.progress import ProgressStore, created_score
 from worker.sync.member_directory import record_wix_contacts
 from worker.wix.client import (
     WixAlreadyExists,
@@ -51,7 +52,7 @@ def expire_reward(
             return None
         return {**reward_log, "status": "expired", "updatedAt": utc_stamp(now)}
 
-    return update_json(client, key, expire)[1]
+    return update_reward_log(client, key, expire, instance_id=instance_id, now=now)[1]
 
 
 def expire_rewards(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:

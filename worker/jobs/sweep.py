@@ -36,7 +36,7 @@ def close_member(
         closures = final_closures(program, item, logs, now)
         stamped = {key: {**record, "closedAt": utc_stamp(now)} for key, record in closures.items()}
         if stamped:
-            new += store.save_closures(instance_id, contact_id, kind, item.id, stamped)
+            new += store.save_closures(instance_id, contact_id, kind, item.id, stamped, now)
     return new
 
 

@@ -15,7 +15,8 @@ from worker.engine.logs import LogRejected, accept_log
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.store import coupon_codes, outbox
-from worker.store.progress import NoProgram, Outcome, ProgressStore, update_json
+from worker.store.counted_updates import update_reward_log
+from worker.store.progress import NoProgram, Outcome, ProgressStore
 
 Kind = Literal["streak", "challenge"]
 
@@ -142,7 +143,7 @@ def issue_reward(
         # In the same MULTI: a log issued with a code is found by it (worker/store/coupon_codes.py).
         coupon_codes.claim(pipe, instance_id, coupon_code, contact_id, reward_log_id)
 
-    reward_log, changed = update_json(client, key, issue, also=also)
+    reward_log, changed = update_reward_log(client, key, issue, instance_id=instance_id, now=now, also=also)
     if reward_log is None:
         raise NotFound(f"no reward log {reward_log_id}")
     return reward_log, changed

@@ -19,7 +19,8 @@ import redis
 from worker.engine.timestamps import utc_stamp
 from worker.loyalty.points_gate import park_reward, points_wait_reason
 from worker.progress.record import NotFound, issue_reward
-from worker.store.progress import ProgressStore, update_json
+from worker.store.counted_updates import update_reward_log
+from worker.store.progress import ProgressStore
 from worker.wix.client import WixAlreadyExists, WixClient
 
 DEFAULT_VALID_DAYS = 30
@@ -175,4 +176,4 @@ def mark_reward(
             reward_log["error"] = error
         return reward_log
 
-    update_json(client, key, mark)
+    update_reward_log(client, key, mark, instance_id=instance_id, now=now)

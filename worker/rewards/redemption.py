@@ -35,7 +35,7 @@ import redis
 from worker import keys
 from worker.engine.timestamps import utc_stamp
 from worker.store import coupon_codes
-from worker.store.progress import update_json
+from worker.store.counted_updates import update_reward_log
 from worker.wix.events import NormalizedEvent, OrderInfo
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def redeem_coupon(
             "updatedAt": utc_stamp(now),
         }
 
-    reward_log, changed = update_json(client, key, redeem)
+    reward_log, changed = update_reward_log(client, key, redeem, instance_id=instance_id, now=now)
     return reward_log if changed else None
 
 

@@ -18,6 +18,7 @@ import redis
 
 from worker import keys
 from worker.identifiers import identifier_problem
+from worker.store import stats
 
 SETTLED = frozenset({"processed", "ignored"})
 
@@ -78,6 +79,7 @@ class EventJournal:
         if error is not None:
             fields["error"] = error
         pipe = self._redis.pipeline(transaction=True)
+        stats.queue_event(pipe, key, instance_id, status, datetime.now(UTC))  # before the HSET: sees the old
         pipe.hset(key, mapping=fields)
         pipe.hdel(key, "message", *[f for f in ("reason", "error") if f not in fields])
         pipe.expire(key, self._ttl)

@@ -33,7 +33,7 @@ from worker import keys
 from worker.engine.logs import ActivityLog
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
-from worker.store import outbox, program_versions
+from worker.store import outbox, program_versions, stats
 
 Kind = Literal["streak", "challenge"]
 MAX_ATTEMPTS = 50
@@ -73,12 +73,13 @@ def _load_state(raw: str | None) -> MemberState:
     )
 
 
-def _dump_state(state: MemberState, late: list[dict[str, Any]]) -> str:
+def _dump_state(state: MemberState, late: list[dict[str, Any]], counted: list[str]) -> str:
     return json.dumps(
         {
             "logs": [log.to_json() for log in sorted(state.logs)],
             "achieved": sorted(state.achieved),
             "late": late,
+            "counted": counted,
         },
         separators=(",", ":"),
     )
@@ -180,6 +181,7 @@ class ProgressStore:
                     state = _load_state(raw_state)  # type: ignore[arg-type]
                     late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
                     paused = pipe.get(status_key) == "paused"  # pausing is seen by this MULTI or the next
+                    counted = json.loads(raw_state).get("counted", []) if raw_state else []  # type: ignore[arg-type]
                     recorded = self._compute(instance_id, program, item, state, log, now, paused=paused)
                     state.apply(log, recorded)
                     if not recorded.applied:
@@ -195,8 +197,11 @@ class ProgressStore:
                     ]
                     if intents:
                         outbox.index(self._redis, member_outbox, time.time())
+                    counts = stats.log_counts(
+                        instance_id, kind, item.id, log.contactId, recorded, counted, now
+                    )
                     pipe.multi()
-                    pipe.set(member_key, _dump_state(state, late))
+                    pipe.set(member_key, _dump_state(state, late, counted))
                     pipe.set(uid_key, json.dumps(recorded.answer, default=str))
                     for reward_log in recorded.reward_logs:
                         pipe.set(
@@ -208,6 +213,7 @@ class ProgressStore:
                             {reward_log["id"]: now.timestamp()},
                         )
                     outbox.add(pipe, member_outbox, intents, time.time())
+                    counts.queue(pipe)  # the analytics counts of this log, in the same step
                     pipe.execute()
                     return Outcome(recorded.answer, duplicate=False, reward_logs=recorded.reward_logs)
                 except redis.WatchError:
@@ -292,14 +298,23 @@ class ProgressStore:
     # closed progress records (the sweep) ---------------------------------------------------------
 
     def save_closures(
-        self, instance_id: str, contact_id: str, kind: Kind, item_id: str, closures: dict[str, dict[str, Any]]
+        self,
+        instance_id: str,
+        contact_id: str,
+        kind: Kind,
+        item_id: str,
+        closures: dict[str, dict[str, Any]],
+        now: datetime,
     ) -> int:
-        """Keep each closed record once (the first stamp stays); answers how many were new."""
+        """Keep each closed record once (the first stamp stays), counted as it is kept (a streak run broken,
+        a challenge failed: worker/store/stats.py); answers how many were new."""
         key = keys.member_closed(instance_id, contact_id)
-        with self._redis.pipeline(transaction=False) as pipe:
-            for run_key, record in closures.items():
-                pipe.hsetnx(key, f"{kind}:{item_id}:{run_key}", json.dumps(record, default=str))
-            return sum(pipe.execute())
+        counts = stats.closure_counts(instance_id, kind, item_id, now)
+        new = 0
+        for run_key, record in closures.items():
+            field, text = f"{kind}:{item_id}:{run_key}", json.dumps(record, default=str)
+            new += stats.save_closure(self._redis, key, field, text, counts)
+        return new
 
     def closed_records(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
         """The member's closed records, as the sweep stamped them."""

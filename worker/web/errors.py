@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from worker.analytics.overview import ALLOWED_DAYS, BadRange
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
@@ -136,6 +137,7 @@ DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     NoDraft: Answer(404, "not_found", details=lambda e: {"instance": e.instance_id}),
     NoVersion: Answer(404, "not_found", details=lambda e: {"version": e.version}),
     InvalidAuditEntry: Answer(422, "invalid_request"),
+    BadRange: Answer(422, "invalid_request", details=lambda _: {"days": list(ALLOWED_DAYS)}),
     UnknownResource: Answer(404, "not_found", details=lambda e: {e.kind: e.resource_id}),
     InvalidWidgetToken: Answer(401, "invalid_token"),
     TokenRefused: Answer(401, "invalid_token"),

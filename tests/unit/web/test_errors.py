@@ -11,6 +11,7 @@ import redis
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
+from worker.analytics.overview import BadRange
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
@@ -64,6 +65,13 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "invalid_request",
         "the request is not valid",
         [{"path": "amount", "message": "Field required"}],
+    ),
+    (
+        BadRange("days must be one of 7, 30, 90, not 8"),
+        422,
+        "invalid_request",
+        "days must be one of 7, 30, 90, not 8",
+        {"days": [7, 30, 90]},
     ),
     (NoDraft("inst-1"), 404, "not_found", "instance inst-1 has no draft", {"instance": "inst-1"}),
     (NoVersion("inst-1", 7), 404, "not_found", "instance inst-1 has no program version 7", {"version": 7}),

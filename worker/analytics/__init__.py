@@ -1,0 +1,1 @@
+"""What the programme is doing, counted as it happens (issue 15's analytics)."""
