@@ -153,6 +153,11 @@ def api_key(digest: str) -> str:
     return f"wrw:apikey:{digest}"
 
 
+def api_key_index(instance_id: str) -> str:
+    """Hash: key id (the key's first characters) → the key's digest, for listing and revoking."""
+    return f"wrw:apikeys:{_checked_instance(instance_id)}"
+
+
 # A member's progress (worker/store/progress.py): one hash tag `{instanceId:contactId}` per member, so a
 # member's keys change together in one MULTI.
 
@@ -367,6 +372,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         audit_log(i),
         coupon_codes(i),
         storefront_choice(i),
+        api_key_index(i),
     ]
 
 

@@ -19,6 +19,7 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
+from worker.web.admin_api_keys import router as api_keys_router
 from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_preview import router as preview_router
@@ -99,5 +100,6 @@ def create_app(
     app.include_router(program_versions_router)
     app.include_router(preview_router)
     app.include_router(console_router)
+    app.include_router(api_keys_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app
