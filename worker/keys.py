@@ -6,6 +6,10 @@ from worker.identifiers import InvalidIdentifier, identifier_problem, is_instanc
 
 DEAD_LETTERS = "wrw:dlq"
 TASK_OUTCOMES = "wrw:metrics:tasks"
+# Hash: `outcome|status` → how many Wix calls ended so (worker/wix/call_counts.py), read by `/metrics`.
+WIX_CALLS = "wrw:metrics:wix-calls"
+# Sorted set: the id of each running job, scored by when it started (worker/jobs/runner.py), for `/metrics`.
+JOBS_RUNNING = "wrw:jobs:running"
 
 
 def _checked_instance(text: str) -> str:

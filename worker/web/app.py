@@ -17,6 +17,7 @@ from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_u
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
+from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
 from worker.web.admin_api_keys import router as api_keys_router
@@ -72,6 +73,7 @@ def create_app(
     )
     registry = CollectorRegistry()
     registry.register(TaskOutcomeCollector(store))
+    registry.register(QueueCollector(store))
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store
