@@ -63,11 +63,21 @@ def instance_for(client: redis.Redis, key: str) -> str | None:
     the app (its keys work again if the app is installed again before the data is purged)."""
     if not key.startswith(PREFIX):
         return None
-    found: list[str | None] = client.hmget(keys.api_key(_digest(key)), ["instanceId", "revokedAt"])  # type: ignore[assignment]
-    instance, revoked = found
+    record = keys.api_key(_digest(key))
+    found: list[str | None] = client.hmget(record, ["instanceId", "revokedAt", "id"])  # type: ignore[assignment]
+    instance, revoked, key_id = found
     if not isinstance(instance, str) or revoked is not None or is_removed(client, instance):
         return None
+    if key_id is None:
+        _list_older_key(client, key, instance)
     return instance
+
+
+def _list_older_key(client: redis.Redis, key: str, instance_id: str) -> None:
+    """A key made before keys were listed by id is listed (so it can be revoked) the first time it is
+    used: its id is only known from the key itself."""
+    if client.hsetnx(keys.api_key_index(instance_id), key[:ID_LENGTH], _digest(key)):
+        client.hset(keys.api_key(_digest(key)), "id", key[:ID_LENGTH])
 
 
 def was_revoked(client: redis.Redis, key: str) -> bool:
@@ -76,7 +86,7 @@ def was_revoked(client: redis.Redis, key: str) -> bool:
 
 
 def list_api_keys(client: redis.Redis, instance_id: str) -> list[ApiKeyInfo]:
-    """The instance's keys by id, newest first (keys created before ids were kept are not listed)."""
+    """The instance's keys by id, newest first (a key made before ids were kept is listed once used)."""
     index: dict[str, str] = client.hgetall(keys.api_key_index(instance_id))  # type: ignore[assignment]
     ids = sorted(index)
     with client.pipeline(transaction=False) as pipe:

@@ -4,6 +4,8 @@ test tests/browser/test_console_api_keys.py)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -88,3 +90,22 @@ def test_an_unknown_key_is_told_apart_from_a_revoked_one(client: TestClient) -> 
     refused = client.get(PROGRESS, headers=bearer("wrw_" + "x" * 43))
     assert refused.status_code == 401
     assert refused.json()["error"]["message"] == "the API key is not valid"
+
+
+def test_a_key_made_before_ids_is_listed_once_used_and_can_be_revoked(client: TestClient, fake_store) -> None:
+    """Its record (by the key's SHA-256, as then) has no id: it is listed the first time it is used."""
+    from worker import keys as redis_keys
+
+    older = "wrw_" + "o" * 43
+    fake_store.hset(
+        redis_keys.api_key(hashlib.sha256(older.encode()).hexdigest()),
+        mapping={"instanceId": "inst-1", "createdAt": "2026-01-01"},
+    )
+    assert client.get("/admin/v1/instances/inst-1/api-keys", headers=ADMIN).json()["apiKeys"] == []
+    assert accepted(client, older)
+    listed = client.get("/admin/v1/instances/inst-1/api-keys", headers=ADMIN).json()["apiKeys"]
+    assert [k["id"] for k in listed] == [older[:12]]
+    assert (
+        client.delete(f"/admin/v1/instances/inst-1/api-keys/{older[:12]}", headers=ADMIN).status_code == 200
+    )
+    assert not accepted(client, older)
