@@ -376,6 +376,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         audit_log(i),
         coupon_codes(i),
         storefront_choice(i),
+        reward_times(i),
         api_key_index(i),
     ]
 
@@ -432,3 +433,11 @@ def storefront_choice(instance_id: str) -> str:
     """Hash: the template, theme and floating widget ids the site's embedded script names, and whether the
     widget is shown (`shown`: "1" or "0")."""
     return f"wrw:storefront-choice:{_checked_instance(instance_id)}"
+
+
+# The instance's reward logs by time (worker/store/reward_listing.py): the console's Rewards page pages it.
+
+
+def reward_times(instance_id: str) -> str:
+    """Sorted set: reward log id → its `createdAt` (epoch seconds), every reward log of the instance."""
+    return f"wrw:reward-times:{_checked_instance(instance_id)}"

@@ -7,7 +7,8 @@ lets the engine compute the outcome, then writes all of it in one MULTI; if anot
 either key first, it starts again. So two workers logging for one member at once never lose an update,
 a duplicate changes nothing, and the layout is ready for Redis Cluster (one slot per member).
 
-Reward logs are found by id through a per-instance index (id -> contact), and the sweep finds members
+Reward logs are found by id through a per-instance index (id -> contact), listed by time through another
+(id -> createdAt, worker/store/reward_listing.py), and the sweep finds members
 through a per-instance set; both live outside the member's hash slot, so they are written just *before*
 the MULTI (idempotently: reward log ids are derived from what they reward, so a retried attempt writes
 the same entries) and again by every duplicate of the same log. Nothing is written after the MULTI, so a
@@ -55,6 +56,11 @@ class Outcome:
     answer: dict[str, Any]
     duplicate: bool
     reward_logs: list[dict[str, Any]]
+
+
+def created_score(reward_log: dict[str, Any]) -> float:
+    """A reward log's place in the instance's time index: its `createdAt` in epoch seconds."""
+    return datetime.fromisoformat(str(reward_log["createdAt"]).replace("Z", "+00:00")).timestamp()
 
 
 def _load_state(raw: str | None) -> MemberState:
@@ -227,10 +233,14 @@ class ProgressStore:
     def _index_rewards(
         self, instance_id: str, contact_id: str, reward_logs: list[dict[str, Any]] | None
     ) -> None:
+        """The id index and the time index (worker/store/reward_listing.py) of new reward logs, in one
+        MULTI of their own: idempotent (a reward log's id and createdAt never change), written before the
+        member's MULTI, so no reward log ever exists without both entries."""
         if reward_logs:
-            self._redis.hset(
-                keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
-            )
+            with self._redis.pipeline() as pipe:
+                pipe.hset(keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs})
+                pipe.zadd(keys.reward_times(instance_id), {r["id"]: created_score(r) for r in reward_logs})
+                pipe.execute()
 
     def _reward_owner(self, instance_id: str, reward_log_id: str) -> str | None:
         """The contact whose reward log this is, from the instance's reward index (None: no such log)."""
