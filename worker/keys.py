@@ -19,6 +19,13 @@ def _checked_instance(text: str) -> str:
     return text
 
 
+def dead_letter_replay(entry_id: str) -> str:
+    """String with a TTL: a console replay of dead letter `entry_id` (a Celery task id) is under way."""
+    if not entry_id or len(entry_id) > 200 or any(c in entry_id for c in "*?[]\\ \n\r"):
+        raise InvalidIdentifier(f"not a dead letter id for a key: {entry_id[:100]!r}")
+    return f"wrw:dlq-replaying:{entry_id}"
+
+
 def event_record(instance_id: str, event_id: str) -> str:
     """The journal record of one webhook event; its existence is also the event's seen-mark."""
     return f"wrw:journal:{instance_id}:{event_id}"
@@ -377,6 +384,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         coupon_codes(i),
         storefront_choice(i),
         reward_times(i),
+        job_runs(i),
         api_key_index(i),
     ]
 
@@ -441,3 +449,31 @@ def storefront_choice(instance_id: str) -> str:
 def reward_times(instance_id: str) -> str:
     """Sorted set: reward log id → its `createdAt` (epoch seconds), every reward log of the instance."""
     return f"wrw:reward-times:{_checked_instance(instance_id)}"
+
+
+# The operations room (worker/console/job_runs.py).
+
+
+def job_runs(instance_id: str) -> str:
+    """Sorted set: the instance's job ids by when each started (epoch seconds), the newest
+    `worker.jobs.runner.RUNS_KEPT`: the console lists a site's runs without scanning every job record."""
+    return f"wrw:job-runs:{_checked_instance(instance_id)}"
+
+
+# The console's member page (worker/console/members.py): under the member's hash tag, so the purge of the
+# instance and the erasure of the member take them with the rest of the member's keys.
+
+
+def member_status(instance_id: str, contact_id: str) -> str:
+    """`paused` while the member is paused in the programme; absent: `live` (store/member_status.py)."""
+    return f"{member(instance_id, contact_id)}:status"
+
+
+def member_events(instance_id: str, contact_id: str) -> str:
+    """Sorted set: the member's journal event ids, scored by when each settled (worker/store/journal.py)."""
+    return f"{member(instance_id, contact_id)}:events"
+
+
+def member_action(instance_id: str, contact_id: str, action_id: str) -> str:
+    """Set once the console action with this id (minted into its form) took effect: once only."""
+    return f"{member(instance_id, contact_id)}:action:{action_id}"

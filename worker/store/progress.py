@@ -159,13 +159,14 @@ class ProgressStore:
         kind: Kind = "streak" if isinstance(item, Streak) else "challenge"
         member_key = keys.member_state(instance_id, log.contactId, kind, item.id)
         uid_key = keys.member_log(instance_id, log.contactId, log.uniqueIdentifier)
+        status_key = keys.member_status(instance_id, log.contactId)
         with self._redis.pipeline() as pipe:
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:
                     # Someone wrote the member first: step aside a random moment so the writers spread out.
                     time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311  (not security)
                 try:
-                    pipe.watch(member_key, uid_key)  # type: ignore[no-untyped-call]
+                    pipe.watch(member_key, uid_key, status_key)  # type: ignore[no-untyped-call]
                     original = pipe.get(uid_key)
                     if original:
                         answer = json.loads(original)  # type: ignore[arg-type]
@@ -178,7 +179,8 @@ class ProgressStore:
                     raw_state = pipe.get(member_key)
                     state = _load_state(raw_state)  # type: ignore[arg-type]
                     late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
-                    recorded = self._compute(instance_id, program, item, state, log, now)
+                    paused = pipe.get(status_key) == "paused"  # pausing is seen by this MULTI or the next
+                    recorded = self._compute(instance_id, program, item, state, log, now, paused=paused)
                     state.apply(log, recorded)
                     if not recorded.applied:
                         late.append(log.to_json())  # kept, never counted
@@ -220,10 +222,16 @@ class ProgressStore:
         state: MemberState,
         log: ActivityLog,
         now: datetime,
+        *,
+        paused: bool = False,
     ) -> Recorded:
         if isinstance(item, Streak):
-            return record_streak_log(program, item, state, log, instance_id=instance_id, now=now)
-        return record_challenge_log(program, item, state, log, instance_id=instance_id, now=now)
+            return record_streak_log(
+                program, item, state, log, instance_id=instance_id, now=now, paused=paused
+            )
+        return record_challenge_log(
+            program, item, state, log, instance_id=instance_id, now=now, paused=paused
+        )
 
     def member_state(self, instance_id: str, contact_id: str, kind: Kind, item_id: str) -> MemberState:
         return _load_state(self._redis.get(keys.member_state(instance_id, contact_id, kind, item_id)))  # type: ignore[arg-type]

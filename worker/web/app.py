@@ -28,6 +28,8 @@ from worker.web.admin_program_versions import router as program_versions_router
 from worker.web.admin_rewards import router as admin_rewards_router
 from worker.web.admin_settings import router as admin_settings_router
 from worker.web.console.apikeys_routes import router as console_api_keys_router
+from worker.web.console.members_routes import router as console_members_router
+from worker.web.console.ops_routes import router as ops_console_router
 from worker.web.console.rewards_routes import router as console_rewards_router
 from worker.web.console.routes import router as console_router
 from worker.web.errors import install_error_handlers
@@ -107,6 +109,8 @@ def create_app(
     app.include_router(preview_router)
     app.include_router(console_router)
     app.include_router(console_rewards_router)
+    app.include_router(ops_console_router)
+    app.include_router(console_members_router)
     app.include_router(api_keys_router)
     app.include_router(console_api_keys_router)
     widget.install(app)  # the storefront widget's routes and their CORS
