@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from worker.commands import api_keys as api_keys_commands
 from worker.commands import console as console_commands
 from worker.commands import instances as instances_commands
 from worker.commands import loyalty_program as loyalty_program_commands
@@ -297,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     members_commands.register(commands)
     instances_commands.register(commands)
     console_commands.register(commands)
+    api_keys_commands.register(commands)
     return parser
 
 

@@ -6,6 +6,10 @@ from worker.identifiers import InvalidIdentifier, identifier_problem, is_instanc
 
 DEAD_LETTERS = "wrw:dlq"
 TASK_OUTCOMES = "wrw:metrics:tasks"
+# Hash: `outcome|status` → how many Wix calls ended so (worker/wix/call_counts.py), read by `/metrics`.
+WIX_CALLS = "wrw:metrics:wix-calls"
+# Sorted set: the id of each running job, scored by when it started (worker/jobs/runner.py), for `/metrics`.
+JOBS_RUNNING = "wrw:jobs:running"
 
 
 def _checked_instance(text: str) -> str:
@@ -158,6 +162,11 @@ def points_waiting(instance_id: str) -> str:
 
 def api_key(digest: str) -> str:
     return f"wrw:apikey:{digest}"
+
+
+def api_key_index(instance_id: str) -> str:
+    """Hash: key id (the key's first characters) → the key's digest, for listing and revoking."""
+    return f"wrw:apikeys:{_checked_instance(instance_id)}"
 
 
 # A member's progress (worker/store/progress.py): one hash tag `{instanceId:contactId}` per member, so a
@@ -377,6 +386,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         reward_times(i),
         job_runs(i),
         f"wrw:stats:{i}:*",
+        api_key_index(i),
     ]
 
 

@@ -1,5 +1,11 @@
 """Sentry, when SENTRY_DSN is set: FastAPI and Celery integrations, no PII, no request bodies.
 
+Every beat job is also a Sentry Crons monitor (the Celery integration's `monitor_beat_tasks`, which
+knows RedBeat): when beat sends a schedule entry it checks in `in_progress` under the entry's name as
+the monitor slug, with the entry's crontab or interval as the monitor's schedule (so Sentry creates the
+monitor and alerts on a missed run); the worker checks in `ok` when the task succeeds, `error` when it
+fails or is retried. Intervals under a minute are not monitored (Sentry Crons counts in minutes).
+
 sentry_sdk and its integrations are imported only when a DSN is set: they take a quarter of a second to
 import, on every start of every web, worker and CLI process, most of which report nowhere.
 """
@@ -54,7 +60,11 @@ def init_sentry(settings: Settings, **options: Any) -> bool:
             "stack_frame_variables": False,
             "queues": False,
         },
-        integrations=[StarletteIntegration(), FastApiIntegration(), CeleryIntegration()],
+        integrations=[
+            StarletteIntegration(),
+            FastApiIntegration(),
+            CeleryIntegration(monitor_beat_tasks=True),
+        ],
         before_send=scrub_event,  # type: ignore[arg-type]
         **options,
     )

@@ -92,6 +92,13 @@ class UnknownJob(LookupError):
     pass
 
 
+def _mark_running(pipe: redis.client.Pipeline, job_id: str) -> None:
+    """List the job among the running ones (for `/metrics`), dropping those lost longer ago than a day."""
+    now = time.time()
+    pipe.zremrangebyscore(keys.JOBS_RUNNING, "-inf", now - RUNNING_TTL_SECONDS)
+    pipe.zadd(keys.JOBS_RUNNING, {job_id: now})
+
+
 class Jobs:
     def __init__(self, client: redis.Redis, kinds: dict[str, JobStep]) -> None:
         self._redis = client
@@ -138,6 +145,7 @@ class Jobs:
             pipe.zadd(keys.job_runs(instance_id), {job_id: time.time()})
             pipe.zremrangebyrank(keys.job_runs(instance_id), 0, -RUNS_KEPT - 1)
             pipe.expire(keys.job_runs(instance_id), RECORD_TTL_SECONDS)
+            _mark_running(pipe, job_id)
             pipe.execute()
         return self.get(job_id) or record, True
 
@@ -184,9 +192,11 @@ class Jobs:
             if stalls > MAX_STALLS:  # stuck: failed, the cursor kept for a replay to resume from
                 pipe.hset(key, mapping={"status": "failed", "finishedAt": now_iso()})
                 pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+                pipe.zrem(keys.JOBS_RUNNING, job_id)
             elif batch.cursor is None:
                 pipe.hset(key, mapping={"status": "succeeded", "finishedAt": now_iso(), "cursor": ""})
                 pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+                pipe.zrem(keys.JOBS_RUNNING, job_id)
             else:
                 pipe.hset(key, "cursor", batch.cursor)
             pipe.execute()
@@ -223,7 +233,10 @@ class Jobs:
         ):
             return False
         mapping = {"status": "running", "finishedAt": "", "stalls": "0", "waiting": ""}
-        self._redis.hset(keys.job_record(job_id), mapping=mapping)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(keys.job_record(job_id), mapping=mapping)
+            _mark_running(pipe, job_id)
+            pipe.execute()
         return True
 
     def fail(self, job_id: str, reason: str) -> None:
@@ -236,4 +249,5 @@ class Jobs:
             )
             pipe.hset(keys.job_record(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
             pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+            pipe.zrem(keys.JOBS_RUNNING, job_id)
             pipe.execute()

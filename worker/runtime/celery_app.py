@@ -20,6 +20,7 @@ from worker.infra import log_config
 from worker.infra.error_reporting import init_sentry
 from worker.infra.redis_client import require_redis_url
 from worker.retry_policy import retry_policy
+from worker.runtime import sent_at  # noqa: F401  # stamps every published message
 from worker.runtime.dead_letters import DeadLetters
 from worker.runtime.metrics import count_task_outcome
 from worker.runtime.providers import redis_store

@@ -18,6 +18,7 @@ from celery import Celery
 
 from worker.dispatch import EARN_POINTS, FULFIL_REWARD, REPORT_TRIGGER, RUN_JOB_BATCH, queue_of
 from worker.loyalty.points_rules import PointsEarn
+from worker.runtime import sent_at  # noqa: F401  # stamps every published message
 
 
 @lru_cache

@@ -12,11 +12,15 @@ import base64
 import json
 import os
 import socket
+import time
 import uuid
 from typing import Any
 
 import orjson
 
+# A header of our own: when the message was put on its queue (epoch seconds), stamped on every message
+# Celery publishes too (worker/runtime/sent_at.py), so `/metrics` can tell the age of a queue's oldest.
+SENT_AT = "wrw_sent_at"
 _ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
@@ -47,6 +51,7 @@ def _template() -> str:
             "replaced_task_nesting": 0,
             "stamped_headers": None,
             "stamps": {},
+            SENT_AT: "@SENTAT@",
         },
         "properties": {
             "correlation_id": "@ID@",
@@ -59,7 +64,7 @@ def _template() -> str:
         },
     }
     text = json.dumps(message, separators=(",", ":")).replace("%", "%%")
-    for name in ("BODY", "TASK", "ID", "KWARGSREPR", "QUEUE", "TAG"):
+    for name in ("BODY", "TASK", "ID", "KWARGSREPR", "QUEUE", "TAG", "SENTAT"):
         text = text.replace(f'"@{name}@"', f"%({name})s")
     return text
 
@@ -86,5 +91,6 @@ def build_task_message(
         "KWARGSREPR": quote(kwargsrepr if kwargsrepr is not None else repr(kwargs)),
         "QUEUE": quote(queue),
         "TAG": quote(str(uuid.uuid4())),
+        "SENTAT": repr(time.time()),
     }
     return task_id, message

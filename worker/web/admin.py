@@ -23,7 +23,6 @@ from worker.identifiers import (
 from worker.jobs.registry import KINDS, job_queue
 from worker.jobs.runner import Jobs
 from worker.progress.record import parse_moment
-from worker.store.api_keys import create_api_key
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 from worker.web.errors import ApiError
@@ -131,15 +130,6 @@ def get_program(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict
         raise ApiError(404, "not_found", f"instance {instance_id} has no program")
     version, document = stored
     return {"instanceId": instance_id, "version": version, "program": document}
-
-
-@router.post(
-    "/instances/{instance_id}/api-keys",
-    status_code=201,
-    summary="Create an API key for the instance (shown once; only its hash is stored)",
-)
-def post_api_key(instance_id: InstanceIdPath, request: Request, _: Admin) -> dict[str, str]:
-    return {"instanceId": instance_id, "apiKey": create_api_key(request.app.state.store, instance_id)}
 
 
 class JobRequest(BaseModel):

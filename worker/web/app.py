@@ -17,15 +17,18 @@ from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_u
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
+from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
 from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
 from worker.web.admin_analytics import router as analytics_router
+from worker.web.admin_api_keys import router as api_keys_router
 from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_preview import router as preview_router
 from worker.web.admin_program_versions import router as program_versions_router
 from worker.web.admin_rewards import router as admin_rewards_router
 from worker.web.admin_settings import router as admin_settings_router
+from worker.web.console.apikeys_routes import router as console_api_keys_router
 from worker.web.console.members_routes import router as console_members_router
 from worker.web.console.ops_routes import router as ops_console_router
 from worker.web.console.overview_routes import router as overview_router
@@ -77,6 +80,7 @@ def create_app(
     )
     registry = CollectorRegistry()
     registry.register(TaskOutcomeCollector(store))
+    registry.register(QueueCollector(store))
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store
@@ -111,5 +115,7 @@ def create_app(
     app.include_router(ops_console_router)
     app.include_router(console_members_router)
     app.include_router(overview_router)
+    app.include_router(api_keys_router)
+    app.include_router(console_api_keys_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

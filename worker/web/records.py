@@ -17,7 +17,7 @@ from worker.identifiers import MAX_LENGTH, PATTERN, Identifier, LongIdentifier, 
 from worker.progress.member_progress import member_progress
 from worker.progress.record import ActivityRequest, parse_moment
 from worker.rewards.follow_ups import issue_and_follow_up, record_and_follow_up
-from worker.store.api_keys import instance_for
+from worker.store.api_keys import instance_for, was_revoked
 from worker.store.progress import Kind, ProgressStore
 from worker.web.errors import REDIS_UNAVAILABLE, ApiError
 from worker.web.wix_dependency import Wix
@@ -38,8 +38,11 @@ def require_api_key(request: Request) -> str:
         raise ApiError(401, "unauthorized", "an instance API key is required (Authorization: Bearer <key>)")
     try:  # also called by worker.web.guards.AuthFirst, outside the routes' error handlers
         instance_id = instance_for(request.app.state.store, key)
+        revoked = instance_id is None and was_revoked(request.app.state.store, key)
     except redis.RedisError:
         raise ApiError(503, "unavailable", REDIS_UNAVAILABLE) from None
+    if revoked:
+        raise ApiError(401, "unauthorized", "the API key was revoked")
     if instance_id is None:
         raise ApiError(401, "unauthorized", "the API key is not valid")
     return instance_id

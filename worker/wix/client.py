@@ -45,6 +45,7 @@ from pydantic import SecretStr
 from worker import keys
 from worker.retry_policy import CALL_ATTEMPTS, LONGEST_CALL_WAIT, retry_policy
 from worker.settings import Settings, SettingsError
+from worker.wix.call_counts import ERROR, TIMEOUT, count_wix_call, outcome_of
 from worker.wix.rate_limit import RateLimiter
 from worker.wix.token_cache import TOKEN_LIFETIME_SECONDS, AccessToken, TokenCache, TokenLockTimeout
 
@@ -887,17 +888,21 @@ class WixClient:
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached Wix: safe to send again, whatever the call.
+            count_wix_call(self._store, TIMEOUT if isinstance(exc, httpx.TimeoutException) else ERROR, None)
             raise WixTransientError(
                 f"{method} {path}: could not reach Wix ({type(exc).__name__})", maybe_done=False
             ) from exc
         except httpx.TimeoutException as exc:
+            count_wix_call(self._store, TIMEOUT, None)
             raise WixTransientError(
                 f"{method} {path}: Wix did not answer in time ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
+            count_wix_call(self._store, ERROR, None)
             raise WixTransientError(
                 f"{method} {path}: the connection to Wix failed ({type(exc).__name__})"
             ) from exc
+        count_wix_call(self._store, outcome_of(response.status_code), response.status_code)
         logger.debug(
             "Wix answered",
             extra={
