@@ -15,6 +15,13 @@ def _checked_instance(text: str) -> str:
     return text
 
 
+def dead_letter_replay(entry_id: str) -> str:
+    """String with a TTL: a console replay of dead letter `entry_id` (a Celery task id) is under way."""
+    if not entry_id or len(entry_id) > 200 or any(c in entry_id for c in "*?[]\\ \n\r"):
+        raise InvalidIdentifier(f"not a dead letter id for a key: {entry_id[:100]!r}")
+    return f"wrw:dlq-replaying:{entry_id}"
+
+
 def event_record(instance_id: str, event_id: str) -> str:
     """The journal record of one webhook event; its existence is also the event's seen-mark."""
     return f"wrw:journal:{instance_id}:{event_id}"
@@ -367,6 +374,8 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         audit_log(i),
         coupon_codes(i),
         storefront_choice(i),
+        reward_times(i),
+        job_runs(i),
         f"wrw:stats:{i}:*",
     ]
 
@@ -423,6 +432,42 @@ def storefront_choice(instance_id: str) -> str:
     """Hash: the template, theme and floating widget ids the site's embedded script names, and whether the
     widget is shown (`shown`: "1" or "0")."""
     return f"wrw:storefront-choice:{_checked_instance(instance_id)}"
+
+
+# The instance's reward logs by time (worker/store/reward_listing.py): the console's Rewards page pages it.
+
+
+def reward_times(instance_id: str) -> str:
+    """Sorted set: reward log id → its `createdAt` (epoch seconds), every reward log of the instance."""
+    return f"wrw:reward-times:{_checked_instance(instance_id)}"
+
+
+# The operations room (worker/console/job_runs.py).
+
+
+def job_runs(instance_id: str) -> str:
+    """Sorted set: the instance's job ids by when each started (epoch seconds), the newest
+    `worker.jobs.runner.RUNS_KEPT`: the console lists a site's runs without scanning every job record."""
+    return f"wrw:job-runs:{_checked_instance(instance_id)}"
+
+
+# The console's member page (worker/console/members.py): under the member's hash tag, so the purge of the
+# instance and the erasure of the member take them with the rest of the member's keys.
+
+
+def member_status(instance_id: str, contact_id: str) -> str:
+    """`paused` while the member is paused in the programme; absent: `live` (store/member_status.py)."""
+    return f"{member(instance_id, contact_id)}:status"
+
+
+def member_events(instance_id: str, contact_id: str) -> str:
+    """Sorted set: the member's journal event ids, scored by when each settled (worker/store/journal.py)."""
+    return f"{member(instance_id, contact_id)}:events"
+
+
+def member_action(instance_id: str, contact_id: str, action_id: str) -> str:
+    """Set once the console action with this id (minted into its form) took effect: once only."""
+    return f"{member(instance_id, contact_id)}:action:{action_id}"
 
 
 # Analytics counts (worker/store/stats.py, read by worker/analytics/overview.py): per instance per UTC day.

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     wix_api_base: str = "https://www.wixapis.com"
     # Wix allows 200 requests a minute per site; every worker shares this budget (worker/wix/rate_limit.py).
     wix_rate_limit_per_minute: int = Field(default=200, ge=1, le=10_000)
+    # The window that budget is counted over: Wix's minute and a second (worker/wix/rate_limit.py
+    # WINDOW_SECONDS). Only tests shrink it, to see in seconds how workers share a minute's budget.
+    wix_rate_limit_window_seconds: float = Field(default=61.0, gt=0, le=3600)
     wix_timeout_seconds: float = Field(default=15.0, gt=0)  # how long one Wix call may take to answer
     admin_token: SecretStr | None = None
     widget_token_secret: SecretStr | None = None

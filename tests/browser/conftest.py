@@ -25,6 +25,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     module_redis_url,
     service_env,
     start_web,
+    start_web_and_worker,
     start_worker,
 )
 
@@ -103,14 +104,11 @@ def stack(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Stack]:  
         WIDGET_TOKEN_SECRET=WIDGET_TOKEN_SECRET,
         WIX_TIMEOUT_SECONDS="5",
     )
-    web, api = start_web(env)
-    worker: Process | None = None
+    web, api, worker = start_web_and_worker(env)
     try:
-        worker = start_worker(env)
         yield Stack(api, fake_wix, env)
     finally:
-        if worker is not None:
-            worker.stop()
+        worker.stop()
         web.stop()
 
 

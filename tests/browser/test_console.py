@@ -183,6 +183,8 @@ class TestConsole:
         published with a note (the widget's /public shows the new one), rolled back (the old again)."""
         tab.page.goto(console.entry(signed()))
         tab.page.get_by_role("link", name="Programme").click()
+        tab.page.get_by_role("link", name="YAML").click()
+        assert tab.page.get_by_role("link", name="YAML").get_attribute("aria-current") == "page"
         text = tab.page.get_by_label("Programme (YAML)")
         assert "name: Daily\n" in text.input_value()
         text.fill(text.input_value().replace("name: Daily\n", "name: Every day\n"))

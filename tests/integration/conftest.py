@@ -157,17 +157,28 @@ def webhook_processed(
     wait_for(processed, timeout, "the worker to process the webhook")
 
 
-def start_web(env: dict[str, str]) -> tuple[Process, str]:
+def launch_web(env: dict[str, str]) -> tuple[Process, str]:
+    """The web process started on a free port, not yet waited for (`await_web`): its origin."""
     port = free_port()
     process = Process([sys.executable, "-m", "worker", "web"], {**env, "PORT": str(port)})
-    base_url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def await_web(process: Process, base_url: str) -> None:
+    """Wait until the web process answers /healthz; killed, and the test failed, if it does not."""
     with _killed_on_failure(process):
         wait_for_answer(process, "the web process", f"{base_url}/healthz", 20)
+
+
+def start_web(env: dict[str, str]) -> tuple[Process, str]:
+    process, base_url = launch_web(env)
+    await_web(process, base_url)
     return process, base_url
 
 
-def start_worker(env: dict[str, str], *extra: str) -> Process:
-    process = Process(
+def launch_worker(env: dict[str, str], *extra: str) -> Process:
+    """A Celery worker started, not yet waited for (`await_worker`)."""
+    return Process(
         [
             sys.executable, "-m", "celery", "-A", "worker", "worker",
             "--queues=events,rewards,bulk,periodic", "--loglevel=INFO", "--concurrency=1",
@@ -177,6 +188,10 @@ def start_worker(env: dict[str, str], *extra: str) -> Process:
         env,
     )  # fmt: skip
 
+
+def await_worker(process: Process) -> None:
+    """Wait until the worker says it is ready; killed, and the test failed, if it exits or does not."""
+
     def ready() -> bool:
         if process.popen.poll() is not None:
             pytest.fail(f"the worker exited:\n{process.tail()}")
@@ -184,7 +199,27 @@ def start_worker(env: dict[str, str], *extra: str) -> Process:
 
     with _killed_on_failure(process):
         wait_for(ready, 30, "the Celery worker to be ready")
+
+
+def start_worker(env: dict[str, str], *extra: str) -> Process:
+    process = launch_worker(env, *extra)
+    await_worker(process)
     return process
+
+
+def start_web_and_worker(env: dict[str, str]) -> tuple[Process, str, Process]:
+    """The web process and one worker on `env`, started together and then each waited for, so their
+    start-ups (mostly imports) overlap: (web, its origin, worker). Both are killed if either fails."""
+    web, base_url = launch_web(env)
+    worker = launch_worker(env)
+    try:
+        await_web(web, base_url)
+        await_worker(worker)
+    except BaseException:
+        web.kill_group()
+        worker.kill_group()
+        raise
+    return web, base_url, worker
 
 
 @dataclass
@@ -207,14 +242,18 @@ class Stack:
 def service_stack(
     env: dict[str, str], *, web: bool = True, workers: int = 1, worker_args: tuple[str, ...] = ()
 ) -> Iterator[Stack]:
-    """Start the web process and `workers` Celery workers on `env`; every one is stopped at the end,
-    whatever happens (also when one of them fails to start)."""
+    """Start the web process and `workers` Celery workers on `env`, all at once; every one is stopped at
+    the end, whatever happens (also when one of them fails to start)."""
     stack = Stack(env)
     try:
+        # Every process is started first, then each is waited for: their start-ups overlap.
         if web:
-            stack.web, stack.base_url = start_web(env)
-        for _ in range(workers):
-            stack.add_worker(*worker_args)
+            stack.web, stack.base_url = launch_web(env)
+        stack.workers.extend(launch_worker(env, *worker_args) for _ in range(workers))
+        if stack.web is not None:
+            await_web(stack.web, stack.base_url)
+        for process in stack.workers:
+            await_worker(process)
         yield stack
     finally:
         for process in stack.workers:

@@ -20,7 +20,14 @@ import pytest
 import redis
 
 from tests import wix_samples
-from tests.integration.conftest import ADMIN_TOKEN, FakeWixProcess, start_web, start_worker, wait_for
+from tests.integration.conftest import (
+    ADMIN_TOKEN,
+    FakeWixProcess,
+    start_web,
+    start_web_and_worker,
+    start_worker,
+    wait_for,
+)
 from tests.integration.test_rewards_against_fake_wix import signing_key, wix_env
 from tests.redis_dump import dump
 from worker import keys
@@ -55,8 +62,7 @@ def stack(fake_wix: FakeWixProcess, real_redis, redis_url) -> Iterator[str]:  # 
     fake_wix.control("POST", "reset")
     ProgressStore(real_redis).save_program(INSTANCE, PROGRAM)
     env = wix_env(fake_wix, redis_url)
-    web, base = start_web(env)
-    worker = start_worker(env)
+    web, base, worker = start_web_and_worker(env)
     try:
         yield base
     finally:

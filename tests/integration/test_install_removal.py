@@ -28,8 +28,7 @@ from tests.integration.conftest import (
     FakeWixProcess,
     Process,
     service_env,
-    start_web,
-    start_worker,
+    start_web_and_worker,
     wait_for,
 )
 from worker import keys
@@ -93,10 +92,8 @@ def service(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Service
     )
     processes: list[Process] = []
     try:
-        web, base = start_web(env)
-        processes.append(web)
-        worker = start_worker(env)
-        processes.append(worker)
+        web, base, worker = start_web_and_worker(env)
+        processes += [web, worker]
         yield Service(base, worker, fake_wix, module_redis_url)
     finally:
         for process in reversed(processes):

@@ -26,8 +26,7 @@ from tests.integration.conftest import (
     ROOT,
     FakeWixProcess,
     service_env,
-    start_web,
-    start_worker,
+    start_web_and_worker,
     wait_for,
 )
 from worker.dev.programs import program
@@ -58,8 +57,7 @@ def env(fake_wix: FakeWixProcess, module_redis_url: str) -> dict[str, str]:
 def stack(fake_wix: FakeWixProcess, env: dict[str, str]) -> Iterator[str]:
     """Receiver and one worker; the fake Wix posts its webhooks to our receiver."""
     fake_wix.control("POST", "reset")
-    web, base = start_web(env)
-    worker = start_worker(env)
+    web, base, worker = start_web_and_worker(env)
     fake_wix.control("PATCH", "settings", json={"webhookUrl": f"{base}/webhooks/wix"})
     yield base
     fake_wix.control("PATCH", "settings", json={"webhookUrl": None})

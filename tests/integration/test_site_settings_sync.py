@@ -20,7 +20,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from tests.integration.conftest import ADMIN_TOKEN, FakeWixProcess, Process, start_web, start_worker, wait_for
+from tests.integration.conftest import ADMIN_TOKEN, FakeWixProcess, Process, start_web_and_worker, wait_for
 from tests.integration.test_rewards_against_fake_wix import wix_env
 from worker.infra.embedded_redis import free_port
 from worker.sync.standard_webhooks import StandardWebhook
@@ -110,8 +110,7 @@ def stack(fake_wix: FakeWixProcess, real_redis, redis_url, system_a, system_b) -
         )
     env = wix_env(fake_wix, redis_url)
     assert not any(name.startswith("EXTERNAL_SYNC") for name in env)
-    web, base = start_web(env)
-    worker = start_worker(env)
+    web, base, worker = start_web_and_worker(env)
     try:
         for instance_id, change in (
             (A, {"syncUrl": system_a.url, "syncSecret": SECRET_A}),

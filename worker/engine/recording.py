@@ -139,11 +139,22 @@ def _is_late(period_end: datetime, program: Program, now: datetime) -> bool:
 
 
 def record_streak_log(
-    program: Program, streak: Streak, state: MemberState, log: ActivityLog, *, instance_id: str, now: datetime
+    program: Program,
+    streak: Streak,
+    state: MemberState,
+    log: ActivityLog,
+    *,
+    instance_id: str,
+    now: datetime,
+    paused: bool = False,
 ) -> Recorded:
+    """The log's outcome; a `paused` member's log (worker/store/member_status.py) is kept, never counted,
+    as a late one is: no progress, no milestone, no reward."""
     zone = program.zone
     span = period_of(log.activityAt, streak.aggregationPeriod, zone)
     late = _is_late(span.end, program, now)
+    skipped = "late" if late else "paused" if paused else None
+    late = skipped is not None
     logs = state.logs if late else [*state.logs, log]
     runs, tallies = streak_runs(logs, streak, zone, now)
     tally = tallies.get(span.key)
@@ -157,8 +168,8 @@ def record_streak_log(
     }
     if late:
         answer |= _no_achievements(streak, run.progress if run else 0)
-        answer["reason"] = "late"
-        return Recorded(applied=False, answer=answer, reason="late")
+        answer["reason"] = skipped
+        return Recorded(applied=False, answer=answer, reason=skipped)
     reward_logs: list[dict[str, Any]] = []
     keys: list[str] = []
     if run is None or run_containing(runs, span.key) is None:
@@ -212,11 +223,15 @@ def record_challenge_log(
     *,
     instance_id: str,
     now: datetime,
+    paused: bool = False,
 ) -> Recorded:
+    """As `record_streak_log`, for a challenge."""
     window = window_of(challenge, log.activityAt, program.zone)
     if window is None:
         raise LogRejected(f"activityAt is outside the window of challenge {challenge.id!r}")
     late = _is_late(window.end, program, now)
+    skipped = "late" if late else "paused" if paused else None
+    late = skipped is not None
     logs = state.logs if late else [*state.logs, log]
     progress = challenge_progress(logs, challenge, window, now)
     answer: dict[str, Any] = {
@@ -234,8 +249,8 @@ def record_challenge_log(
     }
     if late:
         answer |= _no_achievements(challenge, progress.value)
-        answer["reason"] = "late"
-        return Recorded(applied=False, answer=answer, reason="late")
+        answer["reason"] = skipped
+        return Recorded(applied=False, answer=answer, reason=skipped)
     fields, reward_logs, keys = _achievements(
         challenge, state, window.key, progress.value,
         instance_id=instance_id, contact_id=log.contactId, slug="challenge", now=now,

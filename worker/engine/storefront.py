@@ -58,6 +58,7 @@ COPY_KEYS: tuple[str, ...] = (
     "statusExpired",
     "statusFailed",
     "statusRedeemed",
+    "memberPaused",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -106,6 +107,8 @@ class Copy(_Strict):
     statusExpired: Text | None = None
     statusFailed: Text | None = None
     statusRedeemed: Text | None = None
+    # A paused member (the merchant paused them in the programme).
+    memberPaused: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -186,6 +189,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusExpired": "Expired",
         "statusFailed": "Delayed",
         "statusRedeemed": "Used",
+        "memberPaused": "Your rewards are paused: orders do not count for now.",
     },
     "de": {
         "title": "Prämien",
@@ -216,6 +220,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusExpired": "Abgelaufen",
         "statusFailed": "Verzögert",
         "statusRedeemed": "Eingelöst",
+        "memberPaused": "Ihre Prämien sind pausiert: Bestellungen zählen derzeit nicht.",
     },
 }
 

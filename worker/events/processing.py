@@ -37,6 +37,7 @@ from worker.rewards.redemption import redeem_order_coupons
 from worker.settings import Settings
 from worker.store import outbox
 from worker.store.journal import EventJournal
+from worker.store.member_status import status_of
 from worker.store.progress import NoProgram, ProgressStore
 from worker.sync.member_directory import apply_contact_event
 from worker.sync.points import forward_points_update
@@ -140,7 +141,11 @@ def process_event(
         fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
         report_order_event(client, follow_ups, event)  # order_paid, order_fulfilled: once per order
         with contextlib.suppress(NoProgram, ProgramInvalid):
-            earns = points_to_earn(event, store.program(instance_id))
+            earns = [  # a paused member earns nothing (worker/store/member_status.py)
+                earn
+                for earn in points_to_earn(event, store.program(instance_id))
+                if status_of(client, instance_id, earn.contact_id) == "live"
+            ]
             if points_wait_reason(client, instance_id):
                 park_earns(client, instance_id, earns)
             else:

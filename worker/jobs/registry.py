@@ -20,7 +20,7 @@ from worker.jobs.trigger_notices import reward_expiring, streak_at_risk_job
 from worker.loyalty.points_gate import record_program_status, release_waiting
 from worker.store import coupon_codes
 from worker.store.counted_updates import update_reward_log
-from worker.store.progress import ProgressStore
+from worker.store.progress import ProgressStore, created_score
 from worker.sync.member_directory import record_wix_contacts
 from worker.wix.client import (
     WixAlreadyExists,
@@ -85,6 +85,27 @@ def index_coupon_codes(context: JobContext, record: dict[str, Any], now: datetim
     store = ProgressStore(client)
     reward_logs = [store.reward_log(instance_id, reward_log_id) for reward_log_id in entries]
     done = sum(coupon_codes.index_stamped(client, instance_id, r) for r in reward_logs if r is not None)
+    return Batch(
+        done=done,
+        skipped=len(entries) - done,
+        failures=[],
+        cursor=None if int(cursor) == 0 else str(cursor),
+        total=total,
+    )
+
+
+def index_reward_times(context: JobContext, record: dict[str, Any], now: datetime) -> Batch:
+    """`index-reward-times` (by hand, once after the upgrade that brought the Rewards page): every reward
+    log of the instance made before the time index existed is put in it at its `createdAt`, so the
+    console lists it. What is indexed already counts as skipped; safe to run again."""
+    client, instance_id = context.redis, record["instanceId"]
+    index = keys.reward_index(instance_id)
+    total = int(client.hlen(index)) if record["total"] is None else None  # type: ignore[arg-type]
+    cursor, entries = client.hscan(index, cursor=int(record["cursor"] or 0), count=BATCH_SIZE)  # type: ignore[misc]
+    store = ProgressStore(client)
+    reward_logs = [store.reward_log(instance_id, reward_log_id) for reward_log_id in entries]
+    scores = {r["id"]: created_score(r) for r in reward_logs if r is not None}
+    done = int(client.zadd(keys.reward_times(instance_id), scores, nx=True)) if scores else 0  # type: ignore[arg-type]
     return Batch(
         done=done,
         skipped=len(entries) - done,
@@ -195,6 +216,7 @@ KINDS: dict[str, JobStep] = {
     "reward-expiring": reward_expiring,
     "streak-at-risk": streak_at_risk_job,
     "index-coupon-codes": index_coupon_codes,
+    "index-reward-times": index_reward_times,
 }
 # Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
 NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk"})
@@ -207,6 +229,7 @@ QUEUES: dict[str, str] = {
     "reward-expiring": "periodic",
     "streak-at-risk": "periodic",
     "index-coupon-codes": "bulk",
+    "index-reward-times": "bulk",
 }
 
 

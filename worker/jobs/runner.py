@@ -23,6 +23,7 @@ While it waits, the record's `waiting` says why and when it tries next (`{"reaso
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ from worker.wix.client import WixClient, WixRateLimited, WixTransientError, back
 
 RUNNING_TTL_SECONDS = 24 * 3600  # a job lost for a day frees its name
 RECORD_TTL_SECONDS = 30 * 24 * 3600
+RUNS_KEPT = 50  # the newest job runs each instance's index keeps (keys.job_runs)
 MAX_STALLS = 8  # batches in a row that made no progress for a passing failure before the job fails
 STALL_BACKOFF_BASE = 2.0
 STALL_BACKOFF_MAX = 300.0
@@ -133,6 +135,9 @@ class Jobs:
             pipe.hset(keys.job_record(job_id), mapping=record)
             pipe.expire(keys.job_record(job_id), RECORD_TTL_SECONDS)
             pipe.set(keys.job_last(instance_id, name), job_id, ex=RECORD_TTL_SECONDS)
+            pipe.zadd(keys.job_runs(instance_id), {job_id: time.time()})
+            pipe.zremrangebyrank(keys.job_runs(instance_id), 0, -RUNS_KEPT - 1)
+            pipe.expire(keys.job_runs(instance_id), RECORD_TTL_SECONDS)
             pipe.execute()
         return self.get(job_id) or record, True
 

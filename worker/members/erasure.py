@@ -424,6 +424,7 @@ class _Eraser:
     def reward_index(self) -> None:
         if self.found.reward_ids:
             self.redis.hdel(keys.reward_index(self.instance_id), *self.found.reward_ids)
+            self.redis.zrem(keys.reward_times(self.instance_id), *self.found.reward_ids)
 
     def code_index(self) -> None:
         """Their coupons' entries in the code index (each only while it still names their reward log)."""

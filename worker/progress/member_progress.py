@@ -26,6 +26,7 @@ from worker.engine.periods import period_of
 from worker.engine.program import Challenge
 from worker.engine.streaks import streak_runs, task_progress
 from worker.settings import SettingsError
+from worker.store.member_status import status_of
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixApiError, WixClient, WixError
 
@@ -161,6 +162,7 @@ def member_progress(
         )
     return {
         "contactId": contact_id,
+        "status": status_of(store.client, instance_id, contact_id),  # `live` or `paused`
         "streaks": streaks,
         "challenges": challenges,
         "rewardLogs": store.member_reward_logs(instance_id, contact_id),

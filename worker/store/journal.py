@@ -10,12 +10,14 @@ order that Wix's orders search found (worker.jobs.catch_up).
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from worker import keys
+from worker.identifiers import identifier_problem
 from worker.store import stats
 
 SETTLED = frozenset({"processed", "ignored"})
@@ -82,7 +84,25 @@ class EventJournal:
         pipe.hdel(key, "message", *[f for f in ("reason", "error") if f not in fields])
         pipe.expire(key, self._ttl)
         pipe.zrem(keys.QUEUED_EVENTS, key)
+        contact_id = (normalized or {}).get("contactId")
+        if isinstance(contact_id, str) and identifier_problem(contact_id) is None:
+            # The member's timeline: the same ids, kept as long as their records (worker/console/members.py).
+            index = keys.member_events(instance_id, contact_id)
+            settled_at = time.time()
+            pipe.zadd(index, {event_id: settled_at})
+            pipe.zremrangebyscore(index, "-inf", settled_at - self._ttl)
+            pipe.expire(index, self._ttl)
         pipe.execute()
+
+    def member_events(
+        self, instance_id: str, contact_id: str, *, offset: int = 0, limit: int = 20
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the member's settled events, newest first, and how many the index holds."""
+        index = keys.member_events(instance_id, contact_id)
+        ids: list[str] = self._redis.zrevrange(index, offset, offset + limit - 1)  # type: ignore[assignment]
+        total = int(self._redis.zcard(index))  # type: ignore[arg-type]
+        records = [self.get(instance_id, event_id) for event_id in ids]
+        return [record for record in records if record is not None], total
 
 
 def _decode(raw: dict[str, str]) -> dict[str, Any]:

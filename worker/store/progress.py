@@ -7,7 +7,8 @@ lets the engine compute the outcome, then writes all of it in one MULTI; if anot
 either key first, it starts again. So two workers logging for one member at once never lose an update,
 a duplicate changes nothing, and the layout is ready for Redis Cluster (one slot per member).
 
-Reward logs are found by id through a per-instance index (id -> contact), and the sweep finds members
+Reward logs are found by id through a per-instance index (id -> contact), listed by time through another
+(id -> createdAt, worker/store/reward_listing.py), and the sweep finds members
 through a per-instance set; both live outside the member's hash slot, so they are written just *before*
 the MULTI (idempotently: reward log ids are derived from what they reward, so a retried attempt writes
 the same entries) and again by every duplicate of the same log. Nothing is written after the MULTI, so a
@@ -55,6 +56,11 @@ class Outcome:
     answer: dict[str, Any]
     duplicate: bool
     reward_logs: list[dict[str, Any]]
+
+
+def created_score(reward_log: dict[str, Any]) -> float:
+    """A reward log's place in the instance's time index: its `createdAt` in epoch seconds."""
+    return datetime.fromisoformat(str(reward_log["createdAt"]).replace("Z", "+00:00")).timestamp()
 
 
 def _load_state(raw: str | None) -> MemberState:
@@ -154,13 +160,14 @@ class ProgressStore:
         kind: Kind = "streak" if isinstance(item, Streak) else "challenge"
         member_key = keys.member_state(instance_id, log.contactId, kind, item.id)
         uid_key = keys.member_log(instance_id, log.contactId, log.uniqueIdentifier)
+        status_key = keys.member_status(instance_id, log.contactId)
         with self._redis.pipeline() as pipe:
             for attempt in range(MAX_ATTEMPTS):
                 if attempt:
                     # Someone wrote the member first: step aside a random moment so the writers spread out.
                     time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311  (not security)
                 try:
-                    pipe.watch(member_key, uid_key)  # type: ignore[no-untyped-call]
+                    pipe.watch(member_key, uid_key, status_key)  # type: ignore[no-untyped-call]
                     original = pipe.get(uid_key)
                     if original:
                         answer = json.loads(original)  # type: ignore[arg-type]
@@ -174,7 +181,8 @@ class ProgressStore:
                     state = _load_state(raw_state)  # type: ignore[arg-type]
                     late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
                     counted = json.loads(raw_state).get("counted", []) if raw_state else []  # type: ignore[arg-type]
-                    recorded = self._compute(instance_id, program, item, state, log, now)
+                    paused = pipe.get(status_key) == "paused"  # pausing is seen by this MULTI or the next
+                    recorded = self._compute(instance_id, program, item, state, log, now, paused=paused)
                     state.apply(log, recorded)
                     if not recorded.applied:
                         late.append(log.to_json())  # kept, never counted
@@ -220,10 +228,16 @@ class ProgressStore:
         state: MemberState,
         log: ActivityLog,
         now: datetime,
+        *,
+        paused: bool = False,
     ) -> Recorded:
         if isinstance(item, Streak):
-            return record_streak_log(program, item, state, log, instance_id=instance_id, now=now)
-        return record_challenge_log(program, item, state, log, instance_id=instance_id, now=now)
+            return record_streak_log(
+                program, item, state, log, instance_id=instance_id, now=now, paused=paused
+            )
+        return record_challenge_log(
+            program, item, state, log, instance_id=instance_id, now=now, paused=paused
+        )
 
     def member_state(self, instance_id: str, contact_id: str, kind: Kind, item_id: str) -> MemberState:
         return _load_state(self._redis.get(keys.member_state(instance_id, contact_id, kind, item_id)))  # type: ignore[arg-type]
@@ -233,10 +247,14 @@ class ProgressStore:
     def _index_rewards(
         self, instance_id: str, contact_id: str, reward_logs: list[dict[str, Any]] | None
     ) -> None:
+        """The id index and the time index (worker/store/reward_listing.py) of new reward logs, in one
+        MULTI of their own: idempotent (a reward log's id and createdAt never change), written before the
+        member's MULTI, so no reward log ever exists without both entries."""
         if reward_logs:
-            self._redis.hset(
-                keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs}
-            )
+            with self._redis.pipeline() as pipe:
+                pipe.hset(keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs})
+                pipe.zadd(keys.reward_times(instance_id), {r["id"]: created_score(r) for r in reward_logs})
+                pipe.execute()
 
     def _reward_owner(self, instance_id: str, reward_log_id: str) -> str | None:
         """The contact whose reward log this is, from the instance's reward index (None: no such log)."""

@@ -188,6 +188,14 @@ def log_counts(
     return counts
 
 
+def granted_counts(instance_id: str, reward_log: dict[str, Any], now: datetime) -> Counts:
+    """A reward log granted by hand (the console's member page): created, by kind and item (no milestone
+    was achieved, so `milestones` stays)."""
+    counts = Counts(instance_id, now)
+    counts.reward_status(reward_log, "created")
+    return counts
+
+
 def _first(counted: list[str], mark: str) -> bool:
     """Whether `mark` is new to `counted` (then added)."""
     if mark in counted:

@@ -194,6 +194,7 @@ def member_view(program: Program, instance_id: str, progress: dict[str, Any]) ->
     return {
         "instanceId": instance_id,
         "contactId": progress["contactId"],
+        "status": progress.get("status", "live"),  # `paused`: the widget says so (copy `memberPaused`)
         "streaks": streaks,
         "challenges": challenges,
         "rewards": [_reward_json(reward_log) for reward_log in progress["rewardLogs"]],

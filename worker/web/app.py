@@ -24,7 +24,11 @@ from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_preview import router as preview_router
 from worker.web.admin_program_versions import router as program_versions_router
+from worker.web.admin_rewards import router as admin_rewards_router
 from worker.web.admin_settings import router as admin_settings_router
+from worker.web.console.members_routes import router as console_members_router
+from worker.web.console.ops_routes import router as ops_console_router
+from worker.web.console.rewards_routes import router as console_rewards_router
 from worker.web.console.routes import router as console_router
 from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
@@ -98,8 +102,12 @@ def create_app(
     app.include_router(sync_router)
     app.include_router(admin_settings_router)
     app.include_router(program_versions_router)
+    app.include_router(admin_rewards_router)
     app.include_router(preview_router)
     app.include_router(analytics_router)
     app.include_router(console_router)
+    app.include_router(console_rewards_router)
+    app.include_router(ops_console_router)
+    app.include_router(console_members_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

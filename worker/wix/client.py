@@ -345,7 +345,11 @@ class WixClient:
             app_id=settings.wix_app_id,
             app_secret=settings.wix_app_secret,
             timeout=timeout,
-            limiter=RateLimiter(store, limit=settings.wix_rate_limit_per_minute),
+            limiter=RateLimiter(
+                store,
+                limit=settings.wix_rate_limit_per_minute,
+                window_seconds=settings.wix_rate_limit_window_seconds,
+            ),
             attempts=policy.call_attempts,
             retry_wait_budget=policy.call_wait_budget,
             retry_base=20.0 / settings.wix_rate_limit_per_minute,

@@ -88,14 +88,19 @@ class TestRecord:
 class TestOneSlotPerMember:
     def test_every_key_a_log_writes_shares_the_members_hash_tag(self, store, fake_store) -> None:
         """State, identifier, reward log and outbox all live in the member's slot; only the indexes
-        (reward log ids, members for the sweep, outboxes for the relay) are outside, and the analytics
-        counts of the day (worker/store/stats.py: on one Redis, in the same MULTI)."""
+        (reward log ids and their times, members for the sweep, outboxes for the relay) are outside, and
+        the analytics counts of the day (worker/store/stats.py: on one Redis, in the same MULTI)."""
         record(store, "spend-500", "order-1", value=300)
         program_keys = ("wrw:program:", "wrw:program-versions:", "wrw:audit-log:")  # the program's save
         program_keys += ("wrw:stats:inst-1:",)
         written = {key for key in fake_store.keys("*") if not key.startswith(program_keys)}
         outside = {key for key in written if not key.startswith("wrw:{inst-1:c1}:")}
-        assert outside == {"wrw:reward-index:inst-1", "wrw:members:inst-1", "wrw:outbox-index"}
+        assert outside == {
+            "wrw:reward-index:inst-1",
+            "wrw:reward-times:inst-1",
+            "wrw:members:inst-1",
+            "wrw:outbox-index",
+        }
         assert "wrw:{inst-1:c1}:outbox" in written
 
     def test_a_member_is_indexed_for_the_sweep_and_a_lost_entry_mended_by_the_retry(

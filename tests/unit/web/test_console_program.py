@@ -53,7 +53,7 @@ class TestYamlTab:
     ) -> None:
         program_versions.publish_document(fake_store, SITE, document(), who="admin")
         session, _ = opened(client)
-        answer = client.get(PAGE, params={"session": session})
+        answer = client.get(PAGE, params={"session": session, "view": "yaml"})
         assert answer.status_code == 200 and "<h1>Programme</h1>" in answer.text
         assert yaml.safe_load(textarea(answer.text)) == document()
         assert "<script>" not in answer.text
@@ -85,7 +85,9 @@ class TestYamlTab:
         assert program_versions.draft(fake_store, SITE)["who"] == "owner-1"
         assert live_name(fake_store) == "Daily"
         assert (
-            yaml.safe_load(textarea(client.get(PAGE, params={"session": session}).text))["streaks"][0]["name"]
+            yaml.safe_load(textarea(client.get(PAGE, params={"session": session, "view": "yaml"}).text))[
+                "streaks"
+            ][0]["name"]
             == "Every day"
         )
         assert audit_log.recent(fake_store, SITE, 1)[0]["action"] == "draft_saved"
@@ -190,7 +192,8 @@ class TestFields:
         answer = client.post(f"{PAGE}/fields", data={"session": session, "csrf": csrf, **fields})
         assert answer.status_code == 200 and "The draft is saved" in answer.text
         assert program_versions.draft(fake_store, SITE)["document"] == document(name="Every day", target=2)
-        assert yaml.safe_load(textarea(answer.text)) == document(name="Every day", target=2)
+        yaml_tab = client.get(PAGE, params={"session": session, "view": "yaml"}).text
+        assert yaml.safe_load(textarea(yaml_tab)) == document(name="Every day", target=2)
         assert live_name(fake_store) == "Daily"
 
     def test_a_negative_target_is_shown_beside_its_field_and_nothing_is_saved(
@@ -255,3 +258,20 @@ class TestFields:
         assert 'id="streaks[0].milestones[0].milestoneTargetValue-problem">Input should be a valid' in (
             not_a_number.text
         )
+
+
+class TestTabs:
+    def test_the_forms_tab_is_shown_first_and_the_yaml_tab_on_request(self, client) -> None:
+        session, _ = opened(client)
+        forms = client.get(PAGE, params={"session": session}).text
+        assert '<textarea id="program"' not in forms and 'name="timezone"' in forms
+        yaml_tab = client.get(PAGE, params={"session": session, "view": "yaml"}).text
+        assert '<textarea id="program"' in yaml_tab and 'name="timezone"' not in yaml_tab
+        assert re.search(r'view=yaml[^"]*"\s+aria-current="page"', yaml_tab)
+
+    def test_a_refused_yaml_save_stays_on_the_yaml_tab(self, client) -> None:
+        session, csrf = opened(client)
+        posted = {"session": session, "csrf": csrf, "program": "streaks: 3"}
+        answer = client.post(f"{PAGE}/draft", data=posted)
+        assert answer.status_code == 422
+        assert '<textarea id="program"' in answer.text and "streaks: 3" in answer.text

@@ -171,10 +171,11 @@ def programme(
     *,
     text: str | None = None,
     compare: tuple[str, str] = ("", ""),
+    view: str = "forms",
 ) -> Response:
-    """The Programme page: the forms and the YAML tab (each shows what was posted when it was refused),
-    the versions, and the diff between the two documents `compare` names; a refused POST answers its 4xx
-    with the page."""
+    """The Programme page: the forms tab or the YAML tab (`view`; each shows what was posted when it was
+    refused), the versions, and the diff between the two documents `compare` names; a refused POST
+    answers its 4xx with the page."""
     store, outcome = request.app.state.store, outcome or Outcome()
     shown_text, is_draft = programme_domain.editor_text(store, instance_id)
     document = outcome.document or programme_domain.editor_document(store, instance_id)
@@ -185,6 +186,7 @@ def programme(
         session,
         instance_id,
         outcome=outcome,
+        view="yaml" if view == "yaml" else "forms",
         text=shown_text if text is None or outcome.source != "yaml" else text,
         fields=document,
         values=program_form.form_fields(document),

@@ -91,10 +91,12 @@ def program(
     version: str = "",
     old: Annotated[str, Query(alias="from")] = "",
     new: Annotated[str, Query(alias="to")] = "",
+    view: str = "forms",
 ) -> Response:
     session = session_of(request)
     compare = (version[:9], "live") if version else (old[:9], new[:9])
-    return pages.programme(request, session, site_for(request, session, instance_id), compare=compare)
+    site = site_for(request, session, instance_id)
+    return pages.programme(request, session, site, compare=compare, view=view)
 
 
 @router.post("/sites/{instance_id}/program/draft")
@@ -103,7 +105,8 @@ async def save_draft(instance_id: str, request: Request) -> Response:
     site, text = site_for(request, session, instance_id), form.get("program", "")
     store = request.app.state.store
     outcome = await run_in_threadpool(programme.save_draft, store, site, text, session.who)
-    return pages.programme(request, session, site, outcome, text=text if outcome.problems else None)
+    kept = text if outcome.problems else None
+    return pages.programme(request, session, site, outcome, text=kept, view="yaml")
 
 
 @router.post("/sites/{instance_id}/program/fields")
@@ -119,7 +122,7 @@ async def publish(instance_id: str, request: Request) -> Response:
     session, form = await posted_form(request)
     site = site_for(request, session, instance_id)
     outcome = programme.publish(request.app.state.store, site, session.who, form.get("note", ""))
-    return pages.programme(request, session, site, outcome)
+    return pages.programme(request, session, site, outcome, view=form.get("view", ""))
 
 
 @router.post("/sites/{instance_id}/program/rollback")
@@ -127,7 +130,7 @@ async def roll_back(instance_id: str, request: Request) -> Response:
     session, form = await posted_form(request)
     site = site_for(request, session, instance_id)
     outcome = programme.rollback(request.app.state.store, site, form.get("version", ""), session.who)
-    return pages.programme(request, session, site, outcome)
+    return pages.programme(request, session, site, outcome, view=form.get("view", ""))
 
 
 @router.post("/sites/{instance_id}/bootstrap")

@@ -434,6 +434,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
       return h(
         "div",
         { class: "body" },
+        me.status === "paused" ? h("p", { class: "paused", role: "note" }, copy.memberPaused || "") : null,
         points
           ? [
               h("h3", {}, copy.pointsTitle || ""),

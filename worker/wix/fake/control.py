@@ -11,7 +11,7 @@ Seeding: `PUT /_fake/instances/{id}/program`, `POST /_fake/instances/{id}/orders
 Read-back: `GET /_fake/instances/{id}` (everything), `GET /_fake/instances/{id}/{collection}`,
 `GET /_fake/state`, `GET /_fake/calls` (`?instanceId=`, `?endpoint=`), `DELETE /_fake/calls`.
 Switches: `POST|GET|DELETE /_fake/faults` (queued faults, or random ones at a `rate`),
-`GET|PATCH /_fake/settings` (`rateLimitPerMinute`, `requireContacts`, `webhookUrl`),
+`GET|PATCH /_fake/settings` (`rateLimitPerMinute`, `rateLimitWindowSeconds`, `requireContacts`, `webhookUrl`),
 `POST /_fake/tokens/revoke`, `POST /_fake/reset`.
 Also `GET /_fake/health` and `GET /_fake/public-key` (the PEM webhooks are signed with).
 """
@@ -75,8 +75,9 @@ async def get_settings(request: Request) -> dict[str, Any]:
 
 @router.patch("/settings")
 async def change_settings(request: Request) -> dict[str, Any]:
-    """`{"rateLimitPerMinute": 200, "requireContacts": false, "webhookUrl": "http://.../webhooks/wix"}`,
-    any of them (`webhookUrl` null: the fake's own webhooks are kept, not posted)."""
+    """`{"rateLimitPerMinute": 200, "rateLimitWindowSeconds": 60, "requireContacts": false, "webhookUrl":
+    "http://.../webhooks/wix"}`, any of them (`webhookUrl` null: the fake's own webhooks are kept, not
+    posted; `rateLimitWindowSeconds`, Wix's minute unless a test shrinks it)."""
     fake, body = fake_of(request), await json_object(request)
     webhook_url = body.get("webhookUrl", fake.settings.webhook_url)
     if webhook_url is not None and (
@@ -86,10 +87,14 @@ async def change_settings(request: Request) -> dict[str, Any]:
     limit = body.get("rateLimitPerMinute", fake.settings.rate_limit_per_minute)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise invalid("rateLimitPerMinute", "a whole number, 0 for no limit", "MIN")
+    window = body.get("rateLimitWindowSeconds", fake.settings.rate_limit_window_seconds)
+    if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window <= 3600:
+        raise invalid("rateLimitWindowSeconds", "a number of seconds, more than 0 and at most 3600", "MIN")
     require = body.get("requireContacts", fake.settings.require_contacts)
     if not isinstance(require, bool):
         raise invalid("requireContacts", "true or false")
     fake.settings.rate_limit_per_minute = limit
+    fake.settings.rate_limit_window_seconds = float(window)
     fake.settings.require_contacts = require
     fake.settings.webhook_url = webhook_url
     return fake.settings.public()

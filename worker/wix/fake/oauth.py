@@ -72,7 +72,9 @@ async def authenticate(request: Request) -> Caller:
         record.instance_id = grant.instance_id
     if grant.subject_type != "APP":
         raise WixError(403, "Forbidden", PERMISSION_DENIED, "this method needs an app identity")
-    wait = fake.limiter.admit(grant.instance_id, fake.settings.rate_limit_per_minute)
+    wait = fake.limiter.admit(
+        grant.instance_id, fake.settings.rate_limit_per_minute, fake.settings.rate_limit_window_seconds
+    )
     if wait is not None:
         if record is not None:
             record.fault = "rate-limit"

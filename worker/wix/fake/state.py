@@ -40,6 +40,8 @@ class FakeSettings:
     app_id: str
     app_secret: str
     rate_limit_per_minute: int = 200  # per instance (wix-facts.md §4.6); 0 turns the limit off
+    # Wix counts that limit over 60 s; a test may shrink the window to see a minute's sharing in seconds.
+    rate_limit_window_seconds: float = 60.0
     require_contacts: bool = False  # loyalty accounts only for seeded contacts ("contact must exist")
     webhook_url: str | None = None  # where the fake posts the webhooks Wix would send (None: nowhere)
 
@@ -47,6 +49,7 @@ class FakeSettings:
         return {
             "appId": self.app_id,
             "rateLimitPerMinute": self.rate_limit_per_minute,
+            "rateLimitWindowSeconds": self.rate_limit_window_seconds,
             "requireContacts": self.require_contacts,
             "webhookUrl": self.webhook_url,
         }

@@ -148,24 +148,26 @@ class RandomFaults:
 
 
 class RateLimiter:
-    """At most `limit` admitted calls per instance in any 60-second window (wix-facts.md §4.6)."""
+    """At most `limit` admitted calls per instance in any `window`-second window: Wix's is 60 s
+    (wix-facts.md §4.6); a test may shrink it (`rateLimitWindowSeconds`) to see a minute's sharing in
+    seconds."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._admitted: dict[str, deque[float]] = {}
         self.refused: Counter[str] = Counter()
 
-    def admit(self, instance_id: str, limit: int) -> float | None:
+    def admit(self, instance_id: str, limit: int, window_seconds: float = WINDOW_SECONDS) -> float | None:
         """None when the call may go ahead (and is counted), else the seconds until a slot frees."""
         if limit <= 0:
             return None
         now = self._clock()
         window = self._admitted.setdefault(instance_id, deque())
-        while window and window[0] <= now - WINDOW_SECONDS:
+        while window and window[0] <= now - window_seconds:
             window.popleft()
         if len(window) >= limit:
             self.refused[instance_id] += 1
-            return max(window[0] + WINDOW_SECONDS - now, 0.0)
+            return max(window[0] + window_seconds - now, 0.0)
         window.append(now)
         return None
 
