@@ -164,7 +164,7 @@ def without_counting(*args: Any, **kwargs: Any) -> stats.Counts:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--logs", type=int, default=1500, help="logs per round (3 rounds each way)")
+    parser.add_argument("--logs", type=int, default=3000, help="logs per round (3 rounds each way)")
     parser.add_argument("--rounds", type=int, default=20, help="overview timings")
     args = parser.parse_args()
     embedded = None

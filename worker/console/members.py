@@ -40,7 +40,7 @@ from worker.progress.member_progress import member_progress
 from worker.rewards import resend
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.settings import SettingsError
-from worker.store import audit_log, outbox
+from worker.store import audit_log, outbox, stats
 from worker.store.journal import EventJournal
 from worker.store.member_status import Status, set_status, status_of
 from worker.store.progress import NoProgram, ProgressStore
@@ -324,6 +324,7 @@ def grant(
         pipe.set(keys.member_reward(instance_id, contact_id, reward_log["id"]), json.dumps(reward_log))
         pipe.zadd(keys.member_rewards(instance_id, contact_id), {reward_log["id"]: now.timestamp()})
         outbox.add(pipe, member_outbox, intents, time.time())
+        stats.granted_counts(instance_id, reward_log, now).queue(pipe)  # counted with the grant, once
 
     entry = audit_log.entry(who, "member_reward_granted", details)
     if not _once(client, instance_id, contact_id, action_id, entry, effect):

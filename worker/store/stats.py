@@ -86,6 +86,25 @@ def member_digest(contact_id: str) -> str:
     return hashlib.sha256(contact_id.encode()).hexdigest()[:24]
 
 
+# KEYS: the day hash, the alive hash, then one HyperLogLog per stage. ARGV: the TTL; how many day-hash
+# (field, amount) pairs, the pairs; how many alive-hash pairs, the pairs; then per HyperLogLog, how many
+# members, the members.
+_QUEUE = """
+local ttl, i = ARGV[1], 3
+local fields = tonumber(ARGV[2])
+for _ = 1, fields do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
+if fields > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+local alive = tonumber(ARGV[i]); i = i + 1
+for _ = 1, alive do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]); i = i + 2 end
+for k = 3, #KEYS do
+  local n = tonumber(ARGV[i]); i = i + 1
+  redis.call('PFADD', KEYS[k], unpack(ARGV, i, i + n - 1)); i = i + n
+  redis.call('EXPIRE', KEYS[k], ttl)
+end
+return 1
+"""
+
+
 class Counts:
     """The counts of one step, queued on its MULTI by `queue`."""
 
@@ -127,18 +146,22 @@ class Counts:
             self.member(stage, contact_id)
 
     def queue(self, pipe: Any) -> None:
-        """Queue the counts on `pipe` (a MULTI), each day key kept STATS_TTL_SECONDS."""
-        day_key = keys.stats_day(self.instance_id, self.day)
-        if self.fields:
-            for field, amount in self.fields.items():
-                pipe.hincrby(day_key, field, amount)
-            pipe.expire(day_key, STATS_TTL_SECONDS)
-        for stage, contacts in self.members.items():
-            hll = keys.stats_members(self.instance_id, self.day, stage)
-            pipe.pfadd(hll, *sorted(contacts))
-            pipe.expire(hll, STATS_TTL_SECONDS)
+        """Queue the counts on `pipe` (a MULTI) as one Lua call (`_QUEUE`: one command to send, not a dozen),
+        each day key kept STATS_TTL_SECONDS; nothing when there is nothing to count."""
+        if not self:
+            return
+        stages = sorted(self.members)
+        hlls = [keys.stats_members(self.instance_id, self.day, stage) for stage in stages]
+        args: list[Any] = [STATS_TTL_SECONDS, len(self.fields)]
+        for field, amount in self.fields.items():
+            args += [field, amount]
+        args.append(len(self.alive))
         for field, amount in self.alive.items():
-            pipe.hincrby(keys.stats_alive(self.instance_id), field, amount)
+            args += [field, amount]
+        for stage in stages:
+            args += [len(self.members[stage]), *sorted(self.members[stage])]
+        day_key, alive_key = keys.stats_day(self.instance_id, self.day), keys.stats_alive(self.instance_id)
+        pipe.eval(_QUEUE, 2 + len(hlls), day_key, alive_key, *hlls, *args)
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.members or self.alive)
@@ -185,6 +208,14 @@ def log_counts(
         status = (answer.get("challengeProgress") or {}).get("status")
         if window and status == "completed" and _first(counted, f"done:{window}"):
             _count_item(counts, kind, item_id, "challenges.completed")
+    return counts
+
+
+def granted_counts(instance_id: str, reward_log: dict[str, Any], now: datetime) -> Counts:
+    """A reward log granted by hand (the console's member page): created, by kind and item (no milestone
+    was achieved, so `milestones` stays)."""
+    counts = Counts(instance_id, now)
+    counts.reward_status(reward_log, "created")
     return counts
 
 

@@ -17,7 +17,9 @@ import time_machine
 
 from worker import keys
 from worker.analytics.overview import BadRange, overview
-from worker.dev.programs import challenge, coupon, milestone, points, program, rule, streak
+from worker.console import members
+from worker.dev.programs import BASE_PROGRAM, challenge, coupon, milestone, points, program, rule, streak
+from worker.dispatch import RecordedDispatcher
 from worker.events import processing
 from worker.events.processing import process_event
 from worker.jobs.registry import KINDS
@@ -29,6 +31,7 @@ from worker.runtime.providers import job_context
 from worker.store import coupon_codes, stats
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
+from worker.sync.member_directory import record_contact
 from worker.wix.fake.payloads import EventOptions, build_payload
 
 INSTANCE = "inst-counts"
@@ -391,3 +394,17 @@ class TestBadInput:
         assert not stats.count_paid_order(client, INSTANCE, "a b*{x}", "10", "USD", True, START)
         assert not stats.count_paid_order(client, INSTANCE, "x" * 500, "10", "USD", True, START)
         assert day(client, START) == {}
+
+
+class TestGrantedByHand:
+    def test_a_grant_clicked_twice_counts_one_reward_log_created(self, fake_store) -> None:
+        """The console's grant (worker/console/members.py) counts in its own MULTI: once per action id."""
+        ProgressStore(fake_store).save_program(INSTANCE, BASE_PROGRAM)
+        record_contact(fake_store, INSTANCE, "c-1", "jane@example.com")
+        chosen = {"action_id": "A" * 24, "milestone": "streak:weekly-shopper:two-weeks"}
+        for _ in range(2):
+            members.grant(fake_store, RecordedDispatcher(), INSTANCE, "c-1", chosen, "jane", START)
+        got = totals(fake_store, START)
+        assert got["rewardLogs"]["created"] == 1
+        assert got["rewardLogs"]["byKind"]["coupon"]["created"] == 1
+        assert got["milestones"] == 0  # granted, not achieved
