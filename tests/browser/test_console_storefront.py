@@ -149,7 +149,8 @@ class TestStorefront:
         assert text.input_value() == DARK["text"]  # the dark theme's editor, not saved yet
         text.fill("#333333")
         text.press("Tab")  # the theme editor asks for the contrast of what was typed
-        contrast = tab.page.locator('[id="theme.colors.text-contrast"]')
+        # htmx settles the swapped element's attributes (its class) a moment after its text: wait for both.
+        contrast = tab.page.locator('[id="theme.colors.text-contrast"].fail')
         contrast.filter(has_text="1.5:1").wait_for()
         assert "fail" in str(contrast.get_attribute("class"))
         tab.page.get_by_role("button", name="Save", exact=True).click()
