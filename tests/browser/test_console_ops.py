@@ -35,6 +35,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
 )
 from tests.integration.shop import INSTANCE as SITE
 from tests.integration.shop import PROGRAM, signing_key
+from worker import keys
 from worker.console.sessions import sign_instance
 from worker.infra.redis_client import sync_client
 from worker.runtime.dead_letters import DeadLetters
@@ -161,12 +162,19 @@ class TestOperationsRoom:
         wait_for(
             lambda: store.reward_log(SITE, reward_log["id"])["status"] == "failed", 60, "the reward to fail"
         )
+        parked = sync_client(ops.redis_url)  # the task is parked after the log is marked failed
+        wait_for(
+            lambda: any("rewards.fulfil_reward" in str(v) for v in parked.hvals(keys.DEAD_LETTERS)),  # type: ignore[union-attr]
+            60,
+            "the dead letter",
+        )
         ops.use_worker()
 
         tab.page.goto(ops.entry())
         tab.page.get_by_role("link", name="Operations").click()
         tab.page.get_by_role("navigation", name="Operations").get_by_role("link", name="Dead letters").click()
         row = tab.page.locator("#dead-letters tbody tr").filter(has_text="rewards.fulfil_reward")
+        row.first.wait_for()
         assert row.count() == 1
         row.get_by_role("link", name="Inspect").click()
         inspected = tab.page.locator("#inspected")
