@@ -77,6 +77,9 @@ class Site:
         tab.page.goto(f"{self.api}/dashboard/?instance={quote(signed())}")
         tab.page.get_by_role("link", name="Storefront").click()
         tab.page.get_by_role("heading", name="Storefront", level=1).wait_for()
+        # The heading is parsed before htmx (a deferred script) has bound the page's selects and fields:
+        # a change made in between is a change htmx never sees.
+        tab.page.wait_for_load_state("load")
 
     def embedded(self) -> dict[str, Any]:
         """The script as the fake Wix has it embedded in the site (`GET /apps/v1/scripts`)."""
