@@ -113,7 +113,7 @@ def cmd_events_show(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from worker.runtime.dead_letters import DeadLetters
+    from worker.store.dead_letters import DeadLetters
 
     dead_letters = DeadLetters(_store())
     if args.action == "list":

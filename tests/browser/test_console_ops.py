@@ -38,7 +38,7 @@ from tests.integration.shop import PROGRAM, signing_key
 from worker import keys
 from worker.console.sessions import sign_instance
 from worker.infra.redis_client import sync_client
-from worker.runtime.dead_letters import DeadLetters
+from worker.store.dead_letters import DeadLetters
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 

@@ -26,7 +26,7 @@ from tests.integration.conftest import (
 from worker.infra.embedded_redis import EmbeddedRedis
 from worker.infra.redis_client import sync_client
 from worker.runtime.celery_app import app
-from worker.runtime.dead_letters import DeadLetters
+from worker.store.dead_letters import DeadLetters
 from worker.wix.webhook_signing import sign_webhook
 
 # A short visibility timeout so a task of a worker killed outright comes back within the test.

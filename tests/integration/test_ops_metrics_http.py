@@ -13,7 +13,7 @@ from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from worker.infra.redis_client import sync_client
 from worker.jobs.runner import Jobs
-from worker.runtime.dead_letters import DeadLetters
+from worker.store.dead_letters import DeadLetters
 from worker.wix.call_counts import ERROR, count_wix_call
 from worker.wix.webhook_signing import sign_webhook
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests import wix_samples
 from worker.runtime import celery_app
-from worker.runtime.dead_letters import DeadLetters
+from worker.store.dead_letters import DeadLetters
 from worker.store.journal import EventJournal
 
 

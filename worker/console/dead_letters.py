@@ -1,5 +1,5 @@
-"""The operations room's Dead letters page: one site's parked tasks (worker/runtime/dead_letters.py keeps
-them all in one hash, `keys.DEAD_LETTERS`), shown with secrets redacted, replayed and purged.
+"""The operations room's Dead letters page: one site's parked tasks (worker/store/dead_letters.py keeps
+them all in one hash), shown with secrets redacted, replayed and purged.
 
 A dead letter belongs to the site its task's arguments name: `kwargs.instance_id`, or for a job's batch
 the instance of the job `kwargs.job_id` names. One that names no site (or another) is never listed,
@@ -26,6 +26,7 @@ from worker.dispatch import TASKS, Dispatcher
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs
 from worker.store import audit_log
+from worker.store.dead_letters import DeadLetters
 
 PAGE_SIZE = 20
 REDACTED = "[redacted]"
@@ -84,19 +85,10 @@ def site_of(entry: dict[str, Any], jobs: Jobs) -> str | None:
     return str(record["instanceId"]) if record is not None else None
 
 
-def _decoded(raw: Any) -> dict[str, Any] | None:
-    try:
-        entry = json.loads(raw)
-    except (TypeError, ValueError):
-        return None
-    return entry if isinstance(entry, dict) and isinstance(entry.get("id"), str) else None
-
-
 def entries(client: redis.Redis, instance_id: str) -> list[dict[str, Any]]:
     """The site's dead letters as parked (unredacted: for replay), newest first."""
     jobs, found = Jobs(client, KINDS), []
-    for _, raw in client.hscan_iter(keys.DEAD_LETTERS, count=500):
-        entry = _decoded(raw)
+    for _, entry, _ in DeadLetters(client).scan():
         if entry is not None and site_of(entry, jobs) == instance_id:
             found.append(entry)
     return sorted(found, key=lambda entry: str(entry.get("failedAt", "")), reverse=True)
@@ -104,7 +96,7 @@ def entries(client: redis.Redis, instance_id: str) -> list[dict[str, Any]]:
 
 def entry(client: redis.Redis, instance_id: str, entry_id: str) -> dict[str, Any] | None:
     """One of the site's dead letters as parked, or None (absent, or another site's)."""
-    found = _decoded(client.hget(keys.DEAD_LETTERS, entry_id)) if len(entry_id) <= 200 else None
+    found = DeadLetters(client).get(entry_id) if len(entry_id) <= 200 else None
     if found is None or site_of(found, Jobs(client, KINDS)) != instance_id:
         return None
     return found
@@ -137,7 +129,8 @@ def _replay(client: redis.Redis, follow_ups: Dispatcher, entry: dict[str, Any]) 
     claim = keys.dead_letter_replay(str(entry["id"]))
     if not client.set(claim, "1", nx=True, ex=REPLAY_CLAIM_SECONDS):
         return False
-    if not client.hexists(keys.DEAD_LETTERS, entry["id"]):
+    parked = DeadLetters(client)
+    if not parked.exists(entry["id"]):
         client.delete(claim)
         return False
     task = str(entry["task"])
@@ -146,7 +139,7 @@ def _replay(client: redis.Redis, follow_ups: Dispatcher, entry: dict[str, Any]) 
     except Exception as exc:  # whatever the transport raises: the entry must not be lost
         client.delete(claim)
         raise SendRefused(type(exc).__name__) from exc
-    client.hdel(keys.DEAD_LETTERS, entry["id"])
+    parked.remove(entry["id"])
     return True
 
 
@@ -190,7 +183,7 @@ def purge(client: redis.Redis, instance_id: str, entry_id: str | None, who: str)
     """Drop one of the site's dead letters (`entry_id`) or all of them (None), audited."""
     chosen = entries(client, instance_id) if entry_id is None else [entry(client, instance_id, entry_id)]
     ids = [e["id"] for e in chosen if e is not None]
-    count = int(client.hdel(keys.DEAD_LETTERS, *ids)) if ids else 0  # type: ignore[arg-type]
+    count = DeadLetters(client).remove(*ids)
     if entry_id is not None and count == 0:
         return Done(404, "There is no such dead letter on this site (replayed or purged already?).")
     action, details = ("dead_letter_purged", {"id": entry_id}) if entry_id else ("dead_letters_purged", {})

@@ -56,7 +56,7 @@ from worker.engine.program import parse_program
 from worker.infra.embedded_redis import EmbeddedRedis, free_port
 from worker.infra.supervisor import Supervisor
 from worker.rewards.fulfilment import coupon_code
-from worker.runtime.dead_letters import DeadLetters
+from worker.store.dead_letters import DeadLetters
 from worker.store.progress import ProgressStore
 from worker.wix.fake.payloads import EventOptions, checkout_completed, payment_status_updated
 from worker.wix.fake.webhooks import load_or_create_private_key, write_public_key

@@ -56,6 +56,7 @@ import redis
 from worker import keys
 from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
 from worker.store import audit_log, coupon_codes
+from worker.store.dead_letters import DeadLetters
 from worker.store.journal import SETTLED, EventJournal, now_iso
 from worker.wix.events import EventIgnored, InvalidEvent, normalize
 
@@ -350,14 +351,14 @@ class _Eraser:
 
     def dead_letters(self) -> None:
         reward_ids = set(self.found.reward_ids)
-        for entry_id, raw in self.redis.hscan_iter(keys.DEAD_LETTERS, count=500):
-            entry = _json(raw) or {}
-            kwargs = entry.get("kwargs") if isinstance(entry, dict) else None
+        parked = DeadLetters(self.redis)
+        for entry_id, entry, raw in parked.scan():
+            kwargs = entry.get("kwargs") if entry is not None else None
             if not isinstance(kwargs, dict) or kwargs.get("instance_id") != self.instance_id:
                 continue
             ours = _of_contact(kwargs, self.contact_id) or kwargs.get("reward_log_id") in reward_ids
             if ours or self.needles.found_in(raw):
-                self.done["deadLetters"] += int(self.redis.hdel(keys.DEAD_LETTERS, entry_id))  # type: ignore[arg-type]
+                self.done["deadLetters"] += parked.remove(entry_id)
 
     def points_waiting(self) -> None:
         key = keys.points_waiting(self.instance_id)

@@ -21,10 +21,10 @@ from worker.infra.error_reporting import init_sentry
 from worker.infra.redis_client import require_redis_url
 from worker.retry_policy import retry_policy
 from worker.runtime import sent_at  # noqa: F401  # stamps every published message
-from worker.runtime.dead_letters import DeadLetters
 from worker.runtime.metrics import count_task_outcome
 from worker.runtime.providers import redis_store
 from worker.settings import SettingsError, get_settings
+from worker.store.dead_letters import DeadLetters
 from worker.store.progress import Contention
 from worker.wix.client import WixTransientError
 

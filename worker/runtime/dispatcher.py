@@ -41,7 +41,7 @@ def send_task(task: str, kwargs: dict[str, Any], queue: str) -> None:
 
 
 def replay(entry: dict[str, Any]) -> None:
-    """Send a dead letter's task again as it was parked (worker/runtime/dead_letters.py)."""
+    """Send a dead letter's task again as it was parked (worker/store/dead_letters.py)."""
     _app().send_task(entry["task"], args=entry["args"], kwargs=entry["kwargs"], queue=entry.get("queue"))
 
 

@@ -6,7 +6,7 @@ trip whatever the data's size (no KEYS or SCAN):
 - `wrw_queue_oldest_message_age_seconds{queue}`: how long the next message to be taken (the list's
   right end: kombu takes with BRPOP) has waited, from the `wrw_sent_at` header every message carries
   (worker/runtime/sent_at.py); 0 for an empty queue;
-- `wrw_dead_letters`: tasks parked in the dead-letter queue (worker/runtime/dead_letters.py);
+- `wrw_dead_letters`: tasks parked in the dead-letter queue (worker/store/dead_letters.py);
 - `wrw_jobs_running` and `wrw_job_oldest_running_age_seconds` (worker/jobs/runner.py);
 - `wrw_wix_calls_total{outcome, status}`: the Wix calls the workers made (worker/wix/call_counts.py).
 """

@@ -15,8 +15,8 @@ from worker.console import dead_letters, event_lookup, job_runs
 from worker.dispatch import RecordedDispatcher
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import RUNS_KEPT, Jobs
-from worker.runtime.dead_letters import DeadLetters
 from worker.store import audit_log
+from worker.store.dead_letters import DeadLetters
 from worker.store.journal import EventJournal
 
 SITE, OTHER = "site-a", "site-b"

@@ -421,7 +421,7 @@ class TestAStuckJob:
         import tasks.jobs
         import worker.jobs.runner
         from worker.runtime import celery_app
-        from worker.runtime.dead_letters import DeadLetters
+        from worker.store.dead_letters import DeadLetters
 
         wix_down = {"yes": True}
 

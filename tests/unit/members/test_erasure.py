@@ -23,9 +23,9 @@ from worker.loyalty.points_gate import park_earns
 from worker.loyalty.points_rules import PointsEarn
 from worker.members.erasure import erase_member, erased_counts, was_deleted
 from worker.rewards.fulfilment import coupon_code
-from worker.runtime.dead_letters import DeadLetters
 from worker.runtime.task_messages import build_task_message
 from worker.store import audit_log, coupon_codes
+from worker.store.dead_letters import DeadLetters
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore, update_json
 from worker.sync.member_directory import (

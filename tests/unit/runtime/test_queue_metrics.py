@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 from worker.dispatch import QUEUES
 from worker.jobs.runner import Jobs
 from worker.runtime import dispatcher
-from worker.runtime.dead_letters import DeadLetters
 from worker.runtime.queue_metrics import QueueCollector
 from worker.runtime.task_messages import SENT_AT, build_task_message
+from worker.store.dead_letters import DeadLetters
 from worker.wix.client import WixClient, WixTransientError
 
 T0 = 1_796_000_000.0  # 2026-11-30, any fixed instant

@@ -14,9 +14,9 @@ from tests.unit.web.test_console import ADMIN_TOKEN, APP_ID, APP_SECRET, CONSOLE
 from worker.dispatch import RecordedDispatcher
 from worker.jobs.registry import KINDS
 from worker.jobs.runner import Jobs
-from worker.runtime.dead_letters import DeadLetters
 from worker.settings import Settings
 from worker.store import audit_log
+from worker.store.dead_letters import DeadLetters
 from worker.web.app import create_app
 
 OTHER = "site-b"
