@@ -206,10 +206,41 @@ def _x_ticks(centers: Sequence[float], days: Sequence[str]) -> tuple[Tick, ...]:
     return tuple(Tick(centers[index], day_label(days[index])) for index in sorted(shown))
 
 
-def _y_ticks(
-    top: float, ticks: Sequence[float], bottom: int, height: int, fmt: Formatter
-) -> tuple[Tick, ...]:
-    return tuple(Tick(bottom - value / top * height, fmt(value)) for value in ticks)
+@dataclass(frozen=True)
+class _Scale:
+    """A value axis from 0 to a round top (`nice_ticks`), drawn upward from `bottom` over `height`
+    units of the viewBox: the bar and line charts' shared geometry."""
+
+    top: float
+    ticks: tuple[float, ...]
+    bottom: float
+    height: float
+
+    @classmethod
+    def up_to(cls, largest: float, bottom: float, height: float) -> _Scale:
+        top, ticks = nice_ticks(largest)
+        return cls(top, tuple(ticks), bottom, height)
+
+    def length(self, value: float) -> float:
+        """How long `value` is drawn (a negative value as nothing)."""
+        return max(0.0, value) / self.top * self.height
+
+    def y(self, value: float) -> float:
+        return self.bottom - self.length(value)
+
+    def labels(self, fmt: Formatter) -> tuple[Tick, ...]:
+        return tuple(Tick(self.y(value), fmt(value)) for value in self.ticks)
+
+
+def _share_of_largest(value: float, largest: float, span: float) -> float:
+    """A horizontal bar's width: `value`'s share of the largest bar's, the longest as long as `span`
+    (nothing when every value is nothing: an empty chart divides by nothing)."""
+    return max(0.0, value) / largest * span if largest > 0 else 0.0
+
+
+def _described(empty: bool, nothing: str, something: str) -> str:
+    """A chart's text for screen readers: what is there, or the empty chart's own sentence."""
+    return f"{EMPTY_TEXT}: {nothing}" if empty else something
 
 
 def daily_bars(
@@ -224,15 +255,15 @@ def daily_bars(
     values = [max(0.0, value) for _, value in series]
     days = [day for day, _ in series]
     empty = not any(values)
-    top, ticks = nice_ticks(max(values, default=0.0))
-    plot_width, plot_height = WIDTH - RIGHT - LEFT, HEIGHT - BOTTOM - TOP
+    plot_width = WIDTH - RIGHT - LEFT
+    scale = _Scale.up_to(max(values, default=0.0), HEIGHT - BOTTOM, HEIGHT - BOTTOM - TOP)
     slot = plot_width / len(values) if values else plot_width
     bars = tuple(
         Bar(
             x=LEFT + index * slot + slot * 0.15,
-            y=HEIGHT - BOTTOM - value / top * plot_height,
+            y=scale.y(value),
             width=slot * 0.7,
-            height=value / top * plot_height,
+            height=scale.length(value),
             label=day_label(days[index]),
             value_text=fmt(value),
             show_value=len(values) <= MAX_VALUE_LABELS and value > 0,
@@ -240,19 +271,18 @@ def daily_bars(
         for index, value in enumerate(values)
     )
     centers = [LEFT + (index + 0.5) * slot for index in range(len(values))]
-    total = fmt(sum(values))
-    description = (
-        f"{EMPTY_TEXT}: no {measure} in these {len(values)} days."
-        if empty
-        else f"{measure.capitalize()} per day over {len(values)} days, {total} in all; "
-        f"the most in a day: {fmt(max(values))}."
+    description = _described(
+        empty,
+        f"no {measure} in these {len(values)} days.",
+        f"{measure.capitalize()} per day over {len(values)} days, {fmt(sum(values))} in all; "
+        f"the most in a day: {fmt(max(values, default=0.0))}.",
     )
     return BarChart(
         id=chart_id,
         title=title,
         description=description,
         bars=() if empty else bars,
-        y_ticks=_y_ticks(top, ticks, HEIGHT - BOTTOM, plot_height, fmt),
+        y_ticks=scale.labels(fmt),
         x_ticks=_x_ticks(centers, days),
         columns=("Day", measure.capitalize()),
         rows=tuple(Row(day, (fmt(value),)) for day, value in zip(days, values, strict=True)),
@@ -290,16 +320,16 @@ def daily_lines(
     pattern and marker shape, and its name written at its end. `tick_fmt` writes the y axis (short: an
     amount's currency is in the title)."""
     right, bottom = WIDTH - LINE_RIGHT, HEIGHT - BOTTOM
-    plot_width, plot_height = right - LEFT, bottom - TOP
+    plot_width = right - LEFT
     largest = max((value for _, values in series for value in values), default=0.0)
     empty = largest <= 0
-    top, ticks = nice_ticks(largest)
+    scale = _Scale.up_to(largest, bottom, bottom - TOP)
     step = plot_width / (len(days) - 1) if len(days) > 1 else 0.0
     xs = [LEFT + index * step if len(days) > 1 else LEFT + plot_width / 2 for index in range(len(days))]
     lines = []
     for index, (name, values) in enumerate(series):
         points = tuple(
-            Point(x, bottom - max(0.0, value) / top * plot_height, day_label(day), fmt(value))
+            Point(x, scale.y(value), day_label(day), fmt(value))
             for x, day, value in zip(xs, days, values, strict=True)
         )
         lines.append((name, index, points))
@@ -309,17 +339,17 @@ def daily_lines(
         for (name, index, points), end in zip(lines, ends, strict=True)
     )
     totals = ", ".join(f"{name} {fmt(sum(values))}" for name, values in series)
-    description = (
-        f"{EMPTY_TEXT}: no {measure} in these {len(days)} days."
-        if empty
-        else f"{measure.capitalize()} per day over {len(days)} days, a line each: {totals}."
+    description = _described(
+        empty,
+        f"no {measure} in these {len(days)} days.",
+        f"{measure.capitalize()} per day over {len(days)} days, a line each: {totals}.",
     )
     return LineChart(
         id=chart_id,
         title=title,
         description=description,
         lines=() if empty else drawn,
-        y_ticks=_y_ticks(top, ticks, bottom, plot_height, tick_fmt),
+        y_ticks=scale.labels(tick_fmt),
         x_ticks=_x_ticks(xs, days),
         columns=("Day", *(name for name, _ in series)),
         rows=tuple(
@@ -351,7 +381,7 @@ def funnel(
             Step(
                 label=label,
                 y=TOP + index * slot + (slot - bar_height) / 2,
-                width=0.0 if empty else value / first * span,
+                width=_share_of_largest(value, first, span),
                 value_text=fmt(value),
                 share_text=of_previous,
             )
@@ -366,7 +396,7 @@ def funnel(
     return Funnel(
         id=chart_id,
         title=title,
-        description=f"{EMPTY_TEXT}: nobody at any step." if empty else described + ".",
+        description=_described(empty, "nobody at any step.", described + "."),
         steps=() if empty else tuple(drawn),
         columns=("Step", "Members", "Of the step before", "Of the first step"),
         rows=tuple(rows),
@@ -395,7 +425,7 @@ def comparison(
             short_label=shortened(name),
             kind=kind if kind in ("streak", "challenge") else "other",
             y=TOP + index * (bar_height + gap),
-            width=0.0 if empty else max(0.0, value) / largest * (COMPARISON_RIGHT - NAMES_LEFT),
+            width=_share_of_largest(value, largest, COMPARISON_RIGHT - NAMES_LEFT),
             value_text=fmt(value),
         )
         for index, (name, kind, value) in enumerate(items)
@@ -404,7 +434,7 @@ def comparison(
     return Comparison(
         id=chart_id,
         title=title,
-        description=f"{EMPTY_TEXT}: no {measure} for any streak or challenge." if empty else described + ".",
+        description=_described(empty, f"no {measure} for any streak or challenge.", described + "."),
         items=() if empty else drawn,
         columns=("Streak or challenge", "Kind", measure.capitalize()),
         rows=tuple(Row(item.label, (item.kind, item.value_text)) for item in drawn),
