@@ -24,11 +24,13 @@ TIERS_TTL_SECONDS = 300
 
 
 def fetch_tiers_program(wix: WixClient, instance_id: str) -> dict[str, Any] | None:
-    """`{"tiers", "programSettings"}`, or None when the site has no loyalty program (404)."""
+    """`{"tiers", "programSettings"}`, or None when Wix refuses for good: the site has no loyalty program
+    (404), or our app may not read its tiers (403). Either is kept like an answer, so a site where tiers
+    cannot be read costs one Wix call per `TIERS_TTL_SECONDS`, not one per shopper."""
     try:
         return wix.get_tiers_program(instance_id)
     except WixApiError as exc:
-        if exc.status == 404:
+        if exc.status in (403, 404):
             return None
         raise
 

@@ -8,8 +8,9 @@ import pytest
 
 from worker.dev.programs import program
 from worker.engine.program import parse_program
-from worker.progress.tiers import active_tiers, tier_progress
+from worker.progress.tiers import TIERS_TTL_SECONDS, active_tiers, cached_tiers_program, tier_progress
 from worker.storefront.widget_json import member_view
+from worker.wix.client import WixApiError, WixTransientError
 
 SILVER, GOLD = "9b0e2f4c-0000-4000-8000-000000000001", "9b0e2f4c-0000-4000-8000-000000000002"
 
@@ -73,3 +74,39 @@ def test_the_widget_shows_the_progress_apis_tier() -> None:
     progress = {"contactId": "c-1", "streaks": [], "challenges": [], "rewardLogs": [], "points": None}
     progress["tier"] = tier
     assert member_view(parse_program(program()), "inst", progress)["tier"] == tier
+
+
+class CountingWix:
+    """Answers the tiers program, or raises `error`; counts the calls."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls, self.error = 0, error
+
+    def get_tiers_program(self, instance_id: str) -> dict[str, Any]:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return tiers_program()
+
+
+class TestCachedTiersProgram:
+    def test_kept_per_site_for_a_while(self, fake_store) -> None:
+        """Shoppers opening the widget do not each cost a Wix call."""
+        wix = CountingWix()
+        for _ in range(3):
+            assert cached_tiers_program(wix, "inst-a", fake_store) == tiers_program()  # type: ignore[arg-type]
+        assert wix.calls == 1
+        assert 0 < fake_store.ttl("wrw:cache:loyalty-tiers:inst-a") <= TIERS_TTL_SECONDS
+
+    @pytest.mark.parametrize("status", [403, 404])
+    def test_a_site_whose_tiers_cannot_be_read_has_none_kept_as_well(self, fake_store, status: int) -> None:
+        wix = CountingWix(WixApiError("refused", status=status))
+        for _ in range(2):
+            assert cached_tiers_program(wix, "inst-a", fake_store) is None  # type: ignore[arg-type]
+        assert wix.calls == 1
+
+    def test_wix_not_answering_now_is_not_kept(self, fake_store) -> None:
+        wix = CountingWix(WixTransientError("503"))
+        with pytest.raises(WixTransientError):
+            cached_tiers_program(wix, "inst-a", fake_store)  # type: ignore[arg-type]
+        assert fake_store.get("wrw:cache:loyalty-tiers:inst-a") is None
