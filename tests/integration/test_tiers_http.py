@@ -9,8 +9,10 @@ tiers shows none.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,10 @@ from tests.integration.conftest import (
     wait_for,
 )
 from worker.dev.programs import challenge, milestone, points, program
+from worker.dispatch import RecordedDispatcher
+from worker.loyalty.tiers import member_tier
+from worker.rewards.tier_changes import follow_tier
+from worker.wix.events import AccountInfo, AccountTier, NormalizedEvent
 from worker.wix.fake.webhooks import load_private_key
 from worker.wix.webhook_signing import sign_webhook
 
@@ -182,3 +188,33 @@ def test_points_move_a_member_up_a_tier_reported_once_and_shown_in_the_widget(
     plain = widget_me(fake_wix, base, PLAIN)
     assert plain["tier"] is None and plain["points"]["balance"] == 150
     assert not running.web.saw("tier is not available")  # type: ignore[union-attr]
+
+
+def test_concurrent_webhooks_about_one_change_decide_it_once(real_redis) -> None:
+    """Eight webhooks telling the same change, handled at once by eight threads against real Redis:
+    tier_changed is decided once, and the member's kept tier is Silver."""
+    site, silver = "6b1e6a2c-0000-4000-8000-00000000t103", str(uuid.uuid4())
+    account = AccountInfo(
+        id="acc-1", contactId=CONTACT, revision="7", tier=AccountTier(id=silver, points=120)
+    )
+    events = [
+        NormalizedEvent(
+            name="points_updated",
+            instanceId=site,
+            eventId=str(uuid.uuid4()),
+            occurredAt=datetime.now(UTC),
+            contactId=CONTACT,
+            account=account,
+        )
+        for _ in range(8)
+    ]
+    start = threading.Barrier(len(events))
+
+    def handle(event: NormalizedEvent) -> bool:
+        start.wait(timeout=10)
+        return follow_tier(real_redis, RecordedDispatcher(), event)
+
+    with ThreadPoolExecutor(len(events)) as pool:
+        decided = list(pool.map(handle, events, timeout=30))
+    assert decided.count(True) == 1
+    assert member_tier(real_redis, site, CONTACT) == silver
