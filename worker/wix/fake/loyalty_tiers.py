@@ -9,8 +9,7 @@ description}, revision, createdDate, updatedDate}`.
 
 A site that never set tiers up answers what the package documents: no tiers, and default settings
 (Get Tiers Program "creates and returns the default program settings"; "by default, the `status` of a
-tiers program is set to `DISABLED`"), a 12-month rolling window. A site without the Wix Loyalty app
-answers 404, as the program does.
+tiers program is set to `DISABLED`"), a 12-month rolling window.
 
 Accounts (worker.wix.fake.loyalty) carry `tier {id, points, updatedDate}` while the tiers program is
 ACTIVE: `points` the points earned and adjusted over the rolling window, `id` the tier with the highest
@@ -20,8 +19,12 @@ base tier"). Each points change recalculates it.
 UNCONFIRMED choices:
 - the fake posts `wix.loyalty.v1.account_points_updated` (`actionEvent.body.account`, the account as
   served) after each points change only on sites set up with tiers (`PUT /_fake/instances/{id}/tiers`),
-  so the webhooks other tests count stay as they were; Wix sends it on every site;
-- an unknown tier id: 404 `NOT_FOUND` (Wix declares no code).
+  so the webhooks other tests count stay as they were; Wix sends it on every site. Only earn and adjust
+  through the API post it (a dashboard adjustment, `POST /_fake/.../adjust`, posts nothing, as before);
+- a site without the Wix Loyalty app: 404, as the program answers; an unknown tier id: 404 `NOT_FOUND`
+  (Wix declares no code for either);
+- the tiers switch does not look at the program's `premiumFeatures.tiers` (Wix refuses creating tiers
+  without the premium plan; the switch stands for a merchant who has it).
 """
 
 from __future__ import annotations
