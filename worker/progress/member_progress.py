@@ -113,7 +113,7 @@ def member_points(
         return None
 
 
-def member_tier(
+def member_tier_progress(
     wix: WixProvider, instance_id: str, contact_id: str, cache: redis.Redis | None = None
 ) -> dict[str, Any] | None:
     """The member's Wix tier and what the next one needs (worker/progress/tiers.py), or None: a site
@@ -192,7 +192,7 @@ def member_progress(
         "challenges": challenges,
         "rewardLogs": store.member_reward_logs(instance_id, contact_id),
         "points": member_points(wix, instance_id, contact_id, store.client),
-        "tier": member_tier(wix, instance_id, contact_id, store.client),  # None: no Wix tiers
+        "tier": member_tier_progress(wix, instance_id, contact_id, store.client),  # None: no Wix tiers
         # Runs and windows the sweep has closed for good (broken, failed), with their stamps.
         "closedRecords": store.closed_records(instance_id, contact_id),
     }
