@@ -18,11 +18,13 @@ from worker import keys
 from worker.loyalty.points_rules import PointsEarn
 from worker.rewards.automation_triggers import (
     REWARD_ISSUED,
+    TIER_CHANGED,
     report_event,
     report_points_earned,
     report_trigger,
 )
 from worker.rewards.fulfilment import earn_points, fulfil_reward, mark_reward
+from worker.rewards.tier_changes import report_tier_changed
 from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.providers import redis_store, wix_client
@@ -118,6 +120,30 @@ def report_trigger_task(self: WorkerTask, *, instance_id: str, trigger_key: str,
     try:
         retry_in_place(
             lambda: report_trigger(wix_client(), redis_store(), instance_id, trigger_key, reward_log_id),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
+    except WixTransientError as exc:
+        raise self.retry_after_wix(exc) from exc
+
+
+@app.task(name="rewards.report_tier_changed", bind=True)
+def report_tier_changed_task(
+    self: WorkerTask, *, instance_id: str, contact_id: str, entity: str, **change: Any
+) -> None:
+    """`tier_changed` for one change (worker/rewards/tier_changes.py), the tier names read from Wix now."""
+    outbox_key = keys.member_outbox(instance_id, contact_id)
+    outbox.take(redis_store(), outbox_key, trigger_marks.event_intent_id(TIER_CHANGED, entity))
+    try:
+        retry_in_place(
+            lambda: report_tier_changed(
+                wix_client(),
+                redis_store(),
+                instance_id=instance_id,
+                contact_id=contact_id,
+                entity=entity,
+                **change,
+            ),
             deadline=in_place_deadline(),
             base=2 * wix_client().retry_base,
         )

@@ -30,6 +30,7 @@ RELAY_OUTBOX = "periodic.relay_outbox"
 REQUEUE_LOST_EVENTS = "periodic.requeue_lost_events"
 ON_INSTALLED = "installs.on_installed"
 PURGE_REMOVED_INSTANCES = "periodic.purge_removed_instances"
+REPORT_TIER_CHANGED = "rewards.report_tier_changed"  # tier names read from Wix when it is sent
 
 TASKS: dict[str, str] = {
     PROCESS_EVENT: "events",
@@ -48,6 +49,7 @@ TASKS: dict[str, str] = {
     # Install and removal (worker/installs/): Wix calls on install; the daily purge of removed sites.
     ON_INSTALLED: "rewards",
     PURGE_REMOVED_INSTANCES: "periodic",
+    REPORT_TIER_CHANGED: "rewards",
 }
 """Task name → the queue it is sent to."""
 

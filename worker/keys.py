@@ -387,6 +387,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         job_runs(i),
         f"wrw:stats:{i}:*",
         api_key_index(i),
+        loyalty_tiers_copy(i),
     ]
 
 
@@ -503,3 +504,17 @@ def stats_counted_order(instance_id: str, purpose: str, order_id: str) -> str:
     """Set once an order (or a points earn, by its key's digest) was counted for `purpose` (`paid`,
     `redeemed`, `earn`): each counts once."""
     return f"wrw:stats:{_checked_instance(instance_id)}:order:{purpose}:{order_id}"
+
+
+# Loyalty tiers (worker/loyalty/tiers.py, worker/progress/tiers.py).
+
+
+def member_tier(instance_id: str, contact_id: str) -> str:
+    """Hash: the member's last known Wix tier (`tier`, "" for the base tier), the account `revision` it was
+    seen at, and the last change (`changeRevision`, `changeFrom`, `changeTo`), so a change reports once."""
+    return f"{member(instance_id, contact_id)}:tier"
+
+
+def loyalty_tiers_copy(instance_id: str) -> str:
+    """A short-lived copy of the site's Wix tiers program (`GET /loyalty-tiers/v1/tiers/program`)."""
+    return f"wrw:cache:loyalty-tiers:{_checked_instance(instance_id)}"

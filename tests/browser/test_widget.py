@@ -88,6 +88,15 @@ PROGRAM: dict[str, Any] = program(
 )
 
 
+TIERS = {
+    "baseTierDefinition": {"name": "Bronze"},
+    "tiers": [
+        {"tierDefinition": {"name": "Silver"}, "requiredPoints": 20},
+        {"tierDefinition": {"name": "Gold"}, "requiredPoints": 100},
+    ],
+}
+
+
 @dataclass(frozen=True)
 class Shop:
     stack: Stack
@@ -143,6 +152,7 @@ def member(shop: Shop) -> Member:
     contact_id, member_id = f"contact-{uuid.uuid4()}", f"member-{uuid.uuid4()}"
     fake.control("POST", f"instances/{INSTANCE}/members", json={"id": member_id, "contactId": contact_id})
     fake.control("PUT", f"instances/{INSTANCE}/program", json={"pointDefinition": {"customName": "Stars"}})
+    fake.control("PUT", f"instances/{INSTANCE}/tiers", json=TIERS)  # Wix tiers: 25 points make Silver
 
     checkout = wix_samples.checkout_completed(event_id=str(uuid.uuid4()))
     checkout["eventTime"] = (datetime.now(UTC) - timedelta(days=1)).isoformat()
@@ -242,7 +252,8 @@ class TestMember:
         self, shop: Shop, member: Member, tab: Tab, artifacts: Path
     ) -> None:
         """Through the real snippet: the streak's run, period and at-risk badge, the challenge's bar and
-        milestones, the coupon code and points, all as GET /v1/members/{id}/progress has them."""
+        milestones, the coupon code, points and the Wix tier (and what the next one needs), all as
+        GET /v1/members/{id}/progress has them."""
         tab.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=shop.pages.origin)
         load(tab, member_page(shop.pages, "member", shop.embed, member.wix_token))
         assert tab.page.get_attribute("wix-rewards-widget", "data-mode") == "member"
@@ -284,6 +295,12 @@ class TestMember:
         points = progress["points"]
         balance = panel.locator(".balance").inner_text()
         assert balance == f"{en_number(points['balance'])} {points['pointsName']}" == "25 Stars"
+        tier = progress["tier"]
+        assert (tier["name"], tier["next"]["name"], tier["next"]["pointsNeeded"]) == ("Silver", "Gold", 75)
+        assert panel.locator(".tier-name").inner_text() == "Silver"
+        assert panel.locator(".tier-next").inner_text() == f"75 {copy['tierNext']} Gold"
+        tier_bar = panel.get_by_role("progressbar", name=f"{copy['tierTitle']}: Gold")
+        assert tier_bar.get_attribute("aria-valuetext") == "25 / 100"
         assert tab.errors() == []
         tab.page.screenshot(path=str(artifacts / "widget-member.png"))
         coupon.scroll_into_view_if_needed()

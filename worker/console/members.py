@@ -37,6 +37,7 @@ from worker.engine.recording import new_reward_log
 from worker.engine.streaks import streak_runs
 from worker.identifiers import identifier_problem
 from worker.progress.member_progress import member_progress
+from worker.progress.tiers import cached_tiers_program, tier_progress
 from worker.rewards import resend
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.settings import SettingsError
@@ -81,6 +82,8 @@ class Wallet:
     balance: int | None = None
     tier: str | None = None
     has_account: bool = False
+    # The tier's name and what the next one needs (worker/progress/tiers.py); None without Wix tiers.
+    tier_progress: dict[str, Any] | None = None
 
 
 @dataclass
@@ -141,8 +144,9 @@ def checked_member(client: redis.Redis, instance_id: str, contact_id: str) -> st
 # --- The member's page -----------------------------------------------------------------------------------
 
 
-def wallet(wix: WixProvider, instance_id: str, contact_id: str) -> Wallet:
-    """The member's points balance and tier, read from Wix now; `available` False when Wix cannot answer."""
+def wallet(wix: WixProvider, instance_id: str, contact_id: str, cache: redis.Redis | None = None) -> Wallet:
+    """The member's points balance and tier, read from Wix now (the site's tiers program kept briefly in
+    `cache`); `available` False when Wix cannot answer."""
     try:
         client = wix()
         if client is None:
@@ -157,11 +161,17 @@ def wallet(wix: WixProvider, instance_id: str, contact_id: str) -> Wallet:
     balance = points.get("balance") if isinstance(points, dict) else None
     tier = account.get("tier")
     tier_id = tier.get("id") if isinstance(tier, dict) else None
+    try:
+        progress = tier_progress(cached_tiers_program(client, instance_id, cache), account)
+    except (WixError, redis.RedisError) as exc:
+        logger.info("the tiers program is not available now", extra={"reason": type(exc).__name__})
+        progress = None
     return Wallet(
         available=True,
         balance=balance if isinstance(balance, int) else 0,
         tier=tier_id if isinstance(tier_id, str) else None,
         has_account=True,
+        tier_progress=progress,
     )
 
 
@@ -223,7 +233,7 @@ def member_page(
         challenges=challenges,
         reward_logs=sorted(rewards, key=lambda r: str(r.get("createdAt")), reverse=True),
         closed=store.closed_records(instance_id, contact_id),
-        wallet=wallet(wix, instance_id, contact_id),
+        wallet=wallet(wix, instance_id, contact_id, client),
         timeline=timeline,
         timeline_total=total,
         page=page,

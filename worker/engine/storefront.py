@@ -59,6 +59,8 @@ COPY_KEYS: tuple[str, ...] = (
     "statusFailed",
     "statusRedeemed",
     "memberPaused",
+    "tierTitle",
+    "tierNext",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -109,6 +111,9 @@ class Copy(_Strict):
     statusRedeemed: Text | None = None
     # A paused member (the merchant paused them in the programme).
     memberPaused: Text | None = None
+    # The member's Wix loyalty tier (`tierNext` follows the points the next tier needs: "120 more points to").
+    tierTitle: Text | None = None
+    tierNext: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -190,6 +195,8 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusFailed": "Delayed",
         "statusRedeemed": "Used",
         "memberPaused": "Your rewards are paused: orders do not count for now.",
+        "tierTitle": "Your tier",
+        "tierNext": "more points to",
     },
     "de": {
         "title": "Prämien",
@@ -221,6 +228,8 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusFailed": "Verzögert",
         "statusRedeemed": "Eingelöst",
         "memberPaused": "Ihre Prämien sind pausiert: Bestellungen zählen derzeit nicht.",
+        "tierTitle": "Ihre Stufe",
+        "tierNext": "weitere Punkte bis",
     },
 }
 

@@ -34,6 +34,7 @@ from worker.rewards.automation_triggers import report_order_event
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.rewards.order_counts import count_order
 from worker.rewards.redemption import redeem_order_coupons
+from worker.rewards.tier_changes import follow_tier
 from worker.settings import Settings
 from worker.store import outbox
 from worker.store.journal import EventJournal
@@ -154,6 +155,7 @@ def process_event(
                     key = keys.member_outbox(instance_id, earn.contact_id)
                     outbox.put(client, key, [outbox.earn_intent(instance_id, asdict(earn))], sent_at)
                 follow_ups.earn(instance_id, earns)
+        follow_tier(client, follow_ups, event)  # tier_changed once per change of the member's Wix tier
         if event.account is not None:  # a points change goes to the external system unless it is ours
             forward_points_update(
                 client,

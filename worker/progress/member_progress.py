@@ -25,6 +25,7 @@ from worker.engine.challenges import ChallengeWindow, challenge_progress, window
 from worker.engine.periods import period_of
 from worker.engine.program import Challenge
 from worker.engine.streaks import streak_runs, task_progress
+from worker.progress.tiers import cached_tiers_program, tier_progress
 from worker.settings import SettingsError
 from worker.store.member_status import status_of
 from worker.store.progress import ProgressStore
@@ -112,6 +113,30 @@ def member_points(
         return None
 
 
+def member_tier_progress(
+    wix: WixProvider, instance_id: str, contact_id: str, cache: redis.Redis | None = None
+) -> dict[str, Any] | None:
+    """The member's Wix tier and what the next one needs (worker/progress/tiers.py), or None: a site
+    without ACTIVE tiers, no account, Wix not configured or not answering now (logged at info: the
+    points above say so already)."""
+    try:
+        client = wix()
+        if client is None:
+            return None
+        account = _cached(
+            cache,
+            keys.loyalty_account_copy(instance_id, contact_id),
+            ACCOUNT_TTL_SECONDS,
+            lambda: client.get_loyalty_account_by_contact(instance_id, contact_id),
+        )
+        if account is None:
+            return None
+        return tier_progress(cached_tiers_program(client, instance_id, cache), account)
+    except (WixError, SettingsError, redis.RedisError) as exc:
+        logger.info("the loyalty tier is not available now", extra={"reason": type(exc).__name__})
+        return None
+
+
 def _window_now(challenge: Challenge, now: datetime, zone: Any) -> ChallengeWindow:
     window = window_of(challenge, now, zone)
     if window is None:  # a one-off window that has not started or has ended: show that window
@@ -167,6 +192,7 @@ def member_progress(
         "challenges": challenges,
         "rewardLogs": store.member_reward_logs(instance_id, contact_id),
         "points": member_points(wix, instance_id, contact_id, store.client),
+        "tier": member_tier_progress(wix, instance_id, contact_id, store.client),  # None: no Wix tiers
         # Runs and windows the sweep has closed for good (broken, failed), with their stamps.
         "closedRecords": store.closed_records(instance_id, contact_id),
     }

@@ -199,4 +199,5 @@ def member_view(program: Program, instance_id: str, progress: dict[str, Any]) ->
         "challenges": challenges,
         "rewards": [_reward_json(reward_log) for reward_log in progress["rewardLogs"]],
         "points": widget_points(progress.get("points")),
+        "tier": progress.get("tier"),  # the Wix tier and the next one's need (worker/progress/tiers.py)
     }

@@ -483,6 +483,16 @@ class WixClient:
             raise _not_installed(exc) from None
         return _object(answer, "loyaltyProgram")
 
+    # --- Loyalty tiers (`@wix/auto_sdk_loyalty_tiers`; worker/progress/tiers.py) ---
+
+    def get_tiers_program(self, instance_id: str) -> WixObject:
+        """The site's tiers and tiers program settings (`GET /loyalty-tiers/v1/tiers/program`):
+        `{"tiers": [{id, tierDefinition {name, description, icon}, requiredPoints}], "programSettings":
+        {status, rollingWindow, baseTierDefinition}}`; Wix answers default DISABLED settings and no tiers
+        for a site that never set tiers up."""
+        answer = self._call(instance_id, "GET", "/loyalty-tiers/v1/tiers/program")
+        return {"tiers": _objects(answer, "tiers"), "programSettings": answer.get("programSettings") or {}}
+
     def query_contacts(
         self, instance_id: str, *, offset: int, limit: int = 100
     ) -> tuple[list[WixObject], int]:

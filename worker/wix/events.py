@@ -60,6 +60,13 @@ class CheckoutInfo(BaseModel):
     total: Money | None = None
 
 
+class AccountTier(BaseModel):
+    """The account's `tier` (`@wix/loyalty`): no `id` for the base tier; `points` over the rolling window."""
+
+    id: str | None = None
+    points: int | None = None
+
+
 class AccountInfo(BaseModel):
     id: str
     contactId: str | None = None
@@ -73,6 +80,7 @@ class AccountInfo(BaseModel):
     transactionIdempotencyKey: str | None = None
     transactionDescription: str | None = None
     transactionCreatedDate: str | None = None
+    tier: AccountTier | None = None  # None: the site has no ACTIVE tiers (Wix sends no `tier`)
 
 
 class ContactInfo(BaseModel):
@@ -294,6 +302,7 @@ def normalize(
             transactionIdempotencyKey=_text(transaction, "idempotencyKey"),
             transactionDescription=_text(transaction, "description"),
             transactionCreatedDate=_text(transaction, "createdDate"),
+            tier=_account_tier(account.get("tier")),
         )
         return NormalizedEvent(name="points_updated", contactId=info.contactId, account=info, **common)
 
@@ -376,4 +385,15 @@ def resolve_fulfilment(event: NormalizedEvent, order: dict[str, Any] | None) -> 
             "order": _order(order, event.order.id),
             "needsOrderLookup": False,
         }
+    )
+
+
+def _account_tier(value: Any) -> AccountTier | None:
+    """The account's tier as Wix sends it, or None when it sends none (or not an object)."""
+    if not isinstance(value, dict):
+        return None
+    points = value.get("points")
+    return AccountTier(
+        id=_text(value, "id"),
+        points=points if isinstance(points, int) and not isinstance(points, bool) else None,
     )

@@ -29,7 +29,21 @@ class DownWix:
 
 class UpWix:
     def get_loyalty_account_by_contact(self, instance_id: str, contact_id: str) -> Any:
-        return {"id": "acc-1", "points": {"balance": 120}, "tier": {"id": "gold"}}
+        return {"id": "acc-1", "points": {"balance": 120}, "tier": {"id": "gold", "points": 120}}
+
+    def get_tiers_program(self, instance_id: str) -> Any:
+        return {"tiers": [], "programSettings": {"status": "DISABLED"}}  # a site without Wix tiers
+
+
+class TieredWix(UpWix):
+    def get_tiers_program(self, instance_id: str) -> Any:
+        return {
+            "tiers": [
+                {"id": "gold", "tierDefinition": {"name": "Gold"}, "requiredPoints": 100},
+                {"id": "vip", "tierDefinition": {"name": "VIP"}, "requiredPoints": 500},
+            ],
+            "programSettings": {"status": "ACTIVE"},
+        }
 
 
 @pytest.fixture
@@ -54,6 +68,14 @@ def test_wix_down_the_page_still_renders_with_points_unavailable(member_page) ->
     set_wix(client, UpWix())
     page = client.get(f"/dashboard/sites/{SITE}/members/{CONTACT}", params={"session": session})
     assert 'id="member-points">120<' in page.text and 'id="member-tier">gold<' in page.text
+
+
+def test_the_member_page_names_the_wix_tier_and_what_the_next_needs(member_page, fake_store) -> None:
+    """With Wix tiers ACTIVE the page names the tier and the points the next one needs."""
+    client, session = member_page
+    set_wix(client, TieredWix())
+    page = client.get(f"/dashboard/sites/{SITE}/members/{CONTACT}", params={"session": session})
+    assert 'id="member-tier">Gold (120 points in the window; 380 more to VIP)<' in page.text
 
 
 @pytest.mark.parametrize("contact_id", ["nobody", "c-1%7D:rewards", "c%00"])

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from worker.rewards.fulfilment import coupon_specification
 from worker.wix.client import DEFAULT_EARN_DESCRIPTION, WixAlreadyExists, WixApiError, WixClient
+from worker.wix.events import normalize
 from worker.wix.fake import create_app as create_fake_wix
 from worker.wix.fake.state import FakeSettings, FakeWix
 
@@ -121,3 +122,78 @@ class TestEarnPoints:
         wix.earn_points(INSTANCE, account["id"], 5, description, "key-1")
         [body] = bodies(sent, f"/loyalty-accounts/v1/accounts/{account['id']}/earn-points")
         assert body["description"] == DEFAULT_EARN_DESCRIPTION
+
+
+class TestTiers:
+    """Loyalty tiers as `@wix/auto_sdk_loyalty_tiers` defines them, and the account's `tier`."""
+
+    TIERS = {
+        "baseTierDefinition": {"name": "Bronze"},
+        "tiers": [
+            {"tierDefinition": {"name": "Gold"}, "requiredPoints": 300},
+            {"tierDefinition": {"name": "Silver"}, "requiredPoints": 100},
+        ],
+    }
+
+    def set_up(self, fake_wix: FakeWix, body: dict[str, Any]) -> dict[str, Any]:
+        control = TestClient(create_fake_wix(fake_wix), base_url="https://www.wixapis.test")
+        answer = control.put(f"/_fake/instances/{INSTANCE}/tiers", json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    def earn(self, wix: WixClient, account_id: str, amount: int, key: str) -> dict[str, Any]:
+        return wix.earn_points(INSTANCE, account_id, amount, "tier test", key).account
+
+    def test_a_site_without_tiers_has_none_and_its_accounts_no_tier(self, wix, fake_wix) -> None:
+        """Never set up: no tiers, default DISABLED settings; accounts carry no `tier`; no webhook."""
+        program = wix.get_tiers_program(INSTANCE)
+        assert program["tiers"] == []
+        assert program["programSettings"]["status"] == "DISABLED"
+        assert program["programSettings"]["rollingWindow"] == {"durationInMonths": 12}
+        account = wix.create_loyalty_account(INSTANCE, "c-1")
+        assert "tier" not in self.earn(wix, account["id"], 150, "k-1")
+        assert fake_wix.peek(INSTANCE).webhooks == []
+
+    def test_points_earned_move_the_account_up_and_each_change_is_posted(self, wix, fake_wix) -> None:
+        """150 points: Silver; 200 more: Gold. Each earn's account_points_updated carries the tier, and
+        the worker reads it from the webhook."""
+        tiers = self.set_up(fake_wix, self.TIERS)["tiers"]
+        silver, gold = (tier["id"] for tier in tiers)
+        assert [t["tierDefinition"]["name"] for t in wix.get_tiers_program(INSTANCE)["tiers"]] == [
+            "Silver",
+            "Gold",
+        ]
+        account = wix.create_loyalty_account(INSTANCE, "c-1")
+        assert self.earn(wix, account["id"], 150, "k-1")["tier"]["id"] == silver
+        after = self.earn(wix, account["id"], 200, "k-2")
+        assert (after["tier"]["id"], after["tier"]["points"]) == (gold, 350)
+        posted = [w["payload"] for w in fake_wix.peek(INSTANCE).webhooks]
+        assert [p["actionEvent"]["body"]["account"]["tier"]["id"] for p in posted] == [silver, gold]
+        event = normalize(
+            event_type="wix.loyalty.v1.account_points_updated", instance_id=INSTANCE,
+            event_id=posted[1]["id"], payload=posted[1], our_app_id=APP_ID,
+        )  # fmt: skip
+        assert event.account is not None and event.account.tier is not None
+        assert (event.account.tier.id, event.account.tier.points, event.account.revision) == (gold, 350, "3")
+
+    def test_only_points_within_the_rolling_window_count(self, wix, fake_wix) -> None:
+        """Points earned 13 months ago fall out of a 12-month window: the member is back in the base
+        tier (no `id`) at the next recalculation."""
+        self.set_up(fake_wix, self.TIERS)
+        account = wix.create_loyalty_account(INSTANCE, "c-1")
+        assert "id" in self.earn(wix, account["id"], 150, "k-1")["tier"]
+        fake_wix.peek(INSTANCE).transactions[0]["createdDate"] = "2020-01-01T00:00:00.000Z"
+        assert self.earn(wix, account["id"], 10, "k-2")["tier"] == {
+            "points": 10,
+            "updatedDate": fake_wix.peek(INSTANCE).accounts[account["id"]]["updatedDate"],
+        }
+
+    def test_tiers_not_active_give_no_tier(self, wix, fake_wix) -> None:
+        self.set_up(fake_wix, {**self.TIERS, "status": "PAUSED"})
+        account = wix.create_loyalty_account(INSTANCE, "c-1")
+        assert "tier" not in self.earn(wix, account["id"], 150, "k-1")
+
+    def test_a_bad_set_up_is_refused(self, fake_wix) -> None:
+        control = TestClient(create_fake_wix(fake_wix), base_url="https://www.wixapis.test")
+        same = {"tiers": [{"tierDefinition": {"name": n}, "requiredPoints": 100} for n in ("A", "B")]}
+        assert control.put(f"/_fake/instances/{INSTANCE}/tiers", json=same).status_code == 400

@@ -460,7 +460,7 @@ class TestAppJson:
             ),
             pytest.param(
                 lambda a: a["permissions"][0]["calls"].append("fetch the program"),
-                "$.permissions[0].calls[4]: must be 'METHOD /path' (a Wix REST route)",
+                "$.permissions[0].calls[5]: must be 'METHOD /path' (a Wix REST route)",
                 id="permission-call",
             ),
         ],

@@ -441,6 +441,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
               h("p", { class: "balance" }, h("strong", {}, fmt.num(points.balance)), ` ${points.pointsName || ""}`),
             ]
           : null,
+        me.tier ? this.#tier(me.tier, copy, fmt) : null,
         streaks.length
           ? [h("h3", {}, copy.streaksTitle || ""), h("ul", {}, streaks.map((s) => this.#streak(s, copy, fmt)))]
           : null,
@@ -453,6 +454,23 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
           : h("p", { class: "muted none" }, copy.noRewards || ""),
         status,
         copy.callToAction ? this.#cta(copy.callToAction, null) : null,
+      );
+    }
+
+    /** The member's Wix loyalty tier and what the next one needs ("120 more points to Gold", a bar). */
+    #tier(t, copy, fmt) {
+      const next = t.next;
+      return h(
+        "div",
+        { class: "tier", "data-tier": t.id || "" },
+        h("h3", {}, copy.tierTitle || ""),
+        h("p", { class: "tier-name" }, h("strong", {}, t.name || "")),
+        next
+          ? [
+              h("p", { class: "tier-next" }, `${fmt.num(next.pointsNeeded)} ${copy.tierNext || ""} ${next.name}`),
+              this.#bar(`${copy.tierTitle || ""}: ${next.name}`, t.points, next.requiredPoints, fmt),
+            ]
+          : null,
       );
     }
 

@@ -13,6 +13,7 @@ from worker.wix.fake import (
     inbox,
     loyalty,
     loyalty_program,
+    loyalty_tiers,
     members,
     oauth,
     orders,
@@ -35,6 +36,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         oauth,
         loyalty,
         loyalty_program,
+        loyalty_tiers,
         coupons,
         orders,
         contacts,
@@ -44,7 +46,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         app_management,
     )
     routers = [module.router for module in modules]
-    for router in [*routers, control.router, app_management.control_router]:
+    for router in [*routers, control.router, app_management.control_router, loyalty_tiers.control_router]:
         app.include_router(router)
     install_error_handlers(app)
     # The routers' own routes, for naming each call's endpoint ("GET /ecom/v1/orders/{order_id}").

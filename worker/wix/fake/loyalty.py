@@ -46,6 +46,7 @@ from worker.wix.fake.errors import (
     json_object,
     not_found,
 )
+from worker.wix.fake.loyalty_tiers import announce, recalculate
 from worker.wix.fake.oauth import CallerDep
 from worker.wix.fake.query import compare_keys, cursor_page, matches, parse_filter, parse_sort, sort_key
 from worker.wix.fake.state import InstanceState, iso, new_id
@@ -90,6 +91,7 @@ def record_transaction(
     instance.transactions.append(
         {"id": new_id(), "accountId": account["id"], "createdDate": now, **copy.deepcopy(transaction)}
     )
+    recalculate(instance, account, now)  # the account's `tier`, while the site's tiers are ACTIVE
     return {"account": copy.deepcopy(account), "transactionId": instance.transactions[-1]["id"]}
 
 
@@ -222,6 +224,7 @@ async def earn_points(account_id: str, request: Request, caller: CallerDep) -> d
     }
     answer = record_transaction(caller.instance, account, transaction, iso(caller.fake.clock()))
     caller.instance.earn_results[(account_id, str(key))] = copy.deepcopy(answer)
+    announce(caller.fake, caller.instance, account_id)
     return answer
 
 
@@ -251,7 +254,7 @@ async def adjust_points(account_id: str, request: Request, caller: CallerDep) ->
             ABORTED,
             f"revision {revision} is not the account's current revision {account['revision']}",
         )
-    return adjust(
+    answer = adjust(
         caller.instance,
         account,
         delta=amount if has_amount else balance - account["points"]["balance"],
@@ -259,6 +262,8 @@ async def adjust_points(account_id: str, request: Request, caller: CallerDep) ->
         app_id=caller.grant.app_id,
         now=iso(caller.fake.clock()),
     )
+    announce(caller.fake, caller.instance, account_id)
+    return answer
 
 
 def adjust(

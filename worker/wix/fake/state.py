@@ -109,6 +109,9 @@ class InstanceState:
     webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the fake sent, as Wix would
     embedded_script: dict[str, Any] | None = None  # `{"parameters", "disabled"}` once embedded
     installed: bool = True  # False after the fake sent AppRemoved (until it sends AppInstalled again)
+    # Loyalty tiers (worker.wix.fake.loyalty_tiers): the program settings once set up, and the tiers.
+    tiers_settings: dict[str, Any] | None = None
+    tiers: list[dict[str, Any]] = field(default_factory=list)
 
     def account_for_contact(self, contact_id: str) -> dict[str, Any] | None:
         for account in self.accounts.values():
@@ -136,6 +139,8 @@ class InstanceState:
             "webhooks": self.webhooks,
             "embeddedScript": self.embedded_script,
             "installed": self.installed,
+            "tiersSettings": self.tiers_settings,
+            "tiers": self.tiers,
         }
 
 
