@@ -109,6 +109,8 @@ class InstanceState:
     webhooks: list[dict[str, Any]] = field(default_factory=list)  # what the fake sent, as Wix would
     embedded_script: dict[str, Any] | None = None  # `{"parameters", "disabled"}` once embedded
     installed: bool = True  # False after the fake sent AppRemoved (until it sends AppInstalled again)
+    loyalty_rewards: dict[str, dict[str, Any]] = field(default_factory=dict)  # the catalog, by reward id
+    loyalty_coupons: dict[str, dict[str, Any]] = field(default_factory=dict)  # redeemed, by loyalty coupon id
 
     def account_for_contact(self, contact_id: str) -> dict[str, Any] | None:
         for account in self.accounts.values():
@@ -136,6 +138,8 @@ class InstanceState:
             "webhooks": self.webhooks,
             "embeddedScript": self.embedded_script,
             "installed": self.installed,
+            "loyaltyRewards": list(self.loyalty_rewards.values()),
+            "loyaltyCoupons": list(self.loyalty_coupons.values()),
         }
 
 
