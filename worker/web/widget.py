@@ -26,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from worker.engine.storefront import DEFAULT_ID
-from worker.loyalty.spending import redeem, spending
 from worker.progress.member_progress import member_progress
 from worker.store.progress import ProgressStore
 from worker.storefront.sessions import open_session
@@ -208,50 +207,6 @@ def get_me(
         store, claims.instance_id, claims.contact_id, datetime.now(UTC), wix=lambda: wix
     )
     return member_view(program, claims.instance_id, progress)
-
-
-# --- Spending points (worker/loyalty/spending.py) --------------------------------------------------------
-
-
-class RedeemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rewardId: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+$")]
-    requestId: Annotated[str, Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
-
-
-@router.get(
-    "/loyalty-rewards",
-    summary="The site's Wix loyalty rewards with their cost, the member's balance and loyalty coupons",
-    responses={401: {"description": "A bad, expired or foreign widget token (`invalid_token`)"}},
-)
-def get_loyalty_rewards(
-    request: Request,
-    response: Response,
-    wix: Wix,
-    instance: Annotated[str | None, Query(max_length=200)] = None,
-) -> dict[str, Any]:
-    response.headers["cache-control"] = "no-store"
-    claims = widget_member(request, instance)
-    return spending(require_wix(wix), request.app.state.store, claims.instance_id, claims.contact_id)
-
-
-@router.post(
-    "/redeem",
-    summary="Redeem the member's points for a reward's coupon, once per `requestId`",
-    responses={
-        401: {"description": "A bad, expired or foreign widget token (`invalid_token`)"},
-        404: {"description": "No such reward on offer (`unknown_reward`)"},
-        409: {"description": "Too few points (`insufficient_points`), or no loyalty account"},
-    },
-)
-def post_redeem(request: Request, response: Response, wix: Wix, body: RedeemIn) -> dict[str, Any]:
-    response.headers["cache-control"] = "no-store"
-    claims = widget_member(request, None)
-    store, now = request.app.state.store, datetime.now(UTC)
-    return redeem(
-        require_wix(wix), store, claims.instance_id, claims.contact_id, body.rewardId, body.requestId, now
-    )
 
 
 # --- Wiring ----------------------------------------------------------------------------------------------

@@ -633,7 +633,7 @@ class WixClient:
     def query_loyalty_coupons(
         self, instance_id: str, account_id: str, *, limit: int = 100
     ) -> list[WixObject]:
-        """The account's loyalty coupons, newest first (`POST /loyalty-coupons/v1/coupons/query`; one page)."""
+        """The account's loyalty coupons, newest first (`POST /loyalty-coupons/v1/coupons/query`, a page)."""
         query = {
             "filter": {"accountId": {"$eq": account_id}},
             "sort": [{"fieldName": "createdDate", "order": "DESC"}],
