@@ -18,7 +18,9 @@ from worker.web.wix_dependency import Wix
 
 router = APIRouter(prefix="/widget/v1", tags=["storefront widget"])
 
-UNAUTHORIZED = {401: {"description": "A bad, expired or foreign widget token (`invalid_token`)"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "A bad, expired or foreign widget token (`invalid_token`)"}
+}
 
 
 class RedeemIn(BaseModel):
