@@ -59,6 +59,10 @@ COPY_KEYS: tuple[str, ...] = (
     "statusFailed",
     "statusRedeemed",
     "memberPaused",
+    "spendTitle",
+    "redeem",
+    "notEnoughPoints",
+    "yourCoupons",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -109,6 +113,11 @@ class Copy(_Strict):
     statusRedeemed: Text | None = None
     # A paused member (the merchant paused them in the programme).
     memberPaused: Text | None = None
+    # Spending points on the site's Wix loyalty rewards.
+    spendTitle: Text | None = None
+    redeem: Text | None = None
+    notEnoughPoints: Text | None = None
+    yourCoupons: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -190,6 +199,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusFailed": "Delayed",
         "statusRedeemed": "Used",
         "memberPaused": "Your rewards are paused: orders do not count for now.",
+        "spendTitle": "Spend points",
+        "redeem": "Redeem",
+        "notEnoughPoints": "Not enough points for this reward yet",
+        "yourCoupons": "Your coupons",
     },
     "de": {
         "title": "Prämien",
@@ -221,6 +234,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusFailed": "Verzögert",
         "statusRedeemed": "Eingelöst",
         "memberPaused": "Ihre Prämien sind pausiert: Bestellungen zählen derzeit nicht.",
+        "spendTitle": "Punkte einlösen",
+        "redeem": "Einlösen",
+        "notEnoughPoints": "Noch nicht genug Punkte für diese Prämie",
+        "yourCoupons": "Ihre Gutscheine",
     },
 }
 
