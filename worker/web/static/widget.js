@@ -537,7 +537,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
         if (strong) strong.textContent = fmt.num(balance);
       };
       const addCoupon = (c, fresh) => {
-        if (!c || !c.code || mine.querySelector(`[data-coupon="${CSS.escape(String(c.id))}"]`)) return;
+        if (!c || !c.code || [...mine.children].some((li) => li.dataset.coupon === String(c.id))) return;
         const code = h("code", {}, c.code);
         const button = h("button", { type: "button", class: "btn" }, copy.copyCode || "Copy");
         button.addEventListener("click", () => this.#copy(c.code, code, button, copy, status));
