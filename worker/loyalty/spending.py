@@ -79,12 +79,18 @@ def offer(reward: dict[str, Any], tier_id: str | None = None) -> dict[str, Any] 
 
 
 def rewards(wix: WixClient, store: redis.Redis, instance_id: str) -> list[dict[str, Any]]:
-    """The site's Wix loyalty rewards, kept `REWARDS_TTL_SECONDS` in Redis (Wix errors propagate)."""
+    """The site's Wix loyalty rewards, kept `REWARDS_TTL_SECONDS` in Redis; none when Wix answers 404 (the
+    site has no Wix Loyalty app); other Wix errors propagate."""
     key = keys.loyalty_rewards_copy(instance_id)
     kept = store.get(key)
     if kept is not None:
         return json.loads(kept)  # type: ignore[arg-type,no-any-return]
-    found = wix.list_loyalty_rewards(instance_id)
+    try:
+        found = wix.list_loyalty_rewards(instance_id)
+    except WixApiError as exc:
+        if exc.status != 404:
+            raise
+        found = []  # no Wix Loyalty app on the site: nothing to spend points on
     store.set(key, json.dumps(found), ex=REWARDS_TTL_SECONDS)
     return found
 

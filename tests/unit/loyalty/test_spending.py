@@ -117,6 +117,12 @@ class TestCatalog:
         spending(wix, fake_store, INSTANCE, CONTACT)
         assert calls.count("/loyalty-rewards/v1/rewards") == 1
 
+    def test_a_site_without_the_loyalty_app_has_nothing_to_spend_on(self, wix, fake_store, fake_wix) -> None:
+        """Wix answers the catalog 404: no rewards, no error (the widget leaves the section out)."""
+        seed(fake_wix)
+        fake_wix.instance(INSTANCE).loyalty_app_installed = False
+        assert spending(wix, fake_store, INSTANCE, CONTACT)["rewards"] == []
+
 
 class TestRedeem:
     def test_redeems_once_per_request_id(self, wix, fake_store, fake_wix) -> None:

@@ -25,7 +25,8 @@ UNCONFIRMED choices (the packages declare no custom errors for these methods):
 - a balance below the reward's cost: 400 applicationError `NOT_ENOUGH_POINTS`;
 - an inactive reward, or a DISCOUNT_AMOUNT one (that is spent at checkout, not as a coupon): 400
   `REWARD_NOT_REDEEMABLE`; an unknown reward or account: 404 `NOT_FOUND`;
-- the program not ACTIVE: 428 `FAILED_PRECONDITION` (as earn and adjust).
+- the program not ACTIVE: 428 `FAILED_PRECONDITION` (as earn and adjust);
+- the site without the Wix Loyalty app: the catalog answers 404, as the program does.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ def tier_config(reward: dict[str, Any], tier_id: str | None) -> dict[str, Any] |
     return by_tier.get(tier_id) or by_tier.get(None)
 
 
+def _catalog(caller: Caller) -> dict[str, dict[str, Any]]:
+    """The site's rewards, or the 404 of a site without the Loyalty app (UNCONFIRMED, as the program's)."""
+    if not caller.instance.loyalty_app_installed:
+        raise not_found("Loyalty program", caller.instance.instance_id)
+    return caller.instance.loyalty_rewards
+
+
 @router.get("/loyalty-rewards/v1/rewards")
 async def list_rewards(request: Request, caller: CallerDep) -> dict[str, Any]:
     """`?cursorPaging.limit=&cursorPaging.cursor=` → `{"rewards", "pagingMetadata"}`, oldest first."""
@@ -106,7 +114,7 @@ async def list_rewards(request: Request, caller: CallerDep) -> dict[str, Any]:
     paging: dict[str, Any] = {"cursor": params.get("cursorPaging.cursor")}
     if params.get("cursorPaging.limit", "").isdigit():
         paging["limit"] = int(params["cursorPaging.limit"])
-    rewards = [copy.deepcopy(reward) for reward in caller.instance.loyalty_rewards.values()]
+    rewards = [copy.deepcopy(reward) for reward in _catalog(caller).values()]
     page, metadata = cursor_page(rewards, paging)
     return {"rewards": page, "pagingMetadata": metadata}
 
@@ -134,7 +142,7 @@ async def query_rewards(request: Request, caller: CallerDep) -> dict[str, Any]:
     """`{"query": {"filter", "sort", "cursorPaging"}}` → `{"rewards", "pagingMetadata"}`."""
     query = _query(await json_object(request))
     query_filter = parse_filter(query.get("filter"))
-    found = [r for r in caller.instance.loyalty_rewards.values() if matches(r, query_filter)]
+    found = [r for r in _catalog(caller).values() if matches(r, query_filter)]
     page, metadata = cursor_page(_sorted(found, query), query.get("cursorPaging"))
     return {"rewards": page, "pagingMetadata": metadata}
 
@@ -175,7 +183,7 @@ def _new_code(instance: InstanceState) -> str:
 def redeem(caller: Caller, reward_id: str, account: dict[str, Any]) -> dict[str, Any]:
     """Spend the account's points on the reward: a REDEEM transaction, a coupon, a LoyaltyCoupon."""
     instance, fake = caller.instance, caller.fake
-    reward = instance.loyalty_rewards.get(reward_id)
+    reward = _catalog(caller).get(reward_id)
     if reward is None:
         raise not_found("Reward", reward_id)
     if instance.program.get("status") != "ACTIVE":
