@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ import redis
 
 from worker import keys
 from worker.wix.client import WixApiError, WixClient, WixTransientError
+
+logger = logging.getLogger(__name__)
 
 REWARDS_TTL_SECONDS = 60  # the catalog is the merchant's: a change shows within a minute
 REDEMPTION_TTL_SECONDS = 7 * 24 * 3600  # a retry of the same request id answers the same coupon this long
@@ -226,6 +229,10 @@ def _redeem_locked(
     if record:  # an earlier try of this request may have redeemed: look before redeeming again
         found = _look_up(wix, store, instance_id, contact_id, account["id"], chosen, record["since"])
         if found is not None:
+            logger.info(
+                "an earlier try's redemption found in Wix",
+                extra={"instance_id": instance_id, "contact_id": contact_id, "reward_id": reward_id},
+            )
             return _finish(store, instance_id, contact_id, key, ttl, found, chosen, _balance(account))
     balance = _balance(account)
     if balance < chosen["costInPoints"]:
@@ -308,6 +315,16 @@ def _finish(
     balance: int,
 ) -> dict[str, Any]:
     """Keep the answer for retries, claim the coupon, and drop the member's cached account (its balance)."""
+    logger.info(
+        "points redeemed for a Wix loyalty coupon",
+        extra={
+            "instance_id": instance_id,
+            "contact_id": contact_id,
+            "reward_id": chosen["id"],
+            "loyalty_coupon_id": coupon.get("id"),
+            "points": chosen["costInPoints"],
+        },
+    )
     answer = {
         "coupon": coupon_view(coupon),
         "balance": max(balance, 0),
