@@ -388,6 +388,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         f"wrw:stats:{i}:*",
         api_key_index(i),
         loyalty_tiers_copy(i),
+        loyalty_rewards_copy(i),
     ]
 
 
@@ -518,3 +519,29 @@ def member_tier(instance_id: str, contact_id: str) -> str:
 def loyalty_tiers_copy(instance_id: str) -> str:
     """A short-lived copy of the site's Wix tiers program (`GET /loyalty-tiers/v1/tiers/program`)."""
     return f"wrw:cache:loyalty-tiers:{_checked_instance(instance_id)}"
+
+
+# Shoppers spending points (worker/loyalty/spending.py); a member's keys live under the member's hash tag.
+
+
+def member_redemption(instance_id: str, contact_id: str, request_digest: str) -> str:
+    """String (JSON): one redemption of points for a coupon, by the digest (hex) of its request id:
+    `pending` while Wix may be redeeming it, then `done` with the coupon, so a retry answers the same."""
+    if not request_digest.isalnum():
+        raise InvalidIdentifier("a redemption key is a hex digest")
+    return f"{member(instance_id, contact_id)}:redeem:{request_digest}"
+
+
+def member_redeem_lock(instance_id: str, contact_id: str) -> str:
+    """String with a TTL: the member's one redemption under way (Wix's redeem takes no idempotency key)."""
+    return f"{member(instance_id, contact_id)}:redeem-lock"
+
+
+def member_redeemed_coupons(instance_id: str, contact_id: str) -> str:
+    """Set: the Wix loyalty coupon ids a redemption of ours already answered (a look-up claims each once)."""
+    return f"{member(instance_id, contact_id)}:redeemed-coupons"
+
+
+def loyalty_rewards_copy(instance_id: str) -> str:
+    """A short-lived copy of the site's Wix loyalty rewards catalog (the widget's *Spend points*)."""
+    return f"wrw:cache:loyalty-rewards:{_checked_instance(instance_id)}"

@@ -70,4 +70,31 @@ def sample_member(program: Program | None, instance_id: str, now: datetime) -> d
             "rewardIssuedAt": utc_stamp(now),
         }
     )
-    return member_view(program, instance_id, progress)
+    view = member_view(program, instance_id, progress)
+    view["spend"] = sample_spend()
+    return view
+
+
+def sample_spend() -> dict[str, Any]:
+    """The *Spend points* section's sample, shaped as `GET /widget/v1/loyalty-rewards` answers: two made-up
+    Wix loyalty rewards (one within the sample balance) and no coupons yet; the preview's Redeem is off."""
+    return {
+        "balance": SAMPLE_BALANCE,
+        "rewards": [
+            {
+                "id": "sample-loyalty-reward-1",
+                "name": "10% off",
+                "costInPoints": 100,
+                "discount": {"type": "percentage", "value": 10},
+                "summary": "10% off",
+            },
+            {
+                "id": "sample-loyalty-reward-2",
+                "name": "Free shipping",
+                "costInPoints": 250,
+                "discount": {"type": "freeShipping", "value": None},
+                "summary": "Free shipping",
+            },
+        ],
+        "coupons": [],
+    }

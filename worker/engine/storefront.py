@@ -61,6 +61,10 @@ COPY_KEYS: tuple[str, ...] = (
     "memberPaused",
     "tierTitle",
     "tierNext",
+    "spendTitle",
+    "redeem",
+    "notEnoughPoints",
+    "yourCoupons",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -114,6 +118,11 @@ class Copy(_Strict):
     # The member's Wix loyalty tier (`tierNext` follows the points the next tier needs: "120 more points to").
     tierTitle: Text | None = None
     tierNext: Text | None = None
+    # Spending points on the site's Wix loyalty rewards.
+    spendTitle: Text | None = None
+    redeem: Text | None = None
+    notEnoughPoints: Text | None = None
+    yourCoupons: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -197,6 +206,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "memberPaused": "Your rewards are paused: orders do not count for now.",
         "tierTitle": "Your tier",
         "tierNext": "more points to",
+        "spendTitle": "Spend points",
+        "redeem": "Redeem",
+        "notEnoughPoints": "Not enough points for this reward yet",
+        "yourCoupons": "Your coupons",
     },
     "de": {
         "title": "Prämien",
@@ -230,6 +243,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "memberPaused": "Ihre Prämien sind pausiert: Bestellungen zählen derzeit nicht.",
         "tierTitle": "Ihre Stufe",
         "tierNext": "weitere Punkte bis",
+        "spendTitle": "Punkte einlösen",
+        "redeem": "Einlösen",
+        "notEnoughPoints": "Noch nicht genug Punkte für diese Prämie",
+        "yourCoupons": "Ihre Gutscheine",
     },
 }
 

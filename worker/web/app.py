@@ -38,6 +38,7 @@ from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.web.guards import AuthFirst, BodyLimit
 from worker.web.sync import router as sync_router
+from worker.web.widget_spend import router as widget_spend_router
 from worker.wix.tokens import TokenVerifier, load_public_key
 
 logger = logging.getLogger(__name__)
@@ -117,5 +118,6 @@ def create_app(
     app.include_router(overview_router)
     app.include_router(api_keys_router)
     app.include_router(console_api_keys_router)
+    app.include_router(widget_spend_router)
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

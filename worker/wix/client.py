@@ -615,6 +615,43 @@ class WixClient:
             t for t in _objects(answer, "loyaltyTransactions") if t.get("accountId") in (None, account_id)
         ]
 
+    # --- Loyalty rewards and loyalty coupons (`@wix/auto_sdk_loyalty_rewards`, `..._loyalty_coupons`) ---
+
+    def list_loyalty_rewards(self, instance_id: str, *, max_pages: int = 10) -> list[WixObject]:
+        """The site's loyalty rewards catalog (`GET /loyalty-rewards/v1/rewards`, cursor paging), at most
+        `max_pages` pages of 100."""
+        rewards: list[WixObject] = []
+        params = {"cursorPaging.limit": "100"}
+        for _ in range(max_pages):
+            answer = self._call(instance_id, "GET", "/loyalty-rewards/v1/rewards", params=params)
+            rewards.extend(_objects(answer, "rewards"))
+            cursor = _next_cursor(answer)
+            if cursor is None:
+                break
+            params = {"cursorPaging.limit": "100", "cursorPaging.cursor": cursor}
+        return rewards
+
+    def redeem_points_for_coupon(self, instance_id: str, reward_id: str, account_id: str) -> WixObject:
+        """Spend the account's points on a reward (`POST /loyalty-coupons/v1/coupons`); answers the
+        LoyaltyCoupon (`couponReference.code` is the code). Wix takes no idempotency key here, so a lost
+        answer is never sent again in place (`safe_to_repeat`): the caller looks it up with
+        `query_loyalty_coupons` first (worker.loyalty.spending)."""
+        body = {"rewardId": reward_id, "loyaltyAccountId": account_id}
+        answer = self._call(instance_id, "POST", "/loyalty-coupons/v1/coupons", json=body)
+        return _object(answer, "coupon")
+
+    def query_loyalty_coupons(
+        self, instance_id: str, account_id: str, *, limit: int = 100
+    ) -> list[WixObject]:
+        """The account's loyalty coupons, newest first (`POST /loyalty-coupons/v1/coupons/query`, a page)."""
+        query = {
+            "filter": {"accountId": {"$eq": account_id}},
+            "sort": [{"fieldName": "createdDate", "order": "DESC"}],
+            "paging": {"limit": limit},
+        }
+        answer = self._call(instance_id, "POST", "/loyalty-coupons/v1/coupons/query", json={"query": query})
+        return [c for c in _objects(answer, "loyaltyCoupons") if c.get("accountId") in (None, account_id)]
+
     # --- Orders (§3.1), contacts (§4.4) -------------------------------------------------------------
 
     def get_order(self, instance_id: str, order_id: str) -> WixObject | None:

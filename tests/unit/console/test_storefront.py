@@ -150,3 +150,6 @@ def test_the_sample_member_has_made_up_progress_over_the_sites_live_streaks_and_
     assert five["value"] == "3" and five["milestones"][0]["achieved"] is True
     assert sample["rewards"][0]["name"] == "Four" and sample["rewards"][0]["couponCode"] == "SAMPLE-10"
     assert sample_member(None, SITE, datetime(2026, 12, 7, tzinfo=UTC))["streaks"] == []
+    spend = sample["spend"]  # the Spend points section, shaped as GET /widget/v1/loyalty-rewards answers
+    assert spend["balance"] == sample["points"]["balance"] and spend["coupons"] == []
+    assert [r["costInPoints"] for r in spend["rewards"]] == [100, 250]

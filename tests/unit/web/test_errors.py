@@ -16,6 +16,7 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.jobs.runner import UnknownJob
+from worker.loyalty.spending import RedeemRefused
 from worker.progress.record import Conflict, NotFound
 from worker.store.audit_log import InvalidAuditEntry
 from worker.store.instances import InstanceRemoved
@@ -81,6 +82,13 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "invalid_request",
         "who is 1 to 200 characters",
         None,
+    ),
+    (
+        RedeemRefused(409, "insufficient_points", "this reward costs 100 points", {"costInPoints": 100}),
+        409,
+        "insufficient_points",
+        "this reward costs 100 points",
+        {"costInPoints": 100},
     ),
 ]
 

@@ -70,6 +70,9 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
 .cta a{color:inherit}
 .balance strong{font-size:22px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.spend .cost{font-weight:600}
+.spend .btn[disabled]{opacity:.6;cursor:progress}
+.spend .note{color:var(--wrw-text);font-weight:600}
 `;
 
   /** `h("p", {class: "muted"}, "text", child)`: an element; attributes set, text as text nodes. */
@@ -167,6 +170,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
     #session = null;
     #launcher = null;
     #panel = null;
+    #api = null; // {base, token, instance}: what the *Spend points* section calls with
 
     connectedCallback() {
       if (this.#started) return;
@@ -208,6 +212,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
       const sample = session && session.mode === "member" && session.sample && typeof session.sample === "object"
         ? session.sample
         : null;
+      this.#api = { base, token, instance: query.get("instance") };
       const [content, me] = await Promise.all([
         getJson(`${base}/widget/v1/public?${query}`),
         sample ||
@@ -442,6 +447,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
             ]
           : null,
         me.tier ? this.#tier(me.tier, copy, fmt) : null,
+        this.#spend(me, copy, fmt, status),
         streaks.length
           ? [h("h3", {}, copy.streaksTitle || ""), h("ul", {}, streaks.map((s) => this.#streak(s, copy, fmt)))]
           : null,
@@ -527,6 +533,109 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
           : null,
         r.expiresAt ? h("p", { class: "muted expires" }, fill(copy.expiresOn, fmt.date(r.expiresAt))) : null,
       );
+    }
+
+    // --- Spend points (docs/widget-api.md: GET /widget/v1/loyalty-rewards, POST /widget/v1/redeem) -------
+
+    /** The site's Wix loyalty rewards at their cost with a Redeem button each, and the member's loyalty
+     * coupons (a new one on top, its code with a copy button). A click redeems once: the button is busy
+     * until the answer, and the click's retries send the same request id. A preview shows `me.spend`. */
+    #spend(me, copy, fmt, status) {
+      const api = this.#api || {};
+      const sample = me.spend && typeof me.spend === "object" ? me.spend : null;
+      if (!sample && !api.token) return null;
+      const pointsName = (me.points && me.points.pointsName) || "";
+      const offers = h("ul", { class: "offers" });
+      const mineTitle = h("h4", { class: "coupons-title", hidden: "" }, copy.yourCoupons || "");
+      const mine = h("ul", { class: "coupons" });
+      const section = h("section", { class: "spend", "data-section": "spend", "aria-labelledby": "wrw-spend" },
+        h("h3", { id: "wrw-spend" }, copy.spendTitle || ""), offers, mineTitle, mine);
+      const setBalance = (balance) => {
+        const strong = Number.isFinite(balance) && this.shadowRoot && this.shadowRoot.querySelector(".balance strong");
+        if (strong) strong.textContent = fmt.num(balance);
+      };
+      const addCoupon = (c, fresh) => {
+        if (!c || !c.code || [...mine.children].some((li) => li.dataset.coupon === String(c.id))) return;
+        const code = h("code", {}, c.code);
+        const button = h("button", { type: "button", class: "btn" }, copy.copyCode || "Copy");
+        button.addEventListener("click", () => this.#copy(c.code, code, button, copy, status));
+        const item = h("li", { class: fresh ? "card new" : "card", "data-coupon": c.id },
+          h("h4", {}, c.rewardName || ""), h("div", { class: "coupon" }, code, button));
+        if (fresh) mine.prepend(item);
+        else mine.append(item);
+        mineTitle.hidden = false;
+      };
+      const offer = (r) => {
+        const button = h("button", { type: "button", class: "btn redeem", disabled: sample ? "" : null }, copy.redeem || "Redeem");
+        const note = h("p", { class: "note", role: "status" });
+        let busy = false;
+        button.addEventListener("click", async () => {
+          if (busy) return; // the second of a double click
+          busy = true;
+          button.disabled = true;
+          note.textContent = "";
+          try {
+            const answer = await this.#redeemOnce(api, r.id);
+            addCoupon(answer.coupon, true);
+            setBalance(answer.balance);
+          } catch (error) {
+            note.textContent = error.code === "insufficient_points" ? copy.notEnoughPoints || error.message : error.message;
+          } finally {
+            busy = false;
+            button.disabled = false;
+          }
+        });
+        return h("li", { class: "card", "data-loyalty-reward": r.id },
+          h("div", { class: "row" }, h("h4", {}, r.name), h("span", { class: "cost" }, `${fmt.num(r.costInPoints)} ${pointsName}`.trim())),
+          r.summary && r.summary !== r.name ? h("p", { class: "muted" }, r.summary) : null, button, note);
+      };
+      const show = (data) => {
+        offers.replaceChildren(...(data.rewards || []).map(offer));
+        for (const c of data.coupons || []) addCoupon(c, false);
+        section.hidden = !(data.rewards || []).length && !(data.coupons || []).length;
+      };
+      if (sample) show(sample);
+      else {
+        section.hidden = true;
+        getJson(`${api.base}/widget/v1/loyalty-rewards?instance=${encodeURIComponent(api.instance)}`, api.token)
+          .then(show, (error) => this.#fail(`${error.message}; no Spend points section`));
+      }
+      return section;
+    }
+
+    /** POST /widget/v1/redeem with one request id for this click, tried again (same id) while the server
+     * cannot be reached or answers 5xx: the server answers a repeat with the coupon the first got. */
+    async #redeemOnce(api, rewardId) {
+      const requestId = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      let failure = null;
+      for (let attempt = 0; attempt < 4; attempt++) {
+        if (attempt) await new Promise((resolve) => setTimeout(resolve, 400 * 2 ** (attempt - 1)));
+        let response;
+        try {
+          response = await fetch(`${api.base}/widget/v1/redeem`, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${api.token}`, "Content-Type": "application/json" },
+            body: JSON.stringify({ rewardId, requestId }),
+            credentials: "omit",
+            mode: "cors",
+          });
+        } catch (error) {
+          failure = new ApiError(`cannot reach the server (${error.message || error})`);
+          continue;
+        }
+        let body = null;
+        try {
+          body = await response.json();
+        } catch {
+          body = null;
+        }
+        if (response.ok && body && body.coupon) return body;
+        const e = (body && body.error) || {};
+        failure = new ApiError(e.message || `the server answered ${response.status}`);
+        failure.code = e.code;
+        if (response.status < 500) break;
+      }
+      throw failure;
     }
 
     /** navigator.clipboard when allowed; otherwise the code is selected for the shopper to copy. */

@@ -13,6 +13,7 @@ from worker.wix.fake import (
     inbox,
     loyalty,
     loyalty_program,
+    loyalty_rewards,
     loyalty_tiers,
     members,
     oauth,
@@ -44,9 +45,16 @@ def create_app(fake: FakeWix) -> FastAPI:
         automations,
         inbox,
         app_management,
+        loyalty_rewards,
     )
     routers = [module.router for module in modules]
-    for router in [*routers, control.router, app_management.control_router, loyalty_tiers.control_router]:
+    for router in [
+        *routers,
+        control.router,
+        app_management.control_router,
+        loyalty_tiers.control_router,
+        loyalty_rewards.control_router,
+    ]:
         app.include_router(router)
     install_error_handlers(app)
     # The routers' own routes, for naming each call's endpoint ("GET /ecom/v1/orders/{order_id}").

@@ -48,6 +48,8 @@ COLLECTIONS = {
     "conversations",
     "messages",
     "webhooks",
+    "loyaltyRewards",
+    "loyaltyCoupons",
 }
 
 

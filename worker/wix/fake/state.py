@@ -112,6 +112,8 @@ class InstanceState:
     # Loyalty tiers (worker.wix.fake.loyalty_tiers): the program settings once set up, and the tiers.
     tiers_settings: dict[str, Any] | None = None
     tiers: list[dict[str, Any]] = field(default_factory=list)
+    loyalty_rewards: dict[str, dict[str, Any]] = field(default_factory=dict)  # the catalog, by reward id
+    loyalty_coupons: dict[str, dict[str, Any]] = field(default_factory=dict)  # redeemed, by loyalty coupon id
 
     def account_for_contact(self, contact_id: str) -> dict[str, Any] | None:
         for account in self.accounts.values():
@@ -141,6 +143,8 @@ class InstanceState:
             "installed": self.installed,
             "tiersSettings": self.tiers_settings,
             "tiers": self.tiers,
+            "loyaltyRewards": list(self.loyalty_rewards.values()),
+            "loyaltyCoupons": list(self.loyalty_coupons.values()),
         }
 
 
