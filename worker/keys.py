@@ -503,3 +503,17 @@ def stats_counted_order(instance_id: str, purpose: str, order_id: str) -> str:
     """Set once an order (or a points earn, by its key's digest) was counted for `purpose` (`paid`,
     `redeemed`, `earn`): each counts once."""
     return f"wrw:stats:{_checked_instance(instance_id)}:order:{purpose}:{order_id}"
+
+
+# Cancellations and refunds (worker/store/order_reversals.py): under the member's hash tag, so the purge of
+# the instance and the erasure of the member take them too.
+
+
+def member_order_points(instance_id: str, contact_id: str, entity_id: str) -> str:
+    """Hash about one order (or the checkout it came from): what its points rules earned (`earn:{key}`),
+    whether it was reversed (`reversed`), which adjustment covers each earn (`covered:{key}`), each
+    adjustment's points (`adj:{id}`) and outcome (`done:{id}`), and its voided logs (`voided:{uid}`)."""
+    problem = identifier_problem(entity_id)
+    if problem is not None:
+        raise InvalidIdentifier(f"not an order id for a key: {problem}")
+    return f"{member(instance_id, contact_id)}:order-points:{entity_id}"

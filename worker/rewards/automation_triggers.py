@@ -7,7 +7,8 @@ The triggers (their payload schemas, what a self-hoster pastes in Wix's Dev Cent
 - `milestone_achieved`: a reward log was created; `reward_issued`: it was issued (by fulfilment, the
   Update Reward Log action or the records API); `reward_expiring`: it expires within the notice days;
 - `points_earned`: a points rule's points were earned in Wix;
-- `streak_at_risk`: a streak's period is on its last day without its target met.
+- `streak_at_risk`: a streak's period is on its last day without its target met;
+- `points_reversed`: a cancelled or refunded order's points were taken back (worker/rewards/reversal.py).
 
 Every payload names the member as `contactId` (the one property Wix connects to the contact) and
 spells its keys in camelCase. A report carries Wix's idempotency key (`{triggerKey}:{entity}`, a digest
@@ -47,6 +48,7 @@ REWARD_ISSUED = "reward_issued"
 REWARD_EXPIRING = "reward_expiring"
 POINTS_EARNED = "points_earned"
 STREAK_AT_RISK = "streak_at_risk"
+POINTS_REVERSED = "points_reversed"
 TRIGGER_KEYS = (
     ORDER_PAID,
     ORDER_FULFILLED,
@@ -55,6 +57,7 @@ TRIGGER_KEYS = (
     REWARD_EXPIRING,
     POINTS_EARNED,
     STREAK_AT_RISK,
+    POINTS_REVERSED,
 )
 REWARD_LOG_TRIGGERS = (MILESTONE_ACHIEVED, REWARD_ISSUED, REWARD_EXPIRING)
 
@@ -227,3 +230,26 @@ def report_trigger(
         return False
     report_event(wix, instance_id, trigger_key, reward_log_id, trigger_payload(reward_log))
     return True
+
+
+def report_points_reversed(
+    client: redis.Redis,
+    follow_ups: Dispatcher,
+    instance_id: str,
+    contact_id: str,
+    *,
+    order_id: str,
+    points: int,
+    reason: str,
+    at: datetime,
+) -> bool:
+    """`points_reversed`, once per order (the entity), after Wix took the points back."""
+    payload = {
+        "contactId": contact_id,
+        "orderId": order_id,
+        "points": points,
+        "reason": reason,
+        "reversedAt": utc_stamp(at),
+    }
+    entity = f"order:{order_id}"
+    return report_event_once(client, follow_ups, instance_id, contact_id, POINTS_REVERSED, entity, payload)
