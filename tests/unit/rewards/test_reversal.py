@@ -66,7 +66,7 @@ def document(on_cancel: str = "keep") -> dict[str, Any]:
                     "value": "order.total",
                 },
             ],
-        ),  # fmt: skip
+        ),
         "pointsRules": [{"on": "order_paid", "points": 1, "per": 1}],
         "onCancel": on_cancel,
     }
