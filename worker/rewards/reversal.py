@@ -33,6 +33,7 @@ from worker.dispatch import REVERSE_POINTS, REVOKE_REWARD, Dispatcher, queue_of
 from worker.engine.program import Program, ProgramInvalid
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import identifier_problem
+from worker.loyalty.points_gate import points_wait_reason
 from worker.loyalty.points_rules import PointsEarn
 from worker.rewards.fulfilment import coupon_code
 from worker.store import order_reversals, outbox
@@ -286,6 +287,8 @@ def take_back_points(
         return done
     # A checkout's late earn: the cancellation noted the order (and why) in the checkout's ledger.
     order_id, why = order_reversals.reversal_of(client, instance_id, contact_id, entity_id, order_id, why)
+    if (reason := points_wait_reason(client, instance_id)) is not None:  # Wix refuses points meanwhile
+        raise WixTransientError(reason, retry_after=60.0, maybe_done=False)
     marker = _marker(instance_id, adjustment_id)
     description = f"Order {why}: points taken back {marker}"
     outcome: dict[str, Any] | None = None

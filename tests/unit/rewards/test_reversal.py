@@ -20,6 +20,7 @@ from worker import keys
 from worker.dev.programs import challenge, coupon, milestone, program, streak
 from worker.dispatch import RecordedDispatcher
 from worker.events.processing import process_event
+from worker.loyalty.points_gate import record_program_status
 from worker.loyalty.points_rules import PointsEarn
 from worker.rewards.automation_triggers import report_points_reversed
 from worker.rewards.reversal import (
@@ -309,6 +310,17 @@ class TestTakingPointsBack:
             self.take(wix, fake_store)
         assert self.take(wix, fake_store) == {"points": 10, "requested": 10, "orderId": ORDER}
         assert wix.account["points"]["balance"] == 15
+
+    def test_while_the_wix_program_is_paused_the_adjustment_waits(self, fake_store) -> None:
+        """Wix refuses points while its loyalty program is not ACTIVE: the task retries later."""
+        wix = StandInLoyalty(balance=25)
+        self.commit(fake_store, 10)
+        record_program_status(fake_store, INSTANCE, "PAUSED")
+        with pytest.raises(WixTransientError, match="PAUSED"):
+            self.take(wix, fake_store)
+        assert wix.transactions == []
+        record_program_status(fake_store, INSTANCE, "ACTIVE")
+        assert self.take(wix, fake_store)["points"] == 10
 
     def test_points_already_spent_are_not_taken_below_zero(self, fake_store) -> None:
         wix = StandInLoyalty(balance=4)
