@@ -23,6 +23,7 @@ from worker.events.processing import process_event
 from worker.loyalty.points_gate import record_program_status
 from worker.loyalty.points_rules import PointsEarn
 from worker.rewards.automation_triggers import report_points_reversed
+from worker.rewards.fulfilment import fulfil_reward
 from worker.rewards.reversal import (
     earn_entity,
     record_earned,
@@ -243,6 +244,40 @@ class TestLogsAndRewards:
         process(store.client, PAID, other, follow_ups)
         [log] = state(store.client, "challenge", "spend")["logs"]
         assert log["uniqueIdentifier"].startswith(f"wix:order:{order['id']}:")
+
+
+class StandInCoupons:
+    """Wix's coupons; the order is cancelled (onCancel: revoke) while a coupon is being made."""
+
+    def __init__(self, on_create: Any) -> None:
+        self.coupons: dict[str, dict[str, Any]] = {}
+        self.on_create = on_create
+
+    def create_coupon(self, instance_id: str, specification: dict[str, Any]) -> str:
+        self.coupons[specification["code"]] = {"id": "c-1", "specification": specification}
+        self.on_create()
+        return "c-1"
+
+    def query_coupons_by_code(self, instance_id: str, code: str) -> list[dict[str, Any]]:
+        return [self.coupons[code]] if code in self.coupons else []
+
+    def delete_coupon(self, instance_id: str, coupon_id: str) -> bool:
+        self.coupons = {code: c for code, c in self.coupons.items() if c["id"] != coupon_id}
+        return True
+
+
+@pytest.mark.calendar
+def test_a_coupon_made_while_its_order_is_revoked_is_deleted_and_never_issued(store) -> None:
+    store.save_program(INSTANCE, document("revoke"))
+    follow_ups = RecordedDispatcher()
+    process(store.client, PAID, paid(), follow_ups)
+    [reward] = reward_logs(store)
+    wix = StandInCoupons(on_create=lambda: process(store.client, CANCELED, canceled(), follow_ups))
+    assert fulfil_reward(wix, store.client, INSTANCE, reward["id"], NOW) == "revoked"  # type: ignore[arg-type]
+    assert wix.coupons == {}
+    assert reward_logs(store)[0]["status"] == "revoked"
+    assert fulfil_reward(wix, store.client, INSTANCE, reward["id"], NOW) == "revoked"  # type: ignore[arg-type]
+    assert wix.coupons == {}
 
 
 class StandInLoyalty:
