@@ -58,6 +58,7 @@ COPY_KEYS: tuple[str, ...] = (
     "statusExpired",
     "statusFailed",
     "statusRedeemed",
+    "statusRevoked",
     "memberPaused",
 )
 DEFAULT_ID = "default"
@@ -107,6 +108,7 @@ class Copy(_Strict):
     statusExpired: Text | None = None
     statusFailed: Text | None = None
     statusRedeemed: Text | None = None
+    statusRevoked: Text | None = None  # its order was cancelled (the program's onCancel: revoke)
     # A paused member (the merchant paused them in the programme).
     memberPaused: Text | None = None
 
@@ -189,6 +191,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusExpired": "Expired",
         "statusFailed": "Delayed",
         "statusRedeemed": "Used",
+        "statusRevoked": "Withdrawn: the order was cancelled",
         "memberPaused": "Your rewards are paused: orders do not count for now.",
     },
     "de": {
@@ -220,6 +223,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusExpired": "Abgelaufen",
         "statusFailed": "Verzögert",
         "statusRedeemed": "Eingelöst",
+        "statusRevoked": "Zurückgezogen: die Bestellung wurde storniert",
         "memberPaused": "Ihre Prämien sind pausiert: Bestellungen zählen derzeit nicht.",
     },
 }
