@@ -21,9 +21,11 @@ from worker.rewards.automation_triggers import (
     TIER_CHANGED,
     report_event,
     report_points_earned,
+    report_points_reversed,
     report_trigger,
 )
 from worker.rewards.fulfilment import earn_points, fulfil_reward, mark_reward
+from worker.rewards.reversal import delete_reward_coupon, record_earned, take_back_points
 from worker.rewards.tier_changes import report_tier_changed
 from worker.runtime.celery_app import WorkerTask, app, in_place_deadline
 from worker.runtime.dispatcher import CeleryDispatcher
@@ -88,6 +90,7 @@ def earn_points_task(
         raise self.retry_after_wix(exc) from exc
     count_points_earned(redis_store(), instance_id, idempotency_key, points, datetime.now(UTC))
     earned = PointsEarn(contact_id, points, idempotency_key, description)
+    record_earned(redis_store(), CeleryDispatcher(), instance_id, earned)  # its order cancelled meanwhile?
     report_points_earned(redis_store(), CeleryDispatcher(), instance_id, earned, datetime.now(UTC))
 
 
@@ -144,6 +147,56 @@ def report_tier_changed_task(
                 entity=entity,
                 **change,
             ),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
+    except WixTransientError as exc:
+        raise self.retry_after_wix(exc) from exc
+
+
+@app.task(name="rewards.reverse_points", bind=True)
+def reverse_points_task(
+    self: WorkerTask,
+    *,
+    instance_id: str,
+    contact_id: str,
+    order_id: str,
+    entity_id: str,
+    adjustment_id: str,
+    why: str,
+) -> dict[str, Any]:
+    outbox.take(redis_store(), keys.member_outbox(instance_id, contact_id), f"reverse:{adjustment_id}")
+    try:
+        outcome = retry_in_place(
+            lambda: take_back_points(
+                wix_client(),
+                redis_store(),
+                instance_id=instance_id,
+                contact_id=contact_id,
+                order_id=order_id,
+                entity_id=entity_id,
+                adjustment_id=adjustment_id,
+                why=why,
+            ),
+            deadline=in_place_deadline(),
+            base=2 * wix_client().retry_base,
+        )
+    except WixTransientError as exc:
+        raise self.retry_after_wix(exc) from exc
+    if outcome["points"] > 0:
+        report_points_reversed(
+            redis_store(), CeleryDispatcher(), instance_id, contact_id, order_id=outcome["orderId"],
+            points=outcome["points"], reason=why, at=datetime.now(UTC),
+        )  # fmt: skip
+    return outcome
+
+
+@app.task(name="rewards.revoke_reward", bind=True)
+def revoke_reward_task(self: WorkerTask, *, instance_id: str, reward_log_id: str) -> int:
+    ProgressStore(redis_store()).take_intent(instance_id, reward_log_id, f"revoke:{reward_log_id}")
+    try:
+        return retry_in_place(
+            lambda: delete_reward_coupon(wix_client(), redis_store(), instance_id, reward_log_id),
             deadline=in_place_deadline(),
             base=2 * wix_client().retry_base,
         )

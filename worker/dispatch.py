@@ -22,6 +22,8 @@ FULFIL_REWARD = "rewards.fulfil_reward"
 EARN_POINTS = "rewards.earn_points"
 REPORT_TRIGGER = "rewards.report_trigger"
 REPORT_EVENT = "rewards.report_event"  # a trigger event not about a reward log
+REVERSE_POINTS = "rewards.reverse_points"  # a cancelled or refunded order's points taken back
+REVOKE_REWARD = "rewards.revoke_reward"  # a cancelled order's reward coupon deleted in Wix
 PUSH_POINTS_UPDATE = "sync.push_points_update"
 APPLY_EXTERNAL_POINTS = "sync.apply_external_points"
 RUN_JOB_BATCH = "bulk.run_job_batch"
@@ -38,6 +40,8 @@ TASKS: dict[str, str] = {
     EARN_POINTS: "rewards",
     REPORT_TRIGGER: "rewards",
     REPORT_EVENT: "rewards",
+    REVERSE_POINTS: "rewards",
+    REVOKE_REWARD: "rewards",
     # Points sync: Wix calls and POSTs to the external system.
     PUSH_POINTS_UPDATE: "rewards",
     APPLY_EXTERNAL_POINTS: "rewards",

@@ -545,3 +545,17 @@ def member_redeemed_coupons(instance_id: str, contact_id: str) -> str:
 def loyalty_rewards_copy(instance_id: str) -> str:
     """A short-lived copy of the site's Wix loyalty rewards catalog (the widget's *Spend points*)."""
     return f"wrw:cache:loyalty-rewards:{_checked_instance(instance_id)}"
+
+
+# Cancellations and refunds (worker/store/order_reversals.py): under the member's hash tag, so the purge of
+# the instance and the erasure of the member take them too.
+
+
+def member_order_points(instance_id: str, contact_id: str, entity_id: str) -> str:
+    """Hash about one order (or the checkout it came from): what its points rules earned (`earn:{key}`),
+    whether it was reversed (`reversed`), which adjustment covers each earn (`covered:{key}`), each
+    adjustment's points (`adj:{id}`) and outcome (`done:{id}`), and its voided logs (`voided:{uid}`)."""
+    problem = identifier_problem(entity_id)
+    if problem is not None:
+        raise InvalidIdentifier(f"not an order id for a key: {problem}")
+    return f"{member(instance_id, contact_id)}:order-points:{entity_id}"

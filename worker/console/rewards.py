@@ -1,9 +1,10 @@
 """The Rewards page's decisions: which reward logs a query asks for (each filter checked, a bad one named),
 a page of them, their CSV export, and sending a failed one again (worker/rewards/resend.py).
 
-Query parameters (the console's and the admin API's): `status` (pending|issued|failed|expired|redeemed),
-`kind` (coupon|points|manual), `item` (a streak or challenge id), `milestone` (a milestone id), `from` and
-`to` (dates, YYYY-MM-DD, UTC, both included), `cursor` (the previous page's `next`), `limit` (1-200).
+Query parameters (the console's and the admin API's): `status`
+(pending|issued|failed|expired|redeemed|revoked), `kind` (coupon|points|manual), `item` (a streak or
+challenge id), `milestone` (a milestone id), `from` and `to` (dates, YYYY-MM-DD, UTC, both included),
+`cursor` (the previous page's `next`), `limit` (1-200).
 """
 
 from __future__ import annotations

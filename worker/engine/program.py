@@ -121,6 +121,8 @@ class Program(_Strict):
     templates: list[Template] = []  # the storefront widget's (worker/engine/storefront.py)
     themes: list[Theme] = []
     floatingWidgets: list[FloatingWidget] = []
+    # What a cancelled or refunded order does to the rewards its logs earned (worker/rewards/reversal.py).
+    onCancel: Literal["keep", "revoke"] = "keep"
 
     @field_validator("timezone")
     @classmethod

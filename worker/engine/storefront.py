@@ -58,6 +58,7 @@ COPY_KEYS: tuple[str, ...] = (
     "statusExpired",
     "statusFailed",
     "statusRedeemed",
+    "statusRevoked",
     "memberPaused",
     "tierTitle",
     "tierNext",
@@ -113,6 +114,7 @@ class Copy(_Strict):
     statusExpired: Text | None = None
     statusFailed: Text | None = None
     statusRedeemed: Text | None = None
+    statusRevoked: Text | None = None  # its order was cancelled (the program's onCancel: revoke)
     # A paused member (the merchant paused them in the programme).
     memberPaused: Text | None = None
     # The member's Wix loyalty tier (`tierNext` follows the points the next tier needs: "120 more points to").
@@ -203,6 +205,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusExpired": "Expired",
         "statusFailed": "Delayed",
         "statusRedeemed": "Used",
+        "statusRevoked": "Withdrawn: the order was cancelled",
         "memberPaused": "Your rewards are paused: orders do not count for now.",
         "tierTitle": "Your tier",
         "tierNext": "more points to",
@@ -240,6 +243,7 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "statusExpired": "Abgelaufen",
         "statusFailed": "Verzögert",
         "statusRedeemed": "Eingelöst",
+        "statusRevoked": "Zurückgezogen: die Bestellung wurde storniert",
         "memberPaused": "Ihre Prämien sind pausiert: Bestellungen zählen derzeit nicht.",
         "tierTitle": "Ihre Stufe",
         "tierNext": "weitere Punkte bis",

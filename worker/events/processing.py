@@ -34,6 +34,7 @@ from worker.rewards.automation_triggers import report_order_event
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.rewards.order_counts import count_order
 from worker.rewards.redemption import redeem_order_coupons
+from worker.rewards.reversal import reverse_order
 from worker.rewards.tier_changes import follow_tier
 from worker.settings import Settings
 from worker.store import outbox
@@ -128,6 +129,8 @@ def process_event(
         )
         logger.warning("the stored program is not valid", extra={"error": str(exc)})
         return "failed"
+    # A cancelled or refunded order takes back what it earned; an event of such an order is voided too.
+    reason = reverse_order(client, follow_ups, event, now or datetime.now(UTC)) or reason
     # Whatever the program: a paid order's reward coupons are redeemed (once; a re-run changes nothing).
     redeem_order_coupons(client, event, now or datetime.now(UTC))
     count_order(client, event, now or datetime.now(UTC))  # once per order id, for the analytics

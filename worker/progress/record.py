@@ -132,6 +132,8 @@ def issue_reward(
     }
 
     def issue(reward_log: dict[str, Any]) -> dict[str, Any] | None:
+        if reward_log["status"] == "revoked":  # its order was cancelled (worker/rewards/reversal.py)
+            return None
         if reward_log["status"] in ("issued", "redeemed"):  # a redeemed coupon is never issued again
             if all(reward_log.get(field) == value for field, value in wanted.items()):
                 return None

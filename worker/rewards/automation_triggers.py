@@ -9,6 +9,7 @@ The triggers (their payload schemas, what a self-hoster pastes in Wix's Dev Cent
 - `points_earned`: a points rule's points were earned in Wix;
 - `streak_at_risk`: a streak's period is on its last day without its target met;
 - `tier_changed`: the member's Wix loyalty tier changed, once per change (worker/rewards/tier_changes.py).
+- `points_reversed`: a cancelled or refunded order's points were taken back (worker/rewards/reversal.py).
 
 Every payload names the member as `contactId` (the one property Wix connects to the contact) and
 spells its keys in camelCase. A report carries Wix's idempotency key (`{triggerKey}:{entity}`, a digest
@@ -49,6 +50,7 @@ REWARD_EXPIRING = "reward_expiring"
 POINTS_EARNED = "points_earned"
 STREAK_AT_RISK = "streak_at_risk"
 TIER_CHANGED = "tier_changed"  # the member's Wix loyalty tier changed (worker/rewards/tier_changes.py)
+POINTS_REVERSED = "points_reversed"
 TRIGGER_KEYS = (
     ORDER_PAID,
     ORDER_FULFILLED,
@@ -58,6 +60,7 @@ TRIGGER_KEYS = (
     POINTS_EARNED,
     STREAK_AT_RISK,
     TIER_CHANGED,
+    POINTS_REVERSED,
 )
 REWARD_LOG_TRIGGERS = (MILESTONE_ACHIEVED, REWARD_ISSUED, REWARD_EXPIRING)
 
@@ -230,3 +233,26 @@ def report_trigger(
         return False
     report_event(wix, instance_id, trigger_key, reward_log_id, trigger_payload(reward_log))
     return True
+
+
+def report_points_reversed(
+    client: redis.Redis,
+    follow_ups: Dispatcher,
+    instance_id: str,
+    contact_id: str,
+    *,
+    order_id: str,
+    points: int,
+    reason: str,
+    at: datetime,
+) -> bool:
+    """`points_reversed`, once per order (the entity), after Wix took the points back."""
+    payload = {
+        "contactId": contact_id,
+        "orderId": order_id,
+        "points": points,
+        "reason": reason,
+        "reversedAt": utc_stamp(at),
+    }
+    entity = f"order:{order_id}"
+    return report_event_once(client, follow_ups, instance_id, contact_id, POINTS_REVERSED, entity, payload)

@@ -99,6 +99,8 @@ def _fulfil_coupon(
         if not isinstance(exc.existing.get("specification"), dict):
             raise
         specification = exc.existing["specification"]  # made by an earlier try of this very reward
+    if _revoked_meanwhile(wix, client, instance_id, reward_log["id"], code):
+        return "revoked"
     issue_reward(
         client,
         instance_id,
@@ -109,6 +111,19 @@ def _fulfil_coupon(
         now=now,
     )
     return "issued"
+
+
+def _revoked_meanwhile(
+    wix: WixClient, client: redis.Redis, instance_id: str, reward_log_id: str, code: str
+) -> bool:
+    """Its order was cancelled while the coupon was being made (onCancel: revoke, rewards/reversal.py): the
+    coupon just made is deleted again (the revocation's own task deletes one made after it looked)."""
+    current = ProgressStore(client).reward_log(instance_id, reward_log_id) or {}
+    if current.get("status") != "revoked":
+        return False
+    for coupon in wix.query_coupons_by_code(instance_id, code):
+        wix.delete_coupon(instance_id, str(coupon["id"]))
+    return True
 
 
 def loyalty_account_id(wix: WixClient, instance_id: str, contact_id: str) -> str:
@@ -166,8 +181,8 @@ def mark_reward(
     stamp = utc_stamp(now)
 
     def mark(reward_log: dict[str, Any]) -> dict[str, Any] | None:
-        if reward_log["status"] in ("issued", "redeemed"):
-            return None  # issued stays issued, and a redeemed coupon redeemed
+        if reward_log["status"] in ("issued", "redeemed", "revoked"):
+            return None  # issued stays issued, a redeemed coupon redeemed, a revoked reward revoked
         reward_log.update(status=status, updatedAt=stamp)
         if status == "issued":
             reward_log["rewardIssuedAt"] = stamp

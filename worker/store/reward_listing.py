@@ -26,7 +26,7 @@ from worker import keys
 
 BATCH = 200
 MAX_LOOKED = 5000
-STATUSES = ("pending", "issued", "failed", "expired", "redeemed")
+STATUSES = ("pending", "issued", "failed", "expired", "redeemed", "revoked")
 KINDS = ("coupon", "points", "manual")
 
 

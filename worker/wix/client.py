@@ -404,6 +404,12 @@ class WixClient:
         answer = self._call(instance_id, "POST", "/stores/v2/coupons/query", json={"query": query})
         return [c for c in _objects(answer, "coupons") if (c.get("specification") or {}).get("code") == code]
 
+    def delete_coupon(self, instance_id: str, coupon_id: str) -> bool:
+        """Delete a coupon so it can no longer be used (`DELETE /stores/v2/coupons/{id}`, `@wix/marketing`
+        `deleteCoupon`: an empty answer); False when Wix has no such coupon (deleted already)."""
+        path = f"/stores/v2/coupons/{_segment(coupon_id)}"
+        return self._call_or_none(instance_id, "DELETE", path) is not None
+
     # --- Loyalty program (seed 003; `@wix/auto_sdk_loyalty_programs`) and contacts (§4.4) -----------
 
     def get_loyalty_program(self, instance_id: str) -> WixObject:

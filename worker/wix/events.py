@@ -18,6 +18,7 @@ EventName = Literal[
     "order_paid",
     "order_fulfilled",
     "order_canceled",
+    "order_refunded",
     "checkout_completed",
     "points_updated",
     "program_updated",
@@ -250,6 +251,10 @@ def normalize(
             return NormalizedEvent(name="order_approved", contactId=contact_id, order=order, **common)
         if event_type == "wix.ecom.v1.order_canceled":
             return NormalizedEvent(name="order_canceled", contactId=contact_id, order=order, **common)
+        if order.paymentStatus == "FULLY_REFUNDED":
+            return NormalizedEvent(name="order_refunded", contactId=contact_id, order=order, **common)
+        if order.paymentStatus == "PARTIALLY_REFUNDED":  # docs/programs.md "Cancellations and refunds"
+            raise EventIgnored("a partial refund takes nothing back; a full refund or a cancellation does")
         if order.paymentStatus != "PAID":
             raise EventIgnored(f"payment status is {order.paymentStatus or 'missing'}, not PAID")
         return NormalizedEvent(name="order_paid", contactId=contact_id, order=order, **common)

@@ -124,6 +124,9 @@ class TestAdminApi:
         answer = client.get(url, params={"status": "gone"}, headers=ADMIN)
         assert answer.status_code == 422
         assert answer.json()["error"]["details"] == [
-            {"path": "status", "message": "must be one of pending, issued, failed, expired, redeemed"}
+            {
+                "path": "status",
+                "message": "must be one of pending, issued, failed, expired, redeemed, revoked",
+            }
         ]
         assert client.get(url).status_code == 401

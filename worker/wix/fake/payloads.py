@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -169,10 +169,19 @@ def order_approved(options: EventOptions) -> dict[str, Any]:
 
 
 def payment_status_updated(options: EventOptions) -> dict[str, Any]:
-    body = {"order": options.order(), "previousPaymentStatus": "NOT_PAID"}
+    """`@wix/ecom` `PaymentStatusUpdated`: the order as it is now and its status before; a refund
+    (`payment_status` FULLY_ or PARTIALLY_REFUNDED) was PAID before."""
+    previous = "PAID" if options.payment_status.endswith("REFUNDED") else "NOT_PAID"
+    body = {"order": options.order(), "previousPaymentStatus": previous}
     return _domain_event(
         options, "wix.ecom.v1.order", "payment_status_updated", options.order_id, actionEvent={"body": body}
     )
+
+
+def order_refunded(options: EventOptions) -> dict[str, Any]:
+    """How Wix tells of a full refund: `wix.ecom.v1.order_payment_status_updated` with the order's
+    `paymentStatus` FULLY_REFUNDED (docs/programs.md "Cancellations and refunds")."""
+    return payment_status_updated(replace(options, payment_status="FULLY_REFUNDED"))
 
 
 def order_canceled(options: EventOptions) -> dict[str, Any]:
