@@ -7,7 +7,8 @@ The triggers (their payload schemas, what a self-hoster pastes in Wix's Dev Cent
 - `milestone_achieved`: a reward log was created; `reward_issued`: it was issued (by fulfilment, the
   Update Reward Log action or the records API); `reward_expiring`: it expires within the notice days;
 - `points_earned`: a points rule's points were earned in Wix;
-- `streak_at_risk`: a streak's period is on its last day without its target met.
+- `streak_at_risk`: a streak's period is on its last day without its target met;
+- `referral_rewarded`: a referral's hold ended and both sides were rewarded, once per referral.
 
 Every payload names the member as `contactId` (the one property Wix connects to the contact) and
 spells its keys in camelCase. A report carries Wix's idempotency key (`{triggerKey}:{entity}`, a digest
@@ -47,6 +48,7 @@ REWARD_ISSUED = "reward_issued"
 REWARD_EXPIRING = "reward_expiring"
 POINTS_EARNED = "points_earned"
 STREAK_AT_RISK = "streak_at_risk"
+REFERRAL_REWARDED = "referral_rewarded"  # worker/rewards/referral_rewards.py reports it
 TRIGGER_KEYS = (
     ORDER_PAID,
     ORDER_FULFILLED,
@@ -55,6 +57,7 @@ TRIGGER_KEYS = (
     REWARD_EXPIRING,
     POINTS_EARNED,
     STREAK_AT_RISK,
+    REFERRAL_REWARDED,
 )
 REWARD_LOG_TRIGGERS = (MILESTONE_ACHIEVED, REWARD_ISSUED, REWARD_EXPIRING)
 

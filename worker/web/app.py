@@ -19,7 +19,7 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
-from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
+from worker.web import admin, admin_members, ops, receiver, records, widget, widget_referrals, wix_actions
 from worker.web.admin_analytics import router as analytics_router
 from worker.web.admin_api_keys import router as api_keys_router
 from worker.web.admin_instances import router as instances_router
@@ -117,5 +117,6 @@ def create_app(
     app.include_router(overview_router)
     app.include_router(api_keys_router)
     app.include_router(console_api_keys_router)
+    app.include_router(widget_referrals.router)  # before install: the widget's CORS wraps it too
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

@@ -16,6 +16,7 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.jobs.runner import UnknownJob
+from worker.loyalty.referrals import ClaimRefused, NoReferralProgram, UnknownReferralCode
 from worker.progress.record import Conflict, NotFound
 from worker.store.audit_log import InvalidAuditEntry
 from worker.store.instances import InstanceRemoved
@@ -82,6 +83,9 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "who is 1 to 200 characters",
         None,
     ),
+    (UnknownReferralCode("no such code"), 404, "not_found", "no such code", None),
+    (NoReferralProgram("no referral programme"), 404, "not_found", "no referral programme", None),
+    (ClaimRefused("same_contact", "own code"), 422, "claim_refused", "own code", {"reason": "same_contact"}),
 ]
 
 
