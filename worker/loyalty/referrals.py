@@ -411,10 +411,14 @@ def _program_referrals(program: Any) -> Referrals:
 
 def member_referral(client: redis.Redis, program: Any, instance_id: str, contact_id: str) -> dict[str, Any]:
     """The widget's referral section: the member's code (made on first ask), the link's parameter, what
-    each side earns, and the member's own claim (if they were referred). NoReferralProgram without one."""
-    settings = _program_referrals(program)
+    each side earns, and the member's own claim (if they were referred); `{"enabled": false}` for a site
+    without a referral programme (an answer, not an error: the widget asks on every member page)."""
+    if program.referrals is None:
+        return {"enabled": False}
+    settings: Referrals = program.referrals
     own = referral_record(client, instance_id, contact_id)
     return {
+        "enabled": True,
         "code": member_code(client, instance_id, contact_id),
         "param": REF_PARAM,
         "referrerReward": _summary(settings.referrerReward),
