@@ -580,9 +580,11 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
           url.hash = "";
           url.searchParams.set(referral.param || REF_PARAM, referral.code);
           const link = h("code", { class: "link" }, url.toString());
-          const button = h("button", { type: "button", class: "btn" }, copy.copyLink || copy.copyCode || "Copy");
+          const label = copy.copyLink || "Copy link";
+          const button = h("button", { type: "button", class: "btn" }, label);
           const status = h("span", { class: "sr", role: "status" });
-          button.addEventListener("click", () => this.#copy(url.toString(), link, button, copy, status));
+          const words = { ...copy, copyCode: label };
+          button.addEventListener("click", () => this.#copy(url.toString(), link, button, words, status));
           section.append(
             h("h3", {}, copy.referralTitle || "Refer a friend"),
             h(
