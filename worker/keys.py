@@ -555,3 +555,8 @@ def referral_cap(instance_id: str, referrer_id: str, period_key: str) -> str:
 def referrals_due(instance_id: str) -> str:
     """Sorted set: friend contact id → when its held referral is released (epoch seconds)."""
     return _referrals(instance_id, "due")
+
+
+def referral_orders(instance_id: str, contact_id: str) -> str:
+    """Sorted set: the contact's last paid order ids by payment time (the same-payment check)."""
+    return _referrals(instance_id, "orders", contact_id)

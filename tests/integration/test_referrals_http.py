@@ -4,7 +4,8 @@ and the fake Wix failing 30% of its calls at random.
 A member's code from the widget API, a friend's claim, the friend's first paid order delivered twice
 (paid 15 days ago, past the 14-day hold), the `release-referrals` job run twice with its own clock:
 the referrer's points earned once, the friend's coupon created once, `referral_rewarded` reported once.
-A second friend's order cancelled before the hold ended: dropped, nothing rewarded.
+A second friend's order cancelled before the hold ended: dropped, nothing rewarded. A third who paid
+with the referrer's card (Wix's Order Transactions API): refused when the hold ends, nothing rewarded.
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def order_webhook(fake: FakeWixProcess, event_type: str, order_id: str, contact_
     return sign_webhook(signing_key(fake), event_type, INSTANCE, payload)  # type: ignore[arg-type]
 
 
+def card(brand: str, digits: str) -> dict[str, Any]:
+    """A card payment as Wix's Order Transactions API answers it."""
+    details = {"paymentMethod": "CreditCard", "status": "APPROVED",
+               "creditCardDetails": {"lastFourDigits": digits, "brand": brand}}  # fmt: skip
+    return {"amount": {"amount": "50.00", "formattedAmount": "€50.00"}, "regularPaymentDetails": details}
+
+
 def deliver(base: str, webhook: str) -> None:
     answer = httpx.post(f"{base}/webhooks/wix", content=webhook, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -87,32 +95,40 @@ def test_a_referral_is_rewarded_once_after_its_hold_and_a_cancelled_one_is_dropp
     referrer, referrer_auth = member(calm_wix, base)
     friend, friend_auth = member(calm_wix, base)
     other, other_auth = member(calm_wix, base)
+    cheat, cheat_auth = member(calm_wix, base)  # pays with the referrer's own card
     code = httpx.get(f"{base}/widget/v1/referrals/me", headers=referrer_auth, timeout=10).json()["code"]
-    for auth in (friend_auth, other_auth):
+    for auth in (friend_auth, other_auth, cheat_auth):
         claim = httpx.post(f"{base}/widget/v1/referrals/claim", json={"code": code}, headers=auth, timeout=10)
         assert claim.json()["status"] == "claimed", claim.text
+    cards = {"o-referrer": ("Visa", "4242"), "o-cheat": ("visa", "4242"), "o-friend": ("Visa", "1881")}
+    for order_id, (brand, digits) in cards.items():
+        seeded = {"payments": [card(brand, digits)]}
+        calm_wix.control("PUT", f"instances/{INSTANCE}/orders/{order_id}/payments", json=seeded)
 
-    calm_wix.control("POST", "faults", json={"rate": RATE, "seed": SEED})
     paid_at = datetime.now(UTC) - timedelta(days=15)  # the hold of 14 days is over by now
-    first = order_webhook(calm_wix, "wix.ecom.v1.order_payment_status_updated", "o-friend", friend, paid_at)
+
+    def paid(order_id: str, contact_id: str) -> str:
+        return order_webhook(
+            calm_wix, "wix.ecom.v1.order_payment_status_updated", order_id, contact_id, paid_at
+        )
+
+    deliver(base, paid("o-referrer", referrer))
+    calm_wix.control("POST", "faults", json={"rate": RATE, "seed": SEED})
+    first = paid("o-friend", friend)
     deliver(base, first)
     deliver(base, first)  # Wix delivers it again
-    deliver(
-        base, order_webhook(calm_wix, "wix.ecom.v1.order_payment_status_updated", "o-friend", friend, paid_at)
-    )
-    deliver(
-        base, order_webhook(calm_wix, "wix.ecom.v1.order_payment_status_updated", "o-other", other, paid_at)
-    )
-    deliver(
-        base,
-        order_webhook(calm_wix, "wix.ecom.v1.order_canceled", "o-other", other, paid_at + timedelta(days=1)),
-    )
+    deliver(base, paid("o-friend", friend))  # and a second webhook about the same payment
+    deliver(base, paid("o-other", other))
+    canceled_at = paid_at + timedelta(days=1)
+    deliver(base, order_webhook(calm_wix, "wix.ecom.v1.order_canceled", "o-other", other, canceled_at))
+    deliver(base, paid("o-cheat", cheat))
 
     def status(contact_id: str) -> str | None:
         record = referrals.referral_record(real_redis, INSTANCE, contact_id)
         return record["status"] if record else None
 
-    wait_for(lambda: (status(friend), status(other)) == ("held", "dropped"), 30, "the orders to decide both")
+    decided = ("held", "dropped", "held")
+    wait_for(lambda: (status(friend), status(other), status(cheat)) == decided, 30, "the orders to decide")
     record = referrals.referral_record(real_redis, INSTANCE, friend)
     assert record is not None and record["releaseAt"] == utc_stamp(paid_at + timedelta(days=14))
 
@@ -120,6 +136,8 @@ def test_a_referral_is_rewarded_once_after_its_hold_and_a_cancelled_one_is_dropp
         job = run_job_over_http(base, INSTANCE, {"name": "release-referrals"})
         assert job["status"] == "succeeded", job
     assert status(friend) == "rewarded"
+    cheated = referrals.referral_record(real_redis, INSTANCE, cheat)
+    assert cheated is not None and (cheated["status"], cheated["reason"]) == ("refused", "same_payment")
 
     def transactions() -> list[dict[str, Any]]:
         found = calm_wix.control("GET", f"instances/{INSTANCE}/transactions")["transactions"]
@@ -151,4 +169,5 @@ def test_a_referral_is_rewarded_once_after_its_hold_and_a_cancelled_one_is_dropp
     ]  # fmt: skip
     assert report["payload"]["contactId"] == referrer and report["payload"]["friendContactId"] == friend
     assert ProgressStore(real_redis).member_reward_logs(INSTANCE, other) == []
+    assert ProgressStore(real_redis).member_reward_logs(INSTANCE, cheat) == []
     assert sum(calm_wix.control("GET", "faults")["random"]["counts"].values()) > 0

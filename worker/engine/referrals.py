@@ -6,7 +6,7 @@ once the program's `holdDays` have passed (the return window), unless a check re
 - `same_contact`: the friend is the referrer;
 - `same_email`: the friend's order email is one of the referrer's known emails (or the other way round);
 - `same_payment`: the friend paid with the payment details (a card's brand and last four digits) that the
-  referrer paid with, where Wix gives them;
+  referrer paid with, where Wix gives them (its Order Transactions API, read when the hold ends);
 - `not_first_order`: the friend had paid an earlier order;
 - `cap_reached`: the referrer has `maxPerPeriod` referrals held or rewarded in the order's period (cut in
   the program's timezone).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from worker.engine.periods import period_of
@@ -78,3 +79,19 @@ def cap_period(referrals: Referrals, paid_at: datetime, zone: ZoneInfo) -> str:
 def release_at(referrals: Referrals, paid_at: datetime) -> datetime:
     """When a held referral is rewarded: `holdDays` after the payment."""
     return paid_at + timedelta(days=referrals.holdDays)
+
+
+def payment_fingerprints(payments: Iterable[dict[str, Any]]) -> set[str]:
+    """What identifies the payment details of Wix order payments (the Order Transactions API): a card's
+    brand and last four digits (`regularPaymentDetails.creditCardDetails`). Other methods give nothing
+    that tells one payer from another, so they give no fingerprint."""
+    found: set[str] = set()
+    for payment in payments:
+        details = payment.get("regularPaymentDetails")
+        card = details.get("creditCardDetails") if isinstance(details, dict) else None
+        if not isinstance(card, dict):
+            continue
+        digits, brand = card.get("lastFourDigits"), card.get("brand")
+        if isinstance(digits, str) and digits and isinstance(brand, str) and brand:
+            found.add(f"card:{brand.strip().lower()}:{digits.strip()}")
+    return found

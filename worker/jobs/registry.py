@@ -221,7 +221,9 @@ KINDS: dict[str, JobStep] = {
     "release-referrals": release_referrals,
 }
 # Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
-NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk"})
+NEEDS_WIX = frozenset(
+    {"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk", "release-referrals"}
+)
 QUEUES: dict[str, str] = {
     "expire-rewards": "periodic",
     "bootstrap": "bulk",

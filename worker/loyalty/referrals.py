@@ -50,6 +50,7 @@ CODE_BYTES = 9  # 12 URL-safe characters: 72 random bits
 CODE_PATTERN = r"^[A-Za-z0-9_-]{8,32}$"
 MARK_TTL_SECONDS = 400 * 24 * 3600  # cap counters and cancellation marks outlive a yearly period
 MAX_ATTEMPTS = 50
+ORDERS_KEPT = 10  # a contact's last paid orders whose payment details the same-payment check compares
 
 
 class UnknownReferralCode(LookupError):
@@ -166,16 +167,31 @@ def claim(client: redis.Redis, instance_id: str, friend_id: str, code: str, now:
 
 
 def note_paid_order(
-    client: redis.Redis, instance_id: str, contact_id: str, order_id: str, email: str | None
+    client: redis.Redis,
+    instance_id: str,
+    contact_id: str,
+    order_id: str,
+    email: str | None,
+    paid_at: datetime,
 ) -> bool:
-    """Every paid order of every contact: its first paid order (set once) and its order emails (the
-    same-email check). True when this is the first paid order seen."""
+    """Every paid order of every contact: its first paid order (set once), its order emails (the
+    same-email check) and its last paid orders (the same-payment check). True when this is the first
+    paid order seen."""
+    orders = keys.referral_orders(instance_id, contact_id)
     with client.pipeline(transaction=True) as pipe:
         pipe.set(keys.referral_first_order(instance_id, contact_id), order_id, nx=True)
         if (address := normalized_email(email)) is not None:
             pipe.sadd(keys.referral_emails(instance_id, contact_id), address)
+        pipe.zadd(orders, {order_id: paid_at.timestamp()}, nx=True)
+        pipe.zremrangebyrank(orders, 0, -(ORDERS_KEPT + 1))
         first = pipe.execute()[0]
     return bool(first)
+
+
+def paid_orders(client: redis.Redis, instance_id: str, contact_id: str) -> list[str]:
+    """The contact's last `ORDERS_KEPT` paid orders, newest first."""
+    found = client.zrevrange(keys.referral_orders(instance_id, contact_id), 0, ORDERS_KEPT - 1)
+    return [str(order_id) for order_id in found]  # type: ignore[union-attr]
 
 
 def contact_emails(client: redis.Redis, instance_id: str, contact_id: str) -> set[str]:
@@ -302,6 +318,39 @@ def drop_canceled(
 
     if _update(client, [friend_key], step):
         logger.info("referral dropped: order cancelled", extra={"instance_id": instance_id})
+        return answer
+    return None
+
+
+def refuse_held(
+    client: redis.Redis, instance_id: str, friend_id: str, reason: str, now: datetime
+) -> dict[str, Any] | None:
+    """A held referral a check refuses when its hold ends (the same payment details): `refused` with the
+    reason, its place in the cap given back. Answers it when this refused it."""
+    friend_key = keys.referral(instance_id, friend_id)
+    answer: dict[str, Any] = {}
+
+    def step(pipe: Any) -> Callable[[Any], None] | None:
+        raw = pipe.get(friend_key)
+        current: dict[str, Any] = json.loads(raw) if raw else {}
+        if current.get("status") != "held":
+            return None
+        current.update(status="refused", reason=reason, decidedAt=_stamp(now))
+        current["history"].append(
+            _entry("refused", now, orderId=current.get("orderId"), reason=REASONS.get(reason))
+        )
+        answer.update(current)
+        cap_key = keys.referral_cap(instance_id, str(current["referrerId"]), str(current["capPeriod"]))
+
+        def writes(multi: Any) -> None:
+            multi.set(friend_key, json.dumps(current))
+            multi.decr(cap_key)
+            multi.zrem(keys.referrals_due(instance_id), friend_id)
+
+        return writes
+
+    if _update(client, [friend_key], step):
+        logger.info("referral refused at release", extra={"instance_id": instance_id, "reason": reason})
         return answer
     return None
 

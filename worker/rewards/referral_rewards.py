@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ import redis
 from worker import keys
 from worker.dispatch import Dispatcher
 from worker.engine.program import Program, ProgramInvalid, Reward
+from worker.engine.referrals import SAME_PAYMENT, payment_fingerprints
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import identifier_problem
 from worker.loyalty import referrals
@@ -74,7 +76,7 @@ def on_order_event(
     if event.name not in PAID:
         return None
     email = buyer_email(payload)
-    referrals.note_paid_order(client, instance_id, friend_id, order_id, email)
+    referrals.note_paid_order(client, instance_id, friend_id, order_id, email, event.occurredAt)
     program = _program(client, instance_id)
     if program is None or program.referrals is None:
         return None
@@ -135,16 +137,48 @@ def rewarded_payload(record: dict[str, Any], program: Program) -> dict[str, Any]
     }
 
 
+Payments = Callable[[str], list[dict[str, Any]]]
+"""An order id → its Wix payments (WixClient.list_order_payments for the instance)."""
+
+
+def same_payment(client: redis.Redis, instance_id: str, record: dict[str, Any], payments: Payments) -> bool:
+    """Whether the friend paid their order with payment details (a card) the referrer paid one of their
+    last orders with. Wix's passing failures propagate (the job tries again later)."""
+    friend_cards = payment_fingerprints(payments(str(record["orderId"])))
+    if not friend_cards:
+        return False
+    for order_id in referrals.paid_orders(client, instance_id, str(record["referrerId"])):
+        if friend_cards & payment_fingerprints(payments(order_id)):
+            return True
+    return False
+
+
 def release_due(
-    client: redis.Redis, follow_ups: Dispatcher, instance_id: str, now: datetime, limit: int = 100
+    client: redis.Redis,
+    follow_ups: Dispatcher,
+    instance_id: str,
+    now: datetime,
+    limit: int = 100,
+    payments: Payments | None = None,
 ) -> tuple[int, int]:
     """Reward the referrals whose hold ended by `now` (at most `limit`); answers (rewarded, skipped).
-    A site whose program lost its referrals section keeps them waiting."""
+    With `payments`, a held referral whose friend paid with the referrer's card is refused first. A site
+    whose program lost its referrals section keeps them waiting."""
     program = _program(client, instance_id)
     if program is None or program.referrals is None:
         return 0, 0
     done = skipped = 0
     for friend_id in referrals.due_friends(client, instance_id, now, limit):
+        held = referrals.referral_record(client, instance_id, friend_id)
+        if (
+            payments is not None
+            and held is not None
+            and held.get("status") == "held"
+            and same_payment(client, instance_id, held, payments)
+        ):
+            referrals.refuse_held(client, instance_id, friend_id, SAME_PAYMENT, now)
+            skipped += 1
+            continue
         record = referrals.mark_rewarded(client, instance_id, friend_id, now)
         status = record.get("status") if record is not None else None
         if status != "rewarded":

@@ -261,6 +261,53 @@ class TestCancelAndRelease:
         assert referrals.referral_record(client, INSTANCE, FRIEND)["status"] == "rewarded"  # type: ignore[index]
 
 
+def card(brand: str, digits: str) -> dict[str, Any]:
+    """A Wix order payment by card, as the Order Transactions API answers it."""
+    return {
+        "id": f"pay-{digits}",
+        "amount": {"amount": "50.00", "formattedAmount": "€50.00"},
+        "regularPaymentDetails": {
+            "paymentMethod": "CreditCard",
+            "status": "APPROVED",
+            "creditCardDetails": {"lastFourDigits": digits, "brand": brand},
+        },
+    }
+
+
+class TestSamePayment:
+    def payments(self, by_order: dict[str, list[dict[str, Any]]]) -> Any:
+        return lambda order_id: by_order.get(order_id, [])
+
+    def test_the_referrers_card_refuses_the_referral_when_its_hold_ends(self, client) -> None:
+        """The friend paid with the card the referrer paid with: refused, nothing sent, cap freed."""
+        deliver(client, "paid", "o-ref", REFERRER)
+        claimed(client)
+        deliver(client, "paid", "o-1", FRIEND)
+        sent = RecordedDispatcher()
+        payments = self.payments({"o-ref": [card("Visa", "4242")], "o-1": [card("visa", "4242")]})
+        assert release_due(client, sent, INSTANCE, PAID_AT + timedelta(days=14), payments=payments) == (0, 1)
+        record = referrals.referral_record(client, INSTANCE, FRIEND)
+        assert record is not None and (record["status"], record["reason"]) == ("refused", "same_payment")
+        assert sent.earns == [] and sent.sent == []
+        assert client.get(keys.referral_cap(INSTANCE, REFERRER, "monthly:2026-12-01")) == "0"
+
+    def test_another_card_or_no_card_details_is_rewarded(self, client) -> None:
+        deliver(client, "paid", "o-ref", REFERRER)
+        claimed(client)
+        deliver(client, "paid", "o-1", FRIEND)
+        payments = self.payments({"o-ref": [card("Visa", "4242")], "o-1": [card("Mastercard", "4242")]})
+        sent = RecordedDispatcher()
+        assert release_due(client, sent, INSTANCE, PAID_AT + timedelta(days=14), payments=payments) == (1, 0)
+
+    def test_only_cards_give_a_fingerprint(self) -> None:
+        """Brand and last four digits; an offline payment or a gift card tells nobody apart."""
+        from worker.engine.referrals import payment_fingerprints
+
+        offline = {"regularPaymentDetails": {"paymentMethod": "Offline", "offlinePayment": True}}
+        gift = {"giftcardPaymentDetails": {"giftCardPaymentId": "g1"}}
+        assert payment_fingerprints([card("VISA ", "4242"), offline, gift]) == {"card:visa:4242"}
+
+
 # Any order of these steps, each possibly repeated, for three friends of one referrer (cap 2).
 STEPS = st.lists(
     st.tuples(st.sampled_from(["paid", "paid2", "canceled", "release"]), st.sampled_from(["f1", "f2", "f3"])),

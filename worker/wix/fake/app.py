@@ -15,6 +15,7 @@ from worker.wix.fake import (
     loyalty_program,
     members,
     oauth,
+    order_transactions,
     orders,
 )
 from worker.wix.fake.errors import install_error_handlers
@@ -37,6 +38,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         loyalty_program,
         coupons,
         orders,
+        order_transactions,
         contacts,
         members,
         automations,
@@ -44,7 +46,12 @@ def create_app(fake: FakeWix) -> FastAPI:
         app_management,
     )
     routers = [module.router for module in modules]
-    for router in [*routers, control.router, app_management.control_router]:
+    for router in [
+        *routers,
+        control.router,
+        app_management.control_router,
+        order_transactions.control_router,
+    ]:
         app.include_router(router)
     install_error_handlers(app)
     # The routers' own routes, for naming each call's endpoint ("GET /ecom/v1/orders/{order_id}").
