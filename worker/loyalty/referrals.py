@@ -491,3 +491,51 @@ def _summary(reward: Any) -> str:
     if reward.type == "points":
         return f"{reward.points} points"
     return str(reward.coupon.name) if reward.coupon is not None else str(reward.type)
+
+
+ERASED = "(erased)"
+
+
+def erase_contact(client: redis.Redis, instance_id: str, contact_id: str) -> int:
+    """A member's erasure (worker/members/erasure.py): their code, their own referral, their order
+    emails and ids, their cap counters go; a friend's referral naming them as referrer no longer names
+    them, and one not yet rewarded is dropped (nobody is left to reward). Answers how many keys went.
+    Safe to run again."""
+    code = client.get(keys.referral_member_code(instance_id, contact_id))
+    names = [
+        keys.referral_member_code(instance_id, contact_id),
+        keys.referral(instance_id, contact_id),
+        keys.referral_first_order(instance_id, contact_id),
+        keys.referral_emails(instance_id, contact_id),
+        keys.referral_orders(instance_id, contact_id),
+    ]
+    if isinstance(code, str):
+        names.append(keys.referral_code(instance_id, code))
+    pattern = keys.glob_escape(keys.referral_cap(instance_id, contact_id, "x")[:-1]) + "*"
+    names.extend(str(name) for name in client.scan_iter(match=pattern, count=1000))
+    client.zrem(keys.referrals_due(instance_id), contact_id)
+    friends = keys.glob_escape(keys.referral(instance_id, "x")[:-1]) + "*"
+    for key in client.scan_iter(match=friends, count=1000):
+        _forget_referrer(client, instance_id, str(key), contact_id)
+    return int(client.delete(*names))  # type: ignore[arg-type]
+
+
+def _forget_referrer(client: redis.Redis, instance_id: str, friend_key: str, referrer_id: str) -> None:
+    def step(pipe: Any) -> Callable[[Any], None] | None:
+        raw = pipe.get(friend_key)
+        current: dict[str, Any] = json.loads(raw) if raw else {}
+        if current.get("referrerId") != referrer_id:
+            return None
+        friend_id = str(current.get("friendId"))
+        current["referrerId"] = ERASED
+        if current.get("status") in ("claimed", "held"):
+            current.update(status="dropped", reason="referrer_erased")
+            current["history"].append({"status": "dropped", "reason": "the referrer's data was erased"})
+
+        def writes(multi: Any) -> None:
+            multi.set(friend_key, json.dumps(current))
+            multi.zrem(keys.referrals_due(instance_id), friend_id)
+
+        return writes
+
+    _update(client, [friend_key], step)

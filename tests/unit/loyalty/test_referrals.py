@@ -346,3 +346,27 @@ def test_no_order_of_events_rewards_twice_or_passes_the_cap(steps: list[tuple[st
     assert int(client.get(keys.referral_cap(INSTANCE, REFERRER, "monthly:2026-12-01")) or 0) == len(counted)
     rewarded = {r["friendId"] for r in records if r is not None and r["status"] == "rewarded"}
     assert {key.split(":")[2] for key in keys_sent} == rewarded
+
+
+class TestErasure:
+    def test_erasing_a_referrer_forgets_them_and_drops_what_was_not_rewarded(self, client) -> None:
+        """Their code stops working, no key names them, and a friend's held referral is dropped."""
+        code = claimed(client)
+        deliver(client, "paid", "o-ref", REFERRER, "ref@example.com")
+        deliver(client, "paid", "o-1", FRIEND)
+        referrals.erase_contact(client, INSTANCE, REFERRER)
+        assert not [key for key in client.scan_iter("wrw:referrals:*") if REFERRER in key]
+        with pytest.raises(UnknownReferralCode):
+            referrals.claim(client, INSTANCE, OTHER, code, PAID_AT)
+        record = referrals.referral_record(client, INSTANCE, FRIEND)
+        assert record is not None
+        assert (record["status"], record["referrerId"]) == ("dropped", "(erased)")
+        assert REFERRER not in str(record)
+        assert release_due(client, RecordedDispatcher(), INSTANCE, PAID_AT + timedelta(days=30)) == (0, 0)
+
+    def test_erasing_a_friend_removes_their_referral_and_emails(self, client) -> None:
+        claimed(client)
+        deliver(client, "paid", "o-1", FRIEND, "friend@example.com")
+        referrals.erase_contact(client, INSTANCE, FRIEND)
+        assert not [key for key in client.scan_iter("wrw:referrals:*") if FRIEND in key]
+        assert client.zcard(keys.referrals_due(INSTANCE)) == 0
