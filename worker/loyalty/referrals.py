@@ -539,3 +539,15 @@ def _forget_referrer(client: redis.Redis, instance_id: str, friend_key: str, ref
         return writes
 
     _update(client, [friend_key], step)
+
+
+class NoReferral(LookupError):
+    """The contact was referred by nobody (404)."""
+
+
+def referral_of(client: redis.Redis, instance_id: str, friend_id: str) -> dict[str, Any]:
+    """The referral of a friend with every decision (operators: `GET .../referrals/{contactId}`)."""
+    record = referral_record(client, instance_id, friend_id)
+    if record is None:
+        raise NoReferral(f"contact {friend_id!r} was referred by nobody")
+    return record

@@ -19,13 +19,14 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
-from worker.web import admin, admin_members, ops, receiver, records, widget, widget_referrals, wix_actions
+from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
 from worker.web.admin_analytics import router as analytics_router
 from worker.web.admin_api_keys import router as api_keys_router
 from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_preview import router as preview_router
 from worker.web.admin_program_versions import router as program_versions_router
+from worker.web.admin_referrals import router as admin_referrals_router
 from worker.web.admin_rewards import router as admin_rewards_router
 from worker.web.admin_settings import router as admin_settings_router
 from worker.web.console.apikeys_routes import router as console_api_keys_router
@@ -38,6 +39,7 @@ from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.web.guards import AuthFirst, BodyLimit
 from worker.web.sync import router as sync_router
+from worker.web.widget_referrals import router as widget_referrals_router
 from worker.wix.tokens import TokenVerifier, load_public_key
 
 logger = logging.getLogger(__name__)
@@ -117,6 +119,7 @@ def create_app(
     app.include_router(overview_router)
     app.include_router(api_keys_router)
     app.include_router(console_api_keys_router)
-    app.include_router(widget_referrals.router)  # before install: the widget's CORS wraps it too
+    app.include_router(admin_referrals_router)
+    app.include_router(widget_referrals_router)  # before install: the widget's CORS wraps it too
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

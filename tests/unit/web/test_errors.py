@@ -16,7 +16,7 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.jobs.runner import UnknownJob
-from worker.loyalty.referrals import ClaimRefused, NoReferralProgram, UnknownReferralCode
+from worker.loyalty.referrals import ClaimRefused, NoReferral, NoReferralProgram, UnknownReferralCode
 from worker.progress.record import Conflict, NotFound
 from worker.store.audit_log import InvalidAuditEntry
 from worker.store.instances import InstanceRemoved
@@ -84,6 +84,7 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         None,
     ),
     (UnknownReferralCode("no such code"), 404, "not_found", "no such code", None),
+    (NoReferral("referred by nobody"), 404, "not_found", "referred by nobody", None),
     (NoReferralProgram("no referral programme"), 404, "not_found", "no referral programme", None),
     (ClaimRefused("same_contact", "own code"), 422, "claim_refused", "own code", {"reason": "same_contact"}),
 ]

@@ -18,6 +18,7 @@ from worker.web.app import create_app
 
 SECRET = "widget-secret-of-at-least-32-bytes!!"
 INSTANCE = "inst-r"
+ADMIN = {"authorization": "Bearer admin-secret"}
 REFERRALS = {
     "referrerReward": {"type": "points", "points": 100},
     "friendReward": {"type": "coupon", "coupon": {"name": "10% off", "percentOffRate": 10}},
@@ -26,7 +27,9 @@ REFERRALS = {
 
 @pytest.fixture
 def api(fake_async: Any, fake_store: Any) -> TestClient:
-    settings = Settings(_env_file=None, redis_url="redis://unused", widget_token_secret=SECRET)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None, redis_url="redis://unused", widget_token_secret=SECRET, admin_token="admin-secret"
+    )  # type: ignore[call-arg]
     app = create_app(settings, async_redis=fake_async, store=fake_store, follow_ups=RecordedDispatcher())
     ProgressStore(fake_store).save_program(INSTANCE, {"referrals": REFERRALS})
     return TestClient(app, raise_server_exceptions=False)
@@ -96,3 +99,17 @@ class TestClaim:
         answer = api.post("/widget/v1/referrals/claim", json={"code": code}, headers=bearer("c-2"))
         assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
         assert referrals.referral_record(fake_store, INSTANCE, "c-2") is None
+
+
+class TestAdmin:
+    def test_an_operator_reads_a_referral_with_its_decisions(self, api: TestClient, fake_store: Any) -> None:
+        """`Bearer ADMIN_TOKEN`: the friend's record; 404 for a contact nobody referred; 401 without."""
+        code = referrals.member_code(fake_store, INSTANCE, "c-1")
+        referrals.claim(fake_store, INSTANCE, "c-2", code, datetime.now(UTC))
+        path = f"/admin/v1/instances/{INSTANCE}/referrals"
+        answer = api.get(f"{path}/c-2", headers=ADMIN)
+        assert answer.status_code == 200
+        assert (answer.json()["referrerId"], answer.json()["status"]) == ("c-1", "claimed")
+        assert [entry["status"] for entry in answer.json()["history"]] == ["claimed"]
+        assert api.get(f"{path}/c-3", headers=ADMIN).json()["error"]["code"] == "not_found"
+        assert api.get(f"{path}/c-2").status_code == 401
