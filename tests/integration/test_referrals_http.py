@@ -25,6 +25,7 @@ from tests.integration.shop import signing_key
 from worker.engine.timestamps import utc_stamp
 from worker.loyalty import referrals
 from worker.rewards.fulfilment import coupon_code
+from worker.rewards.referral_rewards import on_order_event
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
@@ -171,3 +172,49 @@ def test_a_referral_is_rewarded_once_after_its_hold_and_a_cancelled_one_is_dropp
     assert ProgressStore(real_redis).member_reward_logs(INSTANCE, other) == []
     assert ProgressStore(real_redis).member_reward_logs(INSTANCE, cheat) == []
     assert sum(calm_wix.control("GET", "faults")["random"]["counts"].values()) > 0
+
+
+def test_concurrent_first_orders_never_pass_the_cap(real_redis: Any) -> None:
+    """Twenty friends of one member pay at the same moment on twenty threads, each order delivered twice,
+    against real Redis: exactly `maxPerPeriod` (5) are held, the rest refused `cap_reached`."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from worker.infra.redis_client import sync_client
+    from worker.wix.events import normalize
+
+    ProgressStore(real_redis).save_program(INSTANCE, {"referrals": REFERRALS})
+    code = referrals.member_code(real_redis, INSTANCE, "referrer")
+    friends = [f"friend-{n}" for n in range(20)]
+    now = datetime.now(UTC)
+    for friend in friends:
+        referrals.claim(real_redis, INSTANCE, friend, code, now)
+    url = real_redis.connection_pool.connection_kwargs  # the same database for every thread's client
+    start = Barrier(len(friends))
+
+    def pay(friend: str) -> None:
+        client = sync_client(f"redis://{url['host']}:{url['port']}/{url['db']}")
+        payload = wix_samples.payment_status_updated(event_id=str(uuid.uuid4()))
+        payload["eventTime"] = now.isoformat()
+        payload["actionEvent"]["body"]["order"]["id"] = f"o-{friend}"
+        payload["actionEvent"]["body"]["order"]["buyerInfo"]["contactId"] = friend
+        event = normalize(
+            event_type="wix.ecom.v1.order_payment_status_updated",
+            instance_id=INSTANCE,
+            event_id=f"e-{friend}",
+            payload=payload,
+        )
+        start.wait(timeout=10)  # all at once
+        for _ in range(2):
+            on_order_event(client, event, payload, now)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(pay, friends))
+    decided = Counter(
+        (record["status"], record.get("reason"))
+        for record in (referrals.referral_record(real_redis, INSTANCE, friend) for friend in friends)
+        if record is not None
+    )
+    assert decided == Counter({("held", None): 5, ("refused", "cap_reached"): 15})
+    period = next(iter(real_redis.scan_iter(f"wrw:referrals:{{{INSTANCE}}}:cap:referrer:*")))
+    assert real_redis.get(period) == "5"
