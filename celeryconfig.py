@@ -97,6 +97,8 @@ beat_schedule: dict[str, dict[str, object]] = {
     # every quarter hour, so a period's last day is seen soon after it begins in every timezone.
     "reward-expiring": _every_instance("reward-expiring", crontab(minute=25)),
     "streak-at-risk": _every_instance("streak-at-risk", crontab(minute="5,20,35,50")),
+    # Hourly: referrals whose hold ended are rewarded (worker/jobs/referral_release.py).
+    "release-referrals": _every_instance("release-referrals", crontab(minute=15)),
     # Every minute: send again what a commit left in an outbox and no worker took (worker/store/outbox.py).
     "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
     # Daily: the data of sites that removed the app INSTANCE_RETENTION_DAYS ago (worker/installs/purge.py).

@@ -389,6 +389,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         api_key_index(i),
         loyalty_tiers_copy(i),
         loyalty_rewards_copy(i),
+        f"wrw:referrals:{{{i}}}:*",
     ]
 
 
@@ -559,3 +560,59 @@ def member_order_points(instance_id: str, contact_id: str, entity_id: str) -> st
     if problem is not None:
         raise InvalidIdentifier(f"not an order id for a key: {problem}")
     return f"{member(instance_id, contact_id)}:order-points:{entity_id}"
+
+
+# Referrals (worker/loyalty/referrals.py): one hash tag per instance, `{instanceId}`, so a referral's
+# decision, its referrer's cap counter and the due index change together in one MULTI.
+
+
+def _referrals(instance_id: str, *parts: str) -> str:
+    for part in parts:
+        if identifier_problem(part) is not None:
+            raise InvalidIdentifier(f"not an identifier for a referral key: {part[:100]!r}")
+    return ":".join((f"wrw:referrals:{{{_checked_instance(instance_id)}}}", *parts))
+
+
+def referral_code(instance_id: str, code: str) -> str:
+    """String: the contact id of the member whose referral code this is."""
+    return _referrals(instance_id, "code", code)
+
+
+def referral_member_code(instance_id: str, contact_id: str) -> str:
+    """String: the member's own referral code (made on first ask, never changed)."""
+    return _referrals(instance_id, "member", contact_id)
+
+
+def referral(instance_id: str, friend_id: str) -> str:
+    """String (JSON): the referral of a friend (a contact is referred once), with its decisions."""
+    return _referrals(instance_id, "friend", friend_id)
+
+
+def referral_first_order(instance_id: str, contact_id: str) -> str:
+    """String: the id of the contact's first paid order seen (set once)."""
+    return _referrals(instance_id, "first-order", contact_id)
+
+
+def referral_emails(instance_id: str, contact_id: str) -> str:
+    """Set: the (lower-cased) buyer emails of the contact's paid orders (the same-email check)."""
+    return _referrals(instance_id, "emails", contact_id)
+
+
+def referral_canceled(instance_id: str, order_id: str) -> str:
+    """String: set once the order was cancelled (a cancel may arrive before the payment)."""
+    return _referrals(instance_id, "canceled", order_id)
+
+
+def referral_cap(instance_id: str, referrer_id: str, period_key: str) -> str:
+    """Counter: the referrer's referrals held or rewarded in one period (the `maxPerPeriod` cap)."""
+    return _referrals(instance_id, "cap", referrer_id, period_key)
+
+
+def referrals_due(instance_id: str) -> str:
+    """Sorted set: friend contact id → when its held referral is released (epoch seconds)."""
+    return _referrals(instance_id, "due")
+
+
+def referral_orders(instance_id: str, contact_id: str) -> str:
+    """Sorted set: the contact's last paid order ids by payment time (the same-payment check)."""
+    return _referrals(instance_id, "orders", contact_id)

@@ -74,6 +74,10 @@ PROGRAM: dict[str, Any] = program(
             "cornerRadius": 4,
         }
     ],
+    referrals={  # the member panel's referral link (TestReferrals)
+        "referrerReward": {"type": "points", "points": 100},
+        "friendReward": {"type": "coupon", "coupon": {"name": "10% off", "percentOffRate": 10}},
+    },
     floatingWidgets=[
         {
             "id": "corner",
@@ -522,3 +526,60 @@ def focused(tab: Tab) -> str:
             }"""
         )
     )
+
+
+def widget_session(shop: Shop, wix_token: str) -> dict[str, str]:
+    """A widget token for the member whose Wix token this is, as the snippet gets it."""
+    answer = httpx.post(
+        f"{shop.stack.api}/widget/v1/session", headers={"authorization": wix_token}, timeout=10
+    )
+    answer.raise_for_status()
+    return {"authorization": f"Bearer {answer.json()['token']}"}
+
+
+def referral(shop: Shop, auth: dict[str, str]) -> dict[str, Any]:
+    answer = httpx.get(f"{shop.stack.api}/widget/v1/referrals/me", headers=auth, timeout=10)
+    answer.raise_for_status()
+    return answer.json()  # type: ignore[no-any-return]
+
+
+class TestReferrals:
+    def test_the_member_panel_shows_the_referral_link_and_copies_it(
+        self, shop: Shop, member: Member, tab: Tab, artifacts: Path
+    ) -> None:
+        """The link is this shop page with `?wrw_ref=<the member's code>`; the copy button copies it."""
+        code = referral(shop, widget_session(shop, member.wix_token))["code"]
+        tab.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=shop.pages.origin)
+        url = member_page(shop.pages, "member-referral", shop.embed, member.wix_token)
+        load(tab, url)
+        panel = open_panel(tab)
+        section = panel.locator(".referral")
+        section.wait_for(state="visible")
+        assert section.locator("code").inner_text() == f"{url}?wrw_ref={code}"
+        assert "10% off" in section.inner_text() and "100 points" in section.inner_text()
+        section.scroll_into_view_if_needed()
+        tab.page.screenshot(path=str(artifacts / "widget-referral.png"))
+        section.get_by_role("button", name="Copy link").click()
+        section.get_by_role("button", name="Copied").wait_for(state="visible")
+        assert tab.page.evaluate("navigator.clipboard.readText()") == f"{url}?wrw_ref={code}"
+        assert tab.errors() == []
+
+    def test_a_member_who_opens_a_referral_link_claims_it(self, shop: Shop, member: Member, tab: Tab) -> None:
+        """A signed-in friend opens the link: the widget claims the code once and forgets it."""
+        code = referral(shop, widget_session(shop, member.wix_token))["code"]
+        fake = shop.stack.fake_wix
+        friend_contact, friend_member = str(uuid.uuid4()), str(uuid.uuid4())
+        fake.control(
+            "POST", f"instances/{INSTANCE}/members", json={"id": friend_member, "contactId": friend_contact}
+        )
+        token = fake.control("POST", f"instances/{INSTANCE}/member-tokens", json={"memberId": friend_member})[
+            "token"
+        ]
+        friend = widget_session(shop, token)
+        assert referral(shop, friend)["referredStatus"] is None
+        url = member_page(shop.pages, "friend-arrives", shop.embed, token)
+        load(tab, f"{url}?wrw_ref={code}")
+        tab.page.locator("wix-rewards-widget[data-referral-claim=claimed]").wait_for(state="attached")
+        assert referral(shop, friend)["referredStatus"] == "claimed"
+        assert tab.page.evaluate("localStorage.getItem('wix-rewards-widget:wrw_ref')") is None
+        assert tab.errors() == []

@@ -54,6 +54,7 @@ MODELS: dict[str, type[BaseModel]] = {
     **{name: getattr(program_module, name) for name in (*_PROGRAM_MODELS, "PointsRule")},
     **{name: getattr(storefront, name) for name in ("Template", "Theme", "ThemeColors", "FloatingWidget")},
 }
+MODELS["Referrals"] = program_module.Referrals  # docs/programs.md "referrals"
 _TABLE = re.compile(r"<!-- fields: (\w+) -->\n((?:\|.*\n)+)")
 TABLES = {m[1]: m[2] for m in _TABLE.finditer(TEXT)}
 

@@ -60,6 +60,9 @@ JOB_KINDS: tuple[JobKind, ...] = (
     JobKind("index-reward-times", "Index reward times", "List older rewards on the Rewards page."),
     JobKind("monthly-messages", "Monthly messages", "Send members their monthly balance message."),
     JobKind(
+        "release-referrals", "Release referrals", "Reward referrals whose hold (return window) has ended."
+    ),
+    JobKind(
         "reward-expiring", "Reward expiring", "Report rewards about to expire to the site's automations."
     ),
     JobKind("streak-at-risk", "Streak at risk", "Report streaks about to break to the site's automations."),

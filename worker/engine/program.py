@@ -111,6 +111,18 @@ class PointsRule(_Strict):
     per: Positive
 
 
+class Referrals(_Strict):
+    """A referral programme (worker/loyalty/referrals.py): what each side earns for a friend's first paid
+    order, how long the reward waits (the return window) and how many referrals a member is rewarded for
+    per period. Validated by `referral_problems`."""
+
+    referrerReward: Reward
+    friendReward: Reward
+    holdDays: Annotated[int, Field(ge=0, le=365)] = 14
+    maxPerPeriod: Annotated[int, Field(gt=0, le=10_000)] | None = None
+    period: Period = "monthly"
+
+
 class Program(_Strict):
     timezone: str = "UTC"
     lateLogGraceHours: Annotated[int, Field(ge=0, le=24 * 30)] = 72
@@ -123,6 +135,7 @@ class Program(_Strict):
     floatingWidgets: list[FloatingWidget] = []
     # What a cancelled or refunded order does to the rewards its logs earned (worker/rewards/reversal.py).
     onCancel: Literal["keep", "revoke"] = "keep"
+    referrals: Referrals | None = None  # no section: no referral links, nothing rewarded
 
     @field_validator("timezone")
     @classmethod
@@ -275,6 +288,19 @@ def _reward_problems(where: str, reward: Reward | None) -> list[tuple[str, str]]
     return problems
 
 
+def referral_problems(referrals: Referrals | None) -> list[tuple[str, str]]:
+    """A referral reward is Wix loyalty points or a coupon (a manual one would have nobody to issue it)."""
+    if referrals is None:
+        return []
+    problems: list[tuple[str, str]] = []
+    for side in ("referrerReward", "friendReward"):
+        reward: Reward = getattr(referrals, side)
+        if reward.type == "manual":
+            problems.append((f"referrals.{side}.type", "must be points or coupon for a referral reward"))
+        problems.extend(_reward_problems(f"referrals.{side}", reward))
+    return problems
+
+
 def parse_program(document: Any) -> Program:
     """A validated Program, or ProgramInvalid listing every problem with its path."""
     if not isinstance(document, dict):
@@ -285,8 +311,10 @@ def parse_program(document: Any) -> Program:
         raise ProgramInvalid(
             [{"path": _path(error["loc"]), "message": _message(error)} for error in exc.errors()]
         ) from None
-    problems = _semantic_problems(program) + storefront_problems(
-        program.templates, program.themes, program.floatingWidgets
+    problems = (
+        _semantic_problems(program)
+        + storefront_problems(program.templates, program.themes, program.floatingWidgets)
+        + referral_problems(program.referrals)
     )
     if problems:
         raise ProgramInvalid([{"path": path, "message": message} for path, message in problems])

@@ -34,6 +34,7 @@ from worker.rewards.automation_triggers import report_order_event
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.rewards.order_counts import count_order
 from worker.rewards.redemption import redeem_order_coupons
+from worker.rewards.referral_rewards import on_order_event
 from worker.rewards.reversal import reverse_order
 from worker.rewards.tier_changes import follow_tier
 from worker.settings import Settings
@@ -134,6 +135,7 @@ def process_event(
     # Whatever the program: a paid order's reward coupons are redeemed (once; a re-run changes nothing).
     redeem_order_coupons(client, event, now or datetime.now(UTC))
     count_order(client, event, now or datetime.now(UTC))  # once per order id, for the analytics
+    on_order_event(client, event, payload, now or datetime.now(UTC))  # referrals: decided, or dropped
     if follow_ups is not None:
         # Before settling: a crash in between sends them again on the re-run (fulfilment is idempotent).
         store = ProgressStore(client)

@@ -12,7 +12,8 @@ What goes, for one contact of one instance:
   identifiers (`uid_source`), the contact in the instance's job records (a job's `unsure` set, failure
   reasons naming them), the audit log's entries naming them (scrubbed, the action and time kept), and,
   by their Wix member id (as the cached account or the journal's points events know it), their Inbox
-  conversation and monthly message marks;
+  conversation and monthly message marks; their referral code, referral, order emails and ids, and their
+  name on the referrals of friends they referred (one not yet rewarded is dropped);
 - what is still owed to anyone about them is dropped, not made anonymous: the member's outbox intents
   (fulfil a reward, report `milestone_achieved`, earn points), their points waiting for an ACTIVE program,
   the points sync's apply intents, and dead letters about them. Each of those would send the contact id
@@ -55,6 +56,7 @@ import redis
 
 from worker import keys
 from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
+from worker.loyalty.referrals import erase_contact as erase_referrals
 from worker.store import audit_log, coupon_codes
 from worker.store.dead_letters import DeadLetters
 from worker.store.journal import SETTLED, EventJournal, now_iso
@@ -287,8 +289,13 @@ class _Eraser:
             ("coupon-codes", self.code_index),
             ("members-set", self.members_set),
             ("outbox-index", self.outbox_index),
+            ("referrals", self.referrals),
             ("member-keys", self.member_keys),
         ]
+
+    def referrals(self) -> None:
+        """Their referral code, referral, order emails and ids (worker/loyalty/referrals.py)."""
+        erase_referrals(self.redis, self.instance_id, self.contact_id)
 
     def journal(self) -> None:
         skip = keys.event_record(self.instance_id, self.skip_event) if self.skip_event else None

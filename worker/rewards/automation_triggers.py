@@ -10,6 +10,7 @@ The triggers (their payload schemas, what a self-hoster pastes in Wix's Dev Cent
 - `streak_at_risk`: a streak's period is on its last day without its target met;
 - `tier_changed`: the member's Wix loyalty tier changed, once per change (worker/rewards/tier_changes.py).
 - `points_reversed`: a cancelled or refunded order's points were taken back (worker/rewards/reversal.py).
+- `referral_rewarded`: a referral's hold ended and both sides were rewarded, once per referral.
 
 Every payload names the member as `contactId` (the one property Wix connects to the contact) and
 spells its keys in camelCase. A report carries Wix's idempotency key (`{triggerKey}:{entity}`, a digest
@@ -51,6 +52,7 @@ POINTS_EARNED = "points_earned"
 STREAK_AT_RISK = "streak_at_risk"
 TIER_CHANGED = "tier_changed"  # the member's Wix loyalty tier changed (worker/rewards/tier_changes.py)
 POINTS_REVERSED = "points_reversed"
+REFERRAL_REWARDED = "referral_rewarded"  # worker/rewards/referral_rewards.py reports it
 TRIGGER_KEYS = (
     ORDER_PAID,
     ORDER_FULFILLED,
@@ -61,6 +63,7 @@ TRIGGER_KEYS = (
     STREAK_AT_RISK,
     TIER_CHANGED,
     POINTS_REVERSED,
+    REFERRAL_REWARDED,
 )
 REWARD_LOG_TRIGGERS = (MILESTONE_ACHIEVED, REWARD_ISSUED, REWARD_EXPIRING)
 

@@ -26,6 +26,7 @@ from worker.web.admin_instances import router as instances_router
 from worker.web.admin_loyalty_program import router as loyalty_program_router
 from worker.web.admin_preview import router as preview_router
 from worker.web.admin_program_versions import router as program_versions_router
+from worker.web.admin_referrals import router as admin_referrals_router
 from worker.web.admin_rewards import router as admin_rewards_router
 from worker.web.admin_settings import router as admin_settings_router
 from worker.web.console.apikeys_routes import router as console_api_keys_router
@@ -38,6 +39,7 @@ from worker.web.errors import install_error_handlers
 from worker.web.event_queue import EventQueue
 from worker.web.guards import AuthFirst, BodyLimit
 from worker.web.sync import router as sync_router
+from worker.web.widget_referrals import router as widget_referrals_router
 from worker.web.widget_spend import router as widget_spend_router
 from worker.wix.tokens import TokenVerifier, load_public_key
 
@@ -119,5 +121,7 @@ def create_app(
     app.include_router(api_keys_router)
     app.include_router(console_api_keys_router)
     app.include_router(widget_spend_router)
+    app.include_router(admin_referrals_router)
+    app.include_router(widget_referrals_router)  # before install: the widget's CORS wraps it too
     widget.install(app)  # the storefront widget's routes and their CORS
     return app

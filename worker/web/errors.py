@@ -33,6 +33,7 @@ from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.identifiers import validation_message
 from worker.jobs.runner import UnknownJob
+from worker.loyalty.referrals import ClaimRefused, NoReferral, NoReferralProgram, UnknownReferralCode
 from worker.loyalty.spending import RedeemRefused
 from worker.progress.record import Conflict, NotFound
 from worker.store.audit_log import InvalidAuditEntry
@@ -149,6 +150,10 @@ DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     WixError: _wix_failure,
     InboundRefused: lambda e: Answer(e.status, e.code, lambda x: x.message, lambda x: x.details),
     RedeemRefused: lambda e: Answer(e.status, e.code, lambda x: x.message, lambda x: x.details),
+    UnknownReferralCode: Answer(404, "not_found"),
+    NoReferral: Answer(404, "not_found"),
+    NoReferralProgram: Answer(404, "not_found"),
+    ClaimRefused: Answer(422, "claim_refused", details=lambda e: {"reason": e.reason}),
 }
 
 

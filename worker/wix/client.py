@@ -665,6 +665,14 @@ class WixClient:
         answer = self._call_or_none(instance_id, "GET", f"/ecom/v1/orders/{_segment(order_id)}")
         return _object(answer, "order") if answer is not None else None
 
+    def list_order_payments(self, instance_id: str, order_id: str) -> list[WixObject]:
+        """The order's payments (`GET /ecom/v1/payments/orders/{orderId}`, Wix's Order Transactions API:
+        `orderTransactions.payments`, each with `regularPaymentDetails.creditCardDetails` for a card);
+        an empty list for an order Wix does not know."""
+        answer = self._call_or_none(instance_id, "GET", f"/ecom/v1/payments/orders/{_segment(order_id)}")
+        transactions = answer.get("orderTransactions") if answer is not None else None
+        return _objects(transactions, "payments") if isinstance(transactions, dict) else []
+
     def search_orders_updated(
         self, instance_id: str, *, since: str, until: str, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[WixObject], str | None]:

@@ -16,6 +16,7 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.jobs.runner import UnknownJob
+from worker.loyalty.referrals import ClaimRefused, NoReferral, NoReferralProgram, UnknownReferralCode
 from worker.loyalty.spending import RedeemRefused
 from worker.progress.record import Conflict, NotFound
 from worker.store.audit_log import InvalidAuditEntry
@@ -90,6 +91,10 @@ CASES: list[tuple[Exception, int, str, str, Any]] = [
         "this reward costs 100 points",
         {"costInPoints": 100},
     ),
+    (UnknownReferralCode("no such code"), 404, "not_found", "no such code", None),
+    (NoReferral("referred by nobody"), 404, "not_found", "referred by nobody", None),
+    (NoReferralProgram("no referral programme"), 404, "not_found", "no referral programme", None),
+    (ClaimRefused("same_contact", "own code"), 422, "claim_refused", "own code", {"reason": "same_contact"}),
 ]
 
 

@@ -55,6 +55,7 @@ def test_every_permission_is_for_a_route_wix_publishes() -> None:
         "GET /members/v1/members/{}",
         "GET /ecom/v1/orders/{}",
         "POST /ecom/v1/orders/search",
+        "GET /ecom/v1/payments/orders/{}",
         "POST /inbox/v2/conversations",
         "POST /inbox/v2/messages",
         "GET /inbox/v2/messages",

@@ -69,6 +69,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
 .cta{margin-top:12px;padding:8px 12px;border-left:4px solid var(--wrw-primary);font-weight:600}
 .cta a{color:inherit}
 .balance strong{font-size:22px}
+.referral .link{word-break:break-all}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .spend .cost{font-weight:600}
 .spend .btn[disabled]{opacity:.6;cursor:progress}
@@ -141,6 +142,39 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
 
   class ApiError extends Error {}
 
+  // Referrals (docs/widget-api.md "Referrals"): a `?wrw_ref=CODE` the visitor arrives with is kept until
+  // they are a signed-in member, then claimed once.
+  const REF_PARAM = "wrw_ref";
+  const REF_KEY = "wix-rewards-widget:wrw_ref";
+  const REF_CODE = /^[A-Za-z0-9_-]{8,32}$/;
+
+  function keepReferralCode() {
+    try {
+      const code = new URLSearchParams(window.location.search).get(REF_PARAM);
+      if (code && REF_CODE.test(code)) window.localStorage.setItem(REF_KEY, code);
+    } catch {
+      // no storage (a private window's policy): the link is not kept
+    }
+  }
+
+  function keptReferralCode() {
+    try {
+      return window.localStorage.getItem(REF_KEY);
+    } catch {
+      return null;
+    }
+  }
+
+  function forgetReferralCode() {
+    try {
+      window.localStorage.removeItem(REF_KEY);
+    } catch {
+      // nothing kept
+    }
+  }
+
+  keepReferralCode();
+
   async function getJson(url, token) {
     let response;
     try {
@@ -170,7 +204,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
     #session = null;
     #launcher = null;
     #panel = null;
-    #api = null; // {base, token, instance}: what the *Spend points* section calls with
+    #api = null; // {base, token, instance}: what the member sections (Spend points, referrals) call with
 
     connectedCallback() {
       if (this.#started) return;
@@ -287,6 +321,7 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
         h("div", { class: "head" }, h("h2", { id: "wrw-title" }, copy.title || widget.label || ""), close),
         copy.intro ? h("p", { class: "muted" }, copy.intro) : null,
         me ? this.#member(me, copy, fmt) : this.#guest(content, copy, fmt),
+        me && this.#api.token ? this.#referrals(copy) : null,
       );
       launcher.addEventListener("click", () => this.#toggle(panel.hidden));
       if (this.hasAttribute("open")) {
@@ -636,6 +671,61 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
         if (response.status < 500) break;
       }
       throw failure;
+    }
+
+    /** The member's referral link with a copy button, once `/widget/v1/referrals/me` answers; a code the
+     * visitor arrived with is then claimed. Nothing for a site without referrals (`enabled: false`). */
+    #referrals(copy) {
+      const section = h("div", { class: "referral", hidden: "" });
+      const { base, instance, token } = this.#api;
+      const at = (path) => `${base}/widget/v1/referrals/${path}?instance=${encodeURIComponent(instance)}`;
+      const claim = async (code) => {
+        let response;
+        try {
+          response = await fetch(at("claim"), {
+            method: "POST",
+            headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+            body: JSON.stringify({ code }),
+            credentials: "omit",
+            mode: "cors",
+          });
+        } catch {
+          return; // kept: claimed on a later page
+        }
+        if (response.status < 500) forgetReferralCode(); // claimed, or refused for good (own code...)
+        this.setAttribute("data-referral-claim", response.ok ? "claimed" : "refused");
+      };
+      getJson(at("me"), token)
+        .then((referral) => {
+          if (!referral.enabled) return;
+          const kept = keptReferralCode();
+          if (kept && kept !== referral.code) claim(kept);
+          else if (kept) forgetReferralCode(); // the member's own link
+          const url = new URL(window.location.href);
+          url.hash = "";
+          url.searchParams.set(referral.param || REF_PARAM, referral.code);
+          const link = h("code", { class: "link" }, url.toString());
+          const label = copy.copyLink || "Copy link";
+          const button = h("button", { type: "button", class: "btn" }, label);
+          const status = h("span", { class: "sr", role: "status" });
+          const words = { ...copy, copyCode: label };
+          button.addEventListener("click", () => this.#copy(url.toString(), link, button, words, status));
+          section.append(
+            h("h3", {}, copy.referralTitle || "Refer a friend"),
+            h(
+              "p",
+              { class: "muted" },
+              `Your friend gets ${referral.friendReward} on their first order; you get ${referral.referrerReward}.`,
+            ),
+            h("div", { class: "coupon" }, link, button),
+            status,
+          );
+          section.hidden = false;
+        })
+        .catch(() => {
+          // not now (Wix or the service unreachable): the panel goes on without it
+        });
+      return section;
     }
 
     /** navigator.clipboard when allowed; otherwise the code is selected for the shopper to copy. */

@@ -18,6 +18,7 @@ from worker.wix.fake import (
     loyalty_tiers,
     members,
     oauth,
+    order_transactions,
     orders,
 )
 from worker.wix.fake.errors import install_error_handlers
@@ -42,6 +43,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         coupons,
         coupon_deletion,
         orders,
+        order_transactions,
         contacts,
         members,
         automations,
@@ -56,6 +58,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         app_management.control_router,
         loyalty_tiers.control_router,
         loyalty_rewards.control_router,
+        order_transactions.control_router,
     ]:
         app.include_router(router)
     install_error_handlers(app)

@@ -95,6 +95,9 @@ class InstanceState:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # site members, by member id
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    order_payments: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # worker.wix.fake.order_transactions
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by account id, Wix's shape
     transactions: list[dict[str, Any]] = field(default_factory=list)  # with `accountId` added
     earn_results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (account, key)
