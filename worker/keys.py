@@ -387,6 +387,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         job_runs(i),
         f"wrw:stats:{i}:*",
         api_key_index(i),
+        f"wrw:caps:{{{i}}}:*",
     ]
 
 
@@ -503,3 +504,29 @@ def stats_counted_order(instance_id: str, purpose: str, order_id: str) -> str:
     """Set once an order (or a points earn, by its key's digest) was counted for `purpose` (`paid`,
     `redeemed`, `earn`): each counts once."""
     return f"wrw:stats:{_checked_instance(instance_id)}:order:{purpose}:{order_id}"
+
+
+# Points caps and budgets (worker/store/points_caps.py): one hash tag per instance, so one Lua call
+# reserves against a member's counter and the rule's budget together (one slot under Redis Cluster).
+
+
+def _cap_part(text: str) -> str:
+    if identifier_problem(text) is not None:
+        raise InvalidIdentifier(f"not a caps key part: {text[:40]!r}")
+    return text
+
+
+def points_grants(instance_id: str, day: str) -> str:
+    """Hash: an earn's idempotency key -> `granted:why`, for the earns of events that occurred on `day`."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:grants:{_cap_part(day)}"
+
+
+def points_member_used(instance_id: str, rule: str, period: str) -> str:
+    """Hash: contact id -> points the rule (its position) granted the member in the period
+    (`monthly:2026-03-01`)."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:member:{_cap_part(rule)}:{_cap_part(period)}"
+
+
+def points_budget_used(instance_id: str, rule: str, period: str) -> str:
+    """String: points the rule (its position) granted all members in the period."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:budget:{_cap_part(rule)}:{_cap_part(period)}"

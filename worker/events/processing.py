@@ -26,6 +26,7 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.installs.lifecycle import admit_event
+from worker.loyalty.earn_limits import limit_earns
 from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.loyalty.points_rules import points_to_earn
 from worker.members.erasure import erase_on_request
@@ -130,6 +131,7 @@ def process_event(
     # Whatever the program: a paid order's reward coupons are redeemed (once; a re-run changes nothing).
     redeem_order_coupons(client, event, now or datetime.now(UTC))
     count_order(client, event, now or datetime.now(UTC))  # once per order id, for the analytics
+    capped: list[str] = []  # why a points rule's earn was cut (worker/loyalty/earn_limits.py)
     if follow_ups is not None:
         # Before settling: a crash in between sends them again on the re-run (fulfilment is idempotent).
         store = ProgressStore(client)
@@ -146,6 +148,7 @@ def process_event(
                 for earn in points_to_earn(event, store.program(instance_id))
                 if status_of(client, instance_id, earn.contact_id) == "live"
             ]
+            earns, capped = limit_earns(client, store.program(instance_id), event, earns)  # caps, xN
             if points_wait_reason(client, instance_id):
                 park_earns(client, instance_id, earns)
             else:
@@ -173,7 +176,7 @@ def process_event(
         "processed",
         event_type=event_type,
         normalized=normalized,
-        reason=reason,
+        reason=reason or "; ".join(capped) or None,
         logs=entries,
     )
     logger.info("event processed", extra={"event": event.name, "logs": len(entries), "reason": reason})
