@@ -104,7 +104,8 @@ def reserve(
 
 
 def _epoch(moment: datetime) -> str:
-    return str(int(moment.timestamp()))
+    """An expiry: never before a while from now (an event of a past period still finds its counters)."""
+    return str(int(max(moment, datetime.now(UTC) + COUNTERS_KEPT_AFTER_PERIOD).timestamp()))
 
 
 def budget_used(client: redis.Redis, instance_id: str, rule: int, period: str) -> int:
