@@ -55,7 +55,7 @@ class Reward(_Strict):
     coupon: CouponSpec | None = None
     points: Annotated[int, Field(gt=0, le=9_999_999)] | None = None
     validDays: Annotated[int, Field(gt=0, le=3650)] | None = None
-    # Issued at most this many times per member and period (program timezone); more are logged `capped`.
+    # Issued at most this many times per member and period (program timezone): worker/engine/caps.py.
     maxPerPeriod: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     period: CapPeriod | None = None
 

@@ -24,8 +24,9 @@ from typing import Any
 import redis
 
 from worker import keys
+from worker.engine.caps import cap_period
 from worker.engine.program import PointsRule, Program
-from worker.loyalty.points_limits import cap_period, multiply, rule_index
+from worker.loyalty.points_limits import multiply, rule_index
 from worker.loyalty.points_rules import PointsEarn
 from worker.store import points_caps
 from worker.store.points_caps import Limit

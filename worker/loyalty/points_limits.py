@@ -11,12 +11,10 @@ order's total, at most all of it); a checkout carries no line items, so such a w
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from zoneinfo import ZoneInfo
 
-from worker.engine.periods import period_of
-from worker.engine.program import BonusWindow, CapPeriod, PointsRule, Program
+from worker.engine.program import BonusWindow, PointsRule, Program
 from worker.loyalty.points_rules import PointsEarn
 from worker.wix.events import NormalizedEvent
 
@@ -93,13 +91,3 @@ def tier_factor(rule: PointsRule, tier: str | None) -> Decimal:
     if tier is None:
         return Decimal(1)
     return rule.tierMultipliers.get(tier, Decimal(1))
-
-
-def cap_period(moment: datetime, kind: CapPeriod, zone: ZoneInfo) -> tuple[str, datetime]:
-    """The period a moment falls in for a cap: its name (`monthly:2026-03-01`) and its end (UTC)."""
-    if kind == "yearly":
-        local = moment.astimezone(zone)
-        end = datetime(local.year + 1, 1, 1, tzinfo=zone)
-        return f"yearly:{date(local.year, 1, 1).isoformat()}", end
-    span = period_of(moment, kind, zone)
-    return f"{kind}:{span.key}", span.end

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import wix_samples
+from worker.engine.caps import cap_period
 from worker.engine.program import ProgramInvalid, parse_program
-from worker.loyalty.points_limits import cap_period, multiply, product_share
+from worker.loyalty.points_limits import multiply, product_share
 from worker.loyalty.points_rules import PointsEarn, points_to_earn
 from worker.wix.events import NormalizedEvent, normalize
 
