@@ -143,12 +143,13 @@ def process_event(
         fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
         report_order_event(client, follow_ups, event)  # order_paid, order_fulfilled: once per order
         with contextlib.suppress(NoProgram, ProgramInvalid):
+            program = store.program(instance_id)
             earns = [  # a paused member earns nothing (worker/store/member_status.py)
                 earn
-                for earn in points_to_earn(event, store.program(instance_id))
+                for earn in points_to_earn(event, program)
                 if status_of(client, instance_id, earn.contact_id) == "live"
             ]
-            earns, capped = limit_earns(client, store.program(instance_id), event, earns)  # caps, xN
+            earns, capped = limit_earns(client, program, event, earns)  # caps, budgets, multipliers
             if points_wait_reason(client, instance_id):
                 park_earns(client, instance_id, earns)
             else:

@@ -84,20 +84,18 @@ def reserve(
     grants = keys.points_grants(instance_id, occurred_at.astimezone(UTC).date().isoformat())
     member_key = keys.points_member_used(instance_id, str(rule), member_cap.period) if member_cap else grants
     budget_key = keys.points_budget_used(instance_id, str(rule), budget.period) if budget else grants
-    record = client.eval(
-        _RESERVE,
-        3,
-        grants,
-        member_key,
-        budget_key,
-        idempotency_key,
-        str(requested),
-        str(member_cap.points if member_cap else -1),
-        contact_id,
-        str(budget.points if budget else -1),
-        _epoch(occurred_at + GRANTS_KEPT),
-        _epoch(member_cap.ends + COUNTERS_KEPT_AFTER_PERIOD) if member_cap else "0",
-        _epoch(budget.ends + COUNTERS_KEPT_AFTER_PERIOD) if budget else "0",
+    record = client.register_script(_RESERVE)(  # EVALSHA, the script loaded once per server
+        [grants, member_key, budget_key],
+        [
+            idempotency_key,
+            str(requested),
+            str(member_cap.points if member_cap else -1),
+            contact_id,
+            str(budget.points if budget else -1),
+            _epoch(occurred_at + GRANTS_KEPT),
+            _epoch(member_cap.ends + COUNTERS_KEPT_AFTER_PERIOD) if member_cap else "0",
+            _epoch(budget.ends + COUNTERS_KEPT_AFTER_PERIOD) if budget else "0",
+        ],
     )
     points, _, why = str(record).partition(":")
     return Grant(int(points), why or None)
