@@ -7,6 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests import wix_samples
 from worker import keys
 from worker.dev.programs import BASE_PROGRAM
@@ -18,10 +21,18 @@ from worker.store.progress import ProgressStore
 RULE = {"on": "checkout_completed", "points": 1, "per": 1}
 
 
-def deliver(client: Any, follow_ups: RecordedDispatcher, checkout_id: str, total: str, event_id: str) -> dict:  # type: ignore[type-arg]
+def deliver(  # type: ignore[type-arg]
+    client: Any,
+    follow_ups: RecordedDispatcher,
+    checkout_id: str,
+    total: str,
+    event_id: str,
+    contact: str = wix_samples.CONTACT_ID,
+) -> dict:
     payload = wix_samples.checkout_completed(event_id=event_id)
     checkout = payload["actionEvent"]["body"]["checkout"]
     checkout["id"] = checkout_id
+    checkout["buyerInfo"]["contactId"] = contact
     checkout["priceSummary"]["total"]["amount"] = total
     payload["eventTime"] = datetime(2026, 3, 14, 12, tzinfo=UTC).isoformat()
     journal = EventJournal(client, 600)
@@ -82,3 +93,35 @@ class TestCapsInProcessing:
         deliver(fake_store, sent, "ch-1", "20", "e1")
         deliver(fake_store, sent, "ch-2", "30", "e2")
         assert [earn.points for _, earn in sent.earns] == [40, 10]
+
+
+orders = st.lists(st.tuples(st.sampled_from("abc"), st.integers(1, 90)), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(orders, st.randoms(use_true_random=False))
+def test_any_order_of_events_with_duplicates_stays_within_the_caps(fake_store, placed, rnd) -> None:
+    """Checkouts of three members, each delivered 1 to 3 times (other webhooks about the same checkout),
+    in any order: each checkout's earn always the same amount, no member past 100, the rule past 150,
+    and nothing lost: what fits is granted."""
+    fake_store.flushdb()
+    rule = {**RULE, "maxPerPeriod": 100, "period": "monthly", "budget": {"points": 150, "period": "monthly"}}
+    ProgressStore(fake_store).save_program("i", {**BASE_PROGRAM, "pointsRules": [rule]})
+    deliveries = [n for n in range(len(placed)) for _ in range(rnd.randint(1, 3))]
+    rnd.shuffle(deliveries)
+    sent = RecordedDispatcher()
+    for k, n in enumerate(deliveries):
+        member, total = placed[n]
+        contact = f"{wix_samples.CONTACT_ID[:-1]}{'abc'.index(member)}"
+        deliver(fake_store, sent, f"ch-{n}", str(total), f"e{k}", contact=contact)
+    by_key: dict[str, set[int]] = {}
+    for _, earn in sent.earns:
+        by_key.setdefault(earn.idempotency_key, set()).add(earn.points)
+    assert all(len(amounts) == 1 for amounts in by_key.values())
+    granted = {key: next(iter(amounts)) for key, amounts in by_key.items()}
+    contacts = {earn.idempotency_key: earn.contact_id for _, earn in sent.earns}
+    for contact in set(contacts.values()):
+        assert sum(p for key, p in granted.items() if contacts[key] == contact) <= 100
+    assert sum(granted.values()) <= 150
+    asked = {member: sum(total for m, total in placed if m == member) for member in "abc"}
+    assert sum(granted.values()) == min(150, sum(min(100, points) for points in asked.values()))  # no loss
