@@ -527,6 +527,11 @@ def points_member_used(instance_id: str, rule: str, period: str) -> str:
     return f"wrw:caps:{{{_checked_instance(instance_id)}}}:member:{_cap_part(rule)}:{_cap_part(period)}"
 
 
+def points_member_used_pattern(instance_id: str) -> str:
+    """A SCAN pattern for the instance's member counters (a member's erasure removes their field)."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:member:*"
+
+
 def points_budget_used(instance_id: str, rule: str, period: str) -> str:
     """String: points the rule (its position) granted all members in the period."""
     return f"wrw:caps:{{{_checked_instance(instance_id)}}}:budget:{_cap_part(rule)}:{_cap_part(period)}"
