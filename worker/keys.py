@@ -516,9 +516,9 @@ def _cap_part(text: str) -> str:
     return text
 
 
-def points_grants(instance_id: str, day: str) -> str:
-    """Hash: an earn's idempotency key -> `granted:why`, for the earns of events that occurred on `day`."""
-    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:grants:{_cap_part(day)}"
+def points_grant(instance_id: str, key_digest: str) -> str:
+    """String: `granted:why` of one earn, by its idempotency key's digest (hex)."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:grant:{_cap_part(key_digest)}"
 
 
 def points_member_used(instance_id: str, rule: str, period: str) -> str:

@@ -6,11 +6,14 @@ So a redelivered event, a task retry or a replay after a crash asks again and ge
 (never counted twice, even if the caps or the member's tier changed meanwhile); two deliveries at once
 are serialized by Redis and cannot together overshoot; an earn that only partly fits is cut to what
 fits. All keys share the instance's hash tag (worker/keys.py), so the call stays within one slot.
-Grants are kept by the day the event occurred, for 400 days (longer than a yearly period).
+Each grant is its own key (named by the idempotency key's digest, not by a time: two webhooks about one
+order may carry different times), kept 400 days after the event (longer than a yearly period): about
+100 bytes per earn, and only for rules with a cap or a budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +24,11 @@ from worker import keys
 GRANTS_KEPT = timedelta(days=400)
 COUNTERS_KEPT_AFTER_PERIOD = timedelta(days=7)  # the console reads a period's use shortly after it ends
 
+# KEYS: the grant, the member's counter hash, the budget counter (the grant's key when not capped).
+# ARGV: the idempotency key, requested, member cap (-1: none), contact id, budget (-1: none), and the
+# three keys' expiries (epoch seconds).
 _RESERVE = """
-local done = redis.call('HGET', KEYS[1], ARGV[1])
+local done = redis.call('GET', KEYS[1])
 if done then return done end
 local grant = tonumber(ARGV[2])
 local why = ''
@@ -47,8 +53,7 @@ if budget >= 0 and grant > 0 then
   redis.call('EXPIREAT', KEYS[3], ARGV[8])
 end
 local record = grant .. ':' .. why
-redis.call('HSET', KEYS[1], ARGV[1], record)
-redis.call('EXPIREAT', KEYS[1], ARGV[6])
+redis.call('SET', KEYS[1], record, 'EXAT', ARGV[6])
 return record
 """
 
@@ -81,11 +86,14 @@ def reserve(
     budget: Limit | None,
 ) -> Grant:
     """Grant what fits of `requested` (once per idempotency key: a repeat answers the first grant)."""
-    grants = keys.points_grants(instance_id, occurred_at.astimezone(UTC).date().isoformat())
-    member_key = keys.points_member_used(instance_id, str(rule), member_cap.period) if member_cap else grants
-    budget_key = keys.points_budget_used(instance_id, str(rule), budget.period) if budget else grants
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    grant_key = keys.points_grant(instance_id, digest)
+    member_key = (
+        keys.points_member_used(instance_id, str(rule), member_cap.period) if member_cap else grant_key
+    )
+    budget_key = keys.points_budget_used(instance_id, str(rule), budget.period) if budget else grant_key
     record = client.register_script(_RESERVE)(  # EVALSHA, the script loaded once per server
-        [grants, member_key, budget_key],
+        [grant_key, member_key, budget_key],
         [
             idempotency_key,
             str(requested),

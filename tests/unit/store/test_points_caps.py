@@ -4,7 +4,7 @@ a member's cap or a rule's budget, whatever the order, the duplicates or the con
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -56,6 +56,25 @@ class TestReserve:
         assert reserve(real_redis, "c1", "k2", 300, 500, None) == 200
         assert reserve(real_redis, "c1", "k2", 9000, 500, None) == 200
         assert points_caps.member_used(real_redis, INSTANCE, 0, "monthly:2026-03-01", "c1") == 500
+
+    def test_a_later_webhook_about_the_same_earn_on_another_day_counts_nothing(
+        self, real_redis: redis.Redis
+    ) -> None:
+        """The grant is found by the earn's key, not by the event's time."""
+        assert reserve(real_redis, "c1", "k1", 300, 500, None) == 300
+        later = points_caps.reserve(
+            real_redis,
+            INSTANCE,
+            0,
+            "c1",
+            "k1",
+            300,
+            WHEN + timedelta(days=1),
+            member_cap=limit(500),
+            budget=None,
+        )
+        assert later == points_caps.Grant(300, None)
+        assert points_caps.member_used(real_redis, INSTANCE, 0, "monthly:2026-03-01", "c1") == 300
 
     def test_the_budget_is_shared_by_all_members(self, real_redis: redis.Redis) -> None:
         assert reserve(real_redis, "c1", "k1", 600, None, 1000) == 600
