@@ -26,7 +26,7 @@ import redis
 from worker import keys
 from worker.engine.caps import cap_period
 from worker.engine.program import PointsRule, Program
-from worker.loyalty.points_limits import multiply, rule_index
+from worker.loyalty.points_limits import DESCRIPTION_MAX, multiply, rule_index
 from worker.loyalty.points_rules import PointsEarn
 from worker.store import points_caps
 from worker.store.points_caps import Limit
@@ -59,6 +59,10 @@ def _note(index: int, rule: PointsRule, wanted: int, granted: int, cut_by: str) 
         assert rule.budget is not None
         why = f"budget reached: {rule.budget.points} {rule.budget.period}"
     return f"pointsRules[{index}]: {why} ({granted} of {wanted} points earned)"
+
+
+def _capped(earn: PointsEarn, points: int) -> str:
+    return f"{points} points ({earn.description}; capped)"[:DESCRIPTION_MAX]
 
 
 def limit_earns(
@@ -99,6 +103,6 @@ def limit_earns(
             granted.append(
                 wanted
                 if grant.points == wanted.points
-                else replace(wanted, points=grant.points, description=f"{grant.points} points (capped)")
+                else replace(wanted, points=grant.points, description=_capped(wanted, grant.points))
             )
     return granted, notes

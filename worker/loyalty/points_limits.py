@@ -19,6 +19,7 @@ from worker.loyalty.points_rules import PointsEarn
 from worker.wix.events import NormalizedEvent
 
 MAX_POINTS = 9_999_999  # Wix's earn limit (as points_to_earn)
+DESCRIPTION_MAX = 100  # Wix's EarnPointsRequest.description @maxLength
 
 
 def rule_index(earn: PointsEarn) -> int | None:
@@ -83,7 +84,7 @@ def multiply(earn: PointsEarn, program: Program, event: NormalizedEvent, tier: s
         )
         if part
     )
-    description = f"{points} points ({earn.description}; {why})"[:200]
+    description = f"{points} points ({earn.description}; {why})"[:DESCRIPTION_MAX]
     return Multiplied(replace(earn, points=points, description=description), factor, window_id)
 
 

@@ -72,6 +72,7 @@ class TestCapsInProcessing:
         )
         deliver(fake_store, sent, "ch-2", "30", "e2-again")
         assert [earn.points for _, earn in sent.earns] == [40, 10, 10]
+        assert sent.earns[1][1].description == "10 points (30 points for 30 USD; capped)"
         assert len({earn.idempotency_key for _, earn in sent.earns}) == 2
 
     def test_the_budget_stops_the_rule_for_everyone(self, fake_store) -> None:
