@@ -293,8 +293,8 @@ def test_a_points_reward_round_trips() -> None:
 def test_a_forms_save_keeps_the_caps_multipliers_and_bonus_windows_it_does_not_show() -> None:
     """The forms edit a points rule's `points`; its caps, budget and tier multipliers and the program's
     bonus windows (YAML only) come through unchanged."""
-    rule_doc = {"on": "order_paid", "points": 1, "per": 1, "tierMultipliers": {"gold": 2},
-                "maxPerPeriod": 5, "period": "daily", "budget": {"points": 9, "period": "yearly"}}  # fmt: skip
+    caps = {"maxPerPeriod": 5, "period": "daily", "budget": {"points": 9, "period": "yearly"}}
+    rule_doc = {"on": "order_paid", "points": 1, "per": 1, "tierMultipliers": {"gold": 2}, **caps}
     window = {
         "id": "w",
         "multiplier": 2,
