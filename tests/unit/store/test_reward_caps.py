@@ -3,8 +3,11 @@ member and period; past it the milestone is achieved, no reward log is created, 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import redis
 
 from worker.engine.logs import accept_log
 from worker.store.progress import ProgressStore
@@ -57,3 +60,27 @@ def test_the_third_reward_of_the_month_is_capped(fake_store) -> None:
     issued = sorted(f"fulfil:{r['id']}" for r in store.member_reward_logs("i", "c1"))
     fields: list[str] = fake_store.hkeys("wrw:{i:c1}:outbox")
     assert sorted(f for f in fields if f.startswith("fulfil:")) == issued  # nothing sent for the capped one
+
+
+def test_logs_recorded_at_once_never_issue_past_the_cap(real_redis, redis_url) -> None:
+    """Eight logs of one member over three days (three milestones reached, for two places), recorded by
+    eight threads at once against a real Redis: exactly two reward logs (the member's step is atomic)."""
+    ProgressStore(real_redis).save_program("i", {"challenges": [DAILY]})
+    outcomes: list[Any] = []
+    lock = threading.Lock()
+
+    def work(day: int) -> None:
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        outcome = record(ProgressStore(client), f"o{day}", NOW - timedelta(days=day % 3, hours=day))
+        with lock:
+            outcomes.append(outcome)
+        client.close()
+
+    threads = [threading.Thread(target=work, args=(day,)) for day in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 8
+    assert len(ProgressStore(real_redis).member_reward_logs("i", "c1")) == 2
+    assert sum(len(o.reward_logs) for o in outcomes) == 2
