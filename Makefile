@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) bench/bootstrap.py
 	$(PY) bench/dry_run.py
 	$(PY) bench/analytics.py
+	$(PY) bench/points.py
 	@test -x /usr/bin/chromium || { echo "make bench: installing chromium (Debian's package)"; \
 		apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; } || true; }
 	$(PY) bench/widget.py

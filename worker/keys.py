@@ -390,6 +390,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         loyalty_tiers_copy(i),
         loyalty_rewards_copy(i),
         f"wrw:referrals:{{{i}}}:*",
+        f"wrw:caps:{{{i}}}:*",
     ]
 
 
@@ -616,3 +617,34 @@ def referrals_due(instance_id: str) -> str:
 def referral_orders(instance_id: str, contact_id: str) -> str:
     """Sorted set: the contact's last paid order ids by payment time (the same-payment check)."""
     return _referrals(instance_id, "orders", contact_id)
+
+
+# Points caps and budgets (worker/store/points_caps.py): one hash tag per instance, so one Lua call
+# reserves against a member's counter and the rule's budget together (one slot under Redis Cluster).
+
+
+def _cap_part(text: str) -> str:
+    if identifier_problem(text) is not None:
+        raise InvalidIdentifier(f"not a caps key part: {text[:40]!r}")
+    return text
+
+
+def points_grant(instance_id: str, key_digest: str) -> str:
+    """String: `granted:why` of one earn, by its idempotency key's digest (hex)."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:grant:{_cap_part(key_digest)}"
+
+
+def points_member_used(instance_id: str, rule: str, period: str) -> str:
+    """Hash: contact id -> points the rule (its position) granted the member in the period
+    (`monthly:2026-03-01`)."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:member:{_cap_part(rule)}:{_cap_part(period)}"
+
+
+def points_member_used_pattern(instance_id: str) -> str:
+    """A SCAN pattern for the instance's member counters (a member's erasure removes their field)."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:member:*"
+
+
+def points_budget_used(instance_id: str, rule: str, period: str) -> str:
+    """String: points the rule (its position) granted all members in the period."""
+    return f"wrw:caps:{{{_checked_instance(instance_id)}}}:budget:{_cap_part(rule)}:{_cap_part(period)}"

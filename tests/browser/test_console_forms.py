@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -203,3 +204,40 @@ class TestProgrammeForms:
             assert serious == []
         finally:
             context.close()
+
+
+class TestPointsBudgets:
+    def test_a_reached_budget_is_said_on_the_programme_page(
+        self,
+        console: Console,
+        tab: Tab,
+        module_redis_url: str,  # noqa: F811  (the fixture)
+    ) -> None:
+        """A yearly budget of 100 fully used this year: the page says so, and when the rule earns again."""
+        from worker.engine.caps import cap_period
+        from worker.infra.redis_client import sync_client
+        from worker.store import points_caps
+
+        budgeted = {"on": "order_paid", "points": 1, "per": 1, "budget": {"points": 100, "period": "yearly"}}
+        assert (
+            console.admin(
+                "PUT", f"/instances/{SITE}/program", json={**PROGRAM, "pointsRules": [budgeted]}
+            ).status_code
+            == 200
+        )
+        now = datetime.now(UTC)
+        year = points_caps.Limit(100, *cap_period(now, "yearly", ZoneInfo("UTC")))
+        client = sync_client(module_redis_url)
+        points_caps.reserve(
+            client, SITE, 0, "contact-1", f"browser-{now.timestamp()}", 250, now, member_cap=None, budget=year
+        )
+        client.close()
+        page = tab.page
+        page.goto(console.entry())
+        page.get_by_role("link", name="Programme").click()
+        budgets = page.get_by_role("region", name="Points budgets")
+        budgets.wait_for()
+        text = budgets.inner_text()
+        assert "100 of 100 points used this yearly period: budget reached" in text
+        assert f"the rule earns nothing until {now.year + 1}-01-01 00:00" in text
+        assert tab.errors() == []

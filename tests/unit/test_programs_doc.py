@@ -51,7 +51,10 @@ INVALID = [
 ]
 _PROGRAM_MODELS = ("Program", "Streak", "Challenge", "Window", "Milestone", "Reward", "CouponSpec", "Rule")
 MODELS: dict[str, type[BaseModel]] = {
-    **{name: getattr(program_module, name) for name in (*_PROGRAM_MODELS, "PointsRule")},
+    **{
+        name: getattr(program_module, name)
+        for name in (*_PROGRAM_MODELS, "PointsRule", "PointsBudget", "BonusWindow")
+    },
     **{name: getattr(storefront, name) for name in ("Template", "Theme", "ThemeColors", "FloatingWidget")},
 }
 MODELS["Referrals"] = program_module.Referrals  # docs/programs.md "referrals"

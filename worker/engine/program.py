@@ -33,6 +33,7 @@ from worker.engine.storefront import (
 Status = Literal["draft", "live", "paused"]
 Method = Literal["count", "sum"]
 Period = Literal["daily", "weekly", "monthly"]
+CapPeriod = Literal["daily", "weekly", "monthly", "yearly"]  # caps and budgets (worker/engine/periods.py)
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 
@@ -54,6 +55,9 @@ class Reward(_Strict):
     coupon: CouponSpec | None = None
     points: Annotated[int, Field(gt=0, le=9_999_999)] | None = None
     validDays: Annotated[int, Field(gt=0, le=3650)] | None = None
+    # Issued at most this many times per member and period (program timezone): worker/engine/caps.py.
+    maxPerPeriod: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
+    period: CapPeriod | None = None
 
 
 class Milestone(_Strict):
@@ -105,10 +109,34 @@ class Rule(_Strict):
     value: Annotated[str, Field(pattern=r"^(count|[A-Za-z]+(\.[A-Za-z]+)*)$")] = "count"
 
 
+class PointsBudget(_Strict):
+    """A rule's global budget: at most `points` earned by all members together per period."""
+
+    points: Annotated[int, Field(gt=0, le=2_000_000_000)]
+    period: CapPeriod
+
+
 class PointsRule(_Strict):
     on: Identifier
     points: Annotated[int, Field(gt=0, le=9_999_999)]
     per: Positive
+    # Caps and multipliers (worker/loyalty/points_limits.py, worker/store/points_caps.py).
+    tierMultipliers: dict[Annotated[str, Field(min_length=1, max_length=100)], Positive] = {}
+    maxPerPeriod: Annotated[int, Field(gt=0, le=2_000_000_000)] | None = None
+    period: CapPeriod | None = None
+    budget: PointsBudget | None = None
+
+
+class BonusWindow(_Strict):
+    """Points x `multiplier` for events that occurred in [startsAt, endsAt); with `productIds`, only the
+    share of the order those products make; with `rules`, only for those pointsRules (by index)."""
+
+    id: Identifier
+    multiplier: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+    startsAt: datetime
+    endsAt: datetime
+    productIds: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    rules: list[Annotated[int, Field(ge=0)]] | None = None
 
 
 class Referrals(_Strict):
@@ -130,6 +158,7 @@ class Program(_Strict):
     challenges: list[Challenge] = []
     rules: list[Rule] = []
     pointsRules: list[PointsRule] = []
+    bonusWindows: list[BonusWindow] = []
     templates: list[Template] = []  # the storefront widget's (worker/engine/storefront.py)
     themes: list[Theme] = []
     floatingWidgets: list[FloatingWidget] = []
@@ -301,6 +330,43 @@ def referral_problems(referrals: Referrals | None) -> list[tuple[str, str]]:
     return problems
 
 
+def _caps_problems(program: Program) -> list[tuple[str, str]]:
+    """Caps, budgets and bonus windows: what goes together, and windows' dates and references."""
+    problems: list[tuple[str, str]] = []
+    capped: list[tuple[str, PointsRule | Reward]] = [
+        (f"pointsRules[{index}]", rule) for index, rule in enumerate(program.pointsRules)
+    ]
+    groups: tuple[tuple[str, Sequence[Streak | Challenge]], ...] = (
+        ("streaks", program.streaks),
+        ("challenges", program.challenges),
+    )
+    for kind, items in groups:
+        for index, item in enumerate(items):
+            for m_index, milestone in enumerate(item.milestones):
+                if milestone.reward is not None:
+                    capped.append((f"{kind}[{index}].milestones[{m_index}].reward", milestone.reward))
+    for where, holder in capped:
+        if (holder.maxPerPeriod is None) != (holder.period is None):
+            problems.append((where, "maxPerPeriod and period go together: give both or neither"))
+    seen: set[str] = set()
+    for index, window in enumerate(program.bonusWindows):
+        where = f"bonusWindows[{index}]"
+        if window.id in seen:
+            problems.append((f"{where}.id", "duplicates another bonus window id"))
+        seen.add(window.id)
+        for field, moment in (("startsAt", window.startsAt), ("endsAt", window.endsAt)):
+            if moment.tzinfo is None:
+                problems.append((f"{where}.{field}", "must include a timezone offset"))
+        if window.startsAt.tzinfo and window.endsAt.tzinfo and window.endsAt <= window.startsAt:
+            problems.append((f"{where}.endsAt", "must be after startsAt"))
+        if window.productIds is not None and not window.productIds:
+            problems.append((f"{where}.productIds", "must name at least one product (or be left out)"))
+        for r_index, rule_index in enumerate(window.rules or []):
+            if rule_index >= len(program.pointsRules):
+                problems.append((f"{where}.rules[{r_index}]", f"no pointsRules[{rule_index}]"))
+    return problems
+
+
 def parse_program(document: Any) -> Program:
     """A validated Program, or ProgramInvalid listing every problem with its path."""
     if not isinstance(document, dict):
@@ -315,6 +381,7 @@ def parse_program(document: Any) -> Program:
         _semantic_problems(program)
         + storefront_problems(program.templates, program.themes, program.floatingWidgets)
         + referral_problems(program.referrals)
+        + _caps_problems(program)
     )
     if problems:
         raise ProgramInvalid([{"path": path, "message": message} for path, message in problems])

@@ -34,6 +34,7 @@ from worker.engine.program import Challenge, Program, Streak, load_document, par
 from worker.events.gc_pause import cyclic_gc_paused
 from worker.events.rules import PlannedLog, plan_logs
 from worker.identifiers import InvalidIdentifier, check_identifier
+from worker.loyalty.points_limits import multiply
 from worker.loyalty.points_rules import PointsEarn, points_to_earn
 from worker.progress.record import ActivityRequest
 from worker.store.progress import NoProgram, ProgressStore
@@ -151,7 +152,12 @@ class Planner:
             for planned in plan_logs(event, self.program)
             if isinstance(planned, PlannedLog)
         ]
-        return Plan(logs, points_to_earn(event, self.program), now=event.occurredAt)
+        earns = [
+            multiply(earn, self.program, event, None).earn for earn in points_to_earn(event, self.program)
+        ]
+        return Plan(
+            logs, earns, now=event.occurredAt
+        )  # bonus windows; a member's tier and caps are not known
 
     def _identifiers_pass(self, request: ActivityRequest) -> bool:
         """The checks record_activity makes of a log's identifiers; a contact and an activity are checked
@@ -274,7 +280,11 @@ def replay(
     planners = {"draft": Planner(draft)}
     sides = {"draft": Replay(draft, instance_id, planners["draft"])}
     if current is not None:
-        if (current.rules, current.pointsRules) != (draft.rules, draft.pointsRules):
+        if (current.rules, current.pointsRules, current.bonusWindows) != (
+            draft.rules,
+            draft.pointsRules,
+            draft.bonusWindows,
+        ):
             planners["current"] = Planner(current)
         sides["current"] = Replay(current, instance_id, planners.get("current", planners["draft"]))
     for event in events:

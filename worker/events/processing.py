@@ -26,6 +26,7 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.installs.lifecycle import admit_event
+from worker.loyalty.earn_limits import limit_earns
 from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
 from worker.loyalty.points_rules import points_to_earn
 from worker.members.erasure import erase_on_request
@@ -136,6 +137,7 @@ def process_event(
     redeem_order_coupons(client, event, now or datetime.now(UTC))
     count_order(client, event, now or datetime.now(UTC))  # once per order id, for the analytics
     on_order_event(client, event, payload, now or datetime.now(UTC))  # referrals: decided, or dropped
+    capped: list[str] = []  # why a points rule's earn was cut (worker/loyalty/earn_limits.py)
     if follow_ups is not None:
         # Before settling: a crash in between sends them again on the re-run (fulfilment is idempotent).
         store = ProgressStore(client)
@@ -147,11 +149,13 @@ def process_event(
         fulfil_new_rewards(follow_ups, instance_id, [r for r in reward_logs if r is not None])
         report_order_event(client, follow_ups, event)  # order_paid, order_fulfilled: once per order
         with contextlib.suppress(NoProgram, ProgramInvalid):
+            program = store.program(instance_id)
             earns = [  # a paused member earns nothing (worker/store/member_status.py)
                 earn
-                for earn in points_to_earn(event, store.program(instance_id))
+                for earn in points_to_earn(event, program)
                 if status_of(client, instance_id, earn.contact_id) == "live"
             ]
+            earns, capped = limit_earns(client, program, event, earns)  # caps, budgets, multipliers
             if points_wait_reason(client, instance_id):
                 park_earns(client, instance_id, earns)
             else:
@@ -180,7 +184,7 @@ def process_event(
         "processed",
         event_type=event_type,
         normalized=normalized,
-        reason=reason,
+        reason=reason or "; ".join(capped) or None,
         logs=entries,
     )
     logger.info("event processed", extra={"event": event.name, "logs": len(entries), "reason": reason})

@@ -282,6 +282,7 @@ class _Eraser:
             ("sync-inbound", self.sync_inbound),
             ("sync-mapping", self.sync_mapping),
             ("loyalty-account-copy", self.loyalty_account_copy),
+            ("points-caps", self.points_caps),
             ("jobs", self.jobs),
             ("audit-log", self.audit_entries),
             ("uid-sources", self.uid_sources),
@@ -406,6 +407,11 @@ class _Eraser:
 
     def loyalty_account_copy(self) -> None:
         self.redis.delete(keys.loyalty_account_copy(self.instance_id, self.contact_id))
+
+    def points_caps(self) -> None:
+        """Their field in each per-rule points cap counter (worker/store/points_caps.py)."""
+        for key in self.redis.scan_iter(match=keys.points_member_used_pattern(self.instance_id), count=1000):
+            self.done["pointsCaps"] += int(self.redis.hdel(key, self.contact_id))  # type: ignore[arg-type]
 
     def jobs(self) -> None:
         """The instance's job records: failure reasons naming them, the contact in a job's `unsure` set."""

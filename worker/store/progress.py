@@ -30,6 +30,7 @@ from typing import Any, Literal
 import redis
 
 from worker import keys
+from worker.engine.caps import IssuedCounts, cap_rewards
 from worker.engine.logs import ActivityLog
 from worker.engine.program import Challenge, Program, Streak, parse_program
 from worker.engine.recording import MemberState, Recorded, record_challenge_log, record_streak_log
@@ -73,13 +74,16 @@ def _load_state(raw: str | None) -> MemberState:
     )
 
 
-def _dump_state(state: MemberState, late: list[dict[str, Any]], counted: list[str]) -> str:
+def _dump_state(
+    state: MemberState, late: list[dict[str, Any]], counted: list[str], issued: IssuedCounts | None = None
+) -> str:
     return json.dumps(
         {
             "logs": [log.to_json() for log in sorted(state.logs)],
             "achieved": sorted(state.achieved),
             "late": late,
             "counted": counted,
+            **({"rewardsIssued": issued} if issued else {}),  # reward caps (worker/engine/caps.py)
         },
         separators=(",", ":"),
     )
@@ -183,6 +187,10 @@ class ProgressStore:
                     paused = pipe.get(status_key) == "paused"  # pausing is seen by this MULTI or the next
                     counted = json.loads(raw_state).get("counted", []) if raw_state else []  # type: ignore[arg-type]
                     recorded = self._compute(instance_id, program, item, state, log, now, paused=paused)
+                    issued: IssuedCounts = json.loads(raw_state).get("rewardsIssued", {}) if raw_state else {}  # type: ignore[arg-type]
+                    recorded.reward_logs, issued = cap_rewards(
+                        program, item, recorded.answer, recorded.reward_logs, issued, now
+                    )
                     state.apply(log, recorded)
                     if not recorded.applied:
                         late.append(log.to_json())  # kept, never counted
@@ -201,7 +209,7 @@ class ProgressStore:
                         instance_id, kind, item.id, log.contactId, recorded, counted, now
                     )
                     pipe.multi()
-                    pipe.set(member_key, _dump_state(state, late, counted))
+                    pipe.set(member_key, _dump_state(state, late, counted, issued))
                     pipe.set(uid_key, json.dumps(recorded.answer, default=str))
                     for reward_log in recorded.reward_logs:
                         pipe.set(

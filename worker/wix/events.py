@@ -43,6 +43,13 @@ class Money(BaseModel):
     currency: str | None = None
 
 
+class OrderLine(BaseModel):
+    """A line item's catalog item and total (`lineItems[]`): a bonus window's products' share."""
+
+    catalogItemId: str | None = None
+    total: Decimal | None = None
+
+
 class OrderInfo(BaseModel):
     id: str
     number: str | None = None
@@ -54,6 +61,7 @@ class OrderInfo(BaseModel):
     # The codes of the coupons the order used (`appliedDiscounts[].coupon.code`): how a reward's coupon is
     # known to be redeemed (worker/rewards/redemption.py).
     couponCodes: list[str] = []
+    lines: list[OrderLine] = []
 
 
 class CheckoutInfo(BaseModel):
@@ -192,6 +200,7 @@ def _order(order: dict[str, Any], fallback_id: str | None) -> OrderInfo:
         ),
         checkoutId=_text(order, "checkoutId"),
         couponCodes=coupon_codes(order),
+        lines=order_lines(order),
     )
 
 
@@ -209,6 +218,33 @@ def coupon_codes(order: dict[str, Any]) -> list[str]:
         if code and code not in codes:
             codes.append(code)
     return codes
+
+
+MAX_LINES = 300
+
+
+def order_lines(order: dict[str, Any]) -> list[OrderLine]:
+    """Each line item's `catalogReference.catalogItemId` and total (`totalPriceAfterTax`, else
+    `totalPriceBeforeTax`, else `price` x `quantity`); a line of another shape counts as no product."""
+    items = order.get("lineItems")
+    lines: list[OrderLine] = []
+    for item in items[:MAX_LINES] if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        amount = _get(item, "totalPriceAfterTax", "amount") or _get(item, "totalPriceBeforeTax", "amount")
+        try:
+            total = Decimal(str(amount)) if amount is not None else None
+            if total is None and _get(item, "price", "amount") is not None:
+                total = Decimal(str(_get(item, "price", "amount"))) * int(item.get("quantity") or 1)
+        except (InvalidOperation, ValueError, TypeError):
+            total = None
+        lines.append(
+            OrderLine(
+                catalogItemId=_text(item, "catalogReference", "catalogItemId"),
+                total=total if total is not None and total.is_finite() else None,
+            )
+        )
+    return lines
 
 
 def _occurred_at(payload: dict[str, Any], received_at: str | None) -> datetime:

@@ -288,3 +288,20 @@ def test_a_points_reward_round_trips() -> None:
         rules=[rule("order_paid", streak="s")],
     )
     assert read_post(junk(SCHEMA, document), form_fields(document)).document == document
+
+
+def test_a_forms_save_keeps_the_caps_multipliers_and_bonus_windows_it_does_not_show() -> None:
+    """The forms edit a points rule's `points`; its caps, budget and tier multipliers and the program's
+    bonus windows (YAML only) come through unchanged."""
+    caps = {"maxPerPeriod": 5, "period": "daily", "budget": {"points": 9, "period": "yearly"}}
+    rule_doc = {"on": "order_paid", "points": 1, "per": 1, "tierMultipliers": {"gold": 2}, **caps}
+    window = {
+        "id": "w",
+        "multiplier": 2,
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "2026-01-02T00:00:00Z",
+    }
+    document = {"pointsRules": [rule_doc], "bonusWindows": [window]}
+    posted = read_post(document, {"document": as_json(document), "pointsRules[0].points": "3"}).document
+    assert posted == {"pointsRules": [{**rule_doc, "points": 3}], "bonusWindows": [window]}
+    parse_program(posted)

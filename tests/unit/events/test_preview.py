@@ -122,6 +122,19 @@ def test_a_lower_milestone_target_yields_more_reward_logs_than_the_live_program(
     assert draft["points"] == 240
 
 
+def test_a_drafts_bonus_window_multiplies_the_points_of_the_orders_inside_it(client) -> None:
+    """A x3 window over the second week: its two orders earn 15 each instead of 5."""
+    ProgressStore(client).save_program(INSTANCE, document())
+    journal_events(client, weekly_orders(4))
+    window = {"id": "week-2", "multiplier": 3, "startsAt": (START + timedelta(days=6)).isoformat(),
+              "endsAt": (START + timedelta(days=8)).isoformat()}  # fmt: skip
+    answer = preview_document(
+        client, INSTANCE, _json({**document(), "bonusWindows": [window]}), max_events=1000
+    )
+    assert answer["current"]["pointsFromRules"] == 8 * 5
+    assert answer["draft"]["pointsFromRules"] == 6 * 5 + 2 * 15
+
+
 def test_a_paused_streak_yields_nothing(client) -> None:
     ProgressStore(client).save_program(INSTANCE, document(target=2))
     journal_events(client, weekly_orders(4))

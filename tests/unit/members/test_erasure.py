@@ -70,6 +70,7 @@ STEPS = [
     "sync-inbound",
     "sync-mapping",
     "loyalty-account-copy",
+    "points-caps",
     "jobs",
     "audit-log",
     "uid-sources",
@@ -153,6 +154,7 @@ def given_a_member_with_everything(client: redis.Redis) -> Member:
     assert process(client, "wix.loyalty.v1.account_points_updated", points) == "processed"
     account = {"contactId": CONTACT, "memberId": "mem-1", "points": {"balance": 7}}
     client.set(keys.loyalty_account_copy(INSTANCE, CONTACT), json.dumps(account))
+    client.hset(keys.points_member_used(INSTANCE, "0", "monthly:2026-11-01"), mapping={CONTACT: 40, OTHER: 9})
     # Kept by their Wix member id: the monthly message's Inbox conversation and marks.
     client.hset(
         keys.inbox_conversations(INSTANCE), mapping={"mem-1": "conv-1", "mem-2": "conv-2", "mem-x": "c3"}

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from worker.console import program_form
 from worker.console import programme as programme_domain
 from worker.console.checklist import checklist
+from worker.console.points_budgets import budget_uses
 from worker.console.programme import Outcome
 from worker.console.sessions import Refused, Session, check_csrf, check_secret, csrf_token, verify_session
 from worker.identifiers import is_instance_id
@@ -197,6 +198,7 @@ def programme(
         compare_from=old,
         compare_to=new,
         changes=programme_domain.diff_between(store, instance_id, old, new) if old and new else None,
+        budgets=budget_uses(store, instance_id, datetime.now(UTC)),
     )
     response.status_code = outcome.status
     return response
