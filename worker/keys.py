@@ -387,6 +387,8 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         job_runs(i),
         f"wrw:stats:{i}:*",
         api_key_index(i),
+        f"wrw:cache:product-collections:{i}:*",
+        f"wrw:birthdays:{i}:*",
     ]
 
 
@@ -503,3 +505,30 @@ def stats_counted_order(instance_id: str, purpose: str, order_id: str) -> str:
     """Set once an order (or a points earn, by its key's digest) was counted for `purpose` (`paid`,
     `redeemed`, `earn`): each counts once."""
     return f"wrw:stats:{_checked_instance(instance_id)}:order:{purpose}:{order_id}"
+
+
+# Earning beyond orders (worker/loyalty/earning.py, worker/jobs/birthdays.py).
+
+
+def member_first_order(instance_id: str, contact_id: str) -> str:
+    """String: the id of the member's first paid order we saw (SET NX: of two at once, one is first)."""
+    return f"{member(instance_id, contact_id)}:first-order"
+
+
+def member_activity_earned(instance_id: str, contact_id: str, unique_identifier: str) -> str:
+    """Set once a custom activity recorded through `POST /v1/activities` committed its points' intent."""
+    if identifier_problem(unique_identifier, 300) is not None:
+        raise InvalidIdentifier(f"not an identifier for a key: {unique_identifier[:100]!r}")
+    return f"{member(instance_id, contact_id)}:activity:{unique_identifier}"
+
+
+def product_collections(instance_id: str, product_id: str) -> str:
+    """A short-lived copy of a Wix Stores product's `collectionIds` (JSON list)."""
+    if identifier_problem(product_id) is not None:
+        raise InvalidIdentifier(f"not a product id for a key: {product_id[:100]!r}")
+    return f"wrw:cache:product-collections:{_checked_instance(instance_id)}:{product_id}"
+
+
+def birthdays_done(instance_id: str, day: str) -> str:
+    """Set once the birthday job went through every contact for the local day `day` (YYYY-MM-DD)."""
+    return f"wrw:birthdays:{_checked_instance(instance_id)}:{day}"

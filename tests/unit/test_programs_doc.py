@@ -51,7 +51,7 @@ INVALID = [
 ]
 _PROGRAM_MODELS = ("Program", "Streak", "Challenge", "Window", "Milestone", "Reward", "CouponSpec", "Rule")
 MODELS: dict[str, type[BaseModel]] = {
-    **{name: getattr(program_module, name) for name in (*_PROGRAM_MODELS, "PointsRule")},
+    **{name: getattr(program_module, name) for name in (*_PROGRAM_MODELS, "PointsRule", "OrderConditions")},
     **{name: getattr(storefront, name) for name in ("Template", "Theme", "ThemeColors", "FloatingWidget")},
 }
 _TABLE = re.compile(r"<!-- fields: (\w+) -->\n((?:\|.*\n)+)")

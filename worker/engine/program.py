@@ -105,10 +105,21 @@ class Rule(_Strict):
     value: Annotated[str, Field(pattern=r"^(count|[A-Za-z]+(\.[A-Za-z]+)*)$")] = "count"
 
 
+class OrderConditions(_Strict):
+    """`pointsRules[].when`: what an order (or checkout) must be for its rule to earn (docs/programs.md)."""
+
+    minimumTotal: Positive | None = None
+    productIds: Annotated[list[Identifier], Field(min_length=1, max_length=100)] | None = None
+    collectionIds: Annotated[list[Identifier], Field(min_length=1, max_length=100)] | None = None
+    firstOrderOnly: bool | None = None
+
+
 class PointsRule(_Strict):
-    on: Identifier
+    on: Identifier | None = None
+    activity: Identifier | None = None
     points: Annotated[int, Field(gt=0, le=9_999_999)]
-    per: Positive
+    per: Positive | None = None
+    when: OrderConditions | None = None
 
 
 class Program(_Strict):
@@ -251,6 +262,32 @@ def _semantic_problems(program: Program) -> list[tuple[str, str]]:
     return problems
 
 
+# The events a points rule's `on` names that have no total (a flat rule's), and the order events.
+FLAT_EVENTS = frozenset({"member_created", "birthday"})
+ORDER_EVENTS = frozenset({"order_approved", "order_paid", "order_fulfilled", "order_canceled"})
+
+
+def points_rule_problems(rules: Sequence[PointsRule]) -> list[tuple[str, str]]:
+    """`pointsRules`: exactly one of `on` and `activity`; `per` and `when` not on an activity nor on an
+    event without a total (`member_created`, `birthday`); `firstOrderOnly` on order rules only. Any
+    other `on` stays allowed (a rule on an event that never comes earns nothing), so a stored program
+    valid before stays valid."""
+    problems: list[tuple[str, str]] = []
+    for index, rule in enumerate(rules):
+        where = f"pointsRules[{index}]"
+        if (rule.on is None) == (rule.activity is None):
+            problems.append((where, "needs exactly one of on and activity"))
+            continue
+        flat = rule.activity is not None or rule.on in FLAT_EVENTS
+        if rule.per is not None and flat:
+            problems.append((f"{where}.per", "only for the order and checkout events (they have a total)"))
+        if rule.when is not None and flat:
+            problems.append((f"{where}.when", "only for the order and checkout events"))
+        elif rule.when is not None and rule.when.firstOrderOnly and rule.on not in ORDER_EVENTS:
+            problems.append((f"{where}.when.firstOrderOnly", "only for the order events (a paid order)"))
+    return problems
+
+
 def _reward_problems(where: str, reward: Reward | None) -> list[tuple[str, str]]:
     if reward is None:
         return []
@@ -283,8 +320,10 @@ def parse_program(document: Any) -> Program:
         raise ProgramInvalid(
             [{"path": _path(error["loc"]), "message": _message(error)} for error in exc.errors()]
         ) from None
-    problems = _semantic_problems(program) + storefront_problems(
-        program.templates, program.themes, program.floatingWidgets
+    problems = (
+        _semantic_problems(program)
+        + points_rule_problems(program.pointsRules)
+        + storefront_problems(program.templates, program.themes, program.floatingWidgets)
     )
     if problems:
         raise ProgramInvalid([{"path": path, "message": message} for path, message in problems])

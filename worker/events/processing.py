@@ -26,8 +26,8 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.installs.lifecycle import admit_event
+from worker.loyalty.earning import ProductLookup, event_earns
 from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
-from worker.loyalty.points_rules import points_to_earn
 from worker.members.erasure import erase_on_request
 from worker.progress.record import record_activity
 from worker.rewards.automation_triggers import report_order_event
@@ -62,6 +62,7 @@ def process_event(
     now: datetime | None = None,
     follow_ups: Dispatcher | None = None,
     order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
+    product_lookup: ProductLookup | None = None,
     sync_defaults: Settings | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
@@ -143,7 +144,7 @@ def process_event(
         with contextlib.suppress(NoProgram, ProgramInvalid):
             earns = [  # a paused member earns nothing (worker/store/member_status.py)
                 earn
-                for earn in points_to_earn(event, store.program(instance_id))
+                for earn in event_earns(client, event, store.program(instance_id), product_lookup)
                 if status_of(client, instance_id, earn.contact_id) == "live"
             ]
             if points_wait_reason(client, instance_id):

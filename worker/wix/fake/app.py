@@ -16,6 +16,7 @@ from worker.wix.fake import (
     members,
     oauth,
     orders,
+    stores,
 )
 from worker.wix.fake.errors import install_error_handlers
 from worker.wix.fake.front import WixFront
@@ -42,9 +43,10 @@ def create_app(fake: FakeWix) -> FastAPI:
         automations,
         inbox,
         app_management,
+        stores,
     )
     routers = [module.router for module in modules]
-    for router in [*routers, control.router, app_management.control_router]:
+    for router in [*routers, control.router, app_management.control_router, stores.control_router]:
         app.include_router(router)
     install_error_handlers(app)
     # The routers' own routes, for naming each call's endpoint ("GET /ecom/v1/orders/{order_id}").

@@ -95,6 +95,7 @@ class InstanceState:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # site members, by member id
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)  # Wix Stores, by product id
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by account id, Wix's shape
     transactions: list[dict[str, Any]] = field(default_factory=list)  # with `accountId` added
     earn_results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (account, key)
