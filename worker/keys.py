@@ -388,7 +388,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         f"wrw:stats:{i}:*",
         api_key_index(i),
         f"wrw:cache:product-collections:{i}:*",
-        f"wrw:birthdays:{i}:*",
+        birthdays_last_day(i),
     ]
 
 
@@ -529,6 +529,6 @@ def product_collections(instance_id: str, product_id: str) -> str:
     return f"wrw:cache:product-collections:{_checked_instance(instance_id)}:{product_id}"
 
 
-def birthdays_done(instance_id: str, day: str) -> str:
-    """Set once the birthday job went through every contact for the local day `day` (YYYY-MM-DD)."""
-    return f"wrw:birthdays:{_checked_instance(instance_id)}:{day}"
+def birthdays_last_day(instance_id: str) -> str:
+    """String: the last local day (YYYY-MM-DD) the `birthdays` job went through every contact for."""
+    return f"wrw:birthdays:{_checked_instance(instance_id)}"

@@ -12,6 +12,7 @@ import redis
 from worker import keys
 from worker.dispatch import RUN_JOB_BATCH, queue_of
 from worker.engine.timestamps import utc_stamp
+from worker.jobs.birthdays import birthdays
 from worker.jobs.catch_up import catch_up
 from worker.jobs.monthly_messages import monthly_messages
 from worker.jobs.runner import RECORD_TTL_SECONDS, Batch, JobContext, JobStep
@@ -217,9 +218,12 @@ KINDS: dict[str, JobStep] = {
     "streak-at-risk": streak_at_risk_job,
     "index-coupon-codes": index_coupon_codes,
     "index-reward-times": index_reward_times,
+    "birthdays": birthdays,
 }
 # Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
-NEEDS_WIX = frozenset({"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk"})
+NEEDS_WIX = frozenset(
+    {"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk", "birthdays"}
+)
 QUEUES: dict[str, str] = {
     "expire-rewards": "periodic",
     "bootstrap": "bulk",
@@ -230,6 +234,7 @@ QUEUES: dict[str, str] = {
     "streak-at-risk": "periodic",
     "index-coupon-codes": "bulk",
     "index-reward-times": "bulk",
+    "birthdays": "periodic",
 }
 
 

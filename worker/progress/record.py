@@ -4,6 +4,7 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -68,9 +69,14 @@ def parse_moment(value: Any, field: str) -> datetime:
 
 
 def record_activity(
-    store: ProgressStore, instance_id: str, request: ActivityRequest, now: datetime
+    store: ProgressStore,
+    instance_id: str,
+    request: ActivityRequest,
+    now: datetime,
+    also_intents: Sequence[outbox.Intent] = (),
 ) -> Outcome:
-    """Record one log against the instance's program; LogRejected says why it cannot count."""
+    """Record one log against the instance's program; LogRejected says why it cannot count.
+    `also_intents` are committed with the log (ProgressStore.record)."""
     try:
         check_identifier(request.contact_id, "contactId")
         check_identifier(request.activity_id, "activityId", 100)
@@ -93,7 +99,7 @@ def record_activity(
         unique_identifier=request.unique_identifier,
         now=now,
     )
-    return store.record(instance_id, program, item, log, now)
+    return store.record(instance_id, program, item, log, now, also_intents)
 
 
 def issue_reward(

@@ -132,6 +132,7 @@ class TestBeat:
             "monthly-messages",
             "reward-expiring",
             "streak-at-risk",
+            "birthdays",
         }
         assert names <= set(KINDS)
         assert {QUEUES[name] for name in names} <= {"periodic", "bulk"}
