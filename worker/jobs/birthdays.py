@@ -74,7 +74,7 @@ def birthdays(context: JobContext, record: dict[str, Any], now: datetime) -> Bat
         return Batch(0, 0, [], None)
     if not has_birthday_rule(program):
         return Batch(0, 0, [], None, total=0)
-    if record["cursor"] is None:
+    if record["cursor"] in (None, "", "0"):  # the first batch (the runner starts a job at "0")
         last_done = client.get(keys.birthdays_last_day(instance_id))
         today = now.astimezone(program.zone).date()
         days = days_to_go_through(last_done if isinstance(last_done, str) else None, today)

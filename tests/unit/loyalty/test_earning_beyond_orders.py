@@ -319,7 +319,7 @@ def run_birthdays(fake_store, wix: ContactsWix, follow_ups: RecordedDispatcher, 
         wix=lambda: wix,  # type: ignore[arg-type,return-value]
         dispatcher=lambda: follow_ups,
     )
-    cursor = None
+    cursor: str | None = "0"  # as the runner starts a job
     for _ in range(20):
         batch = birthdays(context, {"instanceId": INSTANCE, "cursor": cursor}, now)
         cursor = batch.cursor
