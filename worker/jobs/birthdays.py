@@ -3,8 +3,8 @@
 Beat starts it every hour for every site with a program (celeryconfig.py); a site whose program has no
 birthday rule is done at once. Its first batch picks the local days to go through (the program's
 timezone): today, and the days since the last day it finished, at most `CATCH_UP_DAYS` back (a day the
-job did not run is caught up; a site's first run does today only). Each batch reads a hundred contacts
-with every field (Wix's `info.birthdate`, "YYYY-MM-DD"; `WixClient.query_contacts_full`) and earns each
+job did not run is caught up; a site's first run does today only). Each batch reads a hundred contacts'
+birthdates (Wix's `info.birthdate`, "YYYY-MM-DD"; `WixClient.query_contact_birthdates`) and earns each
 contact whose birthday is one of those days; February 29 is February 28 in the other years. The last
 batch keeps the last day done, so the later runs of the day find nothing to do.
 
@@ -84,7 +84,7 @@ def birthdays(context: JobContext, record: dict[str, Any], now: datetime) -> Bat
         days, offset = [date.fromisoformat(day) for day in position["days"]], int(position["offset"])
     if not days:
         return Batch(0, 0, [], None, total=0)
-    contacts, total = context.wix().query_contacts_full(instance_id, offset=offset, limit=BATCH_SIZE)
+    contacts, total = context.wix().query_contact_birthdates(instance_id, offset=offset, limit=BATCH_SIZE)
     earns: list[PointsEarn] = []
     for contact in contacts:
         contact_id, birthdate = contact.get("id"), _birthdate(contact)

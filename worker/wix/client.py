@@ -646,12 +646,12 @@ class WixClient:
 
     # --- Earning beyond orders: birthdays and a product's collections --------------------------------
 
-    def query_contacts_full(
+    def query_contact_birthdates(
         self, instance_id: str, *, offset: int, limit: int = 100
     ) -> tuple[list[WixObject], int]:
-        """One page of contacts with every field (`fieldsets: FULL`: `info.birthdate` is not in the
-        default set), offset paging, and the total."""
-        body = {"query": {"paging": {"limit": limit, "offset": offset}, "fieldsets": ["FULL"]}}
+        """One page of contacts projected to their `info.birthdate` ("YYYY-MM-DD"; `id` always comes
+        back; `@wix/crm` QueryContactsRequest `query.fields`), offset paging, and the total."""
+        body = {"query": {"paging": {"limit": limit, "offset": offset}, "fields": ["info.birthdate"]}}
         answer = self._call(instance_id, "POST", "/contacts/v4/contacts/query", json=body)
         total = answer.get("pagingMetadata", {}).get("total")
         return _objects(answer, "contacts"), int(total) if isinstance(total, int) else 0

@@ -296,7 +296,7 @@ class TestCustomActivities:
 
 
 class ContactsWix:
-    """Contacts with every field, a page at a time (WixClient.query_contacts_full)."""
+    """Contacts and their birthdates, a page at a time (WixClient.query_contact_birthdates)."""
 
     def __init__(self, birthdates: dict[str, str | None]) -> None:
         self.contacts = [
@@ -305,7 +305,7 @@ class ContactsWix:
         ]
         self.pages = 0
 
-    def query_contacts_full(
+    def query_contact_birthdates(
         self, instance_id: str, *, offset: int, limit: int = 100
     ) -> tuple[list[Any], int]:
         self.pages += 1
