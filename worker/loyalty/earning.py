@@ -3,16 +3,19 @@
 
 - First paid order: each paid order of a contact claims `keys.member_first_order` with SET NX, so of
   two orders delivered at once exactly one is first, and a redelivery of the first is first again. The
-  claim is made for every paid order the worker sees while the site has a program, so an order paid
-  before a `firstOrderOnly` rule was added still counts as the first (orders paid before the app was
-  installed are not known).
+  claim is made for every paid order the worker sees while the site has a program (a cancellation does
+  not claim), so an order paid before a `firstOrderOnly` rule was added still counts as the first
+  (orders paid before the app was installed are not known).
 - Collections: a product's `collectionIds` from Wix Stores (`WixClient.get_product`), kept
-  `COLLECTIONS_TTL_SECONDS` in Redis, looked up only when a matching rule names `collectionIds`.
+  `COLLECTIONS_TTL_SECONDS` in Redis, looked up only when a matching rule names `collectionIds`. A
+  passing Wix failure fails the event's task (it is tried again); a refusal (no permission) leaves the
+  collections unknown, so a `collectionIds` condition is not met.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +25,10 @@ from worker import keys
 from worker.engine.program import Program
 from worker.identifiers import identifier_problem
 from worker.loyalty.points_rules import OrderFacts, PointsEarn, points_to_earn
+from worker.wix.client import WixApiError, WixTransientError
 from worker.wix.events import NormalizedEvent
+
+logger = logging.getLogger(__name__)
 
 COLLECTIONS_TTL_SECONDS = 300
 MAX_PRODUCTS_LOOKED_UP = 50  # an order's distinct products whose collections are looked up
@@ -40,6 +46,8 @@ def first_paid_order(client: redis.Redis, event: NormalizedEvent) -> bool | None
     if order.paymentStatus != "PAID":
         return False
     key = keys.member_first_order(event.instanceId, contact_id)
+    if event.name == "order_canceled":  # a cancellation never claims: it only asks
+        return bool(client.get(key) == order.id)
     with client.pipeline(transaction=True) as pipe:
         pipe.set(key, order.id, nx=True)
         pipe.get(key)
@@ -86,6 +94,11 @@ def event_earns(
     collections = None
     products = event.order.productIds if event.order else event.checkout.productIds if event.checkout else []
     if product_lookup is not None and products and _needs_collections(event, program):
-        collections = product_collections(client, event.instanceId, products, product_lookup)
+        try:
+            collections = product_collections(client, event.instanceId, products, product_lookup)
+        except WixTransientError:
+            raise  # the event task tries again
+        except WixApiError as exc:  # e.g. the site has not granted Read Products: not met, said why
+            logger.warning("could not read the order's product collections", extra={"error": str(exc)})
     facts = OrderFacts(first_order=first_paid_order(client, event), collection_ids=collections)
     return points_to_earn(event, program, facts)

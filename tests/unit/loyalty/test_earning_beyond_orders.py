@@ -26,6 +26,7 @@ from worker.rewards.follow_ups import record_and_follow_up
 from worker.settings import Settings
 from worker.store import outbox
 from worker.store.progress import ProgressStore
+from worker.wix.client import WixApiError, WixTransientError
 from worker.wix.events import normalize
 from worker.wix.fake.payloads import EventOptions, build_payload
 
@@ -173,6 +174,29 @@ class TestOrderConditions:
             earns = event_earns(fake_store, order_paid(order_id, products=("p-1", "p-gone")), rules, lookup)
             assert [e.points for e in earns] == [25]
         assert asked == ["p-1", "p-gone"]  # the second order found both in the cache
+
+    def test_a_refused_product_lookup_meets_no_collection_and_a_passing_failure_retries(
+        self, fake_store
+    ) -> None:
+        rules = parse_program(
+            program({"on": "order_paid", "points": 25, "when": {"collectionIds": ["summer"]}})
+        )
+
+        def refused(instance_id: str, product_id: str) -> dict[str, Any] | None:
+            raise WixApiError("403 PERMISSION_DENIED", status=403)
+
+        def passing(instance_id: str, product_id: str) -> dict[str, Any] | None:
+            raise WixTransientError("503", status=503)
+
+        assert event_earns(fake_store, order_paid(products=("p-1",)), rules, refused) == []
+        with pytest.raises(WixTransientError):
+            event_earns(fake_store, order_paid(products=("p-1",)), rules, passing)
+
+    def test_a_cancellation_of_a_paid_order_does_not_claim_the_first_order(self, fake_store) -> None:
+        canceled = order_paid("order-c").model_copy(update={"name": "order_canceled"})
+        rules = parse_program(program({"on": "order_paid", "points": 100, "when": {"firstOrderOnly": True}}))
+        event_earns(fake_store, canceled, rules)
+        assert [e.points for e in event_earns(fake_store, order_paid("order-p"), rules)] == [100]
 
 
 ACTIVITY_PROGRAM = {
