@@ -3,6 +3,7 @@ activities and birthdays; each earns once however often it is delivered."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid, parse_program
+from worker.events.processing import process_event
 from worker.jobs.birthdays import birthday_on, birthdays, days_to_go_through
 from worker.jobs.runner import JobContext
 from worker.loyalty.earning import event_earns
@@ -25,6 +27,7 @@ from worker.rewards.activity_points import record_custom_activity
 from worker.rewards.follow_ups import record_and_follow_up
 from worker.settings import Settings
 from worker.store import outbox
+from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixApiError, WixTransientError
 from worker.wix.events import normalize
@@ -197,6 +200,50 @@ class TestOrderConditions:
         rules = parse_program(program({"on": "order_paid", "points": 100, "when": {"firstOrderOnly": True}}))
         event_earns(fake_store, canceled, rules)
         assert [e.points for e in event_earns(fake_store, order_paid("order-p"), rules)] == [100]
+
+
+EVENT_RULES = program(
+    {"on": "member_created", "points": 50},
+    {"on": "order_paid", "points": 100, "when": {"firstOrderOnly": True}},
+    {"on": "order_paid", "points": 10, "when": {"collectionIds": ["summer"]}},
+)
+DELIVERIES = {
+    "m1": ("wix.members.v1.member_created", EventOptions(member_id="m1")),
+    "o1": ("wix.ecom.v1.order_payment_status_updated", EventOptions(order_id="o1", product_ids=("p-hat",))),
+    "o2": ("wix.ecom.v1.order_payment_status_updated", EventOptions(order_id="o2", product_ids=("p-cap",))),
+}
+
+
+class TestRedeliveries:
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        st.lists(st.tuples(st.sampled_from(sorted(DELIVERIES)), st.integers(0, 2)), min_size=1, max_size=10)
+    )
+    def test_any_order_of_deliveries_earns_each_thing_once_and_one_first_order(
+        self, fake_store, deliveries
+    ) -> None:  # type: ignore[no-untyped-def]
+        """Webhooks redelivered (same event id) or repeated (a new event id), in any order: each earn's
+        key always carries the same points, and exactly one order, the first delivered, is the first."""
+        fake_store.flushall()
+        ProgressStore(fake_store).save_program(INSTANCE, EVENT_RULES)
+        follow_ups = RecordedDispatcher()
+        for name, copy in deliveries:
+            event_type, options = DELIVERIES[name]
+            data = json.dumps(build_payload(event_type, options))
+            process_event(
+                EventJournal(fake_store, 600), fake_store, event_type=event_type, instance_id=INSTANCE,
+                event_id=f"{name}-{copy}", data=data, our_app_id=None,
+                claim_ttl_seconds=600, follow_ups=follow_ups,
+                product_lookup=lambda instance_id, product_id: {"collectionIds": ["summer"]},
+            )  # fmt: skip
+        points = {earn.idempotency_key: earn.points for _, earn in follow_ups.earns}
+        assert len({(earn.idempotency_key, earn.points) for _, earn in follow_ups.earns}) == len(points)
+        delivered = [name for name, _ in deliveries]
+        orders = [name for name in dict.fromkeys(delivered) if name.startswith("o")]
+        expected = {f"wrw:order_paid:{o}:2": 10 for o in orders}
+        expected |= {f"wrw:order_paid:{orders[0]}:1": 100} if orders else {}
+        expected |= {"wrw:member_created:m1:0": 50} if "m1" in delivered else {}
+        assert points == expected
 
 
 ACTIVITY_PROGRAM = {
