@@ -93,7 +93,7 @@ def test_every_way_of_earning_earns_once_at_30_percent_faults(calm_wix, stack, r
     shirt = EventOptions(order_id="o-1", contact_id=contact, total="60.00", product_ids=("p-shirt",))
     deliver(calm_wix, base, order_paid, shirt)
     wait_for(
-        lambda: real_redis.get(f"wrw:{{{INSTANCE}:{contact}}}:first-order") == "o-1", 30, "order o-1 first"
+        lambda: real_redis.get(f"wrw:{{{INSTANCE}:{contact}}}:first-order") == "o-1", 60, "order o-1 first"
     )
     # 20.00 with the hat, the second: only collectionIds (10000).
     hat = EventOptions(order_id="o-2", contact_id=contact, total="20.00", product_ids=("p-hat",))
