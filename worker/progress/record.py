@@ -13,6 +13,7 @@ import redis
 
 from worker import keys
 from worker.engine.logs import LogRejected, accept_log
+from worker.engine.program import Program
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.store import coupon_codes, outbox
@@ -74,19 +75,21 @@ def record_activity(
     request: ActivityRequest,
     now: datetime,
     also_intents: Sequence[outbox.Intent] = (),
+    program: Program | None = None,
 ) -> Outcome:
-    """Record one log against the instance's program; LogRejected says why it cannot count.
-    `also_intents` are committed with the log (ProgressStore.record)."""
+    """Record one log against the instance's program (`program` when the caller has read it already);
+    LogRejected says why it cannot count. `also_intents` are committed with the log (ProgressStore.record)."""
     try:
         check_identifier(request.contact_id, "contactId")
         check_identifier(request.activity_id, "activityId", 100)
         check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
     except InvalidIdentifier as exc:
         raise LogRejected(str(exc)) from None
-    try:
-        program = store.program(instance_id)
-    except NoProgram:
-        raise LogRejected("the instance has no program yet") from None
+    if program is None:
+        try:
+            program = store.program(instance_id)
+        except NoProgram:
+            raise LogRejected("the instance has no program yet") from None
     item = program.streak(request.item_id) if request.kind == "streak" else program.challenge(request.item_id)
     if item is None:
         raise LogRejected(f"no {request.kind} with id {request.item_id!r}")

@@ -26,6 +26,7 @@ import redis
 from worker import keys
 from worker.dispatch import Dispatcher
 from worker.engine.logs import LogRejected
+from worker.engine.program import Program
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier, identifier_problem
 from worker.loyalty.points_gate import park_earns, points_wait_reason
@@ -36,20 +37,7 @@ from worker.store.progress import Contention, NoProgram, Outcome, ProgressStore
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 20
-
-
-def _earns(client: redis.Redis, instance_id: str, request: ActivityRequest) -> list[PointsEarn]:
-    """The program's `activity` earns for a log (none for identifiers the recording will refuse)."""
-    if identifier_problem(request.contact_id) or identifier_problem(request.unique_identifier, 300):
-        return []
-    try:
-        program = ProgressStore(client).program(instance_id)
-    except NoProgram:
-        return []
-    return activity_points(
-        program, instance_id, request.contact_id, request.activity_id, request.unique_identifier
-    )
+MAX_ATTEMPTS = 20  # WATCH retries of record_custom_activity under contention on the member
 
 
 def send_earns(
@@ -85,11 +73,24 @@ def send_earns(
 def record_log(
     client: redis.Redis, follow_ups: Dispatcher, instance_id: str, request: ActivityRequest, now: datetime
 ) -> Outcome:
-    """Record a streak or challenge log (worker.progress.record) with the points its activity earns."""
-    earns = _earns(client, instance_id, request)
+    """Record a streak or challenge log (worker.progress.record) with the points its activity earns (none
+    for identifiers the recording refuses: it says why)."""
+    store = ProgressStore(client)
+    try:
+        program: Program | None = store.program(instance_id)
+    except NoProgram:
+        program = None  # the recording refuses it
+    earns = []
+    valid = not identifier_problem(request.contact_id) and not identifier_problem(
+        request.unique_identifier, 300
+    )
+    if program is not None and valid:
+        earns = activity_points(
+            program, instance_id, request.contact_id, request.activity_id, request.unique_identifier
+        )
     waiting = bool(earns) and points_wait_reason(client, instance_id) is not None
     intents = [] if waiting else [outbox.earn_intent(instance_id, asdict(earn)) for earn in earns]
-    outcome = record_activity(ProgressStore(client), instance_id, request, now, intents)
+    outcome = record_activity(store, instance_id, request, now, intents, program=program)
     if outcome.answer.get("reason") != "paused":
         send_earns(client, follow_ups, instance_id, earns, duplicate=outcome.duplicate, waiting=waiting)
     return outcome
