@@ -99,6 +99,9 @@ beat_schedule: dict[str, dict[str, object]] = {
     "streak-at-risk": _every_instance("streak-at-risk", crontab(minute="5,20,35,50")),
     # Hourly: referrals whose hold ended are rewarded (worker/jobs/referral_release.py).
     "release-referrals": _every_instance("release-referrals", crontab(minute=15)),
+    # Hourly, so that each timezone's day is seen soon after it begins; a day is gone through once
+    # (worker/jobs/birthdays.py), a contact earns once a year.
+    "birthdays": _every_instance("birthdays", crontab(minute=45)),
     # Every minute: send again what a commit left in an outbox and no worker took (worker/store/outbox.py).
     "relay-outbox": {"task": RELAY_OUTBOX, "schedule": 60.0, "options": {"expires": 60}},
     # Daily: the data of sites that removed the app INSTANCE_RETENTION_DAYS ago (worker/installs/purge.py).

@@ -58,6 +58,7 @@ def process_wix_event_task(
         received_at=received_at,
         follow_ups=CeleryDispatcher(),
         order_lookup=wix_client().get_order if settings.wix_app_id and settings.wix_app_secret else None,
+        product_lookup=wix_client().get_product if settings.wix_app_id and settings.wix_app_secret else None,
         sync_defaults=settings,
     )
 

@@ -391,6 +391,8 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         loyalty_rewards_copy(i),
         f"wrw:referrals:{{{i}}}:*",
         f"wrw:caps:{{{i}}}:*",
+        f"wrw:cache:product-collections:{i}:*",
+        birthdays_last_day(i),
     ]
 
 
@@ -648,3 +650,30 @@ def points_member_used_pattern(instance_id: str) -> str:
 def points_budget_used(instance_id: str, rule: str, period: str) -> str:
     """String: points the rule (its position) granted all members in the period."""
     return f"wrw:caps:{{{_checked_instance(instance_id)}}}:budget:{_cap_part(rule)}:{_cap_part(period)}"
+
+
+# Earning beyond orders (worker/loyalty/earning.py, worker/jobs/birthdays.py).
+
+
+def member_first_order(instance_id: str, contact_id: str) -> str:
+    """String: the id of the member's first paid order we saw (SET NX: of two at once, one is first)."""
+    return f"{member(instance_id, contact_id)}:first-order"
+
+
+def member_activity_earned(instance_id: str, contact_id: str, unique_identifier: str) -> str:
+    """Set once a custom activity recorded through `POST /v1/activities` committed its points' intent."""
+    if identifier_problem(unique_identifier, 300) is not None:
+        raise InvalidIdentifier(f"not an identifier for a key: {unique_identifier[:100]!r}")
+    return f"{member(instance_id, contact_id)}:activity:{unique_identifier}"
+
+
+def product_collections(instance_id: str, product_id: str) -> str:
+    """A short-lived copy of a Wix Stores product's `collectionIds` (JSON list)."""
+    if identifier_problem(product_id) is not None:
+        raise InvalidIdentifier(f"not a product id for a key: {product_id[:100]!r}")
+    return f"wrw:cache:product-collections:{_checked_instance(instance_id)}:{product_id}"
+
+
+def birthdays_last_day(instance_id: str) -> str:
+    """String: the last local day (YYYY-MM-DD) the `birthdays` job went through every contact for."""
+    return f"wrw:birthdays:{_checked_instance(instance_id)}"

@@ -53,7 +53,7 @@ _PROGRAM_MODELS = ("Program", "Streak", "Challenge", "Window", "Milestone", "Rew
 MODELS: dict[str, type[BaseModel]] = {
     **{
         name: getattr(program_module, name)
-        for name in (*_PROGRAM_MODELS, "PointsRule", "PointsBudget", "BonusWindow")
+        for name in (*_PROGRAM_MODELS, "PointsRule", "PointsBudget", "BonusWindow", "OrderConditions")
     },
     **{name: getattr(storefront, name) for name in ("Template", "Theme", "ThemeColors", "FloatingWidget")},
 }

@@ -50,6 +50,9 @@ SINCE = JobOption(
 )
 JOB_KINDS: tuple[JobKind, ...] = (
     JobKind(
+        "birthdays", "Birthdays", "Earn the points of the program's birthday rules for today's birthdays."
+    ),
+    JobKind(
         "bootstrap", "Bootstrap", "Activate a draft Wix loyalty program and open an account per contact."
     ),
     JobKind(
@@ -66,6 +69,9 @@ JOB_KINDS: tuple[JobKind, ...] = (
         "reward-expiring", "Reward expiring", "Report rewards about to expire to the site's automations."
     ),
     JobKind("streak-at-risk", "Streak at risk", "Report streaks about to break to the site's automations."),
+    JobKind(
+        "birthdays", "Birthdays", "Earn the points of the program's birthday rules for today's birthdays."
+    ),
     JobKind(
         "sweep", "Sweep", "Close streaks and challenges past their grace without waiting for a next order."
     ),

@@ -42,5 +42,14 @@ def budget_uses(client: redis.Redis, instance_id: str, now: datetime) -> list[Bu
         period, ends = cap_period(now, rule.budget.period, program.zone)
         used = points_caps.budget_used(client, instance_id, index, period)
         local_end = ends.astimezone(program.zone).strftime("%Y-%m-%d %H:%M")
-        uses.append(BudgetUse(index, rule.on, rule.budget.period, used, rule.budget.points, local_end))
+        uses.append(
+            BudgetUse(
+                index,
+                rule.on or f"activity {rule.activity}",
+                rule.budget.period,
+                used,
+                rule.budget.points,
+                local_end,
+            )
+        )
     return uses

@@ -175,10 +175,16 @@ RULE: Schema = {
     "activityId": Field("Activity", "text"),
     "value": Field("Value", "optional_text", hint="not set: count"),
 }
+ORDER_CONDITIONS: Schema = {  # productIds and collectionIds: in the YAML tab
+    "minimumTotal": Field("Minimum total", "optional_number"),
+    "firstOrderOnly": Field("First order only", "flag"),
+}
 POINTS_RULE: Schema = {
-    "on": Field("On event", "text"),
+    "on": Field("On event", "optional_text", hint="e.g. order_paid, member_created, birthday"),
+    "activity": Field("Or on activity", "optional_text", hint="a custom activity id, e.g. review"),
     "points": Field("Points", "number"),
-    "per": Field("Per", "number", hint="e.g. 1 point per 10 of the order's total"),
+    "per": Field("Per", "optional_number", hint="e.g. 1 point per 10 of the order's total; not set: flat"),
+    "when": Group("Only orders", ORDER_CONDITIONS),
 }
 
 

@@ -116,10 +116,21 @@ class PointsBudget(_Strict):
     period: CapPeriod
 
 
+class OrderConditions(_Strict):
+    """`pointsRules[].when`: what an order (or checkout) must be for its rule to earn (docs/programs.md)."""
+
+    minimumTotal: Positive | None = None
+    productIds: Annotated[list[Identifier], Field(min_length=1, max_length=100)] | None = None
+    collectionIds: Annotated[list[Identifier], Field(min_length=1, max_length=100)] | None = None
+    firstOrderOnly: bool | None = None
+
+
 class PointsRule(_Strict):
-    on: Identifier
+    on: Identifier | None = None
+    activity: Identifier | None = None
     points: Annotated[int, Field(gt=0, le=9_999_999)]
-    per: Positive
+    per: Positive | None = None
+    when: OrderConditions | None = None
     # Caps and multipliers (worker/loyalty/points_limits.py, worker/store/points_caps.py).
     tierMultipliers: dict[Annotated[str, Field(min_length=1, max_length=100)], Positive] = {}
     maxPerPeriod: Annotated[int, Field(gt=0, le=2_000_000_000)] | None = None
@@ -295,6 +306,32 @@ def _semantic_problems(program: Program) -> list[tuple[str, str]]:
     return problems
 
 
+# The events a points rule's `on` names that have no total (a flat rule's), and the order events.
+FLAT_EVENTS = frozenset({"member_created", "birthday"})
+ORDER_EVENTS = frozenset({"order_approved", "order_paid", "order_fulfilled", "order_canceled"})
+
+
+def points_rule_problems(rules: Sequence[PointsRule]) -> list[tuple[str, str]]:
+    """`pointsRules`: exactly one of `on` and `activity`; `per` and `when` not on an activity nor on an
+    event without a total (`member_created`, `birthday`); `firstOrderOnly` on order rules only. Any
+    other `on` stays allowed (a rule on an event that never comes earns nothing), so a stored program
+    valid before stays valid."""
+    problems: list[tuple[str, str]] = []
+    for index, rule in enumerate(rules):
+        where = f"pointsRules[{index}]"
+        if (rule.on is None) == (rule.activity is None):
+            problems.append((where, "needs exactly one of on and activity"))
+            continue
+        flat = rule.activity is not None or rule.on in FLAT_EVENTS
+        if rule.per is not None and flat:
+            problems.append((f"{where}.per", "only for the order and checkout events (they have a total)"))
+        if rule.when is not None and flat:
+            problems.append((f"{where}.when", "only for the order and checkout events"))
+        elif rule.when is not None and rule.when.firstOrderOnly and rule.on not in ORDER_EVENTS:
+            problems.append((f"{where}.when.firstOrderOnly", "only for the order events (a paid order)"))
+    return problems
+
+
 def _reward_problems(where: str, reward: Reward | None) -> list[tuple[str, str]]:
     if reward is None:
         return []
@@ -379,6 +416,7 @@ def parse_program(document: Any) -> Program:
         ) from None
     problems = (
         _semantic_problems(program)
+        + points_rule_problems(program.pointsRules)
         + storefront_problems(program.templates, program.themes, program.floatingWidgets)
         + referral_problems(program.referrals)
         + _caps_problems(program)

@@ -27,8 +27,8 @@ from worker.engine.program import ProgramInvalid, Rule
 from worker.events.rules import PlannedLog, SkippedRule, plan_logs, rule_target
 from worker.installs.lifecycle import admit_event
 from worker.loyalty.earn_limits import limit_earns
+from worker.loyalty.earning import ProductLookup, event_earns
 from worker.loyalty.points_gate import park_earns, points_wait_reason, record_program_status, release_waiting
-from worker.loyalty.points_rules import points_to_earn
 from worker.members.erasure import erase_on_request
 from worker.progress.record import record_activity
 from worker.rewards.automation_triggers import report_order_event
@@ -66,6 +66,7 @@ def process_event(
     now: datetime | None = None,
     follow_ups: Dispatcher | None = None,
     order_lookup: Callable[[str, str], dict[str, Any] | None] | None = None,
+    product_lookup: ProductLookup | None = None,
     sync_defaults: Settings | None = None,
 ) -> str:
     """Normalize the event, apply the rules and settle its journal record; an event already settled is
@@ -152,7 +153,7 @@ def process_event(
             program = store.program(instance_id)
             earns = [  # a paused member earns nothing (worker/store/member_status.py)
                 earn
-                for earn in points_to_earn(event, program)
+                for earn in event_earns(client, event, program, product_lookup)
                 if status_of(client, instance_id, earn.contact_id) == "live"
             ]
             earns, capped = limit_earns(client, program, event, earns)  # caps, budgets, multipliers

@@ -12,6 +12,7 @@ import redis
 from worker import keys
 from worker.dispatch import RUN_JOB_BATCH, queue_of
 from worker.engine.timestamps import utc_stamp
+from worker.jobs.birthdays import birthdays
 from worker.jobs.catch_up import catch_up
 from worker.jobs.monthly_messages import monthly_messages
 from worker.jobs.referral_release import release_referrals
@@ -219,10 +220,19 @@ KINDS: dict[str, JobStep] = {
     "index-coupon-codes": index_coupon_codes,
     "index-reward-times": index_reward_times,
     "release-referrals": release_referrals,
+    "birthdays": birthdays,
 }
 # Jobs that call Wix: beat does not start them in a deployment without Wix credentials.
 NEEDS_WIX = frozenset(
-    {"bootstrap", "catch-up", "monthly-messages", "reward-expiring", "streak-at-risk", "release-referrals"}
+    {
+        "bootstrap",
+        "catch-up",
+        "monthly-messages",
+        "reward-expiring",
+        "streak-at-risk",
+        "release-referrals",
+        "birthdays",
+    }
 )
 QUEUES: dict[str, str] = {
     "expire-rewards": "periodic",
@@ -235,6 +245,7 @@ QUEUES: dict[str, str] = {
     "index-coupon-codes": "bulk",
     "index-reward-times": "bulk",
     "release-referrals": "periodic",
+    "birthdays": "periodic",
 }
 
 

@@ -26,21 +26,35 @@ import redis
 from worker import keys
 from worker.engine.caps import cap_period
 from worker.engine.program import PointsRule, Program
+from worker.loyalty import tiers as kept_tiers
 from worker.loyalty.points_limits import DESCRIPTION_MAX, multiply, rule_index
 from worker.loyalty.points_rules import PointsEarn
+from worker.progress.tiers import tier_name
 from worker.store import points_caps
 from worker.store.points_caps import Limit
 from worker.wix.events import NormalizedEvent
 
 
 def member_tier(client: redis.Redis, instance_id: str, contact_id: str) -> str | None:
-    """The member's Wix loyalty tier id, from the cached copy of their loyalty account (None: base tier
-    or not known). To be switched to `worker.loyalty.tiers.member_tier` once that lands."""
+    """The member's Wix loyalty tier id (None: the base tier, or not known): as the account events last
+    said (worker/loyalty/tiers.py), else from the cached copy of their loyalty account. No Wix call."""
+    if client.exists(keys.member_tier(instance_id, contact_id)):
+        return kept_tiers.member_tier(client, instance_id, contact_id)
     raw = client.get(keys.loyalty_account_copy(instance_id, contact_id))
     account: Any = json.loads(raw) if isinstance(raw, str) else None
     tier = account.get("tier") if isinstance(account, dict) else None
     tier_id = tier.get("id") if isinstance(tier, dict) else None
     return tier_id if isinstance(tier_id, str) and tier_id else None
+
+
+def tier_key(client: redis.Redis, instance_id: str, rule: PointsRule, tier_id: str | None) -> str | None:
+    """What the member's tier goes by in `rule.tierMultipliers`: its id, or its name in the site's tiers
+    program as last read (worker/progress/tiers.py's copy; no Wix call)."""
+    if tier_id is None or tier_id in rule.tierMultipliers:
+        return tier_id
+    raw = client.get(keys.loyalty_tiers_copy(instance_id))
+    name = tier_name(json.loads(raw) if isinstance(raw, str) else None, tier_id)
+    return name if name in rule.tierMultipliers else tier_id
 
 
 def _limits(rule: PointsRule, program: Program, event: NormalizedEvent) -> tuple[Limit | None, Limit | None]:
@@ -81,7 +95,8 @@ def limit_earns(
         rule = program.pointsRules[index]
         if rule.tierMultipliers and earn.contact_id not in tiers:
             tiers[earn.contact_id] = member_tier(client, event.instanceId, earn.contact_id)
-        wanted = multiply(earn, program, event, tiers.get(earn.contact_id)).earn
+        tier = tier_key(client, event.instanceId, rule, tiers.get(earn.contact_id))
+        wanted = multiply(earn, program, event, tier).earn
         member, budget = _limits(rule, program, event)
         if member is None and budget is None:
             granted.append(wanted)

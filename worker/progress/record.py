@@ -4,6 +4,7 @@ share. Plain functions over the store; they know nothing of HTTP or Celery."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -12,6 +13,7 @@ import redis
 
 from worker import keys
 from worker.engine.logs import LogRejected, accept_log
+from worker.engine.program import Program
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier
 from worker.store import coupon_codes, outbox
@@ -68,19 +70,26 @@ def parse_moment(value: Any, field: str) -> datetime:
 
 
 def record_activity(
-    store: ProgressStore, instance_id: str, request: ActivityRequest, now: datetime
+    store: ProgressStore,
+    instance_id: str,
+    request: ActivityRequest,
+    now: datetime,
+    also_intents: Sequence[outbox.Intent] = (),
+    program: Program | None = None,
 ) -> Outcome:
-    """Record one log against the instance's program; LogRejected says why it cannot count."""
+    """Record one log against the instance's program (`program` when the caller has read it already);
+    LogRejected says why it cannot count. `also_intents` are committed with the log (ProgressStore.record)."""
     try:
         check_identifier(request.contact_id, "contactId")
         check_identifier(request.activity_id, "activityId", 100)
         check_identifier(request.unique_identifier, "uniqueIdentifier", 300)
     except InvalidIdentifier as exc:
         raise LogRejected(str(exc)) from None
-    try:
-        program = store.program(instance_id)
-    except NoProgram:
-        raise LogRejected("the instance has no program yet") from None
+    if program is None:
+        try:
+            program = store.program(instance_id)
+        except NoProgram:
+            raise LogRejected("the instance has no program yet") from None
     item = program.streak(request.item_id) if request.kind == "streak" else program.challenge(request.item_id)
     if item is None:
         raise LogRejected(f"no {request.kind} with id {request.item_id!r}")
@@ -93,7 +102,7 @@ def record_activity(
         unique_identifier=request.unique_identifier,
         now=now,
     )
-    return store.record(instance_id, program, item, log, now)
+    return store.record(instance_id, program, item, log, now, also_intents)
 
 
 def issue_reward(

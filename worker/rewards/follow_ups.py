@@ -19,11 +19,12 @@ import redis
 
 from worker import keys
 from worker.dispatch import Dispatcher
-from worker.progress.record import ActivityRequest, issue_reward, record_activity
+from worker.progress.record import ActivityRequest, issue_reward
+from worker.rewards.activity_points import record_log
 from worker.rewards.automation_triggers import MILESTONE_ACHIEVED, REWARD_ISSUED
 from worker.store import outbox
 from worker.store.outbox import needs_fulfilment
-from worker.store.progress import Outcome, ProgressStore
+from worker.store.progress import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def record_and_follow_up(
     """Record a log (worker.progress.record), then send what it set in motion: the one path of the records
     API and the Wix actions. What the domain refuses, and Redis errors, come from recording; sending
     never fails the caller."""
-    outcome = record_activity(ProgressStore(client), instance_id, activity, now)
+    outcome = record_log(client, follow_ups, instance_id, activity, now)  # with its activity's points
     send_follow_ups(follow_ups, client, instance_id, outcome)
     return outcome
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -158,9 +158,11 @@ class ProgressStore:
         item: Streak | Challenge,
         log: ActivityLog,
         now: datetime,
+        also_intents: Sequence[outbox.Intent] = (),
     ) -> Outcome:
         """Apply one log atomically; a repeated uniqueIdentifier answers the original, unchanged.
-        LogRejected from the engine propagates with nothing written."""
+        LogRejected from the engine propagates with nothing written. `also_intents` (a custom activity's
+        points, worker/rewards/activity_points.py) are committed with the log unless the member is paused."""
         kind: Kind = "streak" if isinstance(item, Streak) else "challenge"
         member_key = keys.member_state(instance_id, log.contactId, kind, item.id)
         uid_key = keys.member_log(instance_id, log.contactId, log.uniqueIdentifier)
@@ -202,7 +204,7 @@ class ProgressStore:
                         intent
                         for reward_log in recorded.reward_logs
                         for intent in outbox.reward_intents(instance_id, reward_log)
-                    ]
+                    ] + ([] if paused else list(also_intents))
                     if intents:
                         outbox.index(self._redis, member_outbox, time.time())
                     counts = stats.log_counts(

@@ -19,7 +19,7 @@ from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
-from worker.web import admin, admin_members, ops, receiver, records, widget, wix_actions
+from worker.web import activities, admin, admin_members, ops, receiver, records, widget, wix_actions
 from worker.web.admin_analytics import router as analytics_router
 from worker.web.admin_api_keys import router as api_keys_router
 from worker.web.admin_instances import router as instances_router
@@ -105,6 +105,7 @@ def create_app(
     app.include_router(admin_members.router)
     app.include_router(instances_router)
     app.include_router(records.router)
+    app.include_router(activities.router)
     app.include_router(wix_actions.router)
     app.include_router(ops.router)
     app.include_router(sync_router)

@@ -25,7 +25,7 @@ from worker.web.records import API_KEY_INSTANCE, require_api_key
 from worker.web.widget_auth import visitor_token
 
 ADMIN_PREFIX = "/admin/"
-RECORDS_PREFIXES = ("/schema/", "/v1/members/")
+RECORDS_PREFIXES = ("/schema/", "/v1/members/", "/v1/activities")
 SESSION_PATH = "/widget/v1/session"
 # The receiver and the Wix actions read with the same limit themselves: the receiver counts it in its
 # metrics, the actions answer it in the action provider's `applicationError` shape.

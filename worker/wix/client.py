@@ -705,6 +705,24 @@ class WixClient:
         answer = self._call_or_none(instance_id, "GET", f"/members/v1/members/{_segment(member_id)}")
         return _object(answer, "member") if answer is not None else None
 
+    # --- Earning beyond orders: birthdays and a product's collections --------------------------------
+
+    def query_contact_birthdates(
+        self, instance_id: str, *, offset: int, limit: int = 100
+    ) -> tuple[list[WixObject], int]:
+        """One page of contacts projected to their `info.birthdate` ("YYYY-MM-DD"; `id` always comes
+        back; `@wix/crm` QueryContactsRequest `query.fields`), offset paging, and the total."""
+        body = {"query": {"paging": {"limit": limit, "offset": offset}, "fields": ["info.birthdate"]}}
+        answer = self._call(instance_id, "POST", "/contacts/v4/contacts/query", json=body)
+        total = answer.get("pagingMetadata", {}).get("total")
+        return _objects(answer, "contacts"), int(total) if isinstance(total, int) else 0
+
+    def get_product(self, instance_id: str, product_id: str) -> WixObject | None:
+        """A Wix Stores product (`GET /stores-reader/v1/products/{id}`, Catalog v1), with its
+        `collectionIds`; None if the store has no such product."""
+        answer = self._call_or_none(instance_id, "GET", f"/stores-reader/v1/products/{_segment(product_id)}")
+        return _object(answer, "product") if answer is not None else None
+
     # --- Inbox (§4.5) -------------------------------------------------------------------------------
 
     def get_or_create_conversation(self, instance_id: str, participant: Mapping[str, str]) -> WixObject:

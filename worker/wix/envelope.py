@@ -29,6 +29,8 @@ HANDLED_EVENT_TYPES = frozenset(
         "wix.contacts.v4.contact_created",
         "wix.contacts.v4.contact_updated",
         "wix.contacts.v4.contact_deleted",
+        # A member signing up earns a points rule's `on: member_created` (worker/loyalty/points_rules.py).
+        "wix.members.v1.member_created",
     }
 )
 # Legacy events have a flat payload without an event id (wix-facts.md §3.6, §3.7).

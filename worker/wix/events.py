@@ -27,6 +27,7 @@ EventName = Literal[
     "contact_created",
     "contact_updated",
     "contact_deleted",
+    "member_created",
 ]
 
 
@@ -62,11 +63,22 @@ class OrderInfo(BaseModel):
     # known to be redeemed (worker/rewards/redemption.py).
     couponCodes: list[str] = []
     lines: list[OrderLine] = []
+    # The line items' `catalogReference.catalogItemId` (a Wix Stores product id), for points rules' `when`.
+    productIds: list[str] = []
 
 
 class CheckoutInfo(BaseModel):
     id: str
     total: Money | None = None
+    productIds: list[str] = []
+
+
+class MemberInfo(BaseModel):
+    """A site member (`@wix/members` Member): its id, its contact's and its status."""
+
+    id: str
+    contactId: str | None = None
+    status: str | None = None
 
 
 class AccountTier(BaseModel):
@@ -119,6 +131,7 @@ class NormalizedEvent(BaseModel):
     account: AccountInfo | None = None
     program: ProgramInfo | None = None
     contact: ContactInfo | None = None
+    member: MemberInfo | None = None
     # order_fulfilled from `fulfillments_updated` carries no buyer: the Wix client looks the order up.
     needsOrderLookup: bool = False
 
@@ -201,7 +214,22 @@ def _order(order: dict[str, Any], fallback_id: str | None) -> OrderInfo:
         checkoutId=_text(order, "checkoutId"),
         couponCodes=coupon_codes(order),
         lines=order_lines(order),
+        productIds=catalog_item_ids(order),
     )
+
+
+MAX_LINE_ITEMS = 300  # more than a cart holds; a payload's extra items are not read
+
+
+def catalog_item_ids(entity: dict[str, Any]) -> list[str]:
+    """The distinct `lineItems[].catalogReference.catalogItemId` of an order or checkout, in order."""
+    items = entity.get("lineItems")
+    ids: list[str] = []
+    for item in items[:MAX_LINE_ITEMS] if isinstance(items, list) else []:
+        item_id = _text(item, "catalogReference", "catalogItemId") if isinstance(item, dict) else None
+        if item_id and item_id not in ids:
+            ids.append(item_id)
+    return ids
 
 
 MAX_COUPONS = 10  # Wix applies one coupon to an order; a few more in a payload are read, not hundreds
@@ -317,7 +345,7 @@ def normalize(
         return NormalizedEvent(
             name="checkout_completed",
             contactId=_text(checkout, "buyerInfo", "contactId"),
-            checkout=CheckoutInfo(id=checkout_id, total=total),
+            checkout=CheckoutInfo(id=checkout_id, total=total, productIds=catalog_item_ids(checkout)),
             **common,
         )
 
@@ -358,6 +386,18 @@ def normalize(
 
     if event_type in CONTACT_EVENT_TYPES:
         return _contact_event(CONTACT_EVENT_TYPES[event_type], payload, entity_id, common)
+
+    if event_type == "wix.members.v1.member_created":
+        member = current_entity(payload)
+        member_id = _text(member, "id") or entity_id
+        if not member_id:
+            raise InvalidEvent("the member has no id")
+        info_member = MemberInfo(
+            id=member_id, contactId=_text(member, "contactId"), status=_text(member, "status")
+        )
+        return NormalizedEvent(
+            name="member_created", contactId=info_member.contactId, member=info_member, **common
+        )
 
     if event_type == "AppInstalled":
         return NormalizedEvent(name="app_installed", **common)

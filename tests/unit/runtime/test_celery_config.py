@@ -133,6 +133,7 @@ class TestBeat:
             "reward-expiring",
             "streak-at-risk",
             "release-referrals",
+            "birthdays",
         }
         assert names <= set(KINDS)
         assert {QUEUES[name] for name in names} <= {"periodic", "bulk"}

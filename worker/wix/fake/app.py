@@ -20,6 +20,7 @@ from worker.wix.fake import (
     oauth,
     order_transactions,
     orders,
+    stores,
 )
 from worker.wix.fake.errors import install_error_handlers
 from worker.wix.fake.front import WixFront
@@ -50,6 +51,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         inbox,
         app_management,
         loyalty_rewards,
+        stores,
     )
     routers = [module.router for module in modules]
     for router in [
@@ -59,6 +61,7 @@ def create_app(fake: FakeWix) -> FastAPI:
         loyalty_tiers.control_router,
         loyalty_rewards.control_router,
         order_transactions.control_router,
+        stores.control_router,
     ]:
         app.include_router(router)
     install_error_handlers(app)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from worker.wix.fake.members import member_object
 from worker.wix.fake.state import iso
 
 # The ids of Wix's own examples (tests/wix_samples.py uses the same).
@@ -42,9 +43,11 @@ def order_object(
     email: str = "janedoe@gmail.com",
     created: float | None = None,
     coupon_code: str | None = None,
+    product_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """An eCommerce order (§3.1) with one line item costing `total`; with `coupon_code`, the order used
-    that coupon (`appliedDiscounts[].coupon`, as in Wix's example)."""
+    that coupon (`appliedDiscounts[].coupon`, as in Wix's example); with `product_ids`, one line item per
+    Wix Stores product (`catalogReference`), the first costing `total`, the others nothing."""
     when = iso(time.time() if created is None else created)
     return {
         "id": order_id,
@@ -63,15 +66,28 @@ def order_object(
         "checkoutId": checkout_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"checkout:{order_id}")),
         "createdDate": when,
         "updatedDate": when,
-        "lineItems": [
-            {
-                "id": "00000000-0000-0000-0000-000000000001",
-                "productName": {"original": "Shirt"},
-                "quantity": 1,
-                "price": _money(total, currency),
-            }
-        ],
+        "lineItems": line_items(total, currency, product_ids),
     }
+
+
+WIX_STORES_APP_ID = "215238eb-22a5-4c36-9e7b-e7c08025e04e"  # a Stores product's catalogReference.appId
+
+
+def line_items(total: str, currency: str, product_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """An order's `lineItems`: one "Shirt" without a catalog reference, or one per Stores product."""
+    if not product_ids:
+        shirt = {"productName": {"original": "Shirt"}, "quantity": 1, "price": _money(total, currency)}
+        return [{"id": "00000000-0000-0000-0000-000000000001", **shirt}]
+    return [
+        {
+            "id": f"00000000-0000-0000-0000-{index + 1:012d}",
+            "productName": {"original": f"Product {index + 1}"},
+            "catalogReference": {"catalogItemId": product_id, "appId": WIX_STORES_APP_ID},
+            "quantity": 1,
+            "price": _money(total if index == 0 else "0", currency),
+        }
+        for index, product_id in enumerate(product_ids)
+    ]
 
 
 def applied_discounts(coupon_code: str | None) -> list[dict[str, Any]]:
@@ -90,10 +106,11 @@ def contact_object(
     first: str = "Jane",
     last: str = "Doe",
     created: float | None = None,
+    birthdate: str | None = None,
 ) -> dict[str, Any]:
-    """A Contacts v4 contact (§4.4)."""
+    """A Contacts v4 contact (§4.4); `birthdate` is `info.birthdate`, "YYYY-MM-DD" (`@wix/crm` contacts)."""
     when = iso(time.time() if created is None else created)
-    return {
+    contact: dict[str, Any] = {
         "id": contact_id,
         "revision": 1,
         "source": {"sourceType": "OTHER"},
@@ -106,6 +123,9 @@ def contact_object(
             "emails": {"items": [{"id": str(uuid.uuid4()), "tag": "MAIN", "email": email, "primary": True}]},
         },
     }
+    if birthdate is not None:
+        contact["info"]["birthdate"] = birthdate
+    return contact
 
 
 @dataclass(frozen=True)
@@ -129,6 +149,8 @@ class EventOptions:
     app_id: str = ""
     event_time: float | None = None
     coupon_code: str | None = None  # a coupon the order (and its checkout) used
+    product_ids: tuple[str, ...] = ()  # the order's Stores products (one line item each)
+    member_id: str = "9c1fb4a6-4e0a-4bb5-8a9b-5f4e3f2c7d10"
 
     def order(self) -> dict[str, Any]:
         return order_object(
@@ -140,6 +162,7 @@ class EventOptions:
             fulfillment_status=self.fulfillment_status,
             checkout_id=self.checkout_id,
             coupon_code=self.coupon_code,
+            product_ids=self.product_ids,
         )
 
     def when(self) -> str:
@@ -313,6 +336,21 @@ def contact_deleted(options: EventOptions) -> dict[str, Any]:
     return _domain_event(options, "wix.contacts.v4.contact", "deleted", options.contact_id, deletedEvent={})
 
 
+def member_created(options: EventOptions) -> dict[str, Any]:
+    """`wix.members.v1.member_created` (`@wix/members` MemberCreatedEnvelope): the new Member as the
+    created entity; its `contactId` is the contact who signed up."""
+    member = member_object(
+        options.member_id,
+        options.contact_id,
+        login_email="janedoe@gmail.com",
+        nickname="Jane Doe",
+        created=options.event_time or time.time(),
+    )
+    return _domain_event(
+        options, "wix.members.v1.member", "created", options.member_id, createdEvent={"entity": member}
+    )
+
+
 BUILDERS: dict[str, Callable[[EventOptions], dict[str, Any]]] = {
     "wix.ecom.v1.order_approved": order_approved,
     "wix.ecom.v1.order_payment_status_updated": payment_status_updated,
@@ -327,6 +365,7 @@ BUILDERS: dict[str, Callable[[EventOptions], dict[str, Any]]] = {
     "wix.contacts.v4.contact_created": contact_created,
     "wix.contacts.v4.contact_updated": contact_updated,
     "wix.contacts.v4.contact_deleted": contact_deleted,
+    "wix.members.v1.member_created": member_created,
 }
 # Event types whose handling GETs the order: `send-webhook --seed-fake` stores the order first.
 ORDER_EVENT_TYPES = frozenset(

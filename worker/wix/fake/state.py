@@ -98,6 +98,7 @@ class InstanceState:
     order_payments: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict
     )  # worker.wix.fake.order_transactions
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)  # Wix Stores, by product id
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # by account id, Wix's shape
     transactions: list[dict[str, Any]] = field(default_factory=list)  # with `accountId` added
     earn_results: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (account, key)
