@@ -25,7 +25,9 @@ from worker import keys
 from worker.engine.program import ProgramInvalid
 from worker.identifiers import identifier_problem
 from worker.jobs.runner import Batch, JobContext
+from worker.loyalty.earn_limits import limit_earns
 from worker.loyalty.points_gate import points_wait_reason
+from worker.loyalty.points_limits import Activity
 from worker.loyalty.points_rules import PointsEarn, birthday_points, has_birthday_rule
 from worker.rewards.activity_points import send_earns
 from worker.store import outbox
@@ -92,7 +94,9 @@ def birthdays(context: JobContext, record: dict[str, Any], now: datetime) -> Bat
             continue
         for day in days:
             if birthday_on(birthdate, day) and status_of(client, instance_id, contact_id) == "live":
-                earns.extend(birthday_points(program, instance_id, contact_id, day.year))
+                birthday = Activity(instance_id, datetime.combine(day, datetime.min.time(), program.zone))
+                due = birthday_points(program, instance_id, contact_id, day.year)
+                earns.extend(limit_earns(client, program, birthday, due)[0])  # caps, once per earn
     _send(context, instance_id, earns)
     done = len({earn.contact_id for earn in earns})
     next_offset = offset + len(contacts)

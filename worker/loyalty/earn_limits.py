@@ -27,12 +27,11 @@ from worker import keys
 from worker.engine.caps import cap_period
 from worker.engine.program import PointsRule, Program
 from worker.loyalty import tiers as kept_tiers
-from worker.loyalty.points_limits import DESCRIPTION_MAX, multiply, rule_index
+from worker.loyalty.points_limits import DESCRIPTION_MAX, Occurrence, multiply, rule_index
 from worker.loyalty.points_rules import PointsEarn
 from worker.progress.tiers import tier_name
 from worker.store import points_caps
 from worker.store.points_caps import Limit
-from worker.wix.events import NormalizedEvent
 
 
 def member_tier(client: redis.Redis, instance_id: str, contact_id: str) -> str | None:
@@ -57,7 +56,7 @@ def tier_key(client: redis.Redis, instance_id: str, rule: PointsRule, tier_id: s
     return name if name in rule.tierMultipliers else tier_id
 
 
-def _limits(rule: PointsRule, program: Program, event: NormalizedEvent) -> tuple[Limit | None, Limit | None]:
+def _limits(rule: PointsRule, program: Program, event: Occurrence) -> tuple[Limit | None, Limit | None]:
     member = budget = None
     if rule.maxPerPeriod is not None and rule.period is not None:
         member = Limit(rule.maxPerPeriod, *cap_period(event.occurredAt, rule.period, program.zone))
@@ -80,7 +79,7 @@ def _capped(earn: PointsEarn, points: int) -> str:
 
 
 def limit_earns(
-    client: redis.Redis, program: Program, event: NormalizedEvent, earns: list[PointsEarn]
+    client: redis.Redis, program: Program, event: Occurrence, earns: list[PointsEarn]
 ) -> tuple[list[PointsEarn], list[str]]:
     """The earns as granted (multiplied, then cut by caps and budgets; those cut to 0 dropped), and a
     note for each earn that was cut, for the event's journal entry."""

@@ -13,13 +13,37 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol
 
 from worker.engine.program import BonusWindow, PointsRule, Program
 from worker.loyalty.points_rules import PointsEarn
-from worker.wix.events import NormalizedEvent
+from worker.wix.events import OrderInfo
 
 MAX_POINTS = 9_999_999  # Wix's earn limit (as points_to_earn)
 DESCRIPTION_MAX = 100  # Wix's EarnPointsRequest.description @maxLength
+
+
+class Occurrence(Protocol):
+    """What the multipliers and caps read of what made an earn: a webhook event (`NormalizedEvent`), or
+    an `Activity` (a custom activity, a birthday: no order, so a product-scoped window adds nothing)."""
+
+    @property
+    def instanceId(self) -> str: ...
+
+    @property
+    def occurredAt(self) -> datetime: ...
+
+    @property
+    def order(self) -> OrderInfo | None: ...
+
+
+@dataclass(frozen=True)
+class Activity:
+    """An earn's occasion that is no webhook event: the site and when it happened."""
+
+    instanceId: str
+    occurredAt: datetime
+    order: OrderInfo | None = None
 
 
 def rule_index(earn: PointsEarn) -> int | None:
@@ -29,7 +53,7 @@ def rule_index(earn: PointsEarn) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def product_share(event: NormalizedEvent, product_ids: list[str]) -> Decimal:
+def product_share(event: Occurrence, product_ids: list[str]) -> Decimal:
     """The part (0 to 1) of the order's total that the products' line items make."""
     order = event.order
     if order is None or order.total is None or order.total.amount <= 0:
@@ -42,7 +66,7 @@ def product_share(event: NormalizedEvent, product_ids: list[str]) -> Decimal:
     return min(max(amount / order.total.amount, Decimal(0)), Decimal(1))
 
 
-def window_factor(window: BonusWindow, event: NormalizedEvent) -> Decimal:
+def window_factor(window: BonusWindow, event: Occurrence) -> Decimal:
     """What the window multiplies the whole earn by (1 + (N-1) x share with products)."""
     if window.productIds is None:
         return window.multiplier
@@ -64,7 +88,7 @@ class Multiplied:
     window_id: str | None
 
 
-def multiply(earn: PointsEarn, program: Program, event: NormalizedEvent, tier: str | None) -> Multiplied:
+def multiply(earn: PointsEarn, program: Program, event: Occurrence, tier: str | None) -> Multiplied:
     """The earn with its bonus window's and its tier's multipliers applied (rounded down)."""
     index = rule_index(earn)
     if index is None or index >= len(program.pointsRules):

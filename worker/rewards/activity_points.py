@@ -29,10 +29,13 @@ from worker.engine.logs import LogRejected
 from worker.engine.program import Program
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import InvalidIdentifier, check_identifier, identifier_problem
+from worker.loyalty.earn_limits import limit_earns
 from worker.loyalty.points_gate import park_earns, points_wait_reason
+from worker.loyalty.points_limits import Activity
 from worker.loyalty.points_rules import PointsEarn, activity_points
 from worker.progress.record import ActivityRequest, record_activity
 from worker.store import outbox
+from worker.store.member_status import status_of
 from worker.store.progress import Contention, NoProgram, Outcome, ProgressStore
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,9 @@ def record_log(
         earns = activity_points(
             program, instance_id, request.contact_id, request.activity_id, request.unique_identifier
         )
+    if earns and program is not None and status_of(client, instance_id, request.contact_id) == "live":
+        # caps, budgets and multipliers, granted once per earn (a paused member's would not be sent)
+        earns, _ = limit_earns(client, program, Activity(instance_id, request.activity_at), earns)
     waiting = bool(earns) and points_wait_reason(client, instance_id) is not None
     intents = [] if waiting else [outbox.earn_intent(instance_id, asdict(earn)) for earn in earns]
     outcome = record_activity(store, instance_id, request, now, intents, program=program)
@@ -141,6 +147,7 @@ def record_custom_activity(
                     if paused
                     else activity_points(program, instance_id, contact_id, activity_id, unique_identifier)
                 )
+                earns, _ = limit_earns(client, program, Activity(instance_id, now), earns)  # once per earn
                 intents = [] if waiting else [outbox.earn_intent(instance_id, asdict(e)) for e in earns]
                 if intents:
                     outbox.index(client, member_outbox, time.time())

@@ -448,3 +448,32 @@ class TestBirthdays:
         run_birthdays(fake_store, wix, RecordedDispatcher(), datetime(2026, 12, 7, 10, 0, tzinfo=UTC))
         assert wix.pages == 0
         assert fake_store.get(keys.birthdays_last_day(INSTANCE)) is None
+
+
+class TestCapsOnActivitiesAndBirthdays:
+    """Earns no webhook made go through the same caps as an order's (worker/loyalty/earn_limits.py)."""
+
+    def test_custom_activities_stop_at_the_members_cap_and_a_repeat_changes_nothing(self, fake_store) -> None:
+        capped = {"activity": "review", "points": 10, "maxPerPeriod": 25, "period": "monthly"}
+        ProgressStore(fake_store).save_program(INSTANCE, {**ACTIVITY_PROGRAM, "pointsRules": [capped]})
+        follow_ups = RecordedDispatcher()
+        with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
+            for uid in ("review-1", "review-2", "review-3", "review-3", "review-4"):
+                record_custom_activity(
+                    fake_store, follow_ups, INSTANCE, contact_id=CONTACT, activity_id="review",
+                    unique_identifier=uid, now=datetime.now(UTC),
+                )  # fmt: skip
+            for uid in ("log-1", "log-1"):  # a log through the records API, recorded twice
+                record_and_follow_up(fake_store, follow_ups, INSTANCE, review_log(uid), datetime.now(UTC))
+        sent = {earn.idempotency_key: earn.points for _, earn in follow_ups.earns}
+        assert sum(sent.values()) == 25  # 10 + 10 + 5, then nothing: the third review was cut
+        assert sorted(sent.values()) == [5, 10, 10]
+
+    def test_birthdays_count_against_a_budget(self, fake_store) -> None:
+        budgeted = {"on": "birthday", "points": 100, "budget": {"points": 250, "period": "yearly"}}
+        ProgressStore(fake_store).save_program(INSTANCE, program(budgeted))
+        wix = ContactsWix({f"c-{n}": "1990-12-07" for n in range(5)})
+        follow_ups = RecordedDispatcher()
+        with time_machine.travel(datetime(2026, 12, 7, 10, 0, tzinfo=UTC), tick=False):
+            run_birthdays(fake_store, wix, follow_ups, datetime.now(UTC))
+        assert sum(earn.points for _, earn in follow_ups.earns) == 250
