@@ -96,6 +96,7 @@ Schema = Mapping[str, "Field | Group | Items"]
 STATUSES = ("draft", "live", "paused")
 METHODS = ("count", "sum")
 PERIODS = ("daily", "weekly", "monthly")
+CAP_PERIODS = ("daily", "weekly", "monthly", "yearly")
 
 
 def _fresh_id(prefix: str, existing: list[Any]) -> str:
@@ -121,6 +122,8 @@ REWARD: Schema = {
     "points": Field("Points", "optional_number", hint="for a points reward"),
     "validDays": Field("Valid for (days)", "optional_number"),
     "coupon": Group("Coupon", COUPON),
+    "maxPerPeriod": Field("At most per member", "optional_number", hint="times per period; not set: no cap"),
+    "period": Field("Per", "optional_choice", CAP_PERIODS),
 }
 MILESTONE: Schema = {
     "id": Field("Id", "text"),
@@ -185,6 +188,30 @@ POINTS_RULE: Schema = {
     "points": Field("Points", "number"),
     "per": Field("Per", "optional_number", hint="e.g. 1 point per 10 of the order's total; not set: flat"),
     "when": Group("Only orders", ORDER_CONDITIONS),
+    "maxPerPeriod": Field("Cap per member", "optional_number", hint="points per period; not set: no cap"),
+    "period": Field("Cap period", "optional_choice", CAP_PERIODS),
+    "budget": Group(
+        "Budget (all members together)",
+        {
+            "points": Field("Points", "optional_number", hint="per period; not set: no budget"),
+            "period": Field("Period", "optional_choice", CAP_PERIODS),
+        },
+        key="points",
+    ),
+}  # tierMultipliers: in the YAML tab
+BONUS_WINDOW: Schema = {
+    "id": Field("Id", "text"),
+    "multiplier": Field("Multiply points by", "number", hint="e.g. 2"),
+    "startsAt": Field("Starts at", "text", hint="e.g. 2026-11-27T00:00:00-05:00"),
+    "endsAt": Field("Ends at", "text"),
+    "productIds": Field("Only these products", "ids", hint="comma-separated Wix product ids; empty: all"),
+}  # rules (which points rules, by position): in the YAML tab
+REFERRALS: Schema = {
+    "referrerReward": Group("The member who shares the link earns", REWARD, key="type"),
+    "friendReward": Group("The friend earns", REWARD, key="type"),
+    "holdDays": Field("Rewards wait (days)", "optional_number", hint="the return window; not set: 14"),
+    "maxPerPeriod": Field("Referrals rewarded per member", "optional_number", hint="not set: no cap"),
+    "period": Field("Per", "optional_choice", PERIODS, hint="not set: monthly"),
 }
 
 
@@ -219,6 +246,19 @@ SCHEMA: Schema = {
     "pointsRules": Items(
         "points rule", "Points rules", POINTS_RULE, lambda existing: {"on": "", "points": "", "per": ""}
     ),
+    "bonusWindows": Items(
+        "bonus window",
+        "Bonus windows",
+        BONUS_WINDOW,
+        lambda existing: {"id": _fresh_id("bonus", existing), "multiplier": "", "startsAt": "", "endsAt": ""},
+    ),
+    "onCancel": Field(
+        "When an order is cancelled or refunded",
+        "optional_choice",
+        ("keep", "revoke"),
+        hint="not set: keep its rewards; revoke: take back its unredeemed rewards",
+    ),
+    "referrals": Group("Referrals", REFERRALS, key=""),
 }
 FORM_KEYS = tuple(SCHEMA)  # the document's sections the forms edit; the rest is left as it is
 

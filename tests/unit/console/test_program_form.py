@@ -50,6 +50,8 @@ def rich() -> dict[str, Any]:
         "type": "coupon",
         "coupon": {"name": "Ship free", "freeShipping": True, "minimumSubtotal": 20},
         "validDays": 14,
+        "maxPerPeriod": 2,
+        "period": "yearly",
     }
     document["streaks"][0]["description"] = "Shop once a week"
     document["streaks"][0]["activityIds"] = ["order_paid", "review_posted"]
@@ -63,7 +65,31 @@ def rich() -> dict[str, Any]:
         rule("order_paid", streak="weekly-shopper"),
         rule("order_paid", challenge="spend-500", value="order.total"),
     ]
-    document["pointsRules"] = [points_rule("order_paid", 1, 10)]
+    document["pointsRules"] = [
+        {
+            **points_rule("order_paid", 1, 10),
+            "maxPerPeriod": 500,
+            "period": "monthly",
+            "budget": {"points": 100000, "period": "monthly"},
+        }
+    ]
+    document["bonusWindows"] = [
+        {
+            "id": "black-friday",
+            "multiplier": 2,
+            "startsAt": "2026-11-27T00:00:00-05:00",
+            "endsAt": "2026-11-30T00:00:00-05:00",
+            "productIds": ["p-1", "p-2"],
+        }
+    ]
+    document["onCancel"] = "revoke"
+    document["referrals"] = {
+        "referrerReward": points(100),
+        "friendReward": coupon("Ten off", percent_off=10),
+        "holdDays": 14,
+        "maxPerPeriod": 5,
+        "period": "monthly",
+    }
     parse_program(document)
     return document
 
