@@ -4,7 +4,9 @@ With the Redis transport an unacknowledged task goes back to the queue once the 
 passes, and a retry's countdown is held by the worker *unacknowledged*. So any countdown or run time
 longer than the timeout makes the task run twice (celery #2481, #4400). Both limits are a quarter of
 the timeout here, so even a retry that waits its longest and then runs its longest ends with half the
-timeout to spare.
+timeout to spare. A short timeout (the tests' kill-and-resume runs wait it out) would make that quarter
+too short for a real task, so the time limit is never under `SHORTEST_TIME_LIMIT` while half the
+timeout allows it: the longest wait and run then still end with a quarter of the timeout to spare.
 
 Inside a task, one Wix call that fails for now is tried again in place (worker.wix.client): at most
 `call_attempts` tries, their waits adding up to at most `call_wait_budget`, a twentieth of the soft
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 MAX_RETRIES = 8
 LONGEST_TIME_LIMIT = 300
+SHORTEST_TIME_LIMIT = 5
 LONGEST_BACKOFF = 600
 CALL_ATTEMPTS = 4
 LONGEST_CALL_WAIT = 10.0
@@ -36,7 +39,8 @@ class RetryPolicy:
 
 
 def retry_policy(visibility_timeout: int) -> RetryPolicy:
-    time_limit = max(2, min(LONGEST_TIME_LIMIT, visibility_timeout // 4))
+    floor = min(SHORTEST_TIME_LIMIT, visibility_timeout // 2)
+    time_limit = max(2, floor, min(LONGEST_TIME_LIMIT, visibility_timeout // 4))
     soft_time_limit = max(1, time_limit - max(1, time_limit // 10))
     return RetryPolicy(
         visibility_timeout=visibility_timeout,
