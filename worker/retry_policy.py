@@ -33,6 +33,10 @@ class RetryPolicy:
     soft_time_limit: int
     backoff_max: int
     restore_interval: int
+    # How long kombu's lock on the sweep that brings back tasks of dead workers lives: a worker killed
+    # while it sweeps holds the lock until then, and no task comes back meanwhile (kombu's own 300 s
+    # would hold them back long past a short visibility timeout).
+    restore_lock_seconds: int
     call_wait_budget: float = LONGEST_CALL_WAIT
     max_retries: int = MAX_RETRIES
     call_attempts: int = CALL_ATTEMPTS
@@ -48,5 +52,6 @@ def retry_policy(visibility_timeout: int) -> RetryPolicy:
         soft_time_limit=soft_time_limit,
         backoff_max=max(1, min(LONGEST_BACKOFF, visibility_timeout // 4)),
         restore_interval=max(1, min(10, visibility_timeout // 10)),
+        restore_lock_seconds=max(5, min(300, visibility_timeout // 2)),
         call_wait_budget=max(0.5, min(LONGEST_CALL_WAIT, soft_time_limit / 20)),
     )

@@ -40,6 +40,17 @@ class TestVisibilityTimeoutInvariant:
             policy = retry_policy(timeout)
             assert policy.backoff_max + policy.time_limit <= timeout * 3 / 4, timeout
 
+    def test_a_worker_killed_mid_sweep_holds_back_tasks_for_at_most_half_the_timeout(self) -> None:
+        """kombu locks its sweep for dead workers' tasks (300 s by default): a worker killed while it
+        sweeps kept every task from coming back that long, past a short timeout (a kill test hung).
+        The lock lives half the timeout, at least 5 s, at most kombu's 300."""
+        options = app.conf.broker_transport_options
+        assert (
+            options["unacked_mutex_expire"]
+            == retry_policy(options["visibility_timeout"]).restore_lock_seconds
+        )
+        assert [retry_policy(t).restore_lock_seconds for t in (10, 20, 60, 3600)] == [5, 10, 30, 300]
+
     def test_tries_in_place_end_inside_the_soft_time_limit(self) -> None:
         """A batch stops taking items at half the soft limit; its last item (two Wix calls, each tried
         in place within the budget, the last try with a token fetch and the request, each up to the
