@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# `make test` runs pytest in this many processes (pytest-xdist), a file per process at a time: most slow
+# tests wait on processes and sockets, not the CPU. Each process flushes a Redis database of its own
+# (tests/conftest.py: REDIS_URL's database, minus the process's number). `make test PYTEST_WORKERS=0`
+# runs in one process.
+PYTEST_WORKERS ?= 4
 
 .PHONY: run test unit lint bench chaos demo clean
 
@@ -25,7 +30,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -35,6 +35,7 @@ broker_transport_options = {
     "visibility_timeout": _policy.visibility_timeout,
     "unacked_restore_interval": _policy.restore_interval,
     "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": _policy.restore_lock_seconds,
 }
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level

@@ -1,5 +1,11 @@
 """Shared fixtures. Tests that need a real Redis use REDIS_URL when set, else an embedded server
-started here, so the suite passes on a machine with no Redis at all."""
+started here, so the suite passes on a machine with no Redis at all.
+
+Under pytest-xdist (`make test` runs `-n 4`) each worker flushes a database of its own: worker gwN uses
+REDIS_URL's database minus N, modulo 16 (CI's /15: gw0=15, gw1=14, gw2=13, gw3=12; an embedded
+server's /0: gw0=0, gw1=15, ...). Everything else the tests start (ports, temporary folders, the fake
+Wix, Chromium) is already per process.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -30,7 +37,20 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("REDIS_URL"):
         _embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="wrw-redis-")), persistent=False)
         os.environ["REDIS_URL"] = _embedded.start()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        os.environ["REDIS_URL"] = xdist_worker_redis_url(os.environ["REDIS_URL"], worker)
     os.environ.setdefault("WIX_APP_ID", "11111111-2222-3333-4444-555555555555")
+
+
+def xdist_worker_redis_url(base_url: str, worker: str) -> str:
+    """The database xdist worker `worker` (gw0, gw1, ...) flushes: the base URL's, minus the worker's
+    number, modulo Redis's 16 databases, so that no two workers share one."""
+    parts = urlsplit(base_url)
+    path = parts.path.strip("/")
+    base = int(path) if path else 0
+    number = int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{(base - number) % 16}"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 one Celery worker, real Redis) pointed at the fake Wix, as tests/integration runs them.
 
 Every test here that needs a browser is skipped, with the reason, on a machine without /usr/bin/chromium.
+The console's tests (test_console*.py) run their service with tests/browser/console_stack.py.
 """
 
 from __future__ import annotations

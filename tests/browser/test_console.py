@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,25 +18,17 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, signed  # noqa: F401  (importable from here as before)
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    ADMIN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
-from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c014"
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000c015"
-CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 PROGRAM = program(
     streaks=[
         streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
@@ -46,58 +37,22 @@ PROGRAM = program(
 )
 
 
-def signed(instance_id: str = SITE, secret: str = APP_SECRET) -> str:
-    payload = {"instanceId": instance_id, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, secret)
-
-
-class Console:
-    def __init__(self, api: str) -> None:
-        self.api = api
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.api}/admin/v1{path}", headers=ADMIN, timeout=10, **kwargs)
-
-    def entry(self, instance: str) -> str:
-        return f"{self.api}/dashboard/?instance={quote(instance)}"
-
-    def public_streak_name(self) -> str:
-        """The first streak's name in the widget's `/public` answer."""
-        query = {"instance": SITE, "template": "default"}
-        answer = httpx.get(f"{self.api}/widget/v1/public", params=query, timeout=10)
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["streaks"][0]["name"])
+def public_streak_name(console: Console) -> str:
+    """The first streak's name in the widget's `/public` answer."""
+    query = {"instance": SITE, "template": "default"}
+    answer = httpx.get(f"{console.api}/widget/v1/public", params=query, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["streaks"][0]["name"])
 
 
 @pytest.fixture(scope="module")
 def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
     """Web and one worker; the site installed by the fake Wix (its program status read, the widget's
     script embedded) and a programme published through the admin API."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        console = Console(api)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(
-            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
-        )
-        assert console.admin("PUT", f"/instances/{SITE}/program", json=PROGRAM).status_code == 200
-        yield console
-    finally:
-        for process in reversed(processes):
-            process.stop()
+    with console_stack(fake_wix, module_redis_url) as stack:
+        stack.install(SITE)
+        stack.publish(SITE, PROGRAM)
+        yield stack
 
 
 def state(tab: Tab) -> dict[str, str]:
@@ -118,7 +73,7 @@ class TestConsole:
         """Installed and published, no bootstrap yet: four done, accounts to do; the button starts the
         bootstrap (through htmx, session and CSRF in its headers) and the finished job shows."""
         tab.page.set_viewport_size({"width": 420, "height": 900})  # a narrow dashboard frame
-        answer = tab.page.goto(console.entry(signed()))
+        answer = tab.page.goto(console.entry(signed(SITE)))
         assert answer is not None and answer.status == 200
         assert "frame-ancestors https://manage.wix.com" in answer.headers["content-security-policy"]
         assert state(tab) == {
@@ -134,7 +89,7 @@ class TestConsole:
         tab.page.get_by_role("status").filter(has_text="The bootstrap").wait_for()
 
         def bootstrapped() -> bool:
-            tab.page.goto(console.entry(signed()))
+            tab.page.goto(console.entry(signed(SITE)))
             return state(tab)["accounts"] == "done"
 
         wait_for(bootstrapped, 30, "the finished bootstrap to show on the Home page")
@@ -142,12 +97,12 @@ class TestConsole:
         assert tab.errors() == []
 
     def test_a_forged_instance_is_refused(self, console: Console, tab: Tab) -> None:
-        answer = tab.page.goto(console.entry(signed(secret="not-the-app-secret")))
+        answer = tab.page.goto(console.entry(signed(SITE, secret="not-the-app-secret")))
         assert answer is not None and answer.status == 403
         assert "signature does not verify" in tab.page.get_by_role("alert").inner_text()
 
     def test_a_post_without_csrf_and_another_sites_id_are_refused(self, console: Console, tab: Tab) -> None:
-        tab.page.goto(console.entry(signed()))
+        tab.page.goto(console.entry(signed(SITE)))
         headers = json.loads(str(tab.page.locator("body").get_attribute("hx-headers")))
         session = headers["X-Console-Session"]
         no_csrf = httpx.post(
@@ -181,7 +136,7 @@ class TestConsole:
     ) -> None:
         """The YAML tab: the streak renamed, saved as a draft (the widget still shows the old name),
         published with a note (the widget's /public shows the new one), rolled back (the old again)."""
-        tab.page.goto(console.entry(signed()))
+        tab.page.goto(console.entry(signed(SITE)))
         tab.page.get_by_role("link", name="Programme").click()
         tab.page.get_by_role("link", name="YAML").click()
         assert tab.page.get_by_role("link", name="YAML").get_attribute("aria-current") == "page"
@@ -190,17 +145,17 @@ class TestConsole:
         text.fill(text.input_value().replace("name: Daily\n", "name: Every day\n"))
         tab.page.get_by_role("button", name="Save draft").click()
         tab.page.get_by_role("status").filter(has_text="The draft is saved").wait_for()
-        assert console.public_streak_name() == "Daily"
+        assert public_streak_name(console) == "Daily"
         tab.page.get_by_label("Note for this version").fill("friendlier")
         tab.page.get_by_role("button", name="Publish the draft").click()
         tab.page.get_by_role("status").filter(has_text="is live.").wait_for()
-        assert console.public_streak_name() == "Every day"
+        assert public_streak_name(console) == "Every day"
         live = tab.page.locator("#versions tbody tr").first
         assert "friendlier" in live.inner_text() and "owner-1" in live.inner_text()
         before = int(str(tab.page.locator("#versions tbody tr").nth(1).get_attribute("data-version")))
         tab.page.get_by_role("button", name=f"Roll back to {before}").click()
         tab.page.get_by_role("status").filter(has_text=f"Version {before} is live again").wait_for()
-        assert console.public_streak_name() == "Daily"
+        assert public_streak_name(console) == "Daily"
         tab.page.screenshot(path=str(artifacts / "console-programme.png"), full_page=True)
         assert tab.errors() == []
 
@@ -211,7 +166,7 @@ class TestConsole:
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(console.entry(signed()))
+            page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             # a version that differs from live, whatever ran before: its diff table is scanned too
             renamed = copy.deepcopy(PROGRAM)
@@ -222,7 +177,7 @@ class TestConsole:
             programme = (
                 f"{console.api}/dashboard/sites/{SITE}/program?version={version}&session={quote(session)}"
             )
-            for url in (console.entry(signed()), programme, f"{console.api}/dashboard/"):
+            for url in (console.entry(signed(SITE)), programme, f"{console.api}/dashboard/"):
                 page.goto(url)
                 page.add_script_tag(content=axe)
                 result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")

@@ -24,20 +24,16 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.browser.harness import AXE, ROOT
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
     ADMIN_TOKEN,
     APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
 )
-from worker.console.sessions import sign_instance
 from worker.dev.programs import milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000ac01"
@@ -53,29 +49,15 @@ def programme(name: str) -> dict[str, Any]:
     )
 
 
-def signed(
-    instance_id: str = SITE, secret: str = APP_SECRET, age: timedelta = timedelta(0), **extra: Any
-) -> str:
-    """An `instance` parameter as Wix's dashboard signs it, `age` old."""
-    payload = {
-        "instanceId": instance_id,
-        "appDefId": APP_ID,
-        "signDate": (datetime.now(UTC) - age).isoformat(),
-        "uid": "owner-1",
-        "permissions": "OWNER",
-        **extra,
-    }
-    return sign_instance(payload, secret)
-
-
 class Access:
     """The web process and what the tests ask of it and of the fake Wix."""
 
-    def __init__(self, api: str, web: Process, wix: FakeWixProcess, env: dict[str, str]) -> None:
-        self.api, self.web, self.fake_wix, self.env = api, web, wix, env
+    def __init__(self, console: Console) -> None:
+        self.console, self.api, self.web = console, console.api, console.web
+        self.fake_wix, self.env = console.fake_wix, console.env
 
     def entry(self, instance: str) -> str:
-        return f"{self.api}/dashboard/?instance={quote(instance)}"
+        return self.console.entry(instance)
 
     def dashboard_token(self, site: str = SITE, **body: str) -> str:
         """The `instance` value Wix's newer dashboard opens the page with: a token for Token Info."""
@@ -105,30 +87,11 @@ class Access:
 def access(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Access]:  # noqa: F811
     """The web process alone (nothing here needs a worker); both sites' programmes published through the
     admin API, this site's twice and the other's three times, so the other has a version this one lacks."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    web, api = start_web(env)
-    try:
+    with console_stack(fake_wix, module_redis_url, worker=False, CONSOLE_SECRET=CONSOLE_SECRET) as console:
         for site, names in ((SITE, ["Daily", "Every day"]), (OTHER_SITE, ["One", "Two", "Three"])):
             for name in names:
-                answer = httpx.put(
-                    f"{api}/admin/v1/instances/{site}/program",
-                    json=programme(name),
-                    headers=ADMIN,
-                    timeout=10,
-                )
-                assert answer.status_code == 200, answer.text
-        yield Access(api, web, fake_wix, env)
-    finally:
-        web.stop()
+                console.publish(site, programme(name))
+        yield Access(console)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +124,7 @@ class TestSignIn:
     ) -> None:
         """Both of Wix's forms open the site's Home page as the Wix user they name; the token reaches no
         log line of the web process."""
-        answer = tab.page.goto(access.entry(signed()))
+        answer = tab.page.goto(access.entry(signed(SITE)))
         assert answer is not None and answer.status == 200
         assert tab.page.get_by_role("heading", name="Set-up", level=1).is_visible()
         assert f"Site {SITE}" in footer(tab) and "signed in as owner-1" in footer(tab)
@@ -213,13 +176,13 @@ class TestRefusedInstances:
         revoked = access.dashboard_token(userId="owner-r")
         access.fake_wix.control("POST", "tokens/revoke", json={"instanceId": SITE})
         member = access.fake_wix.control("POST", f"instances/{SITE}/member-tokens", json={"memberId": "m-1"})
-        tampered = f"{signed().split('.')[0]}.{signed(OTHER_SITE).split('.')[1]}"
+        tampered = f"{signed(SITE).split('.')[0]}.{signed(OTHER_SITE).split('.')[1]}"
         gone = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
         cases = [
-            ("wrong-secret", signed(secret="not-the-app-secret"), 403, "signature does not verify"),
+            ("wrong-secret", signed(SITE, secret="not-the-app-secret"), 403, "signature does not verify"),
             ("tampered", tampered, 403, "signature does not verify"),
-            ("expired", signed(age=timedelta(minutes=11)), 403, "has expired"),
-            ("past-expiration", signed(expirationDate=gone), 403, "has expired"),
+            ("expired", signed(SITE, age=timedelta(minutes=11)), 403, "has expired"),
+            ("past-expiration", signed(SITE, expirationDate=gone), 403, "has expired"),
             ("unknown-token", "OauthNG.JWS.forged-by-someone", 401, "not valid or has expired"),
             ("revoked-token", revoked, 401, "not valid or has expired"),
             ("another-app", access.dashboard_token(userId="u", appId=ANOTHER_APP), 401, "another Wix app"),
@@ -256,7 +219,7 @@ class TestRefusedChanges:
         """This site's session at the other site's URL; the other site's session inside a form posted to
         this site's URL; a rollback form naming a version only the other site has: refused, both sites'
         versions and audit logs as they were."""
-        session, csrf = access.signed_in(signed())
+        session, csrf = access.signed_in(signed(SITE))
         other_session, other_csrf = access.signed_in(signed(OTHER_SITE))
         before = access.written(SITE), access.written(OTHER_SITE)
 
@@ -281,8 +244,8 @@ class TestRefusedChanges:
         the refusal replaces the page (axe-clean); by plain HTTP, another session's token of the same site
         is refused too. The versions and the audit log stay as they were."""
         before = access.written(SITE)
-        session, _ = access.signed_in(signed())
-        _, another_sessions_csrf = access.signed_in(signed())
+        session, _ = access.signed_in(signed(SITE))
+        _, another_sessions_csrf = access.signed_in(signed(SITE))
         stolen = access.post(
             SITE, "program/rollback", session=session, csrf=another_sessions_csrf, version="1"
         )

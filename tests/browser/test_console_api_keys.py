@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import CONSOLE_SECRET
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
     challenge_log,
@@ -29,7 +30,6 @@ from worker.console.sessions import mint_link
 from worker.dev.programs import BASE_PROGRAM
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c715"
-CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")

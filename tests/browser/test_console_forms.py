@@ -8,34 +8,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    ADMIN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
-    wait_for,
 )
-from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000f014"
-CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 PROGRAM = program(
     streaks=[
         streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
@@ -45,56 +34,20 @@ PROGRAM = program(
 TARGET = "challenges[0].milestones[0].milestoneTargetValue"
 
 
-def signed() -> str:
-    payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
-
-
-class Console:
-    def __init__(self, api: str) -> None:
-        self.api = api
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.api}/admin/v1{path}", headers=ADMIN, timeout=10, **kwargs)
-
-    def entry(self) -> str:
-        return f"{self.api}/dashboard/?instance={quote(signed())}"
-
-    def live(self) -> dict[str, Any]:
-        answer = self.admin("GET", f"/instances/{SITE}/program")
-        assert answer.status_code == 200, answer.text
-        return answer.json()  # type: ignore[no-any-return]
+def live(console: Console) -> dict[str, Any]:
+    answer = console.admin("GET", f"/instances/{SITE}/program")
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
 def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
     """Web and one worker; the site installed by the fake Wix and a programme published through the
     admin API (as tests/browser/test_console.py)."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        console = Console(api)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(
-            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
-        )
-        assert console.admin("PUT", f"/instances/{SITE}/program", json=PROGRAM).status_code == 200
-        yield console
-    finally:
-        for process in reversed(processes):
-            process.stop()
+    with console_stack(fake_wix, module_redis_url) as stack:
+        stack.install(SITE)
+        stack.publish(SITE, PROGRAM)
+        yield stack
 
 
 def field(tab: Tab, path: str) -> Any:
@@ -111,7 +64,7 @@ class TestProgrammeForms:
         self, console: Console, tab: Tab, artifacts: Path
     ) -> None:
         page = tab.page
-        page.goto(console.entry())
+        page.goto(console.entry(signed(SITE)))
         page.get_by_role("link", name="Programme").click()
         page.get_by_role("button", name="Add a challenge").click()
         notice(tab, "Added a challenge (challenges[0])")
@@ -136,7 +89,7 @@ class TestProgrammeForms:
         described = str(target.get_attribute("aria-describedby")).split()[0]
         assert "greater than 0" in page.locator(f'[id="{described}"]').inner_text()
         assert target.input_value() == "-50"  # what was posted comes back
-        assert "challenges" not in console.live()["program"]  # nothing saved, nothing live
+        assert "challenges" not in live(console)["program"]  # nothing saved, nothing live
 
         target.fill("50")
         page.get_by_role("button", name="Save the forms as a draft").first.click()
@@ -145,7 +98,7 @@ class TestProgrammeForms:
         page.get_by_label("Note for this version").fill("spring challenge")
         page.get_by_role("button", name="Publish the draft").click()
         notice(tab, "is live.")
-        challenge = console.live()["program"]["challenges"][0]
+        challenge = live(console)["program"]["challenges"][0]
         assert challenge["name"] == "Spring spend" and challenge["aggregationMethod"] == "sum"
         reward = challenge["milestones"][0]["reward"]
         assert reward == {
@@ -167,7 +120,7 @@ class TestProgrammeForms:
 
     def test_a_removed_streak_goes_only_when_saved(self, console: Console, tab: Tab) -> None:
         page = tab.page
-        page.goto(console.entry())
+        page.goto(console.entry(signed(SITE)))
         page.get_by_role("link", name="Programme").click()
         page.get_by_role("button", name="Add a rule").click()
         notice(tab, "Added a rule")
@@ -186,7 +139,7 @@ class TestProgrammeForms:
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(console.entry())
+            page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             renamed = {**PROGRAM, "streaks": [{**PROGRAM["streaks"][0], "name": "Renamed for the scan"}]}
             assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200

@@ -21,29 +21,21 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.browser.harness import Embed, PageServer, member_page
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    ADMIN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
     run_job_over_http,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
-from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
 from worker.engine.storefront import BUILT_IN_COPY
 from worker.wix.webhook_signing import sign_webhook
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000d015"
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000d016"
-CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 WIDGET_TOKEN_SECRET = "browser-tests-widget-secret-0123456789abcdef"
 EMAIL = "ada.member@example.com"
 PROGRAM = program(
@@ -59,22 +51,19 @@ PROGRAM = program(
 )
 
 
-def signed(instance_id: str = SITE) -> str:
-    payload = {"instanceId": instance_id, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
-
-
 class Site:
-    def __init__(self, api: str, wix: FakeWixProcess) -> None:
-        self.api, self.wix = api, wix
+    """The running service (`console`) and the site member the tests look at."""
+
+    def __init__(self, console: Console) -> None:
+        self.console, self.api, self.wix = console, console.api, console.fake_wix
         self.contact_id, self.member_id = f"contact-{uuid.uuid4()}", f"member-{uuid.uuid4()}"
         self.event_ids: list[str] = []
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.api}/admin/v1{path}", headers=ADMIN, timeout=10, **kwargs)
+        return self.console.admin(method, path, **kwargs)
 
     def entry(self, instance_id: str = SITE) -> str:
-        return f"{self.api}/dashboard/?instance={quote(signed(instance_id))}"
+        return self.console.entry(signed(instance_id))
 
     def order_paid(self) -> None:
         """A real order-paid webhook for the member, signed with the fake Wix's key, processed."""
@@ -130,45 +119,19 @@ class Site:
 def site(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Site]:  # noqa: F811
     """Web and one worker; the site installed by the fake Wix, its programme published, a site member
     (known by email after the bootstrap job) with two paid orders processed."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        WIDGET_TOKEN_SECRET=WIDGET_TOKEN_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        site = Site(api, fake_wix)
-        for instance_id in (SITE, OTHER_SITE):
-            fake_wix.control(
-                "POST", f"instances/{instance_id}/install", json={"webhookUrl": f"{api}/webhooks/wix"}
-            )
-            wait_for(
-                lambda i=instance_id: site.admin("GET", f"/instances/{i}").json().get("embedding"),  # type: ignore[misc]
-                30,
-                "the install",
-            )
-        assert site.admin("PUT", f"/instances/{SITE}/program", json=PROGRAM).status_code == 200
+    with console_stack(fake_wix, module_redis_url, WIDGET_TOKEN_SECRET=WIDGET_TOKEN_SECRET) as console:
+        site = Site(console)
+        console.install(SITE, OTHER_SITE)
+        console.publish(SITE, PROGRAM)
         fake_wix.control(
             "POST",
             f"instances/{SITE}/members",
             json={"id": site.member_id, "contactId": site.contact_id, "loginEmail": EMAIL},
         )
-        assert run_job_over_http(api, SITE, {"name": "bootstrap"})["status"] == "succeeded"
+        assert run_job_over_http(console.api, SITE, {"name": "bootstrap"})["status"] == "succeeded"
         site.order_paid()
         site.order_paid()
         yield site
-    finally:
-        for process in reversed(processes):
-            process.stop()
 
 
 def headers_of(tab: Tab) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,56 +20,39 @@ import pytest
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    start_web,
-    start_worker,
     wait_for,
 )
 from tests.integration.shop import INSTANCE as SITE
 from tests.integration.shop import PROGRAM, signing_key
 from worker import keys
-from worker.console.sessions import sign_instance
 from worker.infra.redis_client import sync_client
 from worker.store.dead_letters import DeadLetters
 from worker.store.progress import ProgressStore
 from worker.wix.webhook_signing import sign_webhook
 
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000e202"
-CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 CONTACTS = 30
 
 
-def signed(instance_id: str = SITE) -> str:
-    payload = {"instanceId": instance_id, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
-
-
-@dataclass
 class Ops:
-    """The service: its origin, the fake Wix, its environment, and the one worker running now."""
+    """The running service (`console`), the Redis it writes to, and what the tests send it."""
 
-    api: str
-    fake_wix: FakeWixProcess
-    env: dict[str, str]
-    redis_url: str
-    worker: Process | None = None
+    def __init__(self, console: Console, redis_url: str) -> None:
+        self.console, self.redis_url = console, redis_url
+        self.api, self.fake_wix = console.api, console.fake_wix
 
     def use_worker(self, **env: str) -> None:
-        """Stop the running worker, if any, and start one with `env` changed."""
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-        self.worker = start_worker({**self.env, **env})
+        """Stop the running worker and start one with `env` changed."""
+        self.console.use_worker(**env)
 
     def entry(self, instance_id: str = SITE) -> str:
-        return f"{self.api}/dashboard/?instance={quote(signed(instance_id))}"
+        return self.console.entry(signed(instance_id))
 
     def post_paid_order(self, event_id: str, contact: str, total: str) -> None:
         """Wix's webhook for a paid order of `total`, its event id `event_id`."""
@@ -95,23 +77,11 @@ def ops(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Ops]:  # no
     """Web and one worker; the shop's site installed by the fake Wix, with contacts, and the shop's
     programme (a paid order of $50 or more earns a coupon) published through the admin API."""
     fake_wix.control("POST", "reset")
-    env = fake_wix.env(module_redis_url, CONSOLE_SECRET=CONSOLE_SECRET, WIX_TIMEOUT_SECONDS="5")
-    web, api = start_web(env)
-    ops = Ops(api, fake_wix, env, module_redis_url)
-    try:
-        ops.use_worker()
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        admin = f"{api}/admin/v1/instances/{SITE}"
-        wait_for(
-            lambda: httpx.get(admin, headers=ADMIN, timeout=10).json().get("embedding"), 30, "the install"
-        )
+    with console_stack(fake_wix, module_redis_url) as console:
+        console.install(SITE)
         fake_wix.control("POST", f"instances/{SITE}/contacts/bulk", json={"count": CONTACTS})
-        assert httpx.put(f"{admin}/program", json=PROGRAM, headers=ADMIN, timeout=10).status_code == 200
-        yield ops
-    finally:
-        if ops.worker is not None:
-            ops.worker.stop()
-        web.stop()
+        console.publish(SITE, PROGRAM)
+        yield Ops(console, module_redis_url)
 
 
 def session_of(tab: Tab) -> str:

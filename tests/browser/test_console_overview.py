@@ -23,21 +23,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.test_console import CONSOLE_SECRET, Console
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
 from worker.console.overview import count
-from worker.console.sessions import sign_instance
 from worker.dev.programs import MANUAL, milestone, program, rule, streak
 from worker.wix.webhook_signing import sign_webhook
 
@@ -46,11 +39,6 @@ ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
 # Days ago each member paid an order: Ann three days running, Ben two, Cy one (all within the programme's
 # late-log grace, 72 hours after a day's end: an older log would not count).
 ORDERS = {"ann": (2, 1, 0), "ben": (1, 0), "cy": (0,)}
-
-
-def signed() -> str:
-    payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
 
 
 def post_paid(console: Console, wix: FakeWixProcess, contact: str, days_ago: int) -> str:
@@ -78,39 +66,18 @@ def processed(console: Console, event_id: str) -> None:
 @pytest.fixture(scope="module")
 def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
     """Web and one worker; the site installed by the fake Wix, the programme live, the orders processed."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        console = Console(api)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(
-            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
-        )
+    with console_stack(fake_wix, module_redis_url) as console:
+        console.install(SITE)
         document = program(
             streaks=[streak("daily", "Order every day", period="daily",
                             milestones=[milestone("run", "A run", 2, MANUAL)])],
             rules=[rule("order_paid", streak="daily")],
         )  # fmt: skip
-        assert console.admin("PUT", f"/instances/{SITE}/program", json=document).status_code == 200
+        console.publish(SITE, document)
         for who, days in ORDERS.items():  # one at a time, oldest first: a late log would not count
             for ago in days:
                 processed(console, post_paid(console, fake_wix, who, ago))
         yield console
-    finally:
-        for process in reversed(processes):
-            process.stop()
 
 
 def analytics(console: Console, days: int) -> dict[str, Any]:
@@ -136,7 +103,7 @@ class TestOverview:
     def test_the_page_draws_the_charts_with_the_apis_numbers(
         self, console: Console, tab: Tab, artifacts: Path
     ) -> None:
-        tab.page.goto(console.entry(signed()))
+        tab.page.goto(console.entry(signed(SITE)))
         tab.page.get_by_role("link", name="Overview", exact=True).click()
         tab.page.get_by_role("heading", name="Overview", level=1).wait_for()
         assert tab.page.locator("nav a[aria-current=page]").first.inner_text() == "Overview"
@@ -191,7 +158,7 @@ class TestOverview:
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(console.entry(signed()))
+            page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             page.goto(f"{console.api}/dashboard/sites/{SITE}/overview?days=7&session={quote(session)}")
             assert page.locator("svg.chart").count() >= 8  # and 3 comparisons once there are items

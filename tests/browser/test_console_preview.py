@@ -23,21 +23,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.test_console import CONSOLE_SECRET, Console
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
 from tests.redis_dump import dump
-from worker.console.sessions import sign_instance
 from worker.dev.programs import MANUAL, milestone, program, rule, streak
 from worker.infra.redis_client import sync_client
 from worker.wix.webhook_signing import sign_webhook
@@ -55,11 +48,6 @@ def programme(target: int) -> dict[str, Any]:
         streaks=[streak("daily", "Order every day", period="daily", milestones=milestones)],
         rules=[rule("order_paid", streak="daily")],
     )
-
-
-def signed() -> str:
-    payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
 
 
 def post_paid(console: Console, wix: FakeWixProcess, contact: str, days_ago: int) -> str:
@@ -103,36 +91,15 @@ def settled(client: Any) -> str:
 def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
     """Web and one worker; the site installed by the fake Wix, the programme at 3 days live, the orders
     journaled, and a draft at 2 days saved."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        console = Console(api)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(
-            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
-        )
-        assert console.admin("PUT", f"/instances/{SITE}/program", json=programme(3)).status_code == 200
+    with console_stack(fake_wix, module_redis_url) as console:
+        console.install(SITE)
+        console.publish(SITE, programme(3))
         sent = [post_paid(console, fake_wix, who, ago) for who, days in ORDERS.items() for ago in days]
         for event_id in sent:
             processed(console, event_id)
         draft = console.admin("PUT", f"/instances/{SITE}/program/draft", content=json.dumps(programme(2)))
         assert draft.status_code == 200, draft.text
         yield console
-    finally:
-        for process in reversed(processes):
-            process.stop()
 
 
 def cell(tab: Tab, measure: str, side: str) -> str:
@@ -152,7 +119,7 @@ class TestPreview:
         """Live (3 days): Ann's run alone is rewarded; the draft (2 days): Ann's and Ben's. The page is
         opened from the Programme page's link; Redis is the same before and after it."""
         client = sync_client(module_redis_url)
-        tab.page.goto(console.entry(signed()))
+        tab.page.goto(console.entry(signed(SITE)))
         tab.page.get_by_role("link", name="Programme", exact=True).click()
         before = settled(client)
         tab.page.get_by_role("link", name="Preview the draft").click()
@@ -182,7 +149,7 @@ class TestPreview:
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(console.entry(signed()))
+            page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             page.goto(f"{console.api}/dashboard/sites/{SITE}/preview?session={quote(session)}")
             assert page.locator('[data-item="streak:daily"]').count() == 1

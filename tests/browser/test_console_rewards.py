@@ -27,21 +27,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.test_console import CONSOLE_SECRET, Console
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
 from worker import keys
-from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
 from worker.infra.redis_client import sync_client
 from worker.rewards.fulfilment import coupon_code
@@ -61,11 +54,6 @@ PROGRAMME = program(
     ],
     rules=[rule("order_paid", streak="daily")],
 )
-
-
-def signed() -> str:
-    payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
 
 
 def post_paid(api: str, wix: FakeWixProcess, contact: str) -> None:
@@ -96,44 +84,18 @@ def status_of(console: Console, contact: str) -> str | None:
 def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
     """Web and a worker; the site installed, the programme live; Ann's coupon issued, Ben's failed (a
     worker with the wrong app secret), then the right worker back."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        worker = start_worker(env)
-        processes.append(worker)
-        console = Console(api)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(
-            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
-        )
-        assert console.admin("PUT", f"/instances/{SITE}/program", json=PROGRAMME).status_code == 200
-        post_paid(api, fake_wix, "ann")
+    with console_stack(fake_wix, module_redis_url) as console:
+        console.install(SITE)
+        console.publish(SITE, PROGRAMME)
+        post_paid(console.api, fake_wix, "ann")
         wait_for(lambda: status_of(console, "ann") == "issued", 40, "Ann's coupon")
-        worker.stop()
-        processes.remove(worker)
+        console.stop_worker()
         sync_client(module_redis_url).delete(keys.wix_token(SITE))  # the broken worker must ask for one
-        broken = start_worker({**env, "WIX_APP_SECRET": "not-the-secret"})
-        processes.append(broken)
-        post_paid(api, fake_wix, "ben")
+        console.use_worker(WIX_APP_SECRET="not-the-secret")
+        post_paid(console.api, fake_wix, "ben")
         wait_for(lambda: status_of(console, "ben") == "failed", 60, "Ben's reward to fail")
-        broken.stop()
-        processes.remove(broken)
-        processes.append(start_worker(env))
+        console.use_worker()
         yield console
-    finally:
-        for process in reversed(processes):
-            process.stop()
 
 
 def fulfilled(client: Any) -> int:
@@ -151,7 +113,7 @@ class TestRewardsPage:
     ) -> None:
         client = sync_client(module_redis_url)
         page = tab.page
-        page.goto(console.entry(signed()))
+        page.goto(console.entry(signed(SITE)))
         page.get_by_role("link", name="Rewards", exact=True).click()
         page.get_by_role("heading", name="Rewards", level=1).wait_for()
         assert page.locator("#rewards tbody tr[data-reward-log]").count() == 2
@@ -208,7 +170,7 @@ class TestRewardsPage:
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(console.entry(signed()))
+            page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             base = f"{console.api}/dashboard/sites/{SITE}/rewards"
             for query in ({"session": session}, {"session": session, "from": "not-a-date"}):

@@ -9,33 +9,23 @@ serious; a screenshot goes to tests/artifacts/console-storefront.png (gitignored
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 
 from tests.browser.conftest import Tab
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    ADMIN,
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
-from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c514"
-CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 DARK = {
     "primary": "#ffcc00",
     "onPrimary": "#000000",
@@ -59,69 +49,38 @@ PROGRAM = {
 }
 
 
-def signed() -> str:
-    payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
+def open_storefront(site: Console, tab: Tab) -> None:
+    """Open the console through Wix's signed parameter, then its Storefront page."""
+    tab.page.goto(site.entry(signed(SITE)))
+    tab.page.get_by_role("link", name="Storefront").click()
+    tab.page.get_by_role("heading", name="Storefront", level=1).wait_for()
+    # The heading is parsed before htmx (a deferred script) has bound the page's selects and fields:
+    # a change made in between is a change htmx never sees.
+    tab.page.wait_for_load_state("load")
 
 
-class Site:
-    def __init__(self, api: str, wix: FakeWixProcess) -> None:
-        self.api = api
-        self.fake_wix = wix
-
-    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.api}/admin/v1{path}", headers=ADMIN, timeout=10, **kwargs)
-
-    def storefront(self, tab: Tab) -> None:
-        """Open the console through Wix's signed parameter, then its Storefront page."""
-        tab.page.goto(f"{self.api}/dashboard/?instance={quote(signed())}")
-        tab.page.get_by_role("link", name="Storefront").click()
-        tab.page.get_by_role("heading", name="Storefront", level=1).wait_for()
-        # The heading is parsed before htmx (a deferred script) has bound the page's selects and fields:
-        # a change made in between is a change htmx never sees.
-        tab.page.wait_for_load_state("load")
-
-    def embedded(self) -> dict[str, Any]:
-        """The script as the fake Wix has it embedded in the site (`GET /apps/v1/scripts`)."""
-        answer = httpx.get(
-            f"{self.fake_wix.base_url}/apps/v1/scripts", headers=self.fake_wix.app_headers(SITE), timeout=5
-        )
-        assert answer.status_code == 200, answer.text
-        return answer.json()["properties"]  # type: ignore[no-any-return]
+def embedded(site: Console) -> dict[str, Any]:
+    """The script as the fake Wix has it embedded in the site (`GET /apps/v1/scripts`)."""
+    answer = httpx.get(
+        f"{site.fake_wix.base_url}/apps/v1/scripts", headers=site.fake_wix.app_headers(SITE), timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["properties"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def site(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Site]:  # noqa: F811
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
-    processes: list[Process] = []
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        processes.append(start_worker(env))
-        opened = Site(api, fake_wix)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(lambda: opened.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install")
-        assert opened.admin("PUT", f"/instances/{SITE}/program", json=PROGRAM).status_code == 200
-        yield opened
-    finally:
-        for process in reversed(processes):
-            process.stop()
+def site(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
+    with console_stack(fake_wix, module_redis_url) as stack:
+        stack.install(SITE)
+        stack.publish(SITE, PROGRAM)
+        yield stack
 
 
 class TestStorefront:
     def test_german_picked_the_preview_speaks_german_for_a_guest_and_a_sample_member(
-        self, site: Site, tab: Tab, artifacts: Path
+        self, site: Console, tab: Tab, artifacts: Path
     ) -> None:
-        site.storefront(tab)
+        open_storefront(site, tab)
         assert tab.page.locator("#account-id").inner_text() == SITE
         tab.page.get_by_label("Preview language").select_option("de")
         tab.page.locator('#preview-guest[src*="locale=de"]').wait_for(
@@ -142,10 +101,10 @@ class TestStorefront:
         assert tab.errors() == []
 
     def test_a_failing_colour_is_refused_then_save_and_the_switch_reach_wix(
-        self, site: Site, tab: Tab
+        self, site: Console, tab: Tab
     ) -> None:
-        assert site.embedded()["parameters"]["themeId"] == "default"  # as the install embedded it
-        site.storefront(tab)
+        assert embedded(site)["parameters"]["themeId"] == "default"  # as the install embedded it
+        open_storefront(site, tab)
         tab.page.get_by_label("Theme", exact=True).select_option("dark")
         tab.page.locator('#preview-guest[src*="themeId=dark"]').wait_for(state="attached")  # htmx swapped
         text = tab.page.get_by_label("text", exact=True)
@@ -160,7 +119,7 @@ class TestStorefront:
         problem = tab.page.locator('[id="theme.colors.text-problem"]')
         assert "contrast with background is 1.5:1" in problem.inner_text()
         assert tab.page.get_by_label("text", exact=True).get_attribute("aria-invalid") == "true"
-        assert site.embedded()["parameters"]["themeId"] == "default"  # nothing reached Wix
+        assert embedded(site)["parameters"]["themeId"] == "default"  # nothing reached Wix
 
         tab.page.get_by_label("text", exact=True).fill(DARK["text"])
         tab.page.get_by_label("Save the floating widget as (id)").fill("corner")
@@ -169,7 +128,7 @@ class TestStorefront:
         tab.page.get_by_role("status").filter(has_text="Saved: template default, theme dark").wait_for()
 
         def embedded_with(**wanted: Any) -> bool:
-            script = site.embedded()
+            script = embedded(site)
             ids = {**script["parameters"], "disabled": script["disabled"]}
             return all(ids[name] == value for name, value in wanted.items())
 
@@ -188,13 +147,13 @@ class TestStorefront:
         wait_for(lambda: embedded_with(floatingWidgetId="corner", disabled=True), 30, "Embed Script disabled")
         assert [error for error in tab.errors() if "422" not in error] == []  # the refusal's, only
 
-    def test_axe_finds_no_serious_violation(self, site: Site, browser: Any) -> None:
+    def test_axe_finds_no_serious_violation(self, site: Console, browser: Any) -> None:
         """The Storefront page and its preview frame; the context bypasses CSP only to inject axe-core."""
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(f"{site.api}/dashboard/?instance={quote(signed())}")
+            page.goto(site.entry(signed(SITE)))
             page.get_by_role("link", name="Storefront").click()
             preview = str(page.locator("#preview-member").get_attribute("src"))
             for url in (page.url, f"{site.api}{preview}"):

@@ -31,21 +31,14 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.browser.conftest import Tab
-from tests.browser.test_console import CONSOLE_SECRET, Console
+from tests.browser.console_stack import Console, console_stack, signed
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
-    APP_ID,
-    APP_SECRET,
     FakeWixProcess,
-    Process,
     fake_wix,
     module_redis_url,
-    service_env,
-    start_web,
-    start_worker,
     wait_for,
 )
 from worker import keys
-from worker.console.sessions import sign_instance
 from worker.dev.programs import coupon, milestone, program, rule, streak
 from worker.infra.redis_client import sync_client
 from worker.wix.fake.payloads import EventOptions, build_payload
@@ -78,11 +71,6 @@ class Told:
     webhooks: int = 0  # distinct webhooks handled (the install included), redeliveries not
     redeliveries: int = 0
     coupon_code: str = ""
-
-
-def signed() -> str:
-    payload = {"instanceId": SITE, "appDefId": APP_ID, "signDate": datetime.now(UTC).isoformat()}
-    return sign_instance({**payload, "uid": "owner-1", "permissions": "OWNER"}, APP_SECRET)
 
 
 def order_token(wix: FakeWixProcess, contact: str, days_ago: int, total: Decimal, code: str | None) -> str:
@@ -129,18 +117,7 @@ def status_of(console: Console, contact: str) -> str | None:
 @pytest.fixture(scope="module")
 def story(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[tuple[Console, Told]]:  # noqa: F811
     """The running service after the story (see the module's docstring), and what the story did."""
-    env = service_env(
-        module_redis_url,
-        fake_wix.public_key.read_text(),
-        WIX_APP_ID=APP_ID,
-        WIX_APP_SECRET=APP_SECRET,
-        WIX_API_BASE=fake_wix.base_url,
-        CONSOLE_SECRET=CONSOLE_SECRET,
-        PUBLIC_BASE_URL="https://rewards.example.test",
-        WIX_TIMEOUT_SECONDS="5",
-    )
     told = Told()
-    processes: list[Process] = []
 
     def pays(
         who: str, days_ago: int, engaged: bool, total: Decimal = PLAIN_TOTAL, code: str | None = None
@@ -153,18 +130,10 @@ def story(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[tuple[Con
         told.webhooks += 1
         return token
 
-    try:
-        web, api = start_web(env)
-        processes.append(web)
-        worker = start_worker(env)
-        processes.append(worker)
-        console = Console(api)
-        fake_wix.control("POST", f"instances/{SITE}/install", json={"webhookUrl": f"{api}/webhooks/wix"})
-        wait_for(
-            lambda: console.admin("GET", f"/instances/{SITE}").json().get("embedding"), 30, "the install"
-        )
+    with console_stack(fake_wix, module_redis_url) as console:
+        console.install(SITE)
         told.webhooks += 1  # the fake's AppInstalled webhook
-        assert console.admin("PUT", f"/instances/{SITE}/program", json=PROGRAMME).status_code == 200
+        console.publish(SITE, PROGRAMME)
 
         pays("ann", 2, engaged=False)
         pays("ann", 1, engaged=True)  # her run from 2 days ago is alive: her 2-day milestone
@@ -175,25 +144,18 @@ def story(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[tuple[Con
         redeeming = pays("ann", 0, engaged=True, total=REDEEMING_TOTAL, code=told.coupon_code)
         wait_for(lambda: status_of(console, "ann") == "redeemed", 40, "Ann's coupon to be redeemed")
         for _ in range(2):  # Wix redelivers the very same webhook
-            assert deliver(api, redeeming) == "duplicate"
+            assert deliver(console.api, redeeming) == "duplicate"
             told.redeliveries += 1
 
-        worker.stop()
-        processes.remove(worker)
+        console.stop_worker()
         sync_client(module_redis_url).delete(keys.wix_token(SITE))  # the broken worker must ask for one
-        broken = start_worker({**env, "WIX_APP_SECRET": "not-the-secret"})
-        processes.append(broken)
+        console.use_worker(WIX_APP_SECRET="not-the-secret")
         pays("ben", 0, engaged=True)  # his run from yesterday is alive: his milestone, whose coupon fails
         wait_for(lambda: status_of(console, "ben") == "failed", 60, "Ben's reward to fail")
-        broken.stop()
-        processes.remove(broken)
-        processes.append(start_worker(env))
+        console.use_worker()
 
         pays("cy", 0, engaged=False)
         yield console, told
-    finally:
-        for process in reversed(processes):
-            process.stop()
 
 
 def two_days_running(told: Told, who: str) -> bool:
@@ -215,7 +177,7 @@ def table(tab: Tab, table_id: str) -> list[list[str]]:
 
 
 def open_overview(tab: Tab, console: Console) -> None:
-    tab.page.goto(console.entry(signed()))
+    tab.page.goto(console.entry(signed(SITE)))
     tab.page.get_by_role("link", name="Overview", exact=True).click()
     tab.page.get_by_role("heading", name="Overview", level=1).wait_for()
 
@@ -285,7 +247,7 @@ class TestTheStoryOnTheOverview:
         try:
             page = context.new_page()
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-            page.goto(console.entry(signed()))
+            page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             page.goto(f"{console.api}/dashboard/sites/{SITE}/overview?days=7&session={quote(session)}")
             for summary in page.locator("details.chart-data summary").all():

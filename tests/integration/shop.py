@@ -41,8 +41,8 @@ PROGRAM: dict[str, Any] = program(
 
 def wix_env(fake_wix: FakeWixProcess, redis_url: str, **extra: str) -> dict[str, str]:
     """The service's environment, pointed at the fake Wix: a one-second call timeout, and a task of a
-    killed worker back after 20 seconds."""
-    return fake_wix.env(redis_url, **{"CELERY_VISIBILITY_TIMEOUT": "20", "WIX_TIMEOUT_SECONDS": "1", **extra})
+    killed worker back after 10 seconds (the shortest timeout; tasks still get 5 s, worker.retry_policy)."""
+    return fake_wix.env(redis_url, **{"CELERY_VISIBILITY_TIMEOUT": "10", "WIX_TIMEOUT_SECONDS": "1", **extra})
 
 
 def signing_key(fake_wix: FakeWixProcess):  # type: ignore[no-untyped-def]

@@ -57,7 +57,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(
         "method": "POST",
     }
     calm_wix.control("POST", "faults", json=slow)
-    env = calm_wix.env(redis_url, WIX_RATE_LIMIT_PER_MINUTE="10000", CELERY_VISIBILITY_TIMEOUT="20")
+    env = calm_wix.env(redis_url, WIX_RATE_LIMIT_PER_MINUTE="10000", CELERY_VISIBILITY_TIMEOUT="10")
 
     finished = job_resumed_after_a_kill(
         env, real_redis, INSTANCE, "bootstrap", lambda: len(accounts(calm_wix)) >= 250, 90, 240

@@ -30,7 +30,7 @@ from worker.store.dead_letters import DeadLetters
 from worker.wix.webhook_signing import sign_webhook
 
 # A short visibility timeout so a task of a worker killed outright comes back within the test.
-SHORT_VISIBILITY = "20"
+SHORT_VISIBILITY = "10"
 
 
 def _count(store, key: str) -> int:  # type: ignore[no-untyped-def]

@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_run_still_sends_one_message_per_member(
         json={"count": 100, "delaySeconds": 0.3, "when": "after", "pathPrefix": "/inbox/v2/messages",
               "method": "POST"},
     )  # fmt: skip
-    env = calm_wix.env(redis_url, WIX_RATE_LIMIT_PER_MINUTE="2000", CELERY_VISIBILITY_TIMEOUT="20")
+    env = calm_wix.env(redis_url, WIX_RATE_LIMIT_PER_MINUTE="2000", CELERY_VISIBILITY_TIMEOUT="10")
 
     finished = job_resumed_after_a_kill(
         env,

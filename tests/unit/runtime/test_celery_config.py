@@ -30,6 +30,27 @@ class TestVisibilityTimeoutInvariant:
         assert policy.backoff_max + policy.time_limit < timeout
         assert policy.soft_time_limit < policy.time_limit
 
+    def test_a_short_timeout_still_gives_tasks_time_to_run(self) -> None:
+        """The tests' kill-and-resume runs wait out a short timeout (10 s): their tasks get the time
+        limit a 20 s timeout gives, and the longest wait plus the longest run still end with a quarter
+        of the timeout to spare, whatever the timeout."""
+        assert retry_policy(10).time_limit == retry_policy(20).time_limit == 5
+        assert retry_policy(10).soft_time_limit == retry_policy(20).soft_time_limit == 4
+        for timeout in [*range(10, 100), 3600, 86400]:
+            policy = retry_policy(timeout)
+            assert policy.backoff_max + policy.time_limit <= timeout * 3 / 4, timeout
+
+    def test_a_worker_killed_mid_sweep_holds_back_tasks_for_at_most_half_the_timeout(self) -> None:
+        """kombu locks its sweep for dead workers' tasks (300 s by default): a worker killed while it
+        sweeps kept every task from coming back that long, past a short timeout (a kill test hung).
+        The lock lives half the timeout, at least 5 s, at most kombu's 300."""
+        options = app.conf.broker_transport_options
+        assert (
+            options["unacked_mutex_expire"]
+            == retry_policy(options["visibility_timeout"]).restore_lock_seconds
+        )
+        assert [retry_policy(t).restore_lock_seconds for t in (10, 20, 60, 3600)] == [5, 10, 30, 300]
+
     def test_tries_in_place_end_inside_the_soft_time_limit(self) -> None:
         """A batch stops taking items at half the soft limit; its last item (two Wix calls, each tried
         in place within the budget, the last try with a token fetch and the request, each up to the
