@@ -23,6 +23,7 @@ from worker.dispatch import RecordedDispatcher
 from worker.engine.program import ProgramInvalid
 from worker.infra.embedded_redis import free_port
 from worker.infra.error_reporting import scrub_event
+from worker.infra.redis_client import WEB_TIMEOUT
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.sync.member_directory import record_contact
@@ -340,7 +341,9 @@ class TestRedisUnavailable:
         ],
     )
     def test_admin_routes_answer_503_fast(self, request, public_key_pem, server, method, path, body) -> None:
-        """With Redis down or frozen, the admin routes answer 503 `unavailable` within two seconds."""
+        """With Redis down or frozen, the admin routes answer 503 `unavailable` within a few of the web's
+        Redis timeouts (WEB_TIMEOUT, 1 s): bounded by the timeout, not by TCP's minutes. The margin is for
+        a starved machine (the suite runs in four processes on two cores), not for a slower design."""
         settings = configured(public_key_pem).model_copy(
             update={"redis_url": request.getfixturevalue(server)}
         )
@@ -349,7 +352,7 @@ class TestRedisUnavailable:
         )
         started = time.monotonic()
         answer = client.request(method, path, json=body, headers=ADMIN)
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 4 * WEB_TIMEOUT
         assert error_of(answer, 503)["code"] == "unavailable"
 
 
