@@ -187,7 +187,7 @@ class TestPointsBudgets:
         )
         client.close()
         page = tab.page
-        page.goto(console.entry())
+        page.goto(console.entry(signed(SITE)))
         page.get_by_role("link", name="Programme").click()
         budgets = page.get_by_role("region", name="Points budgets")
         budgets.wait_for()

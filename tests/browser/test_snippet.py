@@ -40,8 +40,9 @@ class TestSnippet:
 
 class TestWidgetScript:
     def test_it_stays_far_under_its_20_kb_gzip_budget(self) -> None:
-        """One file, no build step: at most 20 KB gzipped (the issue), and we aim at half that."""
-        assert len(gzip.compress(WIDGET_JS.read_bytes(), 9)) < 10 * 1024
+        """One file, no build step: at most 20 KB gzipped (the issue), and we aim well under it: 12 KB with
+        the member panel's Spend points, tier and referral sections (it was 10 KB before them)."""
+        assert len(gzip.compress(WIDGET_JS.read_bytes(), 9)) < 12 * 1024
 
     def test_its_one_global_is_the_custom_element(self) -> None:
         """Everything lives in one IIFE; the only name it defines outside is the custom element."""

@@ -338,7 +338,9 @@ def grant(
 
     entry = audit_log.entry(who, "member_reward_granted", details)
     if not _once(client, instance_id, contact_id, action_id, entry, effect):
-        return Outcome("That grant was already made: nothing was granted again.")
+        return Outcome(
+            f"That grant of {milestone.name}'s reward was already made: nothing was granted again."
+        )
     fulfil_new_rewards(follow_ups, instance_id, [reward_log])
     return Outcome(f"Granted {milestone.name}'s reward: reward log {reward_log['id']}.")
 
@@ -400,7 +402,10 @@ def adjust_points(
     details = {"contactId": contact_id, "amount": amount, "reason": reason, "transactionId": transaction_id}
     entry = audit_log.entry(who, "member_points_adjusted", details)
     if not _once(client, instance_id, contact_id, action_id, entry, effect):
-        return Outcome("That points change was already made: nothing was changed again.")
+        # The same words as the first answer's (a double click shows the page of its second submit).
+        return Outcome(
+            f"That points change ({amount:+,} points, {reason}) was already made: nothing was changed again."
+        )
     follow_ups.resend(APPLY_EXTERNAL_POINTS, intent.kwargs, queue_of(APPLY_EXTERNAL_POINTS))
     return Outcome(f"{amount:+,} points are on their way to Wix ({reason}).")
 

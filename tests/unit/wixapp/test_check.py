@@ -459,8 +459,8 @@ class TestAppJson:
                 id="permission-without-why",
             ),
             pytest.param(
-                lambda a: a["permissions"][0]["calls"].append("fetch the program"),
-                "$.permissions[0].calls[5]: must be 'METHOD /path' (a Wix REST route)",
+                lambda a: a["permissions"][0]["calls"].insert(0, "fetch the program"),
+                "$.permissions[0].calls[0]: must be 'METHOD /path' (a Wix REST route)",
                 id="permission-call",
             ),
         ],

@@ -64,6 +64,10 @@ def test_every_permission_is_for_a_route_wix_publishes() -> None:
         "GET /apps/v1/scripts",
         "GET /loyalty-tiers/v1/tiers/program",
         "GET /stores-reader/v1/products/{}",
+        "DELETE /stores/v2/coupons/{}",
+        "GET /loyalty-rewards/v1/rewards",
+        "POST /loyalty-coupons/v1/coupons",
+        "POST /loyalty-coupons/v1/coupons/query",
     }  # fmt: skip  (each is in wix-facts.md's wix-routes.tsv, `:id` as `{}`; checked 2026-12-07)
     permissions = read_json(DEFAULT_ROOT / "app.json")["permissions"]
     calls = {template(call) for permission in permissions for call in permission["calls"]}
