@@ -66,6 +66,10 @@ COPY_KEYS: tuple[str, ...] = (
     "redeem",
     "notEnoughPoints",
     "yourCoupons",
+    "referralTitle",
+    "copyLink",
+    "referralForFriend",
+    "referralForYou",
 )
 DEFAULT_ID = "default"
 WCAG_AA_NORMAL_TEXT = 4.5
@@ -125,6 +129,11 @@ class Copy(_Strict):
     redeem: Text | None = None
     notEnoughPoints: Text | None = None
     yourCoupons: Text | None = None
+    # The member's referral link (each reward follows its label: "For your friend: 10% off").
+    referralTitle: Text | None = None
+    copyLink: Text | None = None
+    referralForFriend: Text | None = None
+    referralForYou: Text | None = None
 
     def given(self) -> dict[str, str]:
         """The keys this locale gives."""
@@ -213,6 +222,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "redeem": "Redeem",
         "notEnoughPoints": "Not enough points for this reward yet",
         "yourCoupons": "Your coupons",
+        "referralTitle": "Refer a friend",
+        "copyLink": "Copy link",
+        "referralForFriend": "For your friend's first order:",
+        "referralForYou": "For you:",
     },
     "de": {
         "title": "Prämien",
@@ -251,6 +264,10 @@ BUILT_IN_COPY: dict[str, dict[str, str]] = {
         "redeem": "Einlösen",
         "notEnoughPoints": "Noch nicht genug Punkte für diese Prämie",
         "yourCoupons": "Ihre Gutscheine",
+        "referralTitle": "Freunde werben",
+        "copyLink": "Link kopieren",
+        "referralForFriend": "Für die erste Bestellung Ihres Freundes:",
+        "referralForYou": "Für Sie:",
     },
 }
 

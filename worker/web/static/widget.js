@@ -712,11 +712,8 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:14px;padding:2p
           button.addEventListener("click", () => this.#copy(url.toString(), link, button, words, status));
           section.append(
             h("h3", {}, copy.referralTitle || "Refer a friend"),
-            h(
-              "p",
-              { class: "muted" },
-              `Your friend gets ${referral.friendReward} on their first order; you get ${referral.referrerReward}.`,
-            ),
+            h("p", { class: "muted" }, fill(copy.referralForFriend, referral.friendReward)),
+            h("p", { class: "muted" }, fill(copy.referralForYou, referral.referrerReward)),
             h("div", { class: "coupon" }, link, button),
             status,
           );
