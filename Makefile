@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/webhooks.py
 	$(PY) bench/store.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/scaling.py
 	$(PY) bench/bootstrap.py
 	$(PY) bench/dry_run.py
 	$(PY) bench/analytics.py

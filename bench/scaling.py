@@ -1,0 +1,305 @@
+"""`make bench`, scaling: does throughput grow with processes? Each figure is measured in this one run.
+
+1. Baseline: the machine itself. A pure-Python loop in 1 and then 2 processes at once: how much of a
+   second core this (shared) machine gives right now. A 2-worker speed-up can only be read against it.
+2. Workers, end to end: webhooks per second from the queue to the settled journal record with 1, 2 and 4
+   Celery worker processes (prefork `--concurrency=N`), for each broker given (`--broker`, default the
+   store's Redis; `--broker amqp://guest:guest@127.0.0.1:5672//` adds a RabbitMQ run where the receiver
+   supports it). The receiver queues every webhook first (bench/pipeline.py's webhooks: DESIGN.md's
+   example program, 100 customers); then the worker starts and the drain is timed from the first 5% of
+   events settled to the last, so its start-up does not count. The store is flushed between runs, so the
+   same signed webhooks serve every run as new events.
+3. Receivers: the webhook receiver and the bare endpoint (bench/webhooks.py) with 1 and 2 uvicorn
+   processes, under wrk with a different signed webhook on every request (2 threads, 64 connections).
+
+Goal (issue 17): at least 1.8x the 1-worker rate with 2 workers. Prints a table and `uptime`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+for path in (ROOT, BENCH_DIR):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import pipeline  # noqa: E402  bench/pipeline.py
+import webhooks  # noqa: E402  bench/webhooks.py
+
+from tests.unit.engine.test_recording import BASE_PROGRAM  # noqa: E402
+from worker import keys  # noqa: E402
+from worker.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+from worker.settings import Settings  # noqa: E402
+from worker.store.progress import ProgressStore  # noqa: E402
+from worker.wix.webhook_signing import new_private_key, public_pem  # noqa: E402
+
+EVENT_TASK = "events.process_wix_event"
+SPEEDUP_GOAL = 1.8
+DRAIN_TIMEOUT = 600.0
+BASELINE_LOOP = 3_000_000
+
+
+# --- 1. the machine ------------------------------------------------------------------------------------
+
+
+def _spin(_: int) -> float:
+    started = time.perf_counter()
+    total = 0
+    for i in range(BASELINE_LOOP):
+        total += i * i
+    return time.perf_counter() - started
+
+
+def baseline() -> tuple[float, float]:
+    """(loops/s in one process, loops/s in two processes at once): the CPU this machine gives now."""
+    one = 1 / _spin(0)
+    with multiprocessing.Pool(2) as pool:
+        started = time.perf_counter()
+        pool.map(_spin, range(2))
+        two = 2 / (time.perf_counter() - started)
+    return one, two
+
+
+def uptime() -> str:
+    done = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+# --- 2. the workers ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+def wait_ready(base: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{base} did not become ready in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def settled(store: redis.Redis) -> int:
+    """Events the workers finished (the counter behind `celery_tasks_total`): one HGET, not a scan."""
+    value = store.hget(keys.TASK_OUTCOMES, f"{EVENT_TASK}|succeeded")
+    return int(value) if value else 0  # type: ignore[arg-type]
+
+
+@dataclass
+class DrainResult:
+    broker: str
+    processes: int
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def drain(store: redis.Redis, env: dict[str, str], processes: int, total: int) -> float:
+    """Start a worker of `processes` pool processes on the full queue; seconds from 5% to 100% settled."""
+    argv = [
+        sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues=events",
+        f"--concurrency={processes}", "--loglevel=WARNING",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    first = max(1, total // 20)
+    started: float | None = None
+    with running(argv, env):
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while (count := settled(store)) < total:
+            if started is None and count >= first:
+                started, at_start = time.perf_counter(), count
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {count} of {total} events settled in {DRAIN_TIMEOUT:.0f} s")
+            time.sleep(0.05)
+        ended = time.perf_counter()
+    assert started is not None
+    return (ended - started) / (total - at_start) * total  # the rate over the timed part, for `total`
+
+
+def bench_workers(
+    store_url: str, broker_url: str, counts: list[int], total: int, connections: int
+) -> list[DrainResult]:
+    key = new_private_key()
+    tokens = [pipeline.webhook(key, n) for n in range(total)]
+    port = free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": store_url,
+        "BROKER_URL": broker_url,
+        "WIX_PUBLIC_KEY": public_pem(key),
+        "LOG_LEVEL": "WARNING",
+        "PORT": str(port),
+    }
+    env.pop("SENTRY_DSN", None)
+    store = redis.Redis.from_url(store_url, decode_responses=True)
+    results = []
+    for processes in counts:
+        store.flushdb()
+        if broker_url != store_url:
+            with contextlib.suppress(Exception):  # the broker's queue too, when it is another server
+                subprocess.run(
+                    [sys.executable, "-m", "celery", "-A", "worker", "purge", "-f", "-Q", "events"],
+                    cwd=ROOT, env=env, capture_output=True, timeout=60, check=False,
+                )  # fmt: skip
+        ProgressStore(store).save_program(pipeline.INSTANCE, BASE_PROGRAM)
+        with running([sys.executable, "-m", "worker", "web"], env):
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base)
+            asyncio.run(pipeline.post_all(base, tokens, connections))
+        seconds = drain(store, env, processes, total)
+        result = DrainResult(broker_url.split(":", 1)[0], processes, total, seconds)
+        print(f"  workers: {result.broker}, {processes} process(es): {result.rate:7.0f} events/s", flush=True)
+        results.append(result)
+    store.flushdb()
+    store.close()
+    return results
+
+
+# --- 3. the receivers ----------------------------------------------------------------------------------
+
+
+def bench_receivers(store_url: str, duration: int, workdir: Path) -> dict[str, webhooks.WrkResult]:
+    key = new_private_key()
+    count = max(20_000, duration * 12_000)
+    tokens = workdir / "tokens.txt"
+    offsets = webhooks.write_tokens(tokens, count, key)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"SENTRY_DSN", "WORKER_ENV", "REDIS_URL"}},
+        "REDIS_URL": store_url,
+        "WIX_PUBLIC_KEY": public_pem(key),
+        "WIX_APP_ID": "bench-app",
+        "LOG_LEVEL": "WARNING",
+    }
+    store = redis.Redis.from_url(store_url, socket_timeout=10)
+    load = webhooks.Load(2, 64, duration)
+    results: dict[str, webhooks.WrkResult] = {}
+    for spec in webhooks.SERVERS:
+        for processes in (1, 2):
+            name = f"{spec.name}-{processes}"
+            served = webhooks.ServerSpec(name, [*spec.target, "--workers", str(processes)])
+            with webhooks.serve(served, env, workdir) as base_url:
+                store.flushdb()
+                webhooks.run_wrk(base_url, webhooks.Load(2, 64, 2), tokens, offsets)  # warm-up
+                phase = webhooks.run_phase(
+                    name, base_url, load, store, tokens, offsets, spec.name == "receiver"
+                )
+            for problem in phase.problems:
+                print(f"CHECK FAILED: {problem}", file=sys.stderr)
+            results[name] = phase.wrk
+            print(
+                f"  receivers: {name}: {phase.wrk.rate:7.0f} req/s, p99 {phase.wrk.p99_ms:.1f} ms", flush=True
+            )
+    store.flushdb()
+    store.close()
+    return results
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--webhooks", type=int, default=3000, help="events per worker run (default 3000)")
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
+    parser.add_argument(
+        "--broker", action="append", default=[], help="a broker URL (repeatable; default the store's Redis)"
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each receiver run (default 10)")
+    parser.add_argument("--skip-receivers", action="store_true", help="measure the workers only")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.workers.split(",")]
+    if args.broker and "broker_url" not in Settings.model_fields:
+        parser.error("this checkout has no BROKER_URL setting yet: --broker would measure Redis")
+    print(f"scaling: {uptime()}", flush=True)
+    before = baseline()
+    print(
+        f"  baseline: {before[0]:.2f} loops/s in 1 process, {before[1]:.2f} in 2"
+        f" ({before[1] / before[0]:.2f}x)",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="wrw-bench-scaling-") as tmp:
+        server = EmbeddedRedis(Path(tmp) / "redis", persistent=False)
+        store_url = server.start()
+        try:
+            workers = [
+                result
+                for broker in (args.broker or [store_url])
+                for result in bench_workers(store_url, broker, counts, args.webhooks, 32)
+            ]
+            receivers = {} if args.skip_receivers else bench_receivers(store_url, args.duration, Path(tmp))
+        finally:
+            server.stop()
+    after = baseline()
+    print()
+    print(f"scaling: {uptime()}")
+    print(
+        f"baseline (CPU loop, 2 processes against 1): {before[1] / before[0]:.2f}x before, "
+        f"{after[1] / after[0]:.2f}x after"
+    )
+    print(f"workers, end to end ({args.webhooks} webhooks, example program, 100 customers):")
+    for broker in dict.fromkeys(result.broker for result in workers):
+        runs = [result for result in workers if result.broker == broker]
+        one = next((result.rate for result in runs if result.processes == 1), runs[0].rate)
+        for result in runs:
+            print(
+                f"  {broker:6} {result.processes} process(es): {result.rate:7.0f} events/s"
+                f"  {result.rate / one:5.2f}x"
+            )
+        if two := [result.rate / one for result in runs if result.processes == 2]:
+            verdict = "met" if two[0] >= SPEEDUP_GOAL else "NOT MET"
+            print(f"  {broker:6} 2 against 1: {two[0]:.2f}x (goal >= {SPEEDUP_GOAL}: {verdict})")
+    if receivers:
+        print("receivers, wrk 2 threads 64 connections, a new signed webhook per request:")
+        for name, wrk in receivers.items():
+            print(f"  {name:11} {wrk.rate:8.0f} req/s  p50 {wrk.p50_ms:6.2f} ms  p99 {wrk.p99_ms:6.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    if shutil.which("wrk") is None and "--skip-receivers" not in sys.argv:
+        print("bench: wrk is not installed; install it with `apt-get install wrk`", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(main())
