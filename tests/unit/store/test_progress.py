@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from worker import keys
 from worker.dev.programs import BASE_PROGRAM
 from worker.engine.logs import LogRejected, accept_log
+from worker.engine.program import ProgramInvalid, parse_program
+from worker.store import progress
 from worker.store.progress import NoProgram, ProgressStore
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -44,6 +48,30 @@ class TestPrograms:
         """An instance without a program says so."""
         with pytest.raises(NoProgram):
             ProgressStore(fake_store).program("nobody")
+
+    def test_an_unchanged_program_is_validated_once_and_a_published_one_is_read_at_once(
+        self, fake_store, monkeypatch
+    ) -> None:
+        """Many reads of one stored program validate it once (an event reads it several times); the
+        next publication is what the next read answers."""
+        parsed: list[object] = []
+        monkeypatch.setattr(progress, "parse_program", lambda doc: parsed.append(doc) or parse_program(doc))
+        progress._parsed_program.cache_clear()
+        store = ProgressStore(fake_store)
+        store.save_program("inst-1", BASE_PROGRAM)
+        first = [store.program("inst-1") for _ in range(5)]
+        assert len(parsed) == 1 and all(program == first[0] for program in first)
+        changed = {**BASE_PROGRAM, "streaks": BASE_PROGRAM["streaks"][:1]}
+        store.save_program("inst-1", changed)
+        assert [s.id for s in store.program("inst-1").streaks] == [BASE_PROGRAM["streaks"][0]["id"]]
+        assert len(parsed) == 2
+
+    def test_a_stored_program_that_does_not_validate_is_refused_at_every_read(self, fake_store) -> None:
+        """A broken stored program is never cached as anything: each read raises ProgramInvalid."""
+        fake_store.set(keys.program("inst-1"), json.dumps({"version": 1, "document": {"streaks": 3}}))
+        for _ in range(2):
+            with pytest.raises(ProgramInvalid):
+                ProgressStore(fake_store).program("inst-1")
 
 
 class TestRecord:
