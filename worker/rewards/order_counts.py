@@ -19,7 +19,7 @@ from worker.engine.streaks import streak_runs
 from worker.identifiers import identifier_problem
 from worker.rewards.redemption import paid_order
 from worker.store import stats
-from worker.store.progress import NoProgram, ProgressStore
+from worker.store.progress import Kind, NoProgram, ProgressStore
 from worker.wix.events import NormalizedEvent
 
 
@@ -29,19 +29,19 @@ def engaged(store: ProgressStore, instance_id: str, contact_id: str, moment: dat
         program = store.program(instance_id)
     except (NoProgram, ProgramInvalid):
         return False
-    for streak in program.streaks:
-        logs = store.member_state(instance_id, contact_id, "streak", streak.id).logs
-        before = [log for log in logs if log.activityAt < moment]
+    windows = [(challenge, window_of(challenge, moment, program.zone)) for challenge in program.challenges]
+    open_windows = [(challenge, window) for challenge, window in windows if window is not None]
+    items: list[tuple[Kind, str]] = [("streak", streak.id) for streak in program.streaks]
+    items += [("challenge", challenge.id) for challenge, _ in open_windows]
+    states = store.member_states(instance_id, contact_id, items)  # one round trip for all of them
+    for streak, state in zip(program.streaks, states, strict=False):
+        before = [log for log in state().logs if log.activityAt < moment]
         if before:
             runs, _ = streak_runs(before, streak, program.zone, moment)
             if any(run.status == "in_progress" for run in runs):
                 return True
-    for challenge in program.challenges:
-        window = window_of(challenge, moment, program.zone)
-        if window is None:
-            continue
-        logs = store.member_state(instance_id, contact_id, "challenge", challenge.id).logs
-        if any(window.start <= log.activityAt < moment for log in logs):
+    for (_, window), state in zip(open_windows, states[len(program.streaks) :], strict=True):
+        if any(window.start <= log.activityAt < moment for log in state().logs):
             return True
     return False
 

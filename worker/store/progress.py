@@ -265,6 +265,18 @@ class ProgressStore:
     def member_state(self, instance_id: str, contact_id: str, kind: Kind, item_id: str) -> MemberState:
         return _load_state(self._redis.get(keys.member_state(instance_id, contact_id, kind, item_id)))  # type: ignore[arg-type]
 
+    def member_states(
+        self, instance_id: str, contact_id: str, items: Sequence[tuple[Kind, str]]
+    ) -> list[Callable[[], MemberState]]:
+        """The member's state for each (kind, item id), read in one round trip (one MGET: the keys share
+        the member's hash slot); each is decoded only when called, so a caller that stops early saves
+        the decoding."""
+        if not items:
+            return []
+        member_keys = [keys.member_state(instance_id, contact_id, kind, item_id) for kind, item_id in items]
+        raws: list[str | None] = self._redis.mget(member_keys)  # type: ignore[assignment]
+        return [functools.partial(_load_state, raw) for raw in raws]
+
     # reward logs --------------------------------------------------------------------------------
 
     def _index_rewards(

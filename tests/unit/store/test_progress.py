@@ -74,6 +74,16 @@ class TestPrograms:
                 ProgressStore(fake_store).program("inst-1")
 
 
+class TestMemberStates:
+    def test_one_read_answers_each_item_as_member_state_does(self, store, fake_store) -> None:
+        """Several items' states in one MGET: the same as reading each, an item never logged is empty."""
+        record(store, "spend-500", "order-1", value=300)
+        items = [("challenge", "spend-500"), ("streak", "weekly-shopper"), ("challenge", "no-such")]
+        states = [state() for state in store.member_states("inst-1", "c1", items)]  # type: ignore[arg-type]
+        assert states == [store.member_state("inst-1", "c1", kind, item) for kind, item in items]  # type: ignore[arg-type]
+        assert len(states[0].logs) == 1 and states[2].logs == []
+
+
 class TestRecord:
     def test_a_duplicate_answers_the_original_and_changes_nothing(self, store, fake_store) -> None:
         """The same uniqueIdentifier again: the first answer, flagged duplicate, state untouched."""
