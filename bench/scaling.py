@@ -45,8 +45,8 @@ for path in (ROOT, BENCH_DIR):
 import pipeline  # noqa: E402  bench/pipeline.py
 import webhooks  # noqa: E402  bench/webhooks.py
 
-from tests.unit.engine.test_recording import BASE_PROGRAM  # noqa: E402
 from worker import keys  # noqa: E402
+from worker.dev.programs import BASE_PROGRAM  # noqa: E402
 from worker.infra.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from worker.settings import Settings  # noqa: E402
 from worker.store.progress import ProgressStore  # noqa: E402
@@ -141,16 +141,26 @@ class DrainResult:
         return self.events / self.seconds
 
 
-def drain(store: redis.Redis, env: dict[str, str], processes: int, total: int) -> float:
-    """Start a worker of `processes` pool processes on the full queue; seconds from 5% to 100% settled."""
-    argv = [
-        sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues=events",
-        f"--concurrency={processes}", "--loglevel=WARNING",
+def worker_argvs(processes: int, pool: str) -> list[list[str]]:
+    """`prefork`: one Celery worker of `processes` pool processes (one consumer feeds them, as the
+    Procfile runs it); `solo`: `processes` workers of one process each, each its own consumer."""
+    base = [
+        sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues=events", "--loglevel=WARNING",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    if pool == "prefork":
+        return [[*base, f"--concurrency={processes}"]]
+    return [[*base, "--pool=solo", f"--hostname=bench{n}@%h"] for n in range(processes)]
+
+
+def drain(store: redis.Redis, env: dict[str, str], argvs: list[list[str]], total: int) -> float:
+    """Start the workers on the full queue; the seconds `total` events take at the rate measured from 5%
+    settled (their start-up is not timed) to 100%."""
     first = max(1, total // 20)
     started: float | None = None
-    with running(argv, env):
+    with contextlib.ExitStack() as stack:
+        for argv in argvs:
+            stack.enter_context(running(argv, env))
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while (count := settled(store)) < total:
             if started is None and count >= first:
@@ -160,11 +170,11 @@ def drain(store: redis.Redis, env: dict[str, str], processes: int, total: int) -
             time.sleep(0.05)
         ended = time.perf_counter()
     assert started is not None
-    return (ended - started) / (total - at_start) * total  # the rate over the timed part, for `total`
+    return (ended - started) / (total - at_start) * total
 
 
 def bench_workers(
-    store_url: str, broker_url: str, counts: list[int], total: int, connections: int
+    store_url: str, broker_url: str, runs: list[tuple[str, int]], total: int, connections: int
 ) -> list[DrainResult]:
     key = new_private_key()
     tokens = [pipeline.webhook(key, n) for n in range(total)]
@@ -180,7 +190,7 @@ def bench_workers(
     env.pop("SENTRY_DSN", None)
     store = redis.Redis.from_url(store_url, decode_responses=True)
     results = []
-    for processes in counts:
+    for pool, processes in runs:
         store.flushdb()
         if broker_url != store_url:
             with contextlib.suppress(Exception):  # the broker's queue too, when it is another server
@@ -193,8 +203,8 @@ def bench_workers(
             base = f"http://127.0.0.1:{port}"
             wait_ready(base)
             asyncio.run(pipeline.post_all(base, tokens, connections))
-        seconds = drain(store, env, processes, total)
-        result = DrainResult(broker_url.split(":", 1)[0], processes, total, seconds)
+        seconds = drain(store, env, worker_argvs(processes, pool), total)
+        result = DrainResult(f"{broker_url.split(':', 1)[0]} {pool}", processes, total, seconds)
         print(f"  workers: {result.broker}, {processes} process(es): {result.rate:7.0f} events/s", flush=True)
         results.append(result)
     store.flushdb()
@@ -249,12 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", type=int, default=3000, help="events per worker run (default 3000)")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
     parser.add_argument(
+        "--pools", default="prefork,solo", help="prefork: one worker of N processes; solo: N workers"
+    )
+    parser.add_argument(
         "--broker", action="append", default=[], help="a broker URL (repeatable; default the store's Redis)"
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds of each receiver run (default 10)")
     parser.add_argument("--skip-receivers", action="store_true", help="measure the workers only")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
+    runs = [(pool, n) for pool in args.pools.split(",") for n in counts]
     if args.broker and "broker_url" not in Settings.model_fields:
         parser.error("this checkout has no BROKER_URL setting yet: --broker would measure Redis")
     print(f"scaling: {uptime()}", flush=True)
@@ -271,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             workers = [
                 result
                 for broker in (args.broker or [store_url])
-                for result in bench_workers(store_url, broker, counts, args.webhooks, 32)
+                for result in bench_workers(store_url, broker, runs, args.webhooks, 32)
             ]
             receivers = {} if args.skip_receivers else bench_receivers(store_url, args.duration, Path(tmp))
         finally:
@@ -285,16 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"workers, end to end ({args.webhooks} webhooks, example program, 100 customers):")
     for broker in dict.fromkeys(result.broker for result in workers):
-        runs = [result for result in workers if result.broker == broker]
-        one = next((result.rate for result in runs if result.processes == 1), runs[0].rate)
-        for result in runs:
+        group = [result for result in workers if result.broker == broker]
+        one = next((result.rate for result in group if result.processes == 1), group[0].rate)
+        for result in group:
             print(
-                f"  {broker:6} {result.processes} process(es): {result.rate:7.0f} events/s"
+                f"  {broker:13} {result.processes} process(es): {result.rate:7.0f} events/s"
                 f"  {result.rate / one:5.2f}x"
             )
-        if two := [result.rate / one for result in runs if result.processes == 2]:
+        if two := [result.rate / one for result in group if result.processes == 2]:
             verdict = "met" if two[0] >= SPEEDUP_GOAL else "NOT MET"
-            print(f"  {broker:6} 2 against 1: {two[0]:.2f}x (goal >= {SPEEDUP_GOAL}: {verdict})")
+            print(f"  {broker:13} 2 against 1: {two[0]:.2f}x (goal >= {SPEEDUP_GOAL}: {verdict})")
     if receivers:
         print("receivers, wrk 2 threads 64 connections, a new signed webhook per request:")
         for name, wrk in receivers.items():
