@@ -141,16 +141,19 @@ class DrainResult:
         return self.events / self.seconds
 
 
-def worker_argvs(processes: int, pool: str) -> list[list[str]]:
-    """`prefork`: one Celery worker of `processes` pool processes (one consumer feeds them, as the
-    Procfile runs it); `solo`: `processes` workers of one process each, each its own consumer."""
+def worker_argvs(processes: int, pool: str, prefetch: int | None = None) -> list[list[str]]:
+    """`prefork`: one Celery worker of `processes` pool processes (one consumer feeds them all, as the
+    Procfile runs it); `instances`: `processes` Celery workers of one pool process each, each with its
+    own consumer (and still the prefork pool's time limits)."""
     base = [
         sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues=events", "--loglevel=WARNING",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    if prefetch is not None:
+        base.append(f"--prefetch-multiplier={prefetch}")
     if pool == "prefork":
         return [[*base, f"--concurrency={processes}"]]
-    return [[*base, "--pool=solo", f"--hostname=bench{n}@%h"] for n in range(processes)]
+    return [[*base, "--concurrency=1", f"--hostname=bench{n}@%h"] for n in range(processes)]
 
 
 def drain(store: redis.Redis, env: dict[str, str], argvs: list[list[str]], total: int) -> float:
@@ -174,7 +177,12 @@ def drain(store: redis.Redis, env: dict[str, str], argvs: list[list[str]], total
 
 
 def bench_workers(
-    store_url: str, broker_url: str, runs: list[tuple[str, int]], total: int, connections: int
+    store_url: str,
+    broker_url: str,
+    runs: list[tuple[str, int]],
+    total: int,
+    connections: int,
+    prefetch: int | None = None,
 ) -> list[DrainResult]:
     key = new_private_key()
     tokens = [pipeline.webhook(key, n) for n in range(total)]
@@ -203,7 +211,7 @@ def bench_workers(
             base = f"http://127.0.0.1:{port}"
             wait_ready(base)
             asyncio.run(pipeline.post_all(base, tokens, connections))
-        seconds = drain(store, env, worker_argvs(processes, pool), total)
+        seconds = drain(store, env, worker_argvs(processes, pool, prefetch), total)
         result = DrainResult(f"{broker_url.split(':', 1)[0]} {pool}", processes, total, seconds)
         print(f"  workers: {result.broker}, {processes} process(es): {result.rate:7.0f} events/s", flush=True)
         results.append(result)
@@ -237,6 +245,7 @@ def bench_receivers(store_url: str, duration: int, workdir: Path) -> dict[str, w
             with webhooks.serve(served, env, workdir) as base_url:
                 store.flushdb()
                 webhooks.run_wrk(base_url, webhooks.Load(2, 64, 2), tokens, offsets)  # warm-up
+                webhooks.settle(store)  # what the warm-up left in flight lands before the phase flushes
                 phase = webhooks.run_phase(
                     name, base_url, load, store, tokens, offsets, spec.name == "receiver"
                 )
@@ -259,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", type=int, default=3000, help="events per worker run (default 3000)")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
     parser.add_argument(
-        "--pools", default="prefork,solo", help="prefork: one worker of N processes; solo: N workers"
+        "--pools", default="prefork,instances", help="prefork: 1 worker of N processes; instances: N of 1"
     )
+    parser.add_argument("--prefetch", type=int, default=None, help="the workers' prefetch multiplier")
     parser.add_argument(
         "--broker", action="append", default=[], help="a broker URL (repeatable; default the store's Redis)"
     )
@@ -285,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             workers = [
                 result
                 for broker in (args.broker or [store_url])
-                for result in bench_workers(store_url, broker, runs, args.webhooks, 32)
+                for result in bench_workers(store_url, broker, runs, args.webhooks, 32, args.prefetch)
             ]
             receivers = {} if args.skip_receivers else bench_receivers(store_url, args.duration, Path(tmp))
         finally:
