@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import redis.asyncio
 
@@ -59,12 +61,58 @@ return results
 """
 
 
+# With a broker on another server (RabbitMQ): the same checks and journal write, no push; the caller then
+# publishes each queued event's message and answers once the broker confirmed them. An event seen before
+# whose record is still `queued` answers its kept message instead of 0: the receiver that wrote it may
+# have died (or answered 503) before its publish was confirmed, so it is published again (a task whose
+# event is already settled does nothing). KEYS and ARGV as above, without the queue.
+_JOURNAL_ONLY = """
+local index = KEYS[#KEYS]
+local n = (#KEYS - 1) / 2
+local results = {}
+for i = 1, n do
+  local r = cjson.decode(ARGV[2 * i])
+  if r.eventType ~= 'AppInstalled' and r.eventType ~= 'AppRemoved'
+     and redis.call('HGET', KEYS[n + i], 'status') == 'removed' then
+    results[i] = 2
+  elseif redis.call('EXISTS', KEYS[i]) == 1 then
+    local status, message = unpack(redis.call('HMGET', KEYS[i], 'status', 'message'))
+    if status == 'queued' and message then results[i] = message else results[i] = 0 end
+  else
+    redis.call('HSET', KEYS[i], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
+               'eventType', r.eventType, 'taskId', r.taskId,
+               'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
+    redis.call('EXPIRE', KEYS[i], %d)
+    redis.call('ZADD', index, r.queuedAt, KEYS[i])
+    results[i] = 1
+  end
+end
+return results
+"""
+
 _OUTCOMES = {1: "queued", 0: "duplicate", 2: "removed"}
 
 
+class Publisher(Protocol):
+    async def publish(self, messages: Iterable[str]) -> None:
+        """Put task messages on their queues; return once the broker holds them durably, raise otherwise."""
+
+
 class EventQueue:
-    def __init__(self, client: redis.asyncio.Redis, record_ttl_seconds: int, timeout: float = 0.5) -> None:
-        self._script = client.register_script(_ENQUEUE % record_ttl_seconds)
+    """Without a `publisher` the broker is the store's Redis: one Lua call journals and pushes each batch
+    atomically. With one (README "When the broker and the store are different servers"), the batch is
+    journaled first, then published, and answered once the broker confirmed it."""
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        record_ttl_seconds: int,
+        timeout: float = 0.5,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self._publisher = publisher
+        script = _ENQUEUE if publisher is None else _JOURNAL_ONLY
+        self._script = client.register_script(script % record_ttl_seconds)
         self._timeout = timeout
         self._waiting: list[tuple[str, str, str, str, asyncio.Future[str]]] = []
         self._sender: asyncio.Task[None] | None = None
@@ -120,14 +168,15 @@ class EventQueue:
                 arguments: list[str] = []
                 for _, _, message, record, _ in batch:
                     arguments += (message, record)
+                tail = [keys.QUEUED_EVENTS] if self._publisher else [keys.QUEUED_EVENTS, QUEUE]
                 try:
                     async with asyncio.timeout(self._timeout):
                         results = await self._script(
-                            keys=[item[0] for item in batch]
-                            + [item[1] for item in batch]
-                            + [keys.QUEUED_EVENTS, QUEUE],
+                            keys=[item[0] for item in batch] + [item[1] for item in batch] + tail,
                             args=arguments,
                         )
+                        if self._publisher is not None:
+                            results = await self._publish(batch, results)
                 except Exception as exc:  # every waiter of this batch gets the error: a 503 each
                     for *_, done in batch:
                         if not done.done():
@@ -138,3 +187,23 @@ class EventQueue:
                         done.set_result(_OUTCOMES[added])
         finally:
             self._sender = None
+
+    async def _publish(
+        self, batch: list[tuple[str, str, str, str, asyncio.Future[str]]], results: list[Any]
+    ) -> list[int]:
+        """Publish what the journal step queued (and what it found still queued), awaiting the broker's
+        confirms; answers the batch's outcome codes."""
+        assert self._publisher is not None
+        messages = []
+        codes = []
+        for (_, _, message, _, _), result in zip(batch, results, strict=True):
+            if isinstance(result, str):  # seen before, never settled: its kept message goes again
+                messages.append(result)
+                codes.append(0)
+            else:
+                if result == 1:
+                    messages.append(message)
+                codes.append(result)
+        if messages:
+            await self._publisher.publish(messages)
+        return codes
