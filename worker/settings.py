@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         """Refuse to run in production without what production needs; one line names it."""
         if not self.is_production:
             return
-        if not self.store_address:
+        if not (self.store_address and self.broker_address):
             raise SettingsError("REDIS_URL is not set (required when WORKER_ENV=production)")
         if self.public_key_text() is None:
             raise SettingsError(
