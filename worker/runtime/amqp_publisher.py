@@ -22,9 +22,7 @@ from typing import Any
 import aio_pika
 import aio_pika.abc
 
-from worker.dispatch import QUEUES
 from worker.runtime.amqp_messages import amqp_form
-from worker.settings import Settings
 
 QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 
@@ -97,11 +95,3 @@ class AmqpPublisher:
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(Exception):  # closing a broken connection: nothing to save
                 await connection.close()
-
-
-def amqp_publisher(settings: Settings) -> AmqpPublisher | None:
-    """The receiver's publisher when the broker is RabbitMQ; None when it is the store's Redis."""
-    if not settings.broker_is_amqp:
-        return None
-    assert settings.broker_address is not None
-    return AmqpPublisher(settings.broker_address, QUEUES)

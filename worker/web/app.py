@@ -15,8 +15,8 @@ from worker.dispatch import Dispatcher
 from worker.infra.error_reporting import init_sentry
 from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
 from worker.infra.redis_health import describe_durability_problems
-from worker.runtime.amqp_publisher import amqp_publisher
 from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.event_publishers import event_publisher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
@@ -69,7 +69,7 @@ def create_app(
         logger.warning("WIX_PUBLIC_KEY is not set: webhooks will be answered 503 until it is")
     init_sentry(settings)
 
-    publisher = amqp_publisher(settings)
+    publisher = event_publisher(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -13,11 +13,14 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import fakeredis
 import pytest
 
 from tests import wix_samples
 from worker import keys
 from worker.runtime.amqp_messages import amqp_form
+from worker.runtime.amqp_publisher import AmqpPublisher
+from worker.runtime.event_publishers import RedisListPublisher, event_publisher
 from worker.runtime.lost_events import requeue_lost_events
 from worker.runtime.task_messages import build_task_message
 from worker.settings import Settings
@@ -145,3 +148,25 @@ class TestJournalThenPublish:
         broker = Broker()
         assert requeue_lost_events(fake_store, stale_after=60, now=time.time() + 61, broker=broker) == 1
         assert broker.sent == [("events", fake_store.hget(key, "message"))]
+
+
+class TestPublisherChoice:
+    def test_one_redis_needs_no_publisher_rabbitmq_and_another_redis_get_theirs(self) -> None:
+        same = Settings(redis_url="redis://r/0", _env_file=None)  # type: ignore[call-arg]
+        rabbit = Settings(redis_url="redis://r/0", broker_url=AMQP, _env_file=None)  # type: ignore[call-arg]
+        other = Settings(redis_url="redis://r/0", broker_url="redis://b/0", _env_file=None)  # type: ignore[call-arg]
+        assert event_publisher(same) is None
+        assert isinstance(event_publisher(rabbit), AmqpPublisher)
+        assert isinstance(event_publisher(other), RedisListPublisher)
+
+    def test_a_redis_broker_elsewhere_gets_the_message_on_its_queue(self, fake_async, fake_store) -> None:
+        """The store journals (no push there); the broker's Redis gets the message on `events`."""
+        broker_server = fakeredis.FakeServer()
+        broker_async = fakeredis.FakeAsyncRedis(server=broker_server, decode_responses=True)
+        queue = EventQueue(fake_async, 3600, publisher=RedisListPublisher(broker_async))
+        assert asyncio.run(queue.enqueue(_envelope("e-1"))) == "queued"
+        broker = fakeredis.FakeRedis(server=broker_server, decode_responses=True)
+        assert broker.lrange("events", 0, -1) == [
+            fake_store.hget(keys.event_record(INSTANCE, "e-1"), "message")
+        ]
+        assert fake_store.llen("events") == 0
