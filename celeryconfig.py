@@ -42,6 +42,9 @@ broker_transport_options: dict[str, object] = {
 _QUEUE_ARGUMENTS = {"x-queue-type": "quorum"} if _settings.broker_is_amqp else None
 if _settings.broker_is_amqp:
     broker_transport_options = {"confirm_publish": True}
+    # A retry's countdown waits in RabbitMQ's delay exchanges (Celery's native delayed delivery, which
+    # quorum queues need and which binds through topic exchanges), not in a worker's memory.
+    task_default_exchange_type = "topic"
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
 

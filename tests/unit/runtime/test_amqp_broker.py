@@ -49,21 +49,22 @@ class TestSettings:
 
 class TestCeleryOnRabbitMQ:
     def test_quorum_queues_and_confirmed_publishes(self) -> None:
-        """With an amqp:// BROKER_URL, every queue is a quorum queue and publishes wait for confirms;
-        RedBeat's lock stays in the store."""
+        """With an amqp:// BROKER_URL, every queue is a quorum queue, publishes wait for confirms and
+        countdowns wait in RabbitMQ; RedBeat's lock stays in the store."""
         code = (
             "import celeryconfig as c, json; print(json.dumps([c.broker_url, c.broker_transport_options,"
-            " [q.queue_arguments for q in c.task_queues], c.redbeat_redis_url]))"
+            " [q.queue_arguments for q in c.task_queues], c.redbeat_redis_url, c.task_default_exchange_type]))"
         )
         env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/9", "BROKER_URL": AMQP}
         out = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
         )
-        broker, options, arguments, beat = json.loads(out.stdout)
+        broker, options, arguments, beat, exchange_type = json.loads(out.stdout)
         assert broker == AMQP
         assert options == {"confirm_publish": True}
         assert arguments and all(a == {"x-queue-type": "quorum"} for a in arguments)
         assert beat == "redis://127.0.0.1:6379/9"
+        assert exchange_type == "topic"  # what Celery's native delayed delivery (countdowns) binds through
 
 
 class TestAmqpForm:
