@@ -53,7 +53,8 @@ class TestCeleryOnRabbitMQ:
         countdowns wait in RabbitMQ; RedBeat's lock stays in the store."""
         code = (
             "import celeryconfig as c, json; print(json.dumps([c.broker_url, c.broker_transport_options,"
-            " [q.queue_arguments for q in c.task_queues], c.redbeat_redis_url, c.task_default_exchange_type]))"
+            " [q.queue_arguments for q in c.task_queues], c.redbeat_redis_url,"
+            " c.task_default_exchange_type]))"
         )
         env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/9", "BROKER_URL": AMQP}
         out = subprocess.run(
