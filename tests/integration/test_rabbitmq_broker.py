@@ -4,7 +4,9 @@ dies between its journal write and its publish loses no event and doubles none."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import subprocess
 import threading
 import time
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from kombu import Connection
+from kombu import Connection, Queue
 
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
@@ -21,8 +23,11 @@ from tests.integration.conftest import ADMIN, Process, service_env, service_stac
 from tests.integration.rabbitmq import TcpProxy, rabbitmq_vhost
 from worker import keys
 from worker.infra.redis_client import sync_client
+from worker.runtime.amqp_publisher import QUORUM, AmqpPublisher
+from worker.runtime.celery_app import app
 from worker.runtime.kombu_broker_queues import KombuBrokerQueues
 from worker.runtime.lost_events import requeue_lost_events
+from worker.runtime.task_messages import build_task_message
 from worker.wix.webhook_signing import sign_webhook
 
 EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
@@ -142,3 +147,40 @@ class TestReceiverDiesBetweenJournalAndPublish:
             time.sleep(1)
             [worker] = stack.workers
             assert _runs(worker, str(store.hget(record_key, "taskId"))) == 1
+
+
+class TestTaskMessageOnRabbitMQ:
+    def test_the_receivers_message_is_the_one_celery_publishes(self, broker_url) -> None:
+        """Celery's own send_task and the receiver's publisher, each to a queue of the test's vhost, read
+        back with basic_get: the same headers (Celery's protocol 2), properties and body."""
+        kwargs = {"event_type": "t", "instance_id": "i", "event_id": "e", "data": "{}", "identity": None}
+        with Connection(broker_url) as connection:
+            app.send_task(
+                "events.process_wix_event", kwargs=kwargs, ignore_result=True, connection=connection,
+                queue=Queue("shape-celery", routing_key="shape-celery", queue_arguments=QUORUM),
+            )  # fmt: skip
+            _, text = build_task_message("events.process_wix_event", kwargs, queue="shape-ours")
+            publisher = AmqpPublisher(broker_url, ["shape-ours"])
+
+            async def publish() -> None:
+                await publisher.publish([text])
+                await publisher.close()
+
+            asyncio.run(publish())
+            channel = connection.channel()
+            celerys = channel.basic_get("shape-celery", no_ack=True)
+            ours = channel.basic_get("shape-ours", no_ack=True)
+        assert celerys is not None and ours is not None
+        theirs_headers = {
+            name: value
+            for name, value in celerys.headers.items()
+            if not name.startswith(("sentry", "baggage", "headers")) and name != "timelimit"
+        }
+        ours_headers = {name: value for name, value in ours.headers.items() if name != "timelimit"}
+        assert sorted(ours_headers) == sorted(theirs_headers)
+        for name in ("task", "lang", "retries", "eta", "expires", "argsrepr", "ignore_result", "stamps"):
+            assert ours_headers[name] == theirs_headers[name], name
+        assert ours.headers["id"] == ours.headers["root_id"] == ours.properties["correlation_id"]
+        for name in ("content_type", "content_encoding", "delivery_mode", "priority"):
+            assert ours.properties.get(name) == celerys.properties.get(name), name
+        assert json.loads(ours.body) == json.loads(celerys.body)
