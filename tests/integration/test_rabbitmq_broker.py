@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN, Process, service_env, service_stack, start_web, wait_for
 from tests.integration.rabbitmq import TcpProxy, rabbitmq_vhost
 from worker import keys
+from worker.dev.chaos import Options, run
 from worker.infra.redis_client import sync_client
 from worker.runtime.amqp_publisher import QUORUM, AmqpPublisher
 from worker.runtime.celery_app import app
@@ -184,3 +186,20 @@ class TestTaskMessageOnRabbitMQ:
         for name in ("content_type", "content_encoding", "delivery_mode", "priority"):
             assert ours.properties.get(name) == celerys.properties.get(name), name
         assert json.loads(ours.body) == json.loads(celerys.body)
+
+
+class TestChaosOnRabbitMQ:
+    def test_300_webhooks_under_chaos_are_processed_exactly_once(self, tmp_path) -> None:
+        """`make chaos`, reduced, with RabbitMQ as the broker (a vhost of its own): pool children and the
+        worker SIGKILLed, the store's Redis restarted, Wix failing 30% of calls; exactly once, everywhere."""
+        options = Options(
+            webhooks=300, kill_pool_every=2, kill_worker_every=10, worker_kills=1, redis_restarts=1,
+            fault_rate=0.3, visibility_timeout=20, concurrency=4, settle_timeout=120, work_dir=tmp_path,
+            quiet=True,
+        )  # fmt: skip
+        with rabbitmq_vhost() as url:
+            result = run(replace(options, broker_url=url))
+        print(result.table())
+        assert result.chaos.worker_kills == 1
+        assert result.chaos.redis_restarts == 1
+        assert result.ok, result.table()
