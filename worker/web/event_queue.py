@@ -12,11 +12,11 @@ when the receiver is idle a webhook goes at once, alone, with no added wait.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+import orjson
 import redis.asyncio
 
 from worker import keys
@@ -98,6 +98,41 @@ class Publisher(Protocol):
         """Put task messages on their queues; return once the broker holds them durably, raise otherwise."""
 
 
+def prepare(envelope: WebhookEnvelope) -> tuple[str, str, str, bytes]:
+    """What the script needs for one event: its record's key, its instance's key, its Celery task
+    message and its record's fields (JSON)."""
+    received_at = now_iso()
+    kwargs = envelope.task_kwargs()
+    kwargs["received_at"] = received_at
+    task_id, message = build_task_message(
+        TASK_NAME,
+        kwargs,
+        queue=QUEUE,
+        # Flower and logs show this instead of the payload, which carries buyers' details.
+        kwargsrepr=repr(
+            {
+                "event_type": envelope.event_type,
+                "instance_id": envelope.instance_id,
+                "event_id": envelope.event_id,
+            }
+        ),
+    )
+    record = {
+        "instanceId": envelope.instance_id,
+        "eventId": envelope.event_id,
+        "eventType": envelope.event_type,
+        "taskId": task_id,
+        "receivedAt": received_at,
+        "queuedAt": time.time(),
+    }
+    return (
+        keys.event_record(envelope.instance_id, envelope.event_id),
+        keys.instance(envelope.instance_id),
+        message,
+        orjson.dumps(record),
+    )
+
+
 class EventQueue:
     """Without a `publisher` the broker is the store's Redis: one Lua call journals and pushes each batch
     atomically. With one (README "When the broker and the store are different servers"), the batch is
@@ -114,48 +149,17 @@ class EventQueue:
         script = _ENQUEUE if publisher is None else _JOURNAL_ONLY
         self._script = client.register_script(script % record_ttl_seconds)
         self._timeout = timeout
-        self._waiting: list[tuple[str, str, str, str, asyncio.Future[str]]] = []
+        self._waiting: list[tuple[str, str, str, bytes, asyncio.Future[str]]] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def enqueue(self, envelope: WebhookEnvelope) -> str:
         """`queued`, `duplicate` when the event id was seen before, or `removed` when the app was removed
         from the event's site (worker/store/instances.py). Redis errors propagate."""
-        received_at = now_iso()
-        kwargs = envelope.task_kwargs()
-        kwargs["received_at"] = received_at
-        task_id, message = build_task_message(
-            TASK_NAME,
-            kwargs,
-            queue=QUEUE,
-            # Flower and logs show this instead of the payload, which carries buyers' details.
-            kwargsrepr=repr(
-                {
-                    "event_type": envelope.event_type,
-                    "instance_id": envelope.instance_id,
-                    "event_id": envelope.event_id,
-                }
-            ),
-        )
-        record = {
-            "instanceId": envelope.instance_id,
-            "eventId": envelope.event_id,
-            "eventType": envelope.event_type,
-            "taskId": task_id,
-            "receivedAt": received_at,
-            "queuedAt": time.time(),
-        }
+        record_key, instance_key, message, record = prepare(envelope)
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         # Read the outcome even when the caller gave up waiting, so asyncio does not log it as lost.
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
-        self._waiting.append(
-            (
-                keys.event_record(envelope.instance_id, envelope.event_id),
-                keys.instance(envelope.instance_id),
-                message,
-                json.dumps(record, separators=(",", ":")),
-                done,
-            )
-        )
+        self._waiting.append((record_key, instance_key, message, record, done))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_waiting())
         # A caller that gives up (its own timeout) must not cancel the others' shared call.
@@ -165,7 +169,7 @@ class EventQueue:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                arguments: list[str] = []
+                arguments: list[str | bytes] = []
                 for _, _, message, record, _ in batch:
                     arguments += (message, record)
                 tail = [keys.QUEUED_EVENTS] if self._publisher else [keys.QUEUED_EVENTS, QUEUE]
@@ -189,7 +193,7 @@ class EventQueue:
             self._sender = None
 
     async def _publish(
-        self, batch: list[tuple[str, str, str, str, asyncio.Future[str]]], results: list[Any]
+        self, batch: list[tuple[str, str, str, bytes, asyncio.Future[str]]], results: list[Any]
     ) -> list[int]:
         """Publish what the journal step queued (and what it found still queued), awaiting the broker's
         confirms; answers the batch's outcome codes."""
