@@ -22,7 +22,7 @@ from worker.settings import get_settings
 _settings = get_settings()
 _policy = retry_policy(_settings.celery_visibility_timeout)
 
-broker_url = _settings.redis_url
+broker_url = _settings.broker_address  # BROKER_URL, else REDIS_URL
 # kombu's Redis transport, putting back a message Redis lost sight of while it was being taken
 # (worker/runtime/broker_transport.py).
 broker_transport = (
@@ -31,12 +31,20 @@ broker_transport = (
 broker_connection_retry_on_startup = True
 # Every place Celery reads the visibility timeout gets the same value. Tasks of a worker killed outright
 # come back once the timeout has passed, found by a sweep every `unacked_restore_interval` seconds.
-broker_transport_options = {
+broker_transport_options: dict[str, object] = {
     "visibility_timeout": _policy.visibility_timeout,
     "unacked_restore_interval": _policy.restore_interval,
     "unacked_restore_throttle": 1,
     "unacked_mutex_expire": _policy.restore_lock_seconds,
 }
+# RabbitMQ: every queue a replicated quorum queue, and a publish returns only once the broker confirmed
+# it (RabbitMQ itself redelivers what a dead worker held, so the visibility timeout plays no part there).
+_QUEUE_ARGUMENTS = {"x-queue-type": "quorum"} if _settings.broker_is_amqp else None
+if _settings.broker_is_amqp:
+    broker_transport_options = {"confirm_publish": True}
+    # A retry's countdown waits in RabbitMQ's delay exchanges (Celery's native delayed delivery, which
+    # quorum queues need and which binds through topic exchanges), not in a worker's memory.
+    task_default_exchange_type = "topic"
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
 
@@ -53,7 +61,7 @@ task_ignore_result = True
 task_time_limit = _policy.time_limit
 task_soft_time_limit = _policy.soft_time_limit
 
-task_queues = [Queue(name, routing_key=name) for name in QUEUES]
+task_queues = [Queue(name, routing_key=name, queue_arguments=_QUEUE_ARGUMENTS) for name in QUEUES]
 task_default_queue = queue_of(PROCESS_EVENT)
 task_routes = dispatch.task_routes()  # worker/dispatch.py: every task to its queue
 
@@ -67,7 +75,7 @@ worker_cancel_long_running_tasks_on_connection_loss = True
 # if the holder dies, another takes over once the lock expires. Every job is also safe to run twice for
 # one period (a running job of a name is answered, not doubled; each item's effect is idempotent).
 beat_scheduler = "redbeat.RedBeatScheduler"
-redbeat_redis_url = _settings.redis_url
+redbeat_redis_url = _settings.store_address
 redbeat_redis_options: dict[str, object] = {}
 redbeat_key_prefix = "wrw:beat:"
 beat_max_loop_interval = 5  # seconds between looks at the schedule

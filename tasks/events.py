@@ -9,9 +9,11 @@ from typing import Any
 import redis
 
 from worker.events.processing import process_event
+from worker.infra.redis_client import sync_client
 from worker.runtime.celery_app import WorkerTask, app
 from worker.runtime.dispatcher import CeleryDispatcher
-from worker.runtime.lost_events import requeue_lost_events
+from worker.runtime.kombu_broker_queues import KombuBrokerQueues
+from worker.runtime.lost_events import RedisBrokerQueues, requeue_lost_events
 from worker.runtime.providers import redis_store, wix_client
 from worker.settings import get_settings
 from worker.store.journal import EventJournal
@@ -67,4 +69,14 @@ def process_wix_event_task(
 def requeue_lost_events_task(stale_after: float) -> int:
     """Send again the task of each event queued too long whose message is nowhere
     (worker.runtime.lost_events)."""
-    return requeue_lost_events(redis_store(), stale_after=stale_after, now=time.time())
+    store = redis_store()
+    settings = get_settings()
+    if settings.broker_is_amqp:
+        with app.connection_for_write() as connection:
+            broker = KombuBrokerQueues(connection)
+            return requeue_lost_events(store, stale_after=stale_after, now=time.time(), broker=broker)
+    broker_url = settings.broker_address
+    queues = RedisBrokerQueues(
+        store if broker_url == settings.store_address else sync_client(broker_url or "")
+    )
+    return requeue_lost_events(store, stale_after=stale_after, now=time.time(), broker=queues)

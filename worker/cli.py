@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         PORT=str(settings.port),
     )
     embedded = None
-    if not settings.redis_url:
+    if not (settings.store_address and settings.broker_address):  # REDIS_URL, or what it defaults
         embedded = EmbeddedRedis(
             Path(env.get("EMBEDDED_REDIS_DIR", "var/redis")), port=settings.embedded_redis_port
         )

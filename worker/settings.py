@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     redis_url: str | None = None
+    # Where Celery's tasks travel (`redis://`, or `amqp://` for RabbitMQ with quorum queues) and where the
+    # store and the event journal live; each unset: REDIS_URL (README "Settings").
+    broker_url: str | None = None
+    store_url: str | None = None
     wix_public_key: SecretStr | None = None
     wix_public_key_file: str | None = None
     wix_app_id: str | None = None
@@ -68,6 +72,20 @@ class Settings(BaseSettings):
     console_secret: SecretStr | None = None
 
     @property
+    def store_address(self) -> str | None:
+        """The store's (and journal's) Redis: STORE_URL, else REDIS_URL."""
+        return self.store_url or self.redis_url
+
+    @property
+    def broker_address(self) -> str | None:
+        """Celery's broker: BROKER_URL, else REDIS_URL."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return (self.broker_address or "").startswith(("amqp://", "amqps://", "pyamqp://"))
+
+    @property
     def is_production(self) -> bool:
         return self.worker_env == "production"
 
@@ -89,7 +107,7 @@ class Settings(BaseSettings):
         """Refuse to run in production without what production needs; one line names it."""
         if not self.is_production:
             return
-        if not self.redis_url:
+        if not (self.store_address and self.broker_address):
             raise SettingsError("REDIS_URL is not set (required when WORKER_ENV=production)")
         if self.public_key_text() is None:
             raise SettingsError(

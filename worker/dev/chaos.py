@@ -124,6 +124,7 @@ class Options:
     settle_timeout: float = 1800.0
     work_dir: Path | None = None
     quiet: bool = False
+    broker_url: str | None = None  # RabbitMQ (amqp://...) as the broker; default: the run's Redis
 
 
 # --- the webhooks ---------------------------------------------------------------------------------
@@ -617,10 +618,22 @@ def _worker_up(supervisor: Supervisor, store: redis.Redis, options: Options) -> 
     import psutil
 
     pid = supervisor.pid_of("worker")
-    if not pid or not store.exists("_kombu.binding.events"):
+    if not pid or not _consuming(store, options):
         return False
     with suppress(psutil.Error):
         return len(psutil.Process(pid).children()) >= options.concurrency
+    return False
+
+
+def _consuming(store: redis.Redis, options: Options) -> bool:
+    """The worker has declared its queues (Redis) or consumes `events` (RabbitMQ)."""
+    if options.broker_url is None:
+        return bool(store.exists("_kombu.binding.events"))
+    from kombu.connection import Connection
+
+    broker = Connection(options.broker_url)  # type: ignore[no-untyped-call]  # kombu is untyped
+    with suppress(Exception), broker as connection, connection.channel() as channel:
+        return int(channel.queue_declare(queue="events", passive=True).consumer_count) > 0
     return False
 
 
@@ -650,7 +663,11 @@ def run(options: Options) -> Result:
     redis_server = EmbeddedRedis(work / "redis", persistent=True)
     redis_url = redis_server.start()
     store = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "CELERY_", "WIX_", "REDIS"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SENTRY_", "CELERY_", "WIX_", "REDIS", "BROKER_URL", "STORE_URL"))
+    }
     fake_port, web_port = free_port(), free_port()
     fake_url, base_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{web_port}"
     service_env = {
@@ -668,6 +685,7 @@ def run(options: Options) -> Result:
         "PORT": str(web_port),
         "WORKER_ENV": "development",
         "PYTHONUNBUFFERED": "1",
+        **({"BROKER_URL": options.broker_url} if options.broker_url else {}),
     }
     processes = {
         "web": f"{sys.executable} -m worker web",
@@ -787,6 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="pool processes")
     parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
     parser.add_argument("--settle-timeout", type=float, default=defaults.settle_timeout)
+    parser.add_argument("--broker-url", help="a RabbitMQ broker (amqp://...); default: the run's Redis")
     parser.add_argument("--work-dir", type=Path, help="logs and Redis data (default: a new temporary one)")
     args = parser.parse_args(argv)
     options = Options(**{name: value for name, value in vars(args).items()})

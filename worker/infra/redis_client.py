@@ -16,11 +16,12 @@ WEB_TIMEOUT = 1.0
 
 
 def require_redis_url(settings: Settings) -> str:
-    if not settings.redis_url:
+    """The store's URL (STORE_URL, else REDIS_URL): every client of the store and the journal uses it."""
+    if not settings.store_address:
         raise SettingsError(
             "REDIS_URL is not set: `make run` starts an embedded Redis; elsewhere point REDIS_URL at a server"
         )
-    return settings.redis_url
+    return settings.store_address
 
 
 def sync_client(url: str, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:

@@ -8,12 +8,11 @@ worker, Flower, retries and routing treat it as any other task.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import os
 import socket
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -81,16 +80,30 @@ def build_task_message(
     task_id: str | None = None,
 ) -> tuple[str, str]:
     """The task id and the JSON text to LPUSH onto `queue` for `task_name(**kwargs)`."""
-    task_id = task_id or str(uuid.uuid4())
+    task_id = task_id or _uuid4()
     body = orjson.dumps([[], kwargs, _EMBED])
-    quote = json.dumps
     message = _TEMPLATE % {
-        "BODY": '"' + base64.b64encode(body).decode("ascii") + '"',
-        "TASK": quote(task_name),
-        "ID": quote(task_id),
-        "KWARGSREPR": quote(kwargsrepr if kwargsrepr is not None else repr(kwargs)),
-        "QUEUE": quote(queue),
-        "TAG": quote(str(uuid.uuid4())),
+        "BODY": '"' + binascii.b2a_base64(body, newline=False).decode("ascii") + '"',
+        "TASK": _quote(task_name),
+        "ID": _quote(task_id),
+        "KWARGSREPR": _quote(kwargsrepr if kwargsrepr is not None else repr(kwargs)),
+        "QUEUE": _quote(queue),
+        "TAG": '"' + _uuid4() + '"',  # a uuid needs no escaping
         "SENTAT": repr(time.time()),
     }
     return task_id, message
+
+
+def _uuid4() -> str:
+    """`str(uuid.uuid4())`, as Celery makes task ids, without building a `UUID` object (a fifth of the
+    time; two a webhook)."""
+    octets = bytearray(os.urandom(16))
+    octets[6] = octets[6] & 0x0F | 0x40  # version 4
+    octets[8] = octets[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = octets.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _quote(text: str) -> str:
+    """`text` as a JSON string (orjson: a tenth of json.dumps's call overhead on the request path)."""
+    return orjson.dumps(text).decode()

@@ -16,6 +16,7 @@ from worker.infra.error_reporting import init_sentry
 from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
+from worker.runtime.event_publishers import event_publisher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
 from worker.runtime.queue_metrics import QueueCollector
 from worker.settings import Settings, get_settings
@@ -68,11 +69,17 @@ def create_app(
         logger.warning("WIX_PUBLIC_KEY is not set: webhooks will be answered 503 until it is")
     init_sentry(settings)
 
+    publisher = event_publisher(settings)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for problem in describe_durability_problems(store):
             logger.warning(problem)
+        if publisher is not None:
+            await publisher.connect()
         yield
+        if publisher is not None:
+            await publisher.close()
         await async_redis.aclose()
 
     app = FastAPI(
@@ -91,7 +98,7 @@ def create_app(
     app.state.registry = registry
     app.state.receiver = receiver.ReceiverState(
         verifier=verifier,
-        queue=EventQueue(async_redis, settings.event_journal_ttl_seconds),
+        queue=EventQueue(async_redis, settings.event_journal_ttl_seconds, publisher=publisher),
         metrics=ReceiverMetrics(registry),
         max_bytes=settings.webhook_max_bytes,
     )

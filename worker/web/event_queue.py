@@ -12,9 +12,11 @@ when the receiver is idle a webhook goes at once, alone, with no added wait.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
+from collections.abc import Iterable
+from typing import Any, Protocol
 
+import orjson
 import redis.asyncio
 
 from worker import keys
@@ -59,55 +61,105 @@ return results
 """
 
 
+# With a broker on another server (RabbitMQ): the same checks and journal write, no push; the caller then
+# publishes each queued event's message and answers once the broker confirmed them. An event seen before
+# whose record is still `queued` answers its kept message instead of 0: the receiver that wrote it may
+# have died (or answered 503) before its publish was confirmed, so it is published again (a task whose
+# event is already settled does nothing). KEYS and ARGV as above, without the queue.
+_JOURNAL_ONLY = """
+local index = KEYS[#KEYS]
+local n = (#KEYS - 1) / 2
+local results = {}
+for i = 1, n do
+  local r = cjson.decode(ARGV[2 * i])
+  if r.eventType ~= 'AppInstalled' and r.eventType ~= 'AppRemoved'
+     and redis.call('HGET', KEYS[n + i], 'status') == 'removed' then
+    results[i] = 2
+  elseif redis.call('EXISTS', KEYS[i]) == 1 then
+    local status, message = unpack(redis.call('HMGET', KEYS[i], 'status', 'message'))
+    if status == 'queued' and message then results[i] = message else results[i] = 0 end
+  else
+    redis.call('HSET', KEYS[i], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
+               'eventType', r.eventType, 'taskId', r.taskId,
+               'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
+    redis.call('EXPIRE', KEYS[i], %d)
+    redis.call('ZADD', index, r.queuedAt, KEYS[i])
+    results[i] = 1
+  end
+end
+return results
+"""
+
 _OUTCOMES = {1: "queued", 0: "duplicate", 2: "removed"}
 
 
+class Publisher(Protocol):
+    async def publish(self, messages: Iterable[str]) -> None:
+        """Put task messages on their queues; return once the broker holds them durably, raise otherwise."""
+
+
+def prepare(envelope: WebhookEnvelope) -> tuple[str, str, str, bytes]:
+    """What the script needs for one event: its record's key, its instance's key, its Celery task
+    message and its record's fields (JSON)."""
+    received_at = now_iso()
+    kwargs = envelope.task_kwargs()
+    kwargs["received_at"] = received_at
+    task_id, message = build_task_message(
+        TASK_NAME,
+        kwargs,
+        queue=QUEUE,
+        # Flower and logs show this instead of the payload, which carries buyers' details.
+        kwargsrepr=repr(
+            {
+                "event_type": envelope.event_type,
+                "instance_id": envelope.instance_id,
+                "event_id": envelope.event_id,
+            }
+        ),
+    )
+    record = {
+        "instanceId": envelope.instance_id,
+        "eventId": envelope.event_id,
+        "eventType": envelope.event_type,
+        "taskId": task_id,
+        "receivedAt": received_at,
+        "queuedAt": time.time(),
+    }
+    return (
+        keys.event_record(envelope.instance_id, envelope.event_id),
+        keys.instance(envelope.instance_id),
+        message,
+        orjson.dumps(record),
+    )
+
+
 class EventQueue:
-    def __init__(self, client: redis.asyncio.Redis, record_ttl_seconds: int, timeout: float = 0.5) -> None:
-        self._script = client.register_script(_ENQUEUE % record_ttl_seconds)
+    """Without a `publisher` the broker is the store's Redis: one Lua call journals and pushes each batch
+    atomically. With one (README "When the broker and the store are different servers"), the batch is
+    journaled first, then published, and answered once the broker confirmed it."""
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        record_ttl_seconds: int,
+        timeout: float = 0.5,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self._publisher = publisher
+        script = _ENQUEUE if publisher is None else _JOURNAL_ONLY
+        self._script = client.register_script(script % record_ttl_seconds)
         self._timeout = timeout
-        self._waiting: list[tuple[str, str, str, str, asyncio.Future[str]]] = []
+        self._waiting: list[tuple[str, str, str, bytes, asyncio.Future[str]]] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def enqueue(self, envelope: WebhookEnvelope) -> str:
         """`queued`, `duplicate` when the event id was seen before, or `removed` when the app was removed
         from the event's site (worker/store/instances.py). Redis errors propagate."""
-        received_at = now_iso()
-        kwargs = envelope.task_kwargs()
-        kwargs["received_at"] = received_at
-        task_id, message = build_task_message(
-            TASK_NAME,
-            kwargs,
-            queue=QUEUE,
-            # Flower and logs show this instead of the payload, which carries buyers' details.
-            kwargsrepr=repr(
-                {
-                    "event_type": envelope.event_type,
-                    "instance_id": envelope.instance_id,
-                    "event_id": envelope.event_id,
-                }
-            ),
-        )
-        record = {
-            "instanceId": envelope.instance_id,
-            "eventId": envelope.event_id,
-            "eventType": envelope.event_type,
-            "taskId": task_id,
-            "receivedAt": received_at,
-            "queuedAt": time.time(),
-        }
+        record_key, instance_key, message, record = prepare(envelope)
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         # Read the outcome even when the caller gave up waiting, so asyncio does not log it as lost.
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
-        self._waiting.append(
-            (
-                keys.event_record(envelope.instance_id, envelope.event_id),
-                keys.instance(envelope.instance_id),
-                message,
-                json.dumps(record, separators=(",", ":")),
-                done,
-            )
-        )
+        self._waiting.append((record_key, instance_key, message, record, done))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_waiting())
         # A caller that gives up (its own timeout) must not cancel the others' shared call.
@@ -117,17 +169,18 @@ class EventQueue:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                arguments: list[str] = []
+                arguments: list[str | bytes] = []
                 for _, _, message, record, _ in batch:
                     arguments += (message, record)
+                tail = [keys.QUEUED_EVENTS] if self._publisher else [keys.QUEUED_EVENTS, QUEUE]
                 try:
                     async with asyncio.timeout(self._timeout):
                         results = await self._script(
-                            keys=[item[0] for item in batch]
-                            + [item[1] for item in batch]
-                            + [keys.QUEUED_EVENTS, QUEUE],
+                            keys=[item[0] for item in batch] + [item[1] for item in batch] + tail,
                             args=arguments,
                         )
+                        if self._publisher is not None:
+                            results = await self._publish(batch, results)
                 except Exception as exc:  # every waiter of this batch gets the error: a 503 each
                     for *_, done in batch:
                         if not done.done():
@@ -138,3 +191,23 @@ class EventQueue:
                         done.set_result(_OUTCOMES[added])
         finally:
             self._sender = None
+
+    async def _publish(
+        self, batch: list[tuple[str, str, str, bytes, asyncio.Future[str]]], results: list[Any]
+    ) -> list[int]:
+        """Publish what the journal step queued (and what it found still queued), awaiting the broker's
+        confirms; answers the batch's outcome codes."""
+        assert self._publisher is not None
+        messages = []
+        codes = []
+        for (_, _, message, _, _), result in zip(batch, results, strict=True):
+            if isinstance(result, str):  # seen before, never settled: its kept message goes again
+                messages.append(result)
+                codes.append(0)
+            else:
+                if result == 1:
+                    messages.append(message)
+                codes.append(result)
+        if messages:
+            await self._publisher.publish(messages)
+        return codes

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from worker.wix.tokens import InvalidToken, KeyFormatError, TokenVerifier, load_public_key
+from worker.wix.tokens import (
+    InvalidToken,
+    KeyFormatError,
+    TokenVerifier,
+    base64url_segment,
+    load_public_key,
+)
 from worker.wix.webhook_signing import envelope_claims, new_private_key, public_pem, sign_webhook
 
 
@@ -155,3 +164,24 @@ class TestKeyFormats:
         """The signing helper's PEM is what load_public_key reads."""
         key = new_private_key()
         assert load_public_key(public_pem(key)).public_numbers() == key.public_key().public_numbers()
+
+
+class TestSegmentDecoding:
+    @given(st.binary(max_size=64))
+    def test_every_canonical_spelling_decodes_to_its_bytes(self, data: bytes) -> None:
+        """What any base64url encoder writes (no padding) reads back as the same bytes."""
+        assert base64url_segment(_b64(data).encode()) == data
+
+    @given(
+        st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/. ", max_size=24)
+    )
+    def test_only_the_one_canonical_spelling_is_accepted(self, text: str) -> None:
+        """A segment is accepted exactly when re-encoding its bytes gives it back: no padding, no spare
+        bits set, no character outside base64url (the check PyJWT makes, done without re-encoding)."""
+        segment = text.encode()
+        try:
+            canonical = _b64(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))).encode()
+        except ValueError:
+            canonical = None
+        expected = canonical == segment and re.fullmatch(rb"[A-Za-z0-9_-]*", segment) is not None
+        assert (base64url_segment(segment) is not None) == expected

@@ -1,0 +1,80 @@
+"""RabbitMQ for the tests: a vhost of their own on the server at 127.0.0.1:5672 (skipped, saying why, when
+there is none), and a TCP proxy that can stop passing bytes, to catch a process between two steps."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from worker.infra.embedded_redis import free_port
+
+HOST, PORT = "127.0.0.1", 5672
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def rabbitmq_vhost() -> Iterator[str]:
+    """A fresh vhost for guest, deleted afterwards: its broker URL (amqp://guest:guest@127.0.0.1:5672/vhost)."""
+    try:
+        socket.create_connection((HOST, PORT), timeout=1).close()
+    except OSError:
+        pytest.skip(f"RabbitMQ is not reachable at {HOST}:{PORT} (start one to run the RabbitMQ tests)")
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is not on PATH: the RabbitMQ tests make a vhost of their own with it")
+    vhost = f"wrw-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"amqp://guest:guest@{HOST}:{PORT}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+class TcpProxy:
+    """Forwards a loopback port to RabbitMQ; `hold()` stops passing what clients send (nothing they
+    publish arrives), as a network that went quiet."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.holding = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._sockets: list[socket.socket] = [self._server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self) -> None:
+        self.holding.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((HOST, PORT), timeout=5)
+            upstream.settimeout(None)
+            self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, outbound: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not (outbound and self.holding.is_set()):
+                    target.sendall(data)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
