@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
     runs = [(pool, n) for pool in args.pools.split(",") for n in counts]
-    if args.broker and "broker_url" not in Settings.model_fields:
+    if args.broker and "broker_url" not in Settings.model_fields:  # a checkout before issue 17
         parser.error("this checkout has no BROKER_URL setting yet: --broker would measure Redis")
     print(f"scaling: {uptime()}", flush=True)
     before = baseline()
