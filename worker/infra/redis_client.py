@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterPipeline, RedisCluster
 from redis.retry import Retry
 
 from worker.settings import Settings, SettingsError
@@ -51,3 +52,31 @@ def async_client(url: str) -> redis.asyncio.Redis:
         retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
     )
     return client
+
+
+class StoreCluster(RedisCluster):
+    """redis-py's cluster client, with `pipeline()` a MULTI/EXEC by default as on a single Redis: code that
+    means one atomic step gets one (and redis-py refuses it when its keys span hash slots), instead of
+    the cluster client's default of a plain, non-atomic batch."""
+
+    def pipeline(self, transaction: bool | None = True, shard_hint: object = None) -> ClusterPipeline:
+        return super().pipeline(transaction=transaction, shard_hint=shard_hint)  # type: ignore[no-any-return, no-untyped-call]
+
+
+def cluster_client(url: str, *, timeout: float = 5.0) -> StoreCluster:
+    """A cluster client from the URL of any one node (it learns the others); answers are strings."""
+    return StoreCluster.from_url(  # type: ignore[no-any-return, no-untyped-call]
+        url,
+        decode_responses=True,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
+
+
+def store_client(settings: Settings, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:
+    """The store's client as the settings say: one Redis, or (`STORE_CLUSTER=true`) a Redis Cluster through
+    any of its nodes. Typed as `redis.Redis`: the store calls only the commands both share."""
+    url = require_redis_url(settings)
+    if settings.store_cluster:
+        return cluster_client(url, timeout=timeout)  # type: ignore[return-value]
+    return sync_client(url, timeout=timeout, retries=retries)
