@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
@@ -54,13 +57,52 @@ def async_client(url: str) -> redis.asyncio.Redis:
     return client
 
 
+class StorePipeline(ClusterPipeline):
+    """A cluster pipeline that can run writes once its MULTI committed (`after_commit`): an instance's
+    analytics counts, which live in the instance's slot, after a member's step (worker/store/stats.py)."""
+
+    def __init__(self, client: RedisCluster, **options: Any) -> None:
+        super().__init__(**options)
+        self._client = client
+        self._after_commit: list[Callable[[RedisCluster], object]] = []
+
+    def after_commit(self, write: Callable[[RedisCluster], object]) -> None:
+        self._after_commit.append(write)
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        writes, self._after_commit = self._after_commit, []
+        answers: list[Any] = super().execute(raise_on_error)
+        for write in writes:
+            write(self._client)
+        return answers
+
+    def reset(self) -> None:
+        super().reset()  # type: ignore[no-untyped-call]
+        self._after_commit = []
+
+
 class StoreCluster(RedisCluster):
     """redis-py's cluster client, with `pipeline()` a MULTI/EXEC by default as on a single Redis: code that
     means one atomic step gets one (and redis-py refuses it when its keys span hash slots), instead of
     the cluster client's default of a plain, non-atomic batch."""
 
-    def pipeline(self, transaction: bool | None = True, shard_hint: object = None) -> ClusterPipeline:
-        return super().pipeline(transaction=transaction, shard_hint=shard_hint)  # type: ignore[no-any-return, no-untyped-call]
+    def pipeline(self, transaction: bool | None = True, shard_hint: object = None) -> StorePipeline:
+        if shard_hint:
+            raise redis.RedisError("shard_hint is not supported in cluster mode")
+        return StorePipeline(
+            self,
+            nodes_manager=self.nodes_manager,
+            commands_parser=self.commands_parser,
+            startup_nodes=self.nodes_manager.startup_nodes,
+            result_callbacks=self.result_callbacks,
+            cluster_response_callbacks=self.cluster_response_callbacks,
+            read_from_replicas=self.read_from_replicas,
+            load_balancing_strategy=self.load_balancing_strategy,
+            reinitialize_steps=self.reinitialize_steps,
+            retry=self.retry,
+            lock=self._lock,
+            transaction=transaction,
+        )
 
 
 def cluster_client(url: str, *, timeout: float = 5.0) -> StoreCluster:

@@ -4,6 +4,9 @@ CROSSSLOT: such a step fails a test here, not production."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import fakeredis
 import pytest
 
@@ -32,3 +35,16 @@ def single_redis(redis_url: str) -> object:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def connect(request: pytest.FixtureRequest, real_redis: object, redis_url: str) -> Callable[[], Any]:
+    """Makes another client of `real_redis`'s kind (a thread's own connection in the concurrency tests)."""
+    from redis.cluster import RedisCluster
+
+    from worker.infra.redis_client import cluster_client, sync_client
+
+    if isinstance(real_redis, RedisCluster):
+        url = request.getfixturevalue("redis_cluster").url
+        return lambda: cluster_client(url)
+    return lambda: sync_client(redis_url)
