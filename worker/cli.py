@@ -16,6 +16,7 @@ from worker.commands import loyalty_program as loyalty_program_commands
 from worker.commands import members as members_commands
 from worker.commands import program_versions as program_versions_commands
 from worker.commands import site_settings as site_settings_commands
+from worker.commands import store as store_commands
 from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
 
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     members_commands.register(commands)
     instances_commands.register(commands)
     console_commands.register(commands)
+    store_commands.register(commands)
     api_keys_commands.register(commands)
     return parser
 
