@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterPipeline, RedisCluster
+from redis.commands.cluster import READ_COMMANDS
 from redis.retry import Retry
 
 from worker.settings import Settings, SettingsError
@@ -103,6 +104,18 @@ class StoreCluster(RedisCluster):
             lock=self._lock,
             transaction=transaction,
         )
+
+    def _execute_pipeline_by_slot(
+        self, command: str, slots_to_args: Mapping[int, Iterable[Any]]
+    ) -> list[Any]:
+        """redis-py's multi-key commands (a DEL of keys in many slots) sent slot by slot on a plain pipeline:
+        redis-py asks `pipeline()` for it, which is a MULTI here."""
+        replicas = self.read_from_replicas and command in READ_COMMANDS
+        pipe = self.pipeline(transaction=False)
+        for slot, slot_args in slots_to_args.items():
+            node = self.nodes_manager.get_node_from_slot(slot, replicas)
+            pipe.execute_command(command, *slot_args, target_nodes=[node])  # type: ignore[no-untyped-call]
+        return pipe.execute()
 
 
 def cluster_client(url: str, *, timeout: float = 5.0) -> StoreCluster:
