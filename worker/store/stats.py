@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from worker import keys
 from worker.engine.recording import Recorded
@@ -366,7 +367,14 @@ def closure_counts(instance_id: str, kind: str, item_id: str, now: datetime) -> 
 
 
 def save_closure(client: redis.Redis, closed_key: str, field: str, record: str, counts: Counts) -> bool:
-    """HSETNX the closed record and, only when it is new, its counts, in one Lua call."""
+    """HSETNX the closed record and, only when it is new, its counts, in one Lua call; on a Redis Cluster
+    (the record in the member's slot, the counts in the instance's) the counts right after the record, by
+    the one call that set it: a crash between loses them, never doubles them."""
+    if isinstance(client, RedisCluster):
+        if not client.hsetnx(closed_key, field, record):
+            return False
+        counts.queue(client)
+        return True
     day_key = keys.stats_day(counts.instance_id, counts.day)
     alive_key = keys.stats_alive(counts.instance_id)
     args: list[Any] = [field, record, STATS_TTL_SECONDS, len(counts.fields)]
