@@ -26,9 +26,9 @@ def _print_json(value: Any) -> None:
 
 
 def _store() -> Any:
-    from worker.infra.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import store_client
 
-    return sync_client(require_redis_url(get_settings()))
+    return store_client(get_settings())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
