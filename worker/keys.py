@@ -207,7 +207,9 @@ def member_closed(instance_id: str, contact_id: str) -> str:
 
 
 def reward_index(instance_id: str) -> str:
-    return f"wrw:reward-index:{instance_id}"
+    """Hash: reward log id → its contact id. Under the instance's tag `{instanceId}`, with `reward_times`:
+    both change in one MULTI (one slot under Redis Cluster)."""
+    return f"wrw:reward-index:{{{_checked_instance(instance_id)}}}"
 
 
 def members(instance_id: str) -> str:
@@ -216,7 +218,9 @@ def members(instance_id: str) -> str:
 
 
 def program(instance_id: str) -> str:
-    return f"wrw:program:{instance_id}"
+    """JSON: the live program. Under the instance's tag `{instanceId}`, with its draft, versions and audit
+    log: a publish changes them in one WATCH/MULTI (one slot under Redis Cluster)."""
+    return f"wrw:program:{{{_checked_instance(instance_id)}}}"
 
 
 PROGRAMS = "wrw:program:*"
@@ -225,7 +229,7 @@ PROGRAMS = "wrw:program:*"
 
 def program_instance(key: str) -> str:
     """The instance id in a `program` key."""
-    return key.removeprefix("wrw:program:")
+    return key.removeprefix("wrw:program:").removeprefix("{").removesuffix("}")
 
 
 # The Wix client's shared state (worker/wix/): access tokens, their refresh lock, the rate limiter.
@@ -385,7 +389,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         storefront_choice(i),
         reward_times(i),
         job_runs(i),
-        f"wrw:stats:{i}:*",
+        f"wrw:stats:{{{i}}}:*",
         api_key_index(i),
         loyalty_tiers_copy(i),
         loyalty_rewards_copy(i),
@@ -418,18 +422,18 @@ def instance_outbox(instance_id: str) -> str:
 
 def program_draft(instance_id: str) -> str:
     """JSON: the instance's unpublished program draft ({document, who, at})."""
-    return f"wrw:program-draft:{_checked_instance(instance_id)}"
+    return f"wrw:program-draft:{{{_checked_instance(instance_id)}}}"
 
 
 def program_versions(instance_id: str) -> str:
     """Hash: each published version of the instance's program (number -> {version, who, at, note,
     document}), the oldest trimmed."""
-    return f"wrw:program-versions:{_checked_instance(instance_id)}"
+    return f"wrw:program-versions:{{{_checked_instance(instance_id)}}}"
 
 
 def audit_log(instance_id: str) -> str:
     """List: the instance's audit entries ({at, who, action, details}), newest first, trimmed."""
-    return f"wrw:audit-log:{_checked_instance(instance_id)}"
+    return f"wrw:audit-log:{{{_checked_instance(instance_id)}}}"
 
 
 # Reward coupons by code (worker/store/coupon_codes.py): an order's applied coupon finds its reward log.
@@ -455,7 +459,7 @@ def storefront_choice(instance_id: str) -> str:
 
 def reward_times(instance_id: str) -> str:
     """Sorted set: reward log id → its `createdAt` (epoch seconds), every reward log of the instance."""
-    return f"wrw:reward-times:{_checked_instance(instance_id)}"
+    return f"wrw:reward-times:{{{_checked_instance(instance_id)}}}"
 
 
 # The operations room (worker/console/job_runs.py).
@@ -486,29 +490,30 @@ def member_action(instance_id: str, contact_id: str, action_id: str) -> str:
     return f"{member(instance_id, contact_id)}:action:{action_id}"
 
 
-# Analytics counts (worker/store/stats.py, read by worker/analytics/overview.py): per instance per UTC day.
+# Analytics counts (worker/store/stats.py, read by worker/analytics/overview.py): per instance per UTC day,
+# under the instance's tag `{instanceId}`: one Lua call writes a step's counts (one slot under Redis Cluster).
 
 
 def stats_day(instance_id: str, day: str) -> str:
     """Hash: the day's counts (`events`, `logs`, `rewardLogs.issued.coupon`, `item|streak|s1|logs`, ...)."""
-    return f"wrw:stats:{_checked_instance(instance_id)}:{day}"
+    return f"wrw:stats:{{{_checked_instance(instance_id)}}}:{day}"
 
 
 def stats_members(instance_id: str, day: str, stage: str) -> str:
     """HyperLogLog: the distinct members of the day at a stage (`logged`, `milestone`, `issued`, `redeemed`,
     or `item|{kind}|{itemId}`)."""
-    return f"wrw:stats:{_checked_instance(instance_id)}:{day}:members:{stage}"
+    return f"wrw:stats:{{{_checked_instance(instance_id)}}}:{day}:members:{stage}"
 
 
 def stats_alive(instance_id: str) -> str:
     """Hash: streak runs started and not yet closed, now (`streaks`, `item|streak|{itemId}`)."""
-    return f"wrw:stats:{_checked_instance(instance_id)}:alive"
+    return f"wrw:stats:{{{_checked_instance(instance_id)}}}:alive"
 
 
 def stats_counted_order(instance_id: str, purpose: str, order_id: str) -> str:
     """Set once an order (or a points earn, by its key's digest) was counted for `purpose` (`paid`,
     `redeemed`, `earn`): each counts once."""
-    return f"wrw:stats:{_checked_instance(instance_id)}:order:{purpose}:{order_id}"
+    return f"wrw:stats:{{{_checked_instance(instance_id)}}}:order:{purpose}:{order_id}"
 
 
 # Loyalty tiers (worker/loyalty/tiers.py, worker/progress/tiers.py).

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     dry_run_max_events: int = Field(default=200_000, ge=1)  # a dry-run replays at most this many events
     # Signs the merchant console's sessions and sign-in links (worker/console/sessions.py), 32+ bytes.
     console_secret: SecretStr | None = None
+    # The store's URL names one node of a Redis Cluster: its clients are redis-py's cluster client, and every
+    # atomic step stays within one hash slot (worker/keys.py).
+    store_cluster: bool = False
 
     @property
     def store_address(self) -> str | None:

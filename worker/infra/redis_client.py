@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterPipeline, RedisCluster
+from redis.commands.cluster import READ_COMMANDS
 from redis.retry import Retry
 
 from worker.settings import Settings, SettingsError
@@ -52,3 +57,87 @@ def async_client(url: str) -> redis.asyncio.Redis:
         retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
     )
     return client
+
+
+class StorePipeline(ClusterPipeline):
+    """A cluster pipeline that can run writes once its MULTI committed (`after_commit`): an instance's
+    analytics counts, which live in the instance's slot, after a member's step (worker/store/stats.py)."""
+
+    def __init__(self, client: RedisCluster, **options: Any) -> None:
+        super().__init__(**options)
+        self._client = client
+        self._after_commit: list[Callable[[RedisCluster], object]] = []
+
+    def after_commit(self, write: Callable[[RedisCluster], object]) -> None:
+        self._after_commit.append(write)
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:  # type: ignore[override]
+        """A Lua call in the pipeline, routed by its keys like any command (redis-py's cluster pipeline
+        refuses EVAL outright); in a MULTI its keys must share the MULTI's slot, as every command's must."""
+        return self.execute_command("EVAL", script, numkeys, *keys_and_args)  # type: ignore[no-untyped-call]
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        writes, self._after_commit = self._after_commit, []
+        answers: list[Any] = super().execute(raise_on_error)
+        for write in writes:
+            write(self._client)
+        return answers
+
+    def reset(self) -> None:
+        super().reset()  # type: ignore[no-untyped-call]
+        self._after_commit = []
+
+
+class StoreCluster(RedisCluster):
+    """redis-py's cluster client, with `pipeline()` a MULTI/EXEC by default as on a single Redis: code that
+    means one atomic step gets one (and redis-py refuses it when its keys span hash slots), instead of
+    the cluster client's default of a plain, non-atomic batch."""
+
+    def pipeline(self, transaction: bool | None = True, shard_hint: object = None) -> StorePipeline:
+        if shard_hint:
+            raise redis.RedisError("shard_hint is not supported in cluster mode")
+        return StorePipeline(
+            self,
+            nodes_manager=self.nodes_manager,
+            commands_parser=self.commands_parser,
+            startup_nodes=self.nodes_manager.startup_nodes,
+            result_callbacks=self.result_callbacks,
+            cluster_response_callbacks=self.cluster_response_callbacks,
+            read_from_replicas=self.read_from_replicas,
+            load_balancing_strategy=self.load_balancing_strategy,
+            reinitialize_steps=self.reinitialize_steps,
+            retry=self.retry,
+            lock=self._lock,
+            transaction=transaction,
+        )
+
+    def _execute_pipeline_by_slot(
+        self, command: str, slots_to_args: Mapping[int, Iterable[Any]]
+    ) -> list[Any]:
+        """redis-py's multi-key commands (a DEL of keys in many slots) sent slot by slot on a plain pipeline:
+        redis-py asks `pipeline()` for it, which is a MULTI here."""
+        replicas = self.read_from_replicas and command in READ_COMMANDS
+        pipe = self.pipeline(transaction=False)
+        for slot, slot_args in slots_to_args.items():
+            node = self.nodes_manager.get_node_from_slot(slot, replicas)
+            pipe.execute_command(command, *slot_args, target_nodes=[node])  # type: ignore[no-untyped-call]
+        return pipe.execute()
+
+
+def cluster_client(url: str, *, timeout: float = 5.0) -> StoreCluster:
+    """A cluster client from the URL of any one node (it learns the others); answers are strings."""
+    return StoreCluster.from_url(  # type: ignore[no-any-return, no-untyped-call]
+        url,
+        decode_responses=True,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
+
+
+def store_client(settings: Settings, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:
+    """The store's client as the settings say: one Redis, or (`STORE_CLUSTER=true`) a Redis Cluster through
+    any of its nodes. Typed as `redis.Redis`: the store calls only the commands both share."""
+    url = require_redis_url(settings)
+    if settings.store_cluster:
+        return cluster_client(url, timeout=timeout)  # type: ignore[return-value]
+    return sync_client(url, timeout=timeout, retries=retries)

@@ -141,6 +141,10 @@ class Jobs:
         with self._redis.pipeline() as pipe:
             pipe.hset(keys.job_record(job_id), mapping=record)
             pipe.expire(keys.job_record(job_id), RECORD_TTL_SECONDS)
+            pipe.execute()
+        # The indexes live in other hash slots (Redis Cluster): written after the record they point at,
+        # each write idempotent, in one round trip.
+        with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(keys.job_last(instance_id, name), job_id, ex=RECORD_TTL_SECONDS)
             pipe.zadd(keys.job_runs(instance_id), {job_id: time.time()})
             pipe.zremrangebyrank(keys.job_runs(instance_id), 0, -RUNS_KEPT - 1)
@@ -191,15 +195,17 @@ class Jobs:
                 pipe.hset(key, "total", str(batch.total))
             if stalls > MAX_STALLS:  # stuck: failed, the cursor kept for a replay to resume from
                 pipe.hset(key, mapping={"status": "failed", "finishedAt": now_iso()})
-                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
-                pipe.zrem(keys.JOBS_RUNNING, job_id)
             elif batch.cursor is None:
                 pipe.hset(key, mapping={"status": "succeeded", "finishedAt": now_iso(), "cursor": ""})
-                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
-                pipe.zrem(keys.JOBS_RUNNING, job_id)
             else:
                 pipe.hset(key, "cursor", batch.cursor)
             pipe.execute()
+        if stalls > MAX_STALLS or batch.cursor is None:
+            # Other hash slots (Redis Cluster): released once the record says it ended; idempotent.
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
+                pipe.zrem(keys.JOBS_RUNNING, job_id)
+                pipe.execute()
         return batch
 
     @staticmethod

@@ -337,9 +337,9 @@ class _Eraser:
                     if dropped:
                         pipe.hdel(key, *dropped)
                     pipe.hset(key, mapping=kept)
-                    if kept["status"] != raw.get("status"):  # it was still queued: not any more
-                        pipe.zrem(keys.QUEUED_EVENTS, key)
                     pipe.execute()
+                    if kept["status"] != raw.get("status"):  # it was still queued: not any more
+                        self.redis.zrem(keys.QUEUED_EVENTS, key)  # another slot, so after the record
                     return True
                 except redis.WatchError:
                     continue

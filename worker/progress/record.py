@@ -151,9 +151,10 @@ def issue_reward(
 
     def also(pipe: Any) -> None:
         outbox.add(pipe, member_outbox, intents, time.time())
-        # In the same MULTI: a log issued with a code is found by it (worker/store/coupon_codes.py).
-        coupon_codes.claim(pipe, instance_id, coupon_code, contact_id, reward_log_id)
 
+    # Outside the member's slot, so before the MULTI: a log issued with a code is found by it; a redemption
+    # checks the log's own `couponCode` (worker/store/coupon_codes.py).
+    coupon_codes.claim(client, instance_id, coupon_code, contact_id, reward_log_id)
     reward_log, changed = update_reward_log(client, key, issue, instance_id=instance_id, now=now, also=also)
     if reward_log is None:
         raise NotFound(f"no reward log {reward_log_id}")

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import redis
 
-from worker.infra.redis_client import require_redis_url, sync_client
+from worker.infra.redis_client import store_client
 from worker.jobs.runner import JobContext
 from worker.runtime import dispatcher
 from worker.settings import get_settings, wix_configured
@@ -17,7 +17,7 @@ from worker.wix.client import WixClient
 @lru_cache
 def redis_store() -> redis.Redis:
     """The workers' Redis client for state (journal, dead letters, counters)."""
-    return sync_client(require_redis_url(get_settings()))
+    return store_client(get_settings())
 
 
 @lru_cache

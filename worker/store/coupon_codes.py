@@ -1,11 +1,11 @@
 """Reward coupons by code: which of an instance's reward logs a coupon code was stamped on.
 
 A paid order names the coupons it used only by code (`appliedDiscounts[].coupon.code`); this index finds
-the reward log in one HGET. The entry is queued on the MULTI that stamps the code on the reward log
-(worker.progress.record.issue_reward), so a reward log issued with a code is always found by it, and a
-code is never found before its log is issued. (That MULTI spans the member's slot and the instance's
-index: fine on one Redis; under Redis Cluster the entry would have to move before the MULTI, as the
-reward index's does, and the marking's check of the log's own `couponCode` already allows for that.)
+the reward log in one HGET. The entry is written just before the MULTI that stamps the code on the reward
+log (worker.progress.record.issue_reward): the index is in the instance's slot and the log in the member's,
+which no one step spans under Redis Cluster. So a reward log issued with a code is always found by it; an
+entry may name a log not (yet) stamped with its code, which the redemption's check of the log's own
+`couponCode` turns away.
 
 One code names one reward log: the first stamped with it keeps it (HSETNX). The app's own codes come from
 the reward log id, so they are unique by construction; a code someone issues by hand on a second log (a
@@ -39,10 +39,9 @@ def _entry(contact_id: str, reward_log_id: str) -> str:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"))
 
 
-def claim(pipe: Any, instance_id: str, code: str, contact_id: str, reward_log_id: str) -> None:
-    """Queue on `pipe` (the MULTI stamping the code): the code names this reward log unless it names one
-    already."""
-    pipe.hsetnx(keys.coupon_codes(instance_id), code, _entry(contact_id, reward_log_id))
+def claim(client: redis.Redis, instance_id: str, code: str, contact_id: str, reward_log_id: str) -> None:
+    """Before the MULTI stamping the code: the code names this reward log unless it names one already."""
+    client.hsetnx(keys.coupon_codes(instance_id), code, _entry(contact_id, reward_log_id))
 
 
 def owner(client: redis.Redis, instance_id: str, code: str) -> CodeOwner | None:

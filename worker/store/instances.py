@@ -7,6 +7,11 @@ existed), `removedAt`, `purgedAt`, `lastEventAt`, `embedding` (JSON: `{"embedded
 "at"}` or `{"embedded": false, "error", "at"}`), `wixProgramStatus` and `wixProgramReadAt`. The rest of
 the code asks one question, `is_removed` (one HGET); the receiver asks it inside its own Lua call
 (worker/web/event_queue.py).
+
+The instance's hash and the two indexes (every instance, the removed ones) live in different hash slots
+under Redis Cluster, so no step writes them together: each write to an index is idempotent (ZADD NX, ZREM)
+and is sent again by the same call's retry (a redelivered event, the purge's next run); a reader skips an
+index entry whose hash is not there yet.
 """
 
 from __future__ import annotations
@@ -25,14 +30,13 @@ REMOVED = "removed"
 FIRST_EVENT = "first_event"
 APP_INSTALLED = "AppInstalled"
 
-# KEYS: the instance's hash, the index of instances. ARGV: the event time (ISO), its epoch seconds, the
-# instance id. Stamps lastEventAt (never backwards: events arrive out of order); an instance never seen
+# KEYS: the instance's hash. ARGV: the event time (ISO), its epoch seconds. Stamps lastEventAt (never
+# backwards: events arrive out of order); an instance never seen
 # before is recorded as installed by this first event. Returns the status it had before ("" when unknown).
 _TOUCH = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   redis.call('HSET', KEYS[1], 'status', 'installed', 'installedAt', ARGV[1], 'installedVia', 'first_event')
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[3])
   status = ''
 end
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastEventTs') or '-1')
@@ -71,9 +75,8 @@ def require_installed(client: redis.Redis, instance_id: str) -> None:
 def touch(client: redis.Redis, instance_id: str, at: datetime) -> str:
     """Note an event of the instance; the status it had before (`""`: unknown until now, and recorded as
     installed by this event)."""
-    answer = client.eval(
-        _TOUCH, 2, keys.instance(instance_id), keys.INSTANCES, utc_stamp(at), str(at.timestamp()), instance_id
-    )
+    client.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)  # the index entry first
+    answer = client.eval(_TOUCH, 1, keys.instance(instance_id), utc_stamp(at), str(at.timestamp()))
     return answer if isinstance(answer, str) else ""
 
 
@@ -81,12 +84,14 @@ def record_installed(client: redis.Redis, instance_id: str, at: datetime, via: s
     """The app is installed on the site (again): True when it was removed before (a reinstall, which
     cancels the purge of its data)."""
     key = keys.instance(instance_id)
+    with client.pipeline(transaction=False) as pipe:  # the indexes first: the purge no longer finds it
+        pipe.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)
+        pipe.zrem(keys.REMOVED_INSTANCES, instance_id)
+        pipe.execute()
     with client.pipeline(transaction=True) as pipe:
         pipe.hget(key, "status")
         pipe.hset(key, mapping={"status": INSTALLED, "installedAt": utc_stamp(at), "installedVia": via})
         pipe.hdel(key, "purgedAt")
-        pipe.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)
-        pipe.zrem(keys.REMOVED_INSTANCES, instance_id)
         before = pipe.execute()[0]
     return bool(before == REMOVED)
 
@@ -94,9 +99,11 @@ def record_installed(client: redis.Redis, instance_id: str, at: datetime, via: s
 def record_removed(client: redis.Redis, instance_id: str, at: datetime) -> None:
     """The app is removed from the site: from now on `is_removed`; its data waits for the purge."""
     key = keys.instance(instance_id)
-    with client.pipeline(transaction=True) as pipe:
+    with client.pipeline(transaction=True) as pipe:  # removed first, then the purge's index
         pipe.hset(key, mapping={"status": REMOVED, "removedAt": utc_stamp(at)})
         pipe.hsetnx(key, "installedAt", utc_stamp(at))
+        pipe.execute()
+    with client.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)
         pipe.zadd(keys.REMOVED_INSTANCES, {instance_id: at.timestamp()})
         pipe.execute()
@@ -133,10 +140,8 @@ def record_wix_program(client: redis.Redis, instance_id: str, program_status: st
 
 def mark_purged(client: redis.Redis, instance_id: str, at: datetime) -> None:
     """The removed instance's data is gone; its registry entry stays (status `removed`, `purgedAt`)."""
-    with client.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.instance(instance_id), "purgedAt", utc_stamp(at))
-        pipe.zrem(keys.REMOVED_INSTANCES, instance_id)
-        pipe.execute()
+    client.hset(keys.instance(instance_id), "purgedAt", utc_stamp(at))
+    client.zrem(keys.REMOVED_INSTANCES, instance_id)
 
 
 def get(client: redis.Redis, instance_id: str) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from worker import keys
 from worker.identifiers import identifier_problem
@@ -78,21 +79,51 @@ class EventJournal:
             fields["reason"] = reason
         if error is not None:
             fields["error"] = error
+        contact_id = (normalized or {}).get("contactId")
+        if isinstance(self._redis, RedisCluster):
+            known = isinstance(contact_id, str) and identifier_problem(contact_id) is None
+            self._settle_across_slots(instance_id, event_id, status, fields, contact_id if known else None)
+            return
         pipe = self._redis.pipeline(transaction=True)
         stats.queue_event(pipe, key, instance_id, status, datetime.now(UTC))  # before the HSET: sees the old
         pipe.hset(key, mapping=fields)
         pipe.hdel(key, "message", *[f for f in ("reason", "error") if f not in fields])
         pipe.expire(key, self._ttl)
         pipe.zrem(keys.QUEUED_EVENTS, key)
-        contact_id = (normalized or {}).get("contactId")
         if isinstance(contact_id, str) and identifier_problem(contact_id) is None:
-            # The member's timeline: the same ids, kept as long as their records (worker/console/members.py).
-            index = keys.member_events(instance_id, contact_id)
-            settled_at = time.time()
-            pipe.zadd(index, {event_id: settled_at})
-            pipe.zremrangebyscore(index, "-inf", settled_at - self._ttl)
-            pipe.expire(index, self._ttl)
+            self._queue_timeline(pipe, instance_id, contact_id, event_id)
         pipe.execute()
+
+    def _queue_timeline(self, pipe: Any, instance_id: str, contact_id: str, event_id: str) -> None:
+        """The member's timeline: the same ids, kept as long as their records (worker/console/members.py)."""
+        index = keys.member_events(instance_id, contact_id)
+        settled_at = time.time()
+        pipe.zadd(index, {event_id: settled_at})
+        pipe.zremrangebyscore(index, "-inf", settled_at - self._ttl)
+        pipe.expire(index, self._ttl)
+
+    def _settle_across_slots(
+        self, instance_id: str, event_id: str, status: str, fields: dict[str, str], contact_id: str | None
+    ) -> None:
+        """`settle` on a Redis Cluster, where the record, the day's counts, the member's timeline and the
+        queued-events index are four slots: the record in one MULTI (which also reads its old status, so
+        only one settling counts the event), then the count, the timeline, and last the index entry (until
+        it goes, the lost-events sweep may send the event again, which finds it settled). A crash between
+        loses at most the event's count, never doubles it."""
+        key = keys.event_record(instance_id, event_id)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, "status")
+            pipe.hset(key, mapping=fields)
+            pipe.hdel(key, "message", *[f for f in ("reason", "error") if f not in fields])
+            pipe.expire(key, self._ttl)
+            before = pipe.execute()[0]
+        if status == "processed" and before != "processed":
+            stats.count_event(self._redis, instance_id, datetime.now(UTC))
+        if contact_id is not None:
+            with self._redis.pipeline(transaction=True) as pipe:
+                self._queue_timeline(pipe, instance_id, contact_id, event_id)
+                pipe.execute()
+        self._redis.zrem(keys.QUEUED_EVENTS, key)
 
     def member_events(
         self, instance_id: str, contact_id: str, *, offset: int = 0, limit: int = 20

@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from worker import keys
 from worker.engine.recording import Recorded
@@ -105,6 +106,16 @@ return 1
 """
 
 
+def _eval_in_step(pipe: Any, script: str, *arguments: Any) -> None:
+    """Queue a Lua call of the instance's counts on `pipe`, a MULTI; on a Redis Cluster's MULTI (which
+    takes no Lua, and whose keys are the member's slot) the call is made once the MULTI commits."""
+    after_commit = getattr(pipe, "after_commit", None)
+    if after_commit is None:
+        pipe.eval(script, *arguments)
+    else:
+        after_commit(lambda client: client.eval(script, *arguments))
+
+
 class Counts:
     """The counts of one step, queued on its MULTI by `queue`."""
 
@@ -147,7 +158,10 @@ class Counts:
 
     def queue(self, pipe: Any) -> None:
         """Queue the counts on `pipe` (a MULTI) as one Lua call (`_QUEUE`: one command to send, not a dozen),
-        each day key kept STATS_TTL_SECONDS; nothing when there is nothing to count."""
+        each day key kept STATS_TTL_SECONDS; nothing when there is nothing to count. On a Redis Cluster the
+        counts (the instance's slot) cannot join a member's MULTI: they are written right after it commits
+        (`after_commit`, worker/infra/redis_client.py), so a crash between the two loses them, never
+        doubles them (README "The store on Redis Cluster")."""
         if not self:
             return
         stages = sorted(self.members)
@@ -161,7 +175,7 @@ class Counts:
         for stage in stages:
             args += [len(self.members[stage]), *sorted(self.members[stage])]
         day_key, alive_key = keys.stats_day(self.instance_id, self.day), keys.stats_alive(self.instance_id)
-        pipe.eval(_QUEUE, 2 + len(hlls), day_key, alive_key, *hlls, *args)
+        _eval_in_step(pipe, _QUEUE, 2 + len(hlls), day_key, alive_key, *hlls, *args)
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.members or self.alive)
@@ -274,7 +288,7 @@ def queue_redeemed_order(pipe: Any, instance_id: str, redemption: dict[str, Any]
     if amount is not None and currency is not None:
         fields += [f"revenue.redeemed.{currency}", amount]
     mark = keys.stats_counted_order(instance_id, "redeemed", order_id)
-    pipe.eval(_ONCE, 2, mark, keys.stats_day(instance_id, day_of(now)), STATS_TTL_SECONDS, *fields)
+    _eval_in_step(pipe, _ONCE, 2, mark, keys.stats_day(instance_id, day_of(now)), STATS_TTL_SECONDS, *fields)
 
 
 def count_paid_order(
@@ -317,6 +331,15 @@ def queue_event(pipe: Any, record_key: str, instance_id: str, status: str, now: 
     pipe.eval(_EVENT, 2, record_key, keys.stats_day(instance_id, day_of(now)), status, str(STATS_TTL_SECONDS))
 
 
+def count_event(client: redis.Redis, instance_id: str, now: datetime) -> None:
+    """One webhook handled (a Redis Cluster's settling, which has read the record's old status itself)."""
+    day_key = keys.stats_day(instance_id, day_of(now))
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hincrby(day_key, "events", 1)
+        pipe.expire(day_key, STATS_TTL_SECONDS)
+        pipe.execute()
+
+
 # KEYS: the member's closed records, the day hash, the alive hash. ARGV: the record's field and JSON, the
 # TTL, how many (field, amount) pairs of the day hash follow, those pairs, then the alive hash's pairs.
 _CLOSURE = """
@@ -344,7 +367,14 @@ def closure_counts(instance_id: str, kind: str, item_id: str, now: datetime) -> 
 
 
 def save_closure(client: redis.Redis, closed_key: str, field: str, record: str, counts: Counts) -> bool:
-    """HSETNX the closed record and, only when it is new, its counts, in one Lua call."""
+    """HSETNX the closed record and, only when it is new, its counts, in one Lua call; on a Redis Cluster
+    (the record in the member's slot, the counts in the instance's) the counts right after the record, by
+    the one call that set it: a crash between loses them, never doubles them."""
+    if isinstance(client, RedisCluster):
+        if not client.hsetnx(closed_key, field, record):
+            return False
+        counts.queue(client)
+        return True
     day_key = keys.stats_day(counts.instance_id, counts.day)
     alive_key = keys.stats_alive(counts.instance_id)
     args: list[Any] = [field, record, STATS_TTL_SECONDS, len(counts.fields)]

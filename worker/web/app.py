@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from worker.dispatch import Dispatcher
 from worker.infra.error_reporting import init_sentry
-from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, sync_client
+from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, store_client
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.event_publishers import event_publisher
@@ -60,7 +60,7 @@ def create_app(
     if async_redis is None or store is None:
         url = require_redis_url(settings)
         async_redis = async_redis or async_client(url)
-        store = store or sync_client(url, timeout=WEB_TIMEOUT, retries=False)
+        store = store or store_client(settings, timeout=WEB_TIMEOUT, retries=False)
     key_text = settings.public_key_text()
     verifier = (
         TokenVerifier(load_public_key(key_text), leeway=settings.jwt_leeway_seconds) if key_text else None

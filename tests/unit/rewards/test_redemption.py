@@ -239,7 +239,7 @@ class TestRedeeming:
         before = set(client.keys("*"))
         issue(client, reward_log, now, code=code)
         new = set(client.keys("*")) - before
-        counts = {key for key in new if key.startswith(f"wrw:stats:{INSTANCE}:")}  # the day's "issued" count
+        counts = {key for key in new if key.startswith(f"wrw:stats:{{{INSTANCE}}}:")}  # the day's "issued"
         assert new - counts == {keys.coupon_codes(INSTANCE)}
         assert process(client, order_event(now, code="X" * 101), now) == "processed"
         assert process(client, order_event(now, code=code), now) == "processed"

@@ -88,13 +88,13 @@ class TestReserve:
         for key in real_redis.scan_iter(match=f"wrw:caps:{{{INSTANCE}}}:*"):
             assert real_redis.ttl(key) > 0, key
 
-    def test_concurrent_reservations_never_overshoot(self, real_redis: redis.Redis, redis_url: str) -> None:
+    def test_concurrent_reservations_never_overshoot(self, real_redis: redis.Redis, connect) -> None:
         """8 threads, 200 earns of 7 (each sent twice) for one member: exactly min(cap, budget) granted."""
         grants: dict[str, set[int]] = {}
         lock = threading.Lock()
 
         def work(worker: int) -> None:
-            client = redis.Redis.from_url(redis_url, decode_responses=True)
+            client = connect()
             for n in range(200):
                 key = f"k{(n * 8 + worker) % 100}"  # every key reserved by two workers
                 points = reserve(client, "c1", key, 7, 500, 450)

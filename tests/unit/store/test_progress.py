@@ -127,15 +127,16 @@ class TestOneSlotPerMember:
     def test_every_key_a_log_writes_shares_the_members_hash_tag(self, store, fake_store) -> None:
         """State, identifier, reward log and outbox all live in the member's slot; only the indexes
         (reward log ids and their times, members for the sweep, outboxes for the relay) are outside, and
-        the analytics counts of the day (worker/store/stats.py: on one Redis, in the same MULTI)."""
+        the analytics counts of the day (worker/store/stats.py: on one Redis, in the same MULTI; on a
+        cluster right after it)."""
         record(store, "spend-500", "order-1", value=300)
         program_keys = ("wrw:program:", "wrw:program-versions:", "wrw:audit-log:")  # the program's save
-        program_keys += ("wrw:stats:inst-1:",)
-        written = {key for key in fake_store.keys("*") if not key.startswith(program_keys)}
+        program_keys += ("wrw:stats:{inst-1}:",)
+        written = {key for key in fake_store.scan_iter("*") if not key.startswith(program_keys)}
         outside = {key for key in written if not key.startswith("wrw:{inst-1:c1}:")}
         assert outside == {
-            "wrw:reward-index:inst-1",
-            "wrw:reward-times:inst-1",
+            "wrw:reward-index:{inst-1}",
+            "wrw:reward-times:{inst-1}",
             "wrw:members:inst-1",
             "wrw:outbox-index",
         }
@@ -154,7 +155,7 @@ class TestOneSlotPerMember:
         """If the process died after the MULTI, the client's retry (a duplicate) indexes the reward log."""
         outcome = record(store, "spend-500", "order-1", value=300)
         reward_id = outcome.answer["achievedMilestoneRewardLog"]["id"]
-        fake_store.delete("wrw:reward-index:inst-1")
+        fake_store.delete("wrw:reward-index:{inst-1}")
         assert store.reward_log("inst-1", reward_id) is None
         assert record(store, "spend-500", "order-1", value=300).duplicate
         assert store.reward_log("inst-1", reward_id)["milestoneId"] == "half"

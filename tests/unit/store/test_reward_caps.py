@@ -7,8 +7,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
-
 from worker.engine.logs import accept_log
 from worker.store.progress import ProgressStore
 
@@ -62,7 +60,7 @@ def test_the_third_reward_of_the_month_is_capped(fake_store) -> None:
     assert sorted(f for f in fields if f.startswith("fulfil:")) == issued  # nothing sent for the capped one
 
 
-def test_logs_recorded_at_once_never_issue_past_the_cap(real_redis, redis_url) -> None:
+def test_logs_recorded_at_once_never_issue_past_the_cap(real_redis, connect) -> None:
     """Eight logs of one member over three days (three milestones reached, for two places), recorded by
     eight threads at once against a real Redis: exactly two reward logs (the member's step is atomic)."""
     ProgressStore(real_redis).save_program("i", {"challenges": [DAILY]})
@@ -70,7 +68,7 @@ def test_logs_recorded_at_once_never_issue_past_the_cap(real_redis, redis_url) -
     lock = threading.Lock()
 
     def work(day: int) -> None:
-        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        client = connect()
         outcome = record(ProgressStore(client), f"o{day}", NOW - timedelta(days=day % 3, hours=day))
         with lock:
             outcomes.append(outcome)

@@ -1,0 +1,35 @@
+"""`STORE_CLUSTER`: the store's client is redis-py's cluster client through any one node, whose pipeline is
+a MULTI (a step across slots is refused), or one Redis's client without it."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import CrossSlotTransactionError
+
+from worker.infra.redis_client import store_client
+from worker.settings import Settings
+
+
+def test_without_store_cluster_the_store_is_one_redis(redis_url: str) -> None:
+    client = store_client(Settings(redis_url=redis_url))
+    assert isinstance(client, redis.Redis) and not isinstance(client, RedisCluster)
+    client.close()
+
+
+def test_with_store_cluster_any_node_reaches_the_whole_cluster(redis_cluster, cluster_store) -> None:
+    """Through the third node: keys of every slot are read and written; a MULTI across slots fails."""
+    url = f"redis://127.0.0.1:{redis_cluster.ports[2]}/0"
+    client = store_client(Settings(redis_url=url, store_cluster=True))
+    assert isinstance(client, RedisCluster)
+    for n in range(20):
+        client.set(f"wrw:probe:{n}", n)
+    names = [f"wrw:probe:{n}" for n in range(20)]
+    assert [int(v) for v in cluster_store.mget_nonatomic(names)] == list(range(20))
+    assert len({cluster_store.keyslot(name) for name in names}) > 1  # the keys span slots (and nodes)
+    with pytest.raises(CrossSlotTransactionError), client.pipeline() as pipe:
+        pipe.set("wrw:{a}:x", 1)
+        pipe.set("wrw:{b}:x", 1)
+        pipe.execute()
+    client.close()

@@ -1,0 +1,47 @@
+"""Keys written before the Redis Cluster layout are renamed under their instance's tag, once, and a key
+whose new name is taken is left alone; the renamed data is what the store then reads."""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+
+from worker import keys
+from worker.store import key_layout
+from worker.store.key_layout import new_name
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("wrw:program:inst-1", "wrw:program:{inst-1}"),
+        ("wrw:program-versions:inst-1", "wrw:program-versions:{inst-1}"),
+        ("wrw:stats:inst-1:2026-11-20:members:logged", "wrw:stats:{inst-1}:2026-11-20:members:logged"),
+        ("wrw:program:{inst-1}", None),
+        ("wrw:{inst-1:c1}:rewards", None),
+    ],
+)
+def test_each_old_name_has_its_new_one(old: str, new: str | None) -> None:
+    assert new_name(old) == new
+
+
+def test_the_upgrade_renames_once_and_never_overwrites() -> None:
+    """On the single Redis it runs on (a RENAME cannot cross a cluster's slots)."""
+    fake_store = fakeredis.FakeRedis(decode_responses=True)
+    fake_store.set("wrw:program:inst-1", '{"version": 3, "document": {}}')
+    fake_store.hset("wrw:stats:inst-1:2026-11-20", "events", 7)
+    fake_store.hset("wrw:reward-index:inst-1", "rl_1", "c1")
+    fake_store.set("wrw:audit-log:inst-2", "old")
+    fake_store.set(keys.audit_log("inst-2"), "new")
+    result = key_layout.upgrade(fake_store)
+    assert (result.renamed, result.left) == (3, ["wrw:audit-log:inst-2"])
+    assert fake_store.get(keys.program("inst-1")) == '{"version": 3, "document": {}}'
+    assert fake_store.hget(keys.stats_day("inst-1", "2026-11-20"), "events") == "7"
+    assert fake_store.hget(keys.reward_index("inst-1"), "rl_1") == "c1"
+    assert fake_store.get(keys.audit_log("inst-2")) == "new"
+    assert key_layout.upgrade(fake_store).renamed == 0
+
+
+def test_on_a_cluster_the_upgrade_refuses_and_says_where_to_run_it(cluster_store) -> None:
+    with pytest.raises(key_layout.LayoutError, match="single Redis"):
+        key_layout.upgrade(cluster_store)

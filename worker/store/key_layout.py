@@ -1,0 +1,72 @@
+"""The key layout's upgrade for Redis Cluster: the keys that moved under their instance's hash tag.
+
+Issue 17 put an instance's program, draft, versions, audit log, reward index, reward times and analytics
+counts under the tag `{instanceId}` (worker/keys.py), so each step that writes them together stays in one
+hash slot. Data written before keeps its old names (`wrw:program:inst-1`, `wrw:stats:inst-1:2026-11-20`,
+...); `upgrade` renames each to its new name (`wrw:program:{inst-1}`, `wrw:stats:{inst-1}:2026-11-20`).
+
+Run it once on the single Redis, with the service stopped, before starting this version (and before moving
+the data to a cluster: a RENAME cannot cross slots there). It is idempotent; a key whose new name exists
+already is left alone and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+from redis.cluster import RedisCluster
+
+from worker.identifiers import is_instance_id
+
+# The prefixes whose next part is the instance id; `wrw:program:` last (it is a prefix of no other here,
+# but `wrw:program-draft:` etc. are matched by their own).
+MOVED_PREFIXES = (
+    "wrw:program:",
+    "wrw:program-draft:",
+    "wrw:program-versions:",
+    "wrw:audit-log:",
+    "wrw:reward-index:",
+    "wrw:reward-times:",
+    "wrw:stats:",
+)
+
+
+class LayoutError(Exception):
+    """The upgrade cannot run against this store."""
+
+
+@dataclass
+class Upgrade:
+    renamed: int = 0
+    left: list[str] = field(default_factory=list)  # old keys whose new name was taken
+
+
+def new_name(key: str) -> str | None:
+    """The key's name in the new layout, or None when it is not an old-layout key."""
+    for prefix in MOVED_PREFIXES:
+        if not key.startswith(prefix):
+            continue
+        rest = key.removeprefix(prefix)
+        instance_id, colon, tail = rest.partition(":")
+        if not is_instance_id(instance_id):  # already `{instanceId}`, or not ours
+            return None
+        return f"{prefix}{{{instance_id}}}{colon}{tail}"
+    return None
+
+
+def upgrade(client: redis.Redis, batch: int = 1000) -> Upgrade:
+    """Rename every old-layout key to its new name (RENAMENX: an existing new key is never overwritten)."""
+    if isinstance(client, RedisCluster):
+        raise LayoutError("run the layout upgrade on the single Redis, before moving its data to a cluster")
+    result = Upgrade()
+    for prefix in MOVED_PREFIXES:
+        for key in list(client.scan_iter(match=f"{prefix}*", count=batch)):
+            target = new_name(str(key))
+            if target is None:
+                continue
+            if client.renamenx(key, target):
+                result.renamed += 1
+            else:
+                result.left.append(str(key))
+    return result
