@@ -31,7 +31,7 @@ from worker.analytics.overview import ALLOWED_DAYS, BadRange
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
-from worker.identifiers import validation_message
+from worker.identifiers import InvalidIdentifier, validation_message
 from worker.jobs.runner import UnknownJob
 from worker.loyalty.referrals import ClaimRefused, NoReferral, NoReferralProgram, UnknownReferralCode
 from worker.loyalty.spending import RedeemRefused
@@ -123,6 +123,8 @@ Entry = Answer | Callable[[Any], Answer]
 
 DOMAIN_ERRORS: dict[type[Exception], Entry] = {
     LogRejected: Answer(422, "rejected"),
+    # An identifier that cannot name a Redis key (a key builder refused it), wherever a route met it.
+    InvalidIdentifier: Answer(422, "invalid_request"),
     ProgramInvalid: Answer(
         422, "invalid_program", lambda _: "the program has problems", lambda e: e.problems
     ),

@@ -15,6 +15,7 @@ from worker.analytics.overview import BadRange
 from worker.engine.logs import LogRejected
 from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
+from worker.identifiers import InvalidIdentifier
 from worker.jobs.runner import UnknownJob
 from worker.loyalty.referrals import ClaimRefused, NoReferral, NoReferralProgram, UnknownReferralCode
 from worker.loyalty.spending import RedeemRefused
@@ -35,6 +36,13 @@ PROBLEMS = [{"path": "streaks[0].id", "message": "is required"}]
 # (the exception a route lets rise, status, code, message, details)
 CASES: list[tuple[Exception, int, str, str, Any]] = [
     (LogRejected("streak 'x' is paused, not live"), 422, "rejected", "streak 'x' is paused, not live", None),
+    (
+        InvalidIdentifier("not an instance id for a key: '/'"),
+        422,
+        "invalid_request",
+        "not an instance id for a key: '/'",
+        None,
+    ),
     (ProgramInvalid(PROBLEMS), 422, "invalid_program", "the program has problems", PROBLEMS),
     (NotFound("no reward log rl_1"), 404, "not_found", "no reward log rl_1", None),
     (Conflict("already issued"), 409, "conflict", "already issued", None),
