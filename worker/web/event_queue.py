@@ -30,15 +30,21 @@ QUEUE = queue_of(PROCESS_EVENT)
 MAX_BATCH = 256
 
 # KEYS: the journal record of each event, then each event's instance registry entry, then the index of
-# queued events, then the queue. ARGV: for each event, its task message and its record's fields as JSON.
-# Returns, for each event in order, 1 (queued), 0 (seen before) or 2 (its site removed the app: not
-# queued, nothing written; AppInstalled and AppRemoved always pass). The record keeps the message until
-# the event settles, so a message that vanished between Redis and a worker can be sent again
-# (worker.runtime.lost_events).
+# queued events, then the queue when the broker is the store's Redis. ARGV: for each event, its task
+# message and its record's fields as JSON. Returns, for each event in order, 1 (queued), 0 (seen before)
+# or 2 (its site removed the app: not queued, nothing written; AppInstalled and AppRemoved always pass).
+# The record keeps the message until the event settles, so a message that vanished between Redis and a
+# worker can be sent again (worker.runtime.lost_events).
+#
+# Without the queue key (a broker on another server, e.g. RabbitMQ) nothing is pushed: the caller
+# publishes each queued event's message and answers once the broker confirmed them. An event seen before
+# whose record is still `queued` then answers its kept message instead of 0: the receiver that wrote it
+# may have died (or answered 503) before its publish was confirmed, so it is published again (a task
+# whose event is already settled does nothing).
 _ENQUEUE = """
-local queue = KEYS[#KEYS]
-local index = KEYS[#KEYS - 1]
-local n = (#KEYS - 2) / 2
+local n = math.floor((#KEYS - 1) / 2)
+local index = KEYS[2 * n + 1]
+local queue = KEYS[2 * n + 2]
 local results = {}
 for i = 1, n do
   local r = cjson.decode(ARGV[2 * i])
@@ -47,38 +53,12 @@ for i = 1, n do
     results[i] = 2
   elseif redis.call('EXISTS', KEYS[i]) == 1 then
     results[i] = 0
+    if not queue then
+      local status, message = unpack(redis.call('HMGET', KEYS[i], 'status', 'message'))
+      if status == 'queued' and message then results[i] = message end
+    end
   else
-    redis.call('LPUSH', queue, ARGV[2 * i - 1])
-    redis.call('HSET', KEYS[i], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
-               'eventType', r.eventType, 'taskId', r.taskId,
-               'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
-    redis.call('EXPIRE', KEYS[i], %d)
-    redis.call('ZADD', index, r.queuedAt, KEYS[i])
-    results[i] = 1
-  end
-end
-return results
-"""
-
-
-# With a broker on another server (RabbitMQ): the same checks and journal write, no push; the caller then
-# publishes each queued event's message and answers once the broker confirmed them. An event seen before
-# whose record is still `queued` answers its kept message instead of 0: the receiver that wrote it may
-# have died (or answered 503) before its publish was confirmed, so it is published again (a task whose
-# event is already settled does nothing). KEYS and ARGV as above, without the queue.
-_JOURNAL_ONLY = """
-local index = KEYS[#KEYS]
-local n = (#KEYS - 1) / 2
-local results = {}
-for i = 1, n do
-  local r = cjson.decode(ARGV[2 * i])
-  if r.eventType ~= 'AppInstalled' and r.eventType ~= 'AppRemoved'
-     and redis.call('HGET', KEYS[n + i], 'status') == 'removed' then
-    results[i] = 2
-  elseif redis.call('EXISTS', KEYS[i]) == 1 then
-    local status, message = unpack(redis.call('HMGET', KEYS[i], 'status', 'message'))
-    if status == 'queued' and message then results[i] = message else results[i] = 0 end
-  else
+    if queue then redis.call('LPUSH', queue, ARGV[2 * i - 1]) end
     redis.call('HSET', KEYS[i], 'status', 'queued', 'instanceId', r.instanceId, 'eventId', r.eventId,
                'eventType', r.eventType, 'taskId', r.taskId,
                'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
@@ -146,8 +126,7 @@ class EventQueue:
         publisher: Publisher | None = None,
     ) -> None:
         self._publisher = publisher
-        script = _ENQUEUE if publisher is None else _JOURNAL_ONLY
-        self._script = client.register_script(script % record_ttl_seconds)
+        self._script = client.register_script(_ENQUEUE % record_ttl_seconds)
         self._timeout = timeout
         self._waiting: list[tuple[str, str, str, bytes, asyncio.Future[str]]] = []
         self._sender: asyncio.Task[None] | None = None
