@@ -235,3 +235,15 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def serious_violations(page: Any, axe: str) -> list[tuple[str, Any]]:
+    """axe-core's serious and critical violations on `page` (axe's script text injected first), each as
+    its rule id and the nodes it names."""
+    page.add_script_tag(content=axe)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], [node["target"] for node in v["nodes"]])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

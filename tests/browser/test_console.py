@@ -19,6 +19,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, signed  # noqa: F401  (importable from here as before)
+from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -179,13 +180,6 @@ class TestConsole:
             )
             for url in (console.entry(signed(SITE)), programme, f"{console.api}/dashboard/"):
                 page.goto(url)
-                page.add_script_tag(content=axe)
-                result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-                serious = [
-                    (v["id"], [node["target"] for node in v["nodes"]])
-                    for v in result["violations"]
-                    if v["impact"] in ("serious", "critical")
-                ]
-                assert serious == [], url
+                assert serious_violations(page, axe) == [], url
         finally:
             context.close()

@@ -26,6 +26,7 @@ import pytest
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
 from tests.browser.harness import AXE, ROOT
+from tests.browser.harness import serious_violations as harness_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
     ADMIN_TOKEN,
@@ -105,13 +106,7 @@ def scanned(browser: Any) -> Iterator[Any]:
 
 
 def serious_violations(page: Any) -> list[tuple[str, Any]]:
-    page.add_script_tag(content=AXE.read_text())
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        (v["id"], [node["target"] for node in v["nodes"]])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    return harness_violations(page, AXE.read_text())
 
 
 def footer(tab: Tab) -> str:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -148,14 +149,7 @@ class TestProgrammeForms:
             page.locator('[id="streaks[0].milestones[0].milestoneTargetValue"]').fill("-1")
             page.get_by_role("button", name="Save the forms as a draft").first.click()
             page.get_by_role("alert").filter(has_text="Not saved").wait_for()
-            page.add_script_tag(content=axe)
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            serious = [
-                (v["id"], [node["target"] for node in v["nodes"]])
-                for v in result["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
-            assert serious == []
+            assert serious_violations(page, axe) == []
         finally:
             context.close()
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests import wix_samples
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
-from tests.browser.harness import Embed, PageServer, member_page
+from tests.browser.harness import Embed, PageServer, member_page, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -278,13 +278,6 @@ class TestMemberPage:
                 f"{base}/{site.contact_id}?session={session}",
             ):
                 page.goto(url)
-                page.add_script_tag(content=axe)
-                result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-                serious = [
-                    (v["id"], [node["target"] for node in v["nodes"]])
-                    for v in result["violations"]
-                    if v["impact"] in ("serious", "critical")
-                ]
-                assert serious == [], url
+                assert serious_violations(page, axe) == [], url
         finally:
             context.close()

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests import wix_samples
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -164,13 +165,6 @@ class TestOverview:
             assert page.locator("svg.chart").count() >= 8  # and 3 comparisons once there are items
             for summary in page.locator("details.chart-data summary").all():
                 summary.click()
-            page.add_script_tag(content=axe)
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            serious = [
-                (v["id"], [node["target"] for node in v["nodes"]])
-                for v in result["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
-            assert serious == []
+            assert serious_violations(page, axe) == []
         finally:
             context.close()

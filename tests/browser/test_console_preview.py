@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests import wix_samples
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -153,13 +154,6 @@ class TestPreview:
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             page.goto(f"{console.api}/dashboard/sites/{SITE}/preview?session={quote(session)}")
             assert page.locator('[data-item="streak:daily"]').count() == 1
-            page.add_script_tag(content=axe)
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            serious = [
-                (v["id"], [node["target"] for node in v["nodes"]])
-                for v in result["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
-            assert serious == []
+            assert serious_violations(page, axe) == []
         finally:
             context.close()

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests import wix_samples
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -175,13 +176,6 @@ class TestRewardsPage:
             base = f"{console.api}/dashboard/sites/{SITE}/rewards"
             for query in ({"session": session}, {"session": session, "from": "not-a-date"}):
                 page.goto(f"{base}?{httpx.QueryParams(query)}")
-                page.add_script_tag(content=axe)
-                result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-                serious = [
-                    (v["id"], [node["target"] for node in v["nodes"]])
-                    for v in result["violations"]
-                    if v["impact"] in ("serious", "critical")
-                ]
-                assert serious == [], query
+                assert serious_violations(page, axe) == [], query
         finally:
             context.close()

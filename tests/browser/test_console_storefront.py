@@ -17,6 +17,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -159,13 +160,6 @@ class TestStorefront:
             for url in (page.url, f"{site.api}{preview}"):
                 page.goto(url)
                 page.locator("body").wait_for()
-                page.add_script_tag(content=axe)
-                result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-                serious = [
-                    (v["id"], [node["target"] for node in v["nodes"]])
-                    for v in result["violations"]
-                    if v["impact"] in ("serious", "critical")
-                ]
-                assert serious == [], url
+                assert serious_violations(page, axe) == [], url
         finally:
             context.close()
