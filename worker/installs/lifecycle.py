@@ -37,6 +37,7 @@ from worker.wix.events import EventIgnored, NormalizedEvent
 logger = logging.getLogger(__name__)
 
 REMOVED_REASON = "the app was removed from this site: its events are not processed"
+LATE_REASON = "a late install or removal, older than the site's last one: the site's status is kept"
 INSTALL_INTENT = "install"  # the install task's intent in the instance's outbox (one at a time)
 NOT_CONFIGURED = "Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)"
 NO_PUBLIC_BASE_URL = "PUBLIC_BASE_URL is not set: the widget's host is unknown, so the script is not embedded"
@@ -54,16 +55,26 @@ def admit_event(client: redis.Redis, event: NormalizedEvent, follow_ups: Dispatc
     if installing:
         outbox.put(client, keys.instance_outbox(instance_id), [install_intent(instance_id)], time.time())
     before = instances.touch(client, instance_id, at)
-    if event.name == "app_installed":
-        if instances.record_installed(client, instance_id, at):
-            logger.info("app installed again: the site's data is kept", extra={"instance_id": instance_id})
-    elif event.name == "app_removed":
-        instances.record_removed(client, instance_id, at)
-        logger.info("app removed from the site", extra={"instance_id": instance_id})
+    if event.name in ("app_installed", "app_removed"):
+        _record_install_or_removal(client, event)
     elif before == instances.REMOVED:
         raise EventIgnored(REMOVED_REASON)
     if installing:
         send_on_installed(follow_ups, instance_id)
+
+
+def _record_install_or_removal(client: redis.Redis, event: NormalizedEvent) -> None:
+    """EventIgnored for a late one (a redelivery older than the site's last install or removal): a removal
+    delivered after the reinstall that followed it must not remove the site, nor a late install revive it."""
+    instance_id, at = event.instanceId, event.occurredAt
+    try:
+        if event.name == "app_removed":
+            instances.record_removed(client, instance_id, at)
+            logger.info("app removed from the site", extra={"instance_id": instance_id})
+        elif instances.record_installed(client, instance_id, at):
+            logger.info("app installed again: the site's data is kept", extra={"instance_id": instance_id})
+    except instances.StaleChange as late:
+        raise EventIgnored(LATE_REASON) from late
 
 
 def install_intent(instance_id: str) -> outbox.Intent:

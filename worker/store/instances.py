@@ -3,10 +3,11 @@ install did (the Wix loyalty program status read then, the embedded script).
 
 One hash per instance (`keys.instance`): `status` (`installed` or `removed`), `installedAt`,
 `installedVia` (`AppInstalled`, or `first_event` for a site that installed the app before the registry
-existed), `removedAt`, `purgedAt`, `lastEventAt`, `embedding` (JSON: `{"embedded": true, "parameters",
-"at"}` or `{"embedded": false, "error", "at"}`), `wixProgramStatus` and `wixProgramReadAt`. The rest of
-the code asks one question, `is_removed` (one HGET); the receiver asks it inside its own Lua call
-(worker/web/event_queue.py).
+existed), `removedAt`, `statusTs` (the epoch seconds of the event that set `status`: a late install or
+removal older than it changes nothing), `purgedAt`, `lastEventAt`, `embedding` (JSON: `{"embedded": true,
+"parameters", "at"}` or `{"embedded": false, "error", "at"}`), `wixProgramStatus` and `wixProgramReadAt`.
+The rest of the code asks one question, `is_removed` (one HGET); the receiver asks it inside its own Lua
+call (worker/web/event_queue.py).
 
 The instance's hash and the two indexes (every instance, the removed ones) live in different hash slots
 under Redis Cluster, so no step writes them together: each write to an index is idempotent (ZADD NX, ZREM)
@@ -36,7 +37,8 @@ APP_INSTALLED = "AppInstalled"
 _TOUCH = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
-  redis.call('HSET', KEYS[1], 'status', 'installed', 'installedAt', ARGV[1], 'installedVia', 'first_event')
+  redis.call('HSET', KEYS[1], 'status', 'installed', 'installedAt', ARGV[1], 'installedVia', 'first_event',
+             'statusTs', ARGV[2])
   status = ''
 end
 local last = tonumber(redis.call('HGET', KEYS[1], 'lastEventTs') or '-1')
@@ -80,29 +82,63 @@ def touch(client: redis.Redis, instance_id: str, at: datetime) -> str:
     return answer if isinstance(answer, str) else ""
 
 
+# KEYS: the instance's hash. ARGV: the new status, the change's time (ISO), its epoch seconds, how it was
+# installed. Installs and removals arrive out of order (a late redelivery, a retried task): a change older
+# than the one the status holds (`statusTs`) changes nothing and answers "stale"; otherwise the status it
+# had before ("" when unknown).
+_SET_STATUS = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'statusTs') or '-1')
+if tonumber(ARGV[3]) < current then
+  return 'stale'
+end
+local before = redis.call('HGET', KEYS[1], 'status') or ''
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'statusTs', ARGV[3])
+if ARGV[1] == 'installed' then
+  redis.call('HSET', KEYS[1], 'installedAt', ARGV[2], 'installedVia', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'purgedAt')
+else
+  redis.call('HSET', KEYS[1], 'removedAt', ARGV[2])
+  redis.call('HSETNX', KEYS[1], 'installedAt', ARGV[2])
+end
+return before
+"""
+
+
+class StaleChange(Exception):
+    """An install or removal older than the site's last one: it arrived late and changes nothing."""
+
+    def __init__(self, instance_id: str, status: str) -> None:
+        super().__init__(f"a late {status} of instance {instance_id!r}, older than the site's last change")
+        self.instance_id = instance_id
+
+
+def _set_status(client: redis.Redis, instance_id: str, status: str, at: datetime, via: str = "") -> str:
+    answer = client.eval(
+        _SET_STATUS, 1, keys.instance(instance_id), status, utc_stamp(at), str(at.timestamp()), via
+    )
+    if answer == "stale":
+        raise StaleChange(instance_id, status)
+    return answer if isinstance(answer, str) else ""
+
+
 def record_installed(client: redis.Redis, instance_id: str, at: datetime, via: str = APP_INSTALLED) -> bool:
     """The app is installed on the site (again): True when it was removed before (a reinstall, which
-    cancels the purge of its data)."""
-    key = keys.instance(instance_id)
-    with client.pipeline(transaction=False) as pipe:  # the indexes first: the purge no longer finds it
+    cancels the purge of its data). StaleChange when the site's last removal is newer than `at`.
+
+    The hash first, then the indexes: a crash between leaves the site in the removed index, where the purge
+    finds it installed and deletes nothing, until the task's retry (same event) removes the entry."""
+    before = _set_status(client, instance_id, INSTALLED, at, via)
+    with client.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)
         pipe.zrem(keys.REMOVED_INSTANCES, instance_id)
         pipe.execute()
-    with client.pipeline(transaction=True) as pipe:
-        pipe.hget(key, "status")
-        pipe.hset(key, mapping={"status": INSTALLED, "installedAt": utc_stamp(at), "installedVia": via})
-        pipe.hdel(key, "purgedAt")
-        before = pipe.execute()[0]
-    return bool(before == REMOVED)
+    return before == REMOVED
 
 
 def record_removed(client: redis.Redis, instance_id: str, at: datetime) -> None:
-    """The app is removed from the site: from now on `is_removed`; its data waits for the purge."""
-    key = keys.instance(instance_id)
-    with client.pipeline(transaction=True) as pipe:  # removed first, then the purge's index
-        pipe.hset(key, mapping={"status": REMOVED, "removedAt": utc_stamp(at)})
-        pipe.hsetnx(key, "installedAt", utc_stamp(at))
-        pipe.execute()
+    """The app is removed from the site: from now on `is_removed`; its data waits for the purge.
+    StaleChange when the site was installed (again) after `at`."""
+    _set_status(client, instance_id, REMOVED, at)  # removed first, then the purge's index
     with client.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)
         pipe.zadd(keys.REMOVED_INSTANCES, {instance_id: at.timestamp()})

@@ -93,6 +93,23 @@ class TestAdmitEvent:
         assert instances.status(fake_store, INSTANCE) == "installed"
         assert len(sent.resent) == 2
 
+    def test_a_late_install_or_removal_is_ignored_and_the_newer_status_kept(self, fake_store) -> None:
+        """Wix delivers AppRemoved, then a retried AppInstalled that occurred before it: the site stays
+        removed and its events stay ignored; a removal older than the reinstall does not remove it."""
+        sent = RecordedDispatcher()
+        admit_event(fake_store, event("app_installed"), sent)
+        admit_event(fake_store, event("app_removed", T0 + timedelta(days=2)), sent)
+        with pytest.raises(EventIgnored, match="late install or removal"):
+            admit_event(fake_store, event("app_installed", T0 + timedelta(days=1)), sent)
+        assert instances.is_removed(fake_store, INSTANCE)
+        with pytest.raises(EventIgnored, match="removed"):
+            admit_event(fake_store, event("order_paid", T0 + timedelta(days=3)), sent)
+        admit_event(fake_store, event("app_installed", T0 + timedelta(days=4)), sent)
+        with pytest.raises(EventIgnored, match="late install or removal"):
+            admit_event(fake_store, event("app_removed", T0 + timedelta(days=3)), sent)
+        admit_event(fake_store, event("order_paid", T0 + timedelta(days=5)), sent)
+        assert instances.status(fake_store, INSTANCE) == "installed"
+
     def test_the_worker_settles_a_removed_sites_event_as_ignored(self, fake_store) -> None:
         """An event queued before the removal reaches the worker after it: settled `ignored`, no rules run."""
         instances.record_removed(fake_store, INSTANCE, T0)

@@ -51,6 +51,36 @@ class TestRegistry:
         assert instances.removed_before(fake_store, T0 + timedelta(days=40)) == []
         assert instances.get(fake_store, INSTANCE)["installedAt"] == "2026-11-07T09:00:00Z"  # type: ignore[index]
 
+    def test_a_late_install_older_than_the_removal_changes_nothing(self, fake_store) -> None:
+        """An AppInstalled delivered after the removal that followed it: the site stays removed and its
+        data waits for the purge."""
+        instances.record_installed(fake_store, INSTANCE, T0)
+        instances.record_removed(fake_store, INSTANCE, T0 + timedelta(days=3))
+        with pytest.raises(instances.StaleChange):
+            instances.record_installed(fake_store, INSTANCE, T0 + timedelta(days=1))
+        assert instances.is_removed(fake_store, INSTANCE)
+        assert instances.removed_before(fake_store, T0 + timedelta(days=4)) == [INSTANCE]
+
+    def test_a_late_removal_older_than_the_reinstall_changes_nothing(self, fake_store) -> None:
+        """An AppRemoved delivered after the reinstall that followed it: the site stays installed, out of
+        the purge's reach; the same removal delivered in order still removes."""
+        instances.record_removed(fake_store, "other", T0)
+        instances.record_installed(fake_store, INSTANCE, T0 + timedelta(days=2))
+        with pytest.raises(instances.StaleChange):
+            instances.record_removed(fake_store, INSTANCE, T0 + timedelta(days=1))
+        assert not instances.is_removed(fake_store, INSTANCE)
+        assert instances.removed_before(fake_store, T0 + timedelta(days=40)) == ["other"]
+        instances.record_removed(fake_store, INSTANCE, T0 + timedelta(days=2))  # same instant: in order
+        assert instances.is_removed(fake_store, INSTANCE)
+
+    def test_a_late_removal_older_than_the_first_event_changes_nothing(self, fake_store) -> None:
+        """A site first seen through an ordinary event (installed before the registry) keeps that status
+        against a removal older than the event: Wix sends no events of a removed app."""
+        instances.touch(fake_store, INSTANCE, T0 + timedelta(days=2))
+        with pytest.raises(instances.StaleChange):
+            instances.record_removed(fake_store, INSTANCE, T0)
+        assert instances.status(fake_store, INSTANCE) == "installed"
+
     def test_embedding_and_program_status_are_kept(self, fake_store) -> None:
         """The embedding (or its error) and the Wix program status read at install show in the entry."""
         instances.record_installed(fake_store, INSTANCE, T0)
