@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, signed  # noqa: F401  (importable from here as before)
+from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, daily_programme, signed  # noqa: F401  (importable from here as before)
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -26,16 +26,10 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     module_redis_url,
     wait_for,
 )
-from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c014"
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000c015"
-PROGRAM = program(
-    streaks=[
-        streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAM = daily_programme()
 
 
 def public_streak_name(console: Console) -> str:

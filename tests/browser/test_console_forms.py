@@ -17,22 +17,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
     module_redis_url,
 )
-from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000f014"
-PROGRAM = program(
-    streaks=[
-        streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAM = daily_programme()
 TARGET = "challenges[0].milestones[0].milestoneTargetValue"
 
 
