@@ -170,32 +170,10 @@ def drop_canceled(
     client.set(keys.referral_canceled(instance_id, order_id), "1", ex=MARK_TTL_SECONDS)
     if not friend_id:
         return None
-    friend_key = keys.referral(instance_id, friend_id)
-    answer: dict[str, Any] = {}
-
-    def step(pipe: Any) -> Callable[[Any], None] | None:
-        raw = pipe.get(friend_key)
-        current: dict[str, Any] = json.loads(raw) if raw else {}
-        if current.get("status") != "held" or current.get("orderId") != order_id:
-            return None
-        current.update(status="dropped", reason=ORDER_CANCELED, decidedAt=stamp(now))
-        current["history"].append(
-            history_entry("dropped", now, orderId=order_id, reason=REASONS[ORDER_CANCELED])
-        )
-        answer.update(current)
-        cap_key = keys.referral_cap(instance_id, str(current["referrerId"]), str(current["capPeriod"]))
-
-        def writes(multi: Any) -> None:
-            multi.set(friend_key, json.dumps(current))
-            multi.decr(cap_key)
-            multi.zrem(keys.referrals_due(instance_id), friend_id)
-
-        return writes
-
-    if update(client, [friend_key], step):
+    dropped = _end_hold(client, instance_id, friend_id, "dropped", ORDER_CANCELED, now, order_id=order_id)
+    if dropped is not None:
         logger.info("referral dropped: order cancelled", extra={"instance_id": instance_id})
-        return answer
-    return None
+    return dropped
 
 
 def refuse_held(
@@ -203,17 +181,34 @@ def refuse_held(
 ) -> dict[str, Any] | None:
     """A held referral a check refuses when its hold ends (the same payment details): `refused` with the
     reason, its place in the cap given back. Answers it when this refused it."""
+    refused = _end_hold(client, instance_id, friend_id, "refused", reason, now)
+    if refused is not None:
+        logger.info("referral refused at release", extra={"instance_id": instance_id, "reason": reason})
+    return refused
+
+
+def _end_hold(
+    client: redis.Redis,
+    instance_id: str,
+    friend_id: str,
+    status: str,
+    reason: str,
+    now: datetime,
+    order_id: str | None = None,
+) -> dict[str, Any] | None:
+    """The friend's held referral (held for `order_id`, when given) becomes `status` with `reason`, its
+    place in the cap given back and out of the due index, in one step. Answers it when this changed it."""
     friend_key = keys.referral(instance_id, friend_id)
     answer: dict[str, Any] = {}
 
     def step(pipe: Any) -> Callable[[Any], None] | None:
         raw = pipe.get(friend_key)
         current: dict[str, Any] = json.loads(raw) if raw else {}
-        if current.get("status") != "held":
+        if current.get("status") != "held" or order_id not in (None, current.get("orderId")):
             return None
-        current.update(status="refused", reason=reason, decidedAt=stamp(now))
+        current.update(status=status, reason=reason, decidedAt=stamp(now))
         current["history"].append(
-            history_entry("refused", now, orderId=current.get("orderId"), reason=REASONS.get(reason))
+            history_entry(status, now, orderId=current.get("orderId"), reason=REASONS.get(reason))
         )
         answer.update(current)
         cap_key = keys.referral_cap(instance_id, str(current["referrerId"]), str(current["capPeriod"]))
@@ -225,10 +220,7 @@ def refuse_held(
 
         return writes
 
-    if update(client, [friend_key], step):
-        logger.info("referral refused at release", extra={"instance_id": instance_id, "reason": reason})
-        return answer
-    return None
+    return answer if update(client, [friend_key], step) else None
 
 
 def due_friends(client: redis.Redis, instance_id: str, now: datetime, limit: int) -> list[str]:
