@@ -7,7 +7,6 @@ A screenshot of the Home page goes to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,8 +163,7 @@ class TestConsole:
             page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             # a version that differs from live, whatever ran before: its diff table is scanned too
-            renamed = copy.deepcopy(PROGRAM)
-            renamed["streaks"][0]["name"] = "Renamed for the scan"
+            renamed = daily_programme(name="Renamed for the scan")
             assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200
             versions = console.admin("GET", f"/instances/{SITE}/program/versions").json()["versions"]
             version = versions[1]["version"]  # newest first: the one before the renamed live program

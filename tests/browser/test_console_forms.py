@@ -137,7 +137,7 @@ class TestProgrammeForms:
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
             page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
-            renamed = {**PROGRAM, "streaks": [{**PROGRAM["streaks"][0], "name": "Renamed for the scan"}]}
+            renamed = daily_programme(name="Renamed for the scan")
             assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200
             page.goto(f"{console.api}/dashboard/sites/{SITE}/program?from=1&to=live&session={quote(session)}")
             page.locator('[id="streaks[0].milestones[0].milestoneTargetValue"]').fill("-1")
