@@ -8,11 +8,13 @@ A test module makes its own module-scoped fixture from `console_stack`, its site
     def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console]:  # noqa: F811
         with console_stack(fake_wix, module_redis_url) as stack:
             stack.install(SITE)
-            stack.publish(SITE, PROGRAM)
+            stack.publish(SITE, daily_programme())
             yield stack
 
-and signs in with `tab.page.goto(console.entry(signed(SITE)))`. The web process and the worker start
-together (their start-ups overlap); both are stopped at the end, whatever happens.
+and signs in with `tab.page.goto(console.entry(signed(SITE)))`. Their programmes are `daily_programme`
+with the few changes each needs (the milestone's day and reward, the streak's name, a theme). The web
+process and the worker start together (their start-ups overlap); both are stopped at the end, whatever
+happens.
 """
 
 from __future__ import annotations
@@ -39,9 +41,24 @@ from tests.integration.conftest import (
     wait_for,
 )
 from worker.console.sessions import sign_instance
+from worker.dev.programs import Document, coupon, milestone, program, rule, streak
 
 CONSOLE_SECRET = "browser-tests-console-secret-0123456789abcdef"
 PUBLIC_BASE_URL = "https://rewards.example.test"
+
+
+def daily_programme(
+    days: int = 3, reward: Document | None = None, *, name: str = "Daily", **more: Any
+) -> Document:
+    """The console tests' programme: one streak, `daily`, that every paid order logs to, with one
+    milestone at `days` days running whose reward is `reward` (unless told: a coupon of 10% off, which
+    the worker issues in the fake Wix); `more` adds top-level fields (themes, ...)."""
+    step = milestone(f"day-{days}", f"{days} days running", days, reward or coupon("Ten", 10))
+    return program(
+        streaks=[streak("daily", name, period="daily", milestones=[step])],
+        rules=[rule("order_paid", streak="daily")],
+        **more,
+    )
 
 
 def signed(instance_id: str, secret: str = APP_SECRET, age: timedelta = timedelta(0), **extra: Any) -> str:

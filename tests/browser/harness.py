@@ -119,8 +119,6 @@ class PageServer:
         self.add("/favicon.ico", b"", "image/x-icon")  # so the console shows no 404 of its own
         self.add("/stub/wix-site.js", WIX_SITE_STUB, "text/javascript")
         self.add("/stub/wix-sdk.js", WIX_SDK_STUB, "text/javascript")
-        if AXE.exists():
-            self.add("/vendor/axe.min.js", AXE.read_bytes(), "text/javascript")
         return self
 
     def stop(self) -> None:

@@ -7,7 +7,6 @@ A screenshot of the Home page goes to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, signed  # noqa: F401  (importable from here as before)
+from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, daily_programme, signed  # noqa: F401  (importable from here as before)
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -26,16 +25,10 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     module_redis_url,
     wait_for,
 )
-from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c014"
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000c015"
-PROGRAM = program(
-    streaks=[
-        streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAM = daily_programme()
 
 
 def public_streak_name(console: Console) -> str:
@@ -170,8 +163,7 @@ class TestConsole:
             page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             # a version that differs from live, whatever ran before: its diff table is scanned too
-            renamed = copy.deepcopy(PROGRAM)
-            renamed["streaks"][0]["name"] = "Renamed for the scan"
+            renamed = daily_programme(name="Renamed for the scan")
             assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200
             versions = console.admin("GET", f"/instances/{SITE}/program/versions").json()["versions"]
             version = versions[1]["version"]  # newest first: the one before the renamed live program

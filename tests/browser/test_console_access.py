@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import AXE, ROOT
 from tests.browser.harness import serious_violations as harness_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
@@ -35,19 +35,11 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     fake_wix,
     module_redis_url,
 )
-from worker.dev.programs import milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000ac01"
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000ac02"
 CONSOLE_SECRET = "access-tests-console-secret-0123456789abcdef"
 ANOTHER_APP = "99999999-8888-7777-6666-555555555555"
-
-
-def programme(name: str) -> dict[str, Any]:
-    return program(
-        streaks=[streak("daily", name, period="daily", milestones=[milestone("m3", "Three", 3)])],
-        rules=[rule("order_paid", streak="daily")],
-    )
 
 
 class Access:
@@ -91,7 +83,7 @@ def access(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Access]:
     with console_stack(fake_wix, module_redis_url, worker=False, CONSOLE_SECRET=CONSOLE_SECRET) as console:
         for site, names in ((SITE, ["Daily", "Every day"]), (OTHER_SITE, ["One", "Two", "Three"])):
             for name in names:
-                console.publish(site, programme(name))
+                console.publish(site, daily_programme(name=name))
         yield Access(console)
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import CONSOLE_SECRET
+from tests.browser.harness import AXE, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
     challenge_log,
@@ -42,17 +43,6 @@ def api(module_redis_url: str, public_key_pem: str) -> Iterator[str]:  # noqa: F
         yield base_url
     finally:
         web.stop()
-
-
-def scan(page: Any) -> list[Any]:
-    """axe-core's serious and critical violations on the page (its context bypasses CSP to inject it)."""
-    page.add_script_tag(content=(Path(__file__).parent / "vendor" / "axe.min.js").read_text())
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        (v["id"], [node["target"] for node in v["nodes"]])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def open_api_keys(page: Any, api: str) -> None:
@@ -107,6 +97,7 @@ def test_create_shown_once_use_revoke_refused(api: str, tab: Tab, browser: Any, 
         open_api_keys(scanned, api)
         scanned.get_by_role("button", name="Create an API key").click()
         scanned.get_by_label("Your new API key (copy it now; it is not shown again)").wait_for()
-        assert scan(scanned) == []  # the new key shown, an active and a revoked key listed
+        # the new key shown, an active and a revoked key listed
+        assert serious_violations(scanned, AXE.read_text()) == []
     finally:
         context.close()

@@ -17,22 +17,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
     module_redis_url,
 )
-from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000f014"
-PROGRAM = program(
-    streaks=[
-        streak("daily", "Daily", period="daily", milestones=[milestone("m3", "Three", 3, coupon("Ten", 10))])
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAM = daily_programme()
 TARGET = "challenges[0].milestones[0].milestoneTargetValue"
 
 
@@ -143,7 +137,7 @@ class TestProgrammeForms:
             axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
             page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
-            renamed = {**PROGRAM, "streaks": [{**PROGRAM["streaks"][0], "name": "Renamed for the scan"}]}
+            renamed = daily_programme(name="Renamed for the scan")
             assert console.admin("PUT", f"/instances/{SITE}/program", json=renamed).status_code == 200
             page.goto(f"{console.api}/dashboard/sites/{SITE}/program?from=1&to=live&session={quote(session)}")
             page.locator('[id="streaks[0].milestones[0].milestoneTargetValue"]').fill("-1")

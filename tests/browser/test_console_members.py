@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import Embed, PageServer, member_page, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -30,7 +30,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     run_job_over_http,
     wait_for,
 )
-from worker.dev.programs import coupon, milestone, program, rule, streak
 from worker.engine.storefront import BUILT_IN_COPY
 from worker.wix.webhook_signing import sign_webhook
 
@@ -38,17 +37,7 @@ SITE = "6b1e6a2c-0000-4000-8000-00000000d015"
 OTHER_SITE = "6b1e6a2c-0000-4000-8000-00000000d016"
 WIDGET_TOKEN_SECRET = "browser-tests-widget-secret-0123456789abcdef"
 EMAIL = "ada.member@example.com"
-PROGRAM = program(
-    streaks=[
-        streak(
-            "daily",
-            "Daily",
-            period="daily",
-            milestones=[milestone("m5", "Five days", 5, coupon("Ten off", 10))],
-        )
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAM = daily_programme(5)
 
 
 class Site:
@@ -188,7 +177,7 @@ class TestMemberPage:
         open_member(site, tab)
         grant = form_fields(tab, "#grant-form")
         tab.page.locator("#grant-button").dblclick()
-        tab.page.get_by_role("status").filter(has_text="Five days").wait_for()
+        tab.page.get_by_role("status").filter(has_text="5 days running").wait_for()
         again = httpx.post(f"{site.api}/dashboard/sites/{SITE}/members/{site.contact_id}/grant", data=grant)
         assert again.status_code == 200 and "already made" in again.text
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -32,7 +32,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     wait_for,
 )
 from worker.console.overview import count
-from worker.dev.programs import MANUAL, milestone, program, rule, streak
+from worker.dev.programs import MANUAL
 from worker.wix.webhook_signing import sign_webhook
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c015"
@@ -69,12 +69,7 @@ def console(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[Console
     """Web and one worker; the site installed by the fake Wix, the programme live, the orders processed."""
     with console_stack(fake_wix, module_redis_url) as console:
         console.install(SITE)
-        document = program(
-            streaks=[streak("daily", "Order every day", period="daily",
-                            milestones=[milestone("run", "A run", 2, MANUAL)])],
-            rules=[rule("order_paid", streak="daily")],
-        )  # fmt: skip
-        console.publish(SITE, document)
+        console.publish(SITE, daily_programme(2, MANUAL))
         for who, days in ORDERS.items():  # one at a time, oldest first: a late log would not count
             for ago in days:
                 processed(console, post_paid(console, fake_wix, who, ago))

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -32,7 +32,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     wait_for,
 )
 from tests.redis_dump import dump
-from worker.dev.programs import MANUAL, milestone, program, rule, streak
+from worker.dev.programs import MANUAL
 from worker.infra.redis_client import sync_client
 from worker.wix.webhook_signing import sign_webhook
 
@@ -42,13 +42,9 @@ ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
 ORDERS = {"ann": (5, 4, 3), "ben": (2, 1), "cy": (1,)}
 
 
-def programme(target: int) -> dict[str, Any]:
-    """A daily order streak whose reward (given by hand: no Wix call) comes at `target` days."""
-    milestones = [milestone("run", "A run", target, MANUAL)]
-    return program(
-        streaks=[streak("daily", "Order every day", period="daily", milestones=milestones)],
-        rules=[rule("order_paid", streak="daily")],
-    )
+def programme(days: int) -> dict[str, Any]:
+    """The daily order streak whose reward (given by hand: no Wix call) comes at `days` days."""
+    return daily_programme(days, MANUAL)
 
 
 def post_paid(console: Console, wix: FakeWixProcess, contact: str, days_ago: int) -> str:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -36,7 +36,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     wait_for,
 )
 from worker import keys
-from worker.dev.programs import coupon, milestone, program, rule, streak
 from worker.infra.redis_client import sync_client
 from worker.rewards.fulfilment import coupon_code
 from worker.wix.webhook_signing import sign_webhook
@@ -44,17 +43,7 @@ from worker.wix.webhook_signing import sign_webhook
 SITE = "6b1e6a2c-0000-4000-8000-00000000c017"
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
 FULFILLED = "rewards.fulfil_reward|succeeded"
-PROGRAMME = program(
-    streaks=[
-        streak(
-            "daily",
-            "Order every day",
-            period="daily",
-            milestones=[milestone("m1", "First day", 1, coupon("Ten", 10))],
-        )
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAMME = daily_programme(1)
 
 
 def post_paid(api: str, wix: FakeWixProcess, contact: str) -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -24,7 +24,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     module_redis_url,
     wait_for,
 )
-from worker.dev.programs import coupon, milestone, program, rule, streak
 
 SITE = "6b1e6a2c-0000-4000-8000-00000000c514"
 DARK = {
@@ -34,20 +33,7 @@ DARK = {
     "text": "#f5f5f5",
     "muted": "#b0b0b0",
 }
-PROGRAM = {
-    **program(
-        streaks=[
-            streak(
-                "daily",
-                "Täglich",
-                period="daily",
-                milestones=[milestone("m3", "Drei", 3, coupon("Zehn", 10))],
-            )
-        ],
-        rules=[rule("order_paid", streak="daily")],
-    ),
-    "themes": [{"id": "dark", "colors": DARK}],
-}
+PROGRAM = daily_programme(name="Täglich", themes=[{"id": "dark", "colors": DARK}])
 
 
 def open_storefront(site: Console, tab: Tab) -> None:

@@ -31,7 +31,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.browser.conftest import Tab
-from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.console_stack import Console, console_stack, daily_programme, signed
 from tests.browser.harness import serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
@@ -40,7 +40,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name
     wait_for,
 )
 from worker import keys
-from worker.dev.programs import coupon, milestone, program, rule, streak
 from worker.infra.redis_client import sync_client
 from worker.wix.fake.payloads import EventOptions, build_payload
 from worker.wix.webhook_signing import sign_webhook
@@ -49,17 +48,7 @@ SITE = "6b1e6a2c-0000-4000-8000-00000000c0a5"
 ORDER_PAID = "wix.ecom.v1.order_payment_status_updated"
 PLAIN_TOTAL = Decimal("10.00")  # every order's total but the redeeming one
 REDEEMING_TOTAL = Decimal("40.00")
-PROGRAMME = program(
-    streaks=[
-        streak(
-            "daily",
-            "Order every day",
-            period="daily",
-            milestones=[milestone("two", "Two days running", 2, coupon("Ten", 10))],
-        )
-    ],
-    rules=[rule("order_paid", streak="daily")],
-)
+PROGRAMME = daily_programme(2)
 
 
 @dataclass

@@ -18,7 +18,16 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests import wix_samples
 from tests.browser.conftest import Stack, Tab
-from tests.browser.harness import Embed, PageServer, element_page, guest_page, member_page, shop_page
+from tests.browser.harness import (
+    AXE,
+    Embed,
+    PageServer,
+    element_page,
+    guest_page,
+    member_page,
+    serious_violations,
+    shop_page,
+)
 from tests.integration.conftest import wait_for
 from worker.dev.programs import challenge, coupon, milestone, points, program, streak
 from worker.infra.embedded_redis import free_port
@@ -436,14 +445,7 @@ class TestKeyboardAndAccessibility:
         else:
             load(tab, member_page(shop.pages, "axe-member", shop.embed, member.wix_token))
         open_panel(tab)
-        tab.page.add_script_tag(url=f"{shop.pages.origin}/vendor/axe.min.js")
-        result = tab.page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [
-            (v["id"], v["impact"], [node["target"] for node in v["nodes"]])
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == []
+        assert serious_violations(tab.page, AXE.read_text()) == []
 
 
 class TestFailures:

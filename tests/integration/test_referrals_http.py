@@ -23,7 +23,7 @@ from tests import wix_samples
 from tests.integration.conftest import FakeWixProcess, Stack, run_job_over_http, service_stack, wait_for
 from tests.integration.shop import signing_key
 from worker.engine.timestamps import utc_stamp
-from worker.loyalty import referrals
+from worker.loyalty import referral_claims, referral_records
 from worker.rewards.fulfilment import coupon_code
 from worker.rewards.referral_rewards import on_order_event
 from worker.store.progress import ProgressStore
@@ -125,19 +125,19 @@ def test_a_referral_is_rewarded_once_after_its_hold_and_a_cancelled_one_is_dropp
     deliver(base, paid("o-cheat", cheat))
 
     def status(contact_id: str) -> str | None:
-        record = referrals.referral_record(real_redis, INSTANCE, contact_id)
+        record = referral_records.referral_record(real_redis, INSTANCE, contact_id)
         return record["status"] if record else None
 
     decided = ("held", "dropped", "held")
     wait_for(lambda: (status(friend), status(other), status(cheat)) == decided, 30, "the orders to decide")
-    record = referrals.referral_record(real_redis, INSTANCE, friend)
+    record = referral_records.referral_record(real_redis, INSTANCE, friend)
     assert record is not None and record["releaseAt"] == utc_stamp(paid_at + timedelta(days=14))
 
     for _ in range(2):  # the job twice: the second finds nothing due
         job = run_job_over_http(base, INSTANCE, {"name": "release-referrals"})
         assert job["status"] == "succeeded", job
     assert status(friend) == "rewarded"
-    cheated = referrals.referral_record(real_redis, INSTANCE, cheat)
+    cheated = referral_records.referral_record(real_redis, INSTANCE, cheat)
     assert cheated is not None and (cheated["status"], cheated["reason"]) == ("refused", "same_payment")
 
     def transactions() -> list[dict[str, Any]]:
@@ -184,11 +184,11 @@ def test_concurrent_first_orders_never_pass_the_cap(real_redis: Any) -> None:
     from worker.wix.events import normalize
 
     ProgressStore(real_redis).save_program(INSTANCE, {"referrals": REFERRALS})
-    code = referrals.member_code(real_redis, INSTANCE, "referrer")
+    code = referral_claims.member_code(real_redis, INSTANCE, "referrer")
     friends = [f"friend-{n}" for n in range(20)]
     now = datetime.now(UTC)
     for friend in friends:
-        referrals.claim(real_redis, INSTANCE, friend, code, now)
+        referral_claims.claim(real_redis, INSTANCE, friend, code, now)
     url = real_redis.connection_pool.connection_kwargs  # the same database for every thread's client
     start = Barrier(len(friends))
 
@@ -212,7 +212,7 @@ def test_concurrent_first_orders_never_pass_the_cap(real_redis: Any) -> None:
         list(pool.map(pay, friends))
     decided = Counter(
         (record["status"], record.get("reason"))
-        for record in (referrals.referral_record(real_redis, INSTANCE, friend) for friend in friends)
+        for record in (referral_records.referral_record(real_redis, INSTANCE, friend) for friend in friends)
         if record is not None
     )
     assert decided == Counter({("held", None): 5, ("refused", "cap_reached"): 15})

@@ -151,7 +151,7 @@ class BonusWindow(_Strict):
 
 
 class Referrals(_Strict):
-    """A referral programme (worker/loyalty/referrals.py): what each side earns for a friend's first paid
+    """A referral programme (worker/loyalty/referral_*.py): what each side earns for a friend's first paid
     order, how long the reward waits (the return window) and how many referrals a member is rewarded for
     per period. Validated by `referral_problems`."""
 

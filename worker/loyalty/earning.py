@@ -92,7 +92,7 @@ def event_earns(
     """The event's points rules' earns, their conditions decided with the facts above. Without a
     `product_lookup` (no Wix credentials) a `collectionIds` condition is not met."""
     collections = None
-    products = event.order.productIds if event.order else event.checkout.productIds if event.checkout else []
+    products = event.product_ids
     if product_lookup is not None and products and _needs_collections(event, program):
         try:
             collections = product_collections(client, event.instanceId, products, product_lookup)

@@ -61,10 +61,6 @@ def _total(event: NormalizedEvent) -> Money | None:
     return event.checkout.total if event.checkout else event.order.total if event.order else None
 
 
-def _product_ids(event: NormalizedEvent) -> list[str]:
-    return event.checkout.productIds if event.checkout else event.order.productIds if event.order else []
-
-
 def meets(when: OrderConditions | None, event: NormalizedEvent, facts: OrderFacts) -> bool:
     """Whether the event meets every condition of `when` (None: no conditions)."""
     if when is None:
@@ -72,7 +68,7 @@ def meets(when: OrderConditions | None, event: NormalizedEvent, facts: OrderFact
     total = _total(event)
     if when.minimumTotal is not None and (total is None or total.amount < when.minimumTotal):
         return False
-    products = set(_product_ids(event))
+    products = set(event.product_ids)
     if when.productIds is not None and not products.intersection(when.productIds):
         return False
     if when.collectionIds is not None and (

@@ -56,7 +56,7 @@ import redis
 
 from worker import keys
 from worker.identifiers import InvalidIdentifier, identifier_problem, is_instance_id
-from worker.loyalty.referrals import erase_contact as erase_referrals
+from worker.loyalty.referral_records import erase_contact as erase_referrals
 from worker.store import audit_log, coupon_codes
 from worker.store.dead_letters import DeadLetters
 from worker.store.journal import SETTLED, EventJournal, now_iso
@@ -295,7 +295,7 @@ class _Eraser:
         ]
 
     def referrals(self) -> None:
-        """Their referral code, referral, order emails and ids (worker/loyalty/referrals.py)."""
+        """Their referral code, referral, order emails and ids (worker/loyalty/referral_records.py)."""
         erase_referrals(self.redis, self.instance_id, self.contact_id)
 
     def journal(self) -> None:

@@ -2,7 +2,7 @@
 
 `on_order_event` is the event task's one call (worker/events/processing.py): a paid order is noted for
 every contact (first paid order, order email) and decides the buyer's claimed referral
-(worker/loyalty/referrals.py); a cancelled (or refunded) order drops a referral still held for it.
+(worker/loyalty/referral_decisions.py); a cancelled (or refunded) order drops a referral still held for it.
 
 `release_due` (the `release-referrals` job, worker/jobs/referral_release.py) rewards each referral whose
 hold has ended: it is marked `rewarded` first (once), then each side's reward goes out, then it leaves
@@ -31,9 +31,10 @@ from worker.engine.program import Program, ProgramInvalid, Reward
 from worker.engine.referrals import SAME_PAYMENT, payment_fingerprints
 from worker.engine.timestamps import utc_stamp
 from worker.identifiers import identifier_problem
-from worker.loyalty import referrals
+from worker.loyalty import referral_decisions, referral_records
 from worker.loyalty.points_gate import park_earns, points_wait_reason
 from worker.loyalty.points_rules import PointsEarn
+from worker.loyalty.referral_reward_logs import put_reward_log, referral_reward_log
 from worker.rewards.automation_triggers import REFERRAL_REWARDED, report_event_once
 from worker.store import outbox
 from worker.store.progress import NoProgram, ProgressStore
@@ -72,19 +73,21 @@ def on_order_event(
     if identifier_problem(order_id) is not None:
         return None
     if event.name in CANCELED:
-        return referrals.drop_canceled(client, instance_id, friend_id, order_id, now)
+        return referral_decisions.drop_canceled(client, instance_id, friend_id, order_id, now)
     if event.name not in PAID:
         return None
     email = buyer_email(payload)
-    referrals.note_paid_order(client, instance_id, friend_id, order_id, email, event.occurredAt)
+    referral_decisions.note_paid_order(client, instance_id, friend_id, order_id, email, event.occurredAt)
     program = _program(client, instance_id)
     if program is None or program.referrals is None:
         return None
-    record = referrals.referral_record(client, instance_id, friend_id)
+    record = referral_records.referral_record(client, instance_id, friend_id)
     if record is None or record.get("status") != "claimed":
         return record
-    order = referrals.PaidOrder(friend_id, order_id, event.occurredAt, email)
-    return referrals.decide_paid_order(client, instance_id, program.referrals, program.zone, order, now)
+    order = referral_decisions.PaidOrder(friend_id, order_id, event.occurredAt, email)
+    return referral_decisions.decide_paid_order(
+        client, instance_id, program.referrals, program.zone, order, now
+    )
 
 
 def reward_summary(reward: Reward) -> str:
@@ -118,8 +121,8 @@ def _send_reward(
         follow_ups.earn(instance_id, [earn])
     elif reward.type == "coupon":
         spec = reward.model_dump(mode="json", exclude_none=True)
-        reward_log = referrals.referral_reward_log(instance_id, contact_id, friend_id, side, spec, now)
-        referrals.put_reward_log(client, instance_id, reward_log, now)
+        reward_log = referral_reward_log(instance_id, contact_id, friend_id, side, spec, now)
+        put_reward_log(client, instance_id, reward_log, now)
         follow_ups.fulfil(instance_id, [reward_log["id"]])
 
 
@@ -147,7 +150,7 @@ def same_payment(client: redis.Redis, instance_id: str, record: dict[str, Any], 
     friend_cards = payment_fingerprints(payments(str(record["orderId"])))
     if not friend_cards:
         return False
-    for order_id in referrals.paid_orders(client, instance_id, str(record["referrerId"])):
+    for order_id in referral_decisions.paid_orders(client, instance_id, str(record["referrerId"])):
         if friend_cards & payment_fingerprints(payments(order_id)):
             return True
     return False
@@ -168,22 +171,22 @@ def release_due(
     if program is None or program.referrals is None:
         return 0, 0
     done = skipped = 0
-    for friend_id in referrals.due_friends(client, instance_id, now, limit):
-        held = referrals.referral_record(client, instance_id, friend_id)
+    for friend_id in referral_decisions.due_friends(client, instance_id, now, limit):
+        held = referral_records.referral_record(client, instance_id, friend_id)
         if (
             payments is not None
             and held is not None
             and held.get("status") == "held"
             and same_payment(client, instance_id, held, payments)
         ):
-            referrals.refuse_held(client, instance_id, friend_id, SAME_PAYMENT, now)
+            referral_decisions.refuse_held(client, instance_id, friend_id, SAME_PAYMENT, now)
             skipped += 1
             continue
-        record = referrals.mark_rewarded(client, instance_id, friend_id, now)
+        record = referral_decisions.mark_rewarded(client, instance_id, friend_id, now)
         status = record.get("status") if record is not None else None
         if status != "rewarded":
             if status != "held":  # dropped meanwhile (a held one is not due yet: it stays)
-                referrals.forget_due(client, instance_id, friend_id)
+                referral_decisions.forget_due(client, instance_id, friend_id)
             skipped += 1
             continue
         assert record is not None  # for mypy: a status was read from it
@@ -202,7 +205,7 @@ def release_due(
             f"referral:{friend_id}",
             rewarded_payload(record, program),
         )
-        referrals.forget_due(client, instance_id, friend_id)
+        referral_decisions.forget_due(client, instance_id, friend_id)
         logger.info("referral rewarded", extra={"instance_id": instance_id, "at": utc_stamp(now)})
         done += 1
     return done, skipped

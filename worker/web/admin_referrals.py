@@ -1,5 +1,6 @@
 """The operators' view of one referral (`Bearer ADMIN_TOKEN`): a friend's referral with every decision
-(claimed, held, refused with its reason, dropped, rewarded), as worker/loyalty/referrals.py keeps it."""
+(claimed, held, refused with its reason, dropped, rewarded), as worker/loyalty/referral_records.py keeps
+it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from worker.loyalty.referrals import referral_of
+from worker.loyalty.referral_records import referral_of
 from worker.web.admin import Admin, IdPath, InstanceIdPath
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])

@@ -33,7 +33,8 @@ from worker.engine.program import ProgramInvalid
 from worker.engine.storefront import UnknownResource
 from worker.identifiers import InvalidIdentifier, validation_message
 from worker.jobs.runner import UnknownJob
-from worker.loyalty.referrals import ClaimRefused, NoReferral, NoReferralProgram, UnknownReferralCode
+from worker.loyalty.referral_claims import ClaimRefused, NoReferralProgram, UnknownReferralCode
+from worker.loyalty.referral_records import NoReferral
 from worker.loyalty.spending import RedeemRefused
 from worker.progress.record import Conflict, NotFound
 from worker.store.audit_log import InvalidAuditEntry

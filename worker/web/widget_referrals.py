@@ -4,7 +4,7 @@
 - `POST /widget/v1/referrals/claim {"code"}`: the signed-in visitor claims the code of the link they came
   through (the widget keeps `?wrw_ref=CODE` until the visitor signs in).
 
-The logic is worker/loyalty/referrals.py; a site whose program has no `referrals` section answers 404.
+The logic is worker/loyalty/referral_claims.py; a site whose program has no `referrals` section answers 404.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker.loyalty.referrals import CODE_PATTERN, claim_for_widget, member_referral
+from worker.loyalty.referral_claims import CODE_PATTERN, claim_for_widget, member_referral
 from worker.store.progress import ProgressStore
 from worker.web.widget_auth import widget_member
 

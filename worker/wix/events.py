@@ -63,7 +63,8 @@ class OrderInfo(BaseModel):
     # known to be redeemed (worker/rewards/redemption.py).
     couponCodes: list[str] = []
     lines: list[OrderLine] = []
-    # The line items' `catalogReference.catalogItemId` (a Wix Stores product id), for points rules' `when`.
+    # The distinct `catalogItemId`s of `lines` (Wix Stores product ids), for points rules' `when`: derived
+    # from the one parse of the line items, and journaled as a field of its own, as before.
     productIds: list[str] = []
 
 
@@ -135,6 +136,12 @@ class NormalizedEvent(BaseModel):
     # order_fulfilled from `fulfillments_updated` carries no buyer: the Wix client looks the order up.
     needsOrderLookup: bool = False
 
+    @property
+    def product_ids(self) -> list[str]:
+        """The products of the event's order or checkout (none for other events)."""
+        entity = self.order or self.checkout
+        return entity.productIds if entity is not None else []
+
 
 def _loads_if_text(value: Any, where: str) -> Any:
     if isinstance(value, str):
@@ -200,6 +207,7 @@ def _order(order: dict[str, Any], fallback_id: str | None) -> OrderInfo:
     order_id = _text(order, "id") or fallback_id
     if not order_id:
         raise InvalidEvent("the order has no id")
+    lines = order_lines(order)
     return OrderInfo(
         id=order_id,
         number=str(order["number"]) if order.get("number") is not None else None,
@@ -213,23 +221,9 @@ def _order(order: dict[str, Any], fallback_id: str | None) -> OrderInfo:
         ),
         checkoutId=_text(order, "checkoutId"),
         couponCodes=coupon_codes(order),
-        lines=order_lines(order),
-        productIds=catalog_item_ids(order),
+        lines=lines,
+        productIds=product_ids(lines),
     )
-
-
-MAX_LINE_ITEMS = 300  # more than a cart holds; a payload's extra items are not read
-
-
-def catalog_item_ids(entity: dict[str, Any]) -> list[str]:
-    """The distinct `lineItems[].catalogReference.catalogItemId` of an order or checkout, in order."""
-    items = entity.get("lineItems")
-    ids: list[str] = []
-    for item in items[:MAX_LINE_ITEMS] if isinstance(items, list) else []:
-        item_id = _text(item, "catalogReference", "catalogItemId") if isinstance(item, dict) else None
-        if item_id and item_id not in ids:
-            ids.append(item_id)
-    return ids
 
 
 MAX_COUPONS = 10  # Wix applies one coupon to an order; a few more in a payload are read, not hundreds
@@ -248,15 +242,16 @@ def coupon_codes(order: dict[str, Any]) -> list[str]:
     return codes
 
 
-MAX_LINES = 300
+MAX_LINE_ITEMS = 300  # more than a cart holds; a payload's extra items are not read
 
 
-def order_lines(order: dict[str, Any]) -> list[OrderLine]:
-    """Each line item's `catalogReference.catalogItemId` and total (`totalPriceAfterTax`, else
-    `totalPriceBeforeTax`, else `price` x `quantity`); a line of another shape counts as no product."""
-    items = order.get("lineItems")
+def order_lines(entity: dict[str, Any]) -> list[OrderLine]:
+    """An order's or checkout's line items, read once: each one's `catalogReference.catalogItemId` and
+    total (`totalPriceAfterTax`, else `totalPriceBeforeTax`, else `price` x `quantity`); a line of
+    another shape counts as no product."""
+    items = entity.get("lineItems")
     lines: list[OrderLine] = []
-    for item in items[:MAX_LINES] if isinstance(items, list) else []:
+    for item in items[:MAX_LINE_ITEMS] if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         amount = _get(item, "totalPriceAfterTax", "amount") or _get(item, "totalPriceBeforeTax", "amount")
@@ -273,6 +268,11 @@ def order_lines(order: dict[str, Any]) -> list[OrderLine]:
             )
         )
     return lines
+
+
+def product_ids(lines: list[OrderLine]) -> list[str]:
+    """The distinct catalog item ids of the line items, in order (points rules' `when.productIds`)."""
+    return list(dict.fromkeys(line.catalogItemId for line in lines if line.catalogItemId))
 
 
 def _occurred_at(payload: dict[str, Any], received_at: str | None) -> datetime:
@@ -345,7 +345,7 @@ def normalize(
         return NormalizedEvent(
             name="checkout_completed",
             contactId=_text(checkout, "buyerInfo", "contactId"),
-            checkout=CheckoutInfo(id=checkout_id, total=total, productIds=catalog_item_ids(checkout)),
+            checkout=CheckoutInfo(id=checkout_id, total=total, productIds=product_ids(order_lines(checkout))),
             **common,
         )
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from worker import keys
 from worker.dispatch import RecordedDispatcher
 from worker.engine.program import ProgramInvalid, parse_program
-from worker.loyalty import referrals
-from worker.loyalty.referrals import ClaimRefused, UnknownReferralCode
+from worker.loyalty import referral_claims, referral_decisions, referral_records
+from worker.loyalty.referral_claims import ClaimRefused, UnknownReferralCode
 from worker.rewards.referral_rewards import on_order_event, release_due
 from worker.store.progress import ProgressStore
 from worker.wix.events import normalize
@@ -70,8 +70,8 @@ def client(fake_store):  # type: ignore[no-untyped-def]
 
 
 def claimed(client: Any, friend: str = FRIEND, referrer: str = REFERRER) -> str:
-    code = referrals.member_code(client, INSTANCE, referrer)
-    referrals.claim(client, INSTANCE, friend, code, PAID_AT - timedelta(hours=1))
+    code = referral_claims.member_code(client, INSTANCE, referrer)
+    referral_claims.claim(client, INSTANCE, friend, code, PAID_AT - timedelta(hours=1))
     return code
 
 
@@ -112,35 +112,35 @@ class TestProgram:
 class TestCodesAndClaims:
     def test_a_member_keeps_one_unguessable_code(self, client) -> None:
         """The same code every time, not the contact id, different for another member."""
-        code = referrals.member_code(client, INSTANCE, REFERRER)
-        assert referrals.member_code(client, INSTANCE, REFERRER) == code
+        code = referral_claims.member_code(client, INSTANCE, REFERRER)
+        assert referral_claims.member_code(client, INSTANCE, REFERRER) == code
         assert REFERRER not in code and len(code) >= 12
-        assert referrals.member_code(client, INSTANCE, OTHER) != code
+        assert referral_claims.member_code(client, INSTANCE, OTHER) != code
 
     def test_the_first_claim_stands(self, client) -> None:
         """A second claim, of another member's code, answers the first."""
         code = claimed(client)
-        other_code = referrals.member_code(client, INSTANCE, OTHER)
-        again = referrals.claim(client, INSTANCE, FRIEND, other_code, PAID_AT)
+        other_code = referral_claims.member_code(client, INSTANCE, OTHER)
+        again = referral_claims.claim(client, INSTANCE, FRIEND, other_code, PAID_AT)
         assert (again["code"], again["referrerId"], again["status"]) == (code, REFERRER, "claimed")
 
     def test_an_own_code_is_refused(self, client) -> None:
         """A member cannot refer themselves."""
-        code = referrals.member_code(client, INSTANCE, REFERRER)
+        code = referral_claims.member_code(client, INSTANCE, REFERRER)
         with pytest.raises(ClaimRefused) as caught:
-            referrals.claim(client, INSTANCE, REFERRER, code, PAID_AT)
+            referral_claims.claim(client, INSTANCE, REFERRER, code, PAID_AT)
         assert caught.value.reason == "same_contact"
 
     def test_an_unknown_code_is_refused(self, client) -> None:
         with pytest.raises(UnknownReferralCode):
-            referrals.claim(client, INSTANCE, FRIEND, "A" * 12, PAID_AT)
+            referral_claims.claim(client, INSTANCE, FRIEND, "A" * 12, PAID_AT)
 
     def test_a_member_who_has_paid_an_order_cannot_claim(self, client) -> None:
         """Referrals reward a first order: an earlier paid order refuses the claim."""
         deliver(client, "paid", "o-earlier", FRIEND)
-        code = referrals.member_code(client, INSTANCE, REFERRER)
+        code = referral_claims.member_code(client, INSTANCE, REFERRER)
         with pytest.raises(ClaimRefused) as caught:
-            referrals.claim(client, INSTANCE, FRIEND, code, PAID_AT)
+            referral_claims.claim(client, INSTANCE, FRIEND, code, PAID_AT)
         assert caught.value.reason == "not_first_order"
 
 
@@ -241,14 +241,14 @@ class TestCancelAndRelease:
         [(_task, kwargs, _)] = [r for r in sent.resent if r[0] == "rewards.report_event"]
         assert kwargs["trigger_key"] == "referral_rewarded"
         assert kwargs["payload"]["contactId"] == REFERRER
-        assert referrals.referral_record(client, INSTANCE, FRIEND)["status"] == "rewarded"  # type: ignore[index]
+        assert referral_records.referral_record(client, INSTANCE, FRIEND)["status"] == "rewarded"  # type: ignore[index]
 
     def test_a_release_cut_short_sends_again_on_the_next_run(self, client) -> None:
         """Marked rewarded but still due (a crash before the sends): the next run sends the same keys."""
         claimed(client)
         deliver(client, "paid", "o-1", FRIEND)
         due = PAID_AT + timedelta(days=14)
-        referrals.mark_rewarded(client, INSTANCE, FRIEND, due)
+        referral_decisions.mark_rewarded(client, INSTANCE, FRIEND, due)
         sent = RecordedDispatcher()
         assert release_due(client, sent, INSTANCE, due) == (1, 0)
         assert [earn.idempotency_key for _, earn in sent.earns] == [f"wrw:referral:{FRIEND}:referrer"]
@@ -258,7 +258,7 @@ class TestCancelAndRelease:
         deliver(client, "paid", "o-1", FRIEND)
         release_due(client, RecordedDispatcher(), INSTANCE, PAID_AT + timedelta(days=14))
         assert deliver(client, "canceled", "o-1", FRIEND) is None
-        assert referrals.referral_record(client, INSTANCE, FRIEND)["status"] == "rewarded"  # type: ignore[index]
+        assert referral_records.referral_record(client, INSTANCE, FRIEND)["status"] == "rewarded"  # type: ignore[index]
 
 
 def card(brand: str, digits: str) -> dict[str, Any]:
@@ -286,7 +286,7 @@ class TestSamePayment:
         sent = RecordedDispatcher()
         payments = self.payments({"o-ref": [card("Visa", "4242")], "o-1": [card("visa", "4242")]})
         assert release_due(client, sent, INSTANCE, PAID_AT + timedelta(days=14), payments=payments) == (0, 1)
-        record = referrals.referral_record(client, INSTANCE, FRIEND)
+        record = referral_records.referral_record(client, INSTANCE, FRIEND)
         assert record is not None and (record["status"], record["reason"]) == ("refused", "same_payment")
         assert sent.earns == [] and sent.sent == []
         assert client.get(keys.referral_cap(INSTANCE, REFERRER, "monthly:2026-12-01")) == "0"
@@ -340,7 +340,7 @@ def test_no_order_of_events_rewards_twice_or_passes_the_cap(steps: list[tuple[st
         r[1]["entity"] for r in sent.resent if r[0] == "rewards.report_event" and "referral" in r[1]["entity"]
     ]
     assert len(reports) == len(set(reports))
-    records = [referrals.referral_record(client, INSTANCE, f) for f in ("f1", "f2", "f3")]
+    records = [referral_records.referral_record(client, INSTANCE, f) for f in ("f1", "f2", "f3")]
     counted = [r for r in records if r is not None and r["status"] in ("held", "rewarded")]
     assert len(counted) <= 2
     assert int(client.get(keys.referral_cap(INSTANCE, REFERRER, "monthly:2026-12-01")) or 0) == len(counted)
@@ -354,11 +354,11 @@ class TestErasure:
         code = claimed(client)
         deliver(client, "paid", "o-ref", REFERRER, "ref@example.com")
         deliver(client, "paid", "o-1", FRIEND)
-        referrals.erase_contact(client, INSTANCE, REFERRER)
+        referral_records.erase_contact(client, INSTANCE, REFERRER)
         assert not [key for key in client.scan_iter("wrw:referrals:*") if REFERRER in key]
         with pytest.raises(UnknownReferralCode):
-            referrals.claim(client, INSTANCE, OTHER, code, PAID_AT)
-        record = referrals.referral_record(client, INSTANCE, FRIEND)
+            referral_claims.claim(client, INSTANCE, OTHER, code, PAID_AT)
+        record = referral_records.referral_record(client, INSTANCE, FRIEND)
         assert record is not None
         assert (record["status"], record["referrerId"]) == ("dropped", "(erased)")
         assert REFERRER not in str(record)
@@ -367,6 +367,6 @@ class TestErasure:
     def test_erasing_a_friend_removes_their_referral_and_emails(self, client) -> None:
         claimed(client)
         deliver(client, "paid", "o-1", FRIEND, "friend@example.com")
-        referrals.erase_contact(client, INSTANCE, FRIEND)
+        referral_records.erase_contact(client, INSTANCE, FRIEND)
         assert not [key for key in client.scan_iter("wrw:referrals:*") if FRIEND in key]
         assert client.zcard(keys.referrals_due(INSTANCE)) == 0

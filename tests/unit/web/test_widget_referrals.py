@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from worker.dispatch import RecordedDispatcher
-from worker.loyalty import referrals
+from worker.loyalty import referral_claims, referral_records
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.storefront.widget_tokens import mint_widget_token
@@ -86,26 +86,26 @@ class TestClaim:
         assert (answer.status_code, answer.json()["error"]["code"]) == (status, error)
 
     def test_an_own_code_is_refused_with_the_reason(self, api: TestClient, fake_store: Any) -> None:
-        code = referrals.member_code(fake_store, INSTANCE, "c-1")
+        code = referral_claims.member_code(fake_store, INSTANCE, "c-1")
         answer = api.post("/widget/v1/referrals/claim", json={"code": code}, headers=bearer("c-1"))
         assert answer.status_code == 422
         assert answer.json()["error"]["code"] == "claim_refused"
         assert answer.json()["error"]["details"] == {"reason": "same_contact"}
-        assert referrals.referral_record(fake_store, INSTANCE, "c-1") is None
+        assert referral_records.referral_record(fake_store, INSTANCE, "c-1") is None
 
     def test_a_site_without_referrals_takes_no_claim(self, api: TestClient, fake_store: Any) -> None:
-        code = referrals.member_code(fake_store, INSTANCE, "c-1")
+        code = referral_claims.member_code(fake_store, INSTANCE, "c-1")
         ProgressStore(fake_store).save_program(INSTANCE, {})
         answer = api.post("/widget/v1/referrals/claim", json={"code": code}, headers=bearer("c-2"))
         assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
-        assert referrals.referral_record(fake_store, INSTANCE, "c-2") is None
+        assert referral_records.referral_record(fake_store, INSTANCE, "c-2") is None
 
 
 class TestAdmin:
     def test_an_operator_reads_a_referral_with_its_decisions(self, api: TestClient, fake_store: Any) -> None:
         """`Bearer ADMIN_TOKEN`: the friend's record; 404 for a contact nobody referred; 401 without."""
-        code = referrals.member_code(fake_store, INSTANCE, "c-1")
-        referrals.claim(fake_store, INSTANCE, "c-2", code, datetime.now(UTC))
+        code = referral_claims.member_code(fake_store, INSTANCE, "c-1")
+        referral_claims.claim(fake_store, INSTANCE, "c-2", code, datetime.now(UTC))
         path = f"/admin/v1/instances/{INSTANCE}/referrals"
         answer = api.get(f"{path}/c-2", headers=ADMIN)
         assert answer.status_code == 200

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests import wix_samples
-from worker.wix.events import EventIgnored, InvalidEvent, normalize
+from worker.wix.events import EventIgnored, InvalidEvent, NormalizedEvent, normalize
 
 
 def run(event_type: str, payload: dict, **options) -> object:  # type: ignore[type-arg]
@@ -67,6 +67,56 @@ class TestOrders:
         payload["actionEvent"]["body"]["order"]["priceSummary"]["total"]["amount"] = "ten"
         with pytest.raises(InvalidEvent, match="decimal"):
             run("wix.ecom.v1.order_payment_status_updated", payload)
+
+
+def line(item_id: str | None, total: str) -> dict:  # type: ignore[type-arg]
+    reference = {"catalogReference": {"catalogItemId": item_id}} if item_id else {}
+    return {**reference, "quantity": 1, "totalPriceAfterTax": {"amount": total}}
+
+
+class TestLineItems:
+    def test_an_orders_lines_and_its_distinct_products_come_from_one_read(self) -> None:
+        """Each line keeps its product and total; the products are listed once each, in order, and a
+        line without a product (or not an object) is no product."""
+        payload = wix_samples.payment_status_updated()
+        items = [line("shirt", "10.00"), line("mug", "4.50"), line("shirt", "10.00"), line(None, "1"), "x"]
+        payload["actionEvent"]["body"]["order"]["lineItems"] = items
+        order = run("wix.ecom.v1.order_payment_status_updated", payload).order
+        assert [(each.catalogItemId, each.total) for each in order.lines] == [
+            ("shirt", Decimal("10.00")),
+            ("mug", Decimal("4.50")),
+            ("shirt", Decimal("10.00")),
+            (None, Decimal("1")),
+        ]
+        assert order.productIds == ["shirt", "mug"]
+
+    def test_a_checkouts_products_are_read_the_same_way(self) -> None:
+        """A checkout's products, for points rules on checkout_completed."""
+        payload = wix_samples.checkout_completed()
+        payload["actionEvent"]["body"]["checkout"]["lineItems"] = [line("mug", "2"), line("mug", "2")]
+        event = run("wix.ecom.v1.checkout_completed", payload)
+        assert event.checkout.productIds == ["mug"]
+        assert event.product_ids == ["mug"]
+
+    def test_an_event_journaled_before_keeps_its_products_on_replay(self) -> None:
+        """The journal's normalized form is unchanged: a record written before (`lines` and
+        `productIds` as fields of their own) reads back with the same products and line totals."""
+        journaled = (
+            '{"name": "order_paid", "instanceId": "inst-1", "eventId": "e-1",'
+            ' "occurredAt": "2026-11-06T10:00:00Z", "contactId": "c-1",'
+            ' "order": {"id": "o-1", "total": {"amount": "14.50", "currency": "EUR"},'
+            ' "lines": [{"catalogItemId": "shirt", "total": "10.00"},'
+            ' {"catalogItemId": "mug", "total": "4.50"}],'
+            ' "productIds": ["shirt", "mug"]}}'
+        )
+        event = NormalizedEvent.model_validate_json(journaled)
+        assert event.product_ids == ["shirt", "mug"]
+        assert [each.total for each in event.order.lines] == [Decimal("10.00"), Decimal("4.50")]
+        fresh = json.loads(event.model_dump_json())["order"]
+        assert (fresh["productIds"], [each["catalogItemId"] for each in fresh["lines"]]) == (
+            ["shirt", "mug"],
+            ["shirt", "mug"],
+        )
 
 
 class TestOthers:
