@@ -570,7 +570,7 @@ def member_order_points(instance_id: str, contact_id: str, entity_id: str) -> st
     return f"{member(instance_id, contact_id)}:order-points:{entity_id}"
 
 
-# Referrals (worker/loyalty/referrals.py): one hash tag per instance, `{instanceId}`, so a referral's
+# Referrals (worker/loyalty/referral_records.py): one hash tag per instance, `{instanceId}`, so a referral's
 # decision, its referrer's cap counter and the due index change together in one MULTI.
 
 
