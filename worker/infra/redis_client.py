@@ -179,3 +179,12 @@ def store_client(settings: Settings, *, timeout: float = 5.0, retries: bool = Tr
     if settings.store_cluster:
         return cluster_client(url, timeout=timeout)  # type: ignore[return-value]
     return sync_client(url, timeout=timeout, retries=retries)
+
+
+def broker_redis_client(settings: Settings, *, timeout: float = 5.0) -> redis.Redis | None:
+    """A client of the Redis broker's server when it is not the store's (its queues' lists are read there:
+    `/metrics`); None when the broker is the store's Redis, or RabbitMQ."""
+    broker = settings.broker_address
+    if broker is None or broker == settings.store_address or settings.broker_is_amqp:
+        return None
+    return sync_client(broker, timeout=timeout, retries=False)

@@ -13,7 +13,13 @@ from prometheus_client import CollectorRegistry
 
 from worker.dispatch import Dispatcher
 from worker.infra.error_reporting import init_sentry
-from worker.infra.redis_client import WEB_TIMEOUT, require_redis_url, store_async_client, store_client
+from worker.infra.redis_client import (
+    WEB_TIMEOUT,
+    broker_redis_client,
+    require_redis_url,
+    store_async_client,
+    store_client,
+)
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.event_publishers import event_publisher
@@ -90,7 +96,7 @@ def create_app(
     )
     registry = CollectorRegistry()
     registry.register(TaskOutcomeCollector(store))
-    registry.register(QueueCollector(store))
+    registry.register(QueueCollector(store, broker=broker_redis_client(settings, timeout=WEB_TIMEOUT)))
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store

@@ -208,15 +208,19 @@ class EventQueue:
     ) -> list[Any]:
         """A Redis Cluster: the index entries and the instances' statuses in one pipeline, then the script
         once per hash slot of the batch's records, all in a second pipeline (each goes to every node at
-        once). An index entry without a record (a duplicate, a removed site's event, a crash between the
-        two) is dropped by the lost-events sweep when it finds no queued record behind it."""
+        once). An entry added for an event that turns out not to be queued (seen and settled before, or of a
+        site that removed the app) is taken out at once; one a crash left between the steps is dropped by
+        the lost-events sweep, which finds no queued record behind it."""
         instances = list(dict.fromkeys(item[1] for item in batch))
+        now = time.time()
         async with client.pipeline(transaction=False) as pipe:
-            pipe.zadd(keys.QUEUED_EVENTS, dict.fromkeys((item[0] for item in batch), time.time()), nx=True)
+            for record_key, *_ in batch:  # one ZADD each: which entries are new is known per event
+                pipe.zadd(keys.QUEUED_EVENTS, {record_key: now}, nx=True)
             for key in instances:
                 pipe.hget(key, "status")
             answers = await pipe.execute()
-        removed = {key for key, status in zip(instances, answers[1:], strict=True) if status == "removed"}
+        added, statuses = answers[: len(batch)], answers[len(batch) :]
+        removed = {key for key, status in zip(instances, statuses, strict=True) if status == "removed"}
         results: list[Any] = [None] * len(batch)
         groups: dict[int, list[int]] = {}
         for position, (record_key, instance_key, _, record, _) in enumerate(batch):
@@ -243,6 +247,9 @@ class EventQueue:
             calls = missing
         if calls:
             raise NoScriptError("the journal script could not be loaded on every node")
+        stray = [batch[n][0] for n, result in enumerate(results) if added[n] and result in (0, 2)]
+        if stray:
+            await client.zrem(keys.QUEUED_EVENTS, *stray)
         return results
 
     async def _call_per_slot(

@@ -137,6 +137,7 @@ class TestJournalOnTheCluster:
 
         assert on_cluster(redis_cluster.url, deliver) == ["removed", "queued", "queued"]
         assert not cluster_store.exists(keys.event_record(removed, "order-1"))
+        assert cluster_store.zscore(keys.QUEUED_EVENTS, keys.event_record(removed, "order-1")) is None
         assert sorted(_event_id(text) for text in publisher.published) == ["install-1", "order-2"]
 
     def test_nodes_that_forgot_the_script_are_given_it_again(self, redis_cluster, cluster_store) -> None:
@@ -154,6 +155,27 @@ class TestJournalOnTheCluster:
 
         assert on_cluster(redis_cluster.url, deliver) == ["queued"] * 12
         assert len(publisher.published) == 12
+
+    def test_a_redelivery_of_a_settled_event_is_a_duplicate_that_leaves_no_index_entry(
+        self, redis_cluster, cluster_store
+    ) -> None:
+        """Settled, then delivered again: `duplicate`, nothing published, and the queued-events index holds
+        nothing for it (the sweep would otherwise look at it again and again)."""
+        publisher = RecordingPublisher(cluster_store)
+        instance_id, event_id = INSTANCES[3], str(uuid.uuid4())
+
+        async def deliver(client: Any) -> str:
+            return await EventQueue(client, 3600, publisher=publisher).enqueue(
+                envelope(instance_id, event_id)
+            )
+
+        assert on_cluster(redis_cluster.url, deliver) == "queued"
+        EventJournal(cluster_store, 3600).settle(
+            instance_id, event_id, "processed", event_type="wix.ecom.v1.order_approved"
+        )
+        assert on_cluster(redis_cluster.url, deliver) == "duplicate"
+        assert len(publisher.published) == 1
+        assert cluster_store.zcard(keys.QUEUED_EVENTS) == 0
 
 
 class TestSweepOnTheCluster:
