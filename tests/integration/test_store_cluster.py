@@ -29,6 +29,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.rabbitmq import TcpProxy, rabbitmq_vhost
 from worker import keys
+from worker.dev.chaos import Options, run
 from worker.dev.programs import challenge, coupon, milestone, points, points_rule, program, rule, streak
 from worker.rewards.fulfilment import coupon_code
 from worker.runtime.kombu_broker_queues import KombuBrokerQueues
@@ -237,3 +238,20 @@ class TestStartUp:
         web.stop()
         assert web.saw("BROKER_URL")
         assert web.saw("Redis Cluster")
+
+
+class TestChaosOnTheCluster:
+    def test_webhooks_under_chaos_are_processed_exactly_once(self, tmp_path) -> None:
+        """`make chaos`, reduced, with the store on a three-node Redis Cluster of the run's own and the broker
+        on its single Redis: pool children and the worker SIGKILLed, the broker's Redis restarted, Wix
+        failing 30% of calls; exactly once, everywhere."""
+        options = Options(
+            webhooks=150, kill_pool_every=2, kill_worker_every=5, worker_kills=1, redis_restarts=1,
+            fault_rate=0.3, visibility_timeout=10, concurrency=4, settle_timeout=120, work_dir=tmp_path,
+            quiet=True, store_cluster=True,
+        )  # fmt: skip
+        result = run(options)
+        print(result.table())
+        assert result.chaos.worker_kills == 1
+        assert result.chaos.redis_restarts == 1
+        assert result.ok, result.table()
