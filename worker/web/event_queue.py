@@ -83,6 +83,15 @@ end
 return results
 """
 
+# A Redis Cluster's first step: each record's entry in the index of queued events, where it has none (one
+# key, so one slot). KEYS: the index. ARGV: the score, then the records' keys. Returns 1 for each entry
+# added, 0 for one already there (its event queued before, or being queued by another receiver).
+_INDEX = """
+local added = {}
+for i = 2, #ARGV do added[i - 1] = redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i]) end
+return added
+"""
+
 _OUTCOMES = {1: "queued", 0: "duplicate", 2: "removed"}
 _LIFECYCLE = frozenset({"AppInstalled", "AppRemoved"})  # queued even for a site that removed the app
 
@@ -214,12 +223,10 @@ class EventQueue:
         instances = list(dict.fromkeys(item[1] for item in batch))
         now = time.time()
         async with client.pipeline(transaction=False) as pipe:
-            for record_key, *_ in batch:  # one ZADD each: which entries are new is known per event
-                pipe.zadd(keys.QUEUED_EVENTS, {record_key: now}, nx=True)
+            pipe.execute_command("EVAL", _INDEX, 1, keys.QUEUED_EVENTS, now, *(item[0] for item in batch))
             for key in instances:
                 pipe.hget(key, "status")
-            answers = await pipe.execute()
-        added, statuses = answers[: len(batch)], answers[len(batch) :]
+            added, *statuses = await pipe.execute()
         removed = {key for key, status in zip(instances, statuses, strict=True) if status == "removed"}
         results: list[Any] = [None] * len(batch)
         groups: dict[int, list[int]] = {}
