@@ -35,3 +35,14 @@ def test_with_store_cluster_any_node_reaches_the_whole_cluster(
         pipe.set("wrw:{b}:x", 1)
         pipe.execute()
     client.close()
+
+
+def test_each_primary_of_a_cluster_is_checked_for_durability(redis_cluster, cluster_store) -> None:
+    """The test cluster runs without AOF: the start-up check names every primary, not one of them."""
+    from worker.infra.redis_health import describe_durability_problems
+
+    problems = describe_durability_problems(cluster_store)
+    aof = [problem for problem in problems if "appendonly no" in problem]
+    assert sorted(port for port in redis_cluster.ports if any(f":{port} " in p for p in aof)) == sorted(
+        redis_cluster.ports
+    )
