@@ -244,10 +244,11 @@ class TestChaosOnTheCluster:
     def test_webhooks_under_chaos_are_processed_exactly_once(self, tmp_path) -> None:
         """`make chaos`, reduced, with the store on a three-node Redis Cluster of the run's own and the broker
         on its single Redis: pool children and the worker SIGKILLed, the broker's Redis restarted, Wix
-        failing 30% of calls; exactly once, everywhere."""
+        failing 30% of calls; exactly once, everywhere. (It settles in about a minute; the bound is for a
+        machine loaded by the rest of the suite, where a restarted worker may take long to come back.)"""
         options = Options(
             webhooks=150, kill_pool_every=2, kill_worker_every=5, worker_kills=1, redis_restarts=1,
-            fault_rate=0.3, visibility_timeout=10, concurrency=4, settle_timeout=120, work_dir=tmp_path,
+            fault_rate=0.3, visibility_timeout=10, concurrency=4, settle_timeout=240, work_dir=tmp_path,
             quiet=True, store_cluster=True,
         )  # fmt: skip
         result = run(options)
