@@ -39,7 +39,7 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench: installing wrk (Debian's package)"; \
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) bench/webhooks.py
-	$(PY) bench/store.py
+	$(PY) bench/store.py --cluster
 	$(PY) bench/pipeline.py
 	$(PY) bench/scaling.py
 	$(PY) bench/bootstrap.py

@@ -80,6 +80,12 @@ redbeat_redis_options: dict[str, object] = {}
 redbeat_key_prefix = "wrw:beat:"
 beat_max_loop_interval = 5  # seconds between looks at the schedule
 redbeat_lock_timeout = 30  # a dead holder's lock frees after this long
+if _settings.store_cluster:
+    # A Redis Cluster store: RedBeat's own cluster client (redbeat_redis_options' `cluster`), and every key
+    # it writes (the schedule, each entry, the statics, the lock) under one hash tag, so that its pipelines
+    # and its lock's Lua stay in one slot (README "The store on Redis Cluster").
+    redbeat_redis_options = {"cluster": True, "decode_responses": True, "socket_timeout": 5.0}
+    redbeat_key_prefix = "wrw:{beat}:"
 
 
 _LOST_EVENTS_EVERY = max(5, min(60, _policy.visibility_timeout // 4))  # seconds

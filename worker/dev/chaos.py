@@ -54,6 +54,8 @@ from worker.dev.programs import challenge, coupon, milestone, points, points_rul
 from worker.dispatch import QUEUES
 from worker.engine.program import parse_program
 from worker.infra.embedded_redis import EmbeddedRedis, free_port
+from worker.infra.redis_client import cluster_client
+from worker.infra.redis_cluster import RedisClusterNodes
 from worker.infra.supervisor import Supervisor
 from worker.rewards.fulfilment import coupon_code
 from worker.store.dead_letters import DeadLetters
@@ -125,6 +127,9 @@ class Options:
     work_dir: Path | None = None
     quiet: bool = False
     broker_url: str | None = None  # RabbitMQ (amqp://...) as the broker; default: the run's Redis
+    # The store on a three-node Redis Cluster started for the run (STORE_CLUSTER=true); the run's Redis, the
+    # one restarted, is then the broker only.
+    store_cluster: bool = False
 
 
 # --- the webhooks ---------------------------------------------------------------------------------
@@ -409,8 +414,9 @@ def _expected_points(total: Decimal) -> int:
     return int((total / POINTS_PER_DOLLARS).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def checks(store: redis.Redis, fake_url: str, plan: Plan) -> list[Check]:
-    """What Redis and the fake Wix hold, against what the distinct orders call for."""
+def checks(store: redis.Redis, fake_url: str, plan: Plan, broker: redis.Redis | None = None) -> list[Check]:
+    """What Redis and the fake Wix hold, against what the distinct orders call for (`broker`: the Redis
+    broker when it is not the store's server)."""
     event_ids = list(dict.fromkeys(event_id for event_id, _ in plan.tokens))
     journal = _journal(store, event_ids)
     statuses = Counter(record.get("status", "missing") for record in journal.values())
@@ -469,7 +475,7 @@ def checks(store: redis.Redis, fake_url: str, plan: Plan) -> list[Check]:
     with_checkout = [order for order in plan.orders if order.checkout_sent]
     checkout_keys = [f"wrw:checkout_completed:{order.checkout_id}:0" for order in with_checkout]
 
-    queued = _queued(store)
+    queued = _queued(broker or store)
     return [
         Check("events in the journal, each settled processed", len(event_ids), statuses["processed"]),
         Check("order logs applied by exactly one event (twins: one)", len(order_logs), logs_once),
@@ -550,9 +556,11 @@ def _queued(store: redis.Redis) -> int:
         return sum(int(n) for n in pipe.execute())
 
 
-def unsettled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> str:
+def unsettled(
+    store: redis.Redis, event_ids: list[str], contacts: set[str], broker: redis.Redis | None = None
+) -> str:
     """What is not settled yet, in one line (said when the run gives up)."""
-    with store.pipeline(transaction=False) as pipe:
+    with (broker or store).pipeline(transaction=False) as pipe:
         for queue in QUEUES:
             pipe.llen(queue)
         pipe.hlen("unacked")
@@ -572,10 +580,12 @@ def unsettled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> s
     )
 
 
-def settled(store: redis.Redis, event_ids: list[str], contacts: set[str]) -> bool:
+def settled(
+    store: redis.Redis, event_ids: list[str], contacts: set[str], broker: redis.Redis | None = None
+) -> bool:
     """No event waits, no task is queued or held, nothing waits in a member's outbox (a task message
     lost to a kill waits there for the relay), no reward log is pending."""
-    if _queued(store):
+    if _queued(broker or store):
         return False
     with store.pipeline(transaction=False) as pipe:
         for contact in contacts:
@@ -662,7 +672,12 @@ def run(options: Options) -> Result:
     parse_program(PROGRAM)  # a mistake here is the harness's, said at once
     redis_server = EmbeddedRedis(work / "redis", persistent=True)
     redis_url = redis_server.start()
-    store = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
+    broker = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=10)
+    store, cluster, store_url = broker, None, ""
+    if options.store_cluster:  # the run's Redis is then the broker only
+        cluster = RedisClusterNodes(work / "cluster")
+        store_url = cluster.start()
+        store = cluster_client(store_url, timeout=10)  # type: ignore[assignment]
     env = {
         k: v
         for k, v in os.environ.items()
@@ -686,6 +701,7 @@ def run(options: Options) -> Result:
         "WORKER_ENV": "development",
         "PYTHONUNBUFFERED": "1",
         **({"BROKER_URL": options.broker_url} if options.broker_url else {}),
+        **({"STORE_URL": store_url, "STORE_CLUSTER": "true"} if cluster is not None else {}),
     }
     processes = {
         "web": f"{sys.executable} -m worker web",
@@ -710,7 +726,7 @@ def run(options: Options) -> Result:
             plan = plan_webhooks(options, key)
             watcher.start()
             _wait(lambda: httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200, 60, "the receiver")
-            _wait(lambda: _worker_up(supervisor, store, options), 90, "the worker")  # then the chaos
+            _wait(lambda: _worker_up(supervisor, broker, options), 90, "the worker")  # then the chaos
             faults = _switch_faults(fake_url, options)
             state = "off" if options.fault_rate <= 0 else "on" if faults else "unavailable"
             say(f"chaos: faults {state}; sending from {options.senders} senders")
@@ -728,16 +744,22 @@ def run(options: Options) -> Result:
             sent_at = time.monotonic()
 
             def calm() -> bool:
-                return agents is not None and agents.done_once() and settled(store, event_ids, contacts)
+                return (
+                    agents is not None and agents.done_once() and settled(store, event_ids, contacts, broker)
+                )
 
             try:
                 _wait(calm, options.settle_timeout, "the service to settle under chaos", interval=1)
             except TimeoutError as exc:
-                raise TimeoutError(f"{exc}: {unsettled(store, event_ids, contacts)}") from None
+                raise TimeoutError(f"{exc}: {unsettled(store, event_ids, contacts, broker)}") from None
             agents.join()
-            _wait(lambda: settled(store, event_ids, contacts), 120, "the service to settle", interval=1)
+            _wait(
+                lambda: settled(store, event_ids, contacts, broker), 120, "the service to settle", interval=1
+            )
             time.sleep(2)  # anything still in flight shows itself
-            _wait(lambda: settled(store, event_ids, contacts), 120, "the service to settle", interval=1)
+            _wait(
+                lambda: settled(store, event_ids, contacts, broker), 120, "the service to settle", interval=1
+            )
             settle_seconds = time.monotonic() - sent_at
             fault_counts = None
             if faults is not None:
@@ -752,7 +774,7 @@ def run(options: Options) -> Result:
                 )  # fmt: skip
 
                 def replayed() -> bool:
-                    if not settled(store, event_ids, contacts):
+                    if not settled(store, event_ids, contacts, broker):
                         return False
                     logs = [
                         log
@@ -775,7 +797,7 @@ def run(options: Options) -> Result:
                 worker_starts=supervisor.starts("worker"),
                 dead_lettered=len(dead),
                 replayed=len(dead),
-                checks=checks(store, fake_url, plan),
+                checks=checks(store, fake_url, plan, broker),
             )
     finally:
         if agents is not None:
@@ -784,6 +806,9 @@ def run(options: Options) -> Result:
         watcher.join(10)
         log.close()
         store.close()
+        broker.close()
+        if cluster is not None:
+            cluster.stop()
         redis_server.stop()
 
 
@@ -806,6 +831,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
     parser.add_argument("--settle-timeout", type=float, default=defaults.settle_timeout)
     parser.add_argument("--broker-url", help="a RabbitMQ broker (amqp://...); default: the run's Redis")
+    parser.add_argument(
+        "--store-cluster",
+        action="store_true",
+        help="the store on a three-node Redis Cluster of the run's own",
+    )
     parser.add_argument("--work-dir", type=Path, help="logs and Redis data (default: a new temporary one)")
     args = parser.parse_args(argv)
     options = Options(**{name: value for name, value in vars(args).items()})

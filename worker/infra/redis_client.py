@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.cluster import READ_COMMANDS
@@ -21,12 +22,25 @@ WEB_TIMEOUT = 1.0
 
 
 def require_redis_url(settings: Settings) -> str:
-    """The store's URL (STORE_URL, else REDIS_URL): every client of the store and the journal uses it."""
+    """The store's URL (STORE_URL, else REDIS_URL): every client of the store and the journal uses it.
+    A Redis Cluster store with the broker on the same URL is refused (`check_store_cluster`)."""
     if not settings.store_address:
         raise SettingsError(
             "REDIS_URL is not set: `make run` starts an embedded Redis; elsewhere point REDIS_URL at a server"
         )
+    check_store_cluster(settings)
     return settings.store_address
+
+
+def check_store_cluster(settings: Settings) -> None:
+    """kombu has no Redis Cluster transport: with `STORE_CLUSTER=true` the broker must be another Redis or
+    RabbitMQ (README "The store on Redis Cluster")."""
+    if settings.store_cluster and settings.broker_address == settings.store_address:
+        raise SettingsError(
+            "STORE_CLUSTER=true but the broker is the store's Redis Cluster: Celery's broker cannot be a "
+            "Redis Cluster; set BROKER_URL to a single Redis (redis://) or RabbitMQ (amqp://), and STORE_URL "
+            "to a node of the cluster"
+        )
 
 
 def sync_client(url: str, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:
@@ -57,6 +71,30 @@ def async_client(url: str) -> redis.asyncio.Redis:
         retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
     )
     return client
+
+
+def async_cluster_client(url: str) -> redis.asyncio.cluster.RedisCluster:
+    """The receiver's client of a Redis Cluster store, with `async_client`'s policy: one try (no retry on a
+    connection error, no backoff), and the caller bounds each whole call with its own timeout. A MOVED or
+    ASK answer (a slot moving between nodes) is still followed: that is routing, not a retry."""
+    client: redis.asyncio.cluster.RedisCluster = redis.asyncio.cluster.RedisCluster.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=FAST_TIMEOUT,
+        retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
+    )
+    return client
+
+
+def store_async_client(settings: Settings) -> redis.asyncio.Redis:
+    """The receiver's client of the store as the settings say: one Redis (`async_client`) or, with
+    `STORE_CLUSTER=true`, a Redis Cluster through any of its nodes (`async_cluster_client`). Typed as
+    `redis.asyncio.Redis`: what the receiver calls on it exists on both (worker.web.event_queue and
+    `/readyz` tell them apart where they must)."""
+    url = require_redis_url(settings)
+    if settings.store_cluster:
+        return async_cluster_client(url)  # type: ignore[return-value]
+    return async_client(url)
 
 
 class StorePipeline(ClusterPipeline):
@@ -141,3 +179,12 @@ def store_client(settings: Settings, *, timeout: float = 5.0, retries: bool = Tr
     if settings.store_cluster:
         return cluster_client(url, timeout=timeout)  # type: ignore[return-value]
     return sync_client(url, timeout=timeout, retries=retries)
+
+
+def broker_redis_client(settings: Settings, *, timeout: float = 5.0) -> redis.Redis | None:
+    """A client of the Redis broker's server when it is not the store's (its queues' lists are read there:
+    `/metrics`); None when the broker is the store's Redis, or RabbitMQ."""
+    broker = settings.broker_address
+    if broker is None or broker == settings.store_address or settings.broker_is_amqp:
+        return None
+    return sync_client(broker, timeout=timeout, retries=False)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import redis
+from redis.cluster import RedisCluster
 
 
 def describe_durability_problems(client: redis.Redis) -> list[str]:
-    """Plain sentences naming each setting that puts queued events at risk; [] when all is well."""
+    """Plain sentences naming each setting that puts queued events at risk; [] when all is well. On a Redis
+    Cluster, every primary is asked (each holds its slots alone), and a sentence names its node."""
+    if isinstance(client, RedisCluster):
+        return _cluster_problems(client)
     try:
         config: dict[str, str] = client.config_get("appendonly")  # type: ignore[assignment]
         config.update(client.config_get("maxmemory-policy"))  # type: ignore[arg-type]
@@ -22,4 +26,29 @@ def describe_durability_problems(client: redis.Redis) -> list[str]:
         )
     if policy != "noeviction":
         problems.append(f"Redis maxmemory-policy is {policy}: it may evict queued events; set noeviction")
+    return problems
+
+
+def _cluster_problems(client: RedisCluster) -> list[str]:
+    try:
+        configs: dict[str, dict[str, str]] = client.config_get(  # type: ignore[assignment]
+            "appendonly", target_nodes=RedisCluster.PRIMARIES
+        )
+        policies: dict[str, dict[str, str]] = client.config_get(  # type: ignore[assignment]
+            "maxmemory-policy", target_nodes=RedisCluster.PRIMARIES
+        )
+    except redis.ResponseError:
+        return []
+    except redis.RedisError:
+        return ["the Redis Cluster does not answer at start: webhooks will be answered 503 until it does"]
+    problems = []
+    for node, config in sorted(configs.items()):
+        if config.get("appendonly") != "yes":
+            problems.append(
+                f"Redis Cluster node {node} runs without AOF (appendonly no): a restart loses what it holds; "
+                "set appendonly yes"
+            )
+        policy = policies.get(node, {}).get("maxmemory-policy")
+        if policy != "noeviction":
+            problems.append(f"Redis Cluster node {node} maxmemory-policy is {policy}: set noeviction")
     return problems

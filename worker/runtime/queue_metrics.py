@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -39,17 +40,26 @@ def sent_at(message: str | None) -> float | None:
 
 
 class QueueCollector(Collector):
-    def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
+    """`client` is the store; `broker` the Redis broker's server when it is another one than the store (a
+    Redis Cluster store always has one): the queues' lists are read there, the rest in the store."""
+
+    def __init__(
+        self, client: redis.Redis, clock: Callable[[], float] = time.time, broker: redis.Redis | None = None
+    ) -> None:
         self._redis = client
         self._clock = clock
+        self._broker = broker
 
     def collect(self) -> Iterator[Metric]:
         now = self._clock()
         try:
+            if self._broker is not None:
+                with self._broker.pipeline(transaction=False) as pipe:
+                    self._read_queues(pipe)
+                    queues = pipe.execute()
             with self._redis.pipeline(transaction=False) as pipe:
-                for queue in QUEUES:
-                    pipe.llen(queue)
-                    pipe.lindex(queue, -1)
+                if self._broker is None:
+                    self._read_queues(pipe)
                 pipe.hlen(keys.DEAD_LETTERS)
                 pipe.zcount(keys.JOBS_RUNNING, now - RUNNING_TTL_SECONDS, "+inf")
                 pipe.zrangebyscore(
@@ -57,6 +67,8 @@ class QueueCollector(Collector):
                 )
                 pipe.hgetall(keys.WIX_CALLS)
                 answers = pipe.execute()
+            if self._broker is not None:
+                answers = queues + answers
         except redis.RedisError:
             return  # no gauges rather than wrong ones: an absent series is what to alert on
         depth = GaugeMetricFamily(
@@ -91,3 +103,9 @@ class QueueCollector(Collector):
             outcome, _, status = field.partition("|")
             calls.add_metric([outcome, status], float(value))
         yield calls
+
+    @staticmethod
+    def _read_queues(pipe: Any) -> None:
+        for queue in QUEUES:
+            pipe.llen(queue)
+            pipe.lindex(queue, -1)

@@ -13,7 +13,13 @@ from prometheus_client import CollectorRegistry
 
 from worker.dispatch import Dispatcher
 from worker.infra.error_reporting import init_sentry
-from worker.infra.redis_client import WEB_TIMEOUT, async_client, require_redis_url, store_client
+from worker.infra.redis_client import (
+    WEB_TIMEOUT,
+    broker_redis_client,
+    require_redis_url,
+    store_async_client,
+    store_client,
+)
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.event_publishers import event_publisher
@@ -58,8 +64,8 @@ def create_app(
     settings = settings or get_settings()
     settings.check_for_production()
     if async_redis is None or store is None:
-        url = require_redis_url(settings)
-        async_redis = async_redis or async_client(url)
+        require_redis_url(settings)
+        async_redis = async_redis or store_async_client(settings)
         store = store or store_client(settings, timeout=WEB_TIMEOUT, retries=False)
     key_text = settings.public_key_text()
     verifier = (
@@ -90,7 +96,7 @@ def create_app(
     )
     registry = CollectorRegistry()
     registry.register(TaskOutcomeCollector(store))
-    registry.register(QueueCollector(store))
+    registry.register(QueueCollector(store, broker=broker_redis_client(settings, timeout=WEB_TIMEOUT)))
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store

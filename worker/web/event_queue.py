@@ -7,17 +7,28 @@ queued, and a redelivery is recognised however old it is, for as long as the rec
 Requests that arrive while a call is on its way to Redis wait for it and go together in the next
 call (group commit): under load one round trip, and redis-py's per-call cost, serves many webhooks;
 when the receiver is idle a webhook goes at once, alone, with no added wait.
+
+On a Redis Cluster store (`STORE_CLUSTER=true`) a batch's records lie in many hash slots, and a Lua call
+may touch one slot only. The batch then takes two round trips, each one pipeline that goes to every node
+at once: first each event's entry in the index of queued events (ZADD NX: what makes the event findable
+by the lost-events sweep comes first) and its instance's registry status; then one call of the same
+script per hash slot, with only that slot's records (their seen-mark check and write). The broker is
+always another server there, so the caller publishes after both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 import orjson
 import redis.asyncio
+import redis.asyncio.cluster
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError
 
 from worker import keys
 from worker.dispatch import PROCESS_EVENT, queue_of
@@ -30,9 +41,11 @@ QUEUE = queue_of(PROCESS_EVENT)
 MAX_BATCH = 256
 
 # KEYS: the journal record of each event, then each event's instance registry entry, then the index of
-# queued events, then the queue when the broker is the store's Redis. ARGV: for each event, its task
-# message and its record's fields as JSON. Returns, for each event in order, 1 (queued), 0 (seen before)
-# or 2 (its site removed the app: not queued, nothing written; AppInstalled and AppRemoved always pass).
+# queued events, then the queue when the broker is the store's Redis; on a Redis Cluster only the records
+# (of one hash slot: the caller checked the instances and wrote the index entries itself). ARGV: for each
+# event, its task message and its record's fields as JSON. Returns, for each event in order, 1 (queued),
+# 0 (seen before) or 2 (its site removed the app: not queued, nothing written; AppInstalled and AppRemoved
+# always pass).
 # The record keeps the message until the event settles, so a message that vanished between Redis and a
 # worker can be sent again (worker.runtime.lost_events).
 #
@@ -42,13 +55,13 @@ MAX_BATCH = 256
 # may have died (or answered 503) before its publish was confirmed, so it is published again (a task
 # whose event is already settled does nothing).
 _ENQUEUE = """
-local n = math.floor((#KEYS - 1) / 2)
+local n = #ARGV / 2
 local index = KEYS[2 * n + 1]
 local queue = KEYS[2 * n + 2]
 local results = {}
 for i = 1, n do
   local r = cjson.decode(ARGV[2 * i])
-  if r.eventType ~= 'AppInstalled' and r.eventType ~= 'AppRemoved'
+  if KEYS[n + i] and r.eventType ~= 'AppInstalled' and r.eventType ~= 'AppRemoved'
      and redis.call('HGET', KEYS[n + i], 'status') == 'removed' then
     results[i] = 2
   elseif redis.call('EXISTS', KEYS[i]) == 1 then
@@ -63,14 +76,26 @@ for i = 1, n do
                'eventType', r.eventType, 'taskId', r.taskId,
                'receivedAt', r.receivedAt, 'updatedAt', r.receivedAt, 'message', ARGV[2 * i - 1])
     redis.call('EXPIRE', KEYS[i], %d)
-    redis.call('ZADD', index, r.queuedAt, KEYS[i])
+    if index then redis.call('ZADD', index, r.queuedAt, KEYS[i]) end
     results[i] = 1
   end
 end
 return results
 """
 
+# A Redis Cluster's first step: each record's entry in the index of queued events, where it has none (one
+# key, so one slot). KEYS: the index. ARGV: the score, then the records' keys. Returns 1 for each entry
+# added, 0 for one already there (its event queued before, or being queued by another receiver).
+_INDEX = """
+local added = {}
+for i = 2, #ARGV do added[i - 1] = redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i]) end
+return added
+"""
+
 _OUTCOMES = {1: "queued", 0: "duplicate", 2: "removed"}
+_LIFECYCLE = frozenset({"AppInstalled", "AppRemoved"})  # queued even for a site that removed the app
+
+Batch = list[tuple[str, str, str, bytes, "asyncio.Future[str]"]]
 
 
 class Publisher(Protocol):
@@ -126,7 +151,16 @@ class EventQueue:
         publisher: Publisher | None = None,
     ) -> None:
         self._publisher = publisher
-        self._script = client.register_script(_ENQUEUE % record_ttl_seconds)
+        source = _ENQUEUE % record_ttl_seconds
+        self._source = source
+        self._sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324  (Redis's script id)
+        self._cluster: redis.asyncio.cluster.RedisCluster | None = None
+        if isinstance(client, redis.asyncio.cluster.RedisCluster):
+            if publisher is None:
+                raise ValueError("a Redis Cluster store needs a broker of its own (BROKER_URL)")
+            self._cluster = client
+        else:
+            self._script = client.register_script(source)
         self._timeout = timeout
         self._waiting: list[tuple[str, str, str, bytes, asyncio.Future[str]]] = []
         self._sender: asyncio.Task[None] | None = None
@@ -148,16 +182,12 @@ class EventQueue:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                arguments: list[str | bytes] = []
-                for _, _, message, record, _ in batch:
-                    arguments += (message, record)
-                tail = [keys.QUEUED_EVENTS] if self._publisher else [keys.QUEUED_EVENTS, QUEUE]
                 try:
                     async with asyncio.timeout(self._timeout):
-                        results = await self._script(
-                            keys=[item[0] for item in batch] + [item[1] for item in batch] + tail,
-                            args=arguments,
-                        )
+                        if self._cluster is not None:
+                            results = await self._journal_on_cluster(self._cluster, batch)
+                        else:
+                            results = await self._journal(batch)
                         if self._publisher is not None:
                             results = await self._publish(batch, results)
                 except Exception as exc:  # every waiter of this batch gets the error: a 503 each
@@ -171,9 +201,78 @@ class EventQueue:
         finally:
             self._sender = None
 
-    async def _publish(
-        self, batch: list[tuple[str, str, str, bytes, asyncio.Future[str]]], results: list[Any]
-    ) -> list[int]:
+    async def _journal(self, batch: Batch) -> list[Any]:
+        """One Redis: the whole batch in one call of the script."""
+        arguments: list[str | bytes] = []
+        for _, _, message, record, _ in batch:
+            arguments += (message, record)
+        tail = [keys.QUEUED_EVENTS] if self._publisher else [keys.QUEUED_EVENTS, QUEUE]
+        results: list[Any] = await self._script(
+            keys=[item[0] for item in batch] + [item[1] for item in batch] + tail, args=arguments
+        )
+        return results
+
+    async def _journal_on_cluster(
+        self, client: redis.asyncio.cluster.RedisCluster, batch: Batch
+    ) -> list[Any]:
+        """A Redis Cluster: the index entries and the instances' statuses in one pipeline, then the script
+        once per hash slot of the batch's records, all in a second pipeline (each goes to every node at
+        once). An entry added for an event that turns out not to be queued (seen and settled before, or of a
+        site that removed the app) is taken out at once; one a crash left between the steps is dropped by
+        the lost-events sweep, which finds no queued record behind it."""
+        instances = list(dict.fromkeys(item[1] for item in batch))
+        now = time.time()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.execute_command("EVAL", _INDEX, 1, keys.QUEUED_EVENTS, now, *(item[0] for item in batch))
+            for key in instances:
+                pipe.hget(key, "status")
+            added, *statuses = await pipe.execute()
+        removed = {key for key, status in zip(instances, statuses, strict=True) if status == "removed"}
+        results: list[Any] = [None] * len(batch)
+        groups: dict[int, list[int]] = {}
+        for position, (record_key, instance_key, _, record, _) in enumerate(batch):
+            if instance_key in removed and orjson.loads(record)["eventType"] not in _LIFECYCLE:
+                results[position] = 2
+            else:
+                groups.setdefault(key_slot(record_key.encode()), []).append(position)
+        calls = list(groups.values())
+        for _ in range(2):  # a second time for the calls of a node that did not know the script yet
+            if not calls:
+                break
+            answered = await self._call_per_slot(client, batch, calls)
+            missing = []
+            for positions, answer in zip(calls, answered, strict=True):
+                if isinstance(answer, NoScriptError):
+                    missing.append(positions)
+                elif isinstance(answer, BaseException):
+                    raise answer
+                else:
+                    for position, result in zip(positions, answer, strict=True):
+                        results[position] = result
+            if missing:
+                await client.script_load(self._source)  # every primary
+            calls = missing
+        if calls:
+            raise NoScriptError("the journal script could not be loaded on every node")
+        stray = [batch[n][0] for n, result in enumerate(results) if added[n] and result in (0, 2)]
+        if stray:
+            await client.zrem(keys.QUEUED_EVENTS, *stray)
+        return results
+
+    async def _call_per_slot(
+        self, client: redis.asyncio.cluster.RedisCluster, batch: Batch, calls: list[list[int]]
+    ) -> list[Any]:
+        async with client.pipeline(transaction=False) as pipe:
+            for positions in calls:
+                arguments: list[str | bytes] = []
+                for position in positions:
+                    arguments += (batch[position][2], batch[position][3])
+                record_keys = [batch[position][0] for position in positions]
+                pipe.execute_command("EVALSHA", self._sha, len(record_keys), *record_keys, *arguments)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+        return answers
+
+    async def _publish(self, batch: Batch, results: list[Any]) -> list[int]:
         """Publish what the journal step queued (and what it found still queued), awaiting the broker's
         confirms; answers the batch's outcome codes."""
         assert self._publisher is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import redis.asyncio.cluster
 import redis.exceptions
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,9 +23,14 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Redis answers", responses={503: {"description": "Redis does not answer"}})
 async def readyz(request: Request) -> JSONResponse:
+    """Ready when the store answers: on a Redis Cluster, every primary (each serves its slots alone)."""
+    client = request.app.state.async_redis
     try:
         async with asyncio.timeout(FAST_TIMEOUT):
-            await request.app.state.async_redis.ping()
+            if isinstance(client, redis.asyncio.cluster.RedisCluster):
+                await client.ping(target_nodes=redis.asyncio.cluster.RedisCluster.PRIMARIES)
+            else:
+                await client.ping()
     except (redis.exceptions.RedisError, OSError, TimeoutError):
         return error_response(503, "unavailable", "Redis does not answer")
     return JSONResponse({"status": "ready"})

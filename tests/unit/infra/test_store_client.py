@@ -18,10 +18,12 @@ def test_without_store_cluster_the_store_is_one_redis(redis_url: str) -> None:
     client.close()
 
 
-def test_with_store_cluster_any_node_reaches_the_whole_cluster(redis_cluster, cluster_store) -> None:
+def test_with_store_cluster_any_node_reaches_the_whole_cluster(
+    redis_cluster, cluster_store, redis_url: str
+) -> None:
     """Through the third node: keys of every slot are read and written; a MULTI across slots fails."""
     url = f"redis://127.0.0.1:{redis_cluster.ports[2]}/0"
-    client = store_client(Settings(redis_url=url, store_cluster=True))
+    client = store_client(Settings(redis_url=redis_url, store_url=url, store_cluster=True))
     assert isinstance(client, RedisCluster)
     for n in range(20):
         client.set(f"wrw:probe:{n}", n)
@@ -33,3 +35,14 @@ def test_with_store_cluster_any_node_reaches_the_whole_cluster(redis_cluster, cl
         pipe.set("wrw:{b}:x", 1)
         pipe.execute()
     client.close()
+
+
+def test_each_primary_of_a_cluster_is_checked_for_durability(redis_cluster, cluster_store) -> None:
+    """The test cluster runs without AOF: the start-up check names every primary, not one of them."""
+    from worker.infra.redis_health import describe_durability_problems
+
+    problems = describe_durability_problems(cluster_store)
+    aof = [problem for problem in problems if "appendonly no" in problem]
+    assert sorted(port for port in redis_cluster.ports if any(f":{port} " in p for p in aof)) == sorted(
+        redis_cluster.ports
+    )

@@ -136,3 +136,20 @@ def test_redis_away_yields_no_gauges_and_no_error() -> None:
 
     away = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     assert scrape(away, T0)("wrw_queue_depth", {"queue": "events"}) is None
+
+
+def test_on_a_cluster_store_the_queues_are_read_on_the_brokers_redis(real_redis, cluster_store) -> None:
+    """STORE_CLUSTER: the queues' depth and age come from the Redis broker, the dead letters and jobs from
+    the cluster (where the queues are not)."""
+    push(real_redis, "events", T0 - 90)
+    push(real_redis, "events", T0 - 5)
+    DeadLetters(cluster_store).park(
+        task_id="t1", task_name="x", args=[], kwargs={}, queue="rewards", error="E", retries=3
+    )
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(cluster_store, clock=lambda: T0, broker=real_redis))
+    sample = registry.get_sample_value
+    assert sample("wrw_queue_depth", {"queue": "events"}) == 2
+    assert sample("wrw_queue_oldest_message_age_seconds", {"queue": "events"}) == pytest.approx(90)
+    assert sample("wrw_queue_depth", {"queue": "bulk"}) == 0
+    assert sample("wrw_dead_letters") == 1
