@@ -16,6 +16,7 @@ from worker.dispatch import (
     START_JOB_EVERYWHERE,
     queue_of,
 )
+from worker.infra.redis_sentinel import is_sentinel_url, parse_sentinel_url
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 
@@ -45,6 +46,16 @@ if _settings.broker_is_amqp:
     # A retry's countdown waits in RabbitMQ's delay exchanges (Celery's native delayed delivery, which
     # quorum queues need and which binds through topic exchanges), not in a worker's memory.
     task_default_exchange_type = "topic"
+# Redis Sentinel (`sentinel://`, worker/infra/redis_sentinel.py): kombu reads the URL without the master's
+# name and takes the name as a transport option; the transport is the one above, with Sentinel's discovery.
+if is_sentinel_url(broker_url):
+    _broker_sentinel = parse_sentinel_url(broker_url or "", "BROKER_URL")
+    broker_url = _broker_sentinel.kombu_url
+    broker_transport = "worker.runtime.broker_transport:SentinelTransport"
+    broker_transport_options |= {
+        "master_name": _broker_sentinel.master,
+        "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},
+    }
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
 
@@ -80,6 +91,17 @@ redbeat_redis_options: dict[str, object] = {}
 redbeat_key_prefix = "wrw:beat:"
 beat_max_loop_interval = 5  # seconds between looks at the schedule
 redbeat_lock_timeout = 30  # a dead holder's lock frees after this long
+# RedBeat on a Sentinel-managed store: its `redis-sentinel://` form, the sentinels and master as options.
+if is_sentinel_url(_settings.store_address):
+    _store_sentinel = parse_sentinel_url(_settings.store_address or "")
+    redbeat_redis_url = "redis-sentinel://"
+    redbeat_redis_options = {
+        "sentinels": list(_store_sentinel.sentinels),
+        "service_name": _store_sentinel.master,
+        "socket_timeout": 5.0,
+        "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},
+        **_store_sentinel.redis_options(),
+    }
 
 
 _LOST_EVENTS_EVERY = max(5, min(60, _policy.visibility_timeout // 4))  # seconds
