@@ -4,6 +4,7 @@ Read by `worker.runtime.celery_app` (`app.config_from_object("celeryconfig")`).
 """
 
 from celery.schedules import crontab
+from kombu import transport as kombu_transports
 from kombu.entity import Queue
 
 from worker import dispatch
@@ -52,6 +53,10 @@ if is_sentinel_url(broker_url):
     _broker_sentinel = parse_sentinel_url(broker_url or "", "BROKER_URL")
     broker_url = _broker_sentinel.kombu_url
     broker_transport = "worker.runtime.broker_transport:SentinelTransport"
+    # When a sentinel fails, kombu moves to the next one's URL and picks the transport by its scheme: that
+    # transport too is ours (kombu's own would give up on a master that lost its replicas, and the worker
+    # with it).
+    kombu_transports.TRANSPORT_ALIASES["sentinel"] = broker_transport
     broker_transport_options |= {
         "master_name": _broker_sentinel.master,
         "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},

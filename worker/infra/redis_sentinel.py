@@ -42,7 +42,7 @@ class SentinelAddress:
     db: int
     username: str | None
     password: str | None
-    kombu_url: str  # the URL as kombu reads it: no `?master_name=`
+    kombu_url: str  # the URL as kombu reads it: no `?master_name=`; every sentinel with the database
 
     def redis_options(self) -> dict[str, Any]:
         """The master's database and credentials, as redis-py's connection arguments."""
@@ -52,6 +52,10 @@ class SentinelAddress:
         if self.password:
             options["password"] = self.password
         return options
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_sentinel_url(url: str, setting: str = "STORE_URL") -> SentinelAddress:
@@ -89,14 +93,18 @@ def parse_sentinel_url(url: str, setting: str = "STORE_URL") -> SentinelAddress:
     path = first.path.strip("/")
     if not (path == "" or path.isdigit()):
         raise SettingsError(f"{setting}: the database after the first sentinel is a number (/0)")
-    kombu_first = parts[0].split("?", 1)[0]
+    # kombu moves to the next sentinel's URL when one fails and then reads the database and credentials
+    # from that URL alone: each carries them.
+    userinfo = first.netloc.rsplit("@", 1)[0] + "@" if "@" in first.netloc else ""
+    db = int(path or 0)
+    kombu_url = ";".join(f"{SCHEME}{userinfo}{_netloc(host, port)}/{db}" for host, port in sentinels)
     return SentinelAddress(
         sentinels=tuple(sentinels),
         master=names[0],
-        db=int(path or 0),
+        db=db,
         username=unquote(first.username) if first.username else None,
         password=unquote(first.password) if first.password else None,
-        kombu_url=";".join([kombu_first, *parts[1:]]),
+        kombu_url=kombu_url,
     )
 
 

@@ -27,10 +27,10 @@ class TestTheDocumentedForm:
         assert address.redis_options() == {"db": 4, "password": "s3cret"}
 
     def test_kombu_reads_it_without_the_master_name(self) -> None:
-        """kombu takes the master's name as a transport option and refuses unknown URL parameters."""
-        assert (
-            parse_sentinel_url(URL).kombu_url
-            == "sentinel://:s3cret@h1:26380/4;sentinel://h2;sentinel://h3:26381"
+        """kombu takes the master's name as a transport option and refuses unknown URL parameters; it
+        reads the database and password from the URL of whichever sentinel it is on: each has them."""
+        assert parse_sentinel_url(URL).kombu_url == (
+            "sentinel://:s3cret@h1:26380/4;sentinel://:s3cret@h2:26379/4;sentinel://:s3cret@h3:26381/4"
         )
 
     def test_celery_gets_kombus_form_and_the_master_as_a_transport_option(self) -> None:
@@ -48,7 +48,7 @@ class TestTheDocumentedForm:
         )
         assert answer.returncode == 0, answer.stderr
         assert answer.stdout.strip() == (
-            '["sentinel://:s3cret@h1:26380/4;sentinel://h2;sentinel://h3:26381", '
+            '["sentinel://:s3cret@h1:26380/4;sentinel://:s3cret@h2:26379/4;sentinel://:s3cret@h3:26381/4", '
             '"worker.runtime.broker_transport:SentinelTransport", "mymaster", "redis-sentinel://", '
             '"mymaster", [["h1", 26380], ["h2", 26379], ["h3", 26381]], 4]'
         )
