@@ -9,6 +9,8 @@ The master runs with `min-replicas-to-write 1`, as README "Redis Sentinel" asks 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -162,6 +164,24 @@ class TestPipelineOnSentinel:
             assert master.hget(record, "status") == "processed"
         with contextlib.closing(redis.Redis(port=replica_port, decode_responses=True)) as replica:
             wait_for(lambda: replica.hget(record, "status") == "processed", 5, "the replica to have it")
+
+
+class TestRedBeat:
+    def test_beats_lock_lives_on_the_master(self, sentinel_set) -> None:
+        """RedBeat's client, as celeryconfig sets it up for a `sentinel://` store, writes on the master."""
+        script = (
+            "from redbeat.schedulers import get_redis; from worker.runtime.celery_app import app; "
+            "get_redis(app).set('wrw:beat:probe', 'here')"
+        )
+        env = service_env(sentinel_set.url(), "")
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        with contextlib.closing(
+            redis.Redis(port=sentinel_set.master_port(), decode_responses=True)
+        ) as master:
+            assert master.get("wrw:beat:probe") == "here"
 
 
 class TestStartUpCheck:

@@ -114,7 +114,7 @@ def parse_sentinel_url(url: str, setting: str = "STORE_URL") -> SentinelAddress:
 # before sending when it is not; and a master that refuses writes because it lost its replicas
 # (`min-replicas-to-write`, README "Redis Sentinel") is left like a lost connection.
 MASTER_CHECK_SECONDS = 1.0
-_NO_LONGER_WRITABLE = ("NOREPLICAS",)
+_NO_LONGER_WRITABLE = ("NOREPLICAS", "UNBLOCKED")  # UNBLOCKED: a blocked BRPOP as its server was demoted
 
 
 def _stale_master(pool: Any, error: redis.ResponseError) -> bool:
