@@ -220,6 +220,7 @@ class TestFailoverWhileWebhooksArrive:
         _settle(stack, store, events, timeout=60)
         assert sentinel_set.master_port() == new_master
         assert _events_counted(store) - before == len(events)
+        sentinel_set.wait_for_replica(old_master)  # the set whole again: the old master is its replica
 
     def test_sentinel_failover(self, sentinel_set, stack, store, private_key) -> None:
         """`SENTINEL FAILOVER`: the replica promoted; the old master, alone, refuses writes until the

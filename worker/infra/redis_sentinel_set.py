@@ -130,6 +130,11 @@ class RedisSentinelSet:
             self._wait(sentinel, deadline, f"sentinels to name {port} the master", _names(port))
         self._wait(port, deadline, f"{port} to be the master", _is_master)
 
+    def wait_for_replica(self, port: int, timeout: float = 30.0) -> None:
+        """Wait until the server at `port` is a replica in sync with its master (after a failover, Sentinel
+        demotes a live old master some ten seconds after naming the new one)."""
+        self._wait(port, time.monotonic() + timeout, f"{port} to be a replica in sync", _replica_in_sync)
+
     def _wait(self, port: int, deadline: float, what: str, ready: Callable[[redis.Redis], bool]) -> None:
         client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5, decode_responses=True)
         try:
