@@ -198,6 +198,34 @@ class TestStartUpCheck:
                 master.config_set("min-replicas-to-write", 1)
 
 
+class TestAReplicaConfirmsEach200:
+    def test_a_webhook_no_replica_confirmed_is_answered_503_then_accepted(
+        self, sentinel_set, stack, store, private_key
+    ) -> None:
+        """The replica SIGSTOPped (the master still takes writes for `min-replicas-max-lag`): the receiver
+        answers 503, since no replica confirmed the journal write; once it runs again, Wix's redelivery
+        is accepted and the event is processed and counted once."""
+        before = _events_counted(store)
+        master_port = sentinel_set.master_port()
+        replica_port = next(port for port in sentinel_set.data_ports if port != master_port)
+        event_id = str(uuid.uuid4())
+        token = _token(private_key, event_id)
+        sentinel_set.pause(replica_port)
+        try:
+            answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5)
+        finally:
+            sentinel_set.pause(replica_port, paused=False)
+        assert answer.status_code == 503
+        wait_for(
+            lambda: httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5).status_code == 200,
+            10,
+            "the redelivery to be accepted",
+            interval=0.2,
+        )
+        wait_for(lambda: _status(stack.base_url, event_id) == "processed", 30, "processing")
+        assert _events_counted(store) - before == 1
+
+
 class TestFailoverWhileWebhooksArrive:
     """40 webhooks over ~4 s, each retried until it gets a 200 (as Wix does); 1 s in, the master is
     switched over or SIGKILLed. Some answers are 503 (the receiver was asked during the switch), every

@@ -189,9 +189,33 @@ def sentinel_sync_client(url: str, *, timeout: float = 5.0, retries: bool = True
     return client
 
 
+# How long the receiver's journal write waits for a replica to confirm it (WAIT), within its 0.5 s call.
+REPLICA_WAIT_MS = 200
+
+
+class ReplicatedScripts(redis.asyncio.Redis):
+    """The receiver's client on a Sentinel set: each Lua call (the journal-and-queue step) is followed, on the
+    same connection in the same round trip, by `WAIT 1`, and fails unless a replica has the write. So a 200
+    means two servers hold the event: a master SIGKILLed right after its answer loses nothing that was
+    acknowledged, and a master cut off from its replicas (the old one, after a switch-over) acknowledges
+    nothing. A write the master kept but no replica confirmed is answered 503; Wix's redelivery is then a
+    duplicate, or journaled again on the new master."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if str(args[0]).upper() not in ("EVAL", "EVALSHA"):
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        async with self.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*args, **options)
+            pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
+            answer, replicas = await pipe.execute()
+        if int(replicas) < 1:
+            raise redis.ConnectionError("no replica confirmed the write in time")
+        return answer
+
+
 def sentinel_async_client(url: str) -> redis.asyncio.Redis:
     """`async_client` for a Redis that Sentinel manages: one try (a failover in progress is a 503), the
-    sentinels asked with the receiver's fast timeout."""
+    sentinels asked with the receiver's fast timeout, each Lua call confirmed by a replica."""
     address = parse_sentinel_url(url)
     sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         list(address.sentinels),
@@ -199,7 +223,7 @@ def sentinel_async_client(url: str) -> redis.asyncio.Redis:
     )
     client: redis.asyncio.Redis = sentinel.master_for(
         address.master,
-        redis_class=redis.asyncio.Redis,
+        redis_class=ReplicatedScripts,
         connection_class=AsyncFollowingMasterConnection,
         decode_responses=True,
         socket_connect_timeout=FAST_TIMEOUT,

@@ -123,6 +123,10 @@ class RedisSentinelSet:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
 
+    def pause(self, port: int, paused: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) a data server: alive, but answering no one, its replication included."""
+        os.kill(self._processes[port].pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     def wait_for_master(self, port: int, timeout: float = 20.0) -> None:
         """Wait until every sentinel names `port` as the master and that server answers as one."""
         deadline = time.monotonic() + timeout
