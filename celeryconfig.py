@@ -4,6 +4,7 @@ Read by `worker.runtime.celery_app` (`app.config_from_object("celeryconfig")`).
 """
 
 from celery.schedules import crontab
+from kombu import transport as kombu_transports
 from kombu.entity import Queue
 
 from worker import dispatch
@@ -16,6 +17,7 @@ from worker.dispatch import (
     START_JOB_EVERYWHERE,
     queue_of,
 )
+from worker.infra.redis_sentinel import is_sentinel_url, parse_sentinel_url
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 
@@ -45,6 +47,20 @@ if _settings.broker_is_amqp:
     # A retry's countdown waits in RabbitMQ's delay exchanges (Celery's native delayed delivery, which
     # quorum queues need and which binds through topic exchanges), not in a worker's memory.
     task_default_exchange_type = "topic"
+# Redis Sentinel (`sentinel://`, worker/infra/redis_sentinel.py): kombu reads the URL without the master's
+# name and takes the name as a transport option; the transport is the one above, with Sentinel's discovery.
+if is_sentinel_url(broker_url):
+    _broker_sentinel = parse_sentinel_url(broker_url or "", "BROKER_URL")
+    broker_url = _broker_sentinel.kombu_url
+    broker_transport = "worker.runtime.broker_transport:SentinelTransport"
+    # When a sentinel fails, kombu moves to the next one's URL and picks the transport by its scheme: that
+    # transport too is ours (kombu's own would give up on a master that lost its replicas, and the worker
+    # with it).
+    kombu_transports.TRANSPORT_ALIASES["sentinel"] = broker_transport
+    broker_transport_options |= {
+        "master_name": _broker_sentinel.master,
+        "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},
+    }
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
 
@@ -86,6 +102,17 @@ if _settings.store_cluster:
     # and its lock's Lua stay in one slot (README "The store on Redis Cluster").
     redbeat_redis_options = {"cluster": True, "decode_responses": True, "socket_timeout": 5.0}
     redbeat_key_prefix = "wrw:{beat}:"
+# RedBeat on a Sentinel-managed store: its `redis-sentinel://` form, the sentinels and master as options.
+if is_sentinel_url(_settings.store_address):
+    _store_sentinel = parse_sentinel_url(_settings.store_address or "")
+    redbeat_redis_url = "redis-sentinel://"
+    redbeat_redis_options = {
+        "sentinels": list(_store_sentinel.sentinels),
+        "service_name": _store_sentinel.master,
+        "socket_timeout": 5.0,
+        "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},
+        **_store_sentinel.redis_options(),
+    }
 
 
 _LOST_EVENTS_EVERY = max(5, min(60, _policy.visibility_timeout // 4))  # seconds

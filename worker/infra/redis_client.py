@@ -8,11 +8,19 @@ from typing import Any
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.cluster import READ_COMMANDS
 from redis.retry import Retry
 
+from worker.infra.redis_sentinel import (
+    AsyncFollowingMasterConnection,
+    FollowingMasterConnection,
+    is_sentinel_url,
+    parse_sentinel_url,
+)
 from worker.settings import Settings, SettingsError
 
 # The receiver must answer 503 within a second when Redis is gone, so its calls fail fast.
@@ -29,6 +37,7 @@ def require_redis_url(settings: Settings) -> str:
             "REDIS_URL is not set: `make run` starts an embedded Redis; elsewhere point REDIS_URL at a server"
         )
     check_store_cluster(settings)
+    check_sentinel_settings(settings)
     return settings.store_address
 
 
@@ -47,6 +56,8 @@ def sync_client(url: str, *, timeout: float = 5.0, retries: bool = True) -> redi
     """A client for the worker, the CLI and the web app (answers are strings). Without `retries`, a
     failed call fails at once (redis-py otherwise tries three more times, seconds apart): the web app
     answers 503 and its client tries again."""
+    if is_sentinel_url(url):
+        return sentinel_sync_client(url, timeout=timeout, retries=retries)
     options = {} if retries else {"retry": Retry(NoBackoff(), 0)}
     return redis.Redis.from_url(
         url,
@@ -64,6 +75,8 @@ def async_client(url: str) -> redis.asyncio.Redis:
     No `socket_timeout`: redis-py enforces it with `asyncio.wait_for` on every read and write (a new task
     each time on Python 3.11); the receiver bounds each whole call with one `asyncio.timeout` instead.
     """
+    if is_sentinel_url(url):
+        return sentinel_async_client(url)
     client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
         url,
         decode_responses=True,
@@ -188,3 +201,80 @@ def broker_redis_client(settings: Settings, *, timeout: float = 5.0) -> redis.Re
     if broker is None or broker == settings.store_address or settings.broker_is_amqp:
         return None
     return sync_client(broker, timeout=timeout, retries=False)
+
+
+def check_sentinel_settings(settings: Settings) -> None:
+    """A `sentinel://` store or broker URL of the documented form (worker/infra/redis_sentinel.py), and
+    not a store that is both a Sentinel set and a Cluster: else a SettingsError, one line, at start-up."""
+    for setting, url in (("STORE_URL", settings.store_address), ("BROKER_URL", settings.broker_address)):
+        if is_sentinel_url(url):
+            parse_sentinel_url(url or "", setting if url != settings.redis_url else "REDIS_URL")
+    if settings.store_cluster and is_sentinel_url(settings.store_address):
+        raise SettingsError("STORE_CLUSTER=true and a sentinel:// store URL: a store is one or the other")
+
+
+def sentinel_sync_client(url: str, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:
+    """`sync_client` for a Redis that Sentinel manages: each new connection asks the sentinels which server
+    is the master, and a connection to a server that is no longer the master (READONLY) fails like a lost
+    one, so the next call finds the new master. Same timeouts and retry policy as `sync_client`."""
+    address = parse_sentinel_url(url)
+    options = {} if retries else {"retry": Retry(NoBackoff(), 0)}
+    sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        list(address.sentinels),
+        sentinel_kwargs={"socket_connect_timeout": timeout, "socket_timeout": timeout},
+    )
+    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        address.master,
+        connection_class=FollowingMasterConnection,
+        decode_responses=True,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        health_check_interval=30,
+        **address.redis_options(),
+        **options,
+    )
+    return client
+
+
+# How long the receiver's journal write waits for a replica to confirm it (WAIT), within its 0.5 s call.
+REPLICA_WAIT_MS = 200
+
+
+class ReplicatedScripts(redis.asyncio.Redis):
+    """The receiver's client on a Sentinel set: each Lua call (the journal-and-queue step) is followed, on the
+    same connection in the same round trip, by `WAIT 1`, and fails unless a replica has the write. So a 200
+    means two servers hold the event: a master SIGKILLed right after its answer loses nothing that was
+    acknowledged, and a master cut off from its replicas (the old one, after a switch-over) acknowledges
+    nothing. A write the master kept but no replica confirmed is answered 503; Wix's redelivery is then a
+    duplicate, or journaled again on the new master."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if str(args[0]).upper() not in ("EVAL", "EVALSHA"):
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        async with self.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*args, **options)
+            pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
+            answer, replicas = await pipe.execute()
+        if int(replicas) < 1:
+            raise redis.ConnectionError("no replica confirmed the write in time")
+        return answer
+
+
+def sentinel_async_client(url: str) -> redis.asyncio.Redis:
+    """`async_client` for a Redis that Sentinel manages: one try (a failover in progress is a 503), the
+    sentinels asked with the receiver's fast timeout, each Lua call confirmed by a replica."""
+    address = parse_sentinel_url(url)
+    sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        list(address.sentinels),
+        sentinel_kwargs={"socket_connect_timeout": FAST_TIMEOUT, "socket_timeout": FAST_TIMEOUT},
+    )
+    client: redis.asyncio.Redis = sentinel.master_for(
+        address.master,
+        redis_class=ReplicatedScripts,
+        connection_class=AsyncFollowingMasterConnection,
+        decode_responses=True,
+        socket_connect_timeout=FAST_TIMEOUT,
+        retry=redis.asyncio.retry.Retry(NoBackoff(), 0),
+        **address.redis_options(),
+    )
+    return client

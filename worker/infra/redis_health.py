@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+import redis.sentinel
 from redis.cluster import RedisCluster
 
 
@@ -26,6 +27,7 @@ def describe_durability_problems(client: redis.Redis) -> list[str]:
         )
     if policy != "noeviction":
         problems.append(f"Redis maxmemory-policy is {policy}: it may evict queued events; set noeviction")
+    problems += describe_sentinel_problems(client)
     return problems
 
 
@@ -52,3 +54,21 @@ def _cluster_problems(client: RedisCluster) -> list[str]:
         if policy != "noeviction":
             problems.append(f"Redis Cluster node {node} maxmemory-policy is {policy}: set noeviction")
     return problems
+
+
+def describe_sentinel_problems(client: redis.Redis) -> list[str]:
+    """For a store that Sentinel manages: a master that acknowledges writes with no replica in reach, whose
+    acknowledged webhooks a failover can throw away (README "Redis Sentinel"); [] when all is well or the
+    store is not a Sentinel set."""
+    if not isinstance(client.connection_pool, redis.sentinel.SentinelConnectionPool):
+        return []
+    try:
+        config: dict[str, str] = client.config_get("min-replicas-to-write")  # type: ignore[assignment]
+    except redis.RedisError:
+        return []  # unreachable or CONFIG disabled: describe_durability_problems says the first
+    if config.get("min-replicas-to-write", "0") == "0":
+        return [
+            "the Sentinel master runs with min-replicas-to-write 0: a failover can lose webhooks already "
+            'answered 200; set min-replicas-to-write 1 (README "Redis Sentinel")'
+        ]
+    return []

@@ -24,6 +24,8 @@ from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
+from worker.infra.redis_sentinel import FollowingMasterConnection
+
 logger = logging.getLogger(__name__)
 
 PUT_BACK_SECONDS = 60.0  # how long to keep trying while Redis is away
@@ -79,3 +81,15 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """The channel above on a Redis that Sentinel manages (a failover is exactly when Redis goes away
+    between the two calls): kombu's Sentinel discovery, this module's put-back, and a connection that
+    leaves a master that lost its replicas (worker/infra/redis_sentinel.py) instead of failing on it."""
+
+    connection_class = FollowingMasterConnection
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel
