@@ -6,12 +6,13 @@ is often not enabled). The oldest message's age has no such answer without takin
 gauge is the Redis broker's only.
 
 One kombu connection (py-amqp, blocking: `/metrics` runs in a thread) is kept between scrapes, bounded by
-its connect, read and write timeouts, and opened again after any failure.
+its connect, read and write timeouts, and opened again after any failure; one scrape at a time uses it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,9 +24,14 @@ class AmqpQueueDepths:
         self._url = url
         self._timeout = timeout
         self._connection: Any = None  # a kombu Connection (untyped)
+        self._lock = threading.Lock()  # scrapes run in the web server's threads; a connection is not shared
 
     def depths(self, queues: Iterable[str]) -> dict[str, int]:
         """Each queue's ready messages; raises when RabbitMQ does not answer (or a queue does not exist)."""
+        with self._lock:
+            return self._depths(queues)
+
+    def _depths(self, queues: Iterable[str]) -> dict[str, int]:
         try:
             if self._connection is None:
                 self._connection = Connection(  # type: ignore[no-untyped-call]  # kombu is untyped
