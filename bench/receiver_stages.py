@@ -185,8 +185,28 @@ async def _lifespan_started(app: Any) -> Callable[[], Awaitable[None]]:
     return stop
 
 
+def _baseline_publisher(tree: Path) -> Any:
+    """The publisher class of another checkout (e.g. main's aio-pika one), loaded from its file: it takes
+    the same Redis-form messages, so the two are timed over the same events in this one process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "baseline_amqp_publisher", tree / "worker" / "runtime" / "amqp_publisher.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.AmqpPublisher
+
+
 async def _measure_amqp(
-    broker_url: str, redis_url: str, tokens: list[bytes], envelopes: list[Any], count: int, rounds: int
+    broker_url: str,
+    redis_url: str,
+    tokens: list[bytes],
+    envelopes: list[Any],
+    count: int,
+    rounds: int,
+    baseline_tree: Path | None = None,
 ) -> list[Stage]:
     """The RabbitMQ stages (see the module's docstring)."""
     import aiormq
@@ -217,7 +237,7 @@ async def _measure_amqp(
 
     publisher = AmqpPublisher(broker_url, ["events"])
 
-    async def publish(group: int) -> None:
+    async def publish(group: int, publisher: Any = publisher) -> None:
         for start in range(0, count, group):
             await publisher.publish(messages[start : start + group])
 
@@ -233,6 +253,16 @@ async def _measure_amqp(
     bare_one, bare_group = await best(lambda: bare(1)), await best(lambda: bare(GROUP))
     ours_one, ours_group = await best(lambda: publish(1)), await best(lambda: publish(GROUP))
     await publisher.close()
+    baseline: list[Stage] = []
+    if baseline_tree is not None:
+        old = _baseline_publisher(baseline_tree)(broker_url, ["events"])
+        old_one = await best(lambda: publish(1, old))
+        old_group = await best(lambda: publish(GROUP, old))
+        await old.close()
+        baseline = [
+            Stage("RabbitMQ: the baseline tree's publisher, one event a publish", old_one, False),
+            Stage(f"RabbitMQ: the baseline tree's publisher, {GROUP} a publish, per event", old_group, False),
+        ]
 
     app = create_app(Settings(broker_url=broker_url))  # type: ignore[call-arg]
     stop = await _lifespan_started(app)
@@ -248,12 +278,15 @@ async def _measure_amqp(
         Stage("RabbitMQ: the receiver's publisher, one event a publish", ours_one, False),
         Stage(f"RabbitMQ: bare aiormq, {GROUP} in flight, per event", bare_group, False),
         Stage(f"RabbitMQ: the receiver's publisher, {GROUP} a publish, per event", ours_group, False),
+        *baseline,
         Stage("RabbitMQ broker: whole request, one at a time", whole_one, False),
         Stage(f"RabbitMQ broker: whole request, {GROUP} at a time", whole_group, False),
     ]
 
 
-async def _measure(redis_url: str, count: int, rounds: int, broker_url: str | None = None) -> list[Stage]:
+async def _measure(
+    redis_url: str, count: int, rounds: int, broker_url: str | None = None, baseline_tree: Path | None = None
+) -> list[Stage]:
     private_key = new_private_key()
     public_key = private_key.public_key()
     os.environ |= {"REDIS_URL": redis_url, "WIX_PUBLIC_KEY": public_pem(private_key), "WIX_APP_ID": "bench"}
@@ -328,7 +361,11 @@ async def _measure(redis_url: str, count: int, rounds: int, broker_url: str | No
         Stage("Lua enqueue, one event a call (EVALSHA round trip)", lua_one, True),
     ]
     named = sum((stage.micros for stage in parts), Timing(0, 0))
-    amqp = await _measure_amqp(broker_url, redis_url, tokens, envelopes, count, rounds) if broker_url else []
+    amqp = (
+        await _measure_amqp(broker_url, redis_url, tokens, envelopes, count, rounds, baseline_tree)
+        if broker_url
+        else []
+    )
     return [
         *parts,
         Stage("the rest (ASGI, body, response, metrics, logging context)", whole_one - named, True),
@@ -342,11 +379,15 @@ async def _measure(redis_url: str, count: int, rounds: int, broker_url: str | No
 
 
 def measure(
-    redis_url: str, count: int = 400, rounds: int = ROUNDS, broker_url: str | None = None
+    redis_url: str,
+    count: int = 400,
+    rounds: int = ROUNDS,
+    broker_url: str | None = None,
+    baseline_tree: Path | None = None,
 ) -> list[Stage]:
-    """The stages, measured against the Redis at `redis_url` (its database is flushed), and with
-    `broker_url` (amqp://) the RabbitMQ stages too."""
-    return asyncio.run(_measure(redis_url, count, rounds, broker_url))
+    """The stages, measured against the Redis at `redis_url` (its database is flushed); with
+    `broker_url` (amqp://) the RabbitMQ stages too, and with `baseline_tree` that checkout's publisher."""
+    return asyncio.run(_measure(redis_url, count, rounds, broker_url, baseline_tree))
 
 
 def print_stages(stages: list[Stage]) -> None:
@@ -370,11 +411,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=int, default=14, help="REDIS_URL's database to flush and use")
     parser.add_argument("--count", type=int, default=400, help="webhooks per round (default 400)")
     parser.add_argument("--broker", default=None, help="amqp://...: also the RabbitMQ stages on this vhost")
+    parser.add_argument(
+        "--baseline-tree", type=Path, default=None, help="with --broker: also time this checkout's publisher"
+    )
     args = parser.parse_args(argv)
     from bench.webhooks import with_db  # only when run alone
 
     url = with_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), args.db)
-    print_stages(measure(url, args.count, broker_url=args.broker))
+    print_stages(measure(url, args.count, broker_url=args.broker, baseline_tree=args.baseline_tree))
     return 0
 
 

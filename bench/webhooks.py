@@ -654,7 +654,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             on_rabbitmq.close()
             store.close()
-        stages = [] if args.no_stages else receiver_stages.measure(redis_url, broker_url=args.broker)
+        stages = (
+            []
+            if args.no_stages
+            else receiver_stages.measure(redis_url, broker_url=args.broker, baseline_tree=args.baseline_tree)
+        )
 
     ratios = phase_ratios(results, "receiver")
     print_table(results)
