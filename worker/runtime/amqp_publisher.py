@@ -176,5 +176,8 @@ class AmqpPublisher:
     async def close(self) -> None:
         connection, self._connection, self._channel, self._probe = self._connection, None, None, None
         if connection is not None and not connection.is_closed:
-            with contextlib.suppress(Exception):  # closing a broken connection: nothing to save
-                await connection.close()
+            # Closing a broken connection: nothing to save, and a broker gone quiet never answers the
+            # close, so it is bounded too (the receiver's next batch must not wait behind it).
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self._connect_timeout):
+                    await connection.close()
