@@ -12,6 +12,11 @@ so each figure is microseconds of one core per webhook:
 - the Lua call (EVALSHA) one event a call, and per event when 32 share a call (the group commit);
 - the whole request through the ASGI app without HTTP (the receiver's fast path), one at a time and 32 at
   a time, beside the bare endpoint (bench/bare_app.py) the same way.
+
+With a RabbitMQ broker (`--broker amqp://...`, a vhost to use: its `events` queue is purged), also what
+RabbitMQ itself needs, a bare aiormq confirm loop (one publish awaited at a time, and 32 in flight),
+beside the receiver's publisher (worker/runtime/amqp_publisher.py) one event a publish and 32 a publish,
+and the whole request with the broker on RabbitMQ, one at a time and 32 at a time.
 """
 
 from __future__ import annotations
@@ -180,7 +185,108 @@ async def _lifespan_started(app: Any) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-async def _measure(redis_url: str, count: int, rounds: int) -> list[Stage]:
+def _baseline_publisher(tree: Path) -> Any:
+    """The publisher class of another checkout (e.g. main's aio-pika one), loaded from its file: it takes
+    the same Redis-form messages, so the two are timed over the same events in this one process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "baseline_amqp_publisher", tree / "worker" / "runtime" / "amqp_publisher.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.AmqpPublisher
+
+
+async def _measure_amqp(
+    broker_url: str,
+    redis_url: str,
+    tokens: list[bytes],
+    envelopes: list[Any],
+    count: int,
+    rounds: int,
+    baseline_tree: Path | None = None,
+) -> list[Stage]:
+    """The RabbitMQ stages (see the module's docstring)."""
+    import aiormq
+    from pamqp import commands as spec
+
+    from worker.runtime.amqp_publisher import QUORUM, AmqpPublisher
+    from worker.settings import Settings
+    from worker.web.app import create_app
+
+    store = redis.Redis.from_url(redis_url)
+    connection = await aiormq.connect(broker_url)
+    channel = await connection.channel(publisher_confirms=True)
+    await channel.queue_declare("events", durable=True, arguments=QUORUM)
+    messages = [prepare(envelope)[2] for envelope in envelopes]
+    body = b"x" * len(messages[0])
+
+    async def bare(group: int) -> None:
+        async def one() -> None:
+            await channel.basic_publish(
+                body,
+                routing_key="events",
+                properties=spec.Basic.Properties(delivery_mode=2),
+                mandatory=True,
+            )
+
+        for _ in range(0, count, group):
+            await asyncio.gather(*(one() for _ in range(group)))
+
+    publisher = AmqpPublisher(broker_url, ["events"])
+
+    async def publish(group: int, publisher: Any = publisher) -> None:
+        for start in range(0, count, group):
+            await publisher.publish(messages[start : start + group])
+
+    async def best(run: Callable[[], Awaitable[None]]) -> Timing:
+        measured = _Rounds(count)
+        for _ in range(rounds):
+            store.flushdb()
+            await channel.queue_purge("events")
+            with measured:
+                await run()
+        return measured.best
+
+    bare_one, bare_group = await best(lambda: bare(1)), await best(lambda: bare(GROUP))
+    ours_one, ours_group = await best(lambda: publish(1)), await best(lambda: publish(GROUP))
+    await publisher.close()
+    baseline: list[Stage] = []
+    if baseline_tree is not None:
+        old = _baseline_publisher(baseline_tree)(broker_url, ["events"])
+        old_one = await best(lambda: publish(1, old))
+        old_group = await best(lambda: publish(GROUP, old))
+        await old.close()
+        baseline = [
+            Stage("RabbitMQ: the baseline tree's publisher, one event a publish", old_one, False),
+            Stage(f"RabbitMQ: the baseline tree's publisher, {GROUP} a publish, per event", old_group, False),
+        ]
+
+    app = create_app(Settings(broker_url=broker_url))  # type: ignore[call-arg]
+    stop = await _lifespan_started(app)
+    whole_one = await best(lambda: _Asgi(app).each(tokens, 1))
+    whole_group = await best(lambda: _Asgi(app).each(tokens, GROUP))
+    await stop()
+    await channel.queue_purge("events")
+    await connection.close()
+    store.flushdb()
+    store.close()
+    return [
+        Stage("RabbitMQ: bare aiormq confirmed publish, one at a time", bare_one, False),
+        Stage("RabbitMQ: the receiver's publisher, one event a publish", ours_one, False),
+        Stage(f"RabbitMQ: bare aiormq, {GROUP} in flight, per event", bare_group, False),
+        Stage(f"RabbitMQ: the receiver's publisher, {GROUP} a publish, per event", ours_group, False),
+        *baseline,
+        Stage("RabbitMQ broker: whole request, one at a time", whole_one, False),
+        Stage(f"RabbitMQ broker: whole request, {GROUP} at a time", whole_group, False),
+    ]
+
+
+async def _measure(
+    redis_url: str, count: int, rounds: int, broker_url: str | None = None, baseline_tree: Path | None = None
+) -> list[Stage]:
     private_key = new_private_key()
     public_key = private_key.public_key()
     os.environ |= {"REDIS_URL": redis_url, "WIX_PUBLIC_KEY": public_pem(private_key), "WIX_APP_ID": "bench"}
@@ -255,6 +361,11 @@ async def _measure(redis_url: str, count: int, rounds: int) -> list[Stage]:
         Stage("Lua enqueue, one event a call (EVALSHA round trip)", lua_one, True),
     ]
     named = sum((stage.micros for stage in parts), Timing(0, 0))
+    amqp = (
+        await _measure_amqp(broker_url, redis_url, tokens, envelopes, count, rounds, baseline_tree)
+        if broker_url
+        else []
+    )
     return [
         *parts,
         Stage("the rest (ASGI, body, response, metrics, logging context)", whole_one - named, True),
@@ -263,12 +374,20 @@ async def _measure(redis_url: str, count: int, rounds: int) -> list[Stage]:
         Stage(f"whole request, {GROUP} at a time", whole_group, False),
         Stage("bare endpoint (read body, LPUSH), one at a time", bare_one, False),
         Stage(f"bare endpoint, {GROUP} at a time", bare_group, False),
+        *amqp,
     ]
 
 
-def measure(redis_url: str, count: int = 400, rounds: int = ROUNDS) -> list[Stage]:
-    """The stages, measured against the Redis at `redis_url` (its database is flushed)."""
-    return asyncio.run(_measure(redis_url, count, rounds))
+def measure(
+    redis_url: str,
+    count: int = 400,
+    rounds: int = ROUNDS,
+    broker_url: str | None = None,
+    baseline_tree: Path | None = None,
+) -> list[Stage]:
+    """The stages, measured against the Redis at `redis_url` (its database is flushed); with
+    `broker_url` (amqp://) the RabbitMQ stages too, and with `baseline_tree` that checkout's publisher."""
+    return asyncio.run(_measure(redis_url, count, rounds, broker_url, baseline_tree))
 
 
 def print_stages(stages: list[Stage]) -> None:
@@ -291,11 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--db", type=int, default=14, help="REDIS_URL's database to flush and use")
     parser.add_argument("--count", type=int, default=400, help="webhooks per round (default 400)")
+    parser.add_argument("--broker", default=None, help="amqp://...: also the RabbitMQ stages on this vhost")
+    parser.add_argument(
+        "--baseline-tree", type=Path, default=None, help="with --broker: also time this checkout's publisher"
+    )
     args = parser.parse_args(argv)
     from bench.webhooks import with_db  # only when run alone
 
     url = with_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), args.db)
-    print_stages(measure(url, args.count))
+    print_stages(measure(url, args.count, broker_url=args.broker, baseline_tree=args.baseline_tree))
     return 0
 
 

@@ -67,6 +67,7 @@ LUA_SCRIPT = BENCH_DIR / "wrk_tokens.lua"
 RESULTS_FILE = BENCH_DIR / "results" / "latest.json"
 ENDPOINT = "/webhooks/wix"
 QUEUE = "events"
+QUORUM = {"x-queue-type": "quorum"}  # as the receiver and Celery declare it
 BENCH_DB = 14
 EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
 INSTANCE_ID = "bench0000-0000-4000-8000-000000000000"
@@ -178,6 +179,7 @@ class ServerSpec:
     name: str
     target: list[str]  # what uvicorn serves, e.g. ["worker.web.app:create_app", "--factory"]
     tree: Path = ROOT  # the checkout whose `worker` package is served (first on PYTHONPATH)
+    broker: bool = False  # BROKER_URL is --broker's RabbitMQ
 
 
 SERVERS = (
@@ -359,33 +361,61 @@ def check_phase(name: str, load: Load, result: WrkResult, queued: int, must_be_u
     return problems
 
 
-def queue_length(store: redis.Redis) -> int:
-    length = store.llen(QUEUE)
-    assert isinstance(length, int)  # a synchronous client
-    return length
+class Queues:
+    """Where a server's events land: the `events` list on the bench's Redis, or with `broker_url` the
+    `events` quorum queue on RabbitMQ (the journal stays in Redis). `flush` empties both."""
+
+    def __init__(self, store: redis.Redis, broker_url: str | None = None) -> None:
+        self.store = store
+        self.broker_url = broker_url
+        self._connection: Any = None
+        if broker_url:
+            from kombu import Connection  # only with --broker
+
+            self._connection = Connection(broker_url)
+            with self._connection.channel() as channel:
+                channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False, arguments=QUORUM)
+
+    def flush(self) -> None:
+        self.store.flushdb()
+        if self._connection is not None:
+            with self._connection.channel() as channel:
+                channel.queue_purge(QUEUE)
+
+    def length(self) -> int:
+        if self._connection is not None:
+            with self._connection.channel() as channel:
+                return int(channel.queue_declare(queue=QUEUE, passive=True).message_count)
+        length = self.store.llen(QUEUE)
+        assert isinstance(length, int)  # a synchronous client
+        return length
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
 
 
-def settle(store: redis.Redis, timeout: float = 10.0, quiet: float = 1.0) -> int:
+def settle(queues: Queues, timeout: float = 10.0, quiet: float = 1.0) -> int:
     """Wait until the requests wrk abandoned when it stopped have been served (the `events` length has not
     changed for `quiet` seconds: a busy shared machine can stall a server for a few hundred ms, and a
     late one would count in the next phase); the `events` length."""
     deadline = time.monotonic() + timeout
-    length = queue_length(store)
+    length = queues.length()
     unchanged_since = time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - unchanged_since < quiet:
         time.sleep(0.2)
-        previous, length = length, queue_length(store)
+        previous, length = length, queues.length()
         if length != previous:
             unchanged_since = time.monotonic()
     return length
 
 
 def run_phase(
-    name: str, base_url: str, load: Load, store: redis.Redis, tokens: Path, offsets: list[int], unique: bool
+    name: str, base_url: str, load: Load, queues: Queues, tokens: Path, offsets: list[int], unique: bool
 ) -> PhaseResult:
-    store.flushdb()
+    queues.flush()
     result = run_wrk(base_url, load, tokens, offsets)
-    queued = settle(store)
+    queued = settle(queues)
     return PhaseResult(load, result, queued, check_phase(name, load, result, queued, unique))
 
 
@@ -393,15 +423,17 @@ def bench_server(
     spec: ServerSpec,
     env: dict[str, str],
     workdir: Path,
-    store: redis.Redis,
+    queues: Queues,
     tokens: Path,
     offsets: list[int],
     warmup: Load,
     phases: dict[str, Load],
 ) -> dict[str, PhaseResult]:
     unique = spec.name != "bare"
+    if spec.broker:
+        env = {**env, "BROKER_URL": queues.broker_url or ""}
     with serve(spec, env, workdir) as base_url:
-        store.flushdb()
+        queues.flush()
         with tokens.open("rb") as handle:
             first = handle.readline().strip()
         status, body = post_one(base_url, first)
@@ -409,14 +441,16 @@ def bench_server(
             raise BenchError(f"{spec.name} answered {status} {body!r} to a fresh webhook, not 200 queued")
         print(f"  {spec.name}: {base_url} answers 200 queued; warming up {warmup.duration_s} s", flush=True)
         if warmup.duration_s:
-            store.flushdb()
+            queues.flush()
             run_wrk(base_url, warmup, tokens, offsets)
-            settle(store)
+            settle(queues)
         results = {}
         for phase, load in phases.items():
-            results[phase] = run_phase(f"{spec.name} {phase}", base_url, load, store, tokens, offsets, unique)
+            results[phase] = run_phase(
+                f"{spec.name} {phase}", base_url, load, queues, tokens, offsets, unique
+            )
             report_progress(spec.name, phase, results[phase])
-        store.flushdb()
+        queues.flush()
     return results
 
 
@@ -492,6 +526,10 @@ def print_table(results: dict[str, dict[str, PhaseResult]]) -> None:
         f"receiver phase-3 p99: {p99:.2f} ms  (goal < {P99_GOAL_MS:.0f} ms: "
         f"{'met' if p99 < P99_GOAL_MS else 'NOT MET'})"
     )
+    for name in results:
+        if "RabbitMQ" in name:
+            p99 = results[name]["phase 3"].wrk.p99_ms
+            print(f"{name} phase-3 p99: {p99:.2f} ms  (goal < {P99_GOAL_MS:.0f} ms)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -513,6 +551,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=1, help="run every server this many times, alternating (default 1)"
     )
     parser.add_argument("--no-stages", action="store_true", help="skip the in-process stage timings")
+    parser.add_argument(
+        "--broker",
+        default=None,
+        help="amqp://user:password@host:5672/vhost: also serve the receiver (and the baseline's) with its\n"
+        "broker on this RabbitMQ vhost (its `events` queue is purged before each phase)",
+    )
     parser.add_argument(
         "--tokens",
         type=int,
@@ -547,6 +591,14 @@ def main(argv: list[str] | None = None) -> int:
     servers = list(SERVERS)
     if args.baseline_tree is not None:
         servers.append(ServerSpec("receiver (baseline)", SERVERS[1].target, args.baseline_tree.resolve()))
+    if args.broker:
+        servers.append(ServerSpec("receiver (RabbitMQ)", SERVERS[1].target, ROOT, broker=True))
+        if args.baseline_tree is not None:
+            servers.append(
+                ServerSpec(
+                    "RabbitMQ (baseline)", SERVERS[1].target, args.baseline_tree.resolve(), broker=True
+                )
+            )
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp,
@@ -576,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             "LOG_LEVEL": "WARNING",
         }
         store = redis.Redis.from_url(redis_url, socket_timeout=10)
+        on_redis = Queues(store)
+        on_rabbitmq = Queues(store, args.broker) if args.broker else on_redis
         try:
             rounds: list[dict[str, dict[str, PhaseResult]]] = []
             for number in range(args.rounds):
@@ -583,14 +637,28 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"bench: round {number + 1} of {args.rounds}", flush=True)
                 rounds.append(
                     {
-                        spec.name: bench_server(spec, env, workdir, store, tokens, offsets, warmup, phases)
+                        spec.name: bench_server(
+                            spec,
+                            env,
+                            workdir,
+                            on_rabbitmq if spec.broker else on_redis,
+                            tokens,
+                            offsets,
+                            warmup,
+                            phases,
+                        )
                         for spec in servers
                     }
                 )
             results = least_disturbed(rounds)
         finally:
+            on_rabbitmq.close()
             store.close()
-        stages = [] if args.no_stages else receiver_stages.measure(redis_url)
+        stages = (
+            []
+            if args.no_stages
+            else receiver_stages.measure(redis_url, broker_url=args.broker, baseline_tree=args.baseline_tree)
+        )
 
     ratios = phase_ratios(results, "receiver")
     print_table(results)
@@ -622,6 +690,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "baseline_tree": str(args.baseline_tree) if args.baseline_tree else None,
             "rounds": args.rounds,
+            "broker": "RabbitMQ (--broker)" if args.broker else None,
         },
         "servers": {
             name: {phase.replace(" ", ""): result.as_json() for phase, result in server.items()}

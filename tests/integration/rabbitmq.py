@@ -54,6 +54,17 @@ class TcpProxy:
     def hold(self) -> None:
         self.holding.set()
 
+    def release(self) -> None:
+        self.holding.clear()
+
+    def cut(self) -> None:
+        """Close every connection made through the proxy (a broker that dropped its clients); new ones
+        are still accepted."""
+        for sock in self._sockets[1:]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
     def _accept(self) -> None:
         while True:
             try:

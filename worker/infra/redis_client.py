@@ -194,15 +194,6 @@ def store_client(settings: Settings, *, timeout: float = 5.0, retries: bool = Tr
     return sync_client(url, timeout=timeout, retries=retries)
 
 
-def broker_redis_client(settings: Settings, *, timeout: float = 5.0) -> redis.Redis | None:
-    """A client of the Redis broker's server when it is not the store's (its queues' lists are read there:
-    `/metrics`); None when the broker is the store's Redis, or RabbitMQ."""
-    broker = settings.broker_address
-    if broker is None or broker == settings.store_address or settings.broker_is_amqp:
-        return None
-    return sync_client(broker, timeout=timeout, retries=False)
-
-
 def check_sentinel_settings(settings: Settings) -> None:
     """A `sentinel://` store or broker URL of the documented form (worker/infra/redis_sentinel.py), and
     not a store that is both a Sentinel set and a Cluster: else a SettingsError, one line, at start-up."""

@@ -10,10 +10,11 @@ RabbitMQ has its own.
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,10 @@ class AmqpMessage:
 
 def amqp_form(message_text: str) -> AmqpMessage:
     """The AMQP body, headers and properties of a Redis-form task message."""
-    message = json.loads(message_text)
+    message = orjson.loads(message_text)
     properties = message["properties"]
     return AmqpMessage(
-        body=base64.b64decode(message["body"]),
+        body=binascii.a2b_base64(message["body"]),
         headers=message["headers"],
         content_type=message["content-type"],
         content_encoding=message["content-encoding"],

@@ -25,6 +25,10 @@ class RedisListPublisher:
     async def connect(self) -> None:
         return None
 
+    async def check(self) -> None:
+        """Readiness: the broker's Redis answers a PING; raises otherwise."""
+        await self._client.ping()
+
     async def publish(self, messages: Iterable[str]) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for text in messages:

@@ -15,7 +15,6 @@ from worker.dispatch import Dispatcher
 from worker.infra.error_reporting import init_sentry
 from worker.infra.redis_client import (
     WEB_TIMEOUT,
-    broker_redis_client,
     require_redis_url,
     store_async_client,
     store_client,
@@ -24,7 +23,7 @@ from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.event_publishers import event_publisher
 from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
-from worker.runtime.queue_metrics import QueueCollector
+from worker.runtime.queue_metrics import QueueCollector, broker_queues
 from worker.settings import Settings, get_settings
 from worker.web import activities, admin, admin_members, ops, receiver, records, widget, wix_actions
 from worker.web.admin_analytics import router as analytics_router
@@ -96,12 +95,13 @@ def create_app(
     )
     registry = CollectorRegistry()
     registry.register(TaskOutcomeCollector(store))
-    registry.register(QueueCollector(store, broker=broker_redis_client(settings, timeout=WEB_TIMEOUT)))
+    registry.register(QueueCollector(store, broker=broker_queues(settings)))
     app.state.settings = settings
     app.state.async_redis = async_redis
     app.state.store = store
     app.state.follow_ups = follow_ups or CeleryDispatcher()
     app.state.registry = registry
+    app.state.event_publisher = publisher  # /readyz checks the broker too when it is another server
     app.state.receiver = receiver.ReceiverState(
         verifier=verifier,
         queue=EventQueue(async_redis, settings.event_journal_ttl_seconds, publisher=publisher),

@@ -21,9 +21,30 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Redis answers", responses={503: {"description": "Redis does not answer"}})
+@router.get(
+    "/readyz",
+    summary="The store's Redis answers, and the broker when it is another server",
+    responses={503: {"description": "Redis or the broker does not answer; `details.failed` names which"}},
+)
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the store answers: on a Redis Cluster, every primary (each serves its slots alone)."""
+    failed = [
+        name
+        for name, ok in zip(
+            ("redis", "broker"),
+            await asyncio.gather(_redis_answers(request), _broker_answers(request)),
+            strict=True,
+        )
+        if not ok
+    ]
+    if failed:
+        what = " and ".join({"redis": "Redis", "broker": "the broker"}[name] for name in failed)
+        verb = "do" if len(failed) > 1 else "does"
+        return error_response(503, "unavailable", f"{what} {verb} not answer", {"failed": failed})
+    return JSONResponse({"status": "ready"})
+
+
+async def _redis_answers(request: Request) -> bool:
+    """The store answers: on a Redis Cluster, every primary (each serves its slots alone)."""
     client = request.app.state.async_redis
     try:
         async with asyncio.timeout(FAST_TIMEOUT):
@@ -32,8 +53,22 @@ async def readyz(request: Request) -> JSONResponse:
             else:
                 await client.ping()
     except (redis.exceptions.RedisError, OSError, TimeoutError):
-        return error_response(503, "unavailable", "Redis does not answer")
-    return JSONResponse({"status": "ready"})
+        return False
+    return True
+
+
+async def _broker_answers(request: Request) -> bool:
+    """True when the broker is the store's Redis (the check above covers it); otherwise the receiver's
+    publisher's own check (RabbitMQ: its channel open, or opened within the bound; another Redis: PING)."""
+    publisher = getattr(request.app.state, "event_publisher", None)
+    if publisher is None:
+        return True
+    try:
+        async with asyncio.timeout(FAST_TIMEOUT):
+            await publisher.check()
+    except Exception:  # any failure to reach the broker: not ready (the reason is the publisher's to log)
+        return False
+    return True
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
