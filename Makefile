@@ -49,6 +49,7 @@ bench: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "make bench: installing chromium (Debian's package)"; \
 		apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; } || true; }
 	$(PY) bench/widget.py
+	$(PY) bench/round_trips.py
 
 # 10,000 webhooks while pool children, the worker and Redis are killed and Wix fails 30% of calls;
 # prints what was counted once (python -m worker.dev.chaos --help for the knobs).

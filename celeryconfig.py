@@ -81,7 +81,10 @@ task_queues = [Queue(name, routing_key=name, queue_arguments=_QUEUE_ARGUMENTS) f
 task_default_queue = queue_of(PROCESS_EVENT)
 task_routes = dispatch.task_routes()  # worker/dispatch.py: every task to its queue
 
-worker_send_task_events = True
+# Task events (received, started, succeeded: three messages on the broker per task) only while someone
+# watches: Flower turns them on in every worker while it runs (its `enable_events`, on by default, through
+# the workers' remote control), and nothing else reads them. Off, a worker spends its time on tasks.
+worker_send_task_events = False
 task_send_sent_event = False
 worker_hijack_root_logger = False
 worker_cancel_long_running_tasks_on_connection_loss = True

@@ -53,7 +53,12 @@ async def post_all(base: str, tokens: list[str], connections: int) -> None:
 
         async def sender() -> None:
             while not queue.empty():
-                response = await client.post("/webhooks/wix", content=queue.get_nowait())
+                token = queue.get_nowait()
+                for attempt in range(20):  # a 503 (the queue did not answer in time) is sent again
+                    response = await client.post("/webhooks/wix", content=token)
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(0.05 * (attempt + 1))
                 assert response.status_code == 200, response.text
 
         await asyncio.gather(*(sender() for _ in range(connections)))

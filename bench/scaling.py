@@ -91,11 +91,11 @@ def uptime() -> str:
 
 
 @contextlib.contextmanager
-def running(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def running(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         argv,
-        cwd=ROOT,
-        env=env,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(cwd)} if cwd != ROOT else env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -135,10 +135,17 @@ class DrainResult:
     processes: int
     events: int
     seconds: float
+    commands: float = 0.0  # commands the store's Redis ran per event during the drain (all clients)
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
+
+
+def _commands(store: redis.Redis) -> int:
+    """Commands the store's Redis has run so far, from every client (the broker's too when it is the
+    same server; the bench's own polling is one HGET every 50 ms)."""
+    return int(store.info("stats")["total_commands_processed"])
 
 
 def worker_argvs(processes: int, pool: str, prefetch: int | None = None) -> list[list[str]]:
@@ -156,14 +163,16 @@ def worker_argvs(processes: int, pool: str, prefetch: int | None = None) -> list
     return [[*base, "--concurrency=1", f"--hostname=bench{n}@%h"] for n in range(processes)]
 
 
-def drain(store: redis.Redis, env: dict[str, str], argvs: list[list[str]], total: int) -> float:
-    """Start the workers on the full queue; the seconds `total` events take at the rate measured from 5%
-    settled (their start-up is not timed) to 100%."""
+def drain(
+    store: redis.Redis, env: dict[str, str], argvs: list[list[str]], total: int, tree: Path = ROOT
+) -> float:
+    """Start the workers (`tree`'s code) on the full queue; the seconds `total` events take at the rate
+    measured from 5% settled (their start-up is not timed) to 100%."""
     first = max(1, total // 20)
     started: float | None = None
     with contextlib.ExitStack() as stack:
         for argv in argvs:
-            stack.enter_context(running(argv, env))
+            stack.enter_context(running(argv, env, tree))
         deadline = time.monotonic() + DRAIN_TIMEOUT
         while (count := settled(store)) < total:
             if started is None and count >= first:
@@ -183,6 +192,7 @@ def bench_workers(
     total: int,
     connections: int,
     prefetch: int | None = None,
+    baseline: Path | None = None,
 ) -> list[DrainResult]:
     key = new_private_key()
     tokens = [pipeline.webhook(key, n) for n in range(total)]
@@ -198,7 +208,8 @@ def bench_workers(
     env.pop("SENTRY_DSN", None)
     store = redis.Redis.from_url(store_url, decode_responses=True)
     results = []
-    for pool, processes in runs:
+    trees = [("", ROOT)] + ([(" (baseline)", baseline)] if baseline is not None else [])
+    for (pool, processes), (label, tree) in ((run, tree) for run in runs for tree in trees):
         store.flushdb()
         if broker_url != store_url:
             with contextlib.suppress(Exception):  # the broker's queue too, when it is another server
@@ -211,9 +222,16 @@ def bench_workers(
             base = f"http://127.0.0.1:{port}"
             wait_ready(base)
             asyncio.run(pipeline.post_all(base, tokens, connections))
-        seconds = drain(store, env, worker_argvs(processes, pool, prefetch), total)
-        result = DrainResult(f"{broker_url.split(':', 1)[0]} {pool}", processes, total, seconds)
-        print(f"  workers: {result.broker}, {processes} process(es): {result.rate:7.0f} events/s", flush=True)
+        before = _commands(store)
+        seconds = drain(store, env, worker_argvs(processes, pool, prefetch), total, tree)
+        commands = (_commands(store) - before) / total
+        name = f"{broker_url.split(':', 1)[0]} {pool}{label}"
+        result = DrainResult(name, processes, total, seconds, commands)
+        print(
+            f"  workers: {result.broker}, {processes} process(es): {result.rate:7.0f} events/s,"
+            f" {commands:.0f} Redis commands an event",
+            flush=True,
+        )
         results.append(result)
     store.flushdb()
     store.close()
@@ -276,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds of each receiver run (default 10)")
     parser.add_argument("--skip-receivers", action="store_true", help="measure the workers only")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout whose workers are measured too, each run right after this tree's",
+    )
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
     runs = [(pool, n) for pool in args.pools.split(",") for n in counts]
@@ -295,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
             workers = [
                 result
                 for broker in (args.broker or [store_url])
-                for result in bench_workers(store_url, broker, runs, args.webhooks, 32, args.prefetch)
+                for result in bench_workers(
+                    store_url, broker, runs, args.webhooks, 32, args.prefetch, args.baseline_tree
+                )
             ]
             receivers = {} if args.skip_receivers else bench_receivers(store_url, args.duration, Path(tmp))
         finally:
@@ -314,11 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         for result in group:
             print(
                 f"  {broker:13} {result.processes} process(es): {result.rate:7.0f} events/s"
-                f"  {result.rate / one:5.2f}x"
+                f"  {result.rate / one:5.2f}x  {result.commands:4.0f} Redis commands an event"
             )
         if two := [result.rate / one for result in group if result.processes == 2]:
             verdict = "met" if two[0] >= SPEEDUP_GOAL else "NOT MET"
             print(f"  {broker:13} 2 against 1: {two[0]:.2f}x (goal >= {SPEEDUP_GOAL}: {verdict})")
+    for broker in [b for b in dict.fromkeys(r.broker for r in workers) if b.endswith(" (baseline)")]:
+        mine = {r.processes: r.rate for r in workers if r.broker == broker.removesuffix(" (baseline)")}
+        for result in (r for r in workers if r.broker == broker):
+            name = broker.removesuffix(" (baseline)")
+            ratio = mine[result.processes] / result.rate
+            print(f"  {name}, {result.processes} process(es): this tree / baseline {ratio:.2f}x")
     if receivers:
         print("receivers, wrk 2 threads 64 connections, a new signed webhook per request:")
         for name, wrk in receivers.items():

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 import redis
 
@@ -43,15 +44,30 @@ NOT_CONFIGURED = "Wix is not configured (WIX_APP_ID, WIX_APP_SECRET)"
 NO_PUBLIC_BASE_URL = "PUBLIC_BASE_URL is not set: the widget's host is unknown, so the script is not embedded"
 
 
-def admit_event(client: redis.Redis, event: NormalizedEvent, follow_ups: Dispatcher | None) -> None:
+class Unread(Enum):
+    """`admit_event`'s `known_status` when the caller has not read the registry's status."""
+
+    UNREAD = "unread"
+
+
+def admit_event(
+    client: redis.Redis,
+    event: NormalizedEvent,
+    follow_ups: Dispatcher | None,
+    known_status: str | Unread | None = Unread.UNREAD,
+) -> None:
     """Keep the registry current with this event; EventIgnored when its instance's app was removed.
+    `known_status`: the registry's status of the instance as the caller just read it (`instances.status`,
+    in a round trip it shared with other reads), so it is not read again.
 
     An install (`AppInstalled`, or the first event of a site the registry has not seen) writes its
     `installs.on_installed` intent in the instance's outbox before the registry knows the site: a worker
     dying before the send, or a broker refusing it, leaves the intent to the relay, not to an event
     whose redelivery finds the site already known."""
     instance_id, at = event.instanceId, event.occurredAt
-    installing = event.name == "app_installed" or instances.status(client, instance_id) is None
+    if isinstance(known_status, Unread):
+        known_status = instances.status(client, instance_id)
+    installing = event.name == "app_installed" or known_status is None
     if installing:
         outbox.put(client, keys.instance_outbox(instance_id), [install_intent(instance_id)], time.time())
     before = instances.touch(client, instance_id, at)

@@ -17,14 +17,32 @@ import redis
 from worker import keys
 from worker.dispatch import Dispatcher
 from worker.loyalty.points_rules import PointsEarn
+from worker.store import member_status
 
 
 def points_wait_reason(client: redis.Redis, instance_id: str) -> str | None:
     """Why points must wait now, or None when they may go to Wix."""
-    status = client.get(keys.wix_program_status(instance_id))
+    return _wait_reason(client.get(keys.wix_program_status(instance_id)))  # type: ignore[arg-type]
+
+
+def _wait_reason(status: str | None) -> str | None:
     if status is None or status == "ACTIVE":
         return None
     return f"the Wix loyalty program is {status}, not ACTIVE: points wait until it is"
+
+
+def earn_gates(
+    client: redis.Redis, instance_id: str, contact_ids: list[str]
+) -> tuple[list[member_status.Status], str | None]:
+    """What an event's earns pass before they go, read in one round trip: each earner's status in the
+    programme (a paused member earns nothing, worker/store/member_status.py) and `points_wait_reason`."""
+    with client.pipeline(transaction=False) as pipe:  # each member's slot and the instance's: no MULTI
+        for contact_id in contact_ids:
+            pipe.get(keys.member_status(instance_id, contact_id))
+        pipe.get(keys.wix_program_status(instance_id))
+        *statuses, program_status = pipe.execute()
+    live: list[member_status.Status] = ["paused" if s == "paused" else "live" for s in statuses]
+    return live, _wait_reason(program_status)
 
 
 def record_program_status(client: redis.Redis, instance_id: str, status: str) -> bool:

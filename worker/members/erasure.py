@@ -607,18 +607,25 @@ def erase_on_request(
     instance_id: str,
     event_id: str,
     our_app_id: str | None,
+    known: tuple[str | None, bool | None] | None = None,
 ) -> str | None:
     """The events task's first look: an event asking for an erasure erases and is settled (`processed`,
     counts in its reason, no personal data); an event about a contact deleted and erased before is
-    settled `ignored`. None: neither, the event goes on as usual."""
+    settled `ignored`. None: neither, the event goes on as usual. `known`: the event's contact as the
+    caller normalized it, and whether it was deleted (`was_deleted`, None: not read), so neither is done
+    again."""
     subject = erasure_subject(event_type, instance_id, event_id, payload, our_app_id)
     if subject is None:
-        contact_id = event_contact(event_type, instance_id, event_id, payload, our_app_id)
-        if (
-            contact_id is None
-            or identifier_problem(contact_id)
-            or not was_deleted(client, instance_id, contact_id)
-        ):
+        if known is None:
+            contact_id = event_contact(event_type, instance_id, event_id, payload, our_app_id)
+            deleted_before = None
+        else:
+            contact_id, deleted_before = known
+        if contact_id is None or identifier_problem(contact_id):
+            return None
+        if deleted_before is None:
+            deleted_before = was_deleted(client, instance_id, contact_id)
+        if not deleted_before:
             return None
         reason = "the contact was deleted in Wix and its data erased: nothing is recorded about it"
         journal.settle(instance_id, event_id, "ignored", event_type=event_type, reason=reason)

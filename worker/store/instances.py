@@ -77,8 +77,10 @@ def require_installed(client: redis.Redis, instance_id: str) -> None:
 def touch(client: redis.Redis, instance_id: str, at: datetime) -> str:
     """Note an event of the instance; the status it had before (`""`: unknown until now, and recorded as
     installed by this event)."""
-    client.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)  # the index entry first
-    answer = client.eval(_TOUCH, 1, keys.instance(instance_id), utc_stamp(at), str(at.timestamp()))
+    with client.pipeline(transaction=False) as pipe:  # one round trip, in this order
+        pipe.zadd(keys.INSTANCES, {instance_id: at.timestamp()}, nx=True)  # the index entry first
+        pipe.eval(_TOUCH, 1, keys.instance(instance_id), utc_stamp(at), str(at.timestamp()))
+        answer = pipe.execute()[1]
     return answer if isinstance(answer, str) else ""
 
 

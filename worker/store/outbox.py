@@ -137,7 +137,7 @@ def reward_intents(instance_id: str, reward_log: dict[str, Any]) -> list[Intent]
     return intents
 
 
-def index(client: redis.Redis, outbox_key: str, now: float) -> None:
+def index(client: redis.Redis | redis.client.Pipeline, outbox_key: str, now: float) -> None:
     """Before the MULTI that writes intents into `outbox_key`: make the relay look there."""
     client.zadd(keys.OUTBOX_INDEX, {outbox_key: now})
 
@@ -153,8 +153,12 @@ def put(client: redis.Redis, outbox_key: str, intents: Iterable[Intent], now: fl
     """Before a send with no commit of its own to ride on: index the outbox, then write the intents."""
     mapping = {intent.id: intent.entry(now) for intent in intents}
     if mapping:
-        index(client, outbox_key, now)
-        client.hset(outbox_key, mapping=mapping)
+        # One round trip, the index still first: Redis runs a pipeline's commands in the order sent (on a
+        # cluster, redis-py sends to the index's node first), and the caller sends only once both are in.
+        with client.pipeline(transaction=False) as pipe:
+            index(pipe, outbox_key, now)
+            pipe.hset(outbox_key, mapping=mapping)
+            pipe.execute()
 
 
 def take(client: redis.Redis, outbox_key: str, intent_id: str) -> bool:

@@ -19,11 +19,13 @@ immediate send never happens.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -72,15 +74,38 @@ def _parsed_program(raw: str | bytes) -> Program:
     return parse_program(json.loads(raw)["document"])
 
 
+_program_reads: ContextVar[dict[str, str | None] | None] = ContextVar("program_reads", default=None)
+
+
+@contextlib.contextmanager
+def one_program_read(known: Mapping[str, str | None] | None = None) -> Iterator[None]:
+    """Inside the block, each instance's program is read from Redis once, the first time it is asked for
+    (`known`: texts already read, e.g. in a pipeline with other reads; None for no program), and every
+    later reader in the block gets that same text.
+
+    One event asks for its program up to six times (its rules, each log, the analytics, the trigger
+    report, the points): one GET each. Within the block it is one, and the event is applied against one
+    version of the program throughout, even when a new one is published meanwhile (the next event sees
+    it)."""
+    token = _program_reads.set(dict(known or {}))
+    try:
+        yield
+    finally:
+        _program_reads.reset(token)
+
+
 def created_score(reward_log: dict[str, Any]) -> float:
     """A reward log's place in the instance's time index: its `createdAt` in epoch seconds."""
     return datetime.fromisoformat(str(reward_log["createdAt"]).replace("Z", "+00:00")).timestamp()
 
 
 def _load_state(raw: str | None) -> MemberState:
-    if not raw:
+    return _state_of(json.loads(raw)) if raw else MemberState()
+
+
+def _state_of(data: dict[str, Any]) -> MemberState:
+    if not data:
         return MemberState()
-    data = json.loads(raw)
     return MemberState(
         logs=[ActivityLog.from_json(entry) for entry in data["logs"]],
         achieved=set(data["achieved"]),
@@ -157,10 +182,17 @@ class ProgressStore:
         return int(stored["version"]), stored["document"]
 
     def program(self, instance_id: str) -> Program:
-        raw = self._redis.get(keys.program(instance_id))
+        """The instance's live program: read from Redis each time, except inside `one_program_read`."""
+        reads = _program_reads.get()
+        if reads is not None and instance_id in reads:
+            raw = reads[instance_id]
+        else:
+            raw = self._redis.get(keys.program(instance_id))  # type: ignore[assignment]
+            if reads is not None:
+                reads[instance_id] = raw
         if not raw:
             raise NoProgram(instance_id)
-        return _parsed_program(raw)  # type: ignore[arg-type]
+        return _parsed_program(raw)
 
     # logs ---------------------------------------------------------------------------------------
 
@@ -187,39 +219,38 @@ class ProgressStore:
                     time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # noqa: S311  (not security)
                 try:
                     pipe.watch(member_key, uid_key, status_key)  # type: ignore[no-untyped-call]
-                    original = pipe.get(uid_key)
+                    # One MGET (the keys share the member's hash slot) under the WATCH; sent as a command
+                    # because redis-py's cluster pipeline refuses `mget` by name.
+                    read: list[str | None] = pipe.execute_command("MGET", uid_key, member_key, status_key)  # type: ignore[no-untyped-call]
+                    original, raw_state, status = read
                     if original:
-                        answer = json.loads(original)  # type: ignore[arg-type]
+                        answer = json.loads(original)
                         pipe.reset()
-                        self._index_rewards(
-                            instance_id, log.contactId, answer.get("achievedMilestoneRewardLogs")
-                        )
-                        self._redis.sadd(keys.members(instance_id), log.contactId)
+                        self._index(instance_id, log.contactId, answer.get("achievedMilestoneRewardLogs"))
                         return Outcome(answer, duplicate=True, reward_logs=[])
-                    raw_state = pipe.get(member_key)
-                    state = _load_state(raw_state)  # type: ignore[arg-type]
-                    late = json.loads(raw_state)["late"] if raw_state else []  # type: ignore[arg-type]
-                    paused = pipe.get(status_key) == "paused"  # pausing is seen by this MULTI or the next
-                    counted = json.loads(raw_state).get("counted", []) if raw_state else []  # type: ignore[arg-type]
+                    stored: dict[str, Any] = json.loads(raw_state) if raw_state else {}  # decoded once
+                    state = _state_of(stored)
+                    late = stored.get("late", [])
+                    paused = status == "paused"  # pausing is seen by this MULTI or the next
+                    counted = stored.get("counted", [])
                     recorded = self._compute(instance_id, program, item, state, log, now, paused=paused)
-                    issued: IssuedCounts = json.loads(raw_state).get("rewardsIssued", {}) if raw_state else {}  # type: ignore[arg-type]
+                    issued: IssuedCounts = stored.get("rewardsIssued", {})
                     recorded.reward_logs, issued = cap_rewards(
                         program, item, recorded.answer, recorded.reward_logs, issued, now
                     )
                     state.apply(log, recorded)
                     if not recorded.applied:
                         late.append(log.to_json())  # kept, never counted
-                    # Outside the member's slot, so before the MULTI (see the module's docstring).
-                    self._index_rewards(instance_id, log.contactId, recorded.reward_logs)
-                    self._redis.sadd(keys.members(instance_id), log.contactId)
                     member_outbox = keys.member_outbox(instance_id, log.contactId)
                     intents = [
                         intent
                         for reward_log in recorded.reward_logs
                         for intent in outbox.reward_intents(instance_id, reward_log)
                     ] + ([] if paused else list(also_intents))
-                    if intents:
-                        outbox.index(self._redis, member_outbox, time.time())
+                    # Outside the member's slot, so before the MULTI (see the module's docstring).
+                    self._index(
+                        instance_id, log.contactId, recorded.reward_logs, member_outbox if intents else None
+                    )
                     counts = stats.log_counts(
                         instance_id, kind, item.id, log.contactId, recorded, counted, now
                     )
@@ -279,17 +310,27 @@ class ProgressStore:
 
     # reward logs --------------------------------------------------------------------------------
 
-    def _index_rewards(
-        self, instance_id: str, contact_id: str, reward_logs: list[dict[str, Any]] | None
+    def _index(
+        self,
+        instance_id: str,
+        contact_id: str,
+        reward_logs: list[dict[str, Any]] | None,
+        member_outbox: str | None = None,
     ) -> None:
-        """The id index and the time index (worker/store/reward_listing.py) of new reward logs, in one
-        MULTI of their own: idempotent (a reward log's id and createdAt never change), written before the
-        member's MULTI, so no reward log ever exists without both entries."""
-        if reward_logs:
-            with self._redis.pipeline() as pipe:
+        """What a log writes outside the member's slot, in one round trip before the member's MULTI: the
+        sweep's members set, the id index and the time index (worker/store/reward_listing.py) of new
+        reward logs, and the outbox index when the MULTI writes intents. All idempotent (a reward log's id
+        and createdAt never change), and the MULTI is sent only once this answered, so no reward log ever
+        exists without its entries and no intent without its index. Not one MULTI: the keys are in
+        several slots under Redis Cluster (each command is atomic on its own, and all are repeatable)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(keys.members(instance_id), contact_id)
+            if reward_logs:
                 pipe.hset(keys.reward_index(instance_id), mapping={r["id"]: contact_id for r in reward_logs})
                 pipe.zadd(keys.reward_times(instance_id), {r["id"]: created_score(r) for r in reward_logs})
-                pipe.execute()
+            if member_outbox is not None:
+                outbox.index(pipe, member_outbox, time.time())
+            pipe.execute()
 
     def _reward_owner(self, instance_id: str, reward_log_id: str) -> str | None:
         """The contact whose reward log this is, from the instance's reward index (None: no such log)."""
@@ -324,6 +365,26 @@ class ProgressStore:
         key = self.reward_log_key(instance_id, reward_log_id)
         raw = self._redis.get(key) if key else None
         return json.loads(raw) if raw else None  # type: ignore[arg-type]
+
+    def reward_logs(self, instance_id: str, reward_log_ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Each reward log as `reward_log` reads it (None: no such log), in two round trips for all of
+        them: their owners from the index (one HMGET), then the logs (one pipeline: each member's own
+        slot)."""
+        if not reward_log_ids:
+            return []
+        owners: list[str | None] = self._redis.hmget(keys.reward_index(instance_id), list(reward_log_ids))  # type: ignore[assignment]
+        found = [
+            (i, keys.member_reward(instance_id, c, i))
+            for i, c in zip(reward_log_ids, owners, strict=True)
+            if c
+        ]
+        raws: dict[str, str | None] = {}
+        if found:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for _, key in found:
+                    pipe.get(key)
+                raws = dict(zip((i for i, _ in found), pipe.execute(), strict=True))
+        return [json.loads(raw) if (raw := raws.get(i)) else None for i in reward_log_ids]
 
     def member_reward_logs(self, instance_id: str, contact_id: str) -> list[dict[str, Any]]:
         ids: list[str] = self._redis.zrange(keys.member_rewards(instance_id, contact_id), 0, -1)  # type: ignore[assignment]

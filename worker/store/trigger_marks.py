@@ -47,10 +47,12 @@ def decide(
     """Mark the event decided and write its intent, unless it was decided before; True when new."""
     outbox_key = keys.member_outbox(instance_id, contact_id)
     mark = mark_key(instance_id, contact_id, trigger_key, entity)
-    outbox.index(client, outbox_key, now)  # before the write: the relay looks there (see outbox.py)
-    new = client.eval(
-        _DECIDE, 2, mark, outbox_key, intent.id, str(MARK_TTL_SECONDS), intent.id, intent.entry(now)
-    )
+    with client.pipeline(transaction=False) as pipe:  # one round trip, in this order (see outbox.put)
+        outbox.index(pipe, outbox_key, now)  # before the write: the relay looks there (see outbox.py)
+        pipe.eval(
+            _DECIDE, 2, mark, outbox_key, intent.id, str(MARK_TTL_SECONDS), intent.id, intent.entry(now)
+        )
+        new = pipe.execute()[1]
     return bool(new)
 
 

@@ -135,7 +135,9 @@ class TestWrittenWithTheRewardLog:
 
         def explicit_multi(pipe: Any) -> bool:
             strategy = getattr(pipe, "_execution_strategy", None)  # a cluster pipeline's MULTI state
-            return bool(strategy._explicit_transaction if strategy else pipe.explicit_transaction)
+            if strategy is not None:  # a plain (transaction=False) cluster pipeline has none
+                return bool(getattr(strategy, "_explicit_transaction", False))
+            return bool(pipe.explicit_transaction)
 
         def execute_then_die(self: Any, *args: Any, **kwargs: Any) -> Any:
             committing = explicit_multi(self)  # the member's MULTI (execute resets the pipeline)
