@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import redis.exceptions
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from worker.infra import log_config
 from worker.infra.redis_client import FAST_TIMEOUT
@@ -66,16 +66,12 @@ _REMOVED = b'{"status":"ignored","reason":"the app was removed from this site"}'
 _ANSWERS = {"queued": _QUEUED, "duplicate": _DUPLICATE, "removed": _REMOVED}
 
 
-def _answer(body: bytes) -> tuple[Message, Message]:
-    """The two ASGI messages of a 200 JSON answer, built once: what Starlette's `Response` would send."""
-    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-    return (
-        {"type": "http.response.start", "status": 200, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    )
+def _headers(body: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers Starlette's `Response` would send with `body` as JSON, built once."""
+    return ((b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"))
 
 
-_OK = {outcome: _answer(body) for outcome, body in {**_ANSWERS, "ignored": _IGNORED}.items()}
+_OK = {outcome: (body, _headers(body)) for outcome, body in {**_ANSWERS, "ignored": _IGNORED}.items()}
 
 
 class ClientGone(Exception):
@@ -159,9 +155,10 @@ async def handle_webhook(state: ReceiverState, scope: Scope, receive: Receive, s
             log_config.clear()
         state.metrics.enqueue_seconds.observe(time.perf_counter() - started)
         count(label, outcome)
-    start, answer = _OK[outcome]
-    await send(start)
-    await send(answer)
+    body, headers = _OK[outcome]
+    # Fresh messages each time: a layer around this one may change what it is sent.
+    await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+    await send({"type": "http.response.body", "body": body})
     return None
 
 
