@@ -106,8 +106,8 @@ async def _receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 
 
 async def handle_webhook(state: ReceiverState, scope: Scope, receive: Receive, send: Send) -> None:
-    """The receiver itself: verify, validate, enqueue, answer. Plain ASGI: on the way of every webhook,
-    a `Request`, a `Response` and their header objects cost more than the enqueue's own Python."""
+    """The receiver itself: verify, validate, enqueue, answer. Plain ASGI, so a webhook that is queued
+    builds no `Request`, `Response` or header objects (errors are rare and answer with Starlette's)."""
     count = state.metrics.count
     try:
         body = await _receive_body(scope, receive, state.max_bytes)
