@@ -170,13 +170,13 @@ class EventQueue:
         from the event's site (worker/store/instances.py). Redis errors propagate."""
         record_key, instance_key, message, record = prepare(envelope)
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        # Read the outcome even when the caller gave up waiting, so asyncio does not log it as lost.
-        done.add_done_callback(lambda future: future.cancelled() or future.exception())
         self._waiting.append((record_key, instance_key, message, record, done))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_waiting())
-        # A caller that gives up (its own timeout) must not cancel the others' shared call.
-        return await asyncio.shield(done)
+        # A caller that gives up (its own timeout) cancels only `done`, its own future: the shared call
+        # runs in the sender's task, which skips a cancelled future (no shield, and no outcome is lost
+        # unread: an abandoned future is cancelled, never left holding an exception).
+        return await done
 
     async def _send_waiting(self) -> None:
         try:

@@ -71,6 +71,22 @@ class TestGroupCommit:
         fake_server.connected = True
         assert asyncio.run(queue.enqueue(envelope("after"))) == "queued"
 
+    def test_a_caller_that_gives_up_leaves_the_others_call_alone(self, fake_async, fake_store) -> None:
+        """One webhook whose wait is cancelled (its request timed out) cancels nothing of the others':
+        they are answered queued, and its own event, already handed over, is queued once too."""
+
+        async def deliver() -> list[object]:
+            queue = EventQueue(fake_async, 3600)
+            waiters = [asyncio.create_task(queue.enqueue(envelope(f"c-{n}"))) for n in range(4)]
+            await asyncio.sleep(0)  # every one has handed its event over
+            waiters[1].cancel()
+            return await asyncio.gather(*waiters, return_exceptions=True)
+
+        outcomes = asyncio.run(deliver())
+        assert isinstance(outcomes[1], asyncio.CancelledError)
+        assert [outcomes[0], *outcomes[2:]] == ["queued"] * 3
+        assert fake_store.llen("events") == 4
+
 
 @pytest.mark.parametrize("count", [1, 3])
 def test_records_expire_after_the_journal_ttl(fake_async, fake_store, count: int) -> None:
