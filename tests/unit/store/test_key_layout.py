@@ -45,3 +45,31 @@ def test_the_upgrade_renames_once_and_never_overwrites() -> None:
 def test_on_a_cluster_the_upgrade_refuses_and_says_where_to_run_it(cluster_store) -> None:
     with pytest.raises(key_layout.LayoutError, match="single Redis"):
         key_layout.upgrade(cluster_store)
+
+
+def test_the_storefront_choice_and_the_instance_outbox_move_under_the_instance_tag() -> None:
+    """An old-layout Redis upgrades: the site's storefront choice reads as saved, the install intent
+    waiting in the instance's outbox is still relayed (its index entry follows it), and a cached loyalty
+    account under its old name is deleted (a copy: the next read asks Wix)."""
+    from worker.store import outbox, storefront_choice
+    from worker.store.storefront_choice import StorefrontChoice
+
+    old_store = fakeredis.FakeRedis(decode_responses=True)
+    old_store.hset(
+        "wrw:storefront-choice:inst-1",
+        mapping={"templateId": "t-2", "themeId": "dark", "floatingWidgetId": "w-1", "shown": "0"},
+    )
+    intent = outbox.Intent("install", "installs.on_installed", {"instance_id": "inst-1"}, "events")
+    old_store.hset("wrw:instance-outbox:inst-1", mapping={intent.id: intent.entry(1000.0)})
+    old_store.zadd(keys.OUTBOX_INDEX, {"wrw:instance-outbox:inst-1": 1000.0})
+    old_store.set("wrw:cache:loyalty-account:inst-1:c1", '{"points": {"balance": 5}}')
+
+    result = key_layout.upgrade(old_store)
+
+    assert (result.renamed, result.dropped, result.left) == (2, 1, [])
+    assert storefront_choice.get(old_store, "inst-1") == StorefrontChoice("t-2", "dark", "w-1", shown=False)
+    sent: list[tuple[str, dict[str, object], str]] = []
+    assert outbox.relay(old_store, lambda *task: sent.append(task), now=5000.0) == 1
+    assert sent == [("installs.on_installed", {"instance_id": "inst-1"}, "events")]
+    assert old_store.zrange(keys.OUTBOX_INDEX, 0, -1) == [keys.instance_outbox("inst-1")]
+    assert old_store.keys("wrw:cache:*") == []
