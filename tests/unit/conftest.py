@@ -9,6 +9,8 @@ tests that use `fake_store` or `real_redis` twice, on one Redis and on the clust
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import fakeredis
 import pytest
@@ -90,3 +92,18 @@ def single_redis(redis_url: str) -> object:
 @pytest.fixture
 def fake_async(fake_server: fakeredis.FakeServer) -> fakeredis.FakeAsyncRedis:
     return fakeredis.FakeAsyncRedis(server=fake_server, decode_responses=True)
+
+
+@pytest.fixture
+def another_store(
+    request: pytest.FixtureRequest, fake_store: object, fake_server: fakeredis.FakeServer
+) -> Callable[[], Any]:
+    """Makes another client of `fake_store`'s store (a thread's own connection in the concurrency tests)."""
+    from redis.cluster import RedisCluster
+
+    from worker.infra.redis_client import cluster_client
+
+    if isinstance(fake_store, RedisCluster):
+        url = request.getfixturevalue("redis_cluster").url
+        return lambda: cluster_client(url)
+    return lambda: fakeredis.FakeRedis(server=fake_server, decode_responses=True)

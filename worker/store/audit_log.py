@@ -61,6 +61,13 @@ def append(pipe: redis.client.Pipeline, instance_id: str, raw_entry: str) -> Non
     pipe.ltrim(key, 0, MAX_ENTRIES - 1)
 
 
+def record_entry(client: redis.Redis, instance_id: str, raw_entry: str) -> None:
+    """Append one entry made beforehand (`entry`) at once, with its trim."""
+    with client.pipeline() as pipe:
+        append(pipe, instance_id, raw_entry)
+        pipe.execute()
+
+
 def record(
     client: redis.Redis, instance_id: str, who: str, action: str, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -20,7 +20,10 @@ from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.web.app import create_app
 
-pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # dates here must hold on any day: see tests/clock.py
 
 NOW = datetime.now(UTC)
 

@@ -33,6 +33,8 @@ from worker.wix.client import WixApiError, WixTransientError
 from worker.wix.events import normalize
 from worker.wix.fake.payloads import EventOptions, build_payload
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-earn"
 CONTACT = "24de6f0b-60ce-4faa-9138-2e39f1415615"
 

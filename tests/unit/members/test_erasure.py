@@ -37,7 +37,7 @@ from worker.sync.member_directory import (
 from worker.sync.points import accept_inbound
 from worker.wix.fake.payloads import EventOptions, build_payload
 
-pytestmark = pytest.mark.calendar  # the clock is NOW, handed in: any day holds
+pytestmark = [pytest.mark.calendar, pytest.mark.both_stores]  # the clock is NOW, handed in: any day holds
 
 INSTANCE = "inst-erase"
 CONTACT = wix_samples.CONTACT_ID
