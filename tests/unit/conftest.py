@@ -34,8 +34,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for everything already)."""
     if metafunc.definition.get_closest_marker("both_stores") is None:
         return
-    if os.environ.get("WRW_TEST_STORE") == "cluster":
-        return
+    if os.environ.get("WRW_TEST_STORE") == "cluster" or "fake_async" in metafunc.fixturenames:
+        return  # everything on the cluster already; or the receiver's test, on one Redis (`_store_kind`)
     for name in ("fake_store", "real_redis"):
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, STORES, indirect=True, scope="function")

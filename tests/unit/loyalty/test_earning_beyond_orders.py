@@ -217,7 +217,11 @@ DELIVERIES = {
 
 
 class TestRedeliveries:
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
     @given(
         st.lists(st.tuples(st.sampled_from(sorted(DELIVERIES)), st.integers(0, 2)), min_size=1, max_size=10)
     )
@@ -306,7 +310,11 @@ class TestCustomActivities:
         )  # fmt: skip
         assert follow_ups.earns == [] and answer["points"] == []
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
     @given(
         attempts=st.lists(
             st.tuples(st.sampled_from(["log", "activity"]), st.sampled_from(["a", "b", "c"])), max_size=12
