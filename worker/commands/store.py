@@ -18,6 +18,8 @@ def cmd_upgrade_layout(args: argparse.Namespace) -> int:
         print(error)
         return 2
     print(f"renamed {result.renamed} keys to the instance-tagged layout")
+    if result.marks_copied:
+        print(f"copied {result.marks_copied} console action marks under their instance's tag")
     if result.dropped:
         print(f"deleted {result.dropped} short-lived copies kept under their old names")
     for key in result.left:

@@ -73,3 +73,23 @@ def test_the_storefront_choice_and_the_instance_outbox_move_under_the_instance_t
     assert sent == [("installs.on_installed", {"instance_id": "inst-1"}, "events")]
     assert old_store.zrange(keys.OUTBOX_INDEX, 0, -1) == [keys.instance_outbox("inst-1")]
     assert old_store.keys("wrw:cache:*") == []
+
+
+def test_a_points_change_posted_before_the_upgrade_and_again_after_is_made_once() -> None:
+    """The console's points change marks its action under the instance's tag now: the upgrade copies each
+    member action mark there (its expiry kept), so the same form posted again changes nothing."""
+    from worker.console import members
+    from worker.dispatch import RecordedDispatcher
+
+    old_store = fakeredis.FakeRedis(decode_responses=True)
+    old_store.sadd(keys.members("site-a"), "c-1")
+    action_id = "A" * 24
+    old_store.set(f"wrw:{{site-a:c-1}}:action:{action_id}", "1764000000.0", ex=3600)
+
+    assert key_layout.upgrade(old_store).marks_copied == 1
+
+    assert 0 < old_store.ttl(keys.console_action("site-a", action_id)) <= 3600
+    follow_ups = RecordedDispatcher()
+    form = {"action_id": action_id, "amount": "-20", "reason": "Goodwill correction"}
+    outcome = members.adjust_points(old_store, follow_ups, "site-a", "c-1", form, "jane", 3600)
+    assert "already" in outcome.notice and follow_ups.resent == []
