@@ -194,8 +194,10 @@ class TestRedeeming:
         barrier = threading.Barrier(8)
         won: list[str] = []
 
+        clients = [another_store() for _ in range(8)]  # connected before the race
+
         def work(n: int) -> None:
-            own = another_store()
+            own = clients[n]
             order = OrderInfo(id=f"order-{n}", total=Money(amount=Decimal("10"), currency="USD"))
             barrier.wait(timeout=10)
             if redeem_coupon(own, INSTANCE, issued["couponCode"], order, now, now) is not None:
