@@ -120,8 +120,8 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 
 def crash_between_steps_for_tests() -> None:
     """Test-only fault: with `WRW_TEST_CRASH_JOB_STEPS=1` the process is SIGKILLed after a job's record
-    is written and before its lock and indexes are (tests/unit/jobs/test_runner.py). Never set it anywhere
-    else."""
+    is written and before its lock and indexes are (tests/unit/jobs/test_runner_crash.py). Never set it
+    anywhere else."""
     if os.environ.get("WRW_TEST_CRASH_JOB_STEPS") == "1":
         os.kill(os.getpid(), signal.SIGKILL)
 
