@@ -426,7 +426,7 @@ class TestByHand:
         from worker.infra import redis_client
 
         monkeypatch.setenv("REDIS_URL", "redis://unused")
-        monkeypatch.setattr(redis_client, "sync_client", lambda url: member.client)
+        monkeypatch.setattr(redis_client, "store_client", lambda settings, **options: member.client)
         assert cli.main(["members", "erase", "--instance", INSTANCE, "--contact", CONTACT]) == 0
         printed = json.loads(capsys.readouterr().out)
         assert printed["erased"]["coupons"] == 1 and CONTACT not in json.dumps(printed)
