@@ -5,6 +5,14 @@ Under pytest-xdist (`make test` runs `-n 4`) each worker flushes a database of i
 REDIS_URL's database minus N, modulo 16 (CI's /15: gw0=15, gw1=14, gw2=13, gw3=12; an embedded
 server's /0: gw0=0, gw1=15, ...). Everything else the tests start (ports, temporary folders, the fake
 Wix, Chromium) is already per process.
+
+The store on Redis Cluster: `redis_cluster` starts a real three-node cluster per test process, and
+`cluster_store` is the store's client on it (emptied per test). The store's unit tests (tests/unit/store)
+and the unit test modules marked `both_stores` run on one Redis and on the cluster in every run. To run
+EVERY unit test's `fake_store` and `real_redis` on the cluster instead (tests/unit/conftest.py; a test
+that also uses `fake_async`, the receiver's client, keeps one fakeredis):
+
+    WRW_TEST_STORE=cluster python -m pytest tests/unit -n 2 --dist loadfile
 """
 
 from __future__ import annotations

@@ -99,8 +99,9 @@ def own_points_transaction(instance_id: str, wix_transaction_id: str) -> str:
 
 def loyalty_account_copy(instance_id: str, contact_id: str) -> str:
     """A short-lived copy of a member's Wix loyalty account (worker.progress.member_progress); every change we
-    make through WixClient, and every points_updated webhook, drops it."""
-    return f"wrw:cache:loyalty-account:{instance_id}:{contact_id}"
+    make through WixClient, and every points_updated webhook, drops it. Under the member's hash tag: a
+    redemption drops it in the MULTI that keeps its answer (one slot under Redis Cluster)."""
+    return f"{member(instance_id, contact_id)}:cache:loyalty-account"
 
 
 def loyalty_program_copy(instance_id: str) -> str:
@@ -397,6 +398,7 @@ def instance_key_patterns(instance_id: str) -> list[str]:
         f"wrw:caps:{{{i}}}:*",
         f"wrw:cache:product-collections:{i}:*",
         birthdays_last_day(i),
+        f"wrw:console-action:{{{i}}}:*",
     ]
 
 
@@ -413,7 +415,7 @@ def member_trigger_mark(instance_id: str, contact_id: str, mark_digest: str) -> 
 
 def instance_outbox(instance_id: str) -> str:
     """Hash: intents of the instance's own tasks not yet taken (worker/store/outbox.py): the install."""
-    return f"wrw:instance-outbox:{_checked_instance(instance_id)}"
+    return f"wrw:instance-outbox:{{{_checked_instance(instance_id)}}}"
 
 
 # The programme's drafts, published versions and the audit log (worker/store/program_versions.py,
@@ -450,8 +452,9 @@ def coupon_codes(instance_id: str) -> str:
 
 def storefront_choice(instance_id: str) -> str:
     """Hash: the template, theme and floating widget ids the site's embedded script names, and whether the
-    widget is shown (`shown`: "1" or "0")."""
-    return f"wrw:storefront-choice:{_checked_instance(instance_id)}"
+    widget is shown (`shown`: "1" or "0"). Under the instance's tag `{instanceId}`, with the instance's
+    outbox and audit log: a save writes the three in one MULTI (one slot under Redis Cluster)."""
+    return f"wrw:storefront-choice:{{{_checked_instance(instance_id)}}}"
 
 
 # The instance's reward logs by time (worker/store/reward_listing.py): the console's Rewards page pages it.
@@ -682,3 +685,15 @@ def product_collections(instance_id: str, product_id: str) -> str:
 def birthdays_last_day(instance_id: str) -> str:
     """String: the last local day (YYYY-MM-DD) the `birthdays` job went through every contact for."""
     return f"wrw:birthdays:{_checked_instance(instance_id)}"
+
+
+# The console's member actions on instance-wide keys (worker/console/members.py `_once`).
+
+
+def console_action(instance_id: str, action_id: str) -> str:
+    """Set once the console action with this id (minted into its form) took effect, for an action whose
+    effect is instance-wide (a points change's sync record and intent): under the instance's tag, with
+    them and the audit log, in one MULTI (one slot under Redis Cluster)."""
+    if identifier_problem(action_id) is not None:
+        raise InvalidIdentifier(f"not an action id for a key: {action_id[:100]!r}")
+    return f"wrw:console-action:{{{_checked_instance(instance_id)}}}:{action_id}"

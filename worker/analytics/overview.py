@@ -243,16 +243,22 @@ def day_range(days: int, now: datetime) -> list[date]:
     return [last - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
+def _pfcount(pipe: Any, *names: str) -> None:
+    """PFCOUNT on a pipeline, as a plain command: redis-py's cluster pipeline refuses `pfcount()` by name
+    (a PFCOUNT's keys may span slots), but these keys all share the instance's tag `{instanceId}`."""
+    pipe.execute_command("PFCOUNT", *names)
+
+
 def overview(client: redis.Redis, instance_id: str, days: int, now: datetime) -> dict[str, Any]:
     """The site's counts for the `days` UTC days ending with `now`'s (see the module's docstring)."""
     dates = [d.isoformat() for d in day_range(days, now)]
     with client.pipeline(transaction=False) as pipe:
         pipe.eval(_READ_DAYS, len(dates), *[keys.stats_day(instance_id, day) for day in dates])
         for day in dates:
-            pipe.pfcount(keys.stats_members(instance_id, day, "logged"))
+            _pfcount(pipe, keys.stats_members(instance_id, day, "logged"))
         pipe.hgetall(keys.stats_alive(instance_id))
         for stage in FUNNEL_STAGES:
-            pipe.pfcount(*[keys.stats_members(instance_id, day, stage) for day in dates])
+            _pfcount(pipe, *[keys.stats_members(instance_id, day, stage) for day in dates])
         answers = pipe.execute()
     *flat_days, flat_items = answers[0]
     day_counts = [_pairs(flat) for flat in flat_days]
@@ -264,8 +270,9 @@ def overview(client: redis.Redis, instance_id: str, days: int, now: datetime) ->
     items = _items(client, instance_id, totals)
     with client.pipeline(transaction=False) as pipe:
         for kind, item_id, _ in items:
-            pipe.pfcount(
-                *[keys.stats_members(instance_id, day, stats.item_stage(kind, item_id)) for day in dates]
+            _pfcount(
+                pipe,
+                *[keys.stats_members(instance_id, day, stats.item_stage(kind, item_id)) for day in dates],
             )
         item_members = pipe.execute()
     by_item = []

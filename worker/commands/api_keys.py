@@ -16,10 +16,10 @@ OPERATOR = "operator (CLI)"
 
 
 def _store() -> Any:
-    from worker.infra.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import store_client
     from worker.settings import get_settings
 
-    return sync_client(require_redis_url(get_settings()))
+    return store_client(get_settings())
 
 
 def _bad_instance(instance_id: str) -> bool:

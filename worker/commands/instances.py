@@ -11,10 +11,10 @@ from worker.identifiers import is_instance_id
 
 
 def _store() -> Any:
-    from worker.infra.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import store_client
     from worker.settings import get_settings
 
-    return sync_client(require_redis_url(get_settings()))
+    return store_client(get_settings())
 
 
 def _print_json(value: Any) -> None:

@@ -12,7 +12,7 @@ from worker.settings import get_settings
 
 def cmd_members_erase(args: argparse.Namespace) -> int:
     from worker.identifiers import InvalidIdentifier
-    from worker.infra.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import store_client
     from worker.members.erasure import check_ids, erase_member
 
     try:
@@ -20,7 +20,7 @@ def cmd_members_erase(args: argparse.Namespace) -> int:
     except InvalidIdentifier as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    counts = erase_member(sync_client(require_redis_url(get_settings())), args.instance, args.contact)
+    counts = erase_member(store_client(get_settings()), args.instance, args.contact)
     print(json.dumps({"instanceId": args.instance, "erased": counts}, indent=2, sort_keys=True))
     return 0
 

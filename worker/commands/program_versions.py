@@ -16,9 +16,9 @@ from worker.settings import get_settings
 
 
 def _client() -> Any:
-    from worker.infra.redis_client import require_redis_url, sync_client
+    from worker.infra.redis_client import store_client
 
-    return sync_client(require_redis_url(get_settings()))
+    return store_client(get_settings())
 
 
 def _run(args: argparse.Namespace, action: Callable[[Any, str], Any]) -> int:

@@ -18,6 +18,10 @@ def cmd_upgrade_layout(args: argparse.Namespace) -> int:
         print(error)
         return 2
     print(f"renamed {result.renamed} keys to the instance-tagged layout")
+    if result.marks_copied:
+        print(f"copied {result.marks_copied} console action marks under their instance's tag")
+    if result.dropped:
+        print(f"deleted {result.dropped} short-lived copies kept under their old names")
     for key in result.left:
         print(f"left alone (its new name exists already): {key}")
     return 1 if result.left else 0

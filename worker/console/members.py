@@ -3,10 +3,14 @@ actions on one member (grant a reward by hand, send a failed reward again, adjus
 resume).
 
 Every action is idempotent by an id minted into its form when the page renders (`mint_action_id`): the
-action's mark (`keys.member_action`, SET once, under the member's hash tag), its effect and its audit
-entry are written in one MULTI, WATCHing the mark, so a double click or a resubmitted form does the
-thing once and is audited once. What goes to Wix is written in that MULTI as an outbox intent
-(worker/store/outbox.py) and sent right after; the relay sends it if the send is lost:
+action's mark (SET once), its effect and its audit entry are written in one MULTI, WATCHing the mark,
+so a double click or a resubmitted form does the thing once and is audited once. The mark sits in the
+effect's hash slot (Redis Cluster): `keys.member_action` under the member's tag for a grant or a pause,
+`keys.console_action` under the instance's for a points change (its sync record and intent are the
+instance's). The audit log is the instance's: on a cluster a member's action writes its entry right
+after the MULTI commits (`audit_log.append_after_member_step`). What goes to Wix is written in that
+MULTI as an outbox intent (worker/store/outbox.py) and sent right after; the relay sends it if the send is
+lost:
 - a granted reward is a reward log like the engine's (`new_reward_log`, its period key `manual-<id>`),
   fulfilled by the workers' normal path (a coupon made, points earned) and reported to automations;
 - a failed reward is sent again by worker/rewards/resend.py (the Rewards page's path: once by its state);
@@ -255,14 +259,22 @@ def _action_id(form: Mapping[str, str]) -> str:
 def _once(
     client: redis.Redis,
     instance_id: str,
-    contact_id: str,
+    contact_id: str | None,
     action_id: str,
     audit_entry: str,
     effect: Callable[[Any], None],
 ) -> bool:
     """Apply `effect` (writes queued on the MULTI) with the action's mark and audit entry, unless the
-    mark is already set; answers whether this call did it."""
-    mark = keys.member_action(instance_id, contact_id, action_id)
+    mark is already set; answers whether this call did it. The mark lives beside what the effect writes,
+    so the MULTI stays in one hash slot (Redis Cluster): under the member's tag for an effect on the
+    member's keys (`contact_id`; the audit entry then follows the MULTI on a cluster, see
+    `audit_log.append_after_member_step`), under the instance's (`contact_id` None) for an effect on
+    instance-wide keys, where the audit entry is in the same MULTI."""
+    mark = (
+        keys.member_action(instance_id, contact_id, action_id)
+        if contact_id is not None
+        else keys.console_action(instance_id, action_id)
+    )
     with client.pipeline() as pipe:
         while True:
             try:
@@ -273,7 +285,10 @@ def _once(
                 pipe.multi()
                 pipe.set(mark, str(time.time()), ex=ACTION_MARK_SECONDS)
                 effect(pipe)
-                audit_log.append(pipe, instance_id, audit_entry)
+                if contact_id is None:
+                    audit_log.append(pipe, instance_id, audit_entry)
+                else:
+                    audit_log.append_after_member_step(pipe, instance_id, audit_entry)
                 pipe.execute()
                 return True
             except redis.WatchError:
@@ -401,7 +416,8 @@ def adjust_points(
 
     details = {"contactId": contact_id, "amount": amount, "reason": reason, "transactionId": transaction_id}
     entry = audit_log.entry(who, "member_points_adjusted", details)
-    if not _once(client, instance_id, contact_id, action_id, entry, effect):
+    # The effect writes instance-wide sync keys (`{instanceId}`): the action's mark is the instance's.
+    if not _once(client, instance_id, None, action_id, entry, effect):
         # The same words as the first answer's (a double click shows the page of its second submit).
         return Outcome(
             f"That points change ({amount:+,} points, {reason}) was already made: nothing was changed again."

@@ -6,7 +6,12 @@ tasks, one batch each: a batch does its items, then moves the cursor and the cou
 sends the next batch. A worker killed mid-batch leaves the cursor where it was, so the redelivered task
 does that batch again; every item's effect is idempotent, so nothing happens twice.
 
-Starting a job of a name that is already running for the instance answers the running one.
+Starting a job of a name that is already running for the instance answers the running one. The name's
+lock (`keys.job_running`, the job id) lives in another hash slot than the job's record (Redis Cluster), so
+a job's start and end are two steps each: the record first, then the lock and the indexes. A process killed
+between the two leaves a lock naming a job whose record says it ended (or was never written): the next
+start or resume of that name takes such a lock over at once (`_claim`), so the name never stays taken
+by a job that is not running.
 
 Through Wix's passing failures a job keeps its progress item by item. A batch whose item still fails
 for now (after its calls' tries in place and the item's own, see worker.wix.client) ends early with
@@ -23,6 +28,8 @@ While it waits, the record's `waiting` says why and when it tries next (`{"reaso
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -99,6 +106,26 @@ def _mark_running(pipe: redis.client.Pipeline, job_id: str) -> None:
     pipe.zadd(keys.JOBS_RUNNING, {job_id: now})
 
 
+# Compare-and-set on the name's lock: take it over from the job it names (ARGV[1]) only while it still
+# names that one; ARGV[1] empty: only when there is no lock at all.
+_TAKE_OVER = """
+local holder = redis.call('get', KEYS[1])
+if (holder or '') ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+# Release the name's lock only while it names this job (a later job may have taken it over).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def crash_between_steps_for_tests() -> None:
+    """Test-only fault: with `WRW_TEST_CRASH_JOB_STEPS=1` the process is SIGKILLed after a job's record
+    is written and before its lock and indexes are (tests/unit/jobs/test_runner_crash.py). Never set it
+    anywhere else."""
+    if os.environ.get("WRW_TEST_CRASH_JOB_STEPS") == "1":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Jobs:
     def __init__(self, client: redis.Redis, kinds: dict[str, JobStep]) -> None:
         self._redis = client
@@ -112,15 +139,9 @@ class Jobs:
         if name not in self.kinds:
             raise UnknownJob(f"no job named {name!r}; jobs: {', '.join(sorted(self.kinds))}")
         job_id = f"job_{uuid.uuid4().hex[:16]}"
-        claimed = self._redis.set(
-            keys.job_running(instance_id, name), job_id, nx=True, ex=RUNNING_TTL_SECONDS
-        )
-        if not claimed:
-            running = self._redis.get(keys.job_running(instance_id, name))
-            record = self.get(str(running)) if running else None
-            if record is not None:
-                return record, False
-            self._redis.set(keys.job_running(instance_id, name), job_id, ex=RUNNING_TTL_SECONDS)
+        running = self._claim(instance_id, name, job_id)
+        if running is not None:
+            return running, False
         record = {
             "id": job_id,
             "name": name,
@@ -152,6 +173,31 @@ class Jobs:
             _mark_running(pipe, job_id)
             pipe.execute()
         return self.get(job_id) or record, True
+
+    def _claim(self, instance_id: str, name: str, job_id: str) -> dict[str, Any] | None:
+        """Take the name's lock for `job_id`: None when taken, else the record of the job that runs. A
+        lock naming a job that is not running (its record ended, or was never written: a process died
+        between a job's two steps) is taken over, and that job leaves the running index."""
+        lock = keys.job_running(instance_id, name)
+        for _ in range(5):  # each turn loses only to another start that changed the lock meanwhile
+            if self._redis.set(lock, job_id, nx=True, ex=RUNNING_TTL_SECONDS):
+                return None
+            holder = str(self._redis.get(lock) or "")
+            record = self.get(holder) if holder else None
+            if record is not None and record["status"] == "running" and holder != job_id:
+                return record
+            if self._redis.eval(_TAKE_OVER, 1, lock, holder, job_id, str(RUNNING_TTL_SECONDS)):
+                if holder and holder != job_id:
+                    self._redis.zrem(keys.JOBS_RUNNING, holder)
+                return None
+        raise redis.RedisError(f"could not take the lock of job {name!r} (it kept changing)")
+
+    def _release(self, instance_id: str, name: str, job_id: str) -> None:
+        """The second step of a job's end, once its record says it ended: its lock (while it is still
+        this job's) and its entry among the running ones. Idempotent."""
+        crash_between_steps_for_tests()
+        self._redis.eval(_RELEASE, 1, keys.job_running(instance_id, name), job_id)
+        self._redis.zrem(keys.JOBS_RUNNING, job_id)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         raw: dict[str, str] = self._redis.hgetall(keys.job_record(job_id))  # type: ignore[assignment]
@@ -201,11 +247,7 @@ class Jobs:
                 pipe.hset(key, "cursor", batch.cursor)
             pipe.execute()
         if stalls > MAX_STALLS or batch.cursor is None:
-            # Other hash slots (Redis Cluster): released once the record says it ended; idempotent.
-            with self._redis.pipeline(transaction=False) as pipe:
-                pipe.delete(keys.job_running(record["instanceId"], record["name"]))
-                pipe.zrem(keys.JOBS_RUNNING, job_id)
-                pipe.execute()
+            self._release(record["instanceId"], record["name"], job_id)
         return batch
 
     @staticmethod
@@ -234,13 +276,11 @@ class Jobs:
         record = self.get(job_id)
         if record is None or record["status"] != "failed" or not record["cursor"]:
             return False
-        if not self._redis.set(
-            keys.job_running(record["instanceId"], record["name"]), job_id, nx=True, ex=RUNNING_TTL_SECONDS
-        ):
+        if self._claim(record["instanceId"], record["name"], job_id) is not None:
             return False
         mapping = {"status": "running", "finishedAt": "", "stalls": "0", "waiting": ""}
-        with self._redis.pipeline() as pipe:
-            pipe.hset(keys.job_record(job_id), mapping=mapping)
+        self._redis.hset(keys.job_record(job_id), mapping=mapping)
+        with self._redis.pipeline(transaction=False) as pipe:  # another slot (Redis Cluster); idempotent
             _mark_running(pipe, job_id)
             pipe.execute()
         return True
@@ -254,6 +294,5 @@ class Jobs:
                 keys.job_record(job_id), mapping={"status": "failed", "finishedAt": now_iso(), "waiting": ""}
             )
             pipe.hset(keys.job_record(job_id), "failures", json.dumps([*record["failures"], reason][-100:]))
-            pipe.delete(keys.job_running(record["instanceId"], record["name"]))
-            pipe.zrem(keys.JOBS_RUNNING, job_id)
             pipe.execute()
+        self._release(record["instanceId"], record["name"], job_id)

@@ -3,7 +3,8 @@
 A reward log is `failed` when its fulfilment task failed for good (tasks/rewards.py parks the task in the
 dead-letter queue and marks the log). Sending it again is "commit, then send" (worker/store/outbox.py):
 one MULTI flips the log `failed` → `pending` (its error kept as `lastError`, the person in `sentAgainBy`),
-writes the fulfilment task's intent into the member's outbox and the audit entry; then the task is sent.
+writes the fulfilment task's intent into the member's outbox and the audit entry (on a Redis Cluster the
+entry right after it: `audit_log.append_after_member_step`); then the task is sent.
 Only the request that made the flip sends: a second click finds the log `pending` (or already `issued`)
 and sends nothing; a send lost after the commit is the relay's. Fulfilment itself is idempotent by the
 reward log id (the coupon code, the points' idempotencyKey), so even a replayed dead letter makes one
@@ -90,7 +91,7 @@ def send_again(
 
     def also(pipe: Any) -> None:
         outbox.add(pipe, member_outbox, [intent], at)
-        audit_log.append(pipe, instance_id, audit_entry)
+        audit_log.append_after_member_step(pipe, instance_id, audit_entry)
 
     outbox.index(client, member_outbox, at)  # before the MULTI, as every outbox writer does
     reward_log, changed = update_json(client, key, flip, also)

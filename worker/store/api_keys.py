@@ -47,14 +47,13 @@ def create_api_key(client: redis.Redis, instance_id: str, who: str | None = None
         if client.hsetnx(index, key[:ID_LENGTH], _digest(key)):  # ids are 48 random bits: retries are rare
             break
     key_id = key[:ID_LENGTH]
-    with client.pipeline() as pipe:
-        pipe.hset(
-            keys.api_key(_digest(key)),
-            mapping={"instanceId": instance_id, "createdAt": now_iso(), "id": key_id},
-        )
-        if who is not None:
-            audit_log.append(pipe, instance_id, audit_log.entry(who, "api_key_created", {"id": key_id}))
-        pipe.execute()
+    # The record is found by the key's digest (its own hash slot under Redis Cluster), the audit log by the
+    # instance: two steps. A process killed between them never answered, so nobody has that key.
+    client.hset(
+        keys.api_key(_digest(key)), mapping={"instanceId": instance_id, "createdAt": now_iso(), "id": key_id}
+    )
+    if who is not None:
+        audit_log.record_entry(client, instance_id, audit_log.entry(who, "api_key_created", {"id": key_id}))
     return key
 
 
@@ -101,18 +100,28 @@ def list_api_keys(client: redis.Redis, instance_id: str) -> list[ApiKeyInfo]:
 
 
 def revoke_api_key(client: redis.Redis, instance_id: str, key_id: str, who: str) -> ApiKeyInfo | None:
-    """Revoke the instance's key with this id, at once, and write it to the instance's audit log in the
-    same MULTI; None when the instance has no such key. Revoking a revoked key changes nothing (its first
-    revocation time stays, and no second entry is written)."""
+    """Revoke the instance's key with this id, at once, and write it to the instance's audit log; None
+    when the instance has no such key. Revoking a revoked key changes nothing (its first revocation time
+    stays, and no second entry is written).
+
+    The record (the key digest's hash slot under Redis Cluster) and the audit log (the instance's) are two
+    steps: the revocation marks its entry as owed (`auditOwed`, with the entry) in the same write, and
+    drops the mark once the entry is in the log; a revocation asked again after a process died between
+    the two writes the owed entry then."""
     digest = client.hget(keys.api_key_index(instance_id), key_id)
     if not isinstance(digest, str):
         return None
     record = keys.api_key(digest)
     if not client.hexists(record, "revokedAt"):
+        entry = audit_log.entry(who, "api_key_revoked", {"id": key_id})
         with client.pipeline() as pipe:
             pipe.hsetnx(record, "revokedAt", now_iso())
-            audit_log.append(pipe, instance_id, audit_log.entry(who, "api_key_revoked", {"id": key_id}))
+            pipe.hsetnx(record, "auditOwed", entry)
             pipe.execute()
+    owed = client.hget(record, "auditOwed")
+    if isinstance(owed, str):
+        audit_log.record_entry(client, instance_id, owed)
+        client.hdel(record, "auditOwed")
     fields: list[str | None] = client.hmget(record, ["createdAt", "revokedAt"])  # type: ignore[assignment]
     created, revoked = fields
     return ApiKeyInfo(id=key_id, created_at=created or "", revoked_at=revoked)

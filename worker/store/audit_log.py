@@ -3,7 +3,9 @@ it for every state change). Newest first, trimmed to `MAX_ENTRIES`; an entry's d
 value whose name says it is a secret, and are bounded in size.
 
 `record` writes at once; `append` adds the same write to a caller's MULTI, so a state change and its
-entry land together or not at all.
+entry land together or not at all. The log is under the instance's tag `{instanceId}`: a MULTI in a
+member's slot (`{instanceId:contactId}`) adds it with `append_after_member_step`, which on a Redis
+Cluster writes it right after that MULTI commits instead (see the function).
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def append(pipe: redis.client.Pipeline, instance_id: str, raw_entry: str) -> Non
     pipe.ltrim(key, 0, MAX_ENTRIES - 1)
 
 
+def record_entry(client: redis.Redis, instance_id: str, raw_entry: str) -> None:
+    """Append one entry made beforehand (`entry`) at once, with its trim."""
+    with client.pipeline() as pipe:
+        append(pipe, instance_id, raw_entry)
+        pipe.execute()
+
+
 def record(
     client: redis.Redis, instance_id: str, who: str, action: str, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -99,3 +108,22 @@ def rewrite(client: redis.Redis, instance_id: str, change: Callable[[dict[str, A
                 return count
             except redis.WatchError:
                 continue
+
+
+def append_after_member_step(pipe: redis.client.Pipeline, instance_id: str, raw_entry: str) -> None:
+    """Queue one entry for a MULTI in a member's slot: inside it on one Redis; on a Redis Cluster, where
+    the log is in another slot, as the write right after the MULTI commits (`StorePipeline.after_commit`,
+    worker/infra/redis_client.py), and only if it commits. A process killed between the two loses the
+    entry (never doubles it, never writes one for a step that did not happen): the same trade as a
+    member's analytics counts (worker/store/stats.py)."""
+    after_commit = getattr(pipe, "after_commit", None)
+    if after_commit is None:
+        append(pipe, instance_id, raw_entry)
+        return
+
+    def write(client: redis.Redis) -> None:
+        with client.pipeline() as own:
+            append(own, instance_id, raw_entry)
+            own.execute()
+
+    after_commit(write)

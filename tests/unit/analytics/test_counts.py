@@ -34,6 +34,8 @@ from worker.store.progress import ProgressStore
 from worker.sync.member_directory import record_contact
 from worker.wix.fake.payloads import EventOptions, build_payload
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-counts"
 PAID = "wix.ecom.v1.order_payment_status_updated"
 # A fixed instant (time-machine holds the clock there): the counts' days do not depend on today.

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from redis.cluster import RedisCluster
 
 from worker.cli import main
 from worker.settings import get_settings
@@ -14,8 +15,13 @@ from worker.store.api_keys import instance_for
 
 
 @pytest.fixture(autouse=True)
-def redis_env(monkeypatch: pytest.MonkeyPatch, redis_url: str, real_redis) -> Iterator[None]:
+def redis_env(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, redis_url: str, real_redis
+) -> Iterator[None]:
     monkeypatch.setenv("REDIS_URL", redis_url)
+    if isinstance(real_redis, RedisCluster):  # the CLI's store is `real_redis`'s cluster
+        monkeypatch.setenv("STORE_URL", request.getfixturevalue("redis_cluster").url)
+        monkeypatch.setenv("STORE_CLUSTER", "true")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -20,6 +20,8 @@ from worker.store.member_status import status_of
 from worker.store.progress import ProgressStore
 from worker.sync.member_directory import record_contact
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 SITE = "site-a"
 CONTACT = "c-1"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

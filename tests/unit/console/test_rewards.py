@@ -28,6 +28,8 @@ from worker.store import audit_log, outbox, reward_listing
 from worker.store.progress import ProgressStore, created_score
 from worker.store.reward_listing import Cursor, RewardFilters
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 SITE = "inst-1"
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -238,10 +240,17 @@ class TestTimeIndex:
         retry rewrites the same); so no log ever exists that the listing cannot find."""
         real_execute = type(fake_store.pipeline()).execute
 
+        def queued(pipe: Any) -> list[Any]:
+            """Each queued command's arguments (a cluster pipeline queues them in its strategy)."""
+            strategy = getattr(pipe, "_execution_strategy", None)
+            if strategy is not None:
+                return [c.args for c in strategy.command_queue]
+            return [c[0] for c in pipe.command_stack]
+
         def failing(self: Any, *args: Any, **kwargs: Any) -> Any:
             if any(
-                keys.member_state(SITE, "c1", "challenge", "spend-500") in map(str, c[0])
-                for c in self.command_stack
+                keys.member_state(SITE, "c1", "challenge", "spend-500") in map(str, command)
+                for command in queued(self)
             ):
                 raise ConnectionError("the connection dropped")
             return real_execute(self, *args, **kwargs)

@@ -21,6 +21,8 @@ from worker.installs.lifecycle import INSTALL_INTENT
 from worker.store import instances, program_versions, storefront_choice
 from worker.store.storefront_choice import StorefrontChoice
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 SITE = "site-a"
 DARK = {
     "primary": "#ffcc00",

@@ -17,7 +17,10 @@ from worker.events.processing import process_event
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 
-pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # dates here must hold on any day: see tests/clock.py
 
 INSTANCE = "inst-1"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

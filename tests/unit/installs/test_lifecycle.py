@@ -27,6 +27,8 @@ from worker.wix.envelope import WebhookEnvelope
 from worker.wix.events import EventIgnored, NormalizedEvent
 from worker.wix.fake.app_management import PARAMETERS_MISMATCH
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 APP_ID = "7d3f0c52-0000-4000-8000-0000000000a1"
 APP_SECRET = "fake-secret"
 INSTANCE = "inst-install"

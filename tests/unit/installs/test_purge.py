@@ -14,6 +14,8 @@ from worker.store import instances
 from worker.store.api_keys import create_api_key, instance_for
 from worker.store.progress import ProgressStore
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 GONE = "inst-gone"
 KEPT = "inst-kept"
 REMOVED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -11,6 +11,8 @@ from worker.settings import Settings
 from worker.store import instances
 from worker.store.site_settings import SiteSettingsPatch, update_site_settings
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-task"
 
 

@@ -23,7 +23,10 @@ from worker.runtime.providers import job_context
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 
-pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # dates here must hold on any day: see tests/clock.py
 
 
 def order(order_id: str, contact_id: str, **fields: Any) -> dict[str, Any]:

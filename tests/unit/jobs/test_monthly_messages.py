@@ -19,7 +19,10 @@ from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixApiError, WixRateLimited, WixTransientError
 
-pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # dates here must hold on any day: see tests/clock.py
 
 INSTANCE = "inst-1"
 NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)

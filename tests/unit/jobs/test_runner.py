@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from worker import keys
 from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import accept_log
@@ -19,7 +20,10 @@ from worker.settings import Settings
 from worker.store.progress import ProgressStore
 from worker.web.app import create_app
 
-pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # dates here must hold on any day: see tests/clock.py
 
 NOW = datetime.now(UTC)
 
@@ -63,8 +67,11 @@ class TestJobs:
             Jobs(fake_store, KINDS).start("inst-1", "nope")
 
     def test_expire_rewards_runs_in_batches_to_the_end(self, fake_store) -> None:
-        """250 reward logs, 40 past their expiry: batches until done, the 40 expired, counts add up."""
+        """250 reward logs, 40 past their expiry, among 600 index entries (the others' logs gone): batches
+        until done, the 40 expired, counts add up."""
         ids = reward_logs(fake_store, 250, expired=40)
+        # More entries than a real Redis scans in one HSCAN (it answers a hash of up to 512 whole).
+        fake_store.hset(keys.reward_index("inst-1"), mapping={f"rl_gone_{n}": "c-gone" for n in range(350)})
         jobs = Jobs(fake_store, KINDS)
         record, _ = jobs.start("inst-1", "expire-rewards")
         batches = 1
@@ -75,9 +82,9 @@ class TestJobs:
         finished: dict[str, Any] = jobs.get(record["id"])  # type: ignore[assignment]
         assert batches >= 2
         assert finished["status"] == "succeeded"
-        assert finished["total"] == 250
+        assert finished["total"] == 600
         assert finished["done"] == 40
-        assert finished["done"] + finished["skipped"] == 250
+        assert finished["done"] + finished["skipped"] == 600
         assert finished["finishedAt"]
         store = ProgressStore(fake_store)
         statuses = [store.reward_log("inst-1", reward_id)["status"] for reward_id in ids]

@@ -14,7 +14,10 @@ from worker.jobs.runner import Jobs
 from worker.runtime.providers import job_context
 from worker.store.progress import ProgressStore
 
-pytestmark = pytest.mark.calendar  # dates here must hold on any day: see tests/clock.py
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # dates here must hold on any day: see tests/clock.py
 
 INSTANCE = "inst-sweep"
 # Weekly streak logs in the weeks of 2 and 9 November: the week of 16 November closes incomplete at

@@ -21,6 +21,8 @@ from worker.rewards.trigger_schemas import trigger_payload_schema
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-notices"
 CONTACT = "5e3b0c1a-7d2f-4a69-9b8e-1c0d2e3f4a5b"
 

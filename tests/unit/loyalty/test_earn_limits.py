@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from worker.dispatch import RecordedDispatcher
 from worker.events.processing import process_event
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
+
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
 
 RULE = {"on": "checkout_completed", "points": 1, "per": 1}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from tests import wix_samples
 from tests.unit.loyalty.test_points_rules import PROGRAM, checkout
 from tests.unit.rewards.test_fulfilment import StandInWix, reward_log
@@ -13,6 +15,8 @@ from worker.events.processing import process_event
 from worker.rewards.fulfilment import fulfil_reward
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
+
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
 
 
 def deliver(fake_store, follow_ups, event_type: str, payload: dict) -> str:  # type: ignore[no-untyped-def, type-arg]

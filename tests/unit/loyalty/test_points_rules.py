@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from tests import wix_samples
 from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
@@ -14,6 +16,8 @@ from worker.loyalty.points_rules import points_to_earn
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 from worker.wix.events import normalize
+
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
 
 PROGRAM = {**BASE_PROGRAM, "pointsRules": [{"on": "checkout_completed", "points": 1, "per": 10}]}
 

@@ -18,6 +18,8 @@ from worker.rewards.referral_rewards import on_order_event, release_due
 from worker.store.progress import ProgressStore
 from worker.wix.events import normalize
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-ref"
 REFERRER, FRIEND, OTHER = "c-referrer", "c-friend", "c-other"
 PAID_AT = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # a Monday

@@ -16,6 +16,8 @@ from worker.wix.client import WixClient, WixTransientError
 from worker.wix.fake import create_app as create_fake_wix
 from worker.wix.fake.state import FakeSettings, FakeWix
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 APP_ID = "7d3f0c52-0000-4000-8000-0000000000a1"
 INSTANCE = "inst-spend"
 CONTACT = "c-spend-1"

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import fakeredis
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worker.loyalty.tiers import TierChange, member_tier, observe_tier
+
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
 
 INSTANCE = "inst-tiers"
 CONTACT = "c-1"

@@ -37,7 +37,7 @@ from worker.sync.member_directory import (
 from worker.sync.points import accept_inbound
 from worker.wix.fake.payloads import EventOptions, build_payload
 
-pytestmark = pytest.mark.calendar  # the clock is NOW, handed in: any day holds
+pytestmark = [pytest.mark.calendar, pytest.mark.both_stores]  # the clock is NOW, handed in: any day holds
 
 INSTANCE = "inst-erase"
 CONTACT = wix_samples.CONTACT_ID
@@ -426,7 +426,7 @@ class TestByHand:
         from worker.infra import redis_client
 
         monkeypatch.setenv("REDIS_URL", "redis://unused")
-        monkeypatch.setattr(redis_client, "sync_client", lambda url: member.client)
+        monkeypatch.setattr(redis_client, "store_client", lambda settings, **options: member.client)
         assert cli.main(["members", "erase", "--instance", INSTANCE, "--contact", CONTACT]) == 0
         printed = json.loads(capsys.readouterr().out)
         assert printed["erased"]["coupons"] == 1 and CONTACT not in json.dumps(printed)

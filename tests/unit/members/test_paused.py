@@ -21,7 +21,7 @@ from worker.store.journal import EventJournal
 from worker.store.member_status import set_status, status_of
 from worker.store.progress import ProgressStore
 
-pytestmark = pytest.mark.calendar
+pytestmark = [pytest.mark.calendar, pytest.mark.both_stores]
 
 INSTANCE = "inst-1"
 CONTACT = wix_samples.CONTACT_ID

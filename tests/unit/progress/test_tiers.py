@@ -12,6 +12,8 @@ from worker.progress.tiers import TIERS_TTL_SECONDS, active_tiers, cached_tiers_
 from worker.storefront.widget_json import member_view
 from worker.wix.client import WixApiError, WixTransientError
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 SILVER, GOLD = "9b0e2f4c-0000-4000-8000-000000000001", "9b0e2f4c-0000-4000-8000-000000000002"
 
 

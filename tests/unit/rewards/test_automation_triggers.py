@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from worker.dev.programs import BASE_PROGRAM
 from worker.dispatch import RecordedDispatcher
 from worker.engine.logs import accept_log
 from worker.rewards.automation_triggers import MILESTONE_ACHIEVED, report_trigger
 from worker.rewards.follow_ups import fulfil_new_rewards
 from worker.store.progress import ProgressStore
+
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
 
 
 class RecordingWix:

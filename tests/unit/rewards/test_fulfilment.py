@@ -13,6 +13,8 @@ from worker.rewards.fulfilment import coupon_code, fulfil_reward
 from worker.store.progress import ProgressStore
 from worker.wix.client import WixAlreadyExists, WixApiError, WixTransientError
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 NOW = datetime.now(UTC)
 
 

@@ -29,7 +29,10 @@ from worker.store.progress import ProgressStore, update_json
 from worker.wix.events import Money, OrderInfo, normalize
 from worker.wix.fake.payloads import EventOptions, build_payload
 
-pytestmark = pytest.mark.calendar  # the clock is read inside each test: any day holds
+pytestmark = [
+    pytest.mark.calendar,
+    pytest.mark.both_stores,
+]  # the clock is read inside each test: any day holds
 
 INSTANCE = "inst-redeem"
 OTHER_SITE = "inst-other-site"
@@ -185,14 +188,16 @@ class TestRedeeming:
         assert stored(client, issued["id"]) == redeemed
         assert redeemed["redemption"]["orderId"] == "order-1"
 
-    def test_two_workers_at_once_redeem_once(self, fake_server, client, issued, now) -> None:
+    def test_two_workers_at_once_redeem_once(self, another_store, client, issued, now) -> None:
         """Eight workers, each with a different order using the code, at the same moment: one redeems,
         the stored redemption is the one that said so."""
         barrier = threading.Barrier(8)
         won: list[str] = []
 
+        clients = [another_store() for _ in range(8)]  # connected before the race
+
         def work(n: int) -> None:
-            own = fakeredis.FakeRedis(server=fake_server, decode_responses=True)
+            own = clients[n]
             order = OrderInfo(id=f"order-{n}", total=Money(amount=Decimal("10"), currency="USD"))
             barrier.wait(timeout=10)
             if redeem_coupon(own, INSTANCE, issued["couponCode"], order, now, now) is not None:

@@ -37,6 +37,8 @@ from worker.store.progress import ProgressStore
 from worker.wix.client import WixApiError, WixTransientError
 from worker.wix.events import EventIgnored, normalize
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-reversal"
 CONTACT = wix_samples.CONTACT_ID
 ORDER = wix_samples.ORDER_ID

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
+import pytest
 
 from tests import wix_samples
 from worker import keys
@@ -19,6 +20,8 @@ from worker.rewards.tier_changes import report_tier_changed
 from worker.rewards.trigger_schemas import trigger_payload_schema
 from worker.store import instances, outbox
 from worker.store.journal import EventJournal
+
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
 
 INSTANCE = "inst-tier-changes"
 CONTACT = "87bbd811-0000-4000-8000-000000000000"

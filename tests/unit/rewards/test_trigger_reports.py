@@ -36,6 +36,8 @@ from worker.store import instances, outbox
 from worker.store.journal import EventJournal
 from worker.store.progress import ProgressStore
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 INSTANCE = "inst-triggers"
 CONTACT = wix_samples.CONTACT_ID
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

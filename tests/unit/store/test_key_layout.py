@@ -45,3 +45,51 @@ def test_the_upgrade_renames_once_and_never_overwrites() -> None:
 def test_on_a_cluster_the_upgrade_refuses_and_says_where_to_run_it(cluster_store) -> None:
     with pytest.raises(key_layout.LayoutError, match="single Redis"):
         key_layout.upgrade(cluster_store)
+
+
+def test_the_storefront_choice_and_the_instance_outbox_move_under_the_instance_tag() -> None:
+    """An old-layout Redis upgrades: the site's storefront choice reads as saved, the install intent
+    waiting in the instance's outbox is still relayed (its index entry follows it), and a cached loyalty
+    account under its old name is deleted (a copy: the next read asks Wix)."""
+    from worker.store import outbox, storefront_choice
+    from worker.store.storefront_choice import StorefrontChoice
+
+    old_store = fakeredis.FakeRedis(decode_responses=True)
+    old_store.hset(
+        "wrw:storefront-choice:inst-1",
+        mapping={"templateId": "t-2", "themeId": "dark", "floatingWidgetId": "w-1", "shown": "0"},
+    )
+    intent = outbox.Intent("install", "installs.on_installed", {"instance_id": "inst-1"}, "events")
+    old_store.hset("wrw:instance-outbox:inst-1", mapping={intent.id: intent.entry(1000.0)})
+    old_store.zadd(keys.OUTBOX_INDEX, {"wrw:instance-outbox:inst-1": 1000.0})
+    old_store.set("wrw:cache:loyalty-account:inst-1:c1", '{"points": {"balance": 5}}')
+
+    result = key_layout.upgrade(old_store)
+
+    assert (result.renamed, result.dropped, result.left) == (2, 1, [])
+    assert storefront_choice.get(old_store, "inst-1") == StorefrontChoice("t-2", "dark", "w-1", shown=False)
+    sent: list[tuple[str, dict[str, object], str]] = []
+    assert outbox.relay(old_store, lambda *task: sent.append(task), now=5000.0) == 1
+    assert sent == [("installs.on_installed", {"instance_id": "inst-1"}, "events")]
+    assert old_store.zrange(keys.OUTBOX_INDEX, 0, -1) == [keys.instance_outbox("inst-1")]
+    assert old_store.keys("wrw:cache:*") == []
+
+
+def test_a_points_change_posted_before_the_upgrade_and_again_after_is_made_once() -> None:
+    """The console's points change marks its action under the instance's tag now: the upgrade copies each
+    member action mark there (its expiry kept), so the same form posted again changes nothing."""
+    from worker.console import members
+    from worker.dispatch import RecordedDispatcher
+
+    old_store = fakeredis.FakeRedis(decode_responses=True)
+    old_store.sadd(keys.members("site-a"), "c-1")
+    action_id = "A" * 24
+    old_store.set(f"wrw:{{site-a:c-1}}:action:{action_id}", "1764000000.0", ex=3600)
+
+    assert key_layout.upgrade(old_store).marks_copied == 1
+
+    assert 0 < old_store.ttl(keys.console_action("site-a", action_id)) <= 3600
+    follow_ups = RecordedDispatcher()
+    form = {"action_id": action_id, "amount": "-20", "reason": "Goodwill correction"}
+    outcome = members.adjust_points(old_store, follow_ups, "site-a", "c-1", form, "jane", 3600)
+    assert "already" in outcome.notice and follow_ups.resent == []

@@ -47,6 +47,8 @@ from worker.wix.fake import loyalty as fake_loyalty
 from worker.wix.fake.payloads import WIX_LOYALTY_APP_ID, EventOptions, build_payload
 from worker.wix.fake.state import iso
 
+pytestmark = pytest.mark.both_stores  # also on a Redis Cluster (tests/unit/conftest.py)
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 INSTANCE = "inst-sync"
 OUR_APP_ID = "11111111-2222-3333-4444-555555555555"
