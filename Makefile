@@ -11,6 +11,10 @@ PYTEST_WORKERS ?= 4
 
 .PHONY: run test unit lint bench chaos demo clean
 
+# `make bench` runs the receiver and the workers on RabbitMQ too where one answers at 127.0.0.1:5672 (a vhost
+# of its own, bench/rabbitmq_vhost.py); empty (a fresh machine): those runs are skipped. Evaluated only there.
+BENCH_AMQP_URL ?= $(shell $(PY) bench/rabbitmq_vhost.py)
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -38,10 +42,10 @@ unit: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench: installing wrk (Debian's package)"; \
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
-	$(PY) bench/webhooks.py
+	$(PY) bench/webhooks.py $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
 	$(PY) bench/store.py --cluster
 	$(PY) bench/pipeline.py
-	$(PY) bench/scaling.py
+	$(PY) bench/scaling.py --broker store $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
 	$(PY) bench/bootstrap.py
 	$(PY) bench/dry_run.py
 	$(PY) bench/analytics.py

@@ -290,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--prefetch", type=int, default=None, help="the workers' prefetch multiplier")
     parser.add_argument(
-        "--broker", action="append", default=[], help="a broker URL (repeatable; default the store's Redis)"
+        "--broker",
+        action="append",
+        default=[],
+        help="a broker URL, or `store` for the store's Redis (repeatable; default the store's Redis)",
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds of each receiver run (default 10)")
     parser.add_argument("--skip-receivers", action="store_true", help="measure the workers only")
@@ -317,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             workers = [
                 result
-                for broker in (args.broker or [store_url])
+                for broker in [store_url if b == "store" else b for b in args.broker or ["store"]]
                 for result in bench_workers(
                     store_url, broker, runs, args.webhooks, 32, args.prefetch, args.baseline_tree
                 )
