@@ -45,7 +45,7 @@ bench: $(STAMP)
 	$(PY) bench/webhooks.py $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
 	$(PY) bench/store.py --cluster
 	$(PY) bench/pipeline.py
-	$(PY) bench/scaling.py --broker store $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
+	$(PY) bench/scaling.py --repeat 3 --broker store $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
 	$(PY) bench/bootstrap.py
 	$(PY) bench/dry_run.py
 	$(PY) bench/analytics.py

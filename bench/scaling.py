@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,6 +138,7 @@ class DrainResult:
     events: int
     seconds: float
     commands: float = 0.0  # commands the store's Redis ran per event during the drain (all clients)
+    run: int = 0  # which of `--repeat` runs it belongs to
 
     @property
     def rate(self) -> float:
@@ -304,6 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a broker URL, or `store` for the store's Redis (repeatable; default the store's Redis)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure the workers this many times, each time every setting in turn; the summary takes\n"
+        "each setting's median rate (a shared machine moves single runs by a third)",
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds of each receiver run (default 10)")
     parser.add_argument("--skip-receivers", action="store_true", help="measure the workers only")
     parser.add_argument(
@@ -328,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         store_url = server.start()
         try:
             workers = [
-                result
+                dataclasses.replace(result, run=run)
+                for run in range(args.repeat)
                 for broker in [store_url if b == "store" else b for b in args.broker or ["store"]]
                 for result in bench_workers(
                     store_url, broker, runs, args.webhooks, 32, args.prefetch, args.baseline_tree
@@ -344,18 +355,38 @@ def main(argv: list[str] | None = None) -> int:
         f"baseline (CPU loop, 2 processes against 1): {before[1] / before[0]:.2f}x before, "
         f"{after[1] / after[0]:.2f}x after"
     )
-    print(f"workers, end to end ({args.webhooks} webhooks, example program, 100 customers):")
+    runs_note = f", the median of {args.repeat} runs" if args.repeat > 1 else ""
+    print(f"workers, end to end ({args.webhooks} webhooks, example program, 100 customers{runs_note}):")
     for broker in dict.fromkeys(result.broker for result in workers):
         group = [result for result in workers if result.broker == broker]
-        one = next((result.rate for result in group if result.processes == 1), group[0].rate)
-        for result in group:
+        rates = {
+            processes: statistics.median(r.rate for r in group if r.processes == processes)
+            for processes in dict.fromkeys(r.processes for r in group)
+        }
+        one = rates.get(1, next(iter(rates.values())))
+        for processes, rate in rates.items():
+            commands = statistics.median(r.commands for r in group if r.processes == processes)
             print(
-                f"  {broker:13} {result.processes} process(es): {result.rate:7.0f} events/s"
-                f"  {result.rate / one:5.2f}x  {result.commands:4.0f} Redis commands an event"
+                f"  {broker:13} {processes} process(es): {rate:7.0f} events/s"
+                f"  {rate / one:5.2f}x  {commands:4.0f} Redis commands an event"
             )
-        if two := [result.rate / one for result in group if result.processes == 2]:
-            verdict = "met" if two[0] >= SPEEDUP_GOAL else "NOT MET"
-            print(f"  {broker:13} 2 against 1: {two[0]:.2f}x (goal >= {SPEEDUP_GOAL}: {verdict})")
+        if 2 in rates:
+            verdict = "met" if rates[2] / one >= SPEEDUP_GOAL else "NOT MET"
+            each = ""
+            if args.repeat > 1:
+                by_run = {(r.run, r.processes): r.rate for r in group}
+                each = (
+                    " (each run: "
+                    + ", ".join(
+                        f"{by_run[run, 2] / by_run[run, 1]:.2f}x"
+                        for run in range(args.repeat)
+                        if (run, 1) in by_run
+                    )
+                    + ")"
+                )
+            print(
+                f"  {broker:13} 2 against 1: {rates[2] / one:.2f}x{each} (goal >= {SPEEDUP_GOAL}: {verdict})"
+            )
     for broker in [b for b in dict.fromkeys(r.broker for r in workers) if b.endswith(" (baseline)")]:
         mine = {r.processes: r.rate for r in workers if r.broker == broker.removesuffix(" (baseline)")}
         for result in (r for r in workers if r.broker == broker):
