@@ -151,6 +151,23 @@ def _redis_cpu(store: redis.Redis) -> float:
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
+def _rabbitmq_cpu() -> float | None:
+    """CPU seconds RabbitMQ's Erlang VM (`beam.smp`) on this machine has used so far, from /proc; None when
+    it does not run here (or this is not Linux)."""
+    total, found = 0.0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        if "(beam.smp)" not in text:
+            continue
+        fields = text.rsplit(")", 1)[1].split()  # after the command name: state is field 3, utime 14
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        found = True
+    return total if found else None
+
+
 def _commands(store: redis.Redis) -> int:
     """Commands the store's Redis has run so far, from every client (the broker's too when it is the
     same server; the bench's own polling is one HGET every 50 ms)."""
@@ -232,15 +249,23 @@ def bench_workers(
             wait_ready(base)
             asyncio.run(pipeline.post_all(base, tokens, connections))
         before, cpu_before, clock_before = _commands(store), _redis_cpu(store), time.perf_counter()
+        rabbit_before = _rabbitmq_cpu() if broker_url.startswith("amqp") else None
         seconds = drain(store, env, worker_argvs(processes, pool, prefetch), total, tree)
         commands = (_commands(store) - before) / total
-        # Redis shares the machine's cores with the workers: what it takes bounds what they can gain.
-        redis_cores = (_redis_cpu(store) - cpu_before) / (time.perf_counter() - clock_before)
+        # Redis (and RabbitMQ) share the machine's cores with the workers: what they take bounds the gain.
+        elapsed = time.perf_counter() - clock_before
+        redis_cores = (_redis_cpu(store) - cpu_before) / elapsed
+        rabbit_after = _rabbitmq_cpu() if rabbit_before is not None else None
+        rabbit = (
+            f", RabbitMQ {(rabbit_after - rabbit_before) / elapsed:.2f}"
+            if rabbit_before is not None and rabbit_after is not None
+            else ""
+        )
         name = f"{broker_url.split(':', 1)[0]} {pool}{label}"
         result = DrainResult(name, processes, total, seconds, commands)
         print(
             f"  workers: {result.broker}, {processes} process(es): {result.rate:7.0f} events/s,"
-            f" {commands:.0f} Redis commands an event, Redis server {redis_cores:.2f} of a core",
+            f" {commands:.0f} Redis commands an event, Redis server {redis_cores:.2f}{rabbit} of a core",
             flush=True,
         )
         results.append(result)
