@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 
 from worker.loyalty.spending import RedeemRefused, redeem, spending
@@ -26,6 +27,14 @@ REDEEM_PATH = "/loyalty-coupons/v1/coupons"
 
 # A hook the transport consults before and after each call: `(request, answer | None)` → raise or pass.
 Hook = Callable[[httpx.Request, "httpx.Response | None"], None]
+
+
+@pytest.fixture(autouse=True)
+def at_now() -> Iterator[None]:
+    """The clock at NOW, ticking: the fake Wix stamps the coupons it makes with it, and a lost answer is
+    looked for among coupons made since the redemption began (`now=NOW`), whatever today's date."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture
