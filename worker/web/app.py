@@ -90,7 +90,7 @@ def create_app(
             await publisher.close()
         await async_redis.aclose()
 
-    app = FastAPI(
+    app = receiver.WebhookFirstApp(
         title="Wix rewards worker",
         version="0.1.0",
         description="Gamification and loyalty for Wix stores, driven by Wix webhooks.",
@@ -112,7 +112,6 @@ def create_app(
         max_bytes=settings.webhook_max_bytes,
     )
     install_error_handlers(app)
-    app.add_middleware(receiver.WebhookFastPath)
     app.add_middleware(AuthFirst)  # credentials before the body ...
     app.add_middleware(BodyLimit, max_bytes=settings.webhook_max_bytes)  # ... and no body over the limit
     app.include_router(receiver.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -19,6 +20,21 @@ def envelope(event_id: str) -> WebhookEnvelope:
     return WebhookEnvelope("wix.ecom.v1.order_approved", "inst-1", event_id, json.dumps(payload), None)
 
 
+def answering_later(queue: EventQueue) -> list[int]:
+    """Make each of the queue's Redis calls wait for its answer, as one to a real Redis does (fakeredis
+    answers without yielding to the event loop); the list returned grows by one per call."""
+    calls: list[int] = []
+    original = queue._journal
+
+    async def call(batch):  # type: ignore[no-untyped-def]
+        calls.append(len(batch))
+        await asyncio.sleep(0)
+        return await original(batch)
+
+    queue._journal = call  # type: ignore[method-assign]
+    return calls
+
+
 class TestGroupCommit:
     def test_concurrent_webhooks_go_in_fewer_calls_and_each_is_queued_once(
         self, fake_async, fake_store
@@ -26,16 +42,7 @@ class TestGroupCommit:
         """Fifty webhooks at once (one of them twice): every distinct event queued once, the repeat
         answered duplicate, in fewer Redis calls than webhooks."""
         queue = EventQueue(fake_async, 3600)
-        calls = 0
-        script = queue._script
-        original = script.__call__
-
-        async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal calls
-            calls += 1
-            return await original(*args, **kwargs)
-
-        queue._script = counting  # type: ignore[assignment]
+        calls = answering_later(queue)
         ids = [str(uuid.uuid4()) for _ in range(50)]
 
         async def deliver() -> list[str]:
@@ -46,7 +53,7 @@ class TestGroupCommit:
         assert outcomes[50] == "duplicate"
         assert fake_store.llen("events") == 50
         assert all(fake_store.hget(keys.event_record("inst-1", i), "status") == "queued" for i in ids)
-        assert calls < 50
+        assert len(calls) < 50
 
     def test_a_lone_webhook_goes_at_once(self, fake_async, fake_store) -> None:
         """With nothing else in flight, one webhook is one call and is queued before the answer."""
@@ -77,6 +84,7 @@ class TestGroupCommit:
 
         async def deliver() -> list[object]:
             queue = EventQueue(fake_async, 3600)
+            answering_later(queue)
             waiters = [asyncio.create_task(queue.enqueue(envelope(f"c-{n}"))) for n in range(4)]
             await asyncio.sleep(0)  # every one has handed its event over
             waiters[1].cancel()
@@ -86,6 +94,86 @@ class TestGroupCommit:
         assert isinstance(outcomes[1], asyncio.CancelledError)
         assert [outcomes[0], *outcomes[2:]] == ["queued"] * 3
         assert fake_store.llen("events") == 4
+
+
+class TestTheLead:
+    """No task of the queue's own sends a batch: the first request of each batch does, in its own task, so
+    a request that gives up while sending or just as its turn comes must leave nothing stuck."""
+
+    @staticmethod
+    def held_first_call(
+        queue: EventQueue, answered: Callable[[], object] = lambda: None
+    ) -> tuple[asyncio.Event, list[int]]:
+        """The queue's first Redis call waits until the event returned is set; `answered` runs as its
+        answer comes, in the same step as the sender's hand-over that follows."""
+        release = asyncio.Event()
+        calls = answering_later(queue)
+        journal = queue._journal
+        first = True
+
+        async def call(batch):  # type: ignore[no-untyped-def]
+            nonlocal first
+            if not first:
+                return await journal(batch)
+            first = False
+            await release.wait()
+            results = await journal(batch)
+            answered()
+            return results
+
+        queue._journal = call  # type: ignore[method-assign]
+        return release, calls
+
+    def test_a_sender_that_gives_up_fails_its_batch_and_the_next_request_sends(
+        self, fake_async, fake_store
+    ) -> None:
+        """The request sending a batch (its own event, alone: the others came after it) times out waiting
+        for Redis: the requests that came meanwhile are sent by the first of them and queued."""
+
+        async def deliver() -> list[object]:
+            queue = EventQueue(fake_async, 3600)
+            _, calls = self.held_first_call(queue)
+            first = [asyncio.create_task(queue.enqueue(envelope(f"a-{n}"))) for n in range(2)]
+            await asyncio.sleep(0.01)  # a-0 sends its own event and waits for Redis; a-1 waits
+            later = [asyncio.create_task(queue.enqueue(envelope(f"b-{n}"))) for n in range(3)]
+            await asyncio.sleep(0.01)
+            first[0].cancel()
+            outcomes = await asyncio.wait_for(asyncio.gather(*first, *later, return_exceptions=True), 5)
+            assert calls == [4]  # a-0's own call never reached Redis
+            return outcomes
+
+        outcomes = asyncio.run(deliver())
+        assert isinstance(outcomes[0], asyncio.CancelledError)
+        assert outcomes[1:] == ["queued"] * 4
+        assert fake_store.llen("events") == 4
+
+    def test_a_request_that_gives_up_as_its_turn_comes_passes_the_turn_on(
+        self, fake_async, fake_store
+    ) -> None:
+        """The first waiting request is cancelled in the very step its turn to send comes: the next one
+        sends instead, and every event still waited for is queued."""
+
+        async def deliver() -> list[object]:
+            queue = EventQueue(fake_async, 3600)
+            waiting: list[asyncio.Task[str]] = []
+            # The cancel runs after the sender handed w-0 its turn, before w-0 wakes to take it.
+            release, calls = self.held_first_call(
+                queue, lambda: asyncio.get_running_loop().call_soon(waiting[0].cancel)
+            )
+            sender = asyncio.create_task(queue.enqueue(envelope("s")))
+            await asyncio.sleep(0.01)
+            waiting += [asyncio.create_task(queue.enqueue(envelope(f"w-{n}"))) for n in range(3)]
+            await asyncio.sleep(0.01)
+            release.set()
+            outcomes = await asyncio.wait_for(asyncio.gather(sender, *waiting, return_exceptions=True), 5)
+            assert calls == [1, 3]  # s alone, then the three waiting (w-0 was handed over before it gave up)
+            return outcomes
+
+        outcomes = asyncio.run(deliver())
+        assert outcomes[0] == "queued"
+        assert isinstance(outcomes[1], asyncio.CancelledError)
+        assert outcomes[2:] == ["queued"] * 2
+        assert fake_store.llen("events") == 4  # w-0, handed over before it gave up, went too
 
 
 @pytest.mark.parametrize("count", [1, 3])

@@ -269,6 +269,29 @@ class TestOperations:
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
 
+    def test_a_bug_on_the_webhook_path_is_a_logged_500_in_the_error_shape(
+        self, settings, fake_async, fake_store, private_key, caplog
+    ) -> None:
+        """The webhook path is answered ahead of FastAPI's error middleware; a failure of our own there
+        is still a 500 `internal_error` (not the exception's text) and an error in the log, which is
+        what Sentry reports."""
+        app = create_app(settings, async_redis=fake_async, store=fake_store)
+
+        async def broken(envelope: object) -> str:
+            raise RuntimeError("kaboom")
+
+        app.state.receiver.queue.enqueue = broken
+        token = sign_webhook(
+            private_key, "wix.ecom.v1.order_approved", INSTANCE_ID, wix_samples.order_approved()
+        )
+        with caplog.at_level("ERROR", logger="worker.web.receiver"):
+            response = post(TestClient(app, raise_server_exceptions=False), token)
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
+        assert "kaboom" not in response.text
+        logged = [record.exc_info[1] for record in caplog.records if record.exc_info]
+        assert any(isinstance(error, RuntimeError) for error in logged)
+
 
 class TestPlainAsgi:
     """The receiver answers on the ASGI messages themselves, as uvicorn hands them over."""
