@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from worker.identifiers import INSTANCE_PATTERN, PATTERN_MEANINGS, identifier_problem, is_instance_id
+
 # Envelope event types the worker turns into normalized events (DESIGN.md "Normalized events").
 HANDLED_EVENT_TYPES = frozenset(
     {
@@ -116,4 +118,10 @@ def parse_envelope(claims: dict[str, Any], raw_token: bytes) -> WebhookEnvelope:
         # No event id (legacy events): a redelivery of the same token is still recognised.
         event_id = "token-" + hashlib.sha256(raw_token).hexdigest()[:32]
     anonymize = inner.get("triggeredByAnonymizeRequest") is True
-    return WebhookEnvelope(event_type, instance_id, event_id, inner_text, identity_text, anonymize)
+    envelope = WebhookEnvelope(event_type, instance_id, event_id, inner_text, identity_text, anonymize)
+    if envelope.handled:  # its ids name the event's journal record and its site's keys
+        if not is_instance_id(instance_id):
+            raise EnvelopeError(f"data.instanceId {PATTERN_MEANINGS[INSTANCE_PATTERN]}")
+        if (problem := identifier_problem(event_id)) is not None:
+            raise EnvelopeError(f"data.data.id {problem}")
+    return envelope

@@ -168,6 +168,19 @@ class TestRefused:
                 )
             },
             {"data": json.dumps({"eventType": "wix.ecom.v1.order_approved", "instanceId": "i", "data": 5})},
+            # Ids that would break out of their Redis keys: the instance's `:` and `{`, the event's `}`.
+            *(
+                {
+                    "data": json.dumps(
+                        {"eventType": "wix.ecom.v1.order_approved", "instanceId": site, "data": inner}
+                    )
+                }
+                for site, inner in [
+                    ("a:b", json.dumps({"id": "e-1"})),
+                    ("{a}", json.dumps({"id": "e-1"})),
+                    ("i", json.dumps({"id": "e}:x"})),
+                ]
+            ),
         ],
     )
     def test_an_authentic_token_not_in_wix_shape_is_400(
@@ -184,7 +197,7 @@ class TestRefused:
         body = response.json()["error"]
         assert body["code"] == "invalid_payload"
         assert body["message"]
-        assert queued_messages(fake_store) == []
+        assert fake_store.keys("*") == []  # nothing queued, nothing journaled
 
     def test_a_body_over_one_mebibyte_is_413(self, client, fake_store) -> None:
         """An oversized body is refused with 413 before it is verified."""

@@ -66,3 +66,23 @@ class TestParseEnvelope:
         del payload["id"]
         with pytest.raises(EnvelopeError, match="id"):
             parse_envelope(envelope_claims("wix.ecom.v1.order_approved", "i", payload), b"t")
+
+    @pytest.mark.parametrize("instance_id", ["a:b", "a}b", "{a}", "a b", "", "x" * 101])
+    def test_an_instance_id_that_would_break_out_of_its_keys_is_refused(self, instance_id: str) -> None:
+        """The instance id names the event's journal record and the site's keys: one with a `:` (the
+        separator), a brace (a hash tag) or anything else outside the rule is not Wix's shape."""
+        payload = wix_samples.order_approved()
+        with pytest.raises(EnvelopeError, match="instanceId"):
+            parse_envelope(envelope_claims("wix.ecom.v1.order_approved", instance_id, payload), b"t")
+
+    @pytest.mark.parametrize("event_id", ["e}1", "e{1", "e\n1", "x" * 201])
+    def test_an_event_id_that_would_break_out_of_its_key_is_refused(self, event_id: str) -> None:
+        payload = wix_samples.order_approved(event_id=event_id)
+        with pytest.raises(EnvelopeError, match="id"):
+            parse_envelope(envelope_claims("wix.ecom.v1.order_approved", "inst-1", payload), b"t")
+
+    def test_an_ignored_type_is_not_held_to_the_rule(self) -> None:
+        """Nothing is written for a type we ignore, so its ids are not checked (a 400 would only make Wix
+        deliver it again for two days)."""
+        envelope = parse_envelope(envelope_claims("wix.ecom.v1.order_updated", "a:b", {"id": "e}"}), b"t")
+        assert not envelope.handled
