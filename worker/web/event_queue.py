@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -120,9 +120,15 @@ def _holds_lead(done: asyncio.Future[str]) -> bool:
     return done.done() and not done.cancelled() and done.exception() is None and done.result() is _LEAD
 
 
+def _nothing() -> None:
+    return None
+
+
 class Publisher(Protocol):
-    async def publish(self, messages: Iterable[str]) -> None:
-        """Put task messages on their queues; return once the broker holds them durably, raise otherwise."""
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] = _nothing) -> None:
+        """Put task messages on their queues; return once the broker holds them durably, raise otherwise.
+        A publisher that can tell calls `written` as soon as the messages are on their way (the next
+        batch may be published behind them) and before it waits for the broker's confirms."""
 
 
 def prepare(envelope: WebhookEnvelope) -> tuple[str, str, str, bytes]:
@@ -205,17 +211,22 @@ class EventQueue:
                 return outcome
             pending.answer = loop.create_future()
         self._sending = True
+        handed_over = False
+
+        def hand_over() -> None:
+            nonlocal handed_over
+            if not handed_over:
+                handed_over = True
+                self._pass_lead()
+
         try:
-            # Our own event is in the first batch, unless more than a batch of callers that gave up
-            # came before it.
-            while not pending.answer.done():
-                await self._send_batch()
+            await self._send_batch(pending, hand_over)
         except BaseException:  # cancelled while sending: that goes up, and the batch's error is read
             if not pending.answer.cancelled():
                 pending.answer.exception()
             raise
         finally:
-            self._pass_lead()
+            hand_over()
         return pending.answer.result()
 
     def _pass_lead(self) -> None:
@@ -226,9 +237,13 @@ class EventQueue:
                 return
         self._sending = False
 
-    async def _send_batch(self) -> None:
-        """Send the first waiting batch and answer each of its requests."""
-        batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+    async def _send_batch(self, lead: Pending, hand_over: Callable[[], None]) -> None:
+        """Send the waiting batch, which holds `lead`'s own event, and answer each of its requests. With a
+        broker of its own, the next batch goes (`hand_over`) once this one's messages are written, while
+        this one waits for the broker's confirms."""
+        # Up to MAX_BATCH events, and past it if callers that gave up fill the batch ahead of the lead.
+        size = max(MAX_BATCH, next(n for n, pending in enumerate(self._waiting) if pending is lead) + 1)
+        batch, self._waiting = self._waiting[:size], self._waiting[size:]
         try:
             async with asyncio.timeout(self._timeout):
                 if self._cluster is not None:
@@ -236,7 +251,7 @@ class EventQueue:
                 else:
                     results = await self._journal(batch)
                 if self._publisher is not None:
-                    results = await self._publish(batch, results)
+                    results = await self._publish(batch, results, hand_over)
         except BaseException as exc:  # every request of this batch gets the error: a 503 each
             error = exc if isinstance(exc, Exception) else ConnectionError("the queue call was interrupted")
             for pending in batch:
@@ -331,7 +346,7 @@ class EventQueue:
             answers: list[Any] = await pipe.execute(raise_on_error=False)
         return answers
 
-    async def _publish(self, batch: Batch, results: list[Any]) -> list[int]:
+    async def _publish(self, batch: Batch, results: list[Any], written: Callable[[], None]) -> list[int]:
         """Publish what the journal step queued (and what it found still queued), awaiting the broker's
         confirms; answers the batch's outcome codes."""
         assert self._publisher is not None
@@ -346,5 +361,5 @@ class EventQueue:
                     messages.append(pending.message)
                 codes.append(result)
         if messages:
-            await self._publisher.publish(messages)
+            await self._publisher.publish(messages, written)
         return codes

@@ -118,10 +118,10 @@ def parse_envelope(claims: dict[str, Any], raw_token: bytes) -> WebhookEnvelope:
         # No event id (legacy events): a redelivery of the same token is still recognised.
         event_id = "token-" + hashlib.sha256(raw_token).hexdigest()[:32]
     anonymize = inner.get("triggeredByAnonymizeRequest") is True
-    envelope = WebhookEnvelope(event_type, instance_id, event_id, inner_text, identity_text, anonymize)
-    if envelope.handled:  # its ids name the event's journal record and its site's keys
+    webhook = WebhookEnvelope(event_type, instance_id, event_id, inner_text, identity_text, anonymize)
+    if webhook.handled:  # its ids name the event's journal record and its site's keys
         if not is_instance_id(instance_id):
             raise EnvelopeError(f"data.instanceId {PATTERN_MEANINGS[INSTANCE_PATTERN]}")
         if (problem := identifier_problem(event_id)) is not None:
             raise EnvelopeError(f"data.data.id {problem}")
-    return envelope
+    return webhook

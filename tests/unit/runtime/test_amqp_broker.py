@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import fakeredis
@@ -89,7 +89,7 @@ class RecordingPublisher:
         self.published: list[str] = []
         self.journaled_first: list[bool] = []
 
-    async def publish(self, messages: Iterable[str]) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
         for text in messages:
             kwargs = json.loads(amqp_form(text).body)[1]
             key = keys.event_record(kwargs["instance_id"], kwargs["event_id"])
@@ -125,6 +125,41 @@ class TestJournalThenPublish:
         EventJournal(fake_store, 3600).settle(INSTANCE, "e-1", "processed", event_type="order_approved")
         assert asyncio.run(queue.enqueue(_envelope("e-1"))) == "duplicate"
         assert len(publisher.published) == 2
+
+    def test_the_next_batch_is_published_while_the_last_waits_for_its_confirms(
+        self, fake_async, fake_store
+    ) -> None:
+        """RabbitMQ's confirms wait for the quorum's disk writes: a batch whose messages are written hands
+        the next batch its turn at once, so webhooks arriving meanwhile are journaled and published without
+        waiting for those confirms; each is answered once its own batch is confirmed."""
+
+        class HeldConfirms:
+            def __init__(self) -> None:
+                self.batches: list[list[str]] = []
+                self.confirm = asyncio.Event()
+
+            async def publish(
+                self, messages: Iterable[str], written: Callable[[], None] = lambda: None
+            ) -> None:
+                self.batches.append(list(messages))
+                written()
+                await self.confirm.wait()
+
+        async def deliver() -> tuple[list[object], int]:
+            publisher = HeldConfirms()
+            queue = EventQueue(fake_async, 3600, publisher=publisher)
+            first = asyncio.create_task(queue.enqueue(_envelope("e-1")))
+            await asyncio.sleep(0.01)
+            later = [asyncio.create_task(queue.enqueue(_envelope(f"e-{n}"))) for n in (2, 3)]
+            await asyncio.sleep(0.01)
+            published_before_any_confirm = sum(len(batch) for batch in publisher.batches)
+            assert not any(task.done() for task in (first, *later))  # none answered before its confirm
+            publisher.confirm.set()
+            return await asyncio.wait_for(asyncio.gather(first, *later), 5), published_before_any_confirm
+
+        outcomes, published = asyncio.run(deliver())
+        assert outcomes == ["queued"] * 3
+        assert published == 3
 
     def test_a_failed_publish_raises_and_leaves_the_event_for_the_sweep(self, fake_async, fake_store) -> None:
         """The receiver answers 503; the record is `queued` and indexed, so the sweep sends it later."""

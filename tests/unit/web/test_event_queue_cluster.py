@@ -38,7 +38,7 @@ class RecordingPublisher:
         self.published: list[str] = []
         self.journaled_first: list[bool] = []
 
-    async def publish(self, messages: Iterable[str]) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
         for text in messages:
             kwargs = json.loads(amqp_form(text).body)[1]
             key = keys.event_record(kwargs["instance_id"], kwargs["event_id"])
