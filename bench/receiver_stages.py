@@ -41,6 +41,7 @@ from jwt.utils import base64url_decode
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from tests.asgi_scope import http_scope  # noqa: E402
 from tests.wix_samples import payment_status_updated  # noqa: E402
 from worker.web.event_queue import EventQueue, prepare  # noqa: E402
 from worker.wix.envelope import parse_envelope  # noqa: E402
@@ -118,21 +119,8 @@ class _Asgi:
         self.app = app
 
     async def post(self, body: bytes) -> int:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/webhooks/wix",
-            "raw_path": b"/webhooks/wix",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-        }
+        headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+        scope = http_scope("POST", "/webhooks/wix", headers)
         sent = False
         status = 0
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import CONSOLE_SECRET, Console, console_stack, daily_programme, signed  # noqa: F401  (importable from here as before)
-from tests.browser.harness import serious_violations
+from tests.browser.harness import AXE, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -159,7 +159,7 @@ class TestConsole:
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
-            axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+            axe = AXE.read_text()
             page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             # a version that differs from live, whatever ran before: its diff table is scanned too

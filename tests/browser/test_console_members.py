@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from tests import wix_samples
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, daily_programme, signed
-from tests.browser.harness import Embed, PageServer, member_page, serious_violations
+from tests.browser.harness import AXE, Embed, PageServer, member_page, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -257,7 +257,7 @@ class TestMemberPage:
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
-            axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+            axe = AXE.read_text()
             tab = Tab(page)
             open_member(site, tab)
             session = quote(session_of(tab))

@@ -21,6 +21,7 @@ import pytest
 from tests import wix_samples
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, signed
+from tests.browser.harness import AXE
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     ADMIN,
     FakeWixProcess,
@@ -220,7 +221,7 @@ class TestOperationsRoom:
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
-            axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+            axe = AXE.read_text()
             base = f"{ops.api}/dashboard/sites/{SITE}"
             for path in ("jobs", "dead-letters?id=axe-1", f"events?id={quote(event_id)}"):
                 separator = "&" if "?" in path else "?"

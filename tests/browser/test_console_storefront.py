@@ -17,7 +17,7 @@ import pytest
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, daily_programme, signed
-from tests.browser.harness import serious_violations
+from tests.browser.harness import AXE, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -139,7 +139,7 @@ class TestStorefront:
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
-            axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+            axe = AXE.read_text()
             page.goto(site.entry(signed(SITE)))
             page.get_by_role("link", name="Storefront").click()
             preview = str(page.locator("#preview-member").get_attribute("src"))

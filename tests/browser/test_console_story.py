@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.browser.conftest import Tab
 from tests.browser.console_stack import Console, console_stack, daily_programme, signed
-from tests.browser.harness import serious_violations
+from tests.browser.harness import AXE, serious_violations
 from tests.integration.conftest import (  # noqa: F401  (fixtures, found by name)
     FakeWixProcess,
     fake_wix,
@@ -236,7 +236,7 @@ class TestTheStoryOnTheOverview:
         context = browser.new_context(bypass_csp=True)
         try:
             page = context.new_page()
-            axe = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+            axe = AXE.read_text()
             page.goto(console.entry(signed(SITE)))
             session = json.loads(str(page.locator("body").get_attribute("hx-headers")))["X-Console-Session"]
             page.goto(f"{console.api}/dashboard/sites/{SITE}/overview?days=7&session={quote(session)}")

@@ -9,10 +9,12 @@ import socket
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
+from tests.integration.conftest import Process, wait_for
 from worker.infra.embedded_redis import free_port
 
 HOST, PORT = "127.0.0.1", 5672
@@ -89,3 +91,33 @@ class TcpProxy:
         for sock in self._sockets:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def kill_a_receiver_awaiting_its_confirm(
+    broker_url: str,
+    start_receiver: Callable[[str], tuple[Process, str]],
+    token: str,
+    journaled: Callable[[], bool],
+) -> None:
+    """Start a receiver (`start_receiver(its broker URL)` → its process and base URL) whose RabbitMQ goes
+    quiet behind a `TcpProxy`, post `token` to it, and SIGKILL it once `journaled()`: the event is left
+    journaled `queued` in the store and published nowhere."""
+    proxy = TcpProxy()
+    try:
+        web, base_url = start_receiver(broker_url.replace(f":{PORT}/", f":{proxy.port}/"))
+        try:
+            proxy.hold()
+            poster = threading.Thread(target=_post_unanswered, args=(base_url, token))
+            poster.start()
+            wait_for(journaled, 5, "the receiver to journal the event")
+            web.kill_group()
+            poster.join(15)
+        finally:
+            web.stop()
+    finally:
+        proxy.close()
+
+
+def _post_unanswered(base_url: str, token: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # killed before it answers
+        httpx.post(f"{base_url}/webhooks/wix", content=token, timeout=10)

@@ -5,10 +5,8 @@ dies between its journal write and its publish loses no event and doubles none."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from kombu import Connection, Queue
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
 from tests.integration.conftest import ADMIN, Process, service_env, service_stack, start_web, wait_for
-from tests.integration.rabbitmq import TcpProxy, rabbitmq_vhost
+from tests.integration.rabbitmq import kill_a_receiver_awaiting_its_confirm, rabbitmq_vhost
 from worker import keys
 from worker.dev.chaos import Options, run
 from worker.infra.redis_client import sync_client
@@ -48,11 +46,6 @@ def _token(private_key, event_id: str) -> str:  # type: ignore[no-untyped-def]
 
 def _post(base_url: str, token: str, timeout: float = 5) -> httpx.Response:
     return httpx.post(f"{base_url}/webhooks/wix", content=token, timeout=timeout)
-
-
-def _post_to_a_dying_receiver(base_url: str, token: str) -> None:
-    with contextlib.suppress(httpx.HTTPError):  # killed before it answers
-        _post(base_url, token, timeout=10)
 
 
 def _status(base_url: str, event_id: str) -> str | None:
@@ -109,25 +102,14 @@ class TestReceiverDiesBetweenJournalAndPublish:
         the lost-events sweep sends it, a worker runs it once; Wix's redelivery is then a duplicate."""
         store = sync_client(module_redis_url)
         store.flushdb()
-        proxy = TcpProxy()
-        try:
-            proxied = broker_url.replace(":5672/", f":{proxy.port}/")
-            env = service_env(module_redis_url, public_key_pem, BROKER_URL=proxied)
-            web, base_url = start_web(env)
-            try:
-                event_id = str(uuid.uuid4())
-                token = _token(private_key, event_id)
-                record_key = keys.event_record(INSTANCE_ID, event_id)
-                proxy.hold()
-                poster = threading.Thread(target=_post_to_a_dying_receiver, args=(base_url, token))
-                poster.start()
-                wait_for(lambda: store.exists(record_key), 5, "the receiver to journal the event")
-                web.kill_group()
-                poster.join(15)
-            finally:
-                web.stop()
-        finally:
-            proxy.close()
+        event_id = str(uuid.uuid4())
+        record_key = keys.event_record(INSTANCE_ID, event_id)
+        kill_a_receiver_awaiting_its_confirm(
+            broker_url,
+            lambda proxied: start_web(service_env(module_redis_url, public_key_pem, BROKER_URL=proxied)),
+            _token(private_key, event_id),
+            lambda: bool(store.exists(record_key)),
+        )
         assert store.hget(record_key, "status") == "queued"
         with Connection(broker_url) as connection:
             assert KombuBrokerQueues(connection).backlog("events") == 0  # the publish never arrived

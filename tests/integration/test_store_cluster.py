@@ -5,10 +5,8 @@ command whose keys cross hash slots fails (CROSSSLOT)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import threading
 import time
 import uuid
 from typing import Any
@@ -27,7 +25,7 @@ from tests.integration.conftest import (
     start_web,
     wait_for,
 )
-from tests.integration.rabbitmq import TcpProxy, rabbitmq_vhost
+from tests.integration.rabbitmq import kill_a_receiver_awaiting_its_confirm, rabbitmq_vhost
 from worker import keys
 from worker.dev.chaos import Options, run
 from worker.dev.programs import challenge, coupon, milestone, points, points_rule, program, rule, streak
@@ -166,11 +164,6 @@ class TestPipelineOnTheCluster:
         assert coupon_log["couponCode"] == coupon_code(coupon_log["id"])
 
 
-def _post_to_a_dying_receiver(base_url: str, token: str) -> None:
-    with contextlib.suppress(httpx.HTTPError):  # killed before it answers
-        httpx.post(f"{base_url}/webhooks/wix", content=token, timeout=10)
-
-
 class TestReceiverDiesBetweenJournalAndPublishOnRabbitMQ:
     def test_beat_on_the_cluster_sends_the_event_again_and_it_runs_once(
         self, fake_wix, cluster_shop, redis_cluster, redis_url
@@ -185,23 +178,14 @@ class TestReceiverDiesBetweenJournalAndPublishOnRabbitMQ:
         event_id = event_id_of(token)
         record_key = keys.event_record(INSTANCE, event_id)
         with rabbitmq_vhost() as broker_url:
-            proxy = TcpProxy()
-            try:
-                proxied = broker_url.replace(":5672/", f":{proxy.port}/")
-                web, base_url = start_web(
+            kill_a_receiver_awaiting_its_confirm(
+                broker_url,
+                lambda proxied: start_web(
                     cluster_env(fake_wix, redis_url, redis_cluster.url, BROKER_URL=proxied)
-                )
-                try:
-                    proxy.hold()
-                    poster = threading.Thread(target=_post_to_a_dying_receiver, args=(base_url, token))
-                    poster.start()
-                    wait_for(lambda: store.exists(record_key), 5, "the receiver to journal the event")
-                    web.kill_group()
-                    poster.join(15)
-                finally:
-                    web.stop()
-            finally:
-                proxy.close()
+                ),
+                token,
+                lambda: bool(store.exists(record_key)),
+            )
             assert store.hget(record_key, "status") == "queued"
             with Connection(broker_url) as connection:
                 assert KombuBrokerQueues(connection).backlog("events") == 0  # the publish never arrived

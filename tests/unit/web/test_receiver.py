@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests import wix_samples
+from tests.asgi_scope import http_scope
 from tests.conftest import INSTANCE_ID
 from worker import keys
 from worker.settings import Settings
@@ -311,20 +312,7 @@ class TestPlainAsgi:
 
     @staticmethod
     def call(app: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/webhooks/wix",
-            "raw_path": b"/webhooks/wix",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"content-type", b"text/plain")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = http_scope("POST", "/webhooks/wix", [(b"content-type", b"text/plain")])
         incoming = list(messages)
         sent: list[dict[str, Any]] = []
 
