@@ -66,6 +66,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_web(_: argparse.Namespace) -> int:
+    """The web process under uvicorn. uvicorn's access log (a line per request, which on the webhook path
+    costs time and floods the logs) is on only at `LOG_LEVEL=DEBUG`; its lines drop query strings
+    (worker/infra/log_config.py)."""
     import uvicorn
 
     from worker.infra.log_config import configure_logging
@@ -74,7 +77,13 @@ def cmd_web(_: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.is_production)
     app = create_app(settings)
-    uvicorn.run(app, host="0.0.0.0", port=int(os.environ.get("PORT", settings.port)), log_config=None)
+    uvicorn.run(
+        app,
+        host="0.0.0.0",
+        port=int(os.environ.get("PORT", settings.port)),
+        log_config=None,
+        access_log=settings.log_level.upper() == "DEBUG",
+    )
     return 0
 
 

@@ -165,6 +165,8 @@ def run_demo() -> int:
         print(f"Started: embedded Redis {redis_url}, fake Wix {fake}, receiver {base}, one worker")
         print(f"(their logs are in {work})")
 
+        # The demo's store is always the embedded single Redis it started (never a cluster or a Sentinel
+        # set), so the plain client is the one that fits; the store client factory would read STORE_*.
         store = sync_client(redis_url)
         ProgressStore(store).save_program(INSTANCE, PROGRAM)
         print(

@@ -99,6 +99,13 @@ def list_api_keys(client: redis.Redis, instance_id: str) -> list[ApiKeyInfo]:
     return sorted(listed, key=lambda info: info.created_at, reverse=True)
 
 
+_REVOKE = """
+if redis.call('HSETNX', KEYS[1], 'revokedAt', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'auditOwed', ARGV[2])
+end
+"""
+
+
 def revoke_api_key(client: redis.Redis, instance_id: str, key_id: str, who: str) -> ApiKeyInfo | None:
     """Revoke the instance's key with this id, at once, and write it to the instance's audit log; None
     when the instance has no such key. Revoking a revoked key changes nothing (its first revocation time
@@ -107,20 +114,23 @@ def revoke_api_key(client: redis.Redis, instance_id: str, key_id: str, who: str)
     The record (the key digest's hash slot under Redis Cluster) and the audit log (the instance's) are two
     steps: the revocation marks its entry as owed (`auditOwed`, with the entry) in the same write, and
     drops the mark once the entry is in the log; a revocation asked again after a process died between
-    the two writes the owed entry then."""
+    the two writes the owed entry then.
+
+    Two revocations may run at once (two operators, or a retry while the first still runs): only the one
+    that sets `revokedAt` marks an entry as owed (one script on the record: a later one finding the key
+    revoked owes nothing, even if the first already wrote its entry and dropped its mark), and the owed
+    entry is written only if the log does not hold it already (`record_entry_once`), so two revocations
+    that both read it as owed write it once."""
     digest = client.hget(keys.api_key_index(instance_id), key_id)
     if not isinstance(digest, str):
         return None
     record = keys.api_key(digest)
     if not client.hexists(record, "revokedAt"):
         entry = audit_log.entry(who, "api_key_revoked", {"id": key_id})
-        with client.pipeline() as pipe:
-            pipe.hsetnx(record, "revokedAt", now_iso())
-            pipe.hsetnx(record, "auditOwed", entry)
-            pipe.execute()
+        client.eval(_REVOKE, 1, record, now_iso(), entry)
     owed = client.hget(record, "auditOwed")
     if isinstance(owed, str):
-        audit_log.record_entry(client, instance_id, owed)
+        audit_log.record_entry_once(client, instance_id, owed)
         client.hdel(record, "auditOwed")
     fields: list[str | None] = client.hmget(record, ["createdAt", "revokedAt"])  # type: ignore[assignment]
     created, revoked = fields

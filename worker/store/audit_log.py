@@ -2,10 +2,12 @@
 it for every state change). Newest first, trimmed to `MAX_ENTRIES`; an entry's details never keep a
 value whose name says it is a secret, and are bounded in size.
 
-`record` writes at once; `append` adds the same write to a caller's MULTI, so a state change and its
-entry land together or not at all. The log is under the instance's tag `{instanceId}`: a MULTI in a
-member's slot (`{instanceId:contactId}`) adds it with `append_after_member_step`, which on a Redis
-Cluster writes it right after that MULTI commits instead (see the function).
+`record` writes at once; `record_entry_once` writes an entry made beforehand unless the log holds it
+already (an entry owed after a crash, which two processes may settle at once); `append` adds the same
+write to a caller's MULTI, so a state change and its entry land together or not at all. The log is
+under the instance's tag `{instanceId}`: a MULTI in a member's slot (`{instanceId:contactId}`) adds it
+with `append_after_member_step`, which on a Redis Cluster writes it right after that MULTI commits
+instead (see the function).
 """
 
 from __future__ import annotations
@@ -66,6 +68,26 @@ def record_entry(client: redis.Redis, instance_id: str, raw_entry: str) -> None:
     with client.pipeline() as pipe:
         append(pipe, instance_id, raw_entry)
         pipe.execute()
+
+
+_APPEND_ONCE = """
+if redis.call('LPOS', KEYS[1], ARGV[1]) then
+  return 0
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return 1
+"""
+
+
+def record_entry_once(client: redis.Redis, instance_id: str, raw_entry: str) -> bool:
+    """Append one entry made beforehand (`entry`, so its time to the microsecond makes it unique) unless
+    the log holds it already, with its trim, in one step: whoever settles an entry owed after a crash
+    may race another doing the same, and the entry lands once. Answers whether it was written. (An
+    entry trimmed out of the log since would be written again: 1000 newer entries between two writers
+    of the same entry, milliseconds apart.)"""
+    written = client.eval(_APPEND_ONCE, 1, keys.audit_log(instance_id), raw_entry, str(MAX_ENTRIES))
+    return bool(written)
 
 
 def record(

@@ -13,8 +13,11 @@ Each count changes in the same atomic step as its effect, never by re-scanning a
   (`count_points_earned`), in one Lua call each.
 - a streak run closed as broken, a challenge failed: with the sweep's HSETNX of the closure (Lua).
 
-The counts span the member's slot and the instance's day hash: fine on one Redis, as the coupon index is
-(worker/store/coupon_codes.py); under Redis Cluster they would move to a per-member tag.
+The counts live under the instance's tag `{instanceId}` (worker/keys.py), so one Lua call writes a step's
+counts in one hash slot. On one Redis that call joins the member's MULTI; on a Redis Cluster, where the
+member's state is in its own slot (`{instanceId:contactId}`), it is made right after that MULTI commits
+(`StorePipeline.after_commit`, worker/infra/redis_client.py), and a closure's counts right after its
+HSETNX: a crash between the two loses the counts, never doubles them (README "The store on Redis Cluster").
 
 Days are UTC days of when the effect happened (`now`). Each day's keys live STATS_TTL_SECONDS (a bit over
 the 90 days read). Distinct members are HyperLogLogs (PFADD per day, PFCOUNT over the days): exact for a
