@@ -26,6 +26,7 @@ from worker.infra.error_reporting import scrub_event
 from worker.infra.redis_client import WEB_TIMEOUT
 from worker.settings import Settings
 from worker.store.progress import ProgressStore
+from worker.storefront.widget_tokens import mint_widget_token
 from worker.sync.member_directory import record_contact
 from worker.sync.standard_webhooks import StandardWebhook
 from worker.web.admin import apply_program
@@ -355,6 +356,19 @@ class TestRedisUnavailable:
         assert time.monotonic() - started < 4 * WEB_TIMEOUT
         assert error_of(answer, 503)["code"] == "unavailable"
 
+    def test_a_redemption_whose_token_redis_cannot_check_is_503(self, public_key_pem, closed_redis) -> None:
+        """A good widget token is checked before the body, outside the routes' error handlers; whether the
+        site removed the app is Redis's to say, so Redis down there is 503 `unavailable`, not a 500."""
+        settings = configured(public_key_pem).model_copy(update={"redis_url": closed_redis})
+        client = TestClient(
+            create_app(settings, follow_ups=RecordedDispatcher()), raise_server_exceptions=False
+        )
+        token, _ = mint_widget_token("w" * 40, INSTANCE, "c-1", "m-1", datetime.now(UTC))
+        answer = client.post(
+            "/widget/v1/redeem", json={"rewardId": "r-1"}, headers={"authorization": f"Bearer {token}"}
+        )
+        assert error_of(answer, 503)["code"] == "unavailable"
+
 
 BODY_ROUTES = [
     ("PUT", f"/admin/v1/instances/{INSTANCE}/program"),
@@ -405,6 +419,13 @@ class TestCredentialsBeforeBody:
         status, received = call_asgi(client, "POST", "/widget/v1/session", b"Bearer visitor-token")
         assert received > 0
         assert status != 401
+
+    @pytest.mark.parametrize("authorization", [b"", b"Bearer not-a-widget-token"])
+    def test_a_redemption_without_a_good_widget_token_is_refused_before_its_body(
+        self, client, authorization
+    ) -> None:
+        """POST /widget/v1/redeem: the widget token is verified from the headers, the body never received."""
+        assert call_asgi(client, "POST", "/widget/v1/redeem", authorization) == (401, 0)
 
 
 def call_asgi(client: Any, method: str, path: str, authorization: bytes) -> tuple[int, int]:

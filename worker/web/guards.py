@@ -3,11 +3,12 @@
 FastAPI reads and parses a route's body before it resolves the route's dependencies, so a check of the
 `Authorization` header written as a dependency comes after a 30 MB body is read and parsed. `AuthFirst`
 checks the header of the admin and records routes before anything reads the body (the same functions
-the routes depend on, so the rule is written once), and that a widget session request carries a Wix
-token at all (only a call to Wix can say more, so that waits for the route). `BodyLimit` refuses a
-body over the limit: at once when `Content-Length` says so, else as soon as the bytes read pass it (a
-chunked body too). The routes whose credential is the body itself (webhooks, Wix actions, points sync)
-are signed, and the limit bounds what they read before verifying.
+the routes depend on, so the rule is written once), the member's widget token of the widget's *Spend
+points* routes (`WIDGET_MEMBER_ROUTES`: a bad token with a bad body is 401, not 422), and that a widget
+session request carries a Wix token at all (only a call to Wix can say more, so that waits for the
+route). `BodyLimit` refuses a body over the limit: at once when `Content-Length` says so, else as soon
+as the bytes read pass it (a chunked body too). The routes whose credential is the body itself
+(webhooks, Wix actions, points sync) are signed, and the limit bounds what they read before verifying.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from worker.web.admin import require_admin
 from worker.web.errors import ApiError, error_response
 from worker.web.records import API_KEY_INSTANCE, require_api_key
-from worker.web.widget_auth import visitor_token
+from worker.web.widget_auth import WIDGET_CLAIMS, visitor_token, widget_member_first
 
 ADMIN_PREFIX = "/admin/"
 RECORDS_PREFIXES = ("/schema/", "/v1/members/", "/v1/activities")
 SESSION_PATH = "/widget/v1/session"
+# The widget's *Spend points* (worker.web.widget_spend): the token is checked here, the route reads it.
+WIDGET_MEMBER_ROUTES = frozenset({("GET", "/widget/v1/loyalty-rewards"), ("POST", "/widget/v1/redeem")})
 # The receiver and the Wix actions read with the same limit themselves: the receiver counts it in its
 # metrics, the actions answer it in the action provider's `applicationError` shape.
 _OWN_LIMIT = ("/webhooks/wix", "/wix/actions/")
@@ -85,7 +88,8 @@ def _too_large(limit: int) -> Any:
 
 
 class AuthFirst:
-    """The admin token, or an instance API key, checked from the headers before the body is read."""
+    """The admin token, an instance API key, or a member's widget token, checked from the headers before
+    the body is read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -98,6 +102,9 @@ class AuthFirst:
                     require_admin(Request(scope))
                 elif path == SESSION_PATH and scope["method"] == "POST":
                     visitor_token(Request(scope))  # a token there at all; Wix judges it after
+                elif (scope["method"], path) in WIDGET_MEMBER_ROUTES:
+                    claims = await run_in_threadpool(widget_member_first, Request(scope))
+                    scope.setdefault("state", {})[WIDGET_CLAIMS] = claims
                 elif path.startswith(RECORDS_PREFIXES):
                     instance_id = await run_in_threadpool(require_api_key, Request(scope))
                     scope.setdefault("state", {})[API_KEY_INSTANCE] = instance_id

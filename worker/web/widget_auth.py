@@ -4,13 +4,15 @@ log line."""
 
 from __future__ import annotations
 
+import redis
 from fastapi import Request
 
 from worker.storefront.widget_tokens import InvalidWidgetToken, WidgetClaims, verify_widget_token
-from worker.web.errors import ApiError
+from worker.web.errors import REDIS_UNAVAILABLE, ApiError
 from worker.wix.client import WixClient
 
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
+WIDGET_CLAIMS = "widget_claims"  # request.state: the member worker.web.guards.AuthFirst found
 
 
 def token_secret(request: Request) -> str:
@@ -47,12 +49,26 @@ def visitor_token(request: Request) -> str:
 
 
 def widget_member(request: Request, instance: str | None) -> WidgetClaims:
-    """The member a widget token names; with `instance`, the token must be that instance's."""
-    token = _bearer(request, "a widget token")
-    claims = verify_widget_token(token_secret(request), token, store=request.app.state.store)
+    """The member a widget token names (found once, before the body is read, on the routes
+    web.guards.AuthFirst checks); with `instance`, the token must be that instance's."""
+    claims = getattr(request.state, WIDGET_CLAIMS, None)
+    if not isinstance(claims, WidgetClaims):
+        token = _bearer(request, "a widget token")
+        claims = verify_widget_token(token_secret(request), token, store=request.app.state.store)
     if instance is not None and instance != claims.instance_id:
         raise InvalidWidgetToken("the widget token belongs to another instance")
     return claims
+
+
+def widget_member_first(request: Request) -> WidgetClaims:
+    """`widget_member` for web.guards.AuthFirst, which runs outside the routes' error handlers: every
+    refusal is an `ApiError` in the answer the route itself would give."""
+    try:
+        return widget_member(request, None)
+    except InvalidWidgetToken as exc:
+        raise ApiError(401, "invalid_token", str(exc)) from None
+    except redis.RedisError:
+        raise ApiError(503, "unavailable", REDIS_UNAVAILABLE) from None
 
 
 def require_wix(wix: WixClient | None) -> WixClient:

@@ -12,7 +12,8 @@ import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
-from worker.loyalty.spending import RedeemRefused, redeem, spending
+from worker import keys
+from worker.loyalty.spending import LOCK_TTL_SECONDS, RedeemRefused, redeem, spending
 from worker.wix.client import WixClient, WixTransientError
 from worker.wix.fake import create_app as create_fake_wix
 from worker.wix.fake.state import FakeSettings, FakeWix
@@ -229,3 +230,23 @@ class TestRedeem:
         first = redeem(wix, fake_store, INSTANCE, CONTACT, "r-ship", None, NOW)
         assert redeem(wix, fake_store, INSTANCE, CONTACT, "r-ship", None, NOW) == first
         assert len(fake_wix.instance(INSTANCE).loyalty_coupons) == 1
+
+    def test_the_members_lock_expires_should_a_redemption_die_holding_it(
+        self, wix, fake_store, fake_wix, hooks
+    ) -> None:
+        """A redemption killed while Wix redeems never releases the member's lock; the lock carries an
+        expiry, so the member's next redemptions answer `redeem_busy` for at most `LOCK_TTL_SECONDS`, not
+        forever. A redemption that ends releases it at once."""
+        seed(fake_wix)
+        lock = keys.member_redeem_lock(INSTANCE, CONTACT)
+        expiries: list[int] = []
+
+        def look_at_the_lock(request: httpx.Request, answer: httpx.Response | None) -> None:
+            if answer is None and request.url.path == REDEEM_PATH:
+                expiries.append(fake_store.ttl(lock))
+
+        hooks.append(look_at_the_lock)
+        redeem(wix, fake_store, INSTANCE, CONTACT, "r-pct", "req-00000001", NOW)
+        [expiry] = expiries
+        assert 0 < expiry <= LOCK_TTL_SECONDS
+        assert not fake_store.exists(lock)

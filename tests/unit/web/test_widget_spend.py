@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,7 +19,11 @@ from tests.unit.web.test_widget_api import (  # noqa: F401  # the fixtures, shar
     session,
     wix,
 )
+from worker import keys
+from worker.loyalty import spending
+from worker.storefront.widget_tokens import mint_widget_token
 from worker.wix.client import WixClient
+from worker.wix.fake import FakeWix
 
 pytestmark = pytest.mark.calendar
 # ruff: noqa: F811  (the shared fixtures are parameters of the tests below)
@@ -76,3 +81,70 @@ class TestSpendPoints:
     def test_no_widget_token_is_a_401(self, client) -> None:
         answer = client.post("/widget/v1/redeem", json={"rewardId": "r-1"})
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_token"
+
+
+def written(store: Any, fake_wix: FakeWix) -> tuple[set[str], int, int]:
+    """What a redemption could leave behind: Redis's keys, the member's Wix balance and coupon count."""
+    [account] = fake_wix.instance(INSTANCE).accounts.values()
+    coupons = len(fake_wix.instance(INSTANCE).loyalty_coupons)
+    return set(store.scan_iter()), account["points"]["balance"], coupons
+
+
+class TestCredentialsBeforeTheBody:
+    """The caller proves who it is before the body is looked at (worker.web.guards.AuthFirst): a bad body
+    without a good widget token is 401, not 422, and neither answer writes anything."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [b'{"rewardId": "r}1", "requestId": "req-0000000001"}', b"{not json"],
+    )
+    @pytest.mark.parametrize(
+        ("caller", "status", "code"),
+        [
+            ("nobody", 401, "invalid_token"),
+            ("forger", 401, "invalid_token"),
+            ("member", 422, "invalid_request"),
+        ],
+    )
+    def test_redeem_checks_the_token_then_the_body(
+        self, client, member, fake_store, fake_wix, body: bytes, caller: str, status: int, code: str
+    ) -> None:
+        forged, _ = mint_widget_token("f" * 40, INSTANCE, "c-1", "m-1", datetime.now(UTC))
+        credentials = {"nobody": {}, "forger": bearer(forged), "member": member}[caller]
+        before = written(fake_store, fake_wix)
+        answer = client.post(
+            "/widget/v1/redeem", content=body, headers={"content-type": "application/json", **credentials}
+        )
+        assert answer.status_code == status and answer.headers["content-type"] == "application/json"
+        assert answer.json()["error"]["code"] == code
+        assert written(fake_store, fake_wix) == before
+
+    def test_the_rewards_list_checks_the_token_before_its_query(self, client) -> None:
+        """An `instance` over its 200 characters without a token: 401 too."""
+        answer = client.get("/widget/v1/loyalty-rewards", params={"instance": "i" * 201})
+        assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_token"
+
+
+class TestRedeemBusy:
+    def test_a_redemption_under_way_is_a_503_then_the_retry_redeems_once(
+        self, client, member, fake_store, fake_wix, monkeypatch
+    ) -> None:
+        """While another redemption of the member's holds their lock, the request waits, then answers
+        `503 redeem_busy` having spent nothing; once the lock is released the same request redeems, and
+        again answers that coupon."""
+        monkeypatch.setattr(spending, "LOCK_WAIT_SECONDS", 0.3)  # the route's 20 s wait, shortened
+        lock = keys.member_redeem_lock(INSTANCE, "c-1")
+        assert fake_store.set(lock, "another-redemption", nx=True, ex=spending.LOCK_TTL_SECONDS)
+        before = written(fake_store, fake_wix)
+        body = {"rewardId": "r-1", "requestId": "req-0000000001"}
+        busy = client.post("/widget/v1/redeem", json=body, headers=member)
+        assert busy.status_code == 503 and busy.headers["content-type"] == "application/json"
+        assert busy.json()["error"]["code"] == "redeem_busy"
+        assert written(fake_store, fake_wix) == before  # no coupon, no points spent, no record
+
+        fake_store.delete(lock)  # the other redemption ends
+        first = client.post("/widget/v1/redeem", json=body, headers=member)
+        again = client.post("/widget/v1/redeem", json=body, headers=member)
+        assert first.status_code == again.status_code == 200
+        assert first.json() == again.json() and first.json()["balance"] == 50
+        assert written(fake_store, fake_wix)[1:] == (50, 1)
