@@ -3,12 +3,13 @@
 FastAPI reads and parses a route's body before it resolves the route's dependencies, so a check of the
 `Authorization` header written as a dependency comes after a 30 MB body is read and parsed. `AuthFirst`
 checks the header of the admin and records routes before anything reads the body (the same functions
-the routes depend on, so the rule is written once), the member's widget token of the widget's *Spend
-points* routes (`WIDGET_MEMBER_ROUTES`: a bad token with a bad body is 401, not 422), and that a widget
-session request carries a Wix token at all (only a call to Wix can say more, so that waits for the
-route). `BodyLimit` refuses a body over the limit: at once when `Content-Length` says so, else as soon
-as the bytes read pass it (a chunked body too). The routes whose credential is the body itself
-(webhooks, Wix actions, points sync) are signed, and the limit bounds what they read before verifying.
+the routes depend on, so the rule is written once), the member's widget token of the widget's member
+routes (`WIDGET_MEMBER_ROUTES`: progress, *Spend points*, referrals; a bad token with a bad body or query
+is 401, not 422), and that a widget session request carries a Wix token at all (only a call to Wix can
+say more, so that waits for the route). `BodyLimit` refuses a body over the limit: at once when
+`Content-Length` says so, else as soon as the bytes read pass it (a chunked body too). The routes whose
+credential is the body itself (webhooks, Wix actions, points sync) are signed, and the limit bounds what
+they read before verifying.
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ ADMIN_PREFIX = "/admin/"
 RECORDS_PREFIXES = ("/schema/", "/v1/members/", "/v1/activities")
 SESSION_PATH = "/widget/v1/session"
 # The widget's *Spend points* (worker.web.widget_spend): the token is checked here, the route reads it.
-WIDGET_MEMBER_ROUTES = frozenset({("GET", "/widget/v1/loyalty-rewards"), ("POST", "/widget/v1/redeem")})
+WIDGET_MEMBER_ROUTES = frozenset(
+    {
+        ("GET", "/widget/v1/me"),
+        ("GET", "/widget/v1/loyalty-rewards"),
+        ("POST", "/widget/v1/redeem"),
+        ("GET", "/widget/v1/referrals/me"),
+        ("POST", "/widget/v1/referrals/claim"),
+    }
+)
 # The receiver and the Wix actions read with the same limit themselves: the receiver counts it in its
 # metrics, the actions answer it in the action provider's `applicationError` shape.
 _OWN_LIMIT = ("/webhooks/wix", "/wix/actions/")

@@ -101,6 +101,35 @@ class TestClaim:
         assert referral_records.referral_record(fake_store, INSTANCE, "c-2") is None
 
 
+class TestCredentialsFirst:
+    """The widget token is checked before the body or the query (worker.web.guards.AuthFirst): without a
+    good one a bad request is 401, and nothing is claimed."""
+
+    @pytest.mark.parametrize("body", [b'{"code": "not a code!"}', b"{not json", b'{"code": "ABC", "x": 1}'])
+    def test_a_claim_without_a_token_is_401_whatever_its_body(
+        self, api: TestClient, fake_store: Any, body: bytes
+    ) -> None:
+        before = sorted(fake_store.keys("*"))
+        answer = api.post(
+            "/widget/v1/referrals/claim", content=body, headers={"content-type": "application/json"}
+        )
+        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_token")
+        assert sorted(fake_store.keys("*")) == before
+
+    def test_with_a_token_the_same_bad_body_is_422(self, api: TestClient) -> None:
+        answer = api.post(
+            "/widget/v1/referrals/claim",
+            content=b"{not json",
+            headers={"content-type": "application/json", **bearer("c-2")},
+        )
+        assert (answer.status_code, answer.json()["error"]["code"]) == (422, "invalid_request")
+
+    @pytest.mark.parametrize("path", ["/widget/v1/referrals/me", "/widget/v1/me"])
+    def test_an_over_long_instance_without_a_token_is_401(self, api: TestClient, path: str) -> None:
+        answer = api.get(path, params={"instance": "i" * 201})
+        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_token")
+
+
 class TestAdmin:
     def test_an_operator_reads_a_referral_with_its_decisions(self, api: TestClient, fake_store: Any) -> None:
         """`Bearer ADMIN_TOKEN`: the friend's record; 404 for a contact nobody referred; 401 without."""
