@@ -9,6 +9,13 @@ coupon. The record is written `pending` *before* Wix is called: if Wix's answer 
 or we crashed after Wix redeemed), the next try of that request first looks for the coupon in the
 member's loyalty coupons (the reward's name, created since the record, not already answered to another
 request: `keys.member_redeemed_coupons`) and answers it; only when none is there does it redeem again.
+
+The lock expires (`LOCK_TTL_SECONDS`), so that a redemption that died holding it does not block the member
+for good. A live one must therefore never outlast it: were the lock to lapse while our redeem is still at
+Wix, a retry of the same request would take it, not yet see the coupon, and redeem a second time. So the
+redemption's Wix calls, their tries in place and the waits between redeem attempts all end
+`LOCK_MARGIN_SECONDS` before the lock does (`WixClient.within`); a redemption out of time stops with its
+record still `pending` (`WixOutOfTime`, a 503 the widget retries), and the retry looks before it redeems.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ logger = logging.getLogger(__name__)
 REWARDS_TTL_SECONDS = 60  # the catalog is the merchant's: a change shows within a minute
 REDEMPTION_TTL_SECONDS = 7 * 24 * 3600  # a retry of the same request id answers the same coupon this long
 UNKEYED_TTL_SECONDS = 60  # without a request id, the same reward again within a minute is a repeat
-LOCK_TTL_SECONDS = 120  # longer than one redeem with its retries can take
+# The member's lock lapses this long after it is taken, should its redemption die holding it; a live
+# redemption's Wix calls end `LOCK_MARGIN_SECONDS` before (the margin is for writing the answer down).
+LOCK_TTL_SECONDS = 120
+LOCK_MARGIN_SECONDS = 10
 LOCK_WAIT_SECONDS = 20.0
 REDEEM_TRIES = 3
 LOOKBACK_SLACK = timedelta(minutes=2)  # Wix's clock and ours may differ a little
@@ -153,7 +163,8 @@ def redeem(
 ) -> dict[str, Any]:
     """Redeem the member's points for the reward's coupon, once per `request_id` (see the module's doc);
     answers `{"coupon", "balance", "costInPoints"}`. Without a request id, the same reward again within
-    `UNKEYED_TTL_SECONDS` is taken as a repeat."""
+    `UNKEYED_TTL_SECONDS` is taken as a repeat. Wix too slow to finish under the member's lock raises its
+    last `WixTransientError` (503 `wix_unavailable`): the same request again finishes it."""
     digest = hashlib.sha256(f"{request_id or 'reward'}|{reward_id}".encode()).hexdigest()[:40]
     key = keys.member_redemption(instance_id, contact_id, digest)
     ttl = REDEMPTION_TTL_SECONDS if request_id else UNKEYED_TTL_SECONDS
@@ -168,7 +179,9 @@ def redeem(
         done = _done(store, key)
         if done is not None:
             return done
-        return _redeem_locked(wix, store, instance_id, contact_id, reward_id, key, ttl, now, sleep)
+        # Counted from just after the lock was taken: the margin covers that moment too.
+        bounded = wix.within(LOCK_TTL_SECONDS - LOCK_MARGIN_SECONDS)
+        return _redeem_locked(bounded, store, instance_id, contact_id, reward_id, key, ttl, now, sleep)
     finally:
         _release(store, lock, token)
 
@@ -252,10 +265,11 @@ def _redeem_locked(
             found = None
             if exc.maybe_done:
                 found = _look_up(wix, store, instance_id, contact_id, account["id"], chosen, record["since"])
+            delay = exc.suggested_delay(attempt, base=0.2, cap=2.0)
             if found is not None:
                 coupon = found
-            elif attempt + 1 < REDEEM_TRIES:
-                sleep(exc.suggested_delay(attempt, base=0.2, cap=2.0))
+            elif attempt + 1 < REDEEM_TRIES and wix.can_call_after(delay):
+                sleep(delay)
                 continue
             else:
                 raise  # still `pending`: the widget's retry looks first

@@ -13,7 +13,9 @@
   carrying Wix's `details.applicationError` and the `X-Wix-Request-Id` header;
 - tries a call that failed for now again in place, up to `attempts` times with short jittered backoff
   (at least Wix's `Retry-After`; every try takes its own slot of the shared limit), while the waits fit
-  in `retry_wait_budget`; only then does the failure reach the caller, whose task or job retries later.
+  in `retry_wait_budget`; only then does the failure reach the caller, whose task or job retries later;
+- for a caller that must be done by a time (`within`: a redemption under its lock), sends no request,
+  waits for no slot and tries nothing again that could end after it (`WixOutOfTime`).
 
 Retrying in place never doubles anything: a call is repeated after any passing failure only when a
 repeat cannot do its work twice (`safe_to_repeat`: reads, queries, calls carrying Wix's idempotency
@@ -26,6 +28,7 @@ Tokens, the app secret and the Authorization header appear in no log line, excep
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import random
@@ -121,6 +124,14 @@ class WixRateLimited(WixTransientError):
     def __init__(self, message: str, *, retry_after: float = 1.0, **fields: Any) -> None:
         fields.setdefault("maybe_done", False)  # the call was never sent
         super().__init__(message, retry_after=retry_after, **fields)
+
+
+class WixOutOfTime(WixTransientError):
+    """The caller's deadline (`WixClient.within`) leaves no time for the request: it was not sent."""
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        fields.setdefault("maybe_done", False)  # the call was never sent
+        super().__init__(message, **fields)
 
 
 class WixApiError(WixError):
@@ -310,6 +321,7 @@ class WixClient:
         attempts: int = CALL_ATTEMPTS,
         retry_wait_budget: float = LONGEST_CALL_WAIT,
         retry_base: float = RETRY_BASE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
         self._store = store
@@ -324,6 +336,8 @@ class WixClient:
         self._attempts = max(1, attempts)
         self._retry_wait_budget = retry_wait_budget
         self.retry_base = retry_base
+        self._clock = clock
+        self._deadline: float | None = None  # see `within`
 
     @classmethod
     def from_settings(cls, settings: Settings, store: redis.Redis) -> WixClient:
@@ -361,6 +375,28 @@ class WixClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def within(self, seconds: float) -> WixClient:
+        """This client (its connections, limit and tokens shared) for work that must be done `seconds`
+        from now: a request is sent, a slot or a retry waited for, only when it can still end by then
+        (`can_call_after`); else `WixOutOfTime`, the call unsent. For work held by a lock that expires,
+        so that none of it outlives the lock (worker.loyalty.spending's redemption)."""
+        bounded = copy.copy(self)
+        bounded._deadline = self._clock() + seconds
+        return bounded
+
+    def can_call_after(self, wait: float) -> bool:
+        """Whether one request started after waiting `wait` seconds ends before `within`'s deadline even
+        if it takes its every timeout (always, without a deadline)."""
+        if self._deadline is None:
+            return True
+        return self._clock() + wait + self._longest_request() <= self._deadline
+
+    def _longest_request(self) -> float:
+        """The longest one request may take: its pool, connect, write and read timeouts in turn (one
+        without a timeout never ends in time)."""
+        phases = (self._timeout.pool, self._timeout.connect, self._timeout.write, self._timeout.read)
+        return float("inf") if None in phases else sum(p for p in phases if p is not None)
 
     def __enter__(self) -> Self:
         return self
@@ -862,7 +898,7 @@ class WixClient:
     ) -> WixObject:
         """One authenticated call, tried again in place while it fails for now (see the module's doc)."""
         repeatable = safe_to_repeat(method, path, json)
-        started, waited = time.monotonic(), 0.0
+        started, waited = self._clock(), 0.0
         for attempt in range(1, self._attempts + 1):
             try:
                 return self._call_once(instance_id, method, path, json=json, params=params)
@@ -874,8 +910,10 @@ class WixClient:
                 delay = backoff_delay(attempt - 1, base=self.retry_base, at_least=exc.retry_after or 0.0)
                 # No new try starts later than the budget after the first (sleeps measured or, when
                 # injected, counted), so a call ends within the budget and one more request timeout.
-                if max(time.monotonic() - started, waited) + delay > self._retry_wait_budget:
+                if max(self._clock() - started, waited) + delay > self._retry_wait_budget:
                     raise
+                if not self.can_call_after(delay):
+                    raise  # the caller's deadline (`within`) leaves no time for another try
                 logger.info(
                     "Wix call failed for now; trying again in place",
                     extra={
@@ -956,7 +994,10 @@ class WixClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """One HTTP request inside the instance's rate limit; network failures become transient errors."""
+        """One HTTP request inside the instance's rate limit, and only while it can end by the caller's
+        deadline (`within`); network failures become transient errors."""
+        if not self.can_call_after(0.0):
+            raise WixOutOfTime(f"{method} {path}: not sent, no time left before the caller's deadline")
         if instance_id is not None:
             self._wait_for_slot(instance_id)
         headers = {"Authorization": token} if token is not None else None
@@ -994,13 +1035,14 @@ class WixClient:
         return response
 
     def _wait_for_slot(self, instance_id: str) -> None:
-        """Take a rate-limit slot, sleeping at most `max_rate_limit_wait` in all; else `WixRateLimited`."""
+        """Take a rate-limit slot, sleeping at most `max_rate_limit_wait` in all, and only while the request
+        can still end by the caller's deadline (`within`); else `WixRateLimited`."""
         slept = 0.0
         while True:
             wait = self._limiter.try_acquire(instance_id)
             if wait <= 0:
                 return
-            if slept + wait > self._max_rate_limit_wait:
+            if slept + wait > self._max_rate_limit_wait or not self.can_call_after(wait):
                 logger.warning(
                     "Wix rate limit spent for this instance", extra={"instance_id": instance_id, "wait": wait}
                 )

@@ -13,8 +13,8 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from worker import keys
-from worker.loyalty.spending import LOCK_TTL_SECONDS, RedeemRefused, redeem, spending
-from worker.wix.client import WixClient, WixTransientError
+from worker.loyalty.spending import LOCK_MARGIN_SECONDS, LOCK_TTL_SECONDS, RedeemRefused, redeem, spending
+from worker.wix.client import DEFAULT_TIMEOUT, WixClient, WixOutOfTime, WixTransientError
 from worker.wix.fake import create_app as create_fake_wix
 from worker.wix.fake.state import FakeSettings, FakeWix
 
@@ -48,8 +48,27 @@ def hooks() -> list[Hook]:
     return []
 
 
+class Clock:
+    """The seconds the Wix client and the redemption count (`monotonic`), passing only when they sleep or
+    a test says a call took that long: slow calls cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def wix(fake_wix: FakeWix, fake_store: Any, hooks: list[Hook]) -> Iterator[WixClient]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def wix(fake_wix: FakeWix, fake_store: Any, hooks: list[Hook], clock: Clock) -> Iterator[WixClient]:
     fake_app = TestClient(create_fake_wix(fake_wix), base_url="https://www.wixapis.test")
 
     def through_the_fake(request: httpx.Request) -> httpx.Response:
@@ -64,7 +83,9 @@ def wix(fake_wix: FakeWix, fake_store: Any, hooks: list[Hook]) -> Iterator[WixCl
         return response
 
     http = httpx.Client(base_url="https://www.wixapis.test", transport=httpx.MockTransport(through_the_fake))
-    client = WixClient(http, fake_store, app_id=APP_ID, app_secret="s", sleep=lambda _: None)
+    client = WixClient(
+        http, fake_store, app_id=APP_ID, app_secret="s", sleep=clock.sleep, clock=clock.monotonic
+    )
     yield client
     client.close()
 
@@ -250,3 +271,86 @@ class TestRedeem:
         [expiry] = expiries
         assert 0 < expiry <= LOCK_TTL_SECONDS
         assert not fake_store.exists(lock)
+
+
+# One request may take this long by its timeouts (pool, connect, write, read) before it fails.
+LONGEST_REQUEST = (
+    DEFAULT_TIMEOUT.pool + DEFAULT_TIMEOUT.connect + DEFAULT_TIMEOUT.write + DEFAULT_TIMEOUT.read
+)  # type: ignore[operator]
+
+
+class TestRedeemUnderTheLock:
+    """The member's lock expires `LOCK_TTL_SECONDS` after it is taken; a redemption must be over by then,
+    else a retry of the same request takes the lock and redeems a second time."""
+
+    def test_a_slow_failing_wix_stops_the_redemption_before_the_lock_expires(
+        self, wix, fake_store, fake_wix, hooks, clock
+    ) -> None:
+        """Every Wix call takes 20 s and the redeem cannot reach Wix: the tries in place and the redeem
+        attempts would go on past the lock's expiry; they stop in time instead, nothing redeemed, and the
+        widget's retry (Wix well again) redeems once."""
+        account = seed(fake_wix)
+        sent: list[tuple[str, float]] = []
+
+        def slow_and_unreachable(request: httpx.Request, answer: httpx.Response | None) -> None:
+            if answer is None:
+                sent.append((request.url.path, clock.now))
+                clock.sleep(20)
+                if request.url.path == REDEEM_PATH:
+                    raise httpx.ConnectTimeout("Wix cannot be reached")
+
+        hooks.append(slow_and_unreachable)
+        with pytest.raises(WixTransientError):
+            redeem(wix, fake_store, INSTANCE, CONTACT, "r-pct", "req-00000001", NOW, sleep=clock.sleep)
+        assert [path for path, _ in sent].count(REDEEM_PATH) >= 1
+        # No request was sent that could still be running (by its timeouts) when the lock expires.
+        assert all(start + LONGEST_REQUEST <= LOCK_TTL_SECONDS - LOCK_MARGIN_SECONDS for _, start in sent)
+        assert clock.now < LOCK_TTL_SECONDS
+        assert account["points"]["balance"] == 500 and not fake_wix.instance(INSTANCE).loyalty_coupons
+        assert not fake_store.exists(keys.member_redeem_lock(INSTANCE, CONTACT))
+
+        hooks.clear()
+        answer = redeem(wix, fake_store, INSTANCE, CONTACT, "r-pct", "req-00000001", NOW, sleep=clock.sleep)
+        assert answer["balance"] == 400 and len(fake_wix.instance(INSTANCE).loyalty_coupons) == 1
+
+    def test_a_retry_after_the_lock_would_have_expired_redeems_nothing_more(
+        self, wix, fake_store, fake_wix, hooks, clock
+    ) -> None:
+        """Wix is slow (30 s a call). Were the first redemption still at Wix when its lock expires, the
+        widget's retry of the same request would take the lock and redeem too: two coupons, the points
+        spent twice. The first stops before that (503), and the retries answer one coupon."""
+        account = seed(fake_wix)
+        lock = keys.member_redeem_lock(INSTANCE, CONTACT)
+        retried: list[dict[str, Any] | Exception] = []
+        retrying: list[bool] = []
+
+        def widget_retry() -> dict[str, Any] | Exception:
+            try:
+                return redeem(
+                    wix, fake_store, INSTANCE, CONTACT, "r-pct", "req-00000001", NOW, sleep=clock.sleep
+                )
+            except WixTransientError as exc:
+                return exc
+
+        def slow_wix(request: httpx.Request, answer: httpx.Response | None) -> None:
+            if answer is not None or retrying:
+                return  # the widget's retry meets a quick Wix
+            clock.sleep(30)
+            if clock.now >= LOCK_TTL_SECONDS:  # the first redemption is still at Wix: its lock expires
+                fake_store.delete(lock)
+                retrying.append(True)
+                retried.append(widget_retry())
+
+        hooks.append(slow_wix)
+        try:
+            first: dict[str, Any] | Exception = redeem(
+                wix, fake_store, INSTANCE, CONTACT, "r-pct", "req-00000001", NOW, sleep=clock.sleep
+            )
+        except WixOutOfTime as exc:
+            first = exc  # stopped before its lock expires: the widget tries again
+        hooks.clear()
+        again = widget_retry()
+        answers = [a for a in (first, *retried, again) if isinstance(a, dict)]
+        assert answers and len({a["coupon"]["code"] for a in answers}) == 1
+        assert len(fake_wix.instance(INSTANCE).loyalty_coupons) == 1
+        assert account["points"]["balance"] == 400

@@ -19,6 +19,7 @@ from worker.wix.client import (
     DEFAULT_TIMEOUT,
     WixApiError,
     WixClient,
+    WixOutOfTime,
     WixRateLimited,
     WixTransientError,
     backoff_delay,
@@ -417,6 +418,44 @@ class TestRetryInPlace:
         assert not safe_to_repeat("POST", "/loyalty-accounts/v1/accounts", {"contactId": "c"})
         assert not safe_to_repeat("POST", "/stores/v2/coupons", {"specification": {}})
         assert not safe_to_repeat("POST", "/inbox/v2/messages", {"message": {}})
+
+
+class TestWithin:
+    """A client bound to a deadline (`within`) starts no request that its timeouts could carry past it."""
+
+    ORDER = "/ecom/v1/orders/o1"
+    LONGEST = 5.0 + 5.0 + 10.0 + 15.0  # DEFAULT_TIMEOUT: pool, connect, write, read
+
+    @pytest.fixture
+    def now(self) -> list[float]:
+        return [0.0]
+
+    @pytest.fixture
+    def timed(self, make_client, now) -> WixClient:  # type: ignore[no-untyped-def]
+        def sleep(seconds: float) -> None:
+            now[0] += seconds
+
+        return make_client(sleep=sleep, clock=lambda: now[0])
+
+    def test_a_request_that_cannot_end_in_time_is_not_sent(self, wix, timed, now) -> None:
+        """Within the deadline less one request's timeouts the call goes; past that it is not sent."""
+        bounded = timed.within(60)
+        now[0] = 60 - self.LONGEST
+        wix.on("GET", self.ORDER, *[httpx.Response(200, json={"order": {"id": "o1"}})] * 2)
+        assert bounded.get_order(INSTANCE, "o1") == {"id": "o1"}
+        now[0] += 0.5
+        with pytest.raises(WixOutOfTime) as caught:
+            bounded.get_order(INSTANCE, "o1")
+        assert not caught.value.maybe_done and len(wix.calls(self.ORDER)) == 1
+        assert timed.get_order(INSTANCE, "o1") == {"id": "o1"}  # the client it came from has no deadline
+
+    def test_no_try_in_place_runs_past_the_deadline(self, wix, timed, now) -> None:
+        """A failure for now is tried again only while the next try can still end in time."""
+        bounded = timed.within(self.LONGEST + 0.01)  # room for one try, not for a wait and another
+        wix.on("GET", self.ORDER, httpx.Response(503), httpx.Response(200, json={"order": {"id": "o1"}}))
+        with pytest.raises(WixTransientError) as caught:
+            bounded.get_order(INSTANCE, "o1")
+        assert caught.value.status == 503 and len(wix.calls(self.ORDER)) == 1
 
 
 class TestRetryInPlaceOfAnItem:
