@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from tests.unit.web.test_widget_api import (  # noqa: F401  # the fixtures, shar
 )
 from worker import keys
 from worker.loyalty import spending
-from worker.storefront.widget_tokens import mint_widget_token
 from worker.wix.client import WixClient
 from worker.wix.fake import FakeWix
 
@@ -88,41 +86,6 @@ def written(store: Any, fake_wix: FakeWix) -> tuple[set[str], int, int]:
     [account] = fake_wix.instance(INSTANCE).accounts.values()
     coupons = len(fake_wix.instance(INSTANCE).loyalty_coupons)
     return set(store.scan_iter()), account["points"]["balance"], coupons
-
-
-class TestCredentialsBeforeTheBody:
-    """The caller proves who it is before the body is looked at (worker.web.guards.AuthFirst): a bad body
-    without a good widget token is 401, not 422, and neither answer writes anything."""
-
-    @pytest.mark.parametrize(
-        "body",
-        [b'{"rewardId": "r}1", "requestId": "req-0000000001"}', b"{not json"],
-    )
-    @pytest.mark.parametrize(
-        ("caller", "status", "code"),
-        [
-            ("nobody", 401, "invalid_token"),
-            ("forger", 401, "invalid_token"),
-            ("member", 422, "invalid_request"),
-        ],
-    )
-    def test_redeem_checks_the_token_then_the_body(
-        self, client, member, fake_store, fake_wix, body: bytes, caller: str, status: int, code: str
-    ) -> None:
-        forged, _ = mint_widget_token("f" * 40, INSTANCE, "c-1", "m-1", datetime.now(UTC))
-        credentials = {"nobody": {}, "forger": bearer(forged), "member": member}[caller]
-        before = written(fake_store, fake_wix)
-        answer = client.post(
-            "/widget/v1/redeem", content=body, headers={"content-type": "application/json", **credentials}
-        )
-        assert answer.status_code == status and answer.headers["content-type"] == "application/json"
-        assert answer.json()["error"]["code"] == code
-        assert written(fake_store, fake_wix) == before
-
-    def test_the_rewards_list_checks_the_token_before_its_query(self, client) -> None:
-        """An `instance` over its 200 characters without a token: 401 too."""
-        answer = client.get("/widget/v1/loyalty-rewards", params={"instance": "i" * 201})
-        assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_token"
 
 
 class TestRedeemBusy:
