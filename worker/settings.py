@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     # The window that budget is counted over: Wix's minute and a second (worker/wix/rate_limit.py
     # WINDOW_SECONDS). Only tests shrink it, to see in seconds how workers share a minute's budget.
     wix_rate_limit_window_seconds: float = Field(default=61.0, gt=0, le=3600)
-    wix_timeout_seconds: float = Field(default=15.0, gt=0)  # how long one Wix call may take to answer
+    # How long one Wix call may take to answer. At most 60: a redemption (worker.loyalty.spending) must
+    # end its Wix calls within its lock's 110 s, and one call may take this plus 20 s of pool, connect and
+    # write timeouts; past ~90 s no redemption could start at all.
+    wix_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     admin_token: SecretStr | None = None
     widget_token_secret: SecretStr | None = None
     port: int = 8000

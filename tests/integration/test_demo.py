@@ -11,8 +11,10 @@ from tests.integration.conftest import ROOT
 
 def test_the_demo_issues_a_coupon_and_points() -> None:
     """A coupon for two weeks running, points for spending, triggers reported; exit 0, on any day of
-    the month (a week back is last month in the first week)."""
+    the month (a week back is last month in the first week). A shell whose store and broker settings
+    name other servers (here, nothing listens) does not lead it away from its own Redis."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env |= {"STORE_URL": "redis://127.0.0.1:9/0", "BROKER_URL": "redis://127.0.0.1:9/0"}
     demo = subprocess.run(
         [sys.executable, "-m", "worker", "demo"],
         cwd=ROOT,

@@ -61,3 +61,14 @@ def test_production_start_up_stops_with_one_line(command: list[str]) -> None:
     assert completed.returncode != 0
     lines = [line for line in completed.stderr.splitlines() if line.strip()]
     assert lines == ["error: REDIS_URL is not set (required when WORKER_ENV=production)"]
+
+
+@pytest.mark.parametrize(("seconds", "accepted"), [(60, True), (61, False), (0, False)])
+def test_a_wix_timeout_leaves_a_redemption_time_under_its_lock(seconds: float, accepted: bool) -> None:
+    """`WIX_TIMEOUT_SECONDS` is at most 60: a points redemption ends its Wix calls within its lock's
+    110 s, and a call may take this plus 20 s; much more and no redemption could start."""
+    if accepted:
+        assert Settings(wix_timeout_seconds=seconds, _env_file=None).wix_timeout_seconds == seconds  # type: ignore[call-arg]
+    else:
+        with pytest.raises(ValueError, match="wix_timeout_seconds"):
+            Settings(wix_timeout_seconds=seconds, _env_file=None)  # type: ignore[call-arg]

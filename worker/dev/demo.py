@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,17 @@ def _order(key: RSAPrivateKey, base: str, total: str, when: datetime) -> None:
     print(f"  order of ${total} paid {when:%a %d %b} (webhooks: payment status updated, checkout completed)")
 
 
+# The demo runs on its own embedded Redis: a shell's store, broker or cluster settings would point its
+# processes elsewhere, and its errors are not an operator's to report.
+_NOT_INHERITED = frozenset({"SENTRY_DSN", "STORE_URL", "STORE_CLUSTER", "BROKER_URL"})
+
+
+def demo_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the demo's processes start from: the shell's, less what would lead them away
+    from the demo's own Redis (each sets its `REDIS_URL` on top)."""
+    return {name: value for name, value in environ.items() if name not in _NOT_INHERITED}
+
+
 def run_demo() -> int:
     work = Path(tempfile.mkdtemp(prefix="wrw-demo-"))
     redis_server = EmbeddedRedis(work / "redis", persistent=False)
@@ -137,7 +148,7 @@ def run_demo() -> int:
         fake_port, web_port = free_port(), free_port()
         fake = f"http://127.0.0.1:{fake_port}"
         base = f"http://127.0.0.1:{web_port}"
-        env = {k: v for k, v in os.environ.items() if k not in ("SENTRY_DSN",)}
+        env = demo_environment(os.environ)
         stack.start(
             [sys.executable, "-m", "worker.wix.fake", "--port", str(fake_port), "--app-id", APP_ID,
              "--app-secret", APP_SECRET, "--private-key", str(work / "wix-key.pem"),
