@@ -15,6 +15,7 @@ from pathlib import Path
 
 import fakeredis
 import pytest
+import redis
 
 from tests import wix_samples
 from worker import keys
@@ -81,9 +82,9 @@ class TestAmqpForm:
 
 
 class RecordingPublisher:
-    """Records what it was asked to publish, and whether the journal already held each event then."""
+    """Records what it was asked to publish, and whether the journal held each event as queued by then."""
 
-    def __init__(self, store, fail: bool = False) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, store: redis.Redis, fail: bool = False) -> None:
         self.store = store
         self.fail = fail
         self.published: list[str] = []

@@ -9,13 +9,13 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-import redis
 
 from tests import wix_samples
+from tests.unit.runtime.test_amqp_broker import RecordingPublisher
 from worker import keys
 from worker.infra.redis_client import async_cluster_client, check_store_cluster
 from worker.runtime.amqp_messages import amqp_form
@@ -27,25 +27,6 @@ from worker.wix.envelope import WebhookEnvelope
 
 T = TypeVar("T")
 INSTANCES = [f"6b1e6a2c-0000-4000-8000-{n:012d}" for n in range(12)]
-
-
-class RecordingPublisher:
-    """Records what it was asked to publish, and whether the journal held each event as queued by then."""
-
-    def __init__(self, store: redis.Redis, fail: bool = False) -> None:
-        self.store = store
-        self.fail = fail
-        self.published: list[str] = []
-        self.journaled_first: list[bool] = []
-
-    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
-        for text in messages:
-            kwargs = json.loads(amqp_form(text).body)[1]
-            key = keys.event_record(kwargs["instance_id"], kwargs["event_id"])
-            self.journaled_first.append(self.store.hget(key, "status") == "queued")
-            if self.fail:
-                raise ConnectionError("the broker went away")
-            self.published.append(text)
 
 
 class ListBroker:
