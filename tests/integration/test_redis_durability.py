@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
+import pytest
 import redis
+from fastapi.testclient import TestClient
 
-from worker.infra.embedded_redis import EmbeddedRedis
+from worker.infra.embedded_redis import EmbeddedRedis, free_port
 from worker.infra.redis_health import describe_durability_problems
+from worker.settings import Settings
+from worker.web.app import create_app
 
 
 def _problems(persistent: bool) -> list[str]:
@@ -40,3 +45,51 @@ def test_an_evicting_redis_is_reported(real_redis) -> None:
     finally:
         real_redis.config_set("maxmemory-policy", previous)
     assert any("allkeys-lru" in problem and "noeviction" in problem for problem in problems)
+
+
+class TestABrokerOfItsOwn:
+    """BROKER_URL naming another Redis than the store's: the tasks of queued events wait there until they
+    ran, so the receiver checks that server at start as it checks the store, and names it."""
+
+    @staticmethod
+    def _start_warnings(caplog: pytest.LogCaptureFixture, store_url: str, broker_url: str) -> list[str]:
+        app = create_app(Settings(redis_url=store_url, broker_url=broker_url))  # type: ignore[call-arg]
+        with caplog.at_level(logging.WARNING, logger="worker.web.app"), TestClient(app):
+            pass  # the lifespan ran: start-up, then shut-down
+        return [r.getMessage() for r in caplog.records if r.name == "worker.web.app"]
+
+    def test_a_broker_without_aof_is_named_at_start(
+        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    ) -> None:
+        store = EmbeddedRedis(tmp_path / "store", persistent=True)
+        broker = EmbeddedRedis(tmp_path / "broker", persistent=False)
+        try:
+            warnings = self._start_warnings(caplog, store.start(), broker.start())
+        finally:
+            broker.stop()
+            store.stop()
+        [problem] = [w for w in warnings if "AOF" in w]  # the store is durable: only the broker is named
+        assert problem.startswith("the broker's Redis (BROKER_URL) runs without AOF")
+        assert "appendonly yes" in problem
+
+    def test_a_durable_broker_and_store_give_no_warning(
+        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    ) -> None:
+        store = EmbeddedRedis(tmp_path / "store", persistent=True)
+        broker = EmbeddedRedis(tmp_path / "broker", persistent=True)
+        try:
+            warnings = self._start_warnings(caplog, store.start(), broker.start())
+        finally:
+            broker.stop()
+            store.stop()
+        assert not [w for w in warnings if "Redis" in w]
+
+    def test_a_broker_that_does_not_answer_is_named(
+        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    ) -> None:
+        store = EmbeddedRedis(tmp_path / "store", persistent=True)
+        try:
+            warnings = self._start_warnings(caplog, store.start(), f"redis://127.0.0.1:{free_port()}/0")
+        finally:
+            store.stop()
+        assert any(w.startswith("the broker's Redis (BROKER_URL) does not answer at start") for w in warnings)

@@ -15,6 +15,7 @@ from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.cluster import READ_COMMANDS
 from redis.retry import Retry
 
+from worker.infra.redis_health import describe_broker_problems, is_cluster_node
 from worker.infra.redis_sentinel import (
     AsyncFollowingMasterConnection,
     FollowingMasterConnection,
@@ -50,6 +51,27 @@ def check_store_cluster(settings: Settings) -> None:
             "Redis Cluster; set BROKER_URL to a single Redis (redis://) or RabbitMQ (amqp://), and STORE_URL "
             "to a node of the cluster"
         )
+
+
+def check_broker_server(settings: Settings) -> list[str]:
+    """A Redis broker of its own (BROKER_URL naming another Redis than the store's) holds the tasks of
+    queued events until they ran: it is checked at start as the store is, and what puts them at risk is
+    returned as sentences to log. A node of a Redis Cluster (the store's or any other) is refused: kombu has
+    no cluster transport, and every push to a key of another node's slots would fail. RabbitMQ's quorum
+    queues are durable by their kind; a broker that does not answer is named, not refused."""
+    broker = settings.broker_address
+    if not broker or broker == settings.store_address or settings.broker_is_amqp:
+        return []
+    client = sync_client(broker, timeout=2.0, retries=False)
+    try:
+        if is_cluster_node(client):
+            raise SettingsError(
+                "BROKER_URL names a node of a Redis Cluster: Celery's broker cannot be a Redis Cluster; set "
+                "BROKER_URL to a single Redis (redis://), a Sentinel set (sentinel://) or RabbitMQ (amqp://)"
+            )
+        return describe_broker_problems(client)
+    finally:
+        client.close()
 
 
 def sync_client(url: str, *, timeout: float = 5.0, retries: bool = True) -> redis.Redis:

@@ -7,9 +7,10 @@ import redis.sentinel
 from redis.cluster import RedisCluster
 
 
-def describe_durability_problems(client: redis.Redis) -> list[str]:
+def describe_durability_problems(client: redis.Redis, name: str = "Redis") -> list[str]:
     """Plain sentences naming each setting that puts queued events at risk; [] when all is well. On a Redis
-    Cluster, every primary is asked (each holds its slots alone), and a sentence names its node."""
+    Cluster, every primary is asked (each holds its slots alone), and a sentence names its node. `name`
+    says which server the sentences are about (the store's, or a broker's of its own)."""
     if isinstance(client, RedisCluster):
         return _cluster_problems(client)
     try:
@@ -19,16 +20,32 @@ def describe_durability_problems(client: redis.Redis) -> list[str]:
     except redis.ResponseError:
         return []  # CONFIG is disabled on some managed servers: nothing to check
     except redis.RedisError:
-        return ["Redis does not answer at start: webhooks will be answered 503 until it does"]
+        return [f"{name} does not answer at start: webhooks will be answered 503 until it does"]
     problems = []
     if appendonly != "yes":
         problems.append(
-            "Redis runs without AOF (appendonly no): a restart loses queued events; set appendonly yes"
+            f"{name} runs without AOF (appendonly no): a restart loses queued events; set appendonly yes"
         )
     if policy != "noeviction":
-        problems.append(f"Redis maxmemory-policy is {policy}: it may evict queued events; set noeviction")
+        problems.append(f"{name} maxmemory-policy is {policy}: it may evict queued events; set noeviction")
     problems += describe_sentinel_problems(client)
     return problems
+
+
+def is_cluster_node(client: redis.Redis) -> bool:
+    """Whether the server runs with `cluster-enabled yes` (False when it does not answer: that is said
+    elsewhere)."""
+    try:
+        info: dict[str, object] = client.info("cluster")  # type: ignore[assignment]
+        return bool(info.get("cluster_enabled"))
+    except redis.RedisError:
+        return False
+
+
+def describe_broker_problems(client: redis.Redis) -> list[str]:
+    """The same sentences for a Redis broker on another server than the store (BROKER_URL): the tasks of
+    queued events live there until a worker has run them, so its AOF and eviction matter as the store's."""
+    return describe_durability_problems(client, "the broker's Redis (BROKER_URL)")
 
 
 def _cluster_problems(client: RedisCluster) -> list[str]:

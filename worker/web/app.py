@@ -16,6 +16,7 @@ from worker.infra import heap
 from worker.infra.error_reporting import init_sentry
 from worker.infra.redis_client import (
     WEB_TIMEOUT,
+    check_broker_server,
     require_redis_url,
     store_async_client,
     store_client,
@@ -63,8 +64,10 @@ def create_app(
     """Build the app; settings are checked here, so a misconfiguration stops start-up."""
     settings = settings or get_settings()
     settings.check_for_production()
+    broker_problems: list[str] = []
     if async_redis is None or store is None:
         require_redis_url(settings)
+        broker_problems = check_broker_server(settings)
         async_redis = async_redis or store_async_client(settings)
         store = store or store_client(settings, timeout=WEB_TIMEOUT, retries=False)
     key_text = settings.public_key_text()
@@ -80,6 +83,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for problem in describe_durability_problems(store):
+            logger.warning(problem)
+        for problem in broker_problems:
             logger.warning(problem)
         if publisher is not None:
             await publisher.connect()

@@ -9,7 +9,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import CrossSlotTransactionError
 
 from worker.infra.redis_client import store_client
-from worker.settings import Settings
+from worker.settings import Settings, SettingsError
 
 
 def test_without_store_cluster_the_store_is_one_redis(redis_url: str) -> None:
@@ -46,3 +46,26 @@ def test_each_primary_of_a_cluster_is_checked_for_durability(redis_cluster, clus
     assert sorted(port for port in redis_cluster.ports if any(f":{port} " in p for p in aof)) == sorted(
         redis_cluster.ports
     )
+
+
+def test_a_broker_on_a_node_of_the_stores_cluster_is_refused(redis_cluster, redis_url: str) -> None:
+    """BROKER_URL naming another node of the cluster than STORE_URL passes the settings' own check (the
+    URLs differ), but kombu cannot use a cluster node: the web process refuses to start, saying why."""
+    from worker.infra.redis_client import check_broker_server
+    from worker.web.app import create_app
+
+    store_url = f"redis://127.0.0.1:{redis_cluster.ports[0]}/0"
+    broker_url = f"redis://127.0.0.1:{redis_cluster.ports[1]}/0"
+    settings = Settings(redis_url=redis_url, store_url=store_url, store_cluster=True, broker_url=broker_url)
+    with pytest.raises(SettingsError, match="BROKER_URL names a node of a Redis Cluster"):
+        check_broker_server(settings)
+    with pytest.raises(SettingsError, match="BROKER_URL names a node of a Redis Cluster"):
+        create_app(settings)
+
+
+def test_a_single_redis_broker_beside_a_cluster_store_is_taken(redis_cluster, redis_url: str) -> None:
+    from worker.infra.redis_client import check_broker_server
+
+    store_url = f"redis://127.0.0.1:{redis_cluster.ports[0]}/0"
+    settings = Settings(redis_url=redis_url, store_url=store_url, store_cluster=True, broker_url=redis_url)
+    assert all("Cluster" not in problem for problem in check_broker_server(settings))
