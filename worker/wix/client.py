@@ -50,7 +50,13 @@ from worker.retry_policy import CALL_ATTEMPTS, LONGEST_CALL_WAIT, retry_policy
 from worker.settings import Settings, SettingsError
 from worker.wix.call_counts import ERROR, TIMEOUT, count_wix_call, outcome_of
 from worker.wix.rate_limit import RateLimiter
-from worker.wix.token_cache import TOKEN_LIFETIME_SECONDS, AccessToken, TokenCache, TokenLockTimeout
+from worker.wix.token_cache import (
+    TOKEN_LIFETIME_SECONDS,
+    AccessToken,
+    TokenCache,
+    TokenLockTimeout,
+    TokenWaitOutOfTime,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -961,8 +967,17 @@ class WixClient:
             raise
 
     def _token(self, instance_id: str) -> str:
+        """The instance's app token. Bound to a deadline (`within`), the wait for another process's fetch
+        leaves room for the request it is for, and is not begun without that room."""
+        max_wait = None
+        if self._deadline is not None:
+            max_wait = self._deadline - self._clock() - self._longest_request()
+            if max_wait < 0:
+                raise WixOutOfTime("no Wix token: no time left before the caller's deadline to wait for one")
         try:
-            return self._tokens.get(instance_id, lambda: self._fetch_token(instance_id))
+            return self._tokens.get(instance_id, lambda: self._fetch_token(instance_id), max_wait=max_wait)
+        except TokenWaitOutOfTime as exc:
+            raise WixOutOfTime(f"no Wix token in time for the caller's deadline: {exc}") from None
         except TokenLockTimeout as exc:
             raise WixTransientError(f"no Wix token yet: {exc}", retry_after=1.0, maybe_done=False) from None
         except WixTransientError as exc:

@@ -37,6 +37,10 @@ class TokenLockTimeout(TimeoutError):
     """Another process held the token lock for longer than we were willing to wait."""
 
 
+class TokenWaitOutOfTime(TokenLockTimeout):
+    """The caller's `max_wait` ran out before the lock holder's token appeared (the lock still held)."""
+
+
 @dataclass(frozen=True)
 class AccessToken:
     value: str = field(repr=False)
@@ -68,15 +72,20 @@ class TokenCache:
         self._clock = clock
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
 
-    def get(self, instance_id: str, fetch: Callable[[], AccessToken]) -> str:
+    def get(
+        self, instance_id: str, fetch: Callable[[], AccessToken], *, max_wait: float | None = None
+    ) -> str:
         """The instance's token from the cache, or fetched by exactly one process and cached for all.
 
-        Raises `TokenLockTimeout` if no token appeared and the lock stayed taken for `lock_seconds`.
+        Raises `TokenLockTimeout` if no token appeared and the lock stayed taken for `lock_seconds`, or
+        for `max_wait` seconds when that is shorter (a caller bound to a deadline: no wait past it).
         """
         cached = self.cached(instance_id)
         if cached is not None:
             return cached
-        deadline = self._clock() + self._lock_ms / 1000 + self._poll
+        longest = self._lock_ms / 1000 + self._poll
+        cut = max_wait is not None and max_wait < longest  # the caller's deadline comes first
+        deadline = self._clock() + (max_wait if cut and max_wait is not None else longest)
         lock, owner = keys.wix_token_lock(instance_id), uuid.uuid4().hex
         while True:
             if self._redis.set(lock, owner, nx=True, px=self._lock_ms):
@@ -85,6 +94,8 @@ class TokenCache:
                     return self.cached(instance_id) or self._fetch_and_store(instance_id, fetch)
                 finally:
                     self._delete_if_equal(keys=[lock], args=[owner])
+            if cut and self._clock() + self._poll > deadline:
+                raise TokenWaitOutOfTime("another worker is still fetching this instance's Wix token")
             self._sleep(self._poll)
             cached = self.cached(instance_id)
             if cached is not None:

@@ -457,6 +457,38 @@ class TestWithin:
             bounded.get_order(INSTANCE, "o1")
         assert caught.value.status == 503 and len(wix.calls(self.ORDER)) == 1
 
+    def test_the_wait_for_another_workers_token_ends_in_time(self, wix, make_client, fake_store, now) -> None:
+        """Another worker holds the token lock (its fetch hangs): a bounded client waits for the token only
+        while the call it is for could still end by the deadline, then gives up unsent; an unbounded one
+        waits out the lock's 15 s."""
+
+        def sleep(seconds: float) -> None:
+            now[0] += seconds
+
+        cache = TokenCache(fake_store, sleep=sleep, clock=lambda: now[0])
+        timed = make_client(tokens=cache, sleep=sleep, clock=lambda: now[0])
+        fake_store.set(keys.wix_token_lock(INSTANCE), "another-worker", px=600_000)
+        bounded = timed.within(self.LONGEST + 3.0)  # 3 s to wait for a token, then one request's timeouts
+        with pytest.raises(WixOutOfTime) as caught:
+            bounded.get_order(INSTANCE, "o1")
+        assert not caught.value.maybe_done and wix.calls(self.ORDER) == []
+        assert 2.9 <= now[0] <= 3.0  # it gave up when the call could no longer end in time, not later
+        now[0] = 0.0
+        with pytest.raises(WixTransientError) as unbounded:
+            timed.get_order(INSTANCE, "o1")
+        assert not isinstance(unbounded.value, WixOutOfTime) and now[0] >= 15.0
+
+    def test_no_wait_for_a_token_begins_without_room_for_the_call(self, make_client, fake_store, now) -> None:
+        def sleep(seconds: float) -> None:
+            pytest.fail(f"waited {seconds} s for a token with no time left for the call")
+
+        cache = TokenCache(fake_store, sleep=sleep, clock=lambda: now[0])
+        timed = make_client(tokens=cache, clock=lambda: now[0])
+        fake_store.set(keys.wix_token_lock(INSTANCE), "another-worker", px=600_000)
+        bounded = timed.within(self.LONGEST - 1.0)
+        with pytest.raises(WixOutOfTime):
+            bounded.get_order(INSTANCE, "o1")
+
 
 class TestRetryInPlaceOfAnItem:
     def test_the_item_is_done_again_until_it_passes(self) -> None:
