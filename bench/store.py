@@ -77,7 +77,7 @@ def logs_recorded(client: Any, count: int) -> float:
 class _Broker:
     """A broker that holds everything at once: only the store's part of the receiver is timed."""
 
-    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] | None = None) -> None:
         return None
 
 

@@ -31,7 +31,16 @@ from worker.wix.webhook_signing import sign_webhook
 
 @pytest.fixture(scope="module")
 def broker_url() -> Iterator[str]:
+    """A vhost of the module's own, its queues declared as a receiver declares them on start, so that each
+    test finds them whichever runs first (the order is random)."""
+
+    async def declare_the_queues(url: str) -> None:
+        publisher = AmqpPublisher(url, QUEUES)
+        await publisher.connect()
+        await publisher.close()
+
     with rabbitmq_vhost() as url:
+        asyncio.run(declare_the_queues(url))
         yield url
 
 

@@ -62,10 +62,6 @@ def properties(message: AmqpMessage, message_id: str) -> spec.Basic.Properties:
     )
 
 
-def _nothing() -> None:
-    return None
-
-
 class BrokerUnavailable(ConnectionError):
     """RabbitMQ did not take a batch (unreachable, nack, return, a connection lost before the confirms)."""
 
@@ -129,7 +125,7 @@ class AmqpPublisher:
             await self.close()
             raise
 
-    async def publish(self, messages: Iterable[str], written: Callable[[], None] = _nothing) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] | None = None) -> None:
         """Publish Redis-form task messages; returns once RabbitMQ confirmed every one, raises otherwise:
         `BrokerUnavailable` (a ConnectionError, the receiver's 503) for a nack, a return or a broken
         connection, from aiormq's own error. `written` is called once the batch's frames are queued for
@@ -138,7 +134,8 @@ class AmqpPublisher:
         channel = await self._open_or_fail()
         try:
             confirmations = await self._write(channel, [amqp_form(text) for text in messages])
-            written()
+            if written is not None:
+                written()
             await asyncio.gather(*confirmations)
         except BaseException as exc:
             # A nack, a return, a broken channel or a caller that gave up: start on a fresh channel.

@@ -29,7 +29,7 @@ class RedisListPublisher:
         """Readiness: the broker's Redis answers a PING; raises otherwise."""
         await self._client.ping()
 
-    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] | None = None) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for text in messages:
                 pipe.lpush(json.loads(text)["properties"]["delivery_info"]["routing_key"], text)

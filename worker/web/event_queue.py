@@ -120,12 +120,8 @@ def _holds_lead(done: asyncio.Future[str]) -> bool:
     return done.done() and not done.cancelled() and done.exception() is None and done.result() is _LEAD
 
 
-def _nothing() -> None:
-    return None
-
-
 class Publisher(Protocol):
-    async def publish(self, messages: Iterable[str], written: Callable[[], None] = _nothing) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] | None = None) -> None:
         """Put task messages on their queues; return once the broker holds them durably, raise otherwise.
         A publisher that can tell calls `written` as soon as the messages are on their way (the next
         batch may be published behind them) and before it waits for the broker's confirms."""

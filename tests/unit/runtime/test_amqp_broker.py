@@ -90,7 +90,7 @@ class RecordingPublisher:
         self.published: list[str] = []
         self.journaled_first: list[bool] = []
 
-    async def publish(self, messages: Iterable[str], written: Callable[[], None] = lambda: None) -> None:
+    async def publish(self, messages: Iterable[str], written: Callable[[], None] | None = None) -> None:
         for text in messages:
             kwargs = json.loads(amqp_form(text).body)[1]
             key = keys.event_record(kwargs["instance_id"], kwargs["event_id"])
@@ -140,10 +140,11 @@ class TestJournalThenPublish:
                 self.confirm = asyncio.Event()
 
             async def publish(
-                self, messages: Iterable[str], written: Callable[[], None] = lambda: None
+                self, messages: Iterable[str], written: Callable[[], None] | None = None
             ) -> None:
                 self.batches.append(list(messages))
-                written()
+                if written is not None:
+                    written()
                 await self.confirm.wait()
 
         async def deliver() -> tuple[list[object], int]:
