@@ -9,8 +9,9 @@ takes back what it earned (docs/programs.md "Cancellations and refunds").
   marker of the adjustment and a retry after a lost answer first looks for it among the account's
   newest transactions. `points_reversed` is reported once per order.
 - Logs: the order's streak and challenge logs (their uniqueIdentifiers name the order or its checkout,
-  worker/events/rules.py) are voided, so progress is computed without them; an order event recorded
-  after the cancellation (webhooks out of order) is voided as it is processed.
+  worker/events/rules.py) are voided, so progress is computed without them; an order event, or the
+  `checkout_completed` of the order's checkout, recorded after the cancellation (webhooks out of order)
+  is voided as it is processed.
 - Rewards: kept, or with the program's `onCancel: revoke` the unredeemed ones those logs earned become
   `revoked` and a coupon is deleted in Wix (`rewards.revoke_reward`).
 
@@ -66,8 +67,10 @@ def reverse_order(
     its rewards (onCancel: revoke). For another event of an order already reversed: void what it just
     recorded. Answers what was reversed, for the event's journal (None: nothing to do). Safe to repeat."""
     order, contact_id = event.order, event.contactId
-    if order is None or not contact_id or identifier_problem(contact_id) is not None:
+    if not contact_id or identifier_problem(contact_id) is not None:
         return None
+    if order is None:
+        return _void_a_late_checkout(client, follow_ups, event, contact_id, now)
     entities = [e for e in (order.id, order.checkoutId) if e and identifier_problem(e) is None]
     if not entities or entities[0] != order.id:
         return None
@@ -85,19 +88,55 @@ def reverse_order(
         words.append("the order was cancelled or refunded before")
     else:
         return None
+    return "; ".join(
+        words + _void_and_revoke(client, follow_ups, instance_id, contact_id, order.id, order.checkoutId, now)
+    )
+
+
+def _void_a_late_checkout(
+    client: redis.Redis, follow_ups: Dispatcher | None, event: NormalizedEvent, contact_id: str, now: datetime
+) -> str | None:
+    """A `checkout_completed` processed after its order was cancelled or refunded (webhooks out of order;
+    the cancellation marked the checkout's ledger too, the order naming its checkout): what it just
+    recorded is voided, and its rewards revoked with `onCancel: revoke`, as for a late order event."""
+    checkout = event.checkout
+    if event.name != "checkout_completed" or checkout is None or identifier_problem(checkout.id) is not None:
+        return None
+    instance_id = event.instanceId
+    if not order_reversals.is_reversed(client, instance_id, contact_id, checkout.id):
+        return None
+    order_id, _ = order_reversals.reversal_of(client, instance_id, contact_id, checkout.id, checkout.id, "")
+    words = ["the checkout's order was cancelled or refunded before"]
+    return "; ".join(
+        words + _void_and_revoke(client, follow_ups, instance_id, contact_id, order_id, checkout.id, now)
+    )
+
+
+def _void_and_revoke(
+    client: redis.Redis,
+    follow_ups: Dispatcher | None,
+    instance_id: str,
+    contact_id: str,
+    order_id: str,
+    checkout_id: str | None,
+    now: datetime,
+) -> list[str]:
+    """The order's (and its checkout's) logs voided and, with `onCancel: revoke`, the rewards they earned
+    revoked; the words for the event's journal."""
     try:
         program: Program | None = ProgressStore(client).program(instance_id)
     except (NoProgram, ProgramInvalid):
         program = None
-    if program is not None:
-        voided = _void_logs(client, instance_id, contact_id, order.id, order.checkoutId, program)
-        words.append(f"logs voided: {', '.join(voided)}" if voided else "no logs to void")
-        if program.onCancel == "revoke":
-            revoked = revoke_rewards(client, follow_ups, instance_id, contact_id, order.id, now)
-            words.append(f"rewards revoked: {', '.join(revoked)}" if revoked else "no rewards to revoke")
-        else:
-            words.append("rewards kept (onCancel: keep)")
-    return "; ".join(words)
+    if program is None:
+        return []
+    voided = _void_logs(client, instance_id, contact_id, order_id, checkout_id, program)
+    words = [f"logs voided: {', '.join(voided)}" if voided else "no logs to void"]
+    if program.onCancel == "revoke":
+        revoked = revoke_rewards(client, follow_ups, instance_id, contact_id, order_id, now)
+        words.append(f"rewards revoked: {', '.join(revoked)}" if revoked else "no rewards to revoke")
+    else:
+        words.append("rewards kept (onCancel: keep)")
+    return words
 
 
 def _cover_points(

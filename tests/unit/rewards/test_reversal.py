@@ -233,6 +233,44 @@ class TestLogsAndRewards:
         assert "the order was cancelled or refunded before" in record["reason"]  # type: ignore[index]
         assert f"wix:order:{ORDER}:order_paid:streak:weekly" in record["reason"]  # type: ignore[index]
 
+    def test_a_checkout_completed_after_the_cancel_is_voided_as_it_is_recorded(self, store) -> None:
+        """Out of order, a checkout rule's log: the cancellation names the order's checkout, so the
+        checkout's late webhook records its log and the reward it reached, then voids and revokes both."""
+        document_ = document("revoke")
+        document_["rules"] = [
+            {"on": "checkout_completed", "streak": "weekly", "activityId": "order_paid", "value": "count"}
+        ]
+        store.save_program(INSTANCE, document_)
+        follow_ups = RecordedDispatcher()
+        process(store.client, CANCELED, canceled(), follow_ups)
+        late = wix_samples.checkout_completed(str(uuid.uuid4()))
+        late["entityId"] = late["actionEvent"]["body"]["checkout"]["id"] = CHECKOUT
+        late["eventTime"] = "2026-11-20T11:59:00Z"
+        process(store.client, "wix.ecom.v1.checkout_completed", late, follow_ups)
+        assert state(store.client, "streak", "weekly")["logs"] == []
+        [reward] = reward_logs(store)
+        assert reward["status"] == "revoked"
+        assert [t["reward_log_id"] for t in sent(follow_ups, "rewards.revoke_reward")] == [reward["id"]]
+        record = EventJournal(store.client, 3600).get(INSTANCE, late["id"])
+        assert "the checkout's order was cancelled or refunded before" in record["reason"]  # type: ignore[index]
+        assert f"wix:checkout:{CHECKOUT}:" in record["reason"]  # type: ignore[index]
+
+    def test_another_checkout_of_the_same_member_is_not_voided(self, store) -> None:
+        document_ = document("revoke")
+        document_["rules"] = [
+            {"on": "checkout_completed", "streak": "weekly", "activityId": "order_paid", "value": "count"}
+        ]
+        store.save_program(INSTANCE, document_)
+        follow_ups = RecordedDispatcher()
+        process(store.client, CANCELED, canceled(), follow_ups)
+        other = wix_samples.checkout_completed(str(uuid.uuid4()))
+        other["eventTime"] = "2026-11-20T11:59:00Z"
+        process(store.client, "wix.ecom.v1.checkout_completed", other, follow_ups)
+        [log] = state(store.client, "streak", "weekly")["logs"]
+        assert log["uniqueIdentifier"].startswith(f"wix:checkout:{other['entityId']}:")
+        [reward] = reward_logs(store)
+        assert reward["status"] != "revoked"
+
     def test_the_next_order_counts_without_the_voided_one(self, store) -> None:
         """Progress is recomputed: a later $10 order makes the challenge $10, not $20."""
         store.save_program(INSTANCE, document())
