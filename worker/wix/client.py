@@ -1057,7 +1057,12 @@ class WixClient:
             wait = self._limiter.try_acquire(instance_id)
             if wait <= 0:
                 return
-            if slept + wait > self._max_rate_limit_wait or not self.can_call_after(wait):
+            if not self.can_call_after(wait):  # the slot frees too late for the caller: not a spent budget
+                raise WixOutOfTime(
+                    f"not sent: a Wix rate-limit slot frees in {wait:.1f}s, past the caller's deadline",
+                    retry_after=wait,
+                )
+            if slept + wait > self._max_rate_limit_wait:
                 logger.warning(
                     "Wix rate limit spent for this instance", extra={"instance_id": instance_id, "wait": wait}
                 )

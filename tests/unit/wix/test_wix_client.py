@@ -478,6 +478,19 @@ class TestWithin:
             timed.get_order(INSTANCE, "o1")
         assert not isinstance(unbounded.value, WixOutOfTime) and now[0] >= 15.0
 
+    def test_a_rate_limit_slot_too_late_for_the_deadline_is_out_of_time(
+        self, wix, make_client, fake_store, now, caplog
+    ) -> None:
+        """A slot that frees after the call could end in time is not waited for: out of time, unsent, and not
+        logged as a spent budget (which is what an operator looks for when Wix is throttled)."""
+        limiter = RateLimiter(fake_store, limit=2, window_seconds=30.0)
+        timed = make_client(limiter=limiter, clock=lambda: now[0], max_rate_limit_wait=30)
+        timed.get_contact(INSTANCE, "c1")  # the token request and the call: both slots of the window
+        with caplog.at_level(logging.WARNING), pytest.raises(WixOutOfTime) as caught:
+            timed.within(self.LONGEST + 1.0).get_order(INSTANCE, "o1")
+        assert 1.0 < (caught.value.retry_after or 0) <= 30.0 and wix.calls(self.ORDER) == []
+        assert "rate limit spent" not in caplog.text
+
     def test_no_wait_for_a_token_begins_without_room_for_the_call(self, make_client, fake_store, now) -> None:
         def sleep(seconds: float) -> None:
             pytest.fail(f"waited {seconds} s for a token with no time left for the call")
