@@ -103,6 +103,12 @@ def _void_a_late_checkout(
     if event.name != "checkout_completed" or checkout is None or identifier_problem(checkout.id) is not None:
         return None
     instance_id = event.instanceId
+    try:  # the event's program, read once per event (no round trip here)
+        program = ProgressStore(client).program(instance_id)
+    except (NoProgram, ProgramInvalid):
+        return None
+    if not any(rule.on == "checkout_completed" for rule in program.rules):
+        return None  # it recorded no log; its points, if any, are covered as they land (the ledger)
     if not order_reversals.is_reversed(client, instance_id, contact_id, checkout.id):
         return None
     order_id, _ = order_reversals.reversal_of(client, instance_id, contact_id, checkout.id, checkout.id, "")
