@@ -512,14 +512,17 @@ def print_table(results: dict[str, dict[str, PhaseResult]]) -> None:
         verdict = "ambition met" if throughput >= THROUGHPUT_AMBITION else "goal met"
         if throughput < THROUGHPUT_GOAL:
             verdict = "BELOW GOAL"
+        # Issue 17's p99 ratio goal is for the two flat-out loads (phases 1 and 2); the steady rate's goal
+        # is its p99 in milliseconds, printed below, so its ratio is shown without a verdict.
         p99s = ", ".join(
-            f"{phase.removeprefix('p99 ')} {value:.2f}x{'' if value <= P99_RATIO_GOAL else ' (over)'}"
+            f"{phase.removeprefix('p99 ')} {value:.2f}x"
+            + ("" if phase == "p99 phase 3" else " (met)" if value <= P99_RATIO_GOAL else " (over)")
             for phase, value in ratios.items()
             if phase != "throughput"
         )
         print(
             f"{name}/bare: throughput {throughput:.2f} (goal >= {THROUGHPUT_GOAL}, ambition "
-            f"{THROUGHPUT_AMBITION}: {verdict}); p99 {p99s} (goal <= {P99_RATIO_GOAL}x)"
+            f"{THROUGHPUT_AMBITION}: {verdict}); p99 {p99s} (goal <= {P99_RATIO_GOAL}x at phases 1 and 2)"
         )
     p99 = results["receiver"]["phase 3"].wrk.p99_ms
     print(
