@@ -43,7 +43,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from tests.asgi_scope import http_scope  # noqa: E402
 from tests.wix_samples import payment_status_updated  # noqa: E402
-from worker.web.event_queue import EventQueue, prepare  # noqa: E402
+from worker import keys  # noqa: E402
+from worker.web.event_queue import QUEUE, EventQueue, prepare  # noqa: E402
 from worker.wix.envelope import parse_envelope  # noqa: E402
 from worker.wix.tokens import TokenVerifier  # noqa: E402
 from worker.wix.webhook_signing import new_private_key, public_pem, sign_webhook  # noqa: E402
@@ -319,6 +320,31 @@ async def _measure(
     # The Lua call: an enqueue without its message building (measured above).
     lua_one = await best_fresh(lambda: enqueue_all(1)) - prepare_us
     lua_group = await best_fresh(lambda: enqueue_all(GROUP)) - prepare_us
+    # Its parts, for reference: the same EVALSHA sent bare (no group commit around it), and an LPUSH of
+    # the same message (what the bare endpoint's Redis call costs the client); one call at a time.
+    prepared = [prepare(e) for e in envelopes]
+    await client.execute_command("SCRIPT", "LOAD", queue._source)
+
+    async def evalsha_each() -> None:
+        for record_key, instance_key, message, record in prepared:
+            await client.execute_command(
+                "EVALSHA",
+                queue._sha,
+                4,
+                record_key,
+                instance_key,
+                keys.QUEUED_EVENTS,
+                QUEUE,
+                message,
+                record,
+            )
+
+    async def lpush_each() -> None:
+        for _, _, message, _ in prepared:
+            await client.lpush(QUEUE, message)
+
+    evalsha_one = await best_fresh(evalsha_each)
+    lpush_one = await best_fresh(lpush_each)
     await client.aclose()
 
     from worker.web.app import create_app  # reads the environment set above
@@ -358,6 +384,8 @@ async def _measure(
         *parts,
         Stage("the rest (ASGI, body, response, metrics, logging context)", whole_one - named, True),
         Stage("whole request, one at a time", whole_one, False),
+        Stage("for reference: the enqueue's EVALSHA sent bare, one a call", evalsha_one, False),
+        Stage("for reference: an LPUSH of the message, one a call", lpush_one, False),
         Stage(f"Lua enqueue, per event when {GROUP} share a call", lua_group, False),
         Stage(f"whole request, {GROUP} at a time", whole_group, False),
         Stage("bare endpoint (read body, LPUSH), one at a time", bare_one, False),
