@@ -176,7 +176,7 @@ class TestChaosOnRabbitMQ:
         worker SIGKILLed, the store's Redis restarted, Wix failing 30% of calls; exactly once, everywhere."""
         options = Options(
             webhooks=300, kill_pool_every=2, kill_worker_every=10, worker_kills=1, redis_restarts=1,
-            fault_rate=0.3, visibility_timeout=20, concurrency=4, settle_timeout=120, work_dir=tmp_path,
+            fault_rate=0.3, visibility_timeout=20, concurrency=4, settle_timeout=240, work_dir=tmp_path,
             quiet=True,
         )  # fmt: skip
         with rabbitmq_vhost() as url:
