@@ -15,6 +15,7 @@ import httpx
 from tests.integration.conftest import service_stack, wait_for
 from tests.integration.shop import INSTANCE, collection, signing_key
 from tests.integration.test_fault_storm import faults_seen, storm, storm_env
+from worker import keys
 from worker.dev.programs import challenge, coupon, milestone, points_rule, program, rule
 from worker.rewards.fulfilment import coupon_code
 from worker.store.progress import ProgressStore
@@ -106,6 +107,9 @@ def test_a_cancelled_order_takes_back_what_it_earned_once_whatever_the_order(
         deliver(base, cancel)  # Wix delivers again
         deliver(base, webhook(calm_wix, CANCELED, kept))  # and another webhook about it
         wait_for(lambda: ledger(calm_wix, kept.contact_id)[0] == 0, 60, "the points taken back")
+        # Every one of those webhooks settled before the programme changes: a repeat still in flight would
+        # otherwise be processed under `onCancel: revoke` and revoke the kept reward.
+        wait_for(lambda: real_redis.zcard(keys.QUEUED_EVENTS) == 0, 60, "the kept order's webhooks settled")
 
         # onCancel: revoke, out of order: the cancellation (twice) before the paid webhook (twice).
         store.save_program(INSTANCE, document("revoke"))
