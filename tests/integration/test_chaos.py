@@ -4,9 +4,11 @@ redelivered, shuffled; pool children SIGKILLed every 2 s, the whole worker once,
 
 from __future__ import annotations
 
+from tests.integration.conftest import CHAOS_CLIENT_SOCKETS
 from worker.dev.chaos import Options, run
 
 
+@CHAOS_CLIENT_SOCKETS
 def test_600_webhooks_under_chaos_are_processed_exactly_once(tmp_path) -> None:
     """Every event settled once, each order counted once, challenge totals equal to the distinct orders,
     each reward issued once in Wix (coupon or points), no points earned twice, nothing stuck."""

@@ -18,7 +18,15 @@ from kombu import Connection, Queue
 
 from tests import wix_samples
 from tests.conftest import INSTANCE_ID
-from tests.integration.conftest import ADMIN, Process, service_env, service_stack, start_web, wait_for
+from tests.integration.conftest import (
+    ADMIN,
+    CHAOS_CLIENT_SOCKETS,
+    Process,
+    service_env,
+    service_stack,
+    start_web,
+    wait_for,
+)
 from tests.integration.rabbitmq import kill_a_receiver_awaiting_its_confirm, rabbitmq_vhost
 from worker import keys
 from worker.dev.chaos import Options, run
@@ -171,6 +179,7 @@ class TestTaskMessageOnRabbitMQ:
 
 
 class TestChaosOnRabbitMQ:
+    @CHAOS_CLIENT_SOCKETS
     def test_300_webhooks_under_chaos_are_processed_exactly_once(self, tmp_path) -> None:
         """`make chaos`, reduced, with RabbitMQ as the broker (a vhost of its own): pool children and the
         worker SIGKILLed, the store's Redis restarted, Wix failing 30% of calls; exactly once, everywhere."""

@@ -18,6 +18,7 @@ from kombu import Connection
 from tests.integration import shop
 from tests.integration.conftest import (
     ADMIN,
+    CHAOS_CLIENT_SOCKETS,
     FakeWixProcess,
     Process,
     launch_web,
@@ -225,6 +226,7 @@ class TestStartUp:
 
 
 class TestChaosOnTheCluster:
+    @CHAOS_CLIENT_SOCKETS
     def test_webhooks_under_chaos_are_processed_exactly_once(self, tmp_path) -> None:
         """`make chaos`, reduced, with the store on a three-node Redis Cluster of the run's own and the broker
         on its single Redis: pool children and the worker SIGKILLed, the broker's Redis restarted, Wix
