@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,38 +64,40 @@ class TestABrokerOfItsOwn:
             pass  # the lifespan ran: start-up, then shut-down
         return [r.getMessage() for r in caplog.records if r.name == "worker.web.app"]
 
-    def test_a_broker_without_aof_is_named_at_start(
-        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
-    ) -> None:
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> Iterator[str]:
+        """A durable store (AOF on): what is named at start is the broker only."""
         store = EmbeddedRedis(tmp_path / "store", persistent=True)
-        broker = EmbeddedRedis(tmp_path / "broker", persistent=False)
+        yield store.start()
+        store.stop()
+
+    @staticmethod
+    @contextmanager
+    def _broker(path: Path, *, persistent: bool) -> Iterator[str]:
+        broker = EmbeddedRedis(path, persistent=persistent)
         try:
-            warnings = self._start_warnings(caplog, store.start(), broker.start())
+            yield broker.start()
         finally:
             broker.stop()
-            store.stop()
+
+    def test_a_broker_without_aof_is_named_at_start(
+        self, caplog: pytest.LogCaptureFixture, tmp_path: Path, store_url: str
+    ) -> None:
+        with self._broker(tmp_path / "broker", persistent=False) as broker_url:
+            warnings = self._start_warnings(caplog, store_url, broker_url)
         [problem] = [w for w in warnings if "AOF" in w]  # the store is durable: only the broker is named
         assert problem.startswith("the broker's Redis (BROKER_URL) runs without AOF")
         assert "appendonly yes" in problem
 
     def test_a_durable_broker_and_store_give_no_warning(
-        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+        self, caplog: pytest.LogCaptureFixture, tmp_path: Path, store_url: str
     ) -> None:
-        store = EmbeddedRedis(tmp_path / "store", persistent=True)
-        broker = EmbeddedRedis(tmp_path / "broker", persistent=True)
-        try:
-            warnings = self._start_warnings(caplog, store.start(), broker.start())
-        finally:
-            broker.stop()
-            store.stop()
+        with self._broker(tmp_path / "broker", persistent=True) as broker_url:
+            warnings = self._start_warnings(caplog, store_url, broker_url)
         assert not [w for w in warnings if "Redis" in w]
 
     def test_a_broker_that_does_not_answer_is_named(
-        self, caplog: pytest.LogCaptureFixture, tmp_path: Path
+        self, caplog: pytest.LogCaptureFixture, store_url: str
     ) -> None:
-        store = EmbeddedRedis(tmp_path / "store", persistent=True)
-        try:
-            warnings = self._start_warnings(caplog, store.start(), f"redis://127.0.0.1:{free_port()}/0")
-        finally:
-            store.stop()
+        warnings = self._start_warnings(caplog, store_url, f"redis://127.0.0.1:{free_port()}/0")
         assert any(w.startswith("the broker's Redis (BROKER_URL) does not answer at start") for w in warnings)

@@ -120,6 +120,18 @@ def earn_of_order() -> PointsEarn:
     return PointsEarn(CONTACT, 10, f"wrw:order_paid:{ORDER}:0", "10 points for 10.00 USD")
 
 
+def cancelled_under_a_checkout_rule(store: ProgressStore) -> RecordedDispatcher:
+    """A programme whose streak counts checkouts (onCancel: revoke), and the order cancelled first."""
+    document_ = document("revoke")
+    document_["rules"] = [
+        {"on": "checkout_completed", "streak": "weekly", "activityId": "order_paid", "value": "count"}
+    ]
+    store.save_program(INSTANCE, document_)
+    follow_ups = RecordedDispatcher()
+    process(store.client, CANCELED, canceled(), follow_ups)
+    return follow_ups
+
+
 class TestRefundEvent:
     def test_a_full_refund_is_order_refunded(self) -> None:
         """Wix says a full refund with the order's payment status FULLY_REFUNDED (`@wix/ecom`)."""
@@ -236,13 +248,7 @@ class TestLogsAndRewards:
     def test_a_checkout_completed_after_the_cancel_is_voided_as_it_is_recorded(self, store) -> None:
         """Out of order, a checkout rule's log: the cancellation names the order's checkout, so the
         checkout's late webhook records its log and the reward it reached, then voids and revokes both."""
-        document_ = document("revoke")
-        document_["rules"] = [
-            {"on": "checkout_completed", "streak": "weekly", "activityId": "order_paid", "value": "count"}
-        ]
-        store.save_program(INSTANCE, document_)
-        follow_ups = RecordedDispatcher()
-        process(store.client, CANCELED, canceled(), follow_ups)
+        follow_ups = cancelled_under_a_checkout_rule(store)
         late = wix_samples.checkout_completed(str(uuid.uuid4()))
         late["entityId"] = late["actionEvent"]["body"]["checkout"]["id"] = CHECKOUT
         late["eventTime"] = "2026-11-20T11:59:00Z"
@@ -256,13 +262,7 @@ class TestLogsAndRewards:
         assert f"wix:checkout:{CHECKOUT}:" in record["reason"]  # type: ignore[index]
 
     def test_another_checkout_of_the_same_member_is_not_voided(self, store) -> None:
-        document_ = document("revoke")
-        document_["rules"] = [
-            {"on": "checkout_completed", "streak": "weekly", "activityId": "order_paid", "value": "count"}
-        ]
-        store.save_program(INSTANCE, document_)
-        follow_ups = RecordedDispatcher()
-        process(store.client, CANCELED, canceled(), follow_ups)
+        follow_ups = cancelled_under_a_checkout_rule(store)
         other = wix_samples.checkout_completed(str(uuid.uuid4()))
         other["eventTime"] = "2026-11-20T11:59:00Z"
         process(store.client, "wix.ecom.v1.checkout_completed", other, follow_ups)
