@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.commands import api_keys as api_keys_commands
 from worker.commands import console as console_commands
@@ -19,6 +20,9 @@ from worker.commands import site_settings as site_settings_commands
 from worker.commands import store as store_commands
 from worker.commands import wix_app
 from worker.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def _print_json(value: Any) -> None:
@@ -65,25 +69,46 @@ def cmd_run(args: argparse.Namespace) -> int:
             embedded.stop()
 
 
-def cmd_web(_: argparse.Namespace) -> int:
-    """The web process under uvicorn. uvicorn's access log (a line per request, which on the webhook path
-    costs time and floods the logs) is on only at `LOG_LEVEL=DEBUG`; its lines drop query strings
-    (worker/infra/log_config.py)."""
-    import uvicorn
-
+def web_app() -> FastAPI:
+    """The web app with this service's logging: what each of uvicorn's processes serves (its factory)."""
     from worker.infra.log_config import configure_logging
     from worker.web.app import create_app
 
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.is_production)
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host="0.0.0.0",
-        port=int(os.environ.get("PORT", settings.port)),
-        log_config=None,
-        access_log=settings.log_level.upper() == "DEBUG",
-    )
+    return create_app(settings)
+
+
+def cmd_web(_: argparse.Namespace) -> int:
+    """The web process under uvicorn; with `WEB_PROCESSES` > 1, that many on one port, their /metrics
+    summed (worker/runtime/metrics.py). uvicorn's access log (a line per request, which on the webhook
+    path costs time and floods the logs) is on only at `LOG_LEVEL=DEBUG`; its lines drop query strings
+    (worker/infra/log_config.py)."""
+    import uvicorn
+
+    from worker.runtime.metrics import MULTIPROCESS_DIR, fresh_multiprocess_dir
+
+    settings = get_settings()
+    port = int(os.environ.get("PORT", settings.port))
+    access_log = settings.log_level.upper() == "DEBUG"
+    if settings.web_processes == 1 and not os.environ.get(MULTIPROCESS_DIR):
+        uvicorn.run(web_app(), host="0.0.0.0", port=port, log_config=None, access_log=access_log)
+        return 0
+    directory, made_here = fresh_multiprocess_dir()
+    os.environ[MULTIPROCESS_DIR] = str(directory)  # uvicorn's processes inherit it
+    try:
+        uvicorn.run(
+            "worker.cli:web_app",
+            factory=True,
+            workers=settings.web_processes,
+            host="0.0.0.0",
+            port=port,
+            log_config=None,
+            access_log=access_log,
+        )
+    finally:
+        if made_here:
+            shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     widget_token_secret: SecretStr | None = None
     port: int = 8000
+    # `python -m worker web`'s uvicorn processes on `PORT` (uvicorn's --workers); /metrics then sums them.
+    web_processes: int = Field(default=1, ge=1, le=64)
     flower_port: int = 5555
     # Flower's /metrics and /healthcheck answer without credentials: it listens on this machine only
     # unless told otherwise (README "Who listens where").

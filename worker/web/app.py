@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 import redis
 import redis.asyncio
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
 from worker.dispatch import Dispatcher
 from worker.infra import heap
@@ -24,7 +23,7 @@ from worker.infra.redis_client import (
 from worker.infra.redis_health import describe_durability_problems
 from worker.runtime.dispatcher import CeleryDispatcher
 from worker.runtime.event_publishers import event_publisher
-from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector
+from worker.runtime.metrics import ReceiverMetrics, TaskOutcomeCollector, metric_registries
 from worker.runtime.queue_metrics import QueueCollector, broker_queues
 from worker.settings import Settings, get_settings
 from worker.web import activities, admin, admin_members, ops, receiver, records, widget, wix_actions
@@ -101,7 +100,7 @@ def create_app(
         description="Gamification and loyalty for Wix stores, driven by Wix webhooks.",
         lifespan=lifespan,
     )
-    registry = CollectorRegistry()
+    own_metrics, registry = metric_registries()  # one, unless several processes answer /metrics
     registry.register(TaskOutcomeCollector(store))
     registry.register(QueueCollector(store, broker=broker_queues(settings)))
     app.state.settings = settings
@@ -113,7 +112,7 @@ def create_app(
     app.state.receiver = receiver.ReceiverState(
         verifier=verifier,
         queue=EventQueue(async_redis, settings.event_journal_ttl_seconds, publisher=publisher),
-        metrics=ReceiverMetrics(registry),
+        metrics=ReceiverMetrics(own_metrics),
         max_bytes=settings.webhook_max_bytes,
     )
     install_error_handlers(app)
