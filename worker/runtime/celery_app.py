@@ -18,7 +18,7 @@ from celery import Celery, Task, signals
 
 from worker.infra import log_config
 from worker.infra.error_reporting import init_sentry
-from worker.infra.redis_client import require_redis_url
+from worker.infra.redis_client import check_broker_server, require_redis_url
 from worker.retry_policy import retry_policy
 from worker.runtime import sent_at  # noqa: F401  # stamps every published message
 from worker.runtime.metrics import count_task_outcome
@@ -105,6 +105,20 @@ app = Celery(
 # CELERY_CONFIG_MODULE names another module (one that imports celeryconfig and overrides a little).
 app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))
 init_sentry(_settings)
+
+
+@signals.celeryd_init.connect
+def _check_the_broker(**_: Any) -> None:
+    """What the web process checks at start (worker.infra.redis_client.check_broker_server), checked as a
+    worker starts too: a Redis Cluster node as the broker stops it with one line (kombu would fail on
+    every push to another node's slots), a Redis broker of its own without AOF or with eviction is named."""
+    try:
+        problems = check_broker_server(_settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for problem in problems:
+        logger.warning(problem)
 
 
 @signals.setup_logging.connect

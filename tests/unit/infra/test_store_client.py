@@ -3,6 +3,11 @@ a MULTI (a step across slots is refused), or one Redis's client without it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import redis
 from redis.cluster import RedisCluster
@@ -10,6 +15,8 @@ from redis.exceptions import CrossSlotTransactionError
 
 from worker.infra.redis_client import store_client
 from worker.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_without_store_cluster_the_store_is_one_redis(redis_url: str) -> None:
@@ -69,3 +76,27 @@ def test_a_single_redis_broker_beside_a_cluster_store_is_taken(redis_cluster, re
     store_url = f"redis://127.0.0.1:{redis_cluster.ports[0]}/0"
     settings = Settings(redis_url=redis_url, store_url=store_url, store_cluster=True, broker_url=redis_url)
     assert all("Cluster" not in problem for problem in check_broker_server(settings))
+
+
+def test_a_worker_refuses_a_broker_on_a_cluster_node_with_one_line(redis_cluster, redis_url: str) -> None:
+    """The Celery worker checks the broker as it starts, as the web process does: one line, and it exits."""
+    store_url = f"redis://127.0.0.1:{redis_cluster.ports[0]}/0"
+    broker_url = f"redis://127.0.0.1:{redis_cluster.ports[1]}/0"
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "STORE_URL": store_url,
+        "STORE_CLUSTER": "true",
+        "BROKER_URL": broker_url,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker", "worker", "--loglevel=WARNING", "--concurrency=1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: BROKER_URL names a node of a Redis Cluster")
