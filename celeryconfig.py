@@ -59,7 +59,7 @@ if is_sentinel_url(broker_url):
     kombu_transports.TRANSPORT_ALIASES["sentinel"] = broker_transport
     broker_transport_options |= {
         "master_name": _broker_sentinel.master,
-        "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},
+        "sentinel_kwargs": _broker_sentinel.sentinel_kwargs(5.0),
     }
 result_backend_transport_options = {"visibility_timeout": _policy.visibility_timeout}
 visibility_timeout = _policy.visibility_timeout  # read by some kombu versions from the top level
@@ -113,7 +113,7 @@ if is_sentinel_url(_settings.store_address):
         "sentinels": list(_store_sentinel.sentinels),
         "service_name": _store_sentinel.master,
         "socket_timeout": 5.0,
-        "sentinel_kwargs": {"socket_connect_timeout": 5.0, "socket_timeout": 5.0},
+        "sentinel_kwargs": _store_sentinel.sentinel_kwargs(5.0),
         **_store_sentinel.redis_options(),
     }
 

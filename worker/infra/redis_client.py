@@ -234,7 +234,7 @@ def sentinel_sync_client(url: str, *, timeout: float = 5.0, retries: bool = True
     options = {} if retries else {"retry": Retry(NoBackoff(), 0)}
     sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         list(address.sentinels),
-        sentinel_kwargs={"socket_connect_timeout": timeout, "socket_timeout": timeout},
+        sentinel_kwargs=address.sentinel_kwargs(timeout),
     )
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         address.master,
@@ -279,7 +279,7 @@ def sentinel_async_client(url: str) -> redis.asyncio.Redis:
     address = parse_sentinel_url(url)
     sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         list(address.sentinels),
-        sentinel_kwargs={"socket_connect_timeout": FAST_TIMEOUT, "socket_timeout": FAST_TIMEOUT},
+        sentinel_kwargs=address.sentinel_kwargs(FAST_TIMEOUT),
     )
     client: redis.asyncio.Redis = sentinel.master_for(
         address.master,

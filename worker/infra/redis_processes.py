@@ -36,10 +36,19 @@ def spawn_server(arguments: Sequence[str]) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_until(port: int, deadline: float, what: str, ready: Callable[[redis.Redis], bool]) -> None:
+def wait_until(
+    port: int,
+    deadline: float,
+    what: str,
+    ready: Callable[[redis.Redis], bool],
+    *,
+    password: str | None = None,
+) -> None:
     """Poll the server at `port` until `ready(client)` (a Redis error counts as not yet); RuntimeError
     naming `what` at `deadline` (time.monotonic())."""
-    client = redis.Redis(port=port, socket_connect_timeout=0.2, socket_timeout=0.5, decode_responses=True)
+    client = redis.Redis(
+        port=port, socket_connect_timeout=0.2, socket_timeout=0.5, password=password, decode_responses=True
+    )
     try:
         while True:
             try:

@@ -5,6 +5,10 @@ the master's name, the database and the Redis password on the first sentinel:
 
     sentinel://:password@h1:26379/0?master_name=mymaster;sentinel://h2:26379;sentinel://h3:26379
 
+Sentinels that ask for a password of their own (`requirepass` in sentinel.conf) get it from
+`sentinel_password=` beside the master's name (percent-encoded, e.g. `%3B` for `;`); it is sent to the
+sentinels only, never to the master, and kombu's URL does not carry it (a transport option does).
+
 One string carries everything, so any client factory given the URL alone can resolve the master, and the
 receiver can tell that BROKER_URL and STORE_URL are the same Redis by comparing them. kombu itself wants
 the master's name as a transport option: `kombu_url` is the URL without it (celeryconfig.py).
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 import redis.asyncio.sentinel
 import redis.sentinel
+from redis.credentials import UsernamePasswordCredentialProvider
 
 from worker.settings import SettingsError
 
@@ -41,8 +46,20 @@ class SentinelAddress:
     master: str
     db: int
     username: str | None
-    password: str | None
-    kombu_url: str  # the URL as kombu reads it: no `?master_name=`; every sentinel with the database
+    password: str | None = field(repr=False)
+    kombu_url: str = field(repr=False)  # as kombu reads it: no query; every sentinel with the database
+    sentinel_password: str | None = field(default=None, repr=False)  # the sentinels' own (requirepass)
+
+    def sentinel_kwargs(self, timeout: float) -> dict[str, Any]:
+        """How a client talks to the sentinels themselves: its timeouts, and their password if they ask."""
+        options: dict[str, Any] = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+        if self.sentinel_password:
+            # Not as `password`: redis-py's MasterNotFoundError quotes each sentinel client's connection
+            # arguments, which would put the password in a log line or a Sentry event.
+            options["credential_provider"] = UsernamePasswordCredentialProvider(
+                password=self.sentinel_password
+            )
+        return options
 
     def redis_options(self) -> dict[str, Any]:
         """The master's database and credentials, as redis-py's connection arguments."""
@@ -87,9 +104,13 @@ def parse_sentinel_url(url: str, setting: str = "STORE_URL") -> SentinelAddress:
             f"{setting}: name the master Sentinel watches with ?master_name=NAME on the first sentinel "
             "(letters, digits, `_.-`), e.g. sentinel://h1:26379/0?master_name=mymaster;sentinel://h2:26379"
         )
-    unknown = set(parse_qs(first.query)) - {"master_name"}
+    query = parse_qs(first.query, keep_blank_values=True)
+    unknown = set(query) - {"master_name", "sentinel_password"}
     if unknown:
         raise SettingsError(f"{setting}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    sentinel_passwords = query.get("sentinel_password", [])
+    if sentinel_passwords and (len(sentinel_passwords) != 1 or not sentinel_passwords[0]):
+        raise SettingsError(f"{setting}: sentinel_password= is given once, not empty")
     path = first.path.strip("/")
     if not (path == "" or path.isdigit()):
         raise SettingsError(f"{setting}: the database after the first sentinel is a number (/0)")
@@ -105,6 +126,7 @@ def parse_sentinel_url(url: str, setting: str = "STORE_URL") -> SentinelAddress:
         username=unquote(first.username) if first.username else None,
         password=unquote(first.password) if first.password else None,
         kombu_url=kombu_url,
+        sentinel_password=sentinel_passwords[0] if sentinel_passwords else None,
     )
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import redis
 
@@ -29,10 +30,18 @@ class RedisSentinelSet:
     """A master and its replicas, three sentinels with a quorum of two. With `min_replicas_to_write`, a
     master refuses writes while it has fewer replicas (README "Redis Sentinel")."""
 
-    def __init__(self, data_dir: Path, *, replicas: int = 1, min_replicas_to_write: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        replicas: int = 1,
+        min_replicas_to_write: int = 0,
+        sentinel_password: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.replicas = replicas
         self.min_replicas_to_write = min_replicas_to_write
+        self.sentinel_password = sentinel_password  # the sentinels' own `requirepass` (and each other's)
         self.data_ports = [free_port() for _ in range(1 + replicas)]  # the first master, then replicas
         self.sentinel_ports = [free_port(), free_port(), free_port()]
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
@@ -41,7 +50,14 @@ class RedisSentinelSet:
         """The store and broker URL (worker/infra/redis_sentinel.py's form) naming every sentinel."""
         first, *others = self.sentinel_ports
         rest = "".join(f";sentinel://127.0.0.1:{port}" for port in others)
-        return f"sentinel://127.0.0.1:{first}/{db}?master_name={MASTER_NAME}{rest}"
+        locked = f"&sentinel_password={quote(self.sentinel_password)}" if self.sentinel_password else ""
+        return f"sentinel://127.0.0.1:{first}/{db}?master_name={MASTER_NAME}{locked}{rest}"
+
+    def sentinel_client(self, port: int, timeout: float = 1.0) -> redis.Redis:
+        """A client of the sentinel at `port` (with its password, if it asks for one)."""
+        return redis.Redis(
+            port=port, socket_timeout=timeout, password=self.sentinel_password, decode_responses=True
+        )
 
     def _spawn(self, port: int, arguments: list[str]) -> None:
         server = binary("redis-server")
@@ -72,6 +88,12 @@ class RedisSentinelSet:
             f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {MASTER_NAME} 10000\n"
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+            + (
+                f"requirepass {_quoted(self.sentinel_password)}\n"
+                f"sentinel sentinel-pass {_quoted(self.sentinel_password)}\n"
+                if self.sentinel_password
+                else ""
+            )
         )
         self._spawn(port, [str(config), "--sentinel"])
 
@@ -88,7 +110,9 @@ class RedisSentinelSet:
             for replica in replicas:
                 self._wait(replica, deadline, "the replica in sync", _replica_in_sync)
             for port in self.sentinel_ports:
-                self._wait(port, deadline, "a sentinel to see the set", _sees_the_set(self.replicas))
+                self._wait(
+                    port, deadline, "a sentinel to see the set", _sees_the_set(self.replicas), sentinel=True
+                )
         except BaseException:
             self.stop()
             raise
@@ -97,7 +121,7 @@ class RedisSentinelSet:
     def master_port(self) -> int:
         """The master's port as the first sentinel that answers sees it."""
         for port in self.sentinel_ports:
-            client = redis.Redis(port=port, socket_timeout=1.0, decode_responses=True)
+            client = self.sentinel_client(port)
             try:
                 address = _sentinel(client, "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
                 if address:
@@ -110,7 +134,7 @@ class RedisSentinelSet:
 
     def failover(self) -> None:
         """`SENTINEL FAILOVER`: the replica promoted, the master demoted, with no server down."""
-        client = redis.Redis(port=self.sentinel_ports[0], socket_timeout=2.0)
+        client = self.sentinel_client(self.sentinel_ports[0], timeout=2.0)
         try:
             client.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)  # type: ignore[no-untyped-call]
         finally:
@@ -130,7 +154,9 @@ class RedisSentinelSet:
         """Wait until every sentinel names `port` as the master and that server answers as one."""
         deadline = time.monotonic() + timeout
         for sentinel in self.sentinel_ports:
-            self._wait(sentinel, deadline, f"sentinels to name {port} the master", _names(port))
+            self._wait(
+                sentinel, deadline, f"sentinels to name {port} the master", _names(port), sentinel=True
+            )
         self._wait(port, deadline, f"{port} to be the master", _is_master)
 
     def wait_for_replica(self, port: int, timeout: float = 30.0) -> None:
@@ -138,8 +164,17 @@ class RedisSentinelSet:
         demotes a live old master some ten seconds after naming the new one)."""
         self._wait(port, time.monotonic() + timeout, f"{port} to be a replica in sync", _replica_in_sync)
 
-    def _wait(self, port: int, deadline: float, what: str, ready: Callable[[redis.Redis], bool]) -> None:
-        wait_until(port, deadline, f"{what} ({port}); see {self.data_dir}", ready)
+    def _wait(
+        self,
+        port: int,
+        deadline: float,
+        what: str,
+        ready: Callable[[redis.Redis], bool],
+        *,
+        sentinel: bool = False,
+    ) -> None:
+        password = self.sentinel_password if sentinel else None
+        wait_until(port, deadline, f"{what} ({port}); see {self.data_dir}", ready, password=password)
 
     def stop(self, timeout: float = 10.0) -> None:
         for process in self._processes.values():
@@ -152,6 +187,11 @@ class RedisSentinelSet:
                 process.kill()
                 process.wait(timeout)
         self._processes = {}
+
+
+def _quoted(value: str) -> str:
+    """`value` as a redis.conf string (double quotes, backslash escapes)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _replication(client: redis.Redis) -> dict[str, Any]:

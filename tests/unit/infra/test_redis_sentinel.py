@@ -54,6 +54,51 @@ class TestTheDocumentedForm:
         )
 
 
+class TestSentinelsWithAPasswordOfTheirOwn:
+    LOCKED = "sentinel://:s3cret@h1/0?master_name=m&sentinel_password=pa%3Bss%20w%22rd;sentinel://h2"
+
+    def test_it_goes_to_the_sentinels_only(self) -> None:
+        """Percent-decoded; the sentinels' clients get it, the master's options and kombu's URL do not."""
+        address = parse_sentinel_url(self.LOCKED)
+        provider = address.sentinel_kwargs(5.0)["credential_provider"]
+        assert provider.get_credentials() == ('pa;ss w"rd',)
+        assert address.redis_options() == {"db": 0, "password": "s3cret"}
+        assert address.kombu_url == "sentinel://:s3cret@h1:26379/0;sentinel://:s3cret@h2:26379/0"
+
+    def test_no_repr_shows_it(self) -> None:
+        """redis-py quotes its sentinel clients' arguments when no master is found: the password is held
+        by a credential provider, whose repr does not show it (nor does the address's)."""
+        address = parse_sentinel_url(self.LOCKED)
+        assert "pa;ss" not in repr(address) and "s3cret" not in repr(address)
+        assert "pa;ss" not in repr(address.sentinel_kwargs(5.0))
+
+    def test_without_it_the_sentinels_are_asked_without_a_password(self) -> None:
+        assert parse_sentinel_url(URL).sentinel_kwargs(2.0) == {
+            "socket_connect_timeout": 2.0,
+            "socket_timeout": 2.0,
+        }
+
+    def test_celery_and_redbeat_ask_the_sentinels_with_it(self) -> None:
+        script = (
+            "import celeryconfig as c, json; print(json.dumps(["
+            "c.broker_transport_options['sentinel_kwargs']['credential_provider'].get_credentials(), "
+            "c.redbeat_redis_options['sentinel_kwargs']['credential_provider'].get_credentials()]))"
+        )
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": self.LOCKED}
+        answer = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.strip() == '[["pa;ss w\\"rd"], ["pa;ss w\\"rd"]]'
+
+    @pytest.mark.parametrize(
+        "query", ["master_name=m&sentinel_password=", "master_name=m&sentinel_password=a&sentinel_password=b"]
+    )
+    def test_given_once_and_not_empty(self, query: str) -> None:
+        with pytest.raises(SettingsError, match="sentinel_password= is given once, not empty"):
+            parse_sentinel_url(f"sentinel://h1?{query}", "STORE_URL")
+
+
 class TestBadSettings:
     @pytest.mark.parametrize(
         ("url", "says"),
