@@ -18,6 +18,7 @@ from worker.dispatch import (
     queue_of,
 )
 from worker.infra.redis_sentinel import is_sentinel_url, parse_sentinel_url
+from worker.infra.redis_tls import tls_options
 from worker.retry_policy import retry_policy
 from worker.settings import get_settings
 
@@ -28,8 +29,14 @@ broker_url = _settings.broker_address  # BROKER_URL, else REDIS_URL
 # kombu's Redis transport, putting back a message Redis lost sight of while it was being taken
 # (worker/runtime/broker_transport.py).
 broker_transport = (
-    "worker.runtime.broker_transport:Transport" if (broker_url or "").startswith("redis://") else None
+    "worker.runtime.broker_transport:Transport"
+    if (broker_url or "").startswith(("redis://", "rediss://"))
+    else None
 )
+# A Redis over TLS (`rediss://`): its certificate is verified, as redis-py does for the store, unless the
+# URL says otherwise (`ssl_cert_reqs=`, `ssl_ca_certs=`, ...); kombu alone would accept any certificate.
+if (broker_url or "").startswith("rediss://"):
+    broker_use_ssl = tls_options(broker_url or "")
 broker_connection_retry_on_startup = True
 # Every place Celery reads the visibility timeout gets the same value. Tasks of a worker killed outright
 # come back once the timeout has passed, found by a sweep every `unacked_restore_interval` seconds.

@@ -1,0 +1,174 @@
+"""Redis over TLS (`rediss://`) on a real TLS server started for this module, its certificate signed by a
+CA of the test's own: the receiver, the store and a Celery worker through it; and a certificate nothing
+vouches for is refused by every client, the broker's included (kombu alone would accept any)."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests import wix_samples
+from tests.conftest import INSTANCE_ID
+from tests.integration.conftest import ADMIN, service_env, service_stack, wait_for
+from worker.infra.embedded_redis import free_port
+from worker.infra.redis_client import sync_client
+from worker.infra.redis_cluster import binary
+from worker.infra.redis_processes import spawn_server
+from worker.wix.webhook_signing import sign_webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
+
+
+@dataclass(frozen=True)
+class TlsRedis:
+    port: int
+    ca_file: Path
+
+    def url(self, query: str = "") -> str:
+        return f"rediss://127.0.0.1:{self.port}/0" + (f"?{query}" if query else "")
+
+    @property
+    def verified_url(self) -> str:
+        return self.url(f"ssl_ca_certs={self.ca_file}")
+
+
+def _write_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate for 127.0.0.1 it signed: (CA file, certificate file, key file)."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wrw test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = folder / "ca.pem", folder / "redis.pem", folder / "redis.key"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
+    server = binary("redis-server")
+    if server is None:
+        pytest.skip("no redis-server to start a TLS Redis")
+    folder = tmp_path_factory.mktemp("tls-redis")
+    ca_file, cert_file, key_file = _write_certificates(folder)
+    port = free_port()
+    process = spawn_server(
+        [
+            server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+            "--save", "", "--appendonly", "no", "--tls-cert-file", str(cert_file),
+            "--tls-key-file", str(key_file), "--tls-ca-cert-file", str(ca_file), "--tls-auth-clients", "no",
+        ]
+    )  # fmt: skip
+    tls = TlsRedis(port, ca_file)
+    client = redis.Redis.from_url(tls.verified_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.skip("this redis-server was built without TLS")
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the TLS Redis did not answer within 10 s")
+                time.sleep(0.05)
+        yield tls
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+
+
+def test_a_webhook_goes_through_redis_over_tls(tls_redis: TlsRedis, public_key_pem: str, private_key) -> None:  # type: ignore[no-untyped-def]
+    """The receiver journals and queues, the worker (with this service's put-back transport) takes the
+    task and settles the event: all over TLS, the server's certificate checked against the URL's CA."""
+    event_id = str(uuid.uuid4())
+    token = sign_webhook(private_key, EVENT_TYPE, INSTANCE_ID, wix_samples.payment_status_updated(event_id))
+    with service_stack(service_env(tls_redis.verified_url, public_key_pem)) as stack:
+        answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5)
+        assert answer.json() == {"status": "queued"}
+        record = f"{stack.base_url}/admin/v1/instances/{INSTANCE_ID}/events/{event_id}"
+        wait_for(
+            lambda: httpx.get(record, headers=ADMIN, timeout=5).json().get("status") == "processed",
+            30,
+            "the worker to process the webhook",
+        )
+
+
+BROKER_PROBE = (
+    "from worker.runtime.celery_app import app\n"
+    "connection = app.connection_for_read()\n"
+    "print(type(connection.transport).__module__)\n"
+    "connection.default_channel.client.ping()\n"
+    "print('connected')\n"
+)
+
+
+def _probe_broker(url: str) -> subprocess.CompletedProcess[str]:
+    env = service_env(url, "")
+    return subprocess.run(
+        [sys.executable, "-c", BROKER_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_broker_takes_the_put_back_transport_and_checks_the_certificate(tls_redis: TlsRedis) -> None:
+    done = _probe_broker(tls_redis.verified_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["worker.runtime.broker_transport", "connected"]
+
+
+def test_a_certificate_nothing_vouches_for_is_refused_by_every_client(tls_redis: TlsRedis) -> None:
+    """`rediss://` without the CA: the server's certificate is self-made as far as the clients know."""
+    done = _probe_broker(tls_redis.url())
+    assert done.returncode != 0 and "connected" not in done.stdout
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
+    store = sync_client(tls_redis.url(), timeout=2.0, retries=False)
+    with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        store.ping()
+    store.close()
