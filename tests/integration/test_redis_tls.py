@@ -172,3 +172,22 @@ def test_a_certificate_nothing_vouches_for_is_refused_by_every_client(tls_redis:
     with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
         store.ping()
     store.close()
+
+
+def test_redbeat_reaches_the_store_over_tls(tls_redis: TlsRedis) -> None:
+    """Beat's lock and schedule (RedBeat's own client, from the store's URL) over TLS as well."""
+    script = (
+        "from redbeat.schedulers import get_redis; from worker.runtime.celery_app import app; "
+        "get_redis(app).set('wrw:beat:probe', 'here')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=service_env(tls_redis.verified_url, ""),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    with redis.Redis.from_url(tls_redis.verified_url, decode_responses=True) as store:
+        assert store.get("wrw:beat:probe") == "here"
