@@ -43,7 +43,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench: installing wrk (Debian's package)"; \
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
-	$(PY) bench/webhooks.py --sentinel $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
+	$(PY) bench/webhooks.py --rounds 3 --duration 10 --sentinel $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
 	$(PY) bench/store.py --cluster
 	$(PY) bench/pipeline.py
 	$(PY) bench/scaling.py --repeat 3 --broker store $(if $(BENCH_AMQP_URL),--broker $(BENCH_AMQP_URL))
