@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # write timeouts; past ~90 s no redemption could start at all.
     wix_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     admin_token: SecretStr | None = None
+    # When set, `GET /metrics` wants `Authorization: Bearer METRICS_TOKEN` (README "Who listens where").
+    metrics_token: SecretStr | None = None
     widget_token_secret: SecretStr | None = None
     port: int = 8000
     # `python -m worker web`'s uvicorn processes on `PORT` (uvicorn's --workers); /metrics then sums them.

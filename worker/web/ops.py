@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 import redis.asyncio.cluster
 import redis.exceptions
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from worker.infra.redis_client import FAST_TIMEOUT
-from worker.web.errors import error_response
+from worker.web.errors import ApiError, error_response
 
 router = APIRouter(tags=["operations"])
 
@@ -71,6 +72,24 @@ async def _broker_answers(request: Request) -> bool:
     return True
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def require_metrics_token(request: Request) -> None:
+    """With `METRICS_TOKEN` set, a scrape must bring it as a Bearer token (Prometheus's `authorization`
+    in its scrape config); without, `/metrics` is public (README "Who listens where")."""
+    expected = request.app.state.settings.metrics_token
+    if expected is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "a Bearer METRICS_TOKEN is required")
+    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        raise ApiError(401, "unauthorized", "the metrics token is not valid")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_token)],
+)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
