@@ -17,6 +17,7 @@ from worker.dispatch import (
     START_JOB_EVERYWHERE,
     queue_of,
 )
+from worker.infra.amqp_tls import amqps_for_celery
 from worker.infra.redis_sentinel import is_sentinel_url, parse_sentinel_url
 from worker.infra.redis_tls import tls_options
 from worker.retry_policy import retry_policy
@@ -49,6 +50,10 @@ broker_transport_options: dict[str, object] = {
 # RabbitMQ: every queue a replicated quorum queue, and a publish returns only once the broker confirmed
 # it (RabbitMQ itself redelivers what a dead worker held, so the visibility timeout plays no part there).
 _QUEUE_ARGUMENTS = {"x-queue-type": "quorum"} if _settings.broker_is_amqp else None
+if (broker_url or "").startswith("amqps://"):
+    # RabbitMQ over TLS: the URL's CA (`cafile=`, as the receiver's publisher reads it), else the system's
+    # (worker/infra/amqp_tls.py).
+    broker_url, broker_use_ssl = amqps_for_celery(broker_url or "")
 if _settings.broker_is_amqp:
     broker_transport_options = {"confirm_publish": True}
     # A retry's countdown waits in RabbitMQ's delay exchanges (Celery's native delayed delivery, which

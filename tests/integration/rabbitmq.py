@@ -3,13 +3,16 @@ there is none), and a TCP proxy that can stop passing bytes, to catch a process 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -121,3 +124,58 @@ def kill_a_receiver_awaiting_its_confirm(
 def _post_unanswered(base_url: str, token: str) -> None:
     with contextlib.suppress(httpx.HTTPError):  # killed before it answers
         httpx.post(f"{base_url}/webhooks/wix", content=token, timeout=10)
+
+
+class TlsProxy:
+    """RabbitMQ over TLS, as a managed RabbitMQ offers it (`amqps://`): a loopback port that ends TLS with
+    `certificate` and `key` and forwards the bytes to the server at 127.0.0.1:5672 (asyncio, in a thread of
+    its own)."""
+
+    def __init__(self, certificate: Path, key: Path) -> None:
+        self.port = free_port()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certificate, key)
+        self._loop = asyncio.new_event_loop()
+        self._writers: list[asyncio.StreamWriter] = []
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(context, started), daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("the TLS proxy did not start within 10 s")
+
+    def _run(self, context: ssl.SSLContext, started: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._forward, "127.0.0.1", self.port, ssl=context)
+        )
+        started.set()
+        self._loop.run_forever()
+        # Stopped: every connection closed, its pumps ended, then the loop itself.
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.close()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        upstream_reader, upstream_writer = await asyncio.open_connection(HOST, PORT)
+        self._writers.append(upstream_writer)
+        await asyncio.gather(_pump(reader, upstream_writer), _pump(upstream_reader, writer))
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+async def _pump(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, ConnectionError):
+        while data := await source.read(65536):
+            target.write(data)
+            await target.drain()
+    with contextlib.suppress(OSError, ConnectionError, RuntimeError):
+        target.close()

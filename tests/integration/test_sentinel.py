@@ -166,6 +166,22 @@ class TestPipelineOnSentinel:
             wait_for(lambda: replica.hget(record, "status") == "processed", 5, "the replica to have it")
 
 
+class TestBrokerUrlOnSentinel:
+    def test_a_worker_given_the_set_as_broker_url_starts_and_takes_the_task(
+        self, sentinel_set, public_key_pem, private_key
+    ) -> None:  # type: ignore[no-untyped-def]
+        """BROKER_URL is also the variable Celery's command line reads for its own `--broker`: the raw
+        `?master_name=` URL then overrode celeryconfig's kombu form, and every worker stopped at start
+        (a TypeError in kombu). Now the worker starts on the set and processes the webhook."""
+        url = sentinel_set.url()
+        env = service_env(url, public_key_pem, BROKER_URL=url, CELERY_VISIBILITY_TIMEOUT="10")
+        event_id = str(uuid.uuid4())
+        with service_stack(env) as stack:
+            answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=_token(private_key, event_id))
+            assert answer.json() == {"status": "queued"}
+            wait_for(lambda: _status(stack.base_url, event_id) == "processed", 30, "processing")
+
+
 class TestRedBeat:
     def test_beats_lock_lives_on_the_master(self, sentinel_set) -> None:
         """RedBeat's client, as celeryconfig sets it up for a `sentinel://` store, writes on the master."""

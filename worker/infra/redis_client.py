@@ -15,6 +15,7 @@ from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.cluster import READ_COMMANDS
 from redis.retry import Retry
 
+from worker.infra.amqp_tls import amqps_for_celery
 from worker.infra.redis_health import describe_broker_problems, is_cluster_node
 from worker.infra.redis_sentinel import (
     AsyncFollowingMasterConnection,
@@ -39,6 +40,8 @@ def require_redis_url(settings: Settings) -> str:
         )
     check_store_cluster(settings)
     check_sentinel_settings(settings)
+    if (settings.broker_address or "").startswith("amqps://"):
+        amqps_for_celery(settings.broker_address or "")  # its TLS parameters, one line if unknown
     return settings.store_address
 
 

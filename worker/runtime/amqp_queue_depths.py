@@ -18,6 +18,8 @@ from typing import Any
 
 from kombu.connection import Connection
 
+from worker.infra.amqp_tls import amqps_for_celery
+
 
 class AmqpQueueDepths:
     def __init__(self, url: str, timeout: float = 1.0) -> None:
@@ -34,8 +36,12 @@ class AmqpQueueDepths:
     def _depths(self, queues: Iterable[str]) -> dict[str, int]:
         try:
             if self._connection is None:
+                url, tls = (
+                    amqps_for_celery(self._url) if self._url.startswith("amqps://") else (self._url, False)
+                )
                 self._connection = Connection(  # type: ignore[no-untyped-call]  # kombu is untyped
-                    self._url,
+                    url,
+                    ssl=tls,
                     connect_timeout=self._timeout,
                     transport_options={"read_timeout": self._timeout, "write_timeout": self._timeout},
                 )

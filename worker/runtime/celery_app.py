@@ -104,6 +104,11 @@ app = Celery(
 )
 # CELERY_CONFIG_MODULE names another module (one that imports celeryconfig and overrides a little).
 app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))
+# Celery's command line reads BROKER_URL as its own `--broker` and exports it as CELERY_BROKER_URL, which
+# Celery prefers to the configuration: the raw URL would replace celeryconfig's reading of it (kombu's form
+# of a sentinel:// URL, an amqps:// URL without its TLS parameters), and kombu refuses those at start.
+if os.environ.get("BROKER_URL") and os.environ.get("CELERY_BROKER_URL") == os.environ.get("BROKER_URL"):
+    del os.environ["CELERY_BROKER_URL"]
 init_sentry(_settings)
 
 

@@ -1,0 +1,81 @@
+"""RabbitMQ over TLS (`amqps://`, a TLS proxy with a certificate of the tests' own CA in front of the
+RabbitMQ at 127.0.0.1:5672): with the CA in the URL (`cafile=`), the receiver publishes and a Celery
+worker consumes through it; without, both refuse the certificate. (Before, the worker refused the URL's
+`cafile=` with a TypeError, and with a bare `amqps://` trusted no CA at all.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import wix_samples
+from tests.conftest import INSTANCE_ID
+from tests.integration.conftest import ADMIN, service_env, service_stack, start_web, wait_for
+from tests.integration.rabbitmq import PORT, TlsProxy, rabbitmq_vhost
+from tests.tls_certificates import write_certificates
+from worker.wix.webhook_signing import sign_webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
+
+
+@pytest.fixture(scope="module")
+def amqps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(the vhost's amqps:// URL through the proxy, without TLS parameters; the CA file)."""
+    ca_file, certificate, key = write_certificates(tmp_path_factory.mktemp("amqps"))
+    with rabbitmq_vhost() as url:
+        proxy = TlsProxy(certificate, key)
+        try:
+            yield url.replace("amqp://", "amqps://").replace(f":{PORT}/", f":{proxy.port}/"), ca_file
+        finally:
+            proxy.close()
+
+
+def test_a_webhook_goes_through_rabbitmq_over_tls(
+    amqps: tuple[str, Path], redis_url: str, real_redis: object, public_key_pem: str, private_key
+) -> None:  # type: ignore[no-untyped-def]
+    url, ca_file = amqps
+    env = service_env(redis_url, public_key_pem, BROKER_URL=f"{url}?cafile={ca_file}")
+    event_id = str(uuid.uuid4())
+    token = sign_webhook(private_key, EVENT_TYPE, INSTANCE_ID, wix_samples.payment_status_updated(event_id))
+    with service_stack(env) as stack:
+        answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5)
+        assert answer.json() == {"status": "queued"}
+        record = f"{stack.base_url}/admin/v1/instances/{INSTANCE_ID}/events/{event_id}"
+        wait_for(
+            lambda: httpx.get(record, headers=ADMIN, timeout=5).json().get("status") == "processed",
+            30,
+            "the worker to process the webhook",
+        )
+        metrics = httpx.get(f"{stack.base_url}/metrics", timeout=5).text  # the queue depths, over TLS too
+        assert 'wrw_queue_depth{queue="events"}' in metrics
+
+
+PROBE = (
+    "from worker.runtime.celery_app import app\n"
+    "app.connection_for_write().ensure_connection(max_retries=1)\n"
+    "print('connected')\n"
+)
+
+
+def test_without_the_ca_the_certificate_is_refused_by_both_clients(
+    amqps: tuple[str, Path], redis_url: str, real_redis: object, public_key_pem: str
+) -> None:
+    url, _ = amqps
+    env = service_env(redis_url, public_key_pem, BROKER_URL=url)
+    worker = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert worker.returncode != 0 and "connected" not in worker.stdout
+    assert "CERTIFICATE_VERIFY_FAILED" in worker.stderr
+    web, base_url = start_web(env)
+    try:
+        assert httpx.get(f"{base_url}/readyz", timeout=5).status_code == 503  # the broker: not reached
+    finally:
+        web.stop()
