@@ -17,7 +17,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -199,67 +198,6 @@ class TestRedBeat:
             redis.Redis(port=sentinel_set.master_port(), decode_responses=True)
         ) as master:
             assert master.get("wrw:beat:probe") == "here"
-
-
-@pytest.fixture
-def set_without_min_replicas(tmp_path: Path) -> Iterator[RedisSentinelSet]:
-    """A set whose master takes writes with no replica (`min-replicas-to-write 0`): an old master keeps
-    acknowledging writes after a switch-over until Sentinel makes it a replica, and then drops them."""
-    servers = RedisSentinelSet(tmp_path / "sentinel", replicas=1, min_replicas_to_write=0)
-    servers.start()
-    yield servers
-    servers.stop()
-
-
-class TestRedBeatFollowsTheMaster:
-    PROBE = (
-        "from redbeat.schedulers import get_redis; from worker.runtime.celery_app import app\n"
-        "beat = get_redis(app)\n"
-        "beat.set('wrw:beat:before', '1')\n"
-        "print('ready', flush=True)\n"
-        "input()\n"
-        "beat.set('wrw:beat:after', '1')\n"
-        "print('written', flush=True)\n"
-    )
-
-    def test_after_a_switch_over_beat_writes_on_the_new_master(self, set_without_min_replicas) -> None:
-        """Beat's client, connected to the master, writes once the sentinels name another: the write
-        lands on the new master. (RedBeat's own client wrote on the old one, which acknowledged it and
-        dropped it when Sentinel made it a replica, or failed on READONLY.)"""
-        servers = set_without_min_replicas
-        old_master = servers.master_port()
-        new_master = next(port for port in servers.data_ports if port != old_master)
-        beat = subprocess.Popen(
-            [sys.executable, "-c", self.PROBE],
-            env=service_env(servers.url(), ""),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert beat.stdout is not None and beat.stdout.readline().strip() == "ready"
-            servers.failover()
-            for sentinel in servers.sentinel_ports:  # every sentinel names the new master
-                wait_for(lambda s=sentinel: _named_master(s) == new_master, 20, "the sentinels to switch")
-            time.sleep(1.1)  # the client asks the sentinels at most once a second (MASTER_CHECK_SECONDS)
-            out, err = beat.communicate("\n", timeout=30)
-            assert "written" in out, err
-            with contextlib.closing(redis.Redis(port=new_master, decode_responses=True)) as master:
-                assert master.get("wrw:beat:after") == "1"
-        finally:
-            if beat.poll() is None:
-                beat.kill()
-                beat.wait(10)
-
-
-def _named_master(sentinel_port: int) -> int | None:
-    with contextlib.closing(redis.Redis(port=sentinel_port, socket_timeout=1.0)) as sentinel:
-        try:
-            address = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
-        except redis.RedisError:
-            return None
-    return int(address[1]) if address else None
 
 
 class TestStartUpCheck:

@@ -18,8 +18,7 @@ from celery import Celery, Task, signals
 
 from worker.infra import log_config
 from worker.infra.error_reporting import init_sentry
-from worker.infra.redis_client import check_broker_server, require_redis_url, sync_client
-from worker.infra.redis_sentinel import is_sentinel_url
+from worker.infra.redis_client import check_broker_server, require_redis_url
 from worker.retry_policy import retry_policy
 from worker.runtime import sent_at  # noqa: F401  # stamps every published message
 from worker.runtime.metrics import count_task_outcome
@@ -110,14 +109,6 @@ app.config_from_object(os.environ.get("CELERY_CONFIG_MODULE", "celeryconfig"))
 # of a sentinel:// URL, an amqps:// URL without its TLS parameters), and kombu refuses those at start.
 if os.environ.get("BROKER_URL") and os.environ.get("CELERY_BROKER_URL") == os.environ.get("BROKER_URL"):
     del os.environ["CELERY_BROKER_URL"]
-if is_sentinel_url(_settings.store_address):
-    # Beat's lock and schedule (RedBeat) on a Sentinel store: this service's client, which leaves a master
-    # the sentinels no longer name or one that refuses writes (worker/infra/redis_sentinel.py), instead of
-    # RedBeat's own, which moves only on a lost connection or READONLY. RedBeat uses the client it finds
-    # on the app; connections open when beat first uses it.
-    from redbeat.schedulers import REDBEAT_REDIS_KEY  # only here: RedBeat costs a quarter second to import
-
-    setattr(app, REDBEAT_REDIS_KEY, sync_client(_settings.store_address or ""))
 init_sentry(_settings)
 
 
