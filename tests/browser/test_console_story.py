@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ class Told:
     webhooks: int = 0  # distinct webhooks handled (the install included), redeliveries not
     redeliveries: int = 0
     coupon_code: str = ""
+    handled_on: list[date] = field(default_factory=list)  # the UTC day each webhook was handled
 
 
 def order_token(wix: FakeWixProcess, contact: str, days_ago: int, total: Decimal, code: str | None) -> str:
@@ -118,11 +119,13 @@ def story(fake_wix: FakeWixProcess, module_redis_url: str) -> Iterator[tuple[Con
         processed(console, token)
         told.orders.append((who, days_ago, total, engaged))
         told.webhooks += 1
+        told.handled_on.append(datetime.now(UTC).date())
         return token
 
     with console_stack(fake_wix, module_redis_url) as console:
         console.install(SITE)
         told.webhooks += 1  # the fake's AppInstalled webhook
+        told.handled_on.append(datetime.now(UTC).date())
         console.publish(SITE, PROGRAMME)
 
         pays("ann", 2, engaged=False)
@@ -152,6 +155,12 @@ def two_days_running(told: Told, who: str) -> bool:
     """Whether `who` paid on two consecutive days (the milestone: once per run, and no run here reaches 4)."""
     days = {ago for member, ago, _, _ in told.orders if member == who}
     return any(ago + 1 in days for ago in days)
+
+
+def by_day_counts(days: list[date]) -> list[str]:
+    """The 7-day table's column, oldest first, of the things counted on `days` (today last)."""
+    today = datetime.now(UTC).date()
+    return [str(sum(1 for day in days if day == today - timedelta(days=ago))) for ago in range(6, -1, -1)]
 
 
 def card(tab: Tab, key: str) -> str:
@@ -205,14 +214,19 @@ class TestTheStoryOnTheOverview:
             ["Were issued a reward", "1"],  # Ben's reward was never issued
             ["Redeemed it", "1"],
         ]
-        # day by day: every effect is counted on the UTC day it happened (today), whatever the eventTime
-        for key, today in (
-            ("events", told.webhooks),
-            ("orders", len(told.orders)),
-            ("members", len(members)),
+        # day by day: every effect is counted on the UTC day it happened (today, unless the run crossed
+        # midnight UTC), whatever the eventTime
+        orders_on = told.handled_on[1:]  # the install first, then one webhook an order
+        first_seen = {
+            who: day for (who, _, _, _), day in reversed(list(zip(told.orders, orders_on, strict=True)))
+        }
+        for key, days in (
+            ("events", told.handled_on),
+            ("orders", orders_on),
+            ("members", list(first_seen.values())),
         ):
             by_day = table(tab, f"chart-{key}-table")
-            assert [count for _, count in by_day] == ["0"] * 6 + [str(today)], key
+            assert [count for _, count in by_day] == by_day_counts(days), key
         # each member started one run (Ann 2 days ago, Ben yesterday, Cy today), all alive: they paid today
         runs = {s: card(tab, f"streaks.{s}") for s in ("started", "alive", "broken")}
         assert runs == {"started": "3", "alive": "3", "broken": "0"}
