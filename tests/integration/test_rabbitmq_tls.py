@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests import wix_samples
-from tests.conftest import INSTANCE_ID
-from tests.integration.conftest import ADMIN, service_env, service_stack, start_web, wait_for
+from tests.integration.conftest import (
+    service_env,
+    service_stack,
+    start_web,
+    webhook_processed,
+)
 from tests.integration.rabbitmq import PORT, TlsProxy, rabbitmq_vhost
 from tests.tls_certificates import write_certificates
-from worker.wix.webhook_signing import sign_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +42,8 @@ def test_a_webhook_goes_through_rabbitmq_over_tls(
 ) -> None:  # type: ignore[no-untyped-def]
     url, ca_file = amqps
     env = service_env(redis_url, public_key_pem, BROKER_URL=f"{url}?cafile={ca_file}")
-    event_id = str(uuid.uuid4())
-    token = sign_webhook(private_key, EVENT_TYPE, INSTANCE_ID, wix_samples.payment_status_updated(event_id))
     with service_stack(env) as stack:
-        answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5)
-        assert answer.json() == {"status": "queued"}
-        record = f"{stack.base_url}/admin/v1/instances/{INSTANCE_ID}/events/{event_id}"
-        wait_for(
-            lambda: httpx.get(record, headers=ADMIN, timeout=5).json().get("status") == "processed",
-            30,
-            "the worker to process the webhook",
-        )
+        webhook_processed(stack.base_url, private_key, timeout=30)  # queued, then processed
         metrics = httpx.get(f"{stack.base_url}/metrics", timeout=5).text  # the queue depths, over TLS too
         assert 'wrw_queue_depth{queue="events"}' in metrics
 

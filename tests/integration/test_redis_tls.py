@@ -7,27 +7,21 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
-from tests import wix_samples
-from tests.conftest import INSTANCE_ID
-from tests.integration.conftest import ADMIN, service_env, service_stack, wait_for
+from tests.integration.conftest import service_env, service_stack, webhook_processed
 from tests.tls_certificates import write_certificates
 from worker.infra.embedded_redis import free_port
 from worker.infra.redis_client import sync_client
 from worker.infra.redis_cluster import binary
 from worker.infra.redis_processes import spawn_server
-from worker.wix.webhook_signing import sign_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
 
 
 @dataclass(frozen=True)
@@ -82,17 +76,8 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
 def test_a_webhook_goes_through_redis_over_tls(tls_redis: TlsRedis, public_key_pem: str, private_key) -> None:  # type: ignore[no-untyped-def]
     """The receiver journals and queues, the worker (with this service's put-back transport) takes the
     task and settles the event: all over TLS, the server's certificate checked against the URL's CA."""
-    event_id = str(uuid.uuid4())
-    token = sign_webhook(private_key, EVENT_TYPE, INSTANCE_ID, wix_samples.payment_status_updated(event_id))
     with service_stack(service_env(tls_redis.verified_url, public_key_pem)) as stack:
-        answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5)
-        assert answer.json() == {"status": "queued"}
-        record = f"{stack.base_url}/admin/v1/instances/{INSTANCE_ID}/events/{event_id}"
-        wait_for(
-            lambda: httpx.get(record, headers=ADMIN, timeout=5).json().get("status") == "processed",
-            30,
-            "the worker to process the webhook",
-        )
+        webhook_processed(stack.base_url, private_key, timeout=30)  # queued, then processed
 
 
 BROKER_PROBE = (

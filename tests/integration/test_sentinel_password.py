@@ -7,24 +7,18 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import redis
 from redis.sentinel import MasterNotFoundError
 
-from tests import wix_samples
-from tests.conftest import INSTANCE_ID
-from tests.integration.conftest import ADMIN, service_env, service_stack, wait_for
+from tests.integration.conftest import service_env, service_stack, webhook_processed
 from worker.infra.redis_client import sync_client
 from worker.infra.redis_cluster import binary
 from worker.infra.redis_sentinel_set import RedisSentinelSet
-from worker.wix.webhook_signing import sign_webhook
 
 PASSWORD = 'sentinels; own "pass"'
-EVENT_TYPE = "wix.ecom.v1.order_payment_status_updated"
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +34,8 @@ def locked_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentin
 def test_a_webhook_goes_through_sentinels_that_ask_a_password(
     locked_set: RedisSentinelSet, public_key_pem: str, private_key
 ) -> None:  # type: ignore[no-untyped-def]
-    event_id = str(uuid.uuid4())
-    token = sign_webhook(private_key, EVENT_TYPE, INSTANCE_ID, wix_samples.payment_status_updated(event_id))
     with service_stack(service_env(locked_set.url(), public_key_pem)) as stack:
-        answer = httpx.post(f"{stack.base_url}/webhooks/wix", content=token, timeout=5)
-        assert answer.json() == {"status": "queued"}
-        record = f"{stack.base_url}/admin/v1/instances/{INSTANCE_ID}/events/{event_id}"
-
-        def processed() -> bool:
-            return httpx.get(record, headers=ADMIN, timeout=5).json().get("status") == "processed"
-
-        wait_for(processed, 30, "the worker to process the webhook")
+        webhook_processed(stack.base_url, private_key, timeout=30)  # queued, then processed
 
 
 def test_redbeat_reaches_the_master_through_them(locked_set: RedisSentinelSet) -> None:
